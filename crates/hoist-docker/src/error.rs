@@ -1,0 +1,56 @@
+//! Typed errors of the engine adapter. Each variant carries what its message needs to name the
+//! engine and the likely fix.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid engine address {address:?}: {why}")]
+    BadAddress { address: String, why: String },
+
+    #[error(
+        "refusing plain-TCP connection to {address}: whoever can reach that port owns the host \
+         (the Docker API has no authentication without TLS). Use TLS instead (--tlsverify with \
+         --tlscacert/--tlscert/--tlskey, or DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH), or, for a \
+         host on a network you control, allow it explicitly with --trust-insecure-host {host} \
+         (HOIST_TRUST_INSECURE_HOST={host})"
+    )]
+    InsecureRemote { address: String, host: String },
+
+    #[error("TLS file {} does not exist (expected ca.pem, cert.pem and key.pem, as in DOCKER_CERT_PATH)", path.display())]
+    MissingTlsFile { path: PathBuf },
+
+    #[error(
+        "cannot reach the Docker engine at {address}: {cause}. Is the engine running and \
+         listening there? (-H/DOCKER_HOST selects the engine)"
+    )]
+    Unreachable { address: String, cause: String },
+}
+
+/// An engine call that failed, with the operation that was attempted.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {source}")]
+pub struct EngineError {
+    pub operation: String,
+    #[source]
+    pub source: bollard::errors::Error,
+}
+
+impl EngineError {
+    pub fn new(operation: impl Into<String>, source: bollard::errors::Error) -> Self {
+        EngineError {
+            operation: operation.into(),
+            source,
+        }
+    }
+
+    /// HTTP status the engine answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match &self.source {
+            bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+                Some(*status_code)
+            }
+            _ => None,
+        }
+    }
+}

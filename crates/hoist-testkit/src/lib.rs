@@ -1,0 +1,225 @@
+//! Test support for tests that talk to real engines of the dev environment (`scripts/dev-env`).
+//!
+//! - [`engine`] connects to one of the environment's engines by name (`cd`, `prod`, `prod-tls`).
+//!   When it does not answer the test fails with the command that starts the environment; only
+//!   outside CI, and only with `HOIST_SKIP_ENGINE_TESTS=1`, is the test skipped instead.
+//! - [`TestProject`] gives each test a unique project name and, when dropped (also when the test
+//!   panics), removes every container, network and volume carrying that project's label, and the
+//!   image references it handed out, so real-engine tests run in parallel without stepping on
+//!   each other.
+//!
+//! This crate is test-only support; like hoist-docker it may use bollard directly.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use hoist_docker::{Engine, EngineSpec, TlsFiles};
+
+/// The label every compose-style resource carries; tests clean up by it.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+
+/// Where `scripts/dev-env` keeps its state (certificates, logs, caches).
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("HOIST_DEV_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/hoist-dev"))
+}
+
+/// Registry address as seen from the cd machine.
+pub const REGISTRY_FROM_CD: &str = "localhost:5000";
+/// Registry address as seen from the prod hosts (the book's `--insecure-registry`).
+pub const REGISTRY_FROM_PROD: &str = "10.200.0.1:5000";
+
+/// How to reach one of the environment's engines.
+pub fn engine_spec(name: &str) -> EngineSpec {
+    match name {
+        "cd" => EngineSpec::local(),
+        "prod" => EngineSpec {
+            host: "tcp://10.200.0.2:2375".into(),
+            tls: None,
+            trusted_insecure_hosts: vec!["10.200.0.2".into()],
+        },
+        "prod-tls" => EngineSpec {
+            host: "tcp://10.200.0.3:2376".into(),
+            tls: Some(TlsFiles::in_dir(&state_dir().join("certs/client"))),
+            trusted_insecure_hosts: Vec::new(),
+        },
+        other => panic!("unknown dev-env engine {other:?}: expected cd, prod or prod-tls"),
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Connects to a dev-env engine. Fails the test, naming the fix, when the engine does not answer;
+/// returns `None` (skip) only outside CI with `HOIST_SKIP_ENGINE_TESTS=1`.
+pub async fn engine(name: &str) -> Option<Engine> {
+    let spec = engine_spec(name);
+    match Engine::connect(&spec).await {
+        Ok(engine) => Some(engine),
+        Err(err) => {
+            let msg = format!(
+                "dev-env engine {name} ({}) is not available: {err}\n\
+                 Start the test environment with `./scripts/dev-env up` (as root), \
+                 or run everything with `./scripts/test`.",
+                spec.host
+            );
+            if !in_ci() && std::env::var("HOIST_SKIP_ENGINE_TESTS").as_deref() == Ok("1") {
+                eprintln!("skipping: {msg}");
+                None
+            } else {
+                panic!("{msg}");
+            }
+        }
+    }
+}
+
+/// A unique project for one test, cleaned up on drop.
+pub struct TestProject {
+    pub name: String,
+    engines: Vec<Engine>,
+    images: Mutex<Vec<(usize, String)>>,
+}
+
+impl TestProject {
+    /// A project named `<prefix>-<8 hex>` (lower-case, valid for compose), cleaned on `engines`.
+    pub fn new(prefix: &str, engines: &[&Engine]) -> TestProject {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let prefix: String = prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        TestProject {
+            name: format!("{prefix}-{}", &id[..8]),
+            engines: engines.iter().map(|e| (*e).clone()).collect(),
+            images: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Labels to put on anything the test creates by hand.
+    pub fn labels(&self) -> std::collections::HashMap<String, String> {
+        [(PROJECT_LABEL.to_string(), self.name.clone())].into()
+    }
+
+    /// Remembers an image reference on engine number `engine_index` (as given to `new`) to remove
+    /// at cleanup.
+    pub fn track_image(&self, engine_index: usize, reference: &str) {
+        self.images
+            .lock()
+            .unwrap()
+            .push((engine_index, reference.to_string()));
+    }
+
+    async fn cleanup(name: String, engines: Vec<Engine>, images: Vec<(usize, String)>) {
+        for engine in &engines {
+            remove_project(engine.docker(), &name).await;
+        }
+        for (index, reference) in images {
+            if let Some(engine) = engines.get(index) {
+                let _ = engine
+                    .docker()
+                    .remove_image(
+                        &reference,
+                        Some(RemoveImageOptionsBuilder::default().force(true).build()),
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let engines = std::mem::take(&mut self.engines);
+        let images = std::mem::take(&mut *self.images.lock().unwrap());
+        // Drop may run inside the test's runtime (which must not block) or after it: cleanup
+        // gets a thread and a runtime of its own either way.
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            rt.block_on(TestProject::cleanup(name, engines, images));
+        });
+        let _ = handle.join();
+    }
+}
+
+/// Removes every container, network and volume labelled with `project`.
+pub async fn remove_project(docker: &Docker, project: &str) {
+    let filter: std::collections::HashMap<String, Vec<String>> = [(
+        "label".to_string(),
+        vec![format!("{PROJECT_LABEL}={project}")],
+    )]
+    .into();
+    if let Ok(containers) = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+    {
+        let removals = containers
+            .into_iter()
+            .filter_map(|c| c.id)
+            .map(|id| async move {
+                let _ = docker
+                    .remove_container(
+                        &id,
+                        Some(
+                            RemoveContainerOptionsBuilder::default()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await;
+            });
+        futures_util::future::join_all(removals).await;
+    }
+    if let Ok(networks) = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+    {
+        for id in networks.into_iter().filter_map(|n| n.id) {
+            let _ = docker.remove_network(&id).await;
+        }
+    }
+    if let Ok(volumes) = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+    {
+        for volume in volumes.volumes.unwrap_or_default() {
+            let _ = docker
+                .remove_volume(
+                    &volume.name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await;
+        }
+    }
+}
