@@ -53,15 +53,37 @@ pub fn engine_spec(name: &str) -> EngineSpec {
     }
 }
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+/// What to do when an engine does not answer: fail (always in CI), or skip when asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkipPolicy {
+    pub in_ci: bool,
+    pub skip_requested: bool,
+}
+
+impl SkipPolicy {
+    /// From `CI` and `HOIST_SKIP_ENGINE_TESTS`.
+    pub fn from_env() -> SkipPolicy {
+        SkipPolicy {
+            in_ci: std::env::var_os("CI")
+                .is_some_and(|v| !v.is_empty() && v != "false" && v != "0"),
+            skip_requested: std::env::var("HOIST_SKIP_ENGINE_TESTS").as_deref() == Ok("1"),
+        }
+    }
+
+    fn may_skip(self) -> bool {
+        !self.in_ci && self.skip_requested
+    }
 }
 
 /// Connects to a dev-env engine. Fails the test, naming the fix, when the engine does not answer;
 /// returns `None` (skip) only outside CI with `HOIST_SKIP_ENGINE_TESTS=1`.
 pub async fn engine(name: &str) -> Option<Engine> {
-    let spec = engine_spec(name);
-    match Engine::connect(&spec).await {
+    connect_or_explain(name, &engine_spec(name), SkipPolicy::from_env()).await
+}
+
+/// [`engine`] with the spec and policy given.
+pub async fn connect_or_explain(name: &str, spec: &EngineSpec, policy: SkipPolicy) -> Option<Engine> {
+    match Engine::connect(spec).await {
         Ok(engine) => Some(engine),
         Err(err) => {
             let msg = format!(
@@ -70,7 +92,7 @@ pub async fn engine(name: &str) -> Option<Engine> {
                  or run everything with `./scripts/test`.",
                 spec.host
             );
-            if !in_ci() && std::env::var("HOIST_SKIP_ENGINE_TESTS").as_deref() == Ok("1") {
+            if policy.may_skip() {
                 eprintln!("skipping: {msg}");
                 None
             } else {
@@ -221,5 +243,50 @@ pub async fn remove_project(docker: &Docker, project: &str) {
                 )
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nowhere() -> EngineSpec {
+        EngineSpec {
+            host: "unix:///nonexistent/hoist-test/docker.sock".into(),
+            tls: None,
+            trusted_insecure_hosts: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "Start the test environment with `./scripts/dev-env up`")]
+    async fn a_missing_engine_in_ci_fails_with_the_fix() {
+        let policy = SkipPolicy {
+            in_ci: true,
+            skip_requested: true,
+        };
+        connect_or_explain("prod", &nowhere(), policy).await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_engine_outside_ci_is_skipped_only_on_request() {
+        let policy = SkipPolicy {
+            in_ci: false,
+            skip_requested: true,
+        };
+        assert!(connect_or_explain("prod", &nowhere(), policy).await.is_none());
+    }
+
+    #[test]
+    fn project_names_are_unique_and_valid_for_compose() {
+        let a = TestProject::new("Up Twice", &[]);
+        let b = TestProject::new("Up Twice", &[]);
+        assert_ne!(a.name, b.name);
+        assert!(a.name.starts_with("up-twice-"), "{}", a.name);
+        assert!(
+            a.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 }
