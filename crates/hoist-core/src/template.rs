@@ -272,6 +272,7 @@ impl<'a> Checked<'a> {
         };
         checked.check_structure()?;
         checked.check_functions()?;
+        checked.check_scopes()?;
         // Go's own remaining parse-time checks (duplicate definitions and the like).
         build(source, &Funcs::Header)?;
         Ok(checked)
@@ -344,6 +345,23 @@ impl<'a> Checked<'a> {
         }
     }
 
+    /// Go's parser rejects a variable used outside the block that declared it and a
+    /// `{{break}}`/`{{continue}}` outside `{{range}}`; gotmpl finds both only when they run.
+    fn check_scopes(&self) -> Result<(), TemplateError> {
+        let mut scope = vec!["$".to_owned()];
+        let found = check_list_scope(&self.top, &mut scope, false)
+            .err()
+            .or_else(|| {
+                self.defines.iter().find_map(|define| {
+                    check_list_scope(&define.body, &mut vec!["$".to_owned()], false).err()
+                })
+            });
+        match found {
+            Some((pos, message)) => Err(self.parse_error(pos.offset, message)),
+            None => Ok(()),
+        }
+    }
+
     /// The field names used anywhere in the template (`.Name`, `$x.State.Status` gives `State`
     /// and `Status`): a table header needs a heading for each.
     fn field_names(&self) -> Vec<String> {
@@ -402,7 +420,11 @@ impl<'a> Checked<'a> {
             template: self.source.to_owned(),
             line,
             col,
-            message: error.to_string(),
+            // gotmpl prefixes its general failures; the position already says it ran.
+            message: error
+                .to_string()
+                .trim_start_matches("execution error: ")
+                .to_owned(),
         })
     }
 }
@@ -470,6 +492,84 @@ fn action_starts(source: &str) -> impl Iterator<Item = (usize, &'static str)> + 
             boundary.then_some((offset, keyword))
         })
     })
+}
+
+type ScopeError = (Pos, String);
+
+/// Checks variable uses against the variables in scope, as Go's parser does: a declaration is
+/// visible to the end of the enclosing block; a block's own declarations (`{{range $i, $v :=
+/// ...}}`) to its `{{end}}`.
+fn check_list_scope(
+    list: &ListNode,
+    scope: &mut Vec<String>,
+    in_range: bool,
+) -> Result<(), ScopeError> {
+    let mark = scope.len();
+    for node in &list.nodes {
+        match node {
+            Node::List(inner) => check_list_scope(inner, scope, in_range)?,
+            Node::Action(action) => check_pipe_scope(&action.pipe, scope)?,
+            Node::If(b) | Node::With(b) => check_branch_scope(b, scope, in_range, in_range)?,
+            // `{{range}}`'s else runs when there was nothing to range over: not in the loop.
+            Node::Range(b) => check_branch_scope(b, scope, true, in_range)?,
+            Node::Template(t) => {
+                if let Some(pipe) = &t.pipe {
+                    check_pipe_scope(pipe, scope)?;
+                }
+            }
+            Node::Define(d) => check_list_scope(&d.body, &mut vec!["$".to_owned()], false)?,
+            Node::Break(pos) if !in_range => {
+                return Err((*pos, "{{break}} outside {{range}}".to_owned()));
+            }
+            Node::Continue(pos) if !in_range => {
+                return Err((*pos, "{{continue}} outside {{range}}".to_owned()));
+            }
+            Node::Text(_) | Node::Break(_) | Node::Continue(_) => {}
+        }
+    }
+    scope.truncate(mark);
+    Ok(())
+}
+
+fn check_branch_scope(
+    branch: &BranchNode,
+    scope: &mut Vec<String>,
+    body_in_range: bool,
+    else_in_range: bool,
+) -> Result<(), ScopeError> {
+    let mark = scope.len();
+    check_pipe_scope(&branch.pipe, scope)?;
+    check_list_scope(&branch.body, scope, body_in_range)?;
+    if let Some(else_body) = &branch.else_body {
+        check_list_scope(else_body, scope, else_in_range)?;
+    }
+    scope.truncate(mark);
+    Ok(())
+}
+
+fn check_pipe_scope(pipe: &PipeNode, scope: &mut Vec<String>) -> Result<(), ScopeError> {
+    if pipe.is_assign {
+        if let Some(name) = pipe
+            .decl
+            .iter()
+            .find(|name| !scope.iter().any(|v| v == name.as_str()))
+        {
+            return Err((pipe.pos, format!("undefined variable {:?}", name.as_str())));
+        }
+    } else {
+        // Go declares the variables before parsing the commands that give their values.
+        scope.extend(pipe.decl.iter().map(|name| name.to_string()));
+    }
+    let mut undefined = None;
+    walk_pipe(pipe, &mut |expr| {
+        if let Expr::Variable(pos, name, _) = expr
+            && undefined.is_none()
+            && !scope.iter().any(|v| v == name.as_str())
+        {
+            undefined = Some((*pos, format!("undefined variable {:?}", name.as_str())));
+        }
+    });
+    undefined.map_or(Ok(()), Err)
 }
 
 fn walk_list(list: &ListNode, visit: &mut dyn FnMut(&Expr)) {
@@ -1321,6 +1421,57 @@ mod tests {
     }
 
     #[test]
+    fn scope_errors_are_parse_errors_as_in_go() {
+        let data = sample();
+        let err = fails("{{with $x := .Name}}{{$x}}{{end}}{{$x}}", &data);
+        assert!(
+            matches!(&err, TemplateError::Parse { line: 1, col: 36, message, .. } if message == "undefined variable \"$x\""),
+            "{err:?}"
+        );
+        let err = fails("{{$y = 1}}", &data);
+        assert!(
+            matches!(&err, TemplateError::Parse { message, .. } if message == "undefined variable \"$y\""),
+            "{err:?}"
+        );
+        let err = fails("{{if .On}}{{break}}{{end}}", &data);
+        assert!(
+            matches!(&err, TemplateError::Parse { message, .. } if message == "{{break}} outside {{range}}"),
+            "{err:?}"
+        );
+        let err = fails("{{range .List}}{{else}}{{continue}}{{end}}", &data);
+        assert!(
+            matches!(&err, TemplateError::Parse { message, .. } if message == "{{continue}} outside {{range}}"),
+            "{err:?}"
+        );
+        let err = fails(
+            "{{range .List}}{{define \"d\"}}{{break}}{{end}}{{end}}",
+            &data,
+        );
+        assert!(matches!(&err, TemplateError::Parse { .. }), "{err:?}");
+        // Visible where Go makes them visible.
+        check(
+            "{{$a := 1}}{{if .On}}{{$b := 2}}{{$a}}{{$b}}{{end}}{{$a}}",
+            &data,
+            "121",
+        );
+        check(
+            "{{range $i, $v := .List}}{{if $i}},{{end}}{{$v}}{{end}}",
+            &data,
+            "a,b,c",
+        );
+        check(
+            "{{range .List}}{{range .}}{{break}}{{end}}{{end}}",
+            &json!({"List": [[1, 2]]}),
+            "",
+        );
+        check(
+            "{{define \"d\"}}{{$}}{{end}}{{template \"d\" .Name}}",
+            &data,
+            "web",
+        );
+    }
+
+    #[test]
     fn execution_errors_name_the_failing_action() {
         let data = sample();
         let err = fails("ok {{.Name}}\n  {{.Name.Field}}", &data);
@@ -1330,7 +1481,7 @@ mod tests {
                 template: "ok {{.Name}}\n  {{.Name.Field}}".into(),
                 line: 2,
                 col: 5,
-                message: "execution error: can't evaluate field Field in type string".into(),
+                message: "can't evaluate field Field in type string".into(),
             }
         );
         let err = fails("{{range .Nums}}{{.Foo}}{{end}}", &data);
