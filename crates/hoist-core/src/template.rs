@@ -59,11 +59,13 @@ pub enum TemplateError {
     },
     /// The template parsed but failed while running against the data. The position is that of
     /// the outermost action that failed (for an error inside `{{range}}`, the `range`).
-    #[error("template {template:?} failed at {line}:{col}: {message}")]
+    #[error("template {template:?} failed at {line}:{col} in {action}: {message}")]
     Exec {
         template: String,
         line: usize,
         col: usize,
+        /// The source of the failing action, `{{` to `}}`, as Go names it in `at <...>`.
+        action: String,
         message: String,
     },
 }
@@ -420,6 +422,7 @@ impl<'a> Checked<'a> {
             template: self.source.to_owned(),
             line,
             col,
+            action: action_source(self.source, offset).to_owned(),
             // gotmpl prefixes its general failures; the position already says it ran.
             message: error
                 .to_string()
@@ -624,6 +627,19 @@ fn node_pos(node: &Node) -> Pos {
         Node::Define(d) => d.pos,
         Node::Break(p) | Node::Continue(p) => *p,
     }
+}
+
+/// The text of the action around a byte offset inside it, from its `{{` to the next `}}`: the
+/// opening of a block, or the whole of a plain action.
+fn action_source(source: &str, offset: usize) -> &str {
+    let offset = offset.min(source.len());
+    let (Some(start), Some(end)) = (
+        source.get(..offset).and_then(|before| before.rfind("{{")),
+        source.get(offset..).and_then(|after| after.find("}}")),
+    ) else {
+        return "";
+    };
+    &source[start..offset + end + 2]
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -1481,18 +1497,20 @@ mod tests {
                 template: "ok {{.Name}}\n  {{.Name.Field}}".into(),
                 line: 2,
                 col: 5,
+                action: "{{.Name.Field}}".into(),
                 message: "can't evaluate field Field in type string".into(),
             }
         );
         let err = fails("{{range .Nums}}{{.Foo}}{{end}}", &data);
         assert!(
             matches!(
-                err,
+                &err,
                 TemplateError::Exec {
                     line: 1,
                     col: 3,
+                    action,
                     ..
-                }
+                } if action == "{{range .Nums}}"
             ),
             "{err:?}"
         );
@@ -1509,9 +1527,9 @@ mod tests {
             "{err:?}"
         );
         let text = err.to_string();
-        assert!(
-            text.contains("{{$x := 1}}{{len $x}}") && text.contains("1:14"),
-            "{text}"
+        assert_eq!(
+            text,
+            r#"template "{{$x := 1}}{{len $x}}" failed at 1:14 in {{len $x}}: len: cannot take length of 1"#
         );
     }
 
