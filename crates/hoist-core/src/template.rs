@@ -13,12 +13,21 @@
 //!
 //! - an unclosed `{{if}}`/`{{range}}`/`{{with}}` or a stray `{{end}}`/`{{else}}` is a parse error
 //!   (gotmpl silently drops the rest of the template);
-//! - an unknown function is a parse error, as in Go, not a failure half-way through the output;
+//! - an unknown function, a variable used outside its block and `{{break}}` outside `{{range}}`
+//!   are parse errors, as in Go, not failures half-way through the output;
 //! - execution errors carry the line and column of the top-level action that failed (gotmpl
 //!   reports none).
 //!
-//! Data is JSON. Go's docker CLI decodes the engine's JSON into typed structs; we walk the JSON
+//! Data is JSON. The docker CLI decodes the engine's JSON into typed structs; we walk the JSON
 //! itself, so integers stay integers (as typed fields print) and a JSON object is a Go map.
+//! Where the two differ, a template sees what Go shows for `map[string]any`:
+//!
+//! - a missing key or a JSON `null` prints `<no value>`, also from `index` on a map, where
+//!   docker's typed `map[string]string` (labels) would give an empty string;
+//! - an object prints as `map[k:v ...]`, where docker prints a struct as `{v ...}`;
+//! - a float prints as gotmpl prints it, which for `%v` is plain decimal where Go switches to
+//!   exponent form at 1e+06 (`%g` is right). The engine sends no float fields in the documents
+//!   docker formats, so this only shows with literals.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -32,7 +41,7 @@ const TEMPLATE_NAME: &str = "";
 /// Name of the synthetic template holding a prefix of the top-level actions, used to find which
 /// action an execution error came from.
 const PREFIX_NAME: &str = "hoist prefix";
-/// Appended to the source to find whether every block was closed; see [`check_structure`].
+/// Appended to the source to find whether every block was closed; see `check_structure`.
 const SENTINEL_FUNC: &str = "hoist_end_of_template";
 
 /// Go's builtin template functions (`text/template/funcs.go`), which gotmpl also provides.
@@ -445,7 +454,8 @@ enum SentinelAt {
 /// Parses `source` followed by a sentinel action and reports where the sentinel landed; `None`
 /// when that does not parse.
 fn sentinel_depth(source: &str) -> Option<SentinelAt> {
-    let with_sentinel = format!("{source}{{{{{SENTINEL_FUNC}}}}}");
+    // The space keeps a trailing `{` of the source from joining the sentinel's delimiter.
+    let with_sentinel = format!("{source} {{{{{SENTINEL_FUNC}}}}}");
     let (top, _) = parse_tree(&with_sentinel).ok()?;
     let is_sentinel = |node: &Node| {
         matches!(node, Node::Action(action)
@@ -1432,6 +1442,10 @@ mod tests {
             matches!(&err, TemplateError::Parse { message, .. } if message.contains("unexpected EOF")),
             "{err:?}"
         );
+        // Braces that are not delimiters are text, also at the very end.
+        check("a{", &data, "a{");
+        check("{{.Name}}{", &data, "web{");
+        check("}}{x}", &data, "}}{x}");
         // `end` inside a string or comment is not an action.
         check(r#"{{"{{end}}"}}{{/* {{end}} */}}"#, &data, "{{end}}");
     }
