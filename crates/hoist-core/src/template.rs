@@ -15,8 +15,8 @@
 //!   (gotmpl silently drops the rest of the template);
 //! - an unknown function, a variable used outside its block and `{{break}}` outside `{{range}}`
 //!   are parse errors, as in Go, not failures half-way through the output;
-//! - execution errors carry the line and column of the top-level action that failed (gotmpl
-//!   reports none).
+//! - execution errors carry the line and column of the action that failed (gotmpl reports
+//!   none).
 //!
 //! Data is JSON. The docker CLI decodes the engine's JSON into typed structs; we walk the JSON
 //! itself, so integers stay integers (as typed fields print) and a JSON object is a Go map.
@@ -67,7 +67,7 @@ pub enum TemplateError {
         message: String,
     },
     /// The template parsed but failed while running against the data. The position is that of
-    /// the outermost action that failed (for an error inside `{{range}}`, the `range`).
+    /// the action that failed, inside blocks too.
     #[error("template {template:?} failed at {line}:{col} in {action}: {message}")]
     Exec {
         template: String,
@@ -400,32 +400,19 @@ impl<'a> Checked<'a> {
         let Err(error) = template.execute_fmt(out, data) else {
             return Ok(());
         };
-        // Find the first top-level node whose execution fails: running a prefix of the nodes
-        // fails exactly when the prefix contains it, so a binary search finds it.
-        let (mut ok, mut failing) = (0, self.top.nodes.len());
-        while failing - ok > 1 {
-            let mid = ok + (failing - ok) / 2;
-            let prefix = ListNode {
-                pos: self.top.pos,
-                nodes: self.top.nodes[..mid].to_vec(),
-            };
-            let fails = build(self.source, &funcs)
-                .map(|t| t.add_parse_tree(PREFIX_NAME, prefix))
+        let fails = |tree: ListNode| {
+            build(self.source, &funcs)
+                .map(|t| t.add_parse_tree(PREFIX_NAME, tree))
                 .is_ok_and(|t| {
                     t.execute_template_fmt(&mut String::new(), PREFIX_NAME, data)
                         .is_err()
-                });
-            if fails {
-                failing = mid;
-            } else {
-                ok = mid;
-            }
-        }
-        let offset = self
-            .top
-            .nodes
-            .get(failing.saturating_sub(1))
-            .map_or(0, |node| node_pos(node).offset);
+                })
+        };
+        let whole = |nodes: Vec<Node>| ListNode {
+            pos: self.top.pos,
+            nodes,
+        };
+        let offset = locate_failure(&self.top.nodes, &whole, &fails).map_or(0, |pos| pos.offset);
         let (line, col) = line_col(self.source, offset);
         Err(TemplateError::Exec {
             template: self.source.to_owned(),
@@ -439,6 +426,67 @@ impl<'a> Checked<'a> {
                 .to_owned(),
         })
     }
+}
+
+/// Finds the action whose execution fails, given `nodes` whose run (placed back into the
+/// template by `rebuild`) fails. Running a prefix of the nodes fails exactly when the prefix
+/// contains the failing one, so a binary search finds it; a failing `{{if}}`, `{{range}}` or
+/// `{{with}}` is then opened up the same way, so the error points at the innermost action, as
+/// Go's does. Only runs on the error path.
+fn locate_failure(
+    nodes: &[Node],
+    rebuild: &dyn Fn(Vec<Node>) -> ListNode,
+    fails: &dyn Fn(ListNode) -> bool,
+) -> Option<Pos> {
+    let (mut ok, mut failing) = (0, nodes.len());
+    while failing - ok > 1 {
+        let mid = ok + (failing - ok) / 2;
+        if fails(rebuild(nodes[..mid].to_vec())) {
+            failing = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    let index = failing.checked_sub(1)?;
+    let node = &nodes[index];
+    let (Node::If(branch) | Node::Range(branch) | Node::With(branch)) = node else {
+        return Some(node_pos(node));
+    };
+    let place = |body: Vec<Node>, else_body: Option<Vec<Node>>| {
+        let mut changed = branch.clone();
+        changed.body.nodes = body;
+        if let (Some(list), Some(else_nodes)) = (changed.else_body.as_mut(), else_body) {
+            list.nodes = else_nodes;
+        }
+        let changed = match node {
+            Node::If(_) => Node::If(changed),
+            Node::Range(_) => Node::Range(changed),
+            _ => Node::With(changed),
+        };
+        let mut with_before = nodes[..index].to_vec();
+        with_before.push(changed);
+        rebuild(with_before)
+    };
+    if fails(place(Vec::new(), Some(Vec::new()))) {
+        // The block's own pipeline fails.
+        return Some(branch.pos);
+    }
+    let inner = if fails(place(branch.body.nodes.clone(), Some(Vec::new()))) {
+        locate_failure(
+            &branch.body.nodes,
+            &|body| place(body, Some(Vec::new())),
+            fails,
+        )
+    } else {
+        branch.else_body.as_ref().and_then(|else_body| {
+            locate_failure(
+                &else_body.nodes,
+                &|else_nodes| place(branch.body.nodes.clone(), Some(else_nodes)),
+                fails,
+            )
+        })
+    };
+    inner.or(Some(branch.pos))
 }
 
 fn parse_tree(source: &str) -> gotmpl::Result<(ListNode, Vec<gotmpl::parse::DefineNode>)> {
@@ -1515,18 +1563,32 @@ mod tests {
                 message: "can't evaluate field Field in type string".into(),
             }
         );
-        let err = fails("{{range .Nums}}{{.Foo}}{{end}}", &data);
-        assert!(
-            matches!(
-                &err,
-                TemplateError::Exec {
-                    line: 1,
-                    col: 3,
-                    action,
-                    ..
-                } if action == "{{range .Nums}}"
-            ),
-            "{err:?}"
+        // Inside blocks the innermost failing action is named, as Go does.
+        let at = |template: &str| match fails(template, &data) {
+            TemplateError::Exec {
+                line, col, action, ..
+            } => (line, col, action),
+            other => panic!("expected an execution error, got {other:?}"),
+        };
+        assert_eq!(
+            at("{{range .Nums}}{{.}}{{.Foo}}{{end}}"),
+            (1, 23, "{{.Foo}}".into())
+        );
+        assert_eq!(
+            at("{{range .Name.X}}{{.}}{{end}}"),
+            (1, 3, "{{range .Name.X}}".into())
+        );
+        assert_eq!(
+            at("{{if .Off}}x{{else}}\n{{with .Nested}}\n  {{.Inner.Deep.Z}}{{end}}{{end}}"),
+            (3, 5, "{{.Inner.Deep.Z}}".into())
+        );
+        assert_eq!(
+            at("{{if .Off}}{{else if .On}}{{len .Count}}{{end}}"),
+            (1, 29, "{{len .Count}}".into())
+        );
+        assert_eq!(
+            at("{{range $i, $v := .List}}{{if eq $i 2}}{{$v.X}}{{end}}{{end}}"),
+            (1, 42, "{{$v.X}}".into())
         );
         let err = fails("{{$x := 1}}{{len $x}}", &data);
         assert!(
