@@ -423,6 +423,8 @@ impl Engine {
         let mut options = bollard::query_parameters::BuildImageOptionsBuilder::default()
             .dockerfile(&context.dockerfile)
             .rm(true)
+            // A failed step's container is of no use to anyone and would otherwise stay behind.
+            .forcerm(true)
             .nocache(spec.no_cache)
             .buildargs(&build_args)
             .labels(&labels);

@@ -182,8 +182,28 @@ async fn a_failing_build_step_is_an_error_with_the_builders_message() {
     assert!(output.iter().any(|l| l == "failing-step"), "{output:?}");
     assert!(!cd.image_exists(&tag).await.unwrap());
 
-    // `target` stops at an earlier stage, which builds.
+    // No container of the failed step is left behind.
+    let leftovers = cd
+        .docker()
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        !leftovers.iter().any(|c| c
+            .command
+            .as_deref()
+            .is_some_and(|cmd| cmd.contains("failing-step"))),
+        "a failed build container was left behind"
+    );
+
+    // `target` stops at an earlier stage, which builds (from the cache the failed build left,
+    // so that the stage's layer is the tagged image and is removed with it).
     spec.target = Some("base".into());
+    spec.no_cache = false;
     let built = cd.build(&spec, &[], |_| {}).await.expect("target build");
     assert_eq!(
         cd.inspect_image(&tag).await.unwrap().unwrap().id,
