@@ -54,3 +54,24 @@ impl EngineError {
         }
     }
 }
+
+/// The failure message inside a bollard error, when the engine or the registry sent one.
+pub(crate) fn engine_message(err: &bollard::errors::Error) -> Option<String> {
+    use bollard::errors::Error;
+    match err {
+        Error::DockerResponseServerError { message, .. } => Some(message.clone()),
+        Error::DockerStreamError { error } => Some(error.clone()),
+        _ => None,
+    }
+}
+
+/// HTTP 404 from the engine.
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -10,6 +10,7 @@ pub mod dockerignore;
 pub mod error;
 pub mod exec;
 pub mod image;
+mod lines;
 pub mod logs;
 pub mod reference;
 pub mod system;
