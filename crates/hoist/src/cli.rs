@@ -77,4 +77,6 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the engine hoist talks to: address, version and API version.
     Version,
+    /// Parse, resolve and render the compose files, as `docker compose config` does.
+    Config(crate::commands::config::ConfigArgs),
 }

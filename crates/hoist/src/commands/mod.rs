@@ -1,5 +1,6 @@
 //! One module per verb; `dispatch` routes a parsed command line to it.
 
+pub mod config;
 mod version;
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = EnvVars::from_process();
     match cli.command {
         Command::Version => version::run(&cli.global, &env),
+        Command::Config(args) => config::run(&cli.global, &args),
     }
 }
 
