@@ -1,3 +1,8 @@
 //! hoist's decisions, kept pure: no async runtime, no I/O. Engine adapters observe the world into
 //! plain values; this crate turns desired state plus observed state into a plan; executors carry
 //! the plan out and report events.
+
+pub mod hash;
+pub mod observed;
+pub mod plan;
+pub mod spec;
