@@ -27,6 +27,8 @@ pub enum Action {
     StartContainer { service: String, name: String },
     WaitHealthy { service: String, name: String },
     WaitCompleted { service: String, name: String },
+    /// `--wait`: healthy when the container has a health check, running otherwise.
+    WaitReady { service: String, name: String },
     StopContainer { service: String, name: String },
     RemoveContainer { service: String, name: String },
     RemoveNetwork { network: String },
@@ -48,6 +50,7 @@ impl fmt::Display for Action {
             Action::WaitCompleted { name, .. } => {
                 write!(f, "wait until {name} has completed successfully")
             }
+            Action::WaitReady { name, .. } => write!(f, "wait until {name} is ready"),
             Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
             Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
@@ -125,8 +128,8 @@ pub enum PlanError {
     #[error("dependency cycle between services: {0}")]
     Cycle(String),
     #[error(
-        "service {service} waits for {dependency} to be healthy, but {dependency} has no \
-         healthcheck (add one, or use condition: service_started)"
+        "service {service} waits for {dependency} to be healthy, but {dependency} disables its \
+         healthcheck (enable one, or use condition: service_started)"
     )]
     NoHealthcheck { service: String, dependency: String },
     #[error("network {0} is declared as external, but could not be found")]
@@ -399,7 +402,7 @@ pub fn reconcile_up(
             let steps = match dep.condition {
                 Condition::ServiceStarted => started.get(dep.service.as_str()).cloned(),
                 condition => {
-                    if condition == Condition::ServiceHealthy && !dep_spec.has_healthcheck {
+                    if condition == Condition::ServiceHealthy && dep_spec.healthcheck_disabled {
                         return Err(PlanError::NoHealthcheck {
                             service: service.name.clone(),
                             dependency: dep.service.clone(),
@@ -534,16 +537,16 @@ pub fn reconcile_up(
 
     if opts.wait {
         for service in &services {
-            let condition = if service.has_healthcheck {
-                Condition::ServiceHealthy
-            } else {
-                Condition::ServiceStarted
-            };
-            if condition == Condition::ServiceHealthy
-                && !readiness.contains_key(&(service.name.as_str(), condition))
-            {
-                let after = started.get(service.name.as_str()).cloned().unwrap_or_default();
-                wait_steps(&mut plan, project, service, condition, after);
+            let after = started.get(service.name.as_str()).cloned().unwrap_or_default();
+            for number in 1..=service.replicas.max(1) {
+                plan.push(
+                    Action::WaitReady {
+                        service: service.name.clone(),
+                        name: project.container_name(service, number),
+                    },
+                    "--wait",
+                    after.clone(),
+                );
             }
         }
     }

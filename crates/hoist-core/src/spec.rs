@@ -135,8 +135,9 @@ pub struct ServiceSpec {
     /// Networks to attach, by full engine name, in order; empty with `network_mode`.
     pub networks: Vec<NetworkAttachment>,
     pub container: ContainerSpec,
-    /// Whether the service has a health check, so `service_healthy` can be waited for.
-    pub has_healthcheck: bool,
+    /// The compose file disables the image's health check (`disable: true` or `test: [NONE]`),
+    /// so `service_healthy` can never be met.
+    pub healthcheck_disabled: bool,
     pub stop_timeout_secs: Option<u64>,
 }
 
@@ -239,6 +240,8 @@ pub struct ContainerSpec {
     pub group_add: Vec<String>,
     pub platform: Option<String>,
     pub mac_address: Option<String>,
+    /// Containers (by name, optionally `:ro`) whose volumes this one mounts.
+    pub volumes_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,7 +27,7 @@ fn svc(name: &str) -> ServiceSpec {
             image: format!("img/{name}"),
             ..Default::default()
         },
-        has_healthcheck: false,
+        healthcheck_disabled: false,
         stop_timeout_secs: None,
     }
 }
@@ -268,8 +268,7 @@ fn no_recreate_and_force_recreate() {
 
 #[test]
 fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
-    let mut db = svc("db");
-    db.has_healthcheck = true;
+    let db = svc("db");
     let project = v2(
         "shop",
         vec![depends(svc("web"), "db", Condition::ServiceHealthy), db],
@@ -396,7 +395,9 @@ fn bad_requests_are_errors_that_name_the_service() {
         reconcile_up(&cycle, &Observed::default(), &UpOptions::default()).unwrap_err(),
         PlanError::Cycle("a, b".into())
     );
-    let no_health = v2("p", vec![depends(svc("a"), "b", Condition::ServiceHealthy), svc("b")]);
+    let mut b = svc("b");
+    b.healthcheck_disabled = true;
+    let no_health = v2("p", vec![depends(svc("a"), "b", Condition::ServiceHealthy), b]);
     assert!(matches!(
         reconcile_up(&no_health, &Observed::default(), &UpOptions::default()).unwrap_err(),
         PlanError::NoHealthcheck { .. }

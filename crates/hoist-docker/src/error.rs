@@ -27,27 +27,53 @@ pub enum ConnectError {
     Unreachable { address: String, cause: String },
 }
 
-/// An engine call that failed, with the operation that was attempted.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation}: {source}")]
+/// An engine call that failed, with the operation that was attempted; or a failure hoist
+/// detected itself while talking to the engine (an unhealthy container, a timeout).
+#[derive(Debug)]
 pub struct EngineError {
     pub operation: String,
-    #[source]
-    pub source: bollard::errors::Error,
+    pub source: Option<bollard::errors::Error>,
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {}", self.operation, engine_message(source)),
+            None => f.write_str(&self.operation),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// The engine's own message, without bollard's wrapping.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl EngineError {
     pub fn new(operation: impl Into<String>, source: bollard::errors::Error) -> Self {
         EngineError {
             operation: operation.into(),
-            source,
+            source: Some(source),
+        }
+    }
+
+    /// A failure with no engine error behind it.
+    pub fn message(text: impl Into<String>) -> Self {
+        EngineError {
+            operation: text.into(),
+            source: None,
         }
     }
 
     /// HTTP status the engine answered with, when it answered.
     pub fn status(&self) -> Option<u16> {
         match &self.source {
-            bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+            Some(bollard::errors::Error::DockerResponseServerError { status_code, .. }) => {
                 Some(*status_code)
             }
             _ => None,

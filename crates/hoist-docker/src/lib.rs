@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod error;
+pub mod project;
 pub mod system;
 
 pub use connect::{Address, Engine, EngineSpec, TlsFiles};
