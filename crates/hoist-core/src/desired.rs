@@ -223,9 +223,12 @@ fn service_spec(
         })
     };
     let mut network_mode = s.network_mode.clone();
-    if let Some(mode) = &network_mode
-        && let Some(target) = mode.strip_prefix("service:")
+    if let Some(target) = network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+        .map(str::to_string)
     {
+        let target = target.as_str();
         let container = container_of(target).ok_or_else(|| {
             err(name, format!("network_mode refers to undefined service {target}"))
         })?;

@@ -629,18 +629,37 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
         .iter()
         .filter(|c| opts.remove_orphans || c.oneoff || project.service(&c.service).is_some())
         .collect();
-    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    // Dependents stop before what they depend on, as Compose does: reverse dependency order.
+    let order: Vec<&str> = select_services(project, &[], true)
+        .map(|services| services.iter().map(|s| s.name.as_str()).collect())
+        .unwrap_or_default();
+    let rank = |service: &str| {
+        order
+            .iter()
+            .position(|s| *s == service)
+            .map_or(0, |p| order.len() - p)
+    };
+    containers.sort_by(|a, b| (rank(&a.service), &a.name).cmp(&(rank(&b.service), &b.name)));
+    let mut stopped: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for c in containers {
         let mut after = vec![];
         if c.state.is_running() {
-            after.push(plan.push(
+            let dependents: Vec<usize> = project
+                .services
+                .iter()
+                .filter(|s| dependencies(s).any(|d| d == c.service))
+                .flat_map(|s| stopped.get(s.name.as_str()).cloned().unwrap_or_default())
+                .collect();
+            let stop = plan.push(
                 Action::StopContainer {
                     service: c.service.clone(),
                     name: c.name.clone(),
                 },
                 "down",
-                vec![],
-            ));
+                dependents,
+            );
+            stopped.entry(c.service.as_str()).or_default().push(stop);
+            after.push(stop);
         }
         removals.push(plan.push(
             Action::RemoveContainer {

@@ -405,6 +405,28 @@ fn bad_requests_are_errors_that_name_the_service() {
 }
 
 #[test]
+fn down_stops_dependents_before_their_dependencies() {
+    let project = book();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    check_down(
+        &project,
+        &observed,
+        &DownOptions::default(),
+        r"
+  1. stop container vagrant_app_1 (down)
+  2. remove container vagrant_app_1 (down) after 1
+  3. stop container vagrant_db_1 (down) after 1
+  4. remove container vagrant_db_1 (down) after 3",
+    );
+}
+
+#[test]
 fn down_stops_then_removes_containers_then_the_network() {
     let project = v2("shop", vec![svc("web"), svc("db")]);
     let observed = Observed {

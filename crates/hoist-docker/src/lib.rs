@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod error;
+pub mod execute;
 pub mod project;
 pub mod system;
 

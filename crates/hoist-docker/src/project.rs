@@ -99,12 +99,7 @@ impl Engine {
                 );
                 ObservedContainer {
                     id: c.id.unwrap_or_default(),
-                    name: c
-                        .names
-                        .unwrap_or_default()
-                        .first()
-                        .map(|n| n.trim_start_matches('/').to_string())
-                        .unwrap_or_default(),
+                    name: canonical_name(&c.names.unwrap_or_default()),
                     service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
                     number: labels
                         .get(labels::NUMBER)
@@ -535,6 +530,16 @@ impl Engine {
     }
 }
 
+/// A linked container is also listed as `/linker/alias`; its own name has one slash.
+fn canonical_name(names: &[String]) -> String {
+    names
+        .iter()
+        .find(|n| n.matches('/').count() == 1)
+        .or_else(|| names.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
+}
+
 fn exit_code_from_status(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     rest.split(')').next()?.parse().ok()
@@ -836,5 +841,7 @@ mod tests {
         assert_eq!(health_from_status("Up 5 minutes"), None);
         assert_eq!(exit_code_from_status("Exited (137) 3 seconds ago"), Some(137));
         assert_eq!(exit_code_from_status("Up 1 second"), None);
+        let names = ["/vagrant_app_1/db".to_string(), "/vagrant_db_1".to_string()];
+        assert_eq!(canonical_name(&names), "vagrant_db_1");
     }
 }

@@ -28,48 +28,48 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Engine to talk to (unix:///path, tcp://host:port). Defaults to DOCKER_HOST, then the
     /// local socket.
-    #[arg(short = 'H', long = "host", global = true, value_name = "HOST")]
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,
 
     /// Use TLS and verify the engine's certificate.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub tlsverify: bool,
 
     /// Trust certificates signed by this CA only.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlscacert: Option<PathBuf>,
 
     /// Client certificate.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlscert: Option<PathBuf>,
 
     /// Client key.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
 
     /// Allow plain TCP to this non-loopback host (repeatable; also HOIST_TRUST_INSECURE_HOST,
     /// comma-separated). Whoever reaches an unprotected engine port owns that host.
-    #[arg(long = "trust-insecure-host", global = true, value_name = "HOST")]
+    #[arg(long = "trust-insecure-host", value_name = "HOST")]
     pub trust_insecure_host: Vec<String>,
 
     /// Compose configuration files.
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Vec<PathBuf>,
 
     /// Project name.
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
 
     /// Alternate working directory (default: the directory of the first compose file).
-    #[arg(long = "project-directory", global = true, value_name = "DIR")]
+    #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
 
     /// Profiles to enable.
-    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    #[arg(long = "profile", value_name = "PROFILE")]
     pub profile: Vec<String>,
 
     /// Alternate environment files.
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
 }
 
@@ -215,8 +215,8 @@ pub struct PortArgs {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct InspectArgs {
-    /// Format the output using the given Go template.
-    #[arg(short = 'f', long = "format")]
+    /// Format the output using the given Go template (`-f` is the compose file, as everywhere).
+    #[arg(long = "format")]
     pub format: Option<String>,
     /// Service names or container names/ids.
     #[arg(required = true)]

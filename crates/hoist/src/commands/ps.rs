@@ -82,10 +82,10 @@ pub fn format_ports(ports: &[ObservedPort]) -> String {
     for p in ports {
         let text = match (p.public_port, p.host_ip.as_deref()) {
             (Some(public), ip) => {
+                // IPv6 reads `:::32768->8080/tcp`, as the docker CLI prints it.
                 let ip = match ip.unwrap_or("") {
-                    "" => "0.0.0.0".to_string(),
-                    ip if ip.contains(':') => format!("{ip}:"),
-                    ip => ip.to_string(),
+                    "" => "0.0.0.0",
+                    ip => ip,
                 };
                 format!("{ip}:{public}->{}/{}", p.private_port, p.protocol)
             }
