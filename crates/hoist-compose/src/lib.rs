@@ -1,3 +1,62 @@
 //! Compose files read exactly as Docker Compose reads them: YAML → ordered tree → interpolation →
-//! merge → include → extends → profiles → typed model → normalisation. Reads files with `std::fs`
-//! only; no async runtime, no network.
+//! `extends` → `include` → merge of several files → validation → profiles → normalisation into
+//! the tree `docker compose config --format json` prints → typed model. The legacy v1 format is
+//! read with Compose 1.29's semantics. Reads files with `std::fs` only; no async runtime, no
+//! network, no process environment (the caller passes it in [`LoadOptions`]).
+//!
+//! ```no_run
+//! let opts = hoist_compose::LoadOptions {
+//!     working_dir: std::path::PathBuf::from("."),
+//!     ..Default::default()
+//! };
+//! let project = hoist_compose::load(&opts)?;
+//! for (name, svc) in &project.services {
+//!     println!("{name}: {:?} {:?}", svc.image, svc.ports);
+//! }
+//! # Ok::<(), hoist_compose::ComposeError>(())
+//! ```
+
+pub mod dotenv;
+pub mod error;
+pub mod interp;
+pub mod legacy;
+pub mod loader;
+pub mod merge;
+pub mod model;
+pub mod normalize;
+pub mod schema;
+pub mod units;
+pub mod yaml;
+
+pub use error::{ComposeError, Location};
+pub use loader::{DEFAULT_FILES, LoadOptions};
+pub use model::{
+    Build, Dependency, Deploy, FileObject, Healthcheck, Logging, Mount, Network, Port, Project,
+    Service, ServiceFileRef, ServiceNetwork, Volume,
+};
+
+/// Loads, resolves, validates and normalises a compose project.
+pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
+    let loaded = loader::load_tree(opts)?;
+    let norm = normalize::normalize(&loaded)?;
+    let plain = model::unescape(&norm.json);
+    let bad = |e: serde_json::Error| ComposeError::invalid(format!("invalid compose project: {e}"));
+    let mut services: indexmap::IndexMap<String, Service> =
+        model::section(&plain, "services").map_err(bad)?;
+    for (name, svc) in services.iter_mut() {
+        svc.name = name.clone();
+    }
+    Ok(Project {
+        name: loaded.name,
+        legacy: loaded.legacy,
+        project_dir: loaded.project_dir,
+        files: loaded.files,
+        services,
+        networks: model::section(&plain, "networks").map_err(bad)?,
+        volumes: model::section(&plain, "volumes").map_err(bad)?,
+        secrets: model::section(&plain, "secrets").map_err(bad)?,
+        configs: model::section(&plain, "configs").map_err(bad)?,
+        warnings: norm.warnings,
+        canonical: norm.json,
+    })
+}

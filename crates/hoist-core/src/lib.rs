@@ -8,3 +8,4 @@ pub mod hash;
 pub mod observed;
 pub mod plan;
 pub mod spec;
+pub mod template;

@@ -1,0 +1,2 @@
+//! Loader benchmarks (filled in with the generated 500-service project).
+fn main() {}

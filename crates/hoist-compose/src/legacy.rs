@@ -1,0 +1,258 @@
+//! The legacy v1 format (services at the top level, no `version:`), read with the semantics of
+//! Compose 1.29, the last release that reads it: `extends` copies the parent but a service with
+//! `links` (or `volumes_from`, or `net: container:...`) cannot be extended and links are never
+//! inherited; `net:` is `network_mode`; `log_driver`/`log_opt` are `logging`; every service runs
+//! on the default bridge network (so legacy links work and the engine injects `DB_PORT_...`
+//! variables). The file is turned into the v2 shape here, so the rest of the pipeline is shared.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ComposeError;
+use crate::merge::merge_maps;
+use crate::yaml::{Map, Node, Value};
+
+/// Top-level keys of the current format: a file with any of them is not a v1 file.
+const V2_KEYS: &[&str] = &[
+    "services", "version", "networks", "volumes", "secrets", "configs", "include", "name", "models",
+];
+
+/// Whether a document is in the v1 format: a non-empty mapping of service definitions with none
+/// of the current top-level keys.
+pub fn is_legacy(doc: &Node) -> bool {
+    let Some(m) = doc.as_map() else {
+        return false;
+    };
+    !m.is_empty()
+        && !m.keys().any(|k| V2_KEYS.contains(&k.as_str()))
+        && m.iter()
+            .filter(|(k, _)| !k.starts_with("x-"))
+            .all(|(_, v)| v.as_map().is_some())
+        && m.keys().any(|k| !k.starts_with("x-"))
+}
+
+/// Converts a v1 document into the v2 shape with v1 `extends` semantics applied.
+pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
+    let pos = doc.pos.clone();
+    let Value::Map(top) = doc.value else {
+        return Ok(doc);
+    };
+    let mut resolved = Map::new();
+    for name in top.keys() {
+        if name.starts_with("x-") {
+            continue;
+        }
+        let mut chain = Vec::new();
+        let svc = resolve(&top, path, name, &mut chain)?;
+        resolved.insert(name.clone(), to_v2(svc));
+    }
+    let mut out = Map::new();
+    out.insert("services".into(), Node::map(resolved, pos.clone()));
+    Ok(Node::map(out, pos))
+}
+
+fn resolve(
+    top: &Map,
+    path: &Path,
+    name: &str,
+    chain: &mut Vec<(PathBuf, String)>,
+) -> Result<Node, ComposeError> {
+    let svc = top.get(name).cloned().ok_or_else(|| {
+        ComposeError::invalid(format!(
+            "Cannot extend service '{name}' in {}: Service not found",
+            path.display()
+        ))
+    })?;
+    let Some(ext) = svc.as_map().and_then(|m| m.get("extends")).cloned() else {
+        return Ok(svc);
+    };
+    let key = (path.to_path_buf(), name.to_string());
+    if chain.contains(&key) {
+        let mut names: Vec<String> = chain
+            .iter()
+            .map(|(f, s)| format!("{s} in {}", f.display()))
+            .collect();
+        names.push(format!("{name} in {}", path.display()));
+        return Err(ComposeError::ExtendsCycle {
+            loc: ext.pos.location(),
+            chain: names,
+        });
+    }
+    chain.push(key);
+    let (base_name, file) = match &ext.value {
+        Value::Map(m) => (
+            m.get("service")
+                .and_then(Node::scalar_string)
+                .ok_or_else(|| {
+                    ComposeError::invalid_at(
+                        ext.pos.location(),
+                        format!("Service '{name}': extends requires 'service'"),
+                    )
+                })?,
+            m.get("file").and_then(Node::scalar_string),
+        ),
+        Value::Str(s) => (s.clone(), None),
+        _ => {
+            return Err(ComposeError::invalid_at(
+                ext.pos.location(),
+                format!("Service '{name}': extends must be a mapping"),
+            ));
+        }
+    };
+    let (base, base_file) = match file {
+        None => (resolve(top, path, &base_name, chain)?, path.to_path_buf()),
+        Some(f) => {
+            let other =
+                crate::loader::absolute(path.parent().unwrap_or(Path::new(".")), Path::new(&f));
+            let text = std::fs::read_to_string(&other).map_err(|e| ComposeError::Io {
+                path: other.clone(),
+                source: e,
+            })?;
+            let mut docs = crate::yaml::parse(&text, &other.display().to_string())?;
+            let d = if docs.is_empty() {
+                Node::map(Map::new(), ext.pos.clone())
+            } else {
+                docs.remove(0)
+            };
+            let Value::Map(other_top) = d.value else {
+                return Err(ComposeError::invalid(format!(
+                    "{}: top-level object must be a mapping",
+                    other.display()
+                )));
+            };
+            (resolve(&other_top, &other, &base_name, chain)?, other)
+        }
+    };
+    chain.pop();
+    // Compose 1.29 refuses to extend services whose definition ties them to other containers.
+    if let Some(bm) = base.as_map() {
+        for forbidden in ["links", "volumes_from"] {
+            if bm.contains_key(forbidden) {
+                return Err(ComposeError::invalid_at(
+                    ext.pos.location(),
+                    format!(
+                        "Cannot extend service '{base_name}' in {}: services with '{forbidden}' cannot be extended",
+                        base_file.display()
+                    ),
+                ));
+            }
+        }
+        if bm
+            .get("net")
+            .and_then(Node::as_str)
+            .is_some_and(|n| n.starts_with("container:"))
+        {
+            return Err(ComposeError::invalid_at(
+                ext.pos.location(),
+                format!(
+                    "Cannot extend service '{base_name}' in {}: services with 'net: container' cannot be extended",
+                    base_file.display()
+                ),
+            ));
+        }
+    }
+    let mut base_map = base.as_map().cloned().unwrap_or_default();
+    base_map.shift_remove("extends");
+    base_map.shift_remove("links");
+    let mut svc_map = svc.as_map().cloned().unwrap_or_default();
+    svc_map.shift_remove("extends");
+    let mut p = vec!["services".to_string(), name.to_string()];
+    Ok(Node::map(merge_maps(base_map, svc_map, &mut p), svc.pos))
+}
+
+/// v1 service keys → v2 ones.
+fn to_v2(svc: Node) -> Node {
+    let pos = svc.pos.clone();
+    let Value::Map(m) = svc.value else {
+        return Node::map(Map::new(), pos);
+    };
+    let mut out = Map::new();
+    let mut logging = Map::new();
+    let mut dockerfile = None;
+    for (k, v) in m {
+        match k.as_str() {
+            "net" => {
+                out.insert("network_mode".into(), v);
+            }
+            "log_driver" => {
+                logging.insert("driver".into(), v);
+            }
+            "log_opt" => {
+                logging.insert("options".into(), v);
+            }
+            "dockerfile" => dockerfile = Some(v),
+            _ => {
+                out.insert(k, v);
+            }
+        }
+    }
+    if !logging.is_empty() {
+        out.insert("logging".into(), Node::map(logging, pos.clone()));
+    }
+    if let Some(df) = dockerfile {
+        let build = out
+            .entry("build".to_string())
+            .or_insert_with(|| Node::str(".", pos.clone()));
+        if let Value::Str(ctx) = &build.value {
+            let mut bm = Map::new();
+            bm.insert("context".into(), Node::str(ctx.clone(), build.pos.clone()));
+            build.value = Value::Map(bm);
+        }
+        if let Some(bm) = build.as_map_mut() {
+            bm.insert("dockerfile".into(), df);
+        }
+    }
+    // v1 services are not on a compose network: they use the engine's default bridge.
+    out.entry("network_mode".to_string())
+        .or_insert_with(|| Node::str("bridge", pos.clone()));
+    Node::map(out, pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse;
+
+    fn conv(text: &str) -> Result<Node, ComposeError> {
+        let doc = parse(text, "docker-compose.yml").unwrap().remove(0);
+        assert!(is_legacy(&doc));
+        convert(doc, Path::new("docker-compose.yml"))
+    }
+
+    #[test]
+    fn links_are_not_inherited_and_net_is_network_mode() {
+        let n = conv(
+            "base:\n  image: a\n  net: host\n  environment: [A=1, B=2]\napp:\n  extends:\n    service: base\n  environment: [B=3]\n",
+        )
+        .unwrap();
+        let app = n.as_map().unwrap()["services"].as_map().unwrap()["app"]
+            .as_map()
+            .unwrap()
+            .clone();
+        assert_eq!(app["network_mode"].as_str(), Some("host"));
+        assert!(!app.contains_key("extends"));
+    }
+
+    #[test]
+    fn extending_a_service_with_links_is_an_error() {
+        let e = conv(
+            "base:\n  image: a\n  links: [db]\napp:\n  extends: {service: base}\ndb:\n  image: m\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("services with 'links' cannot be extended"),
+            "{e}"
+        );
+        assert!(e.contains("base"), "{e}");
+    }
+
+    #[test]
+    fn v2_files_are_not_legacy() {
+        let d = parse("services:\n  a: {image: x}\n", "f")
+            .unwrap()
+            .remove(0);
+        assert!(!is_legacy(&d));
+        let d = parse("version: '2'\n", "f").unwrap().remove(0);
+        assert!(!is_legacy(&d));
+    }
+}

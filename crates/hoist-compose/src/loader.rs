@@ -1,0 +1,688 @@
+//! The pipeline that turns compose files into one resolved tree: file discovery, project
+//! environment (`.env`, `--env-file`, the shell), then per file: YAML → interpolation → `extends`
+//! → `include` → merge over the files before it → schema validation; then profiles and the
+//! project name. Normalisation into compose's output lives in [`crate::normalize`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::error::{ComposeError, Location};
+use crate::interp::interpolate_tree;
+use crate::merge::{enforce_unicity, merge, merge_maps, strip_resets};
+use crate::normalize::resolve_service_paths;
+use crate::yaml::{Map, Node, Pos, Value};
+
+/// What to load and with which context. Only the binary reads the process environment: it passes
+/// it here as `environment`.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-f` files, in order; empty means `COMPOSE_FILE` or default discovery.
+    pub files: Vec<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `--profile`.
+    pub profiles: Vec<String>,
+    /// `--env-file`; empty means the project directory's `.env` if it exists.
+    pub env_files: Vec<PathBuf>,
+    /// The process environment.
+    pub environment: BTreeMap<String, String>,
+    /// The directory relative paths on the command line start from (the current directory).
+    pub working_dir: PathBuf,
+}
+
+/// The default file names, in the order compose looks for them.
+pub const DEFAULT_FILES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// The loaded, merged tree before normalisation.
+pub struct Loaded {
+    pub tree: Map,
+    pub name: String,
+    pub project_dir: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub legacy: bool,
+    pub profiles: Vec<String>,
+    pub files: Vec<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// Lexically cleans a path: drops `.`, folds `..`.
+pub fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+pub(crate) fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        clean(p)
+    } else {
+        clean(&base.join(p))
+    }
+}
+
+pub(crate) struct Ctx<'a> {
+    pub env: &'a BTreeMap<String, String>,
+    pub warnings: &'a mut Vec<String>,
+    pub legacy: &'a mut bool,
+    pub home: Option<String>,
+    /// Files being included, to detect include cycles.
+    pub including: Vec<PathBuf>,
+}
+
+/// Runs the pipeline up to the merged tree.
+pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
+    let wd = if opts.working_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        opts.working_dir.clone()
+    };
+    let project_dir_flag = opts.project_directory.as_ref().map(|d| absolute(&wd, d));
+
+    // COMPOSE_FILE and friends may come from the `.env` of the working (or project) directory.
+    let pre_dir = project_dir_flag.clone().unwrap_or_else(|| wd.clone());
+    let pre_env = project_env(opts, &pre_dir)?;
+
+    let files: Vec<PathBuf> = if !opts.files.is_empty() {
+        opts.files.iter().map(|f| absolute(&wd, f)).collect()
+    } else if let Some(cf) = pre_env.get("COMPOSE_FILE").filter(|v| !v.is_empty()) {
+        let sep = pre_env
+            .get("COMPOSE_PATH_SEPARATOR")
+            .cloned()
+            .unwrap_or_else(|| ":".into());
+        cf.split(sep.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|f| absolute(&pre_dir, Path::new(f)))
+            .collect()
+    } else {
+        discover(&pre_dir)?
+    };
+
+    let project_dir = match project_dir_flag {
+        Some(d) => d,
+        None => files
+            .first()
+            .and_then(|f| f.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| wd.clone()),
+    };
+    let mut env = project_env(opts, &project_dir)?;
+
+    // The name as far as the command line and environment know it; the file's `name:` comes
+    // later.
+    let pre_name = opts
+        .project_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| env.get("COMPOSE_PROJECT_NAME").cloned())
+        .filter(|n| !n.is_empty());
+    if let Some(n) = &pre_name {
+        env.insert("COMPOSE_PROJECT_NAME".into(), normalize_name(n));
+    }
+
+    let mut warnings = Vec::new();
+    let mut legacy = false;
+    let mut tree: Option<Node> = None;
+    {
+        let mut ctx = Ctx {
+            env: &env,
+            warnings: &mut warnings,
+            legacy: &mut legacy,
+            home: env.get("HOME").cloned(),
+            including: Vec::new(),
+        };
+        for f in &files {
+            let docs = load_file(f, &mut ctx, &project_dir)?;
+            for doc in docs {
+                let merged = match tree.take() {
+                    None => strip_resets(doc),
+                    Some(acc) => merge(acc, doc, &mut Vec::new()),
+                };
+                let mut merged = merged;
+                enforce_unicity(&mut merged, &mut Vec::new());
+                crate::schema::validate(&merged, &f.display().to_string())?;
+                tree = Some(merged);
+            }
+        }
+    }
+    let tree = match tree.map(|t| t.value) {
+        Some(Value::Map(m)) => m,
+        _ => Map::new(),
+    };
+    if tree.is_empty() && !legacy {
+        return Err(ComposeError::invalid(format!(
+            "empty compose file: {}",
+            files
+                .first()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
+
+    let name = match pre_name {
+        Some(n) => n,
+        None => match tree.get("name").and_then(Node::scalar_string) {
+            Some(n) if !n.is_empty() => n,
+            _ => project_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        },
+    };
+    let name = normalize_name(&name);
+    if name.is_empty() {
+        return Err(ComposeError::invalid(
+            "project name must not be empty: set one with -p or COMPOSE_PROJECT_NAME",
+        ));
+    }
+
+    let mut profiles: Vec<String> = opts.profiles.clone();
+    if profiles.is_empty()
+        && let Some(p) = env.get("COMPOSE_PROFILES")
+    {
+        profiles = p
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+    }
+
+    Ok(Loaded {
+        tree,
+        name,
+        project_dir,
+        env,
+        legacy,
+        profiles,
+        files,
+        warnings,
+    })
+}
+
+/// Lower-cases and drops characters compose does not allow in project names.
+pub fn normalize_name(n: &str) -> String {
+    n.to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect::<String>()
+        .trim_start_matches(['_', '-'])
+        .to_string()
+}
+
+fn discover(dir: &Path) -> Result<Vec<PathBuf>, ComposeError> {
+    let mut d = Some(dir.to_path_buf());
+    while let Some(cur) = d {
+        for name in DEFAULT_FILES {
+            let f = cur.join(name);
+            if f.is_file() {
+                let mut files = vec![f];
+                let (stem, ext) = name.rsplit_once('.').unwrap_or((name, "yml"));
+                for o in [
+                    format!("{stem}.override.{ext}"),
+                    format!(
+                        "{stem}.override.{}",
+                        if ext == "yml" { "yaml" } else { "yml" }
+                    ),
+                ] {
+                    let of = cur.join(o);
+                    if of.is_file() {
+                        files.push(of);
+                        break;
+                    }
+                }
+                return Ok(files);
+            }
+        }
+        d = cur.parent().map(Path::to_path_buf);
+    }
+    Err(ComposeError::NoConfigFile {
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The environment seen by interpolation: the shell over the env files.
+fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String>, ComposeError> {
+    let wd = &opts.working_dir;
+    let files: Vec<PathBuf> = if opts.env_files.is_empty() {
+        let f = dir.join(".env");
+        if f.is_file() { vec![f] } else { Vec::new() }
+    } else {
+        opts.env_files.iter().map(|f| absolute(wd, f)).collect()
+    };
+    let mut from_files: BTreeMap<String, String> = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| ComposeError::Io {
+            path: f.clone(),
+            source: e,
+        })?;
+        let shell = &opts.environment;
+        let lookup = |k: &str| shell.get(k).cloned().or_else(|| from_files.get(k).cloned());
+        let parsed = crate::dotenv::parse(&text, &lookup)
+            .map_err(|m| ComposeError::invalid(format!("failed to read {}: {m}", f.display())))?;
+        for (k, v) in parsed {
+            if let Some(v) = v {
+                from_files.insert(k, v);
+            }
+        }
+    }
+    let mut env = from_files;
+    for (k, v) in &opts.environment {
+        env.insert(k.clone(), v.clone());
+    }
+    Ok(env)
+}
+
+fn read(path: &Path) -> Result<String, ComposeError> {
+    let bytes = std::fs::read(path).map_err(|e| ComposeError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    String::from_utf8(bytes).map_err(|_| ComposeError::Yaml {
+        loc: Location {
+            file: path.display().to_string(),
+            line: 0,
+            col: 0,
+        },
+        message: "file is not valid UTF-8".into(),
+    })
+}
+
+/// Parses and interpolates one file, resolves its `extends` and `include`.
+pub(crate) fn load_file(
+    path: &Path,
+    ctx: &mut Ctx<'_>,
+    project_dir: &Path,
+) -> Result<Vec<Node>, ComposeError> {
+    let text = read(path)?;
+    let docs = parse_interpolated(&text, path, ctx)?;
+    let mut out = Vec::new();
+    for mut doc in docs {
+        if crate::legacy::is_legacy(&doc) {
+            *ctx.legacy = true;
+            doc = crate::legacy::convert(doc, path)?;
+        } else {
+            apply_extends(&mut doc, path, ctx, project_dir)?;
+            apply_include(&mut doc, path, ctx, project_dir)?;
+        }
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+/// YAML + interpolation; each document must be a mapping.
+pub(crate) fn parse_interpolated(
+    text: &str,
+    path: &Path,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Node>, ComposeError> {
+    let file = path.display().to_string();
+    let mut docs = crate::yaml::parse(text, &file)?;
+    if docs.is_empty() {
+        docs.push(Node::map(
+            Map::new(),
+            Pos {
+                file: file.as_str().into(),
+                line: 1,
+                col: 1,
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    for mut doc in docs {
+        if doc.is_null() {
+            doc.value = Value::Map(Map::new());
+        }
+        if doc.as_map().is_none() {
+            return Err(ComposeError::invalid_at(
+                doc.pos.location(),
+                "top-level object must be a mapping",
+            ));
+        }
+        let mut unset = BTreeSet::new();
+        let env = ctx.env;
+        let lookup = |k: &str| env.get(k).cloned();
+        interpolate_tree(&mut doc, &mut Vec::new(), &lookup, &mut unset)?;
+        for u in unset {
+            ctx.warnings.push(format!(
+                "The \"{u}\" variable is not set. Defaulting to a blank string."
+            ));
+        }
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+fn services_of(doc: &Node) -> Option<&Map> {
+    doc.as_map()?.get("services")?.as_map()
+}
+
+/// Resolves `extends` for every service of `doc` (read from `path`).
+fn apply_extends(
+    doc: &mut Node,
+    path: &Path,
+    ctx: &mut Ctx<'_>,
+    project_dir: &Path,
+) -> Result<(), ComposeError> {
+    let Some(services) = services_of(doc) else {
+        return Ok(());
+    };
+    let names: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| s.as_map().is_some_and(|m| m.contains_key("extends")))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let source = doc.clone();
+    for name in names {
+        let mut chain = Vec::new();
+        let resolved = resolve_extends(&source, path, &name, ctx, &mut chain, project_dir, true)?;
+        if let Some(Value::Map(m)) = doc
+            .as_map_mut()
+            .and_then(|d| d.get_mut("services"))
+            .map(|s| &mut s.value)
+        {
+            m.insert(name, resolved);
+        }
+    }
+    Ok(())
+}
+
+/// Returns service `name` of `doc` with its `extends` chain applied.
+fn resolve_extends(
+    doc: &Node,
+    path: &Path,
+    name: &str,
+    ctx: &mut Ctx<'_>,
+    chain: &mut Vec<(PathBuf, String)>,
+    project_dir: &Path,
+    top: bool,
+) -> Result<Node, ComposeError> {
+    let service = services_of(doc)
+        .and_then(|s| s.get(name))
+        .cloned()
+        .ok_or_else(|| {
+            ComposeError::invalid(format!(
+                "cannot extend service {name:?} in {}: service not found",
+                path.display()
+            ))
+        })?;
+    let Some(ext) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
+        return Ok(service);
+    };
+    let key = (path.to_path_buf(), name.to_string());
+    if chain.contains(&key) {
+        let mut names: Vec<String> = chain
+            .iter()
+            .map(|(f, s)| format!("{s} in {}", f.display()))
+            .collect();
+        names.push(format!("{name} in {}", path.display()));
+        return Err(ComposeError::ExtendsCycle {
+            loc: ext.pos.location(),
+            chain: names,
+        });
+    }
+    chain.push(key);
+    let (base_name, file) = match &ext.value {
+        Value::Str(s) => (s.clone(), None),
+        Value::Map(m) => (
+            m.get("service")
+                .and_then(Node::scalar_string)
+                .ok_or_else(|| {
+                    ComposeError::invalid_at(
+                        ext.pos.location(),
+                        format!("services.{name}.extends.service is required"),
+                    )
+                })?,
+            m.get("file").and_then(Node::scalar_string),
+        ),
+        _ => {
+            return Err(ComposeError::invalid_at(
+                ext.pos.location(),
+                format!("services.{name}.extends must be a string or a mapping"),
+            ));
+        }
+    };
+    let base = match file {
+        None => resolve_extends(doc, path, &base_name, ctx, chain, project_dir, false)?,
+        Some(f) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let other = absolute(dir, Path::new(&f));
+            let text = read(&other)?;
+            let mut docs = parse_interpolated(&text, &other, ctx)?;
+            let other_doc = docs.remove(0);
+            let mut base = resolve_extends(
+                &other_doc,
+                &other,
+                &base_name,
+                ctx,
+                chain,
+                project_dir,
+                false,
+            )?;
+            // Relative paths of a service read from another file are relative to that file.
+            let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();
+            if other_dir != project_dir {
+                resolve_service_paths(&mut base, &other_dir, ctx.home.as_deref());
+            }
+            base
+        }
+    };
+    chain.pop();
+    let _ = top;
+    let mut base = base;
+    if let Some(m) = base.as_map_mut() {
+        m.shift_remove("extends");
+    }
+    let mut service = service;
+    if let Some(m) = service.as_map_mut() {
+        m.shift_remove("extends");
+    }
+    let mut p = vec!["services".to_string(), name.to_string()];
+    let merged = match (base.value, service.value) {
+        (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), service.pos),
+        (_, v) => Node::new(v, service.pos),
+    };
+    Ok(merged)
+}
+
+/// Loads the projects an `include` lists and adds their resources to `doc`.
+fn apply_include(
+    doc: &mut Node,
+    path: &Path,
+    ctx: &mut Ctx<'_>,
+    _project_dir: &Path,
+) -> Result<(), ComposeError> {
+    let Some(includes) = doc.as_map_mut().and_then(|m| m.shift_remove("include")) else {
+        return Ok(());
+    };
+    let Some(items) = includes.as_seq() else {
+        return Ok(());
+    };
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    for item in items {
+        let (paths, pdir, env_files): (Vec<String>, Option<String>, Vec<String>) = match &item.value
+        {
+            Value::Str(s) => (vec![s.clone()], None, Vec::new()),
+            Value::Map(m) => {
+                let list = |k: &str| -> Vec<String> {
+                    match m.get(k).map(|n| &n.value) {
+                        Some(Value::Str(s)) => vec![s.clone()],
+                        Some(Value::Seq(v)) => v.iter().filter_map(Node::scalar_string).collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                (
+                    list("path"),
+                    m.get("project_directory").and_then(Node::scalar_string),
+                    list("env_file"),
+                )
+            }
+            _ => continue,
+        };
+        let files: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| absolute(&dir, Path::new(&expand_home(p, ctx.home.as_deref()))))
+            .collect();
+        let Some(first) = files.first() else {
+            continue;
+        };
+        if ctx.including.contains(first) {
+            return Err(ComposeError::invalid(format!(
+                "include cycle detected: {} includes {}",
+                path.display(),
+                first.display()
+            )));
+        }
+        let sub_dir = match &pdir {
+            Some(d) => absolute(&dir, Path::new(d)),
+            None => first.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        };
+        // The included project sees the parent's environment over its own `.env`.
+        let env_paths: Vec<PathBuf> = if env_files.is_empty() {
+            let f = sub_dir.join(".env");
+            if f.is_file() { vec![f] } else { Vec::new() }
+        } else {
+            env_files
+                .iter()
+                .map(|e| absolute(&dir, Path::new(e)))
+                .collect()
+        };
+        let mut sub_env = BTreeMap::new();
+        for f in env_paths {
+            let text = read(&f)?;
+            let parent = ctx.env;
+            let lookup = |k: &str| parent.get(k).cloned();
+            let parsed = crate::dotenv::parse(&text, &lookup).map_err(|m| {
+                ComposeError::invalid(format!("failed to read {}: {m}", f.display()))
+            })?;
+            for (k, v) in parsed {
+                if let Some(v) = v {
+                    sub_env.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in ctx.env {
+            sub_env.insert(k.clone(), v.clone());
+        }
+        let mut sub_legacy = false;
+        let mut sub_tree: Option<Node> = None;
+        {
+            let mut including = ctx.including.clone();
+            including.push(path.to_path_buf());
+            let mut sub = Ctx {
+                env: &sub_env,
+                warnings: ctx.warnings,
+                legacy: &mut sub_legacy,
+                home: ctx.home.clone(),
+                including,
+            };
+            for f in &files {
+                for d in load_file(f, &mut sub, &sub_dir)? {
+                    sub_tree = Some(match sub_tree.take() {
+                        None => strip_resets(d),
+                        Some(acc) => merge(acc, d, &mut Vec::new()),
+                    });
+                }
+            }
+        }
+        let Some(mut sub_tree) = sub_tree else {
+            continue;
+        };
+        if let Some(m) = sub_tree.as_map_mut() {
+            crate::normalize::resolve_tree_paths(m, &sub_dir, ctx.home.as_deref());
+        }
+        let Value::Map(sub_map) = sub_tree.value else {
+            continue;
+        };
+        let Some(target) = doc.as_map_mut() else {
+            continue;
+        };
+        for section in [
+            "services", "networks", "volumes", "secrets", "configs", "models",
+        ] {
+            let Some(incoming) = sub_map.get(section).and_then(Node::as_map) else {
+                continue;
+            };
+            let entry = target
+                .entry(section.to_string())
+                .or_insert_with(|| Node::map(Map::new(), item.pos.clone()));
+            if entry.is_null() {
+                entry.value = Value::Map(Map::new());
+            }
+            let Some(existing) = entry.as_map_mut() else {
+                continue;
+            };
+            for (k, v) in incoming {
+                if let Some(cur) = existing.get(k) {
+                    if cur != v {
+                        return Err(ComposeError::invalid_at(
+                            cur.pos.location(),
+                            format!(
+                                "services.{k} conflicts with imported resource: imported compose file {} defines conflicting {} {k}",
+                                first.display(),
+                                section.trim_end_matches('s')
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                existing.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `~` at the start of a path is the home directory.
+pub(crate) fn expand_home(p: &str, home: Option<&str>) -> String {
+    match (p.strip_prefix('~'), home) {
+        (Some(rest), Some(h)) if rest.is_empty() || rest.starts_with('/') => format!("{h}{rest}"),
+        _ => p.to_string(),
+    }
+}
+
+/// Removes the services that none of the active profiles enables.
+pub fn apply_profiles(tree: &mut Map, profiles: &[String]) {
+    let all = profiles.iter().any(|p| p == "*");
+    let Some(Value::Map(services)) = tree.get_mut("services").map(|s| &mut s.value) else {
+        return;
+    };
+    services.retain(|_, s| {
+        let Some(ps) = s
+            .as_map()
+            .and_then(|m| m.get("profiles"))
+            .and_then(Node::as_seq)
+        else {
+            return true;
+        };
+        if ps.is_empty() {
+            return true;
+        }
+        all || ps
+            .iter()
+            .filter_map(Node::scalar_string)
+            .any(|p| profiles.contains(&p))
+    });
+}

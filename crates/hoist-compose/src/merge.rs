@@ -1,0 +1,470 @@
+//! Merging one compose tree over another, as compose does for several `-f` files and for
+//! `extends`: mappings merge by key, sequences concatenate, scalars are replaced, and some keys
+//! have their own rule (`command` is replaced, `environment`/`labels` merge by key, `depends_on`
+//! and `networks` merge as mappings...). Afterwards, lists whose entries have an identity (ports,
+//! volumes by target, environment by key) keep one entry per identity, the last one winning.
+//! `!reset` removes a value, `!override` replaces it instead of merging.
+
+use crate::yaml::{Map, Node, Tag, Value};
+
+/// Whether `path` matches `pattern` (dot separated, `*` matches one segment).
+fn matches(path: &[String], pattern: &str) -> bool {
+    let mut n = 0;
+    for (i, seg) in pattern.split('.').enumerate() {
+        match path.get(i) {
+            Some(p) if seg == "*" || seg == p => n += 1,
+            _ => return false,
+        }
+    }
+    n == path.len()
+}
+
+#[derive(Clone, Copy)]
+enum Rule {
+    ToSequence,
+    Override,
+    Build,
+    DependsOn,
+    ToMapping,
+    ExtraHosts,
+    Logging,
+    Ulimit,
+}
+
+fn rule(path: &[String]) -> Option<Rule> {
+    use Rule::*;
+    const RULES: &[(&str, Rule)] = &[
+        ("networks.*.labels", ToSequence),
+        ("volumes.*.labels", ToSequence),
+        ("services.*.annotations", ToSequence),
+        ("services.*.build", Build),
+        ("services.*.build.args", ToSequence),
+        ("services.*.build.additional_contexts", ToSequence),
+        ("services.*.build.extra_hosts", ExtraHosts),
+        ("services.*.build.labels", ToSequence),
+        ("services.*.command", Override),
+        ("services.*.depends_on", DependsOn),
+        ("services.*.deploy.labels", ToSequence),
+        ("services.*.dns", ToSequence),
+        ("services.*.dns_opt", ToSequence),
+        ("services.*.dns_search", ToSequence),
+        ("services.*.entrypoint", Override),
+        ("services.*.env_file", ToSequence),
+        ("services.*.label_file", ToSequence),
+        ("services.*.environment", ToSequence),
+        ("services.*.extra_hosts", ExtraHosts),
+        ("services.*.healthcheck.test", Override),
+        ("services.*.labels", ToSequence),
+        ("services.*.volumes.*.volume.labels", ToSequence),
+        ("services.*.logging", Logging),
+        ("services.*.models", ToMapping),
+        ("services.*.networks", ToMapping),
+        ("services.*.sysctls", ToSequence),
+        ("services.*.tmpfs", ToSequence),
+        ("services.*.ulimits.*", Ulimit),
+    ];
+    RULES
+        .iter()
+        .find(|(p, _)| matches(path, p))
+        .map(|(_, r)| *r)
+}
+
+/// Merges `over` onto `base`; `path` is where the two values sit in the compose tree.
+pub fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
+    if over.tag == Tag::Override {
+        let mut o = over;
+        o.tag = Tag::None;
+        return o;
+    }
+    if let Some(r) = rule(path) {
+        return apply_rule(r, base, over, path);
+    }
+    if over.is_null() {
+        return base;
+    }
+    match (base.value, over.value) {
+        (Value::Map(b), Value::Map(o)) => Node {
+            value: Value::Map(merge_maps(b, o, path)),
+            pos: over.pos,
+            tag: Tag::None,
+        },
+        (Value::Seq(mut b), Value::Seq(o)) => {
+            b.extend(o);
+            Node {
+                value: Value::Seq(b),
+                pos: over.pos,
+                tag: Tag::None,
+            }
+        }
+        (_, o) => Node {
+            value: o,
+            pos: over.pos,
+            tag: over.tag,
+        },
+    }
+}
+
+/// Merges two mappings key by key; `!reset` values delete the key.
+pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
+    for (k, v) in over {
+        if v.tag == Tag::Reset {
+            base.shift_remove(&k);
+            continue;
+        }
+        match base.shift_remove_full(&k) {
+            None => {
+                base.insert(k, strip_resets(v));
+            }
+            Some((idx, _, existing)) => {
+                path.push(k.clone());
+                let merged = merge(existing, v, path);
+                path.pop();
+                base.insert(k.clone(), merged);
+                // Keep the key where it was.
+                let last = base.len() - 1;
+                base.move_index(last, idx.min(last));
+            }
+        }
+    }
+    base
+}
+
+/// Removes `!reset` entries from a tree that is not merged over anything.
+pub fn strip_resets(mut node: Node) -> Node {
+    match &mut node.value {
+        Value::Map(m) => {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                if v.tag != Tag::Reset {
+                    m.insert(k, strip_resets(v));
+                }
+            }
+        }
+        Value::Seq(items) => {
+            let old = std::mem::take(items);
+            for v in old {
+                if v.tag != Tag::Reset {
+                    items.push(strip_resets(v));
+                }
+            }
+        }
+        _ => {}
+    }
+    if node.tag == Tag::Override {
+        node.tag = Tag::None;
+    }
+    node
+}
+
+fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
+    let pos = over.pos.clone();
+    match r {
+        Rule::Override => {
+            if over.tag == Tag::Reset {
+                return base;
+            }
+            over
+        }
+        Rule::ToSequence => {
+            let mut b = to_sequence(base);
+            b.extend(to_sequence(over));
+            Node::seq(b, pos)
+        }
+        Rule::ExtraHosts => {
+            let mut b = to_sequence(base);
+            for o in to_sequence(over) {
+                if !b.contains(&o) {
+                    b.push(o);
+                }
+            }
+            Node::seq(b, pos)
+        }
+        Rule::Build => {
+            let to_map = |n: Node| match n.value {
+                Value::Str(_) => {
+                    let mut m = Map::new();
+                    m.insert("context".into(), n.clone());
+                    m
+                }
+                Value::Map(m) => m,
+                _ => Map::new(),
+            };
+            Node::map(merge_maps(to_map(base), to_map(over), path), pos)
+        }
+        Rule::DependsOn => {
+            let b = to_mapping(base, true);
+            let o = to_mapping(over, true);
+            Node::map(merge_maps(b, o, path), pos)
+        }
+        Rule::ToMapping => {
+            let b = to_mapping(base, false);
+            let o = to_mapping(over, false);
+            Node::map(merge_maps(b, o, path), pos)
+        }
+        Rule::Logging => {
+            let (Some(b), Some(o)) = (base.as_map(), over.as_map()) else {
+                return over;
+            };
+            let same = match (b.get("driver"), o.get("driver")) {
+                (Some(x), Some(y)) => x == y,
+                _ => true,
+            };
+            if same {
+                let (Value::Map(b), Value::Map(o)) = (base.value, over.value) else {
+                    return Node::null(pos);
+                };
+                Node::map(merge_maps(b, o, path), pos)
+            } else {
+                over
+            }
+        }
+        Rule::Ulimit => {
+            if let (Value::Map(b), Value::Map(o)) = (&base.value, &over.value) {
+                return Node::map(merge_maps(b.clone(), o.clone(), path), pos);
+            }
+            over
+        }
+    }
+}
+
+/// A mapping or list as a list of `KEY=VALUE` strings, the form compose merges them in.
+fn to_sequence(n: Node) -> Vec<Node> {
+    let pos = n.pos.clone();
+    match n.value {
+        Value::Seq(v) => v,
+        Value::Str(_) => vec![n],
+        Value::Map(m) => {
+            let mut out: Vec<Node> = Vec::new();
+            for (k, v) in m {
+                match &v.value {
+                    Value::Null => out.push(Node::str(k, v.pos.clone())),
+                    Value::Seq(items) => {
+                        for it in items {
+                            out.push(Node::str(format!("{k}={}", it.value), it.pos.clone()))
+                        }
+                    }
+                    other => out.push(Node::str(format!("{k}={other}"), v.pos.clone())),
+                }
+            }
+            // Compose sorts them; the result is keyed anyway.
+            out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            let _ = pos;
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn to_mapping(n: Node, depends: bool) -> Map {
+    match n.value {
+        Value::Map(m) => m,
+        Value::Seq(items) => {
+            let mut m = Map::new();
+            for it in items {
+                let Some(k) = it.scalar_string() else {
+                    continue;
+                };
+                let v = if depends {
+                    let mut d = Map::new();
+                    d.insert(
+                        "condition".into(),
+                        Node::str("service_started", it.pos.clone()),
+                    );
+                    d.insert(
+                        "required".into(),
+                        Node::new(Value::Bool(true), it.pos.clone()),
+                    );
+                    Node::map(d, it.pos.clone())
+                } else {
+                    Node::null(it.pos.clone())
+                };
+                m.insert(k, v);
+            }
+            m
+        }
+        _ => Map::new(),
+    }
+}
+
+/// Keeps one entry per identity in lists whose entries have one; the later entry replaces the
+/// earlier one in place.
+pub fn enforce_unicity(node: &mut Node, path: &mut Vec<String>) {
+    match &mut node.value {
+        Value::Map(m) => {
+            for (k, v) in m.iter_mut() {
+                path.push(k.clone());
+                enforce_unicity(v, path);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            let Some(indexer) = indexer(path) else {
+                return;
+            };
+            let old = std::mem::take(items);
+            let mut keys: Vec<String> = Vec::new();
+            for entry in old {
+                let key = indexer(&entry);
+                match key.and_then(|k| keys.iter().position(|x| *x == k).map(|i| (i, k))) {
+                    Some((i, _)) => items[i] = entry,
+                    None => {
+                        keys.push(indexer(&entry).unwrap_or_else(|| format!("#{}", keys.len())));
+                        items.push(entry);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+type Indexer = fn(&Node) -> Option<String>;
+
+fn indexer(path: &[String]) -> Option<Indexer> {
+    const KV: &[&str] = &[
+        "networks.*.labels",
+        "networks.*.ipam.options",
+        "services.*.annotations",
+        "services.*.build.args",
+        "services.*.build.additional_contexts",
+        "services.*.build.platform",
+        "services.*.build.tags",
+        "services.*.build.labels",
+        "services.*.cap_add",
+        "services.*.cap_drop",
+        "services.*.deploy.labels",
+        "services.*.dns",
+        "services.*.dns_opt",
+        "services.*.dns_search",
+        "services.*.environment",
+        "services.*.labels",
+        "services.*.links",
+        "services.*.networks.*.aliases",
+        "services.*.networks.*.link_local_ips",
+        "services.*.profiles",
+        "services.*.sysctls",
+        "services.*.tmpfs",
+    ];
+    if KV.iter().any(|p| matches(path, p)) {
+        return Some(|n| {
+            n.scalar_string()
+                .map(|s| s.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(s))
+        });
+    }
+    if matches(path, "services.*.volumes") {
+        return Some(|n| match &n.value {
+            Value::Map(m) => m.get("target").and_then(Node::scalar_string),
+            Value::Str(s) => Some(crate::normalize::short_volume_target(s)),
+            _ => None,
+        });
+    }
+    if matches(path, "services.*.devices") {
+        return Some(|n| match &n.value {
+            Value::Map(m) => m.get("target").and_then(Node::scalar_string),
+            Value::Str(s) => {
+                let parts: Vec<&str> = s.split(':').collect();
+                Some(parts.get(1).unwrap_or(&parts[0]).to_string())
+            }
+            _ => None,
+        });
+    }
+    if matches(path, "services.*.expose") {
+        return Some(|n| n.scalar_string());
+    }
+    if matches(path, "services.*.env_file") {
+        return Some(|n| match &n.value {
+            Value::Map(m) => m.get("path").and_then(Node::scalar_string),
+            _ => n.scalar_string(),
+        });
+    }
+    if matches(path, "services.*.secrets") || matches(path, "services.*.configs") {
+        let secrets = matches(path, "services.*.secrets");
+        return Some(if secrets {
+            |n| mount_key(n, "/run/secrets")
+        } else {
+            |n| mount_key(n, "")
+        });
+    }
+    if matches(path, "services.*.ports") {
+        return Some(|n| match &n.value {
+            Value::Map(m) => {
+                let g = |k: &str, d: &str| {
+                    m.get(k)
+                        .and_then(Node::scalar_string)
+                        .unwrap_or_else(|| d.to_string())
+                };
+                Some(format!(
+                    "{}:{}:{}/{}",
+                    g("host_ip", "0.0.0.0"),
+                    g("published", ""),
+                    g("target", ""),
+                    g("protocol", "tcp")
+                ))
+            }
+            _ => n.scalar_string(),
+        });
+    }
+    None
+}
+
+fn mount_key(n: &Node, default: &str) -> Option<String> {
+    match &n.value {
+        Value::Map(m) => match m.get("target").and_then(Node::scalar_string) {
+            Some(t) => Some(t),
+            None => Some(format!(
+                "{default}/{}",
+                m.get("source")
+                    .and_then(Node::scalar_string)
+                    .unwrap_or_default()
+            )),
+        },
+        _ => n.scalar_string().map(|s| format!("{default}/{s}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse;
+
+    fn m(a: &str, b: &str) -> Node {
+        let a = parse(a, "a").unwrap().remove(0);
+        let b = parse(b, "b").unwrap().remove(0);
+        let mut n = merge(a, b, &mut Vec::new());
+        enforce_unicity(&mut n, &mut Vec::new());
+        n
+    }
+
+    #[test]
+    fn override_rules() {
+        let n = m(
+            "services:\n  a:\n    image: x\n    command: [a, b]\n    environment: {A: 1, B: 2}\n    ports: ['80:80']\n",
+            "services:\n  a:\n    command: [c]\n    environment: [B=3]\n    ports: ['80:80', '81:81']\n",
+        );
+        let a = &n.as_map().unwrap()["services"].as_map().unwrap()["a"];
+        let a = a.as_map().unwrap();
+        assert_eq!(a["command"].as_seq().unwrap().len(), 1);
+        let env: Vec<_> = a["environment"]
+            .as_seq()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(env, vec!["A=1", "B=3"]);
+        assert_eq!(a["ports"].as_seq().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn reset_and_override_tags() {
+        let n = m(
+            "services:\n  a:\n    image: x\n    ports: ['80:80']\n    labels: {a: b}\n",
+            "services:\n  a:\n    ports: !reset []\n    labels: !override {c: d}\n",
+        );
+        let a = n.as_map().unwrap()["services"].as_map().unwrap()["a"]
+            .as_map()
+            .unwrap()
+            .clone();
+        assert!(!a.contains_key("ports"));
+        assert_eq!(a["labels"].as_map().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,255 @@
+//! The typed project. It is derived with serde from the canonical tree that `hoist config` prints,
+//! so the model can never disagree with that output. Values are unescaped (`$$` → `$`): they are
+//! what the engine receives. Keys compose fills in are not optional here; keys that are truly
+//! optional are. Everything not modelled explicitly stays available in `extra`.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value as J;
+
+/// A resolved compose project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The normalised project name.
+    pub name: String,
+    /// Read from a legacy v1 file: containers are named `project_service_1`, run on the default
+    /// bridge network and use legacy links.
+    pub legacy: bool,
+    pub project_dir: PathBuf,
+    /// The compose files read, in order.
+    pub files: Vec<PathBuf>,
+    pub services: IndexMap<String, Service>,
+    pub networks: IndexMap<String, Network>,
+    pub volumes: IndexMap<String, Volume>,
+    pub secrets: IndexMap<String, FileObject>,
+    pub configs: IndexMap<String, FileObject>,
+    /// Warnings compose would print (unset variables, obsolete `version`).
+    pub warnings: Vec<String>,
+    /// The canonical tree, exactly what `docker compose config --format json` prints.
+    pub canonical: J,
+}
+
+impl Project {
+    /// The canonical tree as compose prints it.
+    pub fn to_json(&self) -> &J {
+        &self.canonical
+    }
+
+    /// Service names in compose's order (sorted).
+    pub fn service_names(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+}
+
+/// One service.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Service {
+    /// Filled from the key of the services map.
+    #[serde(skip)]
+    pub name: String,
+    pub image: Option<String>,
+    pub build: Option<Build>,
+    /// `None` when unset (the image's default applies), `Some(vec![])` for an explicit empty one.
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `None` values are declared but unset variables.
+    pub environment: IndexMap<String, Option<String>>,
+    pub ports: Vec<Port>,
+    pub expose: Vec<String>,
+    pub volumes: Vec<Mount>,
+    /// Networks the service joins; empty when `network_mode` is set.
+    pub networks: IndexMap<String, Option<ServiceNetwork>>,
+    pub depends_on: IndexMap<String, Dependency>,
+    /// Legacy links, `service[:alias]`.
+    pub links: Vec<String>,
+    pub external_links: Vec<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub labels: IndexMap<String, String>,
+    pub restart: Option<String>,
+    pub container_name: Option<String>,
+    pub network_mode: Option<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub volumes_from: Vec<String>,
+    pub deploy: Option<Deploy>,
+    pub logging: Option<Logging>,
+    pub profiles: Vec<String>,
+    pub scale: Option<i64>,
+    pub stop_grace_period: Option<String>,
+    pub stop_signal: Option<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub secrets: Vec<ServiceFileRef>,
+    pub configs: Vec<ServiceFileRef>,
+    /// Every other key, as compose prints it.
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Build {
+    pub context: String,
+    pub dockerfile: Option<String>,
+    pub dockerfile_inline: Option<String>,
+    pub args: IndexMap<String, String>,
+    pub target: Option<String>,
+    pub labels: IndexMap<String, String>,
+    pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+/// A published or exposed port in long syntax.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct Port {
+    pub mode: String,
+    pub host_ip: Option<String>,
+    pub target: u32,
+    /// Host port or range; `None` lets the engine pick one.
+    pub published: Option<String>,
+    pub protocol: String,
+    pub name: Option<String>,
+    pub app_protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Mount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceNetwork {
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Dependency {
+    /// `service_started`, `service_healthy` or `service_completed_successfully`.
+    pub condition: String,
+    pub required: bool,
+    /// Restart this service when the dependency restarts (set for links).
+    pub restart: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    /// Go duration text (`10s`, `1m30s`).
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u64>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    pub disable: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Deploy {
+    pub mode: Option<String>,
+    pub replicas: Option<i64>,
+    pub labels: IndexMap<String, String>,
+    pub resources: J,
+    pub restart_policy: Option<J>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Logging {
+    pub driver: Option<String>,
+    pub options: IndexMap<String, Option<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceFileRef {
+    pub source: String,
+    pub target: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Network {
+    /// The engine-side name (`project_key` unless set).
+    pub name: String,
+    pub driver: Option<String>,
+    pub external: bool,
+    pub labels: IndexMap<String, String>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Volume {
+    pub name: String,
+    pub driver: Option<String>,
+    pub external: bool,
+    pub labels: IndexMap<String, String>,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+/// A top-level secret or config.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct FileObject {
+    pub name: String,
+    pub file: Option<String>,
+    pub environment: Option<String>,
+    pub content: Option<String>,
+    pub external: bool,
+    #[serde(flatten)]
+    pub extra: IndexMap<String, J>,
+}
+
+/// `$$` → `$` in every string: the canonical tree is escaped for printing only.
+pub(crate) fn unescape(j: &J) -> J {
+    match j {
+        J::String(s) => J::String(s.replace("$$", "$")),
+        J::Array(a) => J::Array(a.iter().map(unescape).collect()),
+        J::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), unescape(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+pub(crate) fn section<T: serde::de::DeserializeOwned>(
+    root: &J,
+    key: &str,
+) -> Result<IndexMap<String, T>, serde_json::Error> {
+    match root.get(key) {
+        Some(v) => serde_json::from_value(v.clone()),
+        None => Ok(IndexMap::new()),
+    }
+}

@@ -1,0 +1,657 @@
+//! YAML text → ordered tree of [`Node`]s that keep their file, line and column, so that every later
+//! stage can say where a value came from. Anchors and aliases are expanded, merge keys (`<<`) are
+//! applied, duplicate keys are rejected and the compose tags `!reset` / `!override` are kept on the
+//! node for the merge stage. Plain scalars are typed the way go-yaml v3 types them (YAML 1.2
+//! booleans, but 1.1 style leading-zero octals), because compose's output depends on it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::error::{ComposeError, Location};
+
+/// An ordered mapping of string keys to nodes.
+pub type Map = IndexMap<String, Node>;
+
+/// A YAML value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Map),
+}
+
+/// The compose merge tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Tag {
+    #[default]
+    None,
+    /// `!reset`: the value is removed (or emptied) when merged over another.
+    Reset,
+    /// `!override`: the value replaces the one it is merged over instead of being merged with it.
+    Override,
+}
+
+/// Where a node was read.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub file: Arc<str>,
+    /// 1-based line; 0 when the node was made up by hoist.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+impl Pos {
+    pub fn location(&self) -> Option<Location> {
+        (self.line > 0 || !self.file.is_empty()).then(|| Location {
+            file: self.file.to_string(),
+            line: self.line,
+            col: self.col,
+        })
+    }
+}
+
+/// One value of the tree with its position and tag.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub value: Value,
+    pub pos: Pos,
+    pub tag: Tag,
+}
+
+impl PartialEq for Node {
+    // Positions do not make two values different.
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Node {
+    pub fn new(value: Value, pos: Pos) -> Node {
+        Node {
+            value,
+            pos,
+            tag: Tag::None,
+        }
+    }
+    pub fn str(s: impl Into<String>, pos: Pos) -> Node {
+        Node::new(Value::Str(s.into()), pos)
+    }
+    pub fn null(pos: Pos) -> Node {
+        Node::new(Value::Null, pos)
+    }
+    pub fn map(m: Map, pos: Pos) -> Node {
+        Node::new(Value::Map(m), pos)
+    }
+    pub fn seq(v: Vec<Node>, pos: Pos) -> Node {
+        Node::new(Value::Seq(v), pos)
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_map(&self) -> Option<&Map> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+        match &mut self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn as_seq(&self) -> Option<&Vec<Node>> {
+        match &self.value {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+    /// The scalar as text, the way Go's `fmt` prints it (used where compose turns scalars into
+    /// strings, e.g. environment values and labels).
+    pub fn scalar_string(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(format_float(*f)),
+            _ => None,
+        }
+    }
+    /// A short name of the node's type for error messages.
+    pub fn kind(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "array",
+            Value::Map(_) => "mapping",
+        }
+    }
+}
+
+/// Formats a float as Go's `strconv.FormatFloat(f, 'g', -1, 64)` does for the values compose meets.
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let exp = if f == 0.0 {
+        0
+    } else {
+        f.abs().log10().floor() as i32
+    };
+    if !(-5..21).contains(&exp) {
+        // Go switches to exponent form for large and tiny numbers.
+        let s = format!("{f:e}");
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            let digits = if digits.len() < 2 {
+                format!("0{digits}")
+            } else {
+                digits.to_string()
+            };
+            return format!("{m}e{sign}{digits}");
+        }
+        return s;
+    }
+    format!("{f}")
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Str(s) => f.write_str(s),
+            Value::Seq(_) => f.write_str("[...]"),
+            Value::Map(_) => f.write_str("{...}"),
+        }
+    }
+}
+
+/// Most nodes one document may expand to through aliases: stops "billion laughs" documents.
+const MAX_NODES: usize = 2_000_000;
+/// Deepest nesting accepted, so recursion stays far from the stack limit.
+const MAX_DEPTH: usize = 256;
+
+/// Parses YAML text into one node per document.
+pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
+    let file: Arc<str> = Arc::from(file);
+    let mut events = Vec::new();
+    for ev in Parser::new_from_str(text) {
+        match ev {
+            Ok(e) => events.push(e),
+            Err(e) => {
+                let m = e.marker();
+                return Err(ComposeError::Yaml {
+                    loc: Location {
+                        file: file.to_string(),
+                        line: m.line(),
+                        col: m.col() + 1,
+                    },
+                    message: e.info().to_string(),
+                });
+            }
+        }
+    }
+    let mut b = Builder {
+        events,
+        i: 0,
+        file,
+        anchors: HashMap::new(),
+        nodes: 0,
+        path: Vec::new(),
+    };
+    let mut docs = Vec::new();
+    while b.i < b.events.len() {
+        match &b.events[b.i].0 {
+            Event::DocumentStart(_) => {
+                b.i += 1;
+                b.anchors.clear();
+                let node = b.node(0)?;
+                docs.push(node);
+            }
+            _ => b.i += 1,
+        }
+    }
+    Ok(docs)
+}
+
+struct Builder<'a> {
+    events: Vec<(Event<'a>, Span)>,
+    i: usize,
+    file: Arc<str>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    path: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn pos(&self, span: &Span) -> Pos {
+        Pos {
+            file: self.file.clone(),
+            line: span.start.line(),
+            col: span.start.col() + 1,
+        }
+    }
+
+    fn err(&self, pos: &Pos, message: String) -> ComposeError {
+        ComposeError::Yaml {
+            loc: pos.location().unwrap_or_default(),
+            message,
+        }
+    }
+
+    fn count(&mut self, n: usize, pos: &Pos) -> Result<(), ComposeError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(self.err(pos, "document expands to too many nodes".into()));
+        }
+        Ok(())
+    }
+
+    fn path_text(&self) -> String {
+        let mut s = String::new();
+        for p in &self.path {
+            if p.starts_with('[') {
+                s.push_str(p);
+            } else {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(p);
+            }
+        }
+        s
+    }
+
+    fn node(&mut self, depth: usize) -> Result<Node, ComposeError> {
+        let Some((ev, span)) = self.events.get(self.i) else {
+            return Ok(Node::null(Pos {
+                file: self.file.clone(),
+                line: 0,
+                col: 0,
+            }));
+        };
+        let pos = self.pos(span);
+        if depth > MAX_DEPTH {
+            return Err(self.err(&pos, "document nested too deeply".into()));
+        }
+        self.i += 1;
+        match ev.clone() {
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(n) => {
+                    let n = n.clone();
+                    self.count(size(&n), &pos)?;
+                    Ok(n)
+                }
+                None => Err(self.err(&pos, "unknown anchor".into())),
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                self.count(1, &pos)?;
+                let (tag_kind, core) = classify_tag(tag.as_deref());
+                let value = match core.as_deref() {
+                    Some("str") => Value::Str(text.to_string()),
+                    Some(_) => resolve_plain(&text),
+                    None if style == ScalarStyle::Plain => resolve_plain(&text),
+                    None => Value::Str(text.to_string()),
+                };
+                let node = Node {
+                    value,
+                    pos,
+                    tag: tag_kind,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.count(1, &pos)?;
+                let (tag_kind, _) = classify_tag(tag.as_deref());
+                let mut items = Vec::new();
+                loop {
+                    match self.events.get(self.i).map(|e| &e.0) {
+                        Some(Event::SequenceEnd) => {
+                            self.i += 1;
+                            break;
+                        }
+                        None => break,
+                        _ => {
+                            self.path.push(format!("[{}]", items.len()));
+                            let n = self.node(depth + 1);
+                            self.path.pop();
+                            items.push(n?);
+                        }
+                    }
+                }
+                let node = Node {
+                    value: Value::Seq(items),
+                    pos,
+                    tag: tag_kind,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.count(1, &pos)?;
+                let (tag_kind, _) = classify_tag(tag.as_deref());
+                let map = self.mapping(depth, &pos)?;
+                let node = Node {
+                    value: Value::Map(map),
+                    pos,
+                    tag: tag_kind,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(node)
+            }
+            Event::DocumentEnd | Event::StreamEnd | Event::SequenceEnd | Event::MappingEnd => {
+                // An empty document: step back so the caller sees the end marker.
+                self.i -= 1;
+                Ok(Node::null(pos))
+            }
+            _ => Ok(Node::null(pos)),
+        }
+    }
+
+    fn mapping(&mut self, depth: usize, pos: &Pos) -> Result<Map, ComposeError> {
+        let mut map = Map::new();
+        let mut merged: Vec<Map> = Vec::new();
+        while let Some((ev, span)) = self.events.get(self.i) {
+            if matches!(ev, Event::MappingEnd) {
+                self.i += 1;
+                break;
+            }
+            let key_pos = self.pos(span);
+            let is_merge = matches!(ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+            let key_node = self.node(depth + 1)?;
+            let key = match &key_node.value {
+                Value::Str(s) => s.clone(),
+                Value::Seq(_) | Value::Map(_) => {
+                    return Err(self.err(
+                        &key_pos,
+                        "invalid map key: complex keys are not allowed".into(),
+                    ));
+                }
+                other => {
+                    let path = self.path_text();
+                    let message = if path.is_empty() {
+                        format!("non-string key at top level: {other}")
+                    } else {
+                        format!("non-string key in {path}: {other}")
+                    };
+                    return Err(ComposeError::Invalid {
+                        loc: key_pos.location(),
+                        message,
+                    });
+                }
+            };
+            self.path.push(key.clone());
+            let value = self.node(depth + 1);
+            self.path.pop();
+            let value = value?;
+            if is_merge {
+                match value.value {
+                    Value::Map(m) => merged.push(m),
+                    Value::Seq(items) => {
+                        for it in items {
+                            match it.value {
+                                Value::Map(m) => merged.push(m),
+                                _ => {
+                                    return Err(self.err(
+                                        &it.pos,
+                                        "map merge requires map or sequence of maps as the value"
+                                            .into(),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(self.err(
+                            &value.pos,
+                            "map merge requires map or sequence of maps as the value".into(),
+                        ));
+                    }
+                }
+                continue;
+            }
+            if let Some(prev) = map.get(&key) {
+                return Err(self.err(
+                    &key_pos,
+                    format!(
+                        "mapping key {key:?} already defined at line {}",
+                        prev_key_line(prev, &key_pos)
+                    ),
+                ));
+            }
+            map.insert(key, value);
+        }
+        let _ = pos;
+        if !merged.is_empty() {
+            // Explicit keys win over merged ones; among merged maps the first one listed wins.
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(k, v);
+            }
+            for m in merged {
+                for (k, v) in m {
+                    out.entry(k).or_insert(v);
+                }
+            }
+            return Ok(out);
+        }
+        Ok(map)
+    }
+}
+
+fn prev_key_line(prev: &Node, _key: &Pos) -> usize {
+    prev.pos.line
+}
+
+fn size(n: &Node) -> usize {
+    match &n.value {
+        Value::Seq(s) => 1 + s.iter().map(size).sum::<usize>(),
+        Value::Map(m) => 1 + m.values().map(size).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn classify_tag(tag: Option<&saphyr_parser::Tag>) -> (Tag, Option<String>) {
+    match tag {
+        None => (Tag::None, None),
+        Some(t) if t.handle == "!" && t.suffix == "reset" => (Tag::Reset, None),
+        Some(t) if t.handle == "!" && t.suffix == "override" => (Tag::Override, None),
+        Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
+            (Tag::None, Some(t.suffix.clone()))
+        }
+        Some(_) => (Tag::None, None),
+    }
+}
+
+/// Types a plain scalar as go-yaml v3 does.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(i) = parse_int(s) {
+        return Value::Int(i);
+    }
+    if is_float(s)
+        && let Ok(f) = s.replace('_', "").parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    Value::Str(s.to_string())
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let (radix, digits) = if let Some(d) = body.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = body.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = body.strip_prefix("0b") {
+        (2, d)
+    } else if body.len() > 1 && body.starts_with('0') && body.bytes().all(|b| b.is_ascii_digit()) {
+        // YAML 1.1 octal, which go-yaml still honours.
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix) || c == '_') {
+        return None;
+    }
+    let digits = digits.replace('_', "");
+    let v = i64::from_str_radix(&digits, radix).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+fn is_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let start = i;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let int_digits = i > start;
+    let mut frac_digits = false;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let fs = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+        frac_digits = i > fs;
+    }
+    if !int_digits && !frac_digits {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let es = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == es {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        parse(text, "f.yml").unwrap().remove(0)
+    }
+
+    #[test]
+    fn scalars_are_typed_like_go_yaml() {
+        let n = one("a: yes\nb: true\nc: 0755\nd: 1.50\ne: '1'\nf:\ng: 0x1F\n");
+        let m = n.as_map().unwrap();
+        assert_eq!(m["a"].value, Value::Str("yes".into()));
+        assert_eq!(m["b"].value, Value::Bool(true));
+        assert_eq!(m["c"].value, Value::Int(493));
+        assert_eq!(m["d"].value, Value::Float(1.5));
+        assert_eq!(m["e"].value, Value::Str("1".into()));
+        assert_eq!(m["f"].value, Value::Null);
+        assert_eq!(m["g"].value, Value::Int(31));
+    }
+
+    #[test]
+    fn merge_keys_anchors_and_positions() {
+        let n = one("x: &b\n  k: 1\n  j: 2\ny:\n  <<: *b\n  k: 3\n");
+        let y = n.as_map().unwrap()["y"].as_map().unwrap();
+        assert_eq!(y["k"].value, Value::Int(3));
+        assert_eq!(y["j"].value, Value::Int(2));
+        assert_eq!(n.as_map().unwrap()["y"].pos.line, 5);
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_line() {
+        let e = parse("a: 1\nb: 2\na: 3\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("f.yml:3"), "{e}");
+        assert!(e.contains("already defined at line 1"), "{e}");
+    }
+
+    #[test]
+    fn tags_are_kept() {
+        let n = one("a: !reset []\nb: !override {x: 1}\n");
+        let m = n.as_map().unwrap();
+        assert_eq!(m["a"].tag, Tag::Reset);
+        assert_eq!(m["b"].tag, Tag::Override);
+    }
+
+    #[test]
+    fn non_string_keys_name_the_path() {
+        let e = parse("services:\n  123: {}\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-string key in services: 123"), "{e}");
+    }
+
+    #[test]
+    fn floats_print_like_go() {
+        assert_eq!(format_float(1.5), "1.5");
+        assert_eq!(format_float(0.001), "0.001");
+        assert_eq!(format_float(1e21), "1e+21");
+    }
+}
