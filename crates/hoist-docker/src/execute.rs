@@ -97,7 +97,10 @@ pub async fn execute(
                 sink.emit(Event::new(kind, name, Phase::Failed, error.to_string()));
                 if failure.is_none() {
                     failure = Some(ExecError {
-                        failed: step.action.to_string(),
+                        failed: match service_of(&step.action) {
+                            Some(service) => format!("service {service}: {}", step.action),
+                            None => step.action.to_string(),
+                        },
                         error,
                         done: Vec::new(),
                     });
@@ -111,6 +114,22 @@ pub async fn execute(
             Err(f)
         }
         None => Ok(()),
+    }
+}
+
+/// The service a step belongs to, when it belongs to one.
+pub fn service_of(action: &Action) -> Option<&str> {
+    match action {
+        Action::PullImage { service, .. }
+        | Action::BuildImage { service, .. }
+        | Action::CreateContainer { service, .. }
+        | Action::StartContainer { service, .. }
+        | Action::WaitHealthy { service, .. }
+        | Action::WaitCompleted { service, .. }
+        | Action::WaitReady { service, .. }
+        | Action::StopContainer { service, .. }
+        | Action::RemoveContainer { service, .. } => Some(service),
+        _ => None,
     }
 }
 

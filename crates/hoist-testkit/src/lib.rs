@@ -10,6 +10,8 @@
 //!
 //! This crate is test-only support; like hoist-docker it may use bollard directly.
 
+pub mod http;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -100,6 +102,18 @@ pub async fn connect_or_explain(name: &str, spec: &EngineSpec, policy: SkipPolic
             }
         }
     }
+}
+
+/// The Docker Compose v2 binary to compare against (`scripts/peers` installs it): the Go binary
+/// itself, not the Python wrapper, so that timings are fair.
+pub fn compose_v2() -> PathBuf {
+    std::env::var_os("HOIST_COMPOSE_V2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                "/opt/hoist-peers/compose-v2/lib/python3.11/site-packages/compose/docker-compose",
+            )
+        })
 }
 
 /// A unique project for one test, cleaned up on drop.

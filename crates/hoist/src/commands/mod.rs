@@ -25,6 +25,13 @@ use crate::settings::EnvVars;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = EnvVars::from_process();
     let g = &cli.global;
+    // The remote-API policy is decided before anything else, so a refused engine gets nothing,
+    // not even the compose file's name.
+    if !matches!(cli.command, Command::Version) {
+        let spec = crate::settings::engine_spec(g, &env);
+        let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        hoist_docker::connect::check_policy(&spec, &etc_hosts)?;
+    }
     match &cli.command {
         Command::Up(args) => up::run(g, &env, args),
         Command::Down(args) => down::run(g, &env, args),
