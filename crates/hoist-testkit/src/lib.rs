@@ -195,6 +195,18 @@ impl Drop for TestProject {
     }
 }
 
+/// Whether the engine has a network of that name.
+pub async fn network_exists(engine: &Engine, name: &str) -> bool {
+    engine
+        .docker()
+        .inspect_network(
+            name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .is_ok()
+}
+
 /// Removes every container, network and volume labelled with `project`.
 pub async fn remove_project(docker: &Docker, project: &str) {
     let filter: std::collections::HashMap<String, Vec<String>> = [(
