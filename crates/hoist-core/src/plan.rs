@@ -612,6 +612,32 @@ fn orphans(project: &ProjectSpec, observed: &Observed, remove: bool, plan: &mut 
     }
 }
 
+/// Decides what stopping `services` (all when empty) does: their running containers stop,
+/// dependents before what they depend on.
+pub fn reconcile_stop(project: &ProjectSpec, observed: &Observed, services: &[String]) -> Plan {
+    let running = Observed {
+        containers: observed
+            .containers
+            .iter()
+            .filter(|c| !c.oneoff && c.state.is_running())
+            .filter(|c| services.is_empty() || services.contains(&c.service))
+            .cloned()
+            .collect(),
+        ..Default::default()
+    };
+    let down = reconcile_down(project, &running, &DownOptions::default());
+    let mut plan = Plan::default();
+    let mut renumber = BTreeMap::new();
+    for step in down.steps {
+        if let Action::StopContainer { .. } = step.action {
+            let after = step.after.iter().filter_map(|a| renumber.get(a).copied()).collect();
+            let id = plan.push(step.action, "stop", after);
+            renumber.insert(step.id, id);
+        }
+    }
+    plan
+}
+
 /// Options of `down`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownOptions {

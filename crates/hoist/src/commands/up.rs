@@ -37,9 +37,14 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         docker_config: docker_config(env),
     };
     let printer = Printer::new(args.progress.progress);
+    let attach = !args.detach && !args.wait && !args.dry_run;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        up(&engine, &loaded.spec, &opts, pull, &exec, args.dry_run, &printer).await
+        up(&engine, &loaded.spec, &opts, pull, &exec, args.dry_run, &printer).await?;
+        if attach {
+            attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
+        }
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -92,6 +97,38 @@ pub async fn up(
         .await
         .map_err(|e| failed(e, "up"))?;
     Ok(())
+}
+
+/// `up` without `-d`: follow the services' output until they stop or Ctrl+C, which stops them,
+/// as Compose does.
+async fn attach_until_interrupted(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    opts: &UpOptions,
+    exec: &ExecOptions,
+    sink: &dyn EventSink,
+) -> anyhow::Result<()> {
+    let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let follow = hoist_docker::logs::LogOptions {
+        follow: true,
+        tail: None,
+        timestamps: false,
+    };
+    tokio::select! {
+        result = super::logs::stream(engine, spec, &services, follow, false) => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+            let plan = hoist_core::plan::reconcile_stop(spec, &observed, &services);
+            execute(engine, spec, &plan, exec, sink)
+                .await
+                .map_err(|e| failed(e, "stop"))?;
+            Ok(())
+        }
+    }
 }
 
 /// An execution failure, saying what had been done before it, so a second run can converge.
