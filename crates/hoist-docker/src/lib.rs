@@ -2,11 +2,27 @@
 //! engines (unix socket, plain TCP on loopback or trusted hosts, TLS), observes them into plain
 //! values and executes operations that the core decided on.
 
+pub mod archive;
+pub mod auth;
+pub mod build;
 pub mod connect;
+pub mod dockerignore;
 pub mod error;
+pub mod exec;
 pub mod execute;
+pub mod image;
+pub mod logs;
 pub mod project;
+pub mod reference;
 pub mod system;
 
+pub use archive::{ArchiveError, ContainerFile, FileUpload};
+pub use auth::{AuthError, Credential, DockerConfig, RegistryAuth};
+pub use build::{BuildError, BuildSpec, Built};
 pub use connect::{Address, Engine, EngineSpec, TlsFiles};
+pub use dockerignore::{DockerIgnore, IgnoreError};
 pub use error::{ConnectError, EngineError};
+pub use exec::{ExecCommand, ExecError, ExecOutput};
+pub use image::{ImageError, ImageInfo, LayerProgress, Transferred};
+pub use logs::{LogLine, LogLines, LogOptions, LogStream, LogsError};
+pub use reference::{ImageRef, ReferenceError, registry_host};
