@@ -24,6 +24,7 @@ pub mod loader;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod render;
 pub mod schema;
 pub mod units;
 pub mod yaml;

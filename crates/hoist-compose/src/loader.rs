@@ -111,7 +111,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             .unwrap_or_else(|| ":".into());
         cf.split(sep.as_str())
             .filter(|s| !s.is_empty())
-            .map(|f| absolute(&pre_dir, Path::new(f)))
+            .map(|f| absolute(&wd, Path::new(f)))
             .collect()
     } else {
         discover(&pre_dir)?
@@ -423,10 +423,22 @@ fn resolve_extends(
         .and_then(|s| s.get(name))
         .cloned()
         .ok_or_else(|| {
-            ComposeError::invalid(format!(
-                "cannot extend service {name:?} in {}: service not found",
-                path.display()
-            ))
+            ComposeError::invalid_at(
+                chain
+                    .last()
+                    .and_then(|(_, from)| services_of(doc).and_then(|s| s.get(from)))
+                    .and_then(|s| s.as_map())
+                    .and_then(|m| m.get("extends"))
+                    .and_then(|e| e.pos.location()),
+                format!(
+                    "cannot extend service {name:?} in {}: service not found{}",
+                    path.display(),
+                    chain
+                        .last()
+                        .map(|(_, from)| format!(" (extends of service {from:?})"))
+                        .unwrap_or_default()
+                ),
+            )
         })?;
     let Some(ext) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
         return Ok(service);

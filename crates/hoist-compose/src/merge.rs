@@ -87,6 +87,7 @@ pub fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
             value: Value::Map(merge_maps(b, o, path)),
             pos: over.pos,
             tag: Tag::None,
+            key: None,
         },
         (Value::Seq(mut b), Value::Seq(o)) => {
             b.extend(o);
@@ -94,12 +95,14 @@ pub fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
                 value: Value::Seq(b),
                 pos: over.pos,
                 tag: Tag::None,
+                key: None,
             }
         }
         (_, o) => Node {
             value: o,
             pos: over.pos,
             tag: over.tag,
+            key: None,
         },
     }
 }

@@ -2098,23 +2098,69 @@ fn check(
     volumes: &JMap<String, J>,
     secrets: &JMap<String, J>,
     configs: &JMap<String, J>,
-    _tree: &Map,
+    tree: &Map,
 ) -> Result<(), ComposeError> {
-    let invalid = |m: String| ComposeError::invalid(format!("{m}: invalid compose project"));
+    // Where a service's key was written, so messages can point at it.
+    let at = |svc: &str, key: &str| {
+        let s = tree
+            .get("services")
+            .and_then(Node::as_map)
+            .and_then(|m| m.get(svc))?;
+        let n = s.as_map().and_then(|m| m.get(key)).unwrap_or(s);
+        n.key_pos().location()
+    };
+    let invalid_at = |svc: &str, key: &str, m: String| {
+        ComposeError::invalid_at(at(svc, key), format!("{m}: invalid compose project"))
+    };
     for (name, svc) in services {
         if !svc.contains_key("image") && !svc.contains_key("build") && !svc.contains_key("provider")
         {
-            return Err(invalid(format!(
-                "service {name:?} has neither an image nor a build context specified"
-            )));
+            return Err(invalid_at(
+                name,
+                "",
+                format!("service {name:?} has neither an image nor a build context specified"),
+            ));
         }
         if let Some(J::Object(deps)) = svc.get("depends_on") {
             for (d, spec) in deps {
                 let required = spec.get("required").and_then(J::as_bool).unwrap_or(true);
                 if !services.contains_key(d) && required {
-                    return Err(invalid(format!(
-                        "service {name:?} depends on undefined service {d:?}"
-                    )));
+                    // Name the key the dependency came from: depends_on, or links & co.
+                    let svc_node = tree
+                        .get("services")
+                        .and_then(Node::as_map)
+                        .and_then(|m| m.get(name))
+                        .and_then(Node::as_map);
+                    let mentions = |key: &str| {
+                        svc_node
+                            .and_then(|m| m.get(key))
+                            .is_some_and(|n| match &n.value {
+                                Value::Map(m) => m.contains_key(d),
+                                Value::Seq(v) => v.iter().any(|x| {
+                                    x.scalar_string().is_some_and(|t| {
+                                        t == *d || t.split(':').next() == Some(d.as_str())
+                                    })
+                                }),
+                                Value::Str(t) => t.ends_with(&format!(":{d}")),
+                                _ => false,
+                            })
+                    };
+                    let key = [
+                        "depends_on",
+                        "links",
+                        "network_mode",
+                        "ipc",
+                        "pid",
+                        "volumes_from",
+                    ]
+                    .into_iter()
+                    .find(|k| mentions(k))
+                    .unwrap_or("depends_on");
+                    return Err(invalid_at(
+                        name,
+                        key,
+                        format!("service {name:?} depends on undefined service {d:?} (in {key})"),
+                    ));
                 }
             }
         }
@@ -2124,16 +2170,20 @@ fn check(
                 .and_then(J::as_object)
                 .is_some_and(|n| !n.is_empty())
         {
-            return Err(invalid(format!(
-                "service {name} declares mutually exclusive `network_mode` and `networks`"
-            )));
+            return Err(invalid_at(
+                name,
+                "networks",
+                format!("service {name} declares mutually exclusive `network_mode` and `networks`"),
+            ));
         }
         if let Some(J::Object(nets)) = svc.get("networks") {
             for n in nets.keys() {
                 if n != "default" && !networks.contains_key(n) {
-                    return Err(invalid(format!(
-                        "service {name:?} refers to undefined network {n}"
-                    )));
+                    return Err(invalid_at(
+                        name,
+                        "networks",
+                        format!("service {name:?} refers to undefined network {n}"),
+                    ));
                 }
             }
         }
@@ -2144,9 +2194,11 @@ fn check(
                     && !src.is_empty()
                     && !volumes.contains_key(&src.replace("$$", "$"))
                 {
-                    return Err(invalid(format!(
-                        "service {name:?} refers to undefined volume {src}"
-                    )));
+                    return Err(invalid_at(
+                        name,
+                        "volumes",
+                        format!("service {name:?} refers to undefined volume {src}"),
+                    ));
                 }
             }
         }
@@ -2156,10 +2208,14 @@ fn check(
                     if let Some(src) = x.get("source").and_then(J::as_str)
                         && !defined.contains_key(src)
                     {
-                        return Err(invalid(format!(
-                            "service {name:?} refers to undefined {} {src}",
-                            key.trim_end_matches('s')
-                        )));
+                        return Err(invalid_at(
+                            name,
+                            key,
+                            format!(
+                                "service {name:?} refers to undefined {} {src}",
+                                key.trim_end_matches('s')
+                            ),
+                        ));
                     }
                 }
             }
@@ -2182,9 +2238,13 @@ fn check(
         ) && !ps.is_empty()
             && !ps.iter().any(|x| x.as_str() == Some(p))
         {
-            return Err(invalid(format!(
-                "service {name:?}: service.build.platforms MUST include service.platform {p:?}"
-            )));
+            return Err(invalid_at(
+                name,
+                "platform",
+                format!(
+                    "service {name:?}: service.build.platforms MUST include service.platform {p:?}"
+                ),
+            ));
         }
     }
     // Dependency cycles.

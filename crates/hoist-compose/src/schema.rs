@@ -236,7 +236,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
                     path,
                     format!("additional properties {} not allowed", names.join(", ")),
                 );
-                f.node_pos = first.pos.clone();
+                f.node_pos = first.key_pos();
                 return Err(f);
             }
         }
@@ -333,7 +333,7 @@ mod tests {
             e.contains("services.web additional properties 'healtcheck' not allowed"),
             "{e}"
         );
-        assert!(e.contains("c.yml:4:17"), "{e}");
+        assert!(e.contains("c.yml:4:5"), "{e}");
         let e = v("services:\n  web:\n    image: [1]\n").unwrap_err();
         assert!(e.contains("services.web.image must be a string"), "{e}");
         let e = v("services:\n  web:\n    environment: 3\n").unwrap_err();

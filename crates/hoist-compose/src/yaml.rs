@@ -65,6 +65,9 @@ pub struct Node {
     pub value: Value,
     pub pos: Pos,
     pub tag: Tag,
+    /// Line and column of the key when the node is a mapping value: errors about the key point
+    /// there.
+    pub key: Option<(usize, usize)>,
 }
 
 impl PartialEq for Node {
@@ -75,11 +78,23 @@ impl PartialEq for Node {
 }
 
 impl Node {
+    /// Where the node's key was written, or the node itself when it has no key.
+    pub fn key_pos(&self) -> Pos {
+        match self.key {
+            Some((line, col)) => Pos {
+                file: self.pos.file.clone(),
+                line,
+                col,
+            },
+            None => self.pos.clone(),
+        }
+    }
     pub fn new(value: Value, pos: Pos) -> Node {
         Node {
             value,
             pos,
             tag: Tag::None,
+            key: None,
         }
     }
     pub fn str(s: impl Into<String>, pos: Pos) -> Node {
@@ -328,6 +343,7 @@ impl Builder<'_> {
                     value,
                     pos,
                     tag: tag_kind,
+                    key: None,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -357,6 +373,7 @@ impl Builder<'_> {
                     value: Value::Seq(items),
                     pos,
                     tag: tag_kind,
+                    key: None,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -371,6 +388,7 @@ impl Builder<'_> {
                     value: Value::Map(map),
                     pos,
                     tag: tag_kind,
+                    key: None,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -421,7 +439,8 @@ impl Builder<'_> {
             self.path.push(key.clone());
             let value = self.node(depth + 1);
             self.path.pop();
-            let value = value?;
+            let mut value = value?;
+            value.key = Some((key_pos.line, key_pos.col));
             if is_merge {
                 match value.value {
                     Value::Map(m) => merged.push(m),
@@ -478,7 +497,7 @@ impl Builder<'_> {
 }
 
 fn prev_key_line(prev: &Node, _key: &Pos) -> usize {
-    prev.pos.line
+    prev.key_pos().line
 }
 
 fn size(n: &Node) -> usize {

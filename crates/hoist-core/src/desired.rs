@@ -48,7 +48,11 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
                 internal: bool_extra(&n.extra, "internal"),
                 attachable: bool_extra(&n.extra, "attachable"),
                 enable_ipv6: bool_extra(&n.extra, "enable_ipv6"),
-                labels: n.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                labels: n
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 driver_opts: string_map(n.extra.get("driver_opts")),
                 subnets: n
                     .extra
@@ -73,7 +77,11 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
                 name: v.name.clone(),
                 driver: v.driver.clone(),
                 external: v.external,
-                labels: v.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                labels: v
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 driver_opts: string_map(v.extra.get("driver_opts")),
             })
             .collect(),
@@ -176,7 +184,11 @@ fn service_spec(
         dockerfile: b.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()),
         args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         target: b.target.clone(),
-        labels: b.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: b
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     });
     let replicas = s
         .deploy
@@ -230,7 +242,10 @@ fn service_spec(
     {
         let target = target.as_str();
         let container = container_of(target).ok_or_else(|| {
-            err(name, format!("network_mode refers to undefined service {target}"))
+            err(
+                name,
+                format!("network_mode refers to undefined service {target}"),
+            )
         })?;
         network_mode = Some(format!("container:{container}"));
         if !depends_on.iter().any(|d| d.service == target) {
@@ -280,7 +295,11 @@ fn service_spec(
         .ports
         .iter()
         .map(|p| {
-            let proto = if p.protocol.is_empty() { "tcp" } else { &p.protocol };
+            let proto = if p.protocol.is_empty() {
+                "tcp"
+            } else {
+                &p.protocol
+            };
             PortBinding {
                 container_port: format!("{}/{proto}", p.target),
                 host_ip: p.host_ip.clone(),
@@ -327,7 +346,10 @@ fn service_spec(
     ] {
         for r in refs {
             let Some(object) = objects.get(&r.source) else {
-                return Err(err(name, format!("refers to undefined secret/config {}", r.source)));
+                return Err(err(
+                    name,
+                    format!("refers to undefined secret/config {}", r.source),
+                ));
             };
             let Some(file) = &object.file else { continue };
             let target = match &r.target {
@@ -354,7 +376,11 @@ fn service_spec(
             test: h.test.clone(),
             interval_ns: duration_ns(name, "healthcheck.interval", h.interval.as_ref())?,
             timeout_ns: duration_ns(name, "healthcheck.timeout", h.timeout.as_ref())?,
-            start_period_ns: duration_ns(name, "healthcheck.start_period", h.start_period.as_ref())?,
+            start_period_ns: duration_ns(
+                name,
+                "healthcheck.start_period",
+                h.start_period.as_ref(),
+            )?,
             retries: h.retries.map(|r| r as i64),
         }),
         _ => None,
@@ -430,7 +456,11 @@ fn service_spec(
         cmd: s.command.clone(),
         entrypoint: s.entrypoint.clone(),
         env,
-        labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         exposed_ports: exposed,
         ports,
         mounts,

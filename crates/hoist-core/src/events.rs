@@ -27,7 +27,12 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: &'static str, name: impl Into<String>, phase: Phase, text: impl Into<String>) -> Event {
+    pub fn new(
+        kind: &'static str,
+        name: impl Into<String>,
+        phase: Phase,
+        text: impl Into<String>,
+    ) -> Event {
         Event {
             kind,
             name: name.into(),

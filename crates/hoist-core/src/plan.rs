@@ -19,20 +19,56 @@ use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    PullImage { service: String, image: String },
-    BuildImage { service: String, image: String },
-    CreateNetwork { network: String },
-    CreateVolume { volume: String },
-    CreateContainer { service: String, number: u32, name: String },
-    StartContainer { service: String, name: String },
-    WaitHealthy { service: String, name: String },
-    WaitCompleted { service: String, name: String },
+    PullImage {
+        service: String,
+        image: String,
+    },
+    BuildImage {
+        service: String,
+        image: String,
+    },
+    CreateNetwork {
+        network: String,
+    },
+    CreateVolume {
+        volume: String,
+    },
+    CreateContainer {
+        service: String,
+        number: u32,
+        name: String,
+    },
+    StartContainer {
+        service: String,
+        name: String,
+    },
+    WaitHealthy {
+        service: String,
+        name: String,
+    },
+    WaitCompleted {
+        service: String,
+        name: String,
+    },
     /// `--wait`: healthy when the container has a health check, running otherwise.
-    WaitReady { service: String, name: String },
-    StopContainer { service: String, name: String },
-    RemoveContainer { service: String, name: String },
-    RemoveNetwork { network: String },
-    RemoveVolume { volume: String },
+    WaitReady {
+        service: String,
+        name: String,
+    },
+    StopContainer {
+        service: String,
+        name: String,
+    },
+    RemoveContainer {
+        service: String,
+        name: String,
+    },
+    RemoveNetwork {
+        network: String,
+    },
+    RemoveVolume {
+        volume: String,
+    },
 }
 
 impl fmt::Display for Action {
@@ -79,7 +115,11 @@ pub struct Plan {
 impl Plan {
     fn push(&mut self, action: Action, reason: impl Into<String>, after: Vec<usize>) -> usize {
         let id = self.steps.len() + 1;
-        let mut after: Vec<usize> = after.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let mut after: Vec<usize> = after
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         after.retain(|a| *a != id);
         self.steps.push(Step {
             id,
@@ -136,7 +176,9 @@ pub enum PlanError {
     ExternalNetworkMissing(String),
     #[error("volume {0} is declared as external, but could not be found")]
     ExternalVolumeMissing(String),
-    #[error("image {image} for service {service} is not on the engine and --pull never forbids pulling it")]
+    #[error(
+        "image {image} for service {service} is not on the engine and --pull never forbids pulling it"
+    )]
     ImageMissing { service: String, image: String },
 }
 
@@ -325,7 +367,10 @@ pub fn reconcile_up(
     let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
     for service in &services {
         for attachment in &service.networks {
-            let Some(network) = project.networks.iter().find(|n| n.name == attachment.network)
+            let Some(network) = project
+                .networks
+                .iter()
+                .find(|n| n.name == attachment.network)
             else {
                 continue;
             };
@@ -398,7 +443,9 @@ pub fn reconcile_up(
             if !selected.contains(dep.service.as_str()) {
                 continue;
             }
-            let dep_spec = project.service(&dep.service).expect("selected services exist");
+            let dep_spec = project
+                .service(&dep.service)
+                .expect("selected services exist");
             let steps = match dep.condition {
                 Condition::ServiceStarted => started.get(dep.service.as_str()).cloned(),
                 condition => {
@@ -415,7 +462,10 @@ pub fn reconcile_up(
                             project,
                             dep_spec,
                             condition,
-                            started.get(dep.service.as_str()).cloned().unwrap_or_default(),
+                            started
+                                .get(dep.service.as_str())
+                                .cloned()
+                                .unwrap_or_default(),
                         );
                         readiness.insert(key, waits);
                     }
@@ -425,11 +475,17 @@ pub fn reconcile_up(
             prerequisites.extend(steps.unwrap_or_default());
         }
         for link in &service.links {
-            prerequisites.extend(started.get(link.service.as_str()).cloned().unwrap_or_default());
+            prerequisites.extend(
+                started
+                    .get(link.service.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
 
         let mut service_started = Vec::new();
-        let existing: Vec<&ObservedContainer> = observed.service_containers(&service.name).collect();
+        let existing: Vec<&ObservedContainer> =
+            observed.service_containers(&service.name).collect();
         for number in 1..=service.replicas.max(1) {
             let name = project.container_name(service, number);
             let current = existing.iter().find(|c| c.number == number);
@@ -537,7 +593,10 @@ pub fn reconcile_up(
 
     if opts.wait {
         for service in &services {
-            let after = started.get(service.name.as_str()).cloned().unwrap_or_default();
+            let after = started
+                .get(service.name.as_str())
+                .cloned()
+                .unwrap_or_default();
             for number in 1..=service.replicas.max(1) {
                 plan.push(
                     Action::WaitReady {
@@ -630,7 +689,11 @@ pub fn reconcile_stop(project: &ProjectSpec, observed: &Observed, services: &[St
     let mut renumber = BTreeMap::new();
     for step in down.steps {
         if let Action::StopContainer { .. } = step.action {
-            let after = step.after.iter().filter_map(|a| renumber.get(a).copied()).collect();
+            let after = step
+                .after
+                .iter()
+                .filter_map(|a| renumber.get(a).copied())
+                .collect();
             let id = plan.push(step.action, "stop", after);
             renumber.insert(step.id, id);
         }

@@ -397,7 +397,10 @@ fn bad_requests_are_errors_that_name_the_service() {
     );
     let mut b = svc("b");
     b.healthcheck_disabled = true;
-    let no_health = v2("p", vec![depends(svc("a"), "b", Condition::ServiceHealthy), b]);
+    let no_health = v2(
+        "p",
+        vec![depends(svc("a"), "b", Condition::ServiceHealthy), b],
+    );
     assert!(matches!(
         reconcile_up(&no_health, &Observed::default(), &UpOptions::default()).unwrap_err(),
         PlanError::NoHealthcheck { .. }

@@ -5,7 +5,7 @@
 use futures_util::TryStreamExt;
 use serde::Serialize;
 
-use crate::image::{engine_message, is_not_found};
+use crate::error::{engine_message, is_not_found};
 use crate::{Engine, EngineError};
 
 /// A file to write into a container.

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::auth::RegistryAuth;
 use crate::dockerignore::{DockerIgnore, IgnoreError};
-use crate::image::{ImageError, engine_message};
+use crate::error::engine_message;
+use crate::image::ImageError;
+use crate::lines::LineBuffer;
 use crate::reference::{ImageRef, ReferenceError};
 use crate::{Engine, EngineError};
 
@@ -339,32 +341,6 @@ fn write_tar(entries: &[Entry], out: impl Write) -> Result<(), (PathBuf, io::Err
         .map_err(|e| (PathBuf::from("<context archive>"), e))
 }
 
-/// Splits a text stream into lines, keeping an incomplete last line for the next chunk.
-#[derive(Debug, Default)]
-pub(crate) struct LineBuffer {
-    pending: String,
-}
-
-impl LineBuffer {
-    pub(crate) fn push(&mut self, chunk: &str, mut emit: impl FnMut(String)) {
-        self.pending.push_str(chunk);
-        while let Some(i) = self.pending.find('\n') {
-            let mut line: String = self.pending.drain(..=i).collect();
-            line.pop();
-            if line.ends_with('\r') {
-                line.pop();
-            }
-            emit(line);
-        }
-    }
-
-    pub(crate) fn finish(&mut self, mut emit: impl FnMut(String)) {
-        if !self.pending.is_empty() {
-            emit(std::mem::take(&mut self.pending));
-        }
-    }
-}
-
 impl Engine {
     /// Builds an image with the classic builder and tags it with every tag in `spec.tags`.
     /// Each output line of the builder goes to `on_output`. `registry_auths` are offered to the
@@ -640,15 +616,5 @@ mod tests {
             seen.push(name);
         }
         assert_eq!(seen, ["Dockerfile", "link", "run.sh"]);
-    }
-
-    #[test]
-    fn lines_are_reassembled_across_chunks() {
-        let mut buf = LineBuffer::default();
-        let mut out = Vec::new();
-        buf.push("Step 1/2 : FR", |l| out.push(l));
-        buf.push("OM x\r\n ---> abc\nlast", |l| out.push(l));
-        buf.finish(|l| out.push(l));
-        assert_eq!(out, ["Step 1/2 : FROM x", " ---> abc", "last"]);
     }
 }

@@ -12,6 +12,8 @@
 //! Matching is done with globset (literal separators, backslash escapes), after translating the
 //! few places where its syntax differs from docker's: braces are literal in docker, and a `**`
 //! that starts a pattern without a following `/` (`**.log`) matches any path with that suffix.
+//! One rare form is left to globset: a `**` inside a name (`a**b`) reads as `*` there, while
+//! docker reads it as "anything ending in `/`".
 
 use std::path::PathBuf;
 

@@ -38,21 +38,17 @@ pub struct EngineError {
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.source {
-            Some(source) => write!(f, "{}: {}", self.operation, engine_message(source)),
+            // The engine's own message, without bollard's wrapping.
+            Some(source) => match engine_message(source) {
+                Some(message) => write!(f, "{}: {message}", self.operation),
+                None => write!(f, "{}: {source}", self.operation),
+            },
             None => f.write_str(&self.operation),
         }
     }
 }
 
 impl std::error::Error for EngineError {}
-
-/// The engine's own message, without bollard's wrapping.
-fn engine_message(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
-}
 
 impl EngineError {
     pub fn new(operation: impl Into<String>, source: bollard::errors::Error) -> Self {
@@ -79,4 +75,25 @@ impl EngineError {
             _ => None,
         }
     }
+}
+
+/// The failure message inside a bollard error, when the engine or the registry sent one.
+pub(crate) fn engine_message(err: &bollard::errors::Error) -> Option<String> {
+    use bollard::errors::Error;
+    match err {
+        Error::DockerResponseServerError { message, .. } => Some(message.clone()),
+        Error::DockerStreamError { error } => Some(error.clone()),
+        _ => None,
+    }
+}
+
+/// HTTP 404 from the engine.
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::image::{engine_message, is_not_found};
+use crate::error::{engine_message, is_not_found};
 use crate::{Engine, EngineError};
 
 /// A command to run in a container.

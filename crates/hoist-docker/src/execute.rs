@@ -79,7 +79,10 @@ pub async fn execute(
                 pending.remove(&id);
                 let step = steps[&id];
                 running.push(Box::pin(async move {
-                    (id, run_step(engine, project, &step.action, opts, sink).await)
+                    (
+                        id,
+                        run_step(engine, project, &step.action, opts, sink).await,
+                    )
                 }));
             }
         }
@@ -263,17 +266,17 @@ async fn run_step(
         }
         Action::StopContainer { service, name } => {
             say(Phase::Working, "Stopping");
-            let timeout = opts.stop_timeout.or_else(|| {
-                project
-                    .service(service)
-                    .and_then(|s| s.stop_timeout_secs)
-            });
+            let timeout = opts
+                .stop_timeout
+                .or_else(|| project.service(service).and_then(|s| s.stop_timeout_secs));
             engine.stop_container(name, timeout).await?;
             say(Phase::Done, "Stopped");
         }
         Action::RemoveContainer { name, .. } => {
             say(Phase::Working, "Removing");
-            engine.remove_container(name, true, opts.remove_volumes).await?;
+            engine
+                .remove_container(name, true, opts.remove_volumes)
+                .await?;
             say(Phase::Done, "Removed");
         }
         Action::RemoveNetwork { network } => {

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::auth::RegistryAuth;
+use crate::error::{engine_message, is_not_found};
 use crate::reference::{ImageRef, ReferenceError};
 use crate::{Engine, EngineError};
 
@@ -193,27 +194,6 @@ pub fn classify_registry_error(
         registry,
         message: message.trim().to_string(),
     }
-}
-
-/// The failure message inside a bollard error, when the engine or the registry sent one.
-pub(crate) fn engine_message(err: &bollard::errors::Error) -> Option<String> {
-    use bollard::errors::Error;
-    match err {
-        Error::DockerResponseServerError { message, .. } => Some(message.clone()),
-        Error::DockerStreamError { error } => Some(error.clone()),
-        _ => None,
-    }
-}
-
-/// HTTP 404 from the engine.
-pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(
-        err,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 fn to_u64(v: Option<i64>) -> Option<u64> {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod execute;
 pub mod image;
+mod lines;
 pub mod logs;
 pub mod project;
 pub mod reference;

@@ -11,8 +11,8 @@ use std::pin::Pin;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use serde::Serialize;
 
-use crate::build::LineBuffer;
-use crate::image::{engine_message, is_not_found};
+use crate::error::{engine_message, is_not_found};
+use crate::lines::LineBuffer;
 use crate::{Engine, EngineError};
 
 /// Which stream a line was written to.

@@ -94,9 +94,7 @@ impl Engine {
                 let labels: BTreeMap<String, String> =
                     c.labels.unwrap_or_default().into_iter().collect();
                 let status = c.status.unwrap_or_default();
-                let state = RunState::parse(
-                    &c.state.map(|s| s.to_string()).unwrap_or_default(),
-                );
+                let state = RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default());
                 ObservedContainer {
                     id: c.id.unwrap_or_default(),
                     name: canonical_name(&c.names.unwrap_or_default()),
@@ -237,7 +235,10 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let body = container_body(project, service, request);
         let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
-            EngineError::message(format!("building the create call for {}: {e}", request.name))
+            EngineError::message(format!(
+                "building the create call for {}: {e}",
+                request.name
+            ))
         })?;
         let created = self
             .client()
@@ -288,7 +289,11 @@ impl Engine {
             .map_err(|e| EngineError::new(format!("starting container {name}"), e))
     }
 
-    pub async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), EngineError> {
+    pub async fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<u64>,
+    ) -> Result<(), EngineError> {
         let mut opts = StopContainerOptionsBuilder::default();
         if let Some(t) = timeout {
             opts = opts.t(t as i32);
@@ -296,9 +301,9 @@ impl Engine {
         match self.client().stop_container(name, Some(opts.build())).await {
             Ok(()) => Ok(()),
             // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {
-                Ok(())
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(EngineError::new(format!("stopping container {name}"), e)),
         }
     }
@@ -375,7 +380,9 @@ impl Engine {
             match health.as_deref() {
                 Some("healthy") => return Ok(()),
                 Some("unhealthy") => {
-                    return Err(EngineError::message(format!("container {name} is unhealthy")));
+                    return Err(EngineError::message(format!(
+                        "container {name} is unhealthy"
+                    )));
                 }
                 None | Some("none") | Some("") if state.running == Some(true) => {
                     if require_check {
@@ -406,9 +413,10 @@ impl Engine {
     /// Waits until the container stops and returns its exit code.
     pub async fn wait_exit(&self, name: &str) -> Result<i64, EngineError> {
         use futures_util::StreamExt;
-        let mut stream = self
-            .client()
-            .wait_container(name, None::<bollard::query_parameters::WaitContainerOptions>);
+        let mut stream = self.client().wait_container(
+            name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
         match stream.next().await {
             Some(Ok(response)) => Ok(response.status_code),
             // bollard reports a non-zero exit as an error carrying the code.
@@ -567,7 +575,11 @@ pub struct CreateRequest {
 }
 
 /// The Engine API create body for one container, as JSON in the API's own field names.
-pub fn container_body(project: &ProjectSpec, service: &ServiceSpec, request: &CreateRequest) -> Value {
+pub fn container_body(
+    project: &ProjectSpec,
+    service: &ServiceSpec,
+    request: &CreateRequest,
+) -> Value {
     let spec = &service.container;
     let mut labels_map: BTreeMap<String, String> = spec.labels.clone();
     labels_map.insert(labels::PROJECT.into(), project.name.clone());
@@ -644,7 +656,10 @@ pub fn container_body(project: &ProjectSpec, service: &ServiceSpec, request: &Cr
         }
     }
 
-    let network_mode = request.network_mode.clone().or_else(|| spec.network_mode.clone());
+    let network_mode = request
+        .network_mode
+        .clone()
+        .or_else(|| spec.network_mode.clone());
     let mut host_config = json!({
         "PortBindings": bindings,
         "Binds": binds,
@@ -682,7 +697,10 @@ pub fn container_body(project: &ProjectSpec, service: &ServiceSpec, request: &Cr
         hc.insert("IpcMode".into(), json!(v));
     }
     if let Some(log) = &spec.logging {
-        hc.insert("LogConfig".into(), json!({"Type": log.driver, "Config": log.options}));
+        hc.insert(
+            "LogConfig".into(),
+            json!({"Type": log.driver, "Config": log.options}),
+        );
     }
     if !spec.ulimits.is_empty() {
         let ulimits: Vec<Value> = spec
@@ -833,13 +851,19 @@ mod tests {
 
     #[test]
     fn status_text_gives_health_and_exit_codes() {
-        assert_eq!(health_from_status("Up 2 seconds (healthy)"), Some(Health::Healthy));
+        assert_eq!(
+            health_from_status("Up 2 seconds (healthy)"),
+            Some(Health::Healthy)
+        );
         assert_eq!(
             health_from_status("Up 1 second (health: starting)"),
             Some(Health::Starting)
         );
         assert_eq!(health_from_status("Up 5 minutes"), None);
-        assert_eq!(exit_code_from_status("Exited (137) 3 seconds ago"), Some(137));
+        assert_eq!(
+            exit_code_from_status("Exited (137) 3 seconds ago"),
+            Some(137)
+        );
         assert_eq!(exit_code_from_status("Up 1 second"), None);
         let names = ["/vagrant_app_1/db".to_string(), "/vagrant_db_1".to_string()];
         assert_eq!(canonical_name(&names), "vagrant_db_1");

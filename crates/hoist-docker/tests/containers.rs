@@ -327,3 +327,60 @@ async fn hup_reaches_the_main_process() {
         .unwrap_err();
     assert!(matches!(err, ExecError::NoSuchContainer { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn exec_archive_and_logs_work_over_tls() {
+    let Some(tls) = engine("prod-tls").await else {
+        return;
+    };
+    let project = TestProject::new("docker-tls-ops", &[&tls]);
+    let name = run(
+        &tls,
+        &project,
+        "box",
+        BASE,
+        &["sh", "-c", "echo up; sleep 300"],
+        false,
+    )
+    .await;
+    tls.upload_files(
+        &name,
+        &[FileUpload::new("/srv/probe.txt", "over tls\n", 0o600)],
+    )
+    .await
+    .expect("upload over TLS");
+    // Large enough to span many frames of the hijacked exec connection.
+    let out = tls
+        .exec(
+            &name,
+            &ExecCommand::new([
+                "sh",
+                "-c",
+                "cat /srv/probe.txt; head -c 300000 /dev/zero | tr '\\0' x >&2",
+            ]),
+        )
+        .await
+        .expect("exec over TLS");
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.stdout_text(), "over tls\n");
+    assert_eq!(out.stderr.len(), 300_000);
+    assert!(out.stderr.iter().all(|b| *b == b'x'));
+    let first = tls
+        .logs(
+            &name,
+            LogOptions {
+                follow: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .next()
+        .await
+        .expect("a line")
+        .expect("log line");
+    assert_eq!(
+        (first.stream, first.text.as_str()),
+        (LogStream::Stdout, "up")
+    );
+}

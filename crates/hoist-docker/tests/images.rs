@@ -259,3 +259,48 @@ async fn a_push_failure_reported_inside_the_progress_stream_is_an_error() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_context_larger_than_one_chunk_is_streamed_to_a_remote_engine_over_tls() {
+    let Some(tls) = engine("prod-tls").await else {
+        return;
+    };
+    let project = TestProject::new("docker-build-tls", &[&tls]);
+    let tag = format!("hoist-test/{}:v1", project.name);
+    project.track_image(0, &tag);
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        &format!("FROM {BASE}\nCOPY data /data\n"),
+    );
+    // 3 MiB of varied bytes: many body chunks, and a checksum that catches reordering.
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(ctx.path().join("data")).unwrap();
+    std::fs::write(ctx.path().join("data/blob.bin"), &data).unwrap();
+    let spec = BuildSpec {
+        context: ctx.path().to_path_buf(),
+        tags: vec![tag.clone()],
+        ..Default::default()
+    };
+    let built = tls.build(&spec, &[], |_| {}).await.expect("build over TLS");
+    assert_eq!(
+        tls.inspect_image(&tag).await.unwrap().unwrap().id,
+        built.image_id
+    );
+    let probe = run(&tls, &project, "probe", &tag, &["sleep", "300"], false).await;
+    let listed = exec_text(
+        &tls,
+        &probe,
+        &["sh", "-c", "wc -c < /data/blob.bin; cksum < /data/blob.bin"],
+    )
+    .await;
+    let expected_sum = {
+        let out = std::process::Command::new("cksum")
+            .stdin(std::fs::File::open(ctx.path().join("data/blob.bin")).unwrap())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(listed, format!("{}\n{expected_sum}", data.len()));
+}

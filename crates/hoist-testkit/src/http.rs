@@ -44,7 +44,8 @@ pub fn request(method: &str, url: &str, json: Option<&str>) -> std::io::Result<R
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = json.unwrap_or("");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
     if json.is_some() {
         head.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -95,7 +96,9 @@ fn parse(raw: &[u8], head_only: bool) -> std::io::Result<Response> {
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || rest.len() < n {
             break;
         }
@@ -117,7 +120,9 @@ pub fn wait_for_status(url: &str, want: u16, timeout: Duration) -> Result<Respon
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    Err(format!("{url} did not answer {want} within {timeout:?}: {last}"))
+    Err(format!(
+        "{url} did not answer {want} within {timeout:?}: {last}"
+    ))
 }
 
 #[cfg(test)]
@@ -126,7 +131,11 @@ mod tests {
 
     #[test]
     fn parses_plain_and_chunked_responses() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]", false).unwrap();
+        let r = parse(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]",
+            false,
+        )
+        .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.body, "[]");

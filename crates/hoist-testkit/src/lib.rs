@@ -84,7 +84,11 @@ pub async fn engine(name: &str) -> Option<Engine> {
 }
 
 /// [`engine`] with the spec and policy given.
-pub async fn connect_or_explain(name: &str, spec: &EngineSpec, policy: SkipPolicy) -> Option<Engine> {
+pub async fn connect_or_explain(
+    name: &str,
+    spec: &EngineSpec,
+    policy: SkipPolicy,
+) -> Option<Engine> {
     match Engine::connect(spec).await {
         Ok(engine) => Some(engine),
         Err(err) => {
@@ -300,7 +304,11 @@ mod tests {
             in_ci: false,
             skip_requested: true,
         };
-        assert!(connect_or_explain("prod", &nowhere(), policy).await.is_none());
+        assert!(
+            connect_or_explain("prod", &nowhere(), policy)
+                .await
+                .is_none()
+        );
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Show the engine hoist talks to: address, version and API version.
     Version,
+    /// Parse, resolve and render the compose files, as `docker compose config` does.
+    Config(crate::commands::config::ConfigArgs),
 }
 
 /// `--progress`: how progress is printed.

@@ -33,7 +33,12 @@ fn hoist(engine_name: &str) -> Command {
     match engine_name {
         "cd" => {}
         "prod" => {
-            cmd.args(["-H", "tcp://10.200.0.2:2375", "--trust-insecure-host", "10.200.0.2"]);
+            cmd.args([
+                "-H",
+                "tcp://10.200.0.2:2375",
+                "--trust-insecure-host",
+                "10.200.0.2",
+            ]);
         }
         "prod-tls" => {
             cmd.env("DOCKER_TLS_VERIFY", "1")
@@ -72,7 +77,9 @@ const BOOKS: [&str; 3] = [
 ];
 
 async fn chapter7_replay(engine_name: &str, address: &str) {
-    let Some(engine) = engine(engine_name).await else { return };
+    let Some(engine) = engine(engine_name).await else {
+        return;
+    };
     let project = TestProject::new("ch7", &[&engine]);
     let p = project.name.clone();
     let compose = repo_root().join("examples/books-ms/docker-compose.yml");
@@ -90,7 +97,10 @@ async fn chapter7_replay(engine_name: &str, address: &str) {
     let app_started = progress
         .find(&format!("Container {p}_app_1  Started"))
         .unwrap_or_else(|| panic!("app not started:\n{progress}"));
-    assert!(db_started < app_started, "db starts before app:\n{progress}");
+    assert!(
+        db_started < app_started,
+        "db starts before app:\n{progress}"
+    );
 
     let mut ps = hoist(engine_name);
     base(&mut ps);
@@ -146,15 +156,24 @@ async fn chapter7_replay(engine_name: &str, address: &str) {
         ])
     );
     let one = request("GET", &format!("{url}/_id/1"), None).expect("GET _id/1");
-    assert_eq!(one.json(), serde_json::from_str::<serde_json::Value>(BOOKS[0]).unwrap());
+    assert_eq!(
+        one.json(),
+        serde_json::from_str::<serde_json::Value>(BOOKS[0]).unwrap()
+    );
 
     // A second `up` leaves the unchanged stack running.
     let mut again = hoist(engine_name);
     base(&mut again);
     let out = run_ok(again.args(["up", "-d", "app"]));
     let progress = stderr(&out);
-    assert!(progress.contains(&format!("Container {p}_app_1  Running")), "{progress}");
-    assert!(!progress.contains("Creating"), "nothing recreated:\n{progress}");
+    assert!(
+        progress.contains(&format!("Container {p}_app_1  Running")),
+        "{progress}"
+    );
+    assert!(
+        !progress.contains("Creating"),
+        "nothing recreated:\n{progress}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +208,12 @@ async fn docker_compose_v2_sees_what_hoist_made_and_hoist_removes_what_compose_m
     let dir = temp_dir(&ours);
     let file = write(&dir, "compose.yaml", SLEEPER);
 
-    run_ok(hoist("cd").args(["-p", &ours.name, "-f"]).arg(&file).args(["up", "-d"]));
+    run_ok(
+        hoist("cd")
+            .args(["-p", &ours.name, "-f"])
+            .arg(&file)
+            .args(["up", "-d"]),
+    );
     let compose = std::process::Command::new(compose_v2())
         .args(["-p", &ours.name, "-f"])
         .arg(&file)
@@ -197,7 +221,10 @@ async fn docker_compose_v2_sees_what_hoist_made_and_hoist_removes_what_compose_m
         .output()
         .expect("run docker compose v2 (scripts/peers installs it)");
     assert!(compose.status.success(), "{}", stderr(&compose));
-    assert_eq!(stdout(&compose).trim(), format!("{}-web-1 running", ours.name));
+    assert_eq!(
+        stdout(&compose).trim(),
+        format!("{}-web-1 running", ours.name)
+    );
 
     let up = std::process::Command::new(compose_v2())
         .args(["-p", &theirs.name, "-f"])
@@ -206,14 +233,23 @@ async fn docker_compose_v2_sees_what_hoist_made_and_hoist_removes_what_compose_m
         .output()
         .expect("docker compose up");
     assert!(up.status.success(), "{}", stderr(&up));
-    run_ok(hoist("cd").args(["-p", &theirs.name, "-f"]).arg(&file).arg("down"));
+    run_ok(
+        hoist("cd")
+            .args(["-p", &theirs.name, "-f"])
+            .arg(&file)
+            .arg("down"),
+    );
     let ps = std::process::Command::new(compose_v2())
         .args(["-p", &theirs.name, "-f"])
         .arg(&file)
         .args(["ps", "-a", "-q"])
         .output()
         .expect("docker compose ps");
-    assert_eq!(stdout(&ps).trim(), "", "hoist down removed compose's containers");
+    assert_eq!(
+        stdout(&ps).trim(),
+        "",
+        "hoist down removed compose's containers"
+    );
     assert!(
         !hoist_testkit::network_exists(&cd, &format!("{}_default", theirs.name)).await,
         "the project network is gone too"
@@ -222,7 +258,9 @@ async fn docker_compose_v2_sees_what_hoist_made_and_hoist_removes_what_compose_m
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_image_names_the_image_and_the_registry() {
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("missing-image", &[&prod]);
     let dir = temp_dir(&project);
     let file = write(
@@ -245,7 +283,9 @@ async fn a_missing_image_names_the_image_and_the_registry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_port_conflict_names_the_service_and_port_and_a_second_up_converges() {
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("port-conflict", &[&prod]);
     let dir = temp_dir(&project);
     let port = 20000 + (std::process::id() % 20000);
@@ -266,7 +306,10 @@ async fn a_host_port_conflict_names_the_service_and_port_and_a_second_up_converg
     assert!(err.contains("service b"), "{err}");
     assert!(err.contains(&port.to_string()), "{err}");
     assert!(err.contains("done before the failure"), "{err}");
-    assert!(err.contains(&format!("start container {}-a-1", project.name)), "{err}");
+    assert!(
+        err.contains(&format!("start container {}-a-1", project.name)),
+        "{err}"
+    );
 
     // Fix the file (b publishes nothing); the second up keeps a and starts b.
     let fixed = format!(
@@ -282,8 +325,14 @@ async fn a_host_port_conflict_names_the_service_and_port_and_a_second_up_converg
             .args(["up", "-d"]),
     );
     let progress = stderr(&out);
-    assert!(progress.contains(&format!("Container {}-a-1  Running", project.name)), "{progress}");
-    assert!(progress.contains(&format!("Container {}-b-1  Started", project.name)), "{progress}");
+    assert!(
+        progress.contains(&format!("Container {}-a-1  Running", project.name)),
+        "{progress}"
+    );
+    assert!(
+        progress.contains(&format!("Container {}-b-1  Started", project.name)),
+        "{progress}"
+    );
 }
 
 #[test]
@@ -299,6 +348,9 @@ fn plain_tcp_ps_against_a_remote_name_is_refused_before_anything_else() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"), "{err}");
+    assert!(
+        err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"),
+        "{err}"
+    );
     assert!(err.contains("Use TLS"), "{err}");
 }

@@ -18,7 +18,10 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &InspectArgs) -> anyhow::Re
         let engine = connect(global, env).await?;
         let mut docs = Vec::new();
         for target in &args.targets {
-            let name = match loaded.as_ref().and_then(|l| l.spec.service(target).map(|_| l)) {
+            let name = match loaded
+                .as_ref()
+                .and_then(|l| l.spec.service(target).map(|_| l))
+            {
                 Some(l) => super::service_container(&engine, &l.spec, target, 1).await?,
                 None => target.clone(),
             };

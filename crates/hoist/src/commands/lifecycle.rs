@@ -46,15 +46,20 @@ pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow:
             if containers.is_empty() && !args.services.is_empty() {
                 anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
             }
-            try_join_all(containers.iter().filter(|c| !c.state.is_running()).map(|c| {
-                let engine = &engine;
-                async move {
-                    say("Container", &c.name, "Starting");
-                    engine.start_container(&c.name).await?;
-                    say("Container", &c.name, "Started");
-                    anyhow::Ok(())
-                }
-            }))
+            try_join_all(
+                containers
+                    .iter()
+                    .filter(|c| !c.state.is_running())
+                    .map(|c| {
+                        let engine = &engine;
+                        async move {
+                            say("Container", &c.name, "Starting");
+                            engine.start_container(&c.name).await?;
+                            say("Container", &c.name, "Started");
+                            anyhow::Ok(())
+                        }
+                    }),
+            )
             .await?;
         }
         anyhow::Ok(())
@@ -70,12 +75,17 @@ async fn stop_groups(
 ) -> anyhow::Result<()> {
     for (service, containers) in groups.iter().rev() {
         let timeout = timeout.or_else(|| spec.service(service).and_then(|s| s.stop_timeout_secs));
-        try_join_all(containers.iter().filter(|c| c.state.is_running()).map(|c| async move {
-            say("Container", &c.name, "Stopping");
-            engine.stop_container(&c.name, timeout).await?;
-            say("Container", &c.name, "Stopped");
-            anyhow::Ok(())
-        }))
+        try_join_all(
+            containers
+                .iter()
+                .filter(|c| c.state.is_running())
+                .map(|c| async move {
+                    say("Container", &c.name, "Stopping");
+                    engine.stop_container(&c.name, timeout).await?;
+                    say("Container", &c.name, "Stopped");
+                    anyhow::Ok(())
+                }),
+        )
         .await?;
     }
     Ok(())
@@ -97,9 +107,12 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
         for (service, containers) in &groups {
-            let timeout = args
-                .timeout
-                .or_else(|| loaded.spec.service(service).and_then(|s| s.stop_timeout_secs));
+            let timeout = args.timeout.or_else(|| {
+                loaded
+                    .spec
+                    .service(service)
+                    .and_then(|s| s.stop_timeout_secs)
+            });
             try_join_all(containers.iter().map(|c| {
                 let engine = &engine;
                 async move {
@@ -152,7 +165,9 @@ pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<E
             let engine = &engine;
             async move {
                 say("Container", &c.name, "Removing");
-                engine.remove_container(&c.name, false, args.volumes).await?;
+                engine
+                    .remove_container(&c.name, false, args.volumes)
+                    .await?;
                 say("Container", &c.name, "Removed");
                 anyhow::Ok(())
             }

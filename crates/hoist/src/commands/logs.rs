@@ -80,10 +80,7 @@ pub async fn stream(
     let mut merged = select_all(streams);
     while let Some((prefix, line)) = merged.next().await {
         let line = line?;
-        let stamp = line
-            .timestamp
-            .map(|t| format!("{t} "))
-            .unwrap_or_default();
+        let stamp = line.timestamp.map(|t| format!("{t} ")).unwrap_or_default();
         let text = format!("{prefix}{stamp}{}\n", line.text);
         match line.stream {
             LogStream::Stdout => std::io::stdout().lock().write_all(text.as_bytes())?,

@@ -1,5 +1,6 @@
 //! One module per verb; `dispatch` routes a parsed command line to it.
 
+pub mod config;
 mod down;
 mod images;
 mod inspect;
@@ -27,7 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     // The remote-API policy is decided before anything else, so a refused engine gets nothing,
     // not even the compose file's name.
-    if !matches!(cli.command, Command::Version) {
+    if !matches!(cli.command, Command::Version | Command::Config(_)) {
         let spec = crate::settings::engine_spec(g, &env);
         let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         hoist_docker::connect::check_policy(&spec, &etc_hosts)?;
@@ -50,6 +51,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ls(args) => ls::run(g, &env, args),
         Command::Scale(args) => scale::run(g, &env, args),
         Command::Version => version::run(g, &env),
+        Command::Config(args) => config::run(g, &env, args),
     }
 }
 

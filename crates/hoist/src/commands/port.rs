@@ -51,7 +51,10 @@ mod tests {
             "8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32770"}],
             "9090/tcp": null
         }}});
-        assert_eq!(host_address(&inspect, "8080/tcp").as_deref(), Some("0.0.0.0:32770"));
+        assert_eq!(
+            host_address(&inspect, "8080/tcp").as_deref(),
+            Some("0.0.0.0:32770")
+        );
         assert_eq!(host_address(&inspect, "9090/tcp"), None);
         assert_eq!(host_address(&inspect, "1/udp"), None);
     }

@@ -47,10 +47,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Value> = containers
-        .iter()
-        .map(|c| row(c, &spec.name, now))
-        .collect();
+    let rows: Vec<Value> = containers.iter().map(|c| row(c, &spec.name, now)).collect();
     match args.format.as_str() {
         "table" if spec.legacy => print!("{}", legacy_table(&containers)),
         "table" => print!("{}", v2_table(&rows)),
@@ -75,8 +72,16 @@ pub fn now_unix() -> i64 {
 pub fn format_ports(ports: &[ObservedPort]) -> String {
     let mut ports: Vec<&ObservedPort> = ports.iter().collect();
     ports.sort_by(|a, b| {
-        (a.private_port, &a.protocol, a.host_ip.as_deref().unwrap_or(""))
-            .cmp(&(b.private_port, &b.protocol, b.host_ip.as_deref().unwrap_or("")))
+        (
+            a.private_port,
+            &a.protocol,
+            a.host_ip.as_deref().unwrap_or(""),
+        )
+            .cmp(&(
+                b.private_port,
+                &b.protocol,
+                b.host_ip.as_deref().unwrap_or(""),
+            ))
     });
     let mut out: Vec<String> = Vec::new();
     for p in ports {
@@ -132,7 +137,13 @@ pub fn human_duration(seconds: i64) -> String {
 pub fn legacy_state(c: &ObservedContainer) -> String {
     match c.state {
         RunState::Running => match c.health {
-            Some(h) => format!("Up ({})", serde_json::to_value(h).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+            Some(h) => format!(
+                "Up ({})",
+                serde_json::to_value(h)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            ),
             None => "Up".into(),
         },
         RunState::Paused => "Paused".into(),
@@ -214,16 +225,26 @@ fn columns(rows: &[Vec<String>]) -> String {
 
 fn v2_table(rows: &[Value]) -> String {
     let mut table = vec![
-        ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for r in rows {
         table.push(
-            ["Name", "Image", "Command", "Service", "RunningFor", "Status", "Ports"]
-                .iter()
-                .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                .collect(),
+            [
+                "Name",
+                "Image",
+                "Command",
+                "Service",
+                "RunningFor",
+                "Status",
+                "Ports",
+            ]
+            .iter()
+            .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+            .collect(),
         );
     }
     columns(&table)
@@ -231,7 +252,11 @@ fn v2_table(rows: &[Value]) -> String {
 
 /// Compose 1.x's table: a header, a rule, and one row per container.
 pub fn legacy_table(containers: &[&ObservedContainer]) -> String {
-    let mut table = vec![["Name", "Command", "State", "Ports"].map(String::from).to_vec()];
+    let mut table = vec![
+        ["Name", "Command", "State", "Ports"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for c in containers {
         table.push(vec![
             c.name.clone(),
@@ -275,7 +300,11 @@ mod tests {
             command: "/run.sh".into(),
             state,
             status: "Up 2 minutes".into(),
-            exit_code: if state == RunState::Exited { Some(137) } else { None },
+            exit_code: if state == RunState::Exited {
+                Some(137)
+            } else {
+                None
+            },
             health: None,
             created: 0,
             ports,
@@ -307,18 +336,28 @@ mod tests {
 
     #[test]
     fn the_legacy_table_is_the_books_shape() {
-        let app = container("vagrant_app_1", RunState::Running, vec![port(8080, Some(32770))]);
+        let app = container(
+            "vagrant_app_1",
+            RunState::Running,
+            vec![port(8080, Some(32770))],
+        );
         let mut db = container("vagrant_db_1", RunState::Exited, vec![]);
         db.command = "/entrypoint.sh postgres".into();
         let table = legacy_table(&[&app, &db]);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "Name            Command                   State    Ports");
+        assert_eq!(
+            lines[0],
+            "Name            Command                   State    Ports"
+        );
         assert!(lines[1].chars().all(|c| c == '-'));
         assert_eq!(
             lines[2],
             "vagrant_app_1   /run.sh                   Up       0.0.0.0:32770->8080/tcp"
         );
-        assert_eq!(lines[3], "vagrant_db_1    /entrypoint.sh postgres   Exit 137");
+        assert_eq!(
+            lines[3],
+            "vagrant_db_1    /entrypoint.sh postgres   Exit 137"
+        );
     }
 
     #[test]

@@ -30,11 +30,12 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
     let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         if !args.no_deps {
-            let deps: Vec<String> = select_services(spec, std::slice::from_ref(&service.name), false)?
-                .into_iter()
-                .filter(|s| s.name != service.name)
-                .map(|s| s.name.clone())
-                .collect();
+            let deps: Vec<String> =
+                select_services(spec, std::slice::from_ref(&service.name), false)?
+                    .into_iter()
+                    .filter(|s| s.name != service.name)
+                    .map(|s| s.name.clone())
+                    .collect();
             if !deps.is_empty() {
                 let opts = UpOptions {
                     services: deps,
@@ -52,7 +53,9 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
             .map_err(|e| super::up::failed(e, "run"))?;
         // Networks the service needs may not exist yet when its dependencies were not brought up.
         let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
-        let observed = engine.observe_project(&spec.name, &networks, &[], &[]).await?;
+        let observed = engine
+            .observe_project(&spec.name, &networks, &[], &[])
+            .await?;
         for attachment in &service.networks {
             if observed.network(&attachment.network).is_none() {
                 engine
@@ -79,7 +82,9 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
             network_mode: None,
             labels: Default::default(),
         };
-        engine.create_service_container(spec, service, &request).await?;
+        engine
+            .create_service_container(spec, service, &request)
+            .await?;
         engine.start_container(&name).await?;
         if args.detach {
             println!("{name}");

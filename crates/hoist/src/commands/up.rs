@@ -40,7 +40,16 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
     let attach = !args.detach && !args.wait && !args.dry_run;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        up(&engine, &loaded.spec, &opts, pull, &exec, args.dry_run, &printer).await?;
+        up(
+            &engine,
+            &loaded.spec,
+            &opts,
+            pull,
+            &exec,
+            args.dry_run,
+            &printer,
+        )
+        .await?;
         if attach {
             attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
         }
@@ -91,7 +100,12 @@ pub async fn up(
         eprintln!("WARN[0000] {warning}");
     }
     for name in &plan.unchanged {
-        sink.emit(Event::new("Container", name.clone(), Phase::Info, "Running"));
+        sink.emit(Event::new(
+            "Container",
+            name.clone(),
+            Phase::Info,
+            "Running",
+        ));
     }
     execute(engine, spec, &plan, exec, sink)
         .await
@@ -142,7 +156,9 @@ pub fn failed(e: hoist_docker::execute::ExecError, command: &str) -> anyhow::Err
             msg.push_str("\n  - ");
             msg.push_str(step);
         }
-        msg.push_str(&format!("\nrun `hoist {command}` again once the cause is fixed: it continues from here"));
+        msg.push_str(&format!(
+            "\nrun `hoist {command}` again once the cause is fixed: it continues from here"
+        ));
     }
     anyhow::Error::msg(msg)
 }
