@@ -455,21 +455,16 @@ pub fn reconcile_up(
                             dependency: dep.service.clone(),
                         });
                     }
-                    let key = (dep.service.as_str(), condition);
-                    if !readiness.contains_key(&key) {
-                        let waits = wait_steps(
-                            &mut plan,
-                            project,
-                            dep_spec,
-                            condition,
-                            started
-                                .get(dep.service.as_str())
-                                .cloned()
-                                .unwrap_or_default(),
-                        );
-                        readiness.insert(key, waits);
-                    }
-                    readiness.get(&key).cloned()
+                    let after = started
+                        .get(dep.service.as_str())
+                        .cloned()
+                        .unwrap_or_default();
+                    let waits = readiness
+                        .entry((dep.service.as_str(), condition))
+                        .or_insert_with(|| {
+                            wait_steps(&mut plan, project, dep_spec, condition, after)
+                        });
+                    Some(waits.clone())
                 }
             };
             prerequisites.extend(steps.unwrap_or_default());
