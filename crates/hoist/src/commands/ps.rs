@@ -352,7 +352,7 @@ mod tests {
         assert!(lines[1].chars().all(|c| c == '-'));
         assert_eq!(
             lines[2],
-            "vagrant_app_1   /run.sh                   Up       0.0.0.0:32770->8080/tcp"
+            "vagrant_app_1   /run.sh                   Up         0.0.0.0:32770->8080/tcp"
         );
         assert_eq!(
             lines[3],
