@@ -347,7 +347,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "Name            Command                   State    Ports"
+            "Name            Command                   State      Ports"
         );
         assert!(lines[1].chars().all(|c| c == '-'));
         assert_eq!(
