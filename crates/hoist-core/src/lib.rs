@@ -2,4 +2,10 @@
 //! plain values; this crate turns desired state plus observed state into a plan; executors carry
 //! the plan out and report events.
 
+pub mod desired;
+pub mod events;
+pub mod hash;
+pub mod observed;
+pub mod plan;
+pub mod spec;
 pub mod template;

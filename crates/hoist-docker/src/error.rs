@@ -27,27 +27,49 @@ pub enum ConnectError {
     Unreachable { address: String, cause: String },
 }
 
-/// An engine call that failed, with the operation that was attempted.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation}: {source}")]
+/// An engine call that failed, with the operation that was attempted; or a failure hoist
+/// detected itself while talking to the engine (an unhealthy container, a timeout).
+#[derive(Debug)]
 pub struct EngineError {
     pub operation: String,
-    #[source]
-    pub source: bollard::errors::Error,
+    pub source: Option<bollard::errors::Error>,
 }
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            // The engine's own message, without bollard's wrapping.
+            Some(source) => match engine_message(source) {
+                Some(message) => write!(f, "{}: {message}", self.operation),
+                None => write!(f, "{}: {source}", self.operation),
+            },
+            None => f.write_str(&self.operation),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
 
 impl EngineError {
     pub fn new(operation: impl Into<String>, source: bollard::errors::Error) -> Self {
         EngineError {
             operation: operation.into(),
-            source,
+            source: Some(source),
+        }
+    }
+
+    /// A failure with no engine error behind it.
+    pub fn message(text: impl Into<String>) -> Self {
+        EngineError {
+            operation: text.into(),
+            source: None,
         }
     }
 
     /// HTTP status the engine answered with, when it answered.
     pub fn status(&self) -> Option<u16> {
         match &self.source {
-            bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+            Some(bollard::errors::Error::DockerResponseServerError { status_code, .. }) => {
                 Some(*status_code)
             }
             _ => None,

@@ -9,9 +9,11 @@ pub mod connect;
 pub mod dockerignore;
 pub mod error;
 pub mod exec;
+pub mod execute;
 pub mod image;
 mod lines;
 pub mod logs;
+pub mod project;
 pub mod reference;
 pub mod system;
 

@@ -10,6 +10,8 @@
 //!
 //! This crate is test-only support; like hoist-docker it may use bollard directly.
 
+pub mod http;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -82,7 +84,11 @@ pub async fn engine(name: &str) -> Option<Engine> {
 }
 
 /// [`engine`] with the spec and policy given.
-pub async fn connect_or_explain(name: &str, spec: &EngineSpec, policy: SkipPolicy) -> Option<Engine> {
+pub async fn connect_or_explain(
+    name: &str,
+    spec: &EngineSpec,
+    policy: SkipPolicy,
+) -> Option<Engine> {
     match Engine::connect(spec).await {
         Ok(engine) => Some(engine),
         Err(err) => {
@@ -100,6 +106,18 @@ pub async fn connect_or_explain(name: &str, spec: &EngineSpec, policy: SkipPolic
             }
         }
     }
+}
+
+/// The Docker Compose v2 binary to compare against (`scripts/peers` installs it): the Go binary
+/// itself, not the Python wrapper, so that timings are fair.
+pub fn compose_v2() -> PathBuf {
+    std::env::var_os("HOIST_COMPOSE_V2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                "/opt/hoist-peers/compose-v2/lib/python3.11/site-packages/compose/docker-compose",
+            )
+        })
 }
 
 /// A unique project for one test, cleaned up on drop.
@@ -179,6 +197,18 @@ impl Drop for TestProject {
         });
         let _ = handle.join();
     }
+}
+
+/// Whether the engine has a network of that name.
+pub async fn network_exists(engine: &Engine, name: &str) -> bool {
+    engine
+        .docker()
+        .inspect_network(
+            name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .is_ok()
 }
 
 /// Removes every container, network and volume labelled with `project`.
@@ -274,7 +304,11 @@ mod tests {
             in_ci: false,
             skip_requested: true,
         };
-        assert!(connect_or_explain("prod", &nowhere(), policy).await.is_none());
+        assert!(
+            connect_or_explain("prod", &nowhere(), policy)
+                .await
+                .is_none()
+        );
     }
 
     #[test]

@@ -43,11 +43,17 @@ async fn network_and_container(engine: &Engine, project: &TestProject) {
         .await
         .expect("create container");
     docker
-        .start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)
+        .start_container(
+            &name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
         .await
         .expect("start container");
     let inspect = docker
-        .inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            &name,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await
         .expect("inspect container");
     let state = inspect.state.expect("state");
@@ -56,12 +62,17 @@ async fn network_and_container(engine: &Engine, project: &TestProject) {
         .network_settings
         .and_then(|n| n.networks)
         .unwrap_or_default();
-    assert!(networks.contains_key(&net), "attached to {net}: {networks:?}");
+    assert!(
+        networks.contains_key(&net),
+        "attached to {net}: {networks:?}"
+    );
 }
 
 #[tokio::test]
 async fn prod_over_plain_tcp_runs_a_container_on_its_own_network() {
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     assert_eq!(prod.address().to_string(), "tcp://10.200.0.2:2375");
     let project = TestProject::new("smoke-prod", &[&prod]);
     network_and_container(&prod, &project).await;
@@ -69,7 +80,9 @@ async fn prod_over_plain_tcp_runs_a_container_on_its_own_network() {
 
 #[tokio::test]
 async fn prod_tls_over_verified_tls_runs_a_container_on_its_own_network() {
-    let Some(prod_tls) = engine("prod-tls").await else { return };
+    let Some(prod_tls) = engine("prod-tls").await else {
+        return;
+    };
     assert_eq!(prod_tls.address().to_string(), "tcp://10.200.0.3:2376");
     let identity = prod_tls.identity().await.expect("version over TLS");
     assert!(!identity.version.is_empty());
@@ -80,7 +93,9 @@ async fn prod_tls_over_verified_tls_runs_a_container_on_its_own_network() {
 #[tokio::test]
 async fn image_pushed_from_cd_is_pulled_on_prod_through_the_registry() {
     let Some(cd) = engine("cd").await else { return };
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("smoke-registry", &[&cd, &prod]);
     let repo = format!("hoist-smoke/{}", project.name);
 
@@ -88,7 +103,12 @@ async fn image_pushed_from_cd_is_pulled_on_prod_through_the_registry() {
     cd.docker()
         .tag_image(
             BASE,
-            Some(TagImageOptionsBuilder::default().repo(&pushed).tag("v1").build()),
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(&pushed)
+                    .tag("v1")
+                    .build(),
+            ),
         )
         .await
         .expect("tag on cd");

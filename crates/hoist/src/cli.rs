@@ -28,55 +28,325 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Engine to talk to (unix:///path, tcp://host:port). Defaults to DOCKER_HOST, then the
     /// local socket.
-    #[arg(short = 'H', long = "host", global = true, value_name = "HOST")]
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,
 
     /// Use TLS and verify the engine's certificate.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub tlsverify: bool,
 
     /// Trust certificates signed by this CA only.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlscacert: Option<PathBuf>,
 
     /// Client certificate.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlscert: Option<PathBuf>,
 
     /// Client key.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
 
     /// Allow plain TCP to this non-loopback host (repeatable; also HOIST_TRUST_INSECURE_HOST,
     /// comma-separated). Whoever reaches an unprotected engine port owns that host.
-    #[arg(long = "trust-insecure-host", global = true, value_name = "HOST")]
+    #[arg(long = "trust-insecure-host", value_name = "HOST")]
     pub trust_insecure_host: Vec<String>,
 
     /// Compose configuration files.
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Vec<PathBuf>,
 
     /// Project name.
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
 
     /// Alternate working directory (default: the directory of the first compose file).
-    #[arg(long = "project-directory", global = true, value_name = "DIR")]
+    #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
 
     /// Profiles to enable.
-    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    #[arg(long = "profile", value_name = "PROFILE")]
     pub profile: Vec<String>,
 
     /// Alternate environment files.
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create and start containers (dependencies first; unchanged services are left running).
+    Up(UpArgs),
+    /// Stop and remove containers and networks (and volumes with -v).
+    Down(DownArgs),
+    /// List containers.
+    Ps(PsArgs),
+    /// Print the public address of a port binding.
+    Port(PortArgs),
+    /// Low-level information on a service's container or any container, as JSON or a template.
+    Inspect(InspectArgs),
+    /// Run a one-off command on a service.
+    Run(RunArgs),
+    /// View output from containers.
+    Logs(LogsArgs),
+    /// Start existing containers.
+    Start(ServicesArgs),
+    /// Stop running containers without removing them.
+    Stop(StopArgs),
+    /// Restart service containers.
+    Restart(StopArgs),
+    /// Remove stopped service containers.
+    Rm(RmArgs),
+    /// Pull service images.
+    Pull(PullArgs),
+    /// Push service images.
+    Push(ServicesArgs),
+    /// Build or rebuild service images.
+    Build(BuildArgs),
+    /// List running compose projects.
+    Ls(LsArgs),
+    /// Set the number of containers of a service (legacy `scale SERVICE=N`).
+    Scale(ScaleArgs),
     /// Show the engine hoist talks to: address, version and API version.
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.
     Config(crate::commands::config::ConfigArgs),
+}
+
+/// `--progress`: how progress is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Progress {
+    #[default]
+    Auto,
+    Tty,
+    Plain,
+    Json,
+    Quiet,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProgressArgs {
+    /// Set type of progress output.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct UpArgs {
+    /// Detached mode: run containers in the background.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Recreate containers even if their configuration and image haven't changed.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them.
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Execute command in dry run mode: print the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use this timeout in seconds for container shutdown when containers are recreated.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DownArgs {
+    /// Remove named volumes declared in the volumes section and anonymous volumes.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Print the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PsArgs {
+    /// Show all stopped containers (including those created by the run command).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display services.
+    #[arg(long)]
+    pub services: bool,
+    /// Format output: table, json, or a Go template ("table {{.Name}}\t{{.Ports}}").
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    pub service: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PortArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+    pub private_port: u16,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InspectArgs {
+    /// Format the output using the given Go template (`-f` is the compose file, as everywhere).
+    #[arg(long = "format")]
+    pub format: Option<String>,
+    /// Service names or container names/ids.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Run container in background and print its name.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Disable pseudo-TTY allocation.
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Run command with the service's ports enabled and mapped to the host.
+    #[arg(long)]
+    pub service_ports: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    pub service: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogsArgs {
+    /// Follow log output.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs for each container.
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Don't print prefix in logs.
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServicesArgs {
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StopArgs {
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RmArgs {
+    /// Don't ask to confirm removal.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Stop the containers, if required, before removing.
+    #[arg(short = 's', long)]
+    pub stop: bool,
+    /// Remove any anonymous volumes attached to containers.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PullArgs {
+    /// Ignore images that can be built.
+    #[arg(long)]
+    pub ignore_buildable: bool,
+    /// Pull what it can and ignore images with pull failures.
+    #[arg(long)]
+    pub ignore_pull_failures: bool,
+    /// Pull without printing progress information.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct BuildArgs {
+    /// Set build-time variables for services.
+    #[arg(long = "build-arg", value_name = "KEY=VAL")]
+    pub build_arg: Vec<String>,
+    /// Do not use cache when building the image.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image.
+    #[arg(long)]
+    pub pull: bool,
+    /// Don't print anything to stdout.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LsArgs {
+    /// Show all stopped compose projects.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display project names.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format the output: table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScaleArgs {
+    /// SERVICE=NUM pairs.
+    #[arg(required = true, value_name = "SERVICE=NUM")]
+    pub scales: Vec<String>,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
 }

@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod commands;
+pub mod context;
+pub mod output;
 pub mod settings;
 
 use std::ffi::OsString;

@@ -14,6 +14,8 @@ pub struct EnvVars {
     pub docker_cert_path: Option<String>,
     pub trust_insecure_host: Option<String>,
     pub home: Option<String>,
+    /// The whole process environment, for compose interpolation.
+    pub all: std::collections::BTreeMap<String, String>,
 }
 
 impl EnvVars {
@@ -25,6 +27,7 @@ impl EnvVars {
             docker_cert_path: get("DOCKER_CERT_PATH"),
             trust_insecure_host: get("HOIST_TRUST_INSECURE_HOST"),
             home: get("HOME"),
+            all: std::env::vars().collect(),
         }
     }
 }
@@ -86,6 +89,7 @@ mod tests {
             docker_cert_path: Some("/certs".into()),
             trust_insecure_host: Some("a, b".into()),
             home: None,
+            all: Default::default(),
         };
         let spec = engine_spec(&GlobalArgs::default(), &env);
         assert_eq!(spec.host, "tcp://prod:2376");

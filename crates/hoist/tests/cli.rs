@@ -25,7 +25,13 @@ fn version_flag_prints_the_package_version() {
 #[test]
 fn help_lists_the_engine_flags() {
     let out = stdout(hoist().arg("--help").assert().success());
-    for flag in ["--host", "--tlsverify", "--trust-insecure-host", "--project-name", "--file"] {
+    for flag in [
+        "--host",
+        "--tlsverify",
+        "--trust-insecure-host",
+        "--project-name",
+        "--file",
+    ] {
         assert!(out.contains(flag), "--help should mention {flag}:\n{out}");
     }
 }
@@ -38,7 +44,10 @@ fn plain_tcp_to_a_remote_name_is_refused_with_tls_advice() {
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"), "{err}");
+    assert!(
+        err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"),
+        "{err}"
+    );
     assert!(err.contains("--tlsverify"), "{err}");
     assert!(err.contains("--trust-insecure-host prod.invalid"), "{err}");
 }

@@ -2,14 +2,13 @@
 //! json` gives compose's JSON, `--format yaml` the same tree as YAML), or only the service names,
 //! the images, or nothing (`--quiet`, validation only).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
+use crate::settings::EnvVars;
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum ConfigFormat {
@@ -39,22 +38,8 @@ pub struct ConfigArgs {
 }
 
 /// The options the loader needs, from the global flags and the process environment.
-pub fn load_options(global: &GlobalArgs) -> anyhow::Result<hoist_compose::LoadOptions> {
-    // The binary is the only place that reads the process environment; the loader gets a copy.
-    let environment: BTreeMap<String, String> = std::env::vars().collect();
-    Ok(hoist_compose::LoadOptions {
-        files: global.file.clone(),
-        project_name: global.project_name.clone(),
-        project_directory: global.project_directory.clone(),
-        profiles: global.profile.clone(),
-        env_files: global.env_file.clone(),
-        environment,
-        working_dir: std::env::current_dir().context("reading the current directory")?,
-    })
-}
-
-pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let opts = load_options(global)?;
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let opts = crate::context::load_options(global, env)?;
     let project = hoist_compose::load(&opts)?;
     for w in &project.warnings {
         eprintln!("warning: {w}");

@@ -1,9 +1,23 @@
 //! One module per verb; `dispatch` routes a parsed command line to it.
 
 pub mod config;
+mod down;
+mod images;
+mod inspect;
+mod lifecycle;
+mod logs;
+mod ls;
+mod port;
+mod ps;
+mod run;
+mod scale;
+mod up;
 mod version;
 
 use std::process::ExitCode;
+
+use hoist_core::spec::ProjectSpec;
+use hoist_docker::Engine;
 
 use crate::cli::{Cli, Command};
 use crate::settings::EnvVars;
@@ -11,9 +25,33 @@ use crate::settings::EnvVars;
 /// Runs the command and returns its exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = EnvVars::from_process();
-    match cli.command {
-        Command::Version => version::run(&cli.global, &env),
-        Command::Config(args) => config::run(&cli.global, &args),
+    let g = &cli.global;
+    // The remote-API policy is decided before anything else, so a refused engine gets nothing,
+    // not even the compose file's name.
+    if !matches!(cli.command, Command::Version | Command::Config(_)) {
+        let spec = crate::settings::engine_spec(g, &env);
+        let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        hoist_docker::connect::check_policy(&spec, &etc_hosts)?;
+    }
+    match &cli.command {
+        Command::Up(args) => up::run(g, &env, args),
+        Command::Down(args) => down::run(g, &env, args),
+        Command::Ps(args) => ps::run(g, &env, args),
+        Command::Port(args) => port::run(g, &env, args),
+        Command::Inspect(args) => inspect::run(g, &env, args),
+        Command::Run(args) => run::run(g, &env, args),
+        Command::Logs(args) => logs::run(g, &env, args),
+        Command::Start(args) => lifecycle::start(g, &env, args),
+        Command::Stop(args) => lifecycle::stop(g, &env, args),
+        Command::Restart(args) => lifecycle::restart(g, &env, args),
+        Command::Rm(args) => lifecycle::rm(g, &env, args),
+        Command::Pull(args) => images::pull(g, &env, args),
+        Command::Push(args) => images::push(g, &env, args),
+        Command::Build(args) => images::build(g, &env, args),
+        Command::Ls(args) => ls::run(g, &env, args),
+        Command::Scale(args) => scale::run(g, &env, args),
+        Command::Version => version::run(g, &env),
+        Command::Config(args) => config::run(g, &env, args),
     }
 }
 
@@ -23,4 +61,24 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// The name of replica `index` of `service`, checked to exist on the engine.
+pub(crate) async fn service_container(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    service: &str,
+    index: u32,
+) -> anyhow::Result<String> {
+    let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+    observed
+        .service_containers(service)
+        .find(|c| c.number == index)
+        .map(|c| c.name.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "service {service} has no container number {index} in project {} (see `hoist ps -a`)",
+                spec.name
+            )
+        })
 }

@@ -1,0 +1,545 @@
+//! From a loaded compose project to engine-level desired state ([`ProjectSpec`]): names resolved
+//! to engine names, durations and sizes to numbers, links and `service:` modes to container
+//! names, legacy v1 projects onto the default bridge.
+
+use std::collections::BTreeMap;
+
+use hoist_compose::{Project, Service};
+use serde_json::Value as J;
+
+use crate::spec::{
+    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Link, LogSpec, MountSpec,
+    NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DesiredError {
+    #[error("service {service}: {message}")]
+    Service { service: String, message: String },
+}
+
+fn err(service: &str, message: impl Into<String>) -> DesiredError {
+    DesiredError::Service {
+        service: service.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The engine-level desired state of `project`.
+pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
+    let mut spec = ProjectSpec {
+        name: project.name.clone(),
+        legacy: project.legacy,
+        working_dir: project.project_dir.to_string_lossy().into_owned(),
+        config_files: project
+            .files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect(),
+        services: Vec::new(),
+        networks: project
+            .networks
+            .iter()
+            .map(|(key, n)| NetworkSpec {
+                key: key.clone(),
+                name: n.name.clone(),
+                driver: n.driver.clone(),
+                external: n.external,
+                internal: bool_extra(&n.extra, "internal"),
+                attachable: bool_extra(&n.extra, "attachable"),
+                enable_ipv6: bool_extra(&n.extra, "enable_ipv6"),
+                labels: n
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                driver_opts: string_map(n.extra.get("driver_opts")),
+                subnets: n
+                    .extra
+                    .get("ipam")
+                    .and_then(|i| i.get("config"))
+                    .and_then(J::as_array)
+                    .map(|configs| {
+                        configs
+                            .iter()
+                            .filter_map(|c| c.get("subnet").and_then(J::as_str))
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        volumes: project
+            .volumes
+            .iter()
+            .map(|(key, v)| VolumeSpec {
+                key: key.clone(),
+                name: v.name.clone(),
+                driver: v.driver.clone(),
+                external: v.external,
+                labels: v
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                driver_opts: string_map(v.extra.get("driver_opts")),
+            })
+            .collect(),
+    };
+    for service in project.services.values() {
+        let s = service_spec(project, &spec, service)?;
+        spec.services.push(s);
+    }
+    Ok(spec)
+}
+
+fn bool_extra(extra: &indexmap::IndexMap<String, J>, key: &str) -> bool {
+    extra.get(key).and_then(J::as_bool).unwrap_or(false)
+}
+
+fn string_map(v: Option<&J>) -> BTreeMap<String, String> {
+    match v {
+        Some(J::Object(o)) => o
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
+            .collect(),
+        Some(J::Array(a)) => a
+            .iter()
+            .filter_map(J::as_str)
+            .map(|s| match s.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (s.to_string(), String::new()),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn scalar(v: &J) -> Option<String> {
+    match v {
+        J::String(s) => Some(s.clone()),
+        J::Number(n) => Some(n.to_string()),
+        J::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn strings(v: Option<&J>) -> Vec<String> {
+    match v {
+        Some(J::Array(a)) => a.iter().filter_map(scalar).collect(),
+        Some(J::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn int(v: Option<&J>) -> Option<i64> {
+    match v? {
+        J::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        J::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Go duration text (`1m30s`) to nanoseconds.
+fn duration_ns(service: &str, key: &str, v: Option<&String>) -> Result<Option<i64>, DesiredError> {
+    match v {
+        None => Ok(None),
+        Some(text) => hoist_compose::units::parse_duration(text)
+            .map(|ns| Some(ns as i64))
+            .ok_or_else(|| err(service, format!("{key}: invalid duration {text:?}"))),
+    }
+}
+
+/// `8080`, `8080/udp`, `3000-3002` → `["8080/tcp"]`, ...
+fn expand_expose(entry: &str) -> Vec<String> {
+    let (ports, proto) = entry.split_once('/').unwrap_or((entry, "tcp"));
+    match ports.split_once('-') {
+        Some((a, b)) => match (a.parse::<u32>(), b.parse::<u32>()) {
+            (Ok(a), Ok(b)) if a <= b && b - a < 65536 => {
+                (a..=b).map(|p| format!("{p}/{proto}")).collect()
+            }
+            _ => vec![format!("{ports}/{proto}")],
+        },
+        None => vec![format!("{ports}/{proto}")],
+    }
+}
+
+fn service_spec(
+    project: &Project,
+    spec: &ProjectSpec,
+    s: &Service,
+) -> Result<ServiceSpec, DesiredError> {
+    let name = s.name.as_str();
+    let sep = if project.legacy { '_' } else { '-' };
+    let image = s
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}{sep}{name}", project.name));
+    let pull_policy = match s.extra.get("pull_policy").and_then(J::as_str) {
+        Some(p) => p.parse().map_err(|e: String| err(name, e))?,
+        None => PullPolicy::Missing,
+    };
+    let build = s.build.as_ref().map(|b| BuildSpec {
+        context: b.context.clone(),
+        dockerfile: b.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()),
+        args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        target: b.target.clone(),
+        labels: b
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    });
+    let replicas = s
+        .deploy
+        .as_ref()
+        .and_then(|d| d.replicas)
+        .or(s.scale)
+        .unwrap_or(1)
+        .max(0) as u32;
+
+    let mut depends_on: Vec<Dependency> = Vec::new();
+    for (dep, d) in &s.depends_on {
+        let condition = match d.condition.as_str() {
+            "service_healthy" => Condition::ServiceHealthy,
+            "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
+            _ => Condition::ServiceStarted,
+        };
+        depends_on.push(Dependency {
+            service: dep.clone(),
+            condition,
+            required: d.required,
+        });
+    }
+    let links: Vec<Link> = s
+        .links
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((service, alias)) => Link {
+                service: service.into(),
+                alias: alias.into(),
+            },
+            None => Link {
+                service: l.clone(),
+                alias: l.clone(),
+            },
+        })
+        .collect();
+
+    // `service:NAME` shares another service's network stack: its first container's.
+    let container_of = |service: &str| -> Option<String> {
+        let target = project.services.get(service)?;
+        Some(match &target.container_name {
+            Some(n) => n.clone(),
+            None => format!("{}{sep}{service}{sep}1", project.name),
+        })
+    };
+    let mut network_mode = s.network_mode.clone();
+    if let Some(target) = network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+        .map(str::to_string)
+    {
+        let target = target.as_str();
+        let container = container_of(target).ok_or_else(|| {
+            err(
+                name,
+                format!("network_mode refers to undefined service {target}"),
+            )
+        })?;
+        network_mode = Some(format!("container:{container}"));
+        if !depends_on.iter().any(|d| d.service == target) {
+            depends_on.push(Dependency {
+                service: target.to_string(),
+                condition: Condition::ServiceStarted,
+                required: true,
+            });
+        }
+    }
+    if project.legacy && network_mode.is_none() {
+        network_mode = Some("bridge".into());
+    }
+
+    let networks: Vec<NetworkAttachment> = if network_mode.is_some() {
+        Vec::new()
+    } else {
+        s.networks
+            .iter()
+            .map(|(key, opts)| {
+                let engine_name = spec
+                    .networks
+                    .iter()
+                    .find(|n| &n.key == key)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_else(|| format!("{}_{key}", project.name));
+                let opts = opts.clone().unwrap_or_default();
+                NetworkAttachment {
+                    network: engine_name,
+                    aliases: opts.aliases,
+                    ipv4_address: opts.ipv4_address,
+                    ipv6_address: opts.ipv6_address,
+                }
+            })
+            .collect()
+    };
+
+    let mut env: Vec<String> = s
+        .environment
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    env.sort();
+
+    let mut exposed: Vec<String> = s.expose.iter().flat_map(|e| expand_expose(e)).collect();
+    let ports: Vec<PortBinding> = s
+        .ports
+        .iter()
+        .map(|p| {
+            let proto = if p.protocol.is_empty() {
+                "tcp"
+            } else {
+                &p.protocol
+            };
+            PortBinding {
+                container_port: format!("{}/{proto}", p.target),
+                host_ip: p.host_ip.clone(),
+                host_port: p.published.clone(),
+            }
+        })
+        .collect();
+    for p in &ports {
+        exposed.push(p.container_port.clone());
+    }
+    exposed.sort();
+    exposed.dedup();
+
+    let mut mounts: Vec<MountSpec> = Vec::new();
+    for m in &s.volumes {
+        let source = match (m.kind.as_str(), &m.source) {
+            ("volume", Some(key)) => spec
+                .volumes
+                .iter()
+                .find(|v| &v.key == key)
+                .map(|v| v.name.clone())
+                .unwrap_or_else(|| key.clone()),
+            (_, Some(src)) => src.clone(),
+            (_, None) => String::new(),
+        };
+        let create_host_path = m
+            .extra
+            .get("bind")
+            .and_then(|b| b.get("create_host_path"))
+            .and_then(J::as_bool)
+            .unwrap_or(false);
+        mounts.push(MountSpec {
+            kind: m.kind.clone(),
+            source,
+            target: m.target.clone(),
+            read_only: m.read_only,
+            create_host_path,
+        });
+    }
+    // File-based secrets and configs are bind mounts, as Compose does it without Swarm.
+    for (refs, objects, default_dir) in [
+        (&s.secrets, &project.secrets, "/run/secrets/"),
+        (&s.configs, &project.configs, "/"),
+    ] {
+        for r in refs {
+            let Some(object) = objects.get(&r.source) else {
+                return Err(err(
+                    name,
+                    format!("refers to undefined secret/config {}", r.source),
+                ));
+            };
+            let Some(file) = &object.file else { continue };
+            let target = match &r.target {
+                Some(t) if t.starts_with('/') => t.clone(),
+                Some(t) => format!("{default_dir}{t}"),
+                None => format!("{default_dir}{}", r.source),
+            };
+            mounts.push(MountSpec {
+                kind: "bind".into(),
+                source: file.clone(),
+                target,
+                read_only: true,
+                create_host_path: false,
+            });
+        }
+    }
+
+    let healthcheck_disabled = s
+        .healthcheck
+        .as_ref()
+        .is_some_and(|h| h.disable || h.test.first().is_some_and(|t| t == "NONE"));
+    let healthcheck = match &s.healthcheck {
+        Some(h) if !healthcheck_disabled => Some(HealthSpec {
+            test: h.test.clone(),
+            interval_ns: duration_ns(name, "healthcheck.interval", h.interval.as_ref())?,
+            timeout_ns: duration_ns(name, "healthcheck.timeout", h.timeout.as_ref())?,
+            start_period_ns: duration_ns(
+                name,
+                "healthcheck.start_period",
+                h.start_period.as_ref(),
+            )?,
+            retries: h.retries.map(|r| r as i64),
+        }),
+        _ => None,
+    };
+    let stop_timeout_secs = duration_ns(name, "stop_grace_period", s.stop_grace_period.as_ref())?
+        .map(|ns| (ns / 1_000_000_000) as u64);
+
+    let x = &s.extra;
+    let tmpfs: BTreeMap<String, String> = strings(x.get("tmpfs"))
+        .into_iter()
+        .map(|t| match t.split_once(':') {
+            Some((path, opts)) => (path.to_string(), opts.to_string()),
+            None => (t, String::new()),
+        })
+        .collect();
+    let ulimits: BTreeMap<String, (i64, i64)> = match x.get("ulimits") {
+        Some(J::Object(o)) => o
+            .iter()
+            .filter_map(|(k, v)| {
+                let pair = match v {
+                    J::Object(lim) => (int(lim.get("soft"))?, int(lim.get("hard"))?),
+                    other => {
+                        let n = int(Some(other))?;
+                        (n, n)
+                    }
+                };
+                Some((k.clone(), pair))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let devices: Vec<String> = match x.get("devices") {
+        Some(J::Array(a)) => a
+            .iter()
+            .filter_map(|d| match d {
+                J::String(s) => Some(s.clone()),
+                J::Object(o) => {
+                    let source = o.get("source").and_then(J::as_str)?;
+                    let target = o.get("target").and_then(J::as_str).unwrap_or(source);
+                    let perms = o.get("permissions").and_then(J::as_str).unwrap_or("rwm");
+                    Some(format!("{source}:{target}:{perms}"))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let nano_cpus = match x.get("cpus") {
+        Some(J::Number(n)) => n.as_f64().map(|c| (c * 1e9) as i64),
+        Some(J::String(s)) => s.parse::<f64>().ok().map(|c| (c * 1e9) as i64),
+        _ => None,
+    };
+    let extra_hosts: Vec<String> = match x.get("extra_hosts") {
+        Some(J::Object(o)) => o
+            .iter()
+            .flat_map(|(host, ips)| {
+                strings(Some(ips))
+                    .into_iter()
+                    .map(move |ip| format!("{host}:{ip}"))
+            })
+            .collect(),
+        other => strings(other)
+            .into_iter()
+            .map(|h| match h.split_once('=') {
+                Some((host, ip)) => format!("{host}:{ip}"),
+                None => h,
+            })
+            .collect(),
+    };
+
+    let container = ContainerSpec {
+        image: image.clone(),
+        cmd: s.command.clone(),
+        entrypoint: s.entrypoint.clone(),
+        env,
+        labels: s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        exposed_ports: exposed,
+        ports,
+        mounts,
+        working_dir: s.working_dir.clone(),
+        user: s.user.clone(),
+        hostname: s.hostname.clone(),
+        domainname: x.get("domainname").and_then(scalar),
+        tty: s.tty,
+        stdin_open: s.stdin_open,
+        privileged: s.privileged,
+        init: x.get("init").and_then(J::as_bool),
+        read_only: s.read_only,
+        cap_add: strings(x.get("cap_add")),
+        cap_drop: strings(x.get("cap_drop")),
+        extra_hosts,
+        dns: strings(x.get("dns")),
+        dns_search: strings(x.get("dns_search")),
+        security_opt: strings(x.get("security_opt")),
+        restart: s.restart.clone(),
+        healthcheck,
+        healthcheck_disabled,
+        stop_signal: s.stop_signal.clone(),
+        stop_timeout: stop_timeout_secs.map(|t| t as i64),
+        network_mode,
+        tmpfs,
+        shm_size: int(x.get("shm_size")),
+        memory: int(x.get("mem_limit")),
+        nano_cpus,
+        logging: s.logging.as_ref().and_then(|l| {
+            Some(LogSpec {
+                driver: l.driver.clone()?,
+                options: l
+                    .options
+                    .iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                    .collect(),
+            })
+        }),
+        sysctls: string_map(x.get("sysctls")),
+        ulimits,
+        pid: x.get("pid").and_then(scalar),
+        ipc: x.get("ipc").and_then(scalar),
+        devices,
+        group_add: strings(x.get("group_add")),
+        platform: x.get("platform").and_then(scalar),
+        mac_address: x.get("mac_address").and_then(scalar),
+        volumes_from: s
+            .volumes_from
+            .iter()
+            .map(|v| {
+                let (kind, target) = v.split_once(':').unwrap_or(("service", v));
+                let (target, mode) = match target.split_once(':') {
+                    Some((t, m)) => (t, Some(m)),
+                    None => (target, None),
+                };
+                let container = if kind == "container" {
+                    target.to_string()
+                } else {
+                    container_of(target).unwrap_or_else(|| target.to_string())
+                };
+                match mode {
+                    Some(m) => format!("{container}:{m}"),
+                    None => container,
+                }
+            })
+            .collect(),
+    };
+    Ok(ServiceSpec {
+        name: name.to_string(),
+        image,
+        pull_policy,
+        build,
+        replicas,
+        container_name: s.container_name.clone(),
+        depends_on,
+        links,
+        networks,
+        container,
+        healthcheck_disabled,
+        stop_timeout_secs,
+    })
+}

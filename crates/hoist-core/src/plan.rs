@@ -1,0 +1,792 @@
+//! Reconcile: desired state plus observed state in, a plan out. Every decision of `up`, `down`,
+//! `start`, `stop` and `rm` lives here, as pure functions, so it can be tested without an engine
+//! and printed by `--dry-run` exactly as the tests see it.
+//!
+//! A plan is a list of steps, each one engine operation with the reason it exists and the steps
+//! it must wait for. The executor runs every step as soon as the steps it waits for are done, so
+//! independent services start concurrently and dependencies start first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::hash::config_hash;
+use crate::observed::{Observed, ObservedContainer};
+use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec};
+
+/// One engine operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    PullImage {
+        service: String,
+        image: String,
+    },
+    BuildImage {
+        service: String,
+        image: String,
+    },
+    CreateNetwork {
+        network: String,
+    },
+    CreateVolume {
+        volume: String,
+    },
+    CreateContainer {
+        service: String,
+        number: u32,
+        name: String,
+    },
+    StartContainer {
+        service: String,
+        name: String,
+    },
+    WaitHealthy {
+        service: String,
+        name: String,
+    },
+    WaitCompleted {
+        service: String,
+        name: String,
+    },
+    /// `--wait`: healthy when the container has a health check, running otherwise.
+    WaitReady {
+        service: String,
+        name: String,
+    },
+    StopContainer {
+        service: String,
+        name: String,
+    },
+    RemoveContainer {
+        service: String,
+        name: String,
+    },
+    RemoveNetwork {
+        network: String,
+    },
+    RemoveVolume {
+        volume: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::PullImage { service, image } => write!(f, "pull {image} (service {service})"),
+            Action::BuildImage { service, image } => {
+                write!(f, "build {image} (service {service})")
+            }
+            Action::CreateNetwork { network } => write!(f, "create network {network}"),
+            Action::CreateVolume { volume } => write!(f, "create volume {volume}"),
+            Action::CreateContainer { name, .. } => write!(f, "create container {name}"),
+            Action::StartContainer { name, .. } => write!(f, "start container {name}"),
+            Action::WaitHealthy { name, .. } => write!(f, "wait until {name} is healthy"),
+            Action::WaitCompleted { name, .. } => {
+                write!(f, "wait until {name} has completed successfully")
+            }
+            Action::WaitReady { name, .. } => write!(f, "wait until {name} is ready"),
+            Action::StopContainer { name, .. } => write!(f, "stop container {name}"),
+            Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
+            Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
+            Action::RemoveVolume { volume } => write!(f, "remove volume {volume}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub id: usize,
+    pub action: Action,
+    pub reason: String,
+    /// Steps that must be done before this one starts.
+    pub after: Vec<usize>,
+}
+
+/// What reconcile decided. `unchanged` lists containers left as they are, so output can say so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub unchanged: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    fn push(&mut self, action: Action, reason: impl Into<String>, after: Vec<usize>) -> usize {
+        let id = self.steps.len() + 1;
+        let mut after: Vec<usize> = after
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        after.retain(|a| *a != id);
+        self.steps.push(Step {
+            id,
+            action,
+            reason: reason.into(),
+            after,
+        });
+        id
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// The same text every time for the same inputs: `--dry-run` prints it, tests assert it.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        if self.steps.is_empty() {
+            writeln!(f, "nothing to do")?;
+        }
+        for step in &self.steps {
+            write!(f, "{:>3}. {} ({})", step.id, step.action, step.reason)?;
+            if !step.after.is_empty() {
+                let after: Vec<String> = step.after.iter().map(|a| a.to_string()).collect();
+                write!(f, " after {}", after.join(", "))?;
+            }
+            writeln!(f)?;
+        }
+        for name in &self.unchanged {
+            writeln!(f, "  -  {name} is up to date")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no such service: {0}")]
+    NoSuchService(String),
+    #[error("service {service} depends on {dependency}, which is not defined")]
+    MissingDependency { service: String, dependency: String },
+    #[error("dependency cycle between services: {0}")]
+    Cycle(String),
+    #[error(
+        "service {service} waits for {dependency} to be healthy, but {dependency} disables its \
+         healthcheck (enable one, or use condition: service_started)"
+    )]
+    NoHealthcheck { service: String, dependency: String },
+    #[error("network {0} is declared as external, but could not be found")]
+    ExternalNetworkMissing(String),
+    #[error("volume {0} is declared as external, but could not be found")]
+    ExternalVolumeMissing(String),
+    #[error(
+        "image {image} for service {service} is not on the engine and --pull never forbids pulling it"
+    )]
+    ImageMissing { service: String, image: String },
+}
+
+/// Options of `up` that change decisions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpOptions {
+    /// Services named on the command line; empty means all.
+    pub services: Vec<String>,
+    pub no_deps: bool,
+    pub force_recreate: bool,
+    pub no_recreate: bool,
+    pub remove_orphans: bool,
+    /// Wait for every started service to be running/healthy before returning.
+    pub wait: bool,
+}
+
+/// Services to act on: the named ones (all when none), plus what they depend on unless
+/// `no_deps`, in dependency order (dependencies first, otherwise declaration order).
+pub fn select_services<'a>(
+    project: &'a ProjectSpec,
+    named: &[String],
+    no_deps: bool,
+) -> Result<Vec<&'a ServiceSpec>, PlanError> {
+    for name in named {
+        if project.service(name).is_none() {
+            return Err(PlanError::NoSuchService(name.clone()));
+        }
+    }
+    let mut wanted: BTreeSet<&str> = if named.is_empty() {
+        project.services.iter().map(|s| s.name.as_str()).collect()
+    } else {
+        named.iter().map(String::as_str).collect()
+    };
+    if !no_deps {
+        let mut stack: Vec<&str> = wanted.iter().copied().collect();
+        while let Some(name) = stack.pop() {
+            let service = project.service(name).expect("checked above");
+            for dep in dependencies(service) {
+                if project.service(dep).is_none() {
+                    return Err(PlanError::MissingDependency {
+                        service: name.to_string(),
+                        dependency: dep.to_string(),
+                    });
+                }
+                if wanted.insert(dep) {
+                    stack.push(dep);
+                }
+            }
+        }
+    }
+    // Kahn's algorithm over the wanted set, picking in declaration order for stable output.
+    let mut order = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    while done.len() < wanted.len() {
+        let next = project.services.iter().find(|s| {
+            wanted.contains(s.name.as_str())
+                && !done.contains(s.name.as_str())
+                && dependencies(s).all(|d| done.contains(d) || !wanted.contains(d))
+        });
+        match next {
+            Some(service) => {
+                done.insert(&service.name);
+                order.push(service);
+            }
+            None => {
+                let stuck: Vec<&str> = project
+                    .services
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .filter(|n| wanted.contains(n) && !done.contains(n))
+                    .collect();
+                return Err(PlanError::Cycle(stuck.join(", ")));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Every service `service` needs started first: `depends_on` and legacy `links`.
+pub fn dependencies(service: &ServiceSpec) -> impl Iterator<Item = &str> {
+    let mut seen = BTreeSet::new();
+    service
+        .depends_on
+        .iter()
+        .map(|d| d.service.as_str())
+        .chain(service.links.iter().map(|l| l.service.as_str()))
+        .filter(move |d| seen.insert(*d))
+}
+
+/// Pulls and builds needed before containers can be created.
+pub fn plan_images(
+    project: &ProjectSpec,
+    observed: &Observed,
+    services: &[&ServiceSpec],
+    pull_override: Option<PullPolicy>,
+) -> Result<Plan, PlanError> {
+    let mut plan = Plan::default();
+    let mut seen = BTreeSet::new();
+    for service in services {
+        if !seen.insert(service.image.as_str()) {
+            continue;
+        }
+        let present = observed.images.contains_key(&service.image);
+        let policy = pull_override.unwrap_or(service.pull_policy);
+        let build = service.build.is_some();
+        match policy {
+            PullPolicy::Always if !build => {
+                plan.push(
+                    Action::PullImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "--pull always",
+                    vec![],
+                );
+            }
+            PullPolicy::Build => {
+                plan.push(
+                    Action::BuildImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "pull_policy build",
+                    vec![],
+                );
+            }
+            _ if present => {}
+            PullPolicy::Never if !build => {
+                return Err(PlanError::ImageMissing {
+                    service: service.name.clone(),
+                    image: service.image.clone(),
+                });
+            }
+            _ if build => {
+                plan.push(
+                    Action::BuildImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "image not built yet",
+                    vec![],
+                );
+            }
+            _ => {
+                plan.push(
+                    Action::PullImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "image not on the engine",
+                    vec![],
+                );
+            }
+        }
+    }
+    let _ = project;
+    Ok(plan)
+}
+
+/// Why an existing container must be replaced, if it must.
+fn outdated(
+    container: &ObservedContainer,
+    hash: &str,
+    service: &ServiceSpec,
+    observed: &Observed,
+) -> Option<&'static str> {
+    if container.config_hash.as_deref() != Some(hash) {
+        return Some("configuration changed");
+    }
+    match observed.images.get(&service.image) {
+        Some(id) if *id != container.image_id => Some("image changed"),
+        _ => None,
+    }
+}
+
+/// Decides what `up` does.
+pub fn reconcile_up(
+    project: &ProjectSpec,
+    observed: &Observed,
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
+    let services = select_services(project, &opts.services, opts.no_deps)?;
+    let mut plan = Plan::default();
+
+    // Networks and volumes first; containers wait for the ones they use.
+    let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
+    for service in &services {
+        for attachment in &service.networks {
+            let Some(network) = project
+                .networks
+                .iter()
+                .find(|n| n.name == attachment.network)
+            else {
+                continue;
+            };
+            if network_steps.contains_key(network.name.as_str())
+                || observed.network(&network.name).is_some()
+            {
+                continue;
+            }
+            if network.external {
+                return Err(PlanError::ExternalNetworkMissing(network.name.clone()));
+            }
+            let id = plan.push(
+                Action::CreateNetwork {
+                    network: network.name.clone(),
+                },
+                "not on the engine",
+                vec![],
+            );
+            network_steps.insert(&network.name, id);
+        }
+    }
+    let mut volume_steps: BTreeMap<&str, usize> = BTreeMap::new();
+    for service in &services {
+        for mount in &service.container.mounts {
+            if mount.kind != "volume" || mount.source.is_empty() {
+                continue;
+            }
+            let Some(volume) = project.volumes.iter().find(|v| v.name == mount.source) else {
+                continue;
+            };
+            if volume_steps.contains_key(volume.name.as_str())
+                || observed.volume(&volume.name).is_some()
+            {
+                continue;
+            }
+            if volume.external {
+                return Err(PlanError::ExternalVolumeMissing(volume.name.clone()));
+            }
+            let id = plan.push(
+                Action::CreateVolume {
+                    volume: volume.name.clone(),
+                },
+                "not on the engine",
+                vec![],
+            );
+            volume_steps.insert(&volume.name, id);
+        }
+    }
+
+    let selected: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    // Per service: the steps after which it counts as started / healthy / completed.
+    let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut readiness: BTreeMap<(&str, Condition), Vec<usize>> = BTreeMap::new();
+
+    for service in &services {
+        let hash = config_hash(service);
+        let mut prerequisites: Vec<usize> = service
+            .networks
+            .iter()
+            .filter_map(|a| network_steps.get(a.network.as_str()).copied())
+            .chain(
+                service
+                    .container
+                    .mounts
+                    .iter()
+                    .filter_map(|m| volume_steps.get(m.source.as_str()).copied()),
+            )
+            .collect();
+        for dep in &service.depends_on {
+            if !selected.contains(dep.service.as_str()) {
+                continue;
+            }
+            let dep_spec = project
+                .service(&dep.service)
+                .expect("selected services exist");
+            let steps = match dep.condition {
+                Condition::ServiceStarted => started.get(dep.service.as_str()).cloned(),
+                condition => {
+                    if condition == Condition::ServiceHealthy && dep_spec.healthcheck_disabled {
+                        return Err(PlanError::NoHealthcheck {
+                            service: service.name.clone(),
+                            dependency: dep.service.clone(),
+                        });
+                    }
+                    let after = started
+                        .get(dep.service.as_str())
+                        .cloned()
+                        .unwrap_or_default();
+                    let waits = readiness
+                        .entry((dep.service.as_str(), condition))
+                        .or_insert_with(|| {
+                            wait_steps(&mut plan, project, dep_spec, condition, after)
+                        });
+                    Some(waits.clone())
+                }
+            };
+            prerequisites.extend(steps.unwrap_or_default());
+        }
+        for link in &service.links {
+            prerequisites.extend(
+                started
+                    .get(link.service.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+
+        let mut service_started = Vec::new();
+        let existing: Vec<&ObservedContainer> =
+            observed.service_containers(&service.name).collect();
+        for number in 1..=service.replicas.max(1) {
+            let name = project.container_name(service, number);
+            let current = existing.iter().find(|c| c.number == number);
+            let create_reason = match current {
+                None => Some("no container yet".to_string()),
+                Some(c) => {
+                    let why = if opts.force_recreate {
+                        Some("--force-recreate")
+                    } else {
+                        outdated(c, &hash, service, observed)
+                    };
+                    match why {
+                        Some(why) if !opts.no_recreate => {
+                            let mut after = prerequisites.clone();
+                            if c.state.is_running() {
+                                let stop = plan.push(
+                                    Action::StopContainer {
+                                        service: service.name.clone(),
+                                        name: c.name.clone(),
+                                    },
+                                    format!("recreate: {why}"),
+                                    vec![],
+                                );
+                                after = vec![stop];
+                            }
+                            let remove = plan.push(
+                                Action::RemoveContainer {
+                                    service: service.name.clone(),
+                                    name: c.name.clone(),
+                                },
+                                format!("recreate: {why}"),
+                                after,
+                            );
+                            prerequisites.push(remove);
+                            Some(format!("recreate: {why}"))
+                        }
+                        _ => {
+                            if !c.state.is_running() {
+                                let id = plan.push(
+                                    Action::StartContainer {
+                                        service: service.name.clone(),
+                                        name: c.name.clone(),
+                                    },
+                                    "stopped",
+                                    prerequisites.clone(),
+                                );
+                                service_started.push(id);
+                            } else {
+                                plan.unchanged.push(c.name.clone());
+                            }
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(reason) = create_reason {
+                let create = plan.push(
+                    Action::CreateContainer {
+                        service: service.name.clone(),
+                        number,
+                        name: name.clone(),
+                    },
+                    reason.clone(),
+                    prerequisites.clone(),
+                );
+                let start = plan.push(
+                    Action::StartContainer {
+                        service: service.name.clone(),
+                        name,
+                    },
+                    reason,
+                    vec![create],
+                );
+                service_started.push(start);
+            }
+        }
+        for extra in existing
+            .iter()
+            .filter(|c| c.number > service.replicas.max(1))
+        {
+            let mut after = vec![];
+            if extra.state.is_running() {
+                after.push(plan.push(
+                    Action::StopContainer {
+                        service: service.name.clone(),
+                        name: extra.name.clone(),
+                    },
+                    "scaled down",
+                    vec![],
+                ));
+            }
+            plan.push(
+                Action::RemoveContainer {
+                    service: service.name.clone(),
+                    name: extra.name.clone(),
+                },
+                "scaled down",
+                after,
+            );
+        }
+        started.insert(&service.name, service_started);
+    }
+
+    orphans(project, observed, opts.remove_orphans, &mut plan);
+
+    if opts.wait {
+        for service in &services {
+            let after = started
+                .get(service.name.as_str())
+                .cloned()
+                .unwrap_or_default();
+            for number in 1..=service.replicas.max(1) {
+                plan.push(
+                    Action::WaitReady {
+                        service: service.name.clone(),
+                        name: project.container_name(service, number),
+                    },
+                    "--wait",
+                    after.clone(),
+                );
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn wait_steps(
+    plan: &mut Plan,
+    project: &ProjectSpec,
+    service: &ServiceSpec,
+    condition: Condition,
+    after: Vec<usize>,
+) -> Vec<usize> {
+    (1..=service.replicas.max(1))
+        .map(|number| {
+            let name = project.container_name(service, number);
+            let action = match condition {
+                Condition::ServiceCompletedSuccessfully => Action::WaitCompleted {
+                    service: service.name.clone(),
+                    name,
+                },
+                _ => Action::WaitHealthy {
+                    service: service.name.clone(),
+                    name,
+                },
+            };
+            plan.push(action, "a dependent service waits for it", after.clone())
+        })
+        .collect()
+}
+
+fn orphans(project: &ProjectSpec, observed: &Observed, remove: bool, plan: &mut Plan) {
+    for c in &observed.containers {
+        if c.oneoff || project.service(&c.service).is_some() {
+            continue;
+        }
+        if remove {
+            let mut after = vec![];
+            if c.state.is_running() {
+                after.push(plan.push(
+                    Action::StopContainer {
+                        service: c.service.clone(),
+                        name: c.name.clone(),
+                    },
+                    "orphan (--remove-orphans)",
+                    vec![],
+                ));
+            }
+            plan.push(
+                Action::RemoveContainer {
+                    service: c.service.clone(),
+                    name: c.name.clone(),
+                },
+                "orphan (--remove-orphans)",
+                after,
+            );
+        } else {
+            plan.warnings.push(format!(
+                "found orphan container {} for service {}; remove it with --remove-orphans",
+                c.name, c.service
+            ));
+        }
+    }
+}
+
+/// Decides what stopping `services` (all when empty) does: their running containers stop,
+/// dependents before what they depend on.
+pub fn reconcile_stop(project: &ProjectSpec, observed: &Observed, services: &[String]) -> Plan {
+    let running = Observed {
+        containers: observed
+            .containers
+            .iter()
+            .filter(|c| !c.oneoff && c.state.is_running())
+            .filter(|c| services.is_empty() || services.contains(&c.service))
+            .cloned()
+            .collect(),
+        ..Default::default()
+    };
+    let down = reconcile_down(project, &running, &DownOptions::default());
+    let mut plan = Plan::default();
+    let mut renumber = BTreeMap::new();
+    for step in down.steps {
+        if let Action::StopContainer { .. } = step.action {
+            let after = step
+                .after
+                .iter()
+                .filter_map(|a| renumber.get(a).copied())
+                .collect();
+            let id = plan.push(step.action, "stop", after);
+            renumber.insert(step.id, id);
+        }
+    }
+    plan
+}
+
+/// Options of `down`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownOptions {
+    pub volumes: bool,
+    pub remove_orphans: bool,
+}
+
+/// Decides what `down` does: stop and remove the project's containers, then its networks (and
+/// named volumes with `-v`). External networks and volumes are never removed.
+pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOptions) -> Plan {
+    let mut plan = Plan::default();
+    let mut removals = Vec::new();
+    let mut containers: Vec<&ObservedContainer> = observed
+        .containers
+        .iter()
+        .filter(|c| opts.remove_orphans || c.oneoff || project.service(&c.service).is_some())
+        .collect();
+    // Dependents stop before what they depend on, as Compose does: reverse dependency order.
+    let order: Vec<&str> = select_services(project, &[], true)
+        .map(|services| services.iter().map(|s| s.name.as_str()).collect())
+        .unwrap_or_default();
+    let rank = |service: &str| {
+        order
+            .iter()
+            .position(|s| *s == service)
+            .map_or(0, |p| order.len() - p)
+    };
+    containers.sort_by(|a, b| (rank(&a.service), &a.name).cmp(&(rank(&b.service), &b.name)));
+    let mut stopped: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for c in containers {
+        let mut after = vec![];
+        if c.state.is_running() {
+            let dependents: Vec<usize> = project
+                .services
+                .iter()
+                .filter(|s| dependencies(s).any(|d| d == c.service))
+                .flat_map(|s| stopped.get(s.name.as_str()).cloned().unwrap_or_default())
+                .collect();
+            let stop = plan.push(
+                Action::StopContainer {
+                    service: c.service.clone(),
+                    name: c.name.clone(),
+                },
+                "down",
+                dependents,
+            );
+            stopped.entry(c.service.as_str()).or_default().push(stop);
+            after.push(stop);
+        }
+        removals.push(plan.push(
+            Action::RemoveContainer {
+                service: c.service.clone(),
+                name: c.name.clone(),
+            },
+            "down",
+            after,
+        ));
+    }
+    if !opts.remove_orphans {
+        for c in &observed.containers {
+            if !c.oneoff && project.service(&c.service).is_none() {
+                plan.warnings.push(format!(
+                    "found orphan container {} for service {}; remove it with --remove-orphans",
+                    c.name, c.service
+                ));
+            }
+        }
+    }
+    for network in &project.networks {
+        if !network.external && observed.network(&network.name).is_some() {
+            plan.push(
+                Action::RemoveNetwork {
+                    network: network.name.clone(),
+                },
+                "down",
+                removals.clone(),
+            );
+        }
+    }
+    if opts.volumes {
+        for volume in &project.volumes {
+            if !volume.external && observed.volume(&volume.name).is_some() {
+                plan.push(
+                    Action::RemoveVolume {
+                        volume: volume.name.clone(),
+                    },
+                    "down -v",
+                    removals.clone(),
+                );
+            }
+        }
+    }
+    plan
+}

@@ -1,0 +1,457 @@
+//! Decision tests for `up` and `down`: a compose-like project and an observed engine state in, the
+//! plan text out. Every case goes through `check_up`/`check_down`, so the plan's printed form is
+//! the specification.
+
+use std::collections::BTreeMap;
+
+use hoist_core::hash::config_hash;
+use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
+use hoist_core::plan::{DownOptions, PlanError, UpOptions, reconcile_down, reconcile_up};
+use hoist_core::spec::{
+    Condition, ContainerSpec, Dependency, Link, NetworkAttachment, NetworkSpec, ProjectSpec,
+    PullPolicy, ServiceSpec,
+};
+
+fn svc(name: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        image: format!("img/{name}"),
+        pull_policy: PullPolicy::Missing,
+        build: None,
+        replicas: 1,
+        container_name: None,
+        depends_on: vec![],
+        links: vec![],
+        networks: vec![],
+        container: ContainerSpec {
+            image: format!("img/{name}"),
+            ..Default::default()
+        },
+        healthcheck_disabled: false,
+        stop_timeout_secs: None,
+    }
+}
+
+fn depends(mut s: ServiceSpec, on: &str, condition: Condition) -> ServiceSpec {
+    s.depends_on.push(Dependency {
+        service: on.into(),
+        condition,
+        required: true,
+    });
+    s
+}
+
+fn link(mut s: ServiceSpec, to: &str) -> ServiceSpec {
+    s.links.push(Link {
+        service: to.into(),
+        alias: to.into(),
+    });
+    s
+}
+
+/// A v2 project: every service on `<name>_default`.
+fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
+    let net = format!("{name}_default");
+    ProjectSpec {
+        name: name.into(),
+        legacy: false,
+        working_dir: "/src".into(),
+        config_files: vec!["/src/compose.yaml".into()],
+        services: services
+            .into_iter()
+            .map(|mut s| {
+                s.networks.push(NetworkAttachment {
+                    network: net.clone(),
+                    aliases: vec![s.name.clone()],
+                    ipv4_address: None,
+                    ipv6_address: None,
+                });
+                s
+            })
+            .collect(),
+        networks: vec![NetworkSpec {
+            key: "default".into(),
+            name: net,
+            driver: None,
+            external: false,
+            internal: false,
+            attachable: false,
+            enable_ipv6: false,
+            labels: BTreeMap::new(),
+            driver_opts: BTreeMap::new(),
+            subnets: vec![],
+        }],
+        volumes: vec![],
+    }
+}
+
+/// A legacy v1 project: default bridge, no project networks.
+fn v1(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
+    ProjectSpec {
+        name: name.into(),
+        legacy: true,
+        working_dir: "/src".into(),
+        config_files: vec!["/src/docker-compose.yml".into()],
+        services,
+        networks: vec![],
+        volumes: vec![],
+    }
+}
+
+/// The container `up` would have made for `service`, in state `state`.
+fn running(project: &ProjectSpec, service: &str, state: RunState) -> ObservedContainer {
+    let spec = project.service(service).unwrap();
+    ObservedContainer {
+        id: format!("id-{service}"),
+        name: project.container_name(spec, 1),
+        service: service.into(),
+        number: 1,
+        oneoff: false,
+        config_hash: Some(config_hash(spec)),
+        image: spec.image.clone(),
+        image_id: format!("sha256:{service}"),
+        command: String::new(),
+        state,
+        status: String::new(),
+        exit_code: None,
+        health: None,
+        created: 0,
+        ports: vec![],
+        labels: BTreeMap::new(),
+    }
+}
+
+fn check_up(project: &ProjectSpec, observed: &Observed, opts: &UpOptions, expected: &str) {
+    let plan = reconcile_up(project, observed, opts).expect("plan");
+    assert_eq!(plan.to_string().trim(), expected.trim());
+}
+
+fn check_down(project: &ProjectSpec, observed: &Observed, opts: &DownOptions, expected: &str) {
+    let plan = reconcile_down(project, observed, opts);
+    assert_eq!(plan.to_string().trim(), expected.trim());
+}
+
+fn only(services: &[&str]) -> UpOptions {
+    UpOptions {
+        services: services.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn book() -> ProjectSpec {
+    v1(
+        "vagrant",
+        vec![svc("base"), link(svc("app"), "db"), svc("db")],
+    )
+}
+
+#[test]
+fn the_books_up_d_app_starts_db_first_then_app() {
+    check_up(
+        &book(),
+        &Observed::default(),
+        &only(&["app"]),
+        r"
+  1. create container vagrant_db_1 (no container yet)
+  2. start container vagrant_db_1 (no container yet) after 1
+  3. create container vagrant_app_1 (no container yet) after 2
+  4. start container vagrant_app_1 (no container yet) after 3",
+    );
+}
+
+#[test]
+fn an_unchanged_running_project_is_left_alone() {
+    let project = book();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &only(&["app"]),
+        r"
+nothing to do
+  -  vagrant_db_1 is up to date
+  -  vagrant_app_1 is up to date",
+    );
+}
+
+#[test]
+fn a_changed_configuration_recreates_only_that_service() {
+    let mut project = book();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    project.services[1].container.env = vec!["SERVICE_NAME=books-ms-v2".into()];
+    check_up(
+        &project,
+        &observed,
+        &only(&["app"]),
+        r"
+  1. stop container vagrant_app_1 (recreate: configuration changed)
+  2. remove container vagrant_app_1 (recreate: configuration changed) after 1
+  3. create container vagrant_app_1 (recreate: configuration changed) after 2
+  4. start container vagrant_app_1 (recreate: configuration changed) after 3
+  -  vagrant_db_1 is up to date",
+    );
+}
+
+#[test]
+fn a_new_image_behind_the_same_tag_recreates() {
+    let project = book();
+    let mut observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    observed
+        .images
+        .insert("img/app".into(), "sha256:newer".into());
+    observed.images.insert("img/db".into(), "sha256:db".into());
+    let plan = reconcile_up(&project, &observed, &only(&["app"])).unwrap();
+    assert!(
+        plan.to_string()
+            .contains("remove container vagrant_app_1 (recreate: image changed)"),
+        "{plan}"
+    );
+    assert_eq!(plan.unchanged, vec!["vagrant_db_1"]);
+}
+
+#[test]
+fn no_recreate_and_force_recreate() {
+    let mut project = book();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Exited),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    project.services[1].container.env = vec!["X=1".into()];
+    let opts = UpOptions {
+        no_recreate: true,
+        ..only(&["app"])
+    };
+    check_up(
+        &project,
+        &observed,
+        &opts,
+        r"
+  1. start container vagrant_db_1 (stopped)
+  -  vagrant_app_1 is up to date",
+    );
+    let opts = UpOptions {
+        force_recreate: true,
+        no_deps: true,
+        ..only(&["db"])
+    };
+    check_up(
+        &project,
+        &observed,
+        &opts,
+        r"
+  1. remove container vagrant_db_1 (recreate: --force-recreate)
+  2. create container vagrant_db_1 (recreate: --force-recreate) after 1
+  3. start container vagrant_db_1 (recreate: --force-recreate) after 2",
+    );
+}
+
+#[test]
+fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
+    let db = svc("db");
+    let project = v2(
+        "shop",
+        vec![depends(svc("web"), "db", Condition::ServiceHealthy), db],
+    );
+    check_up(
+        &project,
+        &Observed::default(),
+        &UpOptions::default(),
+        r"
+  1. create network shop_default (not on the engine)
+  2. create container shop-db-1 (no container yet) after 1
+  3. start container shop-db-1 (no container yet) after 2
+  4. wait until shop-db-1 is healthy (a dependent service waits for it) after 3
+  5. create container shop-web-1 (no container yet) after 1, 4
+  6. start container shop-web-1 (no container yet) after 5",
+    );
+    let observed = Observed {
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "shop_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
+    assert!(!plan.to_string().contains("create network"), "{plan}");
+}
+
+#[test]
+fn independent_services_do_not_wait_for_each_other() {
+    let project = v2("many", (0..3).map(|i| svc(&format!("s{i}"))).collect());
+    let plan = reconcile_up(&project, &Observed::default(), &UpOptions::default()).unwrap();
+    for step in &plan.steps {
+        if step.action.to_string().starts_with("create container") {
+            assert_eq!(step.after, vec![1], "{plan}");
+        }
+    }
+}
+
+#[test]
+fn scaling_adds_and_removes_numbered_replicas() {
+    let mut project = v1("vagrant", vec![svc("app")]);
+    project.services[0].replicas = 2;
+    check_up(
+        &project,
+        &Observed::default(),
+        &UpOptions::default(),
+        r"
+  1. create container vagrant_app_1 (no container yet)
+  2. start container vagrant_app_1 (no container yet) after 1
+  3. create container vagrant_app_2 (no container yet)
+  4. start container vagrant_app_2 (no container yet) after 3",
+    );
+    let mut second = running(&project, "app", RunState::Running);
+    second.number = 2;
+    second.name = "vagrant_app_2".into();
+    let observed = Observed {
+        containers: vec![running(&project, "app", RunState::Running), second],
+        ..Default::default()
+    };
+    project.services[0].replicas = 1;
+    check_up(
+        &project,
+        &observed,
+        &UpOptions::default(),
+        r"
+  1. stop container vagrant_app_2 (scaled down)
+  2. remove container vagrant_app_2 (scaled down) after 1
+  -  vagrant_app_1 is up to date",
+    );
+}
+
+#[test]
+fn orphans_warn_or_go_with_remove_orphans() {
+    let project = v1("vagrant", vec![svc("app")]);
+    let mut old = running(&project, "app", RunState::Running);
+    old.service = "legacy".into();
+    old.name = "vagrant_legacy_1".into();
+    let observed = Observed {
+        containers: vec![running(&project, "app", RunState::Running), old],
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &UpOptions::default(),
+        r"
+warning: found orphan container vagrant_legacy_1 for service legacy; remove it with --remove-orphans
+nothing to do
+  -  vagrant_app_1 is up to date",
+    );
+    let opts = UpOptions {
+        remove_orphans: true,
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &opts,
+        r"
+  1. stop container vagrant_legacy_1 (orphan (--remove-orphans))
+  2. remove container vagrant_legacy_1 (orphan (--remove-orphans)) after 1
+  -  vagrant_app_1 is up to date",
+    );
+}
+
+#[test]
+fn bad_requests_are_errors_that_name_the_service() {
+    let project = book();
+    assert_eq!(
+        reconcile_up(&project, &Observed::default(), &only(&["nope"])).unwrap_err(),
+        PlanError::NoSuchService("nope".into())
+    );
+    let broken = v1("p", vec![link(svc("app"), "db")]);
+    assert_eq!(
+        reconcile_up(&broken, &Observed::default(), &UpOptions::default()).unwrap_err(),
+        PlanError::MissingDependency {
+            service: "app".into(),
+            dependency: "db".into()
+        }
+    );
+    let cycle = v1("p", vec![link(svc("a"), "b"), link(svc("b"), "a")]);
+    assert_eq!(
+        reconcile_up(&cycle, &Observed::default(), &UpOptions::default()).unwrap_err(),
+        PlanError::Cycle("a, b".into())
+    );
+    let mut b = svc("b");
+    b.healthcheck_disabled = true;
+    let no_health = v2(
+        "p",
+        vec![depends(svc("a"), "b", Condition::ServiceHealthy), b],
+    );
+    assert!(matches!(
+        reconcile_up(&no_health, &Observed::default(), &UpOptions::default()).unwrap_err(),
+        PlanError::NoHealthcheck { .. }
+    ));
+}
+
+#[test]
+fn down_stops_dependents_before_their_dependencies() {
+    let project = book();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    check_down(
+        &project,
+        &observed,
+        &DownOptions::default(),
+        r"
+  1. stop container vagrant_app_1 (down)
+  2. remove container vagrant_app_1 (down) after 1
+  3. stop container vagrant_db_1 (down) after 1
+  4. remove container vagrant_db_1 (down) after 3",
+    );
+}
+
+#[test]
+fn down_stops_then_removes_containers_then_the_network() {
+    let project = v2("shop", vec![svc("web"), svc("db")]);
+    let observed = Observed {
+        containers: vec![
+            running(&project, "web", RunState::Running),
+            running(&project, "db", RunState::Exited),
+        ],
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "shop_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    check_down(
+        &project,
+        &observed,
+        &DownOptions::default(),
+        r"
+  1. remove container shop-db-1 (down)
+  2. stop container shop-web-1 (down)
+  3. remove container shop-web-1 (down) after 2
+  4. remove network shop_default (down) after 1, 3",
+    );
+}

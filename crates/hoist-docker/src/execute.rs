@@ -1,0 +1,294 @@
+//! Carries out a plan on one engine. It carries no decision logic: every step was decided by
+//! `hoist_core::plan`; this module only runs each step as soon as the steps it waits for are
+//! done, reports progress events, and on the first failure starts nothing new, lets running steps
+//! finish, and says exactly what was done.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use hoist_core::events::{Event, EventSink, Phase};
+use hoist_core::plan::{Action, Plan, Step};
+use hoist_core::spec::ProjectSpec;
+
+use crate::project::CreateRequest;
+use crate::{Engine, EngineError};
+
+/// Settings of one execution.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Stop timeout in seconds (`-t`); the service's `stop_grace_period` otherwise.
+    pub stop_timeout: Option<u64>,
+    /// Deadline for health and completion waits.
+    pub wait_timeout: Duration,
+    /// Remove containers' anonymous volumes with them (`down -v`, `rm -v`).
+    pub remove_volumes: bool,
+    /// Where registry credentials come from (`~/.docker/config.json`).
+    pub docker_config: Option<std::sync::Arc<crate::auth::DockerConfig>>,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            stop_timeout: None,
+            wait_timeout: Duration::from_secs(600),
+            remove_volumes: false,
+            docker_config: None,
+        }
+    }
+}
+
+/// A failed execution: the step that failed, why, and what had been done before.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed}: {error}")]
+pub struct ExecError {
+    pub failed: String,
+    pub error: EngineError,
+    /// Steps completed before the failure, in completion order.
+    pub done: Vec<String>,
+}
+
+type StepFuture<'a> = Pin<Box<dyn Future<Output = (usize, Result<(), EngineError>)> + Send + 'a>>;
+
+/// Runs `plan` on `engine`.
+pub async fn execute(
+    engine: &Engine,
+    project: &ProjectSpec,
+    plan: &Plan,
+    opts: &ExecOptions,
+    sink: &dyn EventSink,
+) -> Result<(), ExecError> {
+    let steps: BTreeMap<usize, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
+    let mut pending: BTreeSet<usize> = steps.keys().copied().collect();
+    let mut finished: BTreeSet<usize> = BTreeSet::new();
+    let mut done = Vec::new();
+    let mut running: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
+    let mut failure: Option<ExecError> = None;
+
+    loop {
+        if failure.is_none() {
+            let ready: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|id| steps[id].after.iter().all(|a| finished.contains(a)))
+                .collect();
+            for id in ready {
+                pending.remove(&id);
+                let step = steps[&id];
+                running.push(Box::pin(async move {
+                    (
+                        id,
+                        run_step(engine, project, &step.action, opts, sink).await,
+                    )
+                }));
+            }
+        }
+        let Some((id, result)) = running.next().await else {
+            break;
+        };
+        let step = steps[&id];
+        match result {
+            Ok(()) => {
+                finished.insert(id);
+                done.push(step.action.to_string());
+            }
+            Err(error) => {
+                let (kind, name) = subject(&step.action);
+                sink.emit(Event::new(kind, name, Phase::Failed, error.to_string()));
+                if failure.is_none() {
+                    failure = Some(ExecError {
+                        failed: match service_of(&step.action) {
+                            Some(service) => format!("service {service}: {}", step.action),
+                            None => step.action.to_string(),
+                        },
+                        error,
+                        done: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    match failure {
+        Some(mut f) => {
+            f.done = done;
+            Err(f)
+        }
+        None => Ok(()),
+    }
+}
+
+/// The service a step belongs to, when it belongs to one.
+pub fn service_of(action: &Action) -> Option<&str> {
+    match action {
+        Action::PullImage { service, .. }
+        | Action::BuildImage { service, .. }
+        | Action::CreateContainer { service, .. }
+        | Action::StartContainer { service, .. }
+        | Action::WaitHealthy { service, .. }
+        | Action::WaitCompleted { service, .. }
+        | Action::WaitReady { service, .. }
+        | Action::StopContainer { service, .. }
+        | Action::RemoveContainer { service, .. } => Some(service),
+        _ => None,
+    }
+}
+
+/// The resource a step acts on, for events.
+pub fn subject(action: &Action) -> (&'static str, String) {
+    match action {
+        Action::PullImage { image, .. } | Action::BuildImage { image, .. } => {
+            ("Image", image.clone())
+        }
+        Action::CreateNetwork { network } | Action::RemoveNetwork { network } => {
+            ("Network", network.clone())
+        }
+        Action::CreateVolume { volume } | Action::RemoveVolume { volume } => {
+            ("Volume", volume.clone())
+        }
+        Action::CreateContainer { name, .. }
+        | Action::StartContainer { name, .. }
+        | Action::WaitHealthy { name, .. }
+        | Action::WaitCompleted { name, .. }
+        | Action::WaitReady { name, .. }
+        | Action::StopContainer { name, .. }
+        | Action::RemoveContainer { name, .. } => ("Container", name.clone()),
+    }
+}
+
+async fn run_step(
+    engine: &Engine,
+    project: &ProjectSpec,
+    action: &Action,
+    opts: &ExecOptions,
+    sink: &dyn EventSink,
+) -> Result<(), EngineError> {
+    let (kind, name) = subject(action);
+    let say = |phase: Phase, text: &str| sink.emit(Event::new(kind, name.clone(), phase, text));
+    match action {
+        Action::PullImage { image, .. } => {
+            say(Phase::Working, "Pulling");
+            let auth = match &opts.docker_config {
+                Some(config) => config
+                    .credentials_for_image(image)
+                    .map_err(|e| EngineError::message(e.to_string()))?,
+                None => None,
+            };
+            engine
+                .pull(image, auth.as_ref(), |_| {})
+                .await
+                .map_err(|e| EngineError::message(e.to_string()))?;
+            say(Phase::Done, "Pulled");
+        }
+        Action::BuildImage { service, image } => {
+            let spec = project
+                .service(service)
+                .and_then(|s| s.build.clone())
+                .ok_or_else(|| {
+                    EngineError::message(format!(
+                        "service {service} has no build section to build {image} from"
+                    ))
+                })?;
+            say(Phase::Working, "Building");
+            let request = crate::build::BuildSpec {
+                context: spec.context.clone().into(),
+                dockerfile: Some(spec.dockerfile.clone().into()),
+                build_args: spec.args.clone(),
+                target: spec.target.clone(),
+                labels: spec.labels.clone(),
+                tags: vec![image.clone()],
+                pull: false,
+                no_cache: false,
+            };
+            let auths = match &opts.docker_config {
+                Some(config) => config.all_credentials().unwrap_or_default(),
+                None => Vec::new(),
+            };
+            engine
+                .build(&request, &auths, |_| {})
+                .await
+                .map_err(|e| EngineError::message(e.to_string()))?;
+            say(Phase::Done, "Built");
+        }
+        Action::CreateNetwork { network } => {
+            say(Phase::Working, "Creating");
+            engine.create_project_network(project, network).await?;
+            say(Phase::Done, "Created");
+        }
+        Action::CreateVolume { volume } => {
+            say(Phase::Working, "Creating");
+            engine.create_project_volume(project, volume).await?;
+            say(Phase::Done, "Created");
+        }
+        Action::CreateContainer {
+            service,
+            number,
+            name,
+        } => {
+            let spec = project.service(service).ok_or_else(|| {
+                EngineError::message(format!("service {service} is not in the project"))
+            })?;
+            say(Phase::Working, "Creating");
+            engine
+                .create_service_container(
+                    project,
+                    spec,
+                    &CreateRequest {
+                        name: name.clone(),
+                        number: *number,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            say(Phase::Done, "Created");
+        }
+        Action::StartContainer { name, .. } => {
+            say(Phase::Working, "Starting");
+            engine.start_container(name).await?;
+            say(Phase::Done, "Started");
+        }
+        Action::WaitHealthy { name, .. } => {
+            say(Phase::Working, "Waiting");
+            engine.wait_healthy(name, opts.wait_timeout, true).await?;
+            say(Phase::Done, "Healthy");
+        }
+        Action::WaitReady { name, .. } => {
+            say(Phase::Working, "Waiting");
+            engine.wait_healthy(name, opts.wait_timeout, false).await?;
+            say(Phase::Done, "Healthy");
+        }
+        Action::WaitCompleted { name, .. } => {
+            say(Phase::Working, "Waiting");
+            engine.wait_completed(name, opts.wait_timeout).await?;
+            say(Phase::Done, "Exited");
+        }
+        Action::StopContainer { service, name } => {
+            say(Phase::Working, "Stopping");
+            let timeout = opts
+                .stop_timeout
+                .or_else(|| project.service(service).and_then(|s| s.stop_timeout_secs));
+            engine.stop_container(name, timeout).await?;
+            say(Phase::Done, "Stopped");
+        }
+        Action::RemoveContainer { name, .. } => {
+            say(Phase::Working, "Removing");
+            engine
+                .remove_container(name, true, opts.remove_volumes)
+                .await?;
+            say(Phase::Done, "Removed");
+        }
+        Action::RemoveNetwork { network } => {
+            say(Phase::Working, "Removing");
+            engine.remove_network(network).await?;
+            say(Phase::Done, "Removed");
+        }
+        Action::RemoveVolume { volume } => {
+            say(Phase::Working, "Removing");
+            engine.remove_volume(volume).await?;
+            say(Phase::Done, "Removed");
+        }
+    }
+    Ok(())
+}

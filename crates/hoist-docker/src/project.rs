@@ -1,0 +1,871 @@
+//! A compose project on one engine: observe it into plain values, and carry out the operations a
+//! plan names. No decisions are made here beyond how to express a decided operation in Engine API
+//! terms.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bollard::models::{ContainerCreateBody, NetworkConnectRequest, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use hoist_core::hash::config_hash;
+use hoist_core::observed::{
+    Health, Observed, ObservedContainer, ObservedNetwork, ObservedPort, ObservedVolume, RunState,
+};
+use hoist_core::spec::{COMPOSE_VERSION_LABEL, ProjectSpec, ServiceSpec, labels};
+use serde_json::{Map, Value, json};
+
+use crate::{Engine, EngineError};
+
+fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
+    [(
+        "label".to_string(),
+        vec![format!("{}={project}", labels::PROJECT)],
+    )]
+    .into()
+}
+
+/// `Up 3 minutes (healthy)` → health.
+fn health_from_status(status: &str) -> Option<Health> {
+    if status.contains("(healthy)") {
+        Some(Health::Healthy)
+    } else if status.contains("(unhealthy)") {
+        Some(Health::Unhealthy)
+    } else if status.contains("(health: starting)") {
+        Some(Health::Starting)
+    } else {
+        None
+    }
+}
+
+impl Engine {
+    /// Containers of `project` (one-offs included), the networks and volumes whose names are
+    /// given, and the local ids of `images`.
+    pub async fn observe_project(
+        &self,
+        project: &str,
+        networks: &[String],
+        volumes: &[String],
+        images: &[String],
+    ) -> Result<Observed, EngineError> {
+        let docker = self.client();
+        let list = docker.list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&project_filter(project))
+                .build(),
+        ));
+        let nets = async {
+            if networks.is_empty() {
+                return Ok(Vec::new());
+            }
+            docker
+                .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+                .await
+        };
+        let vols = async {
+            if volumes.is_empty() {
+                return Ok(None);
+            }
+            docker
+                .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+                .await
+                .map(|v| v.volumes)
+        };
+        let imgs = futures_util::future::join_all(images.iter().map(|reference| async move {
+            docker
+                .inspect_image(reference)
+                .await
+                .ok()
+                .and_then(|i| i.id)
+                .map(|id| (reference.clone(), id))
+        }));
+        let (list, nets, vols, imgs) = tokio::join!(list, nets, vols, imgs);
+        let list = list.map_err(|e| EngineError::new("listing the project's containers", e))?;
+        let nets = nets.map_err(|e| EngineError::new("listing networks", e))?;
+        let vols = vols.map_err(|e| EngineError::new("listing volumes", e))?;
+
+        let containers = list
+            .into_iter()
+            .map(|c| {
+                let labels: BTreeMap<String, String> =
+                    c.labels.unwrap_or_default().into_iter().collect();
+                let status = c.status.unwrap_or_default();
+                let state = RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default());
+                ObservedContainer {
+                    id: c.id.unwrap_or_default(),
+                    name: canonical_name(&c.names.unwrap_or_default()),
+                    service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    number: labels
+                        .get(labels::NUMBER)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    oneoff: labels.get(labels::ONEOFF).is_some_and(|v| v == "True"),
+                    config_hash: labels.get(labels::CONFIG_HASH).cloned(),
+                    image: c.image.unwrap_or_default(),
+                    image_id: c.image_id.unwrap_or_default(),
+                    command: c.command.unwrap_or_default(),
+                    exit_code: exit_code_from_status(&status),
+                    health: health_from_status(&status),
+                    state,
+                    status,
+                    created: c.created.unwrap_or_default(),
+                    ports: c
+                        .ports
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|p| ObservedPort {
+                            private_port: p.private_port,
+                            public_port: p.public_port,
+                            host_ip: p.ip,
+                            protocol: p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into()),
+                        })
+                        .collect(),
+                    labels,
+                }
+            })
+            .collect();
+        Ok(Observed {
+            containers,
+            networks: nets
+                .into_iter()
+                .filter(|n| n.name.as_ref().is_some_and(|name| networks.contains(name)))
+                .map(|n| ObservedNetwork {
+                    id: n.id.unwrap_or_default(),
+                    name: n.name.unwrap_or_default(),
+                    labels: n.labels.unwrap_or_default().into_iter().collect(),
+                })
+                .collect(),
+            volumes: vols
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|v| volumes.contains(&v.name))
+                .map(|v| ObservedVolume {
+                    name: v.name,
+                    labels: v.labels.into_iter().collect(),
+                })
+                .collect(),
+            images: imgs.into_iter().flatten().collect(),
+        })
+    }
+
+    /// Creates the network of the project named `name`.
+    pub async fn create_project_network(
+        &self,
+        project: &ProjectSpec,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let Some(spec) = project.networks.iter().find(|n| n.name == name) else {
+            return Err(EngineError::message(format!(
+                "network {name} is not part of project {}",
+                project.name
+            )));
+        };
+        let mut labels_map: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        labels_map.insert(labels::PROJECT.into(), project.name.clone());
+        labels_map.insert(labels::NETWORK.into(), spec.key.clone());
+        labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+        let ipam = (!spec.subnets.is_empty()).then(|| bollard::models::Ipam {
+            config: Some(
+                spec.subnets
+                    .iter()
+                    .map(|s| bollard::models::IpamConfig {
+                        subnet: Some(s.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        });
+        self.client()
+            .create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some(spec.driver.clone().unwrap_or_else(|| "bridge".into())),
+                internal: Some(spec.internal),
+                attachable: Some(spec.attachable),
+                enable_ipv6: Some(spec.enable_ipv6),
+                labels: Some(labels_map),
+                options: Some(spec.driver_opts.clone().into_iter().collect()),
+                ipam,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| EngineError::new(format!("creating network {name}"), e))?;
+        Ok(())
+    }
+
+    pub async fn create_project_volume(
+        &self,
+        project: &ProjectSpec,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let Some(spec) = project.volumes.iter().find(|v| v.name == name) else {
+            return Err(EngineError::message(format!(
+                "volume {name} is not part of project {}",
+                project.name
+            )));
+        };
+        let mut labels_map: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        labels_map.insert(labels::PROJECT.into(), project.name.clone());
+        labels_map.insert(labels::VOLUME.into(), spec.key.clone());
+        labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+        self.client()
+            .create_volume(bollard::models::VolumeCreateRequest {
+                name: Some(name.to_string()),
+                driver: Some(spec.driver.clone().unwrap_or_else(|| "local".into())),
+                driver_opts: Some(spec.driver_opts.clone().into_iter().collect()),
+                labels: Some(labels_map),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| EngineError::new(format!("creating volume {name}"), e))?;
+        Ok(())
+    }
+
+    /// Creates replica `number` of `service` named `name`; `oneoff` marks `run` containers.
+    /// Returns the container id.
+    pub async fn create_service_container(
+        &self,
+        project: &ProjectSpec,
+        service: &ServiceSpec,
+        request: &CreateRequest,
+    ) -> Result<String, EngineError> {
+        let body = container_body(project, service, request);
+        let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
+            EngineError::message(format!(
+                "building the create call for {}: {e}",
+                request.name
+            ))
+        })?;
+        let created = self
+            .client()
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&request.name)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .map_err(|e| EngineError::new(format!("creating container {}", request.name), e))?;
+        // API 1.41 takes one network at create time; the others are connected before start.
+        for attachment in service.networks.iter().skip(1) {
+            if request.network_mode.is_some() {
+                break;
+            }
+            self.client()
+                .connect_network(
+                    &attachment.network,
+                    NetworkConnectRequest {
+                        container: request.name.clone(),
+                        endpoint_config: Some(
+                            serde_json::from_value(endpoint(project, service, attachment, request))
+                                .unwrap_or_default(),
+                        ),
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    EngineError::new(
+                        format!(
+                            "connecting container {} to network {}",
+                            request.name, attachment.network
+                        ),
+                        e,
+                    )
+                })?;
+        }
+        Ok(created.id)
+    }
+
+    pub async fn start_container(&self, name: &str) -> Result<(), EngineError> {
+        self.client()
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("starting container {name}"), e))
+    }
+
+    pub async fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<u64>,
+    ) -> Result<(), EngineError> {
+        let mut opts = StopContainerOptionsBuilder::default();
+        if let Some(t) = timeout {
+            opts = opts.t(t as i32);
+        }
+        match self.client().stop_container(name, Some(opts.build())).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::new(format!("stopping container {name}"), e)),
+        }
+    }
+
+    /// Removes a container; `volumes` also removes its anonymous volumes.
+    pub async fn remove_container(
+        &self,
+        name: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), EngineError> {
+        self.client()
+            .remove_container(
+                name,
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(force)
+                        .v(volumes)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| EngineError::new(format!("removing container {name}"), e))
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        self.client()
+            .remove_network(name)
+            .await
+            .map_err(|e| EngineError::new(format!("removing network {name}"), e))
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        self.client()
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("removing volume {name}"), e))
+    }
+
+    /// The engine's inspect document of a container, as JSON (for `inspect` and templates).
+    pub async fn inspect_container_json(&self, name: &str) -> Result<Value, EngineError> {
+        let inspect = self
+            .client()
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("inspecting container {name}"), e))?;
+        serde_json::to_value(inspect)
+            .map_err(|e| EngineError::message(format!("encoding inspect of {name}: {e}")))
+    }
+
+    /// Waits until the container's health check passes. Fails when it turns unhealthy, the
+    /// container stops, or `timeout` passes. A container without a health check fails when
+    /// `require_check` (a `service_healthy` dependency, as Compose does) and counts as ready once
+    /// running otherwise (`--wait`).
+    pub async fn wait_healthy(
+        &self,
+        name: &str,
+        timeout: Duration,
+        require_check: bool,
+    ) -> Result<(), EngineError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let inspect = self
+                .client()
+                .inspect_container(name, None::<InspectContainerOptions>)
+                .await
+                .map_err(|e| EngineError::new(format!("inspecting container {name}"), e))?;
+            let state = inspect.state.unwrap_or_default();
+            let health = state
+                .health
+                .as_ref()
+                .and_then(|h| h.status)
+                .map(|s| s.to_string());
+            match health.as_deref() {
+                Some("healthy") => return Ok(()),
+                Some("unhealthy") => {
+                    return Err(EngineError::message(format!(
+                        "container {name} is unhealthy"
+                    )));
+                }
+                None | Some("none") | Some("") if state.running == Some(true) => {
+                    if require_check {
+                        return Err(EngineError::message(format!(
+                            "container {name} has no healthcheck configured"
+                        )));
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if state.running != Some(true) && state.restarting != Some(true) {
+                return Err(EngineError::message(format!(
+                    "container {name} exited ({}) before it became healthy",
+                    state.exit_code.unwrap_or_default()
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::message(format!(
+                    "container {name} was not healthy within {}s",
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the container stops and returns its exit code.
+    pub async fn wait_exit(&self, name: &str) -> Result<i64, EngineError> {
+        use futures_util::StreamExt;
+        let mut stream = self.client().wait_container(
+            name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        match stream.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(EngineError::new(format!("waiting for container {name}"), e)),
+            None => Err(EngineError::message(format!(
+                "the engine closed the wait on container {name} without an exit code"
+            ))),
+        }
+    }
+
+    /// Waits until the container has exited with status 0.
+    pub async fn wait_completed(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let inspect = self
+                .client()
+                .inspect_container(name, None::<InspectContainerOptions>)
+                .await
+                .map_err(|e| EngineError::new(format!("inspecting container {name}"), e))?;
+            let state = inspect.state.unwrap_or_default();
+            if state.running != Some(true) && state.restarting != Some(true) {
+                let code = state.exit_code.unwrap_or_default();
+                if code == 0 {
+                    return Ok(());
+                }
+                return Err(EngineError::message(format!(
+                    "container {name} exited with code {code}"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::message(format!(
+                    "container {name} did not complete within {}s",
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Names of the engine's networks and volumes carrying the project label (for `down` of a
+    /// project whose file is gone, and for `ls`).
+    pub async fn project_networks(&self, project: &str) -> Result<Vec<String>, EngineError> {
+        let nets = self
+            .client()
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&project_filter(project))
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new("listing networks", e))?;
+        Ok(nets.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, EngineError> {
+        let vols = self
+            .client()
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&project_filter(project))
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new("listing volumes", e))?;
+        Ok(vols
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+}
+
+/// One compose project on an engine, as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectSummary {
+    pub name: String,
+    /// Container count per state (`running`, `exited`, ...).
+    pub states: BTreeMap<String, usize>,
+    pub config_files: String,
+}
+
+impl Engine {
+    /// Every compose project with containers on this engine (by the compose project label).
+    pub async fn list_projects(&self) -> Result<Vec<ProjectSummary>, EngineError> {
+        let filter: HashMap<String, Vec<String>> =
+            [("label".to_string(), vec![labels::PROJECT.to_string()])].into();
+        let list = self
+            .client()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new("listing containers", e))?;
+        let mut projects: BTreeMap<String, ProjectSummary> = BTreeMap::new();
+        for c in list {
+            let labels_map = c.labels.unwrap_or_default();
+            let Some(name) = labels_map.get(labels::PROJECT) else {
+                continue;
+            };
+            let entry = projects
+                .entry(name.clone())
+                .or_insert_with(|| ProjectSummary {
+                    name: name.clone(),
+                    states: BTreeMap::new(),
+                    config_files: labels_map
+                        .get(labels::CONFIG_FILES)
+                        .cloned()
+                        .unwrap_or_default(),
+                });
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            *entry.states.entry(state).or_default() += 1;
+        }
+        Ok(projects.into_values().collect())
+    }
+}
+
+/// A linked container is also listed as `/linker/alias`; its own name has one slash.
+fn canonical_name(names: &[String]) -> String {
+    names
+        .iter()
+        .find(|n| n.matches('/').count() == 1)
+        .or_else(|| names.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
+}
+
+fn exit_code_from_status(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
+}
+
+/// What differs between containers of one service: name, number, one-off overrides.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    pub number: u32,
+    pub oneoff: bool,
+    /// `run COMMAND...`
+    pub command: Option<Vec<String>>,
+    /// `run -e K=V`, appended after the service's environment.
+    pub extra_env: Vec<String>,
+    /// `run` without `--service-ports` publishes nothing.
+    pub no_ports: bool,
+    /// `run -T` disables the TTY; `run` defaults to one when stdin is a terminal.
+    pub tty: Option<bool>,
+    pub stdin_open: Option<bool>,
+    /// Overrides the service's network mode (unused by default).
+    pub network_mode: Option<String>,
+    /// Extra labels (`io.hoist.color`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The Engine API create body for one container, as JSON in the API's own field names.
+pub fn container_body(
+    project: &ProjectSpec,
+    service: &ServiceSpec,
+    request: &CreateRequest,
+) -> Value {
+    let spec = &service.container;
+    let mut labels_map: BTreeMap<String, String> = spec.labels.clone();
+    labels_map.insert(labels::PROJECT.into(), project.name.clone());
+    labels_map.insert(labels::SERVICE.into(), service.name.clone());
+    labels_map.insert(labels::NUMBER.into(), request.number.to_string());
+    labels_map.insert(
+        labels::ONEOFF.into(),
+        if request.oneoff { "True" } else { "False" }.into(),
+    );
+    labels_map.insert(labels::CONFIG_HASH.into(), config_hash(service));
+    labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+    labels_map.insert(labels::WORKING_DIR.into(), project.working_dir.clone());
+    labels_map.insert(labels::CONFIG_FILES.into(), project.config_files.join(","));
+    labels_map.insert(labels::IMAGE.into(), service.image.clone());
+    if !service.depends_on.is_empty() {
+        let deps: Vec<String> = service
+            .depends_on
+            .iter()
+            .map(|d| {
+                let condition = serde_json::to_value(d.condition)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                format!("{}:{condition}:false", d.service)
+            })
+            .collect();
+        labels_map.insert(labels::DEPENDS_ON.into(), deps.join(","));
+    }
+    if project.legacy {
+        labels_map.insert(labels::LEGACY.into(), "true".into());
+    }
+    labels_map.extend(request.labels.clone());
+
+    let mut env = spec.env.clone();
+    for extra in &request.extra_env {
+        let key = extra.split('=').next().unwrap_or_default();
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(extra.clone());
+    }
+
+    let mut exposed = Map::new();
+    for port in &spec.exposed_ports {
+        exposed.insert(port.clone(), json!({}));
+    }
+    let mut bindings: Map<String, Value> = Map::new();
+    if !request.no_ports {
+        for binding in &spec.ports {
+            exposed.insert(binding.container_port.clone(), json!({}));
+            let entry = bindings
+                .entry(binding.container_port.clone())
+                .or_insert_with(|| json!([]));
+            entry.as_array_mut().expect("array").push(json!({
+                "HostIp": binding.host_ip.clone().unwrap_or_default(),
+                "HostPort": binding.host_port.clone().unwrap_or_default(),
+            }));
+        }
+    }
+
+    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
+    for m in &spec.mounts {
+        if m.kind == "bind" && m.create_host_path {
+            let mut bind = format!("{}:{}", m.source, m.target);
+            if m.read_only {
+                bind.push_str(":ro");
+            }
+            binds.push(bind);
+        } else {
+            let mut mount = json!({"Type": m.kind, "Target": m.target, "ReadOnly": m.read_only});
+            if !m.source.is_empty() {
+                mount["Source"] = json!(m.source);
+            }
+            mounts.push(mount);
+        }
+    }
+
+    let network_mode = request
+        .network_mode
+        .clone()
+        .or_else(|| spec.network_mode.clone());
+    let mut host_config = json!({
+        "PortBindings": bindings,
+        "Binds": binds,
+        "Mounts": mounts,
+        "Privileged": spec.privileged,
+        "CapAdd": spec.cap_add,
+        "CapDrop": spec.cap_drop,
+        "ExtraHosts": spec.extra_hosts,
+        "Dns": spec.dns,
+        "DnsSearch": spec.dns_search,
+        "SecurityOpt": spec.security_opt,
+        "ReadonlyRootfs": spec.read_only,
+        "Tmpfs": spec.tmpfs,
+        "Sysctls": spec.sysctls,
+        "GroupAdd": spec.group_add,
+        "VolumesFrom": spec.volumes_from,
+    });
+    let hc = host_config.as_object_mut().expect("object");
+    if let Some(init) = spec.init {
+        hc.insert("Init".into(), json!(init));
+    }
+    if let Some(v) = spec.shm_size {
+        hc.insert("ShmSize".into(), json!(v));
+    }
+    if let Some(v) = spec.memory {
+        hc.insert("Memory".into(), json!(v));
+    }
+    if let Some(v) = spec.nano_cpus {
+        hc.insert("NanoCpus".into(), json!(v));
+    }
+    if let Some(v) = &spec.pid {
+        hc.insert("PidMode".into(), json!(v));
+    }
+    if let Some(v) = &spec.ipc {
+        hc.insert("IpcMode".into(), json!(v));
+    }
+    if let Some(log) = &spec.logging {
+        hc.insert(
+            "LogConfig".into(),
+            json!({"Type": log.driver, "Config": log.options}),
+        );
+    }
+    if !spec.ulimits.is_empty() {
+        let ulimits: Vec<Value> = spec
+            .ulimits
+            .iter()
+            .map(|(name, (soft, hard))| json!({"Name": name, "Soft": soft, "Hard": hard}))
+            .collect();
+        hc.insert("Ulimits".into(), json!(ulimits));
+    }
+    if !spec.devices.is_empty() {
+        let devices: Vec<Value> = spec
+            .devices
+            .iter()
+            .map(|d| {
+                let mut parts = d.split(':');
+                let host = parts.next().unwrap_or_default();
+                let container = parts.next().unwrap_or(host);
+                let perms = parts.next().unwrap_or("rwm");
+                json!({"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": perms})
+            })
+            .collect();
+        hc.insert("Devices".into(), json!(devices));
+    }
+    if let Some(restart) = &spec.restart {
+        let (name, retries) = match restart.split_once(':') {
+            Some((n, r)) => (n.to_string(), r.parse::<i64>().unwrap_or(0)),
+            None => (restart.clone(), 0),
+        };
+        hc.insert(
+            "RestartPolicy".into(),
+            json!({"Name": name, "MaximumRetryCount": retries}),
+        );
+    }
+    let mut networking = Map::new();
+    if let Some(mode) = &network_mode {
+        // `service:NAME` was resolved to `container:<container name>` when the spec was built.
+        hc.insert("NetworkMode".into(), json!(mode));
+        if project.legacy || mode == "bridge" || mode == "default" {
+            let links: Vec<String> = service
+                .links
+                .iter()
+                .filter_map(|l| {
+                    project
+                        .service(&l.service)
+                        .map(|target| format!("{}:{}", project.container_name(target, 1), l.alias))
+                })
+                .collect();
+            if !links.is_empty() {
+                hc.insert("Links".into(), json!(links));
+            }
+        }
+    } else if let Some(first) = service.networks.first() {
+        hc.insert("NetworkMode".into(), json!(first.network));
+        networking.insert(
+            first.network.clone(),
+            endpoint(project, service, first, request),
+        );
+    }
+
+    let mut body = json!({
+        "Image": spec.image,
+        "Env": env,
+        "Labels": labels_map,
+        "ExposedPorts": exposed,
+        "Tty": request.tty.unwrap_or(spec.tty),
+        "OpenStdin": request.stdin_open.unwrap_or(spec.stdin_open),
+        "AttachStdin": false,
+        "HostConfig": host_config,
+        "NetworkingConfig": {"EndpointsConfig": networking},
+    });
+    let b = body.as_object_mut().expect("object");
+    if let Some(cmd) = request.command.clone().or_else(|| spec.cmd.clone()) {
+        b.insert("Cmd".into(), json!(cmd));
+    }
+    if let Some(v) = &spec.entrypoint {
+        b.insert("Entrypoint".into(), json!(v));
+    }
+    for (key, value) in [
+        ("WorkingDir", &spec.working_dir),
+        ("User", &spec.user),
+        ("Hostname", &spec.hostname),
+        ("Domainname", &spec.domainname),
+        ("StopSignal", &spec.stop_signal),
+        ("MacAddress", &spec.mac_address),
+    ] {
+        if let Some(v) = value {
+            b.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(t) = spec.stop_timeout {
+        b.insert("StopTimeout".into(), json!(t));
+    }
+    if spec.healthcheck_disabled {
+        b.insert("Healthcheck".into(), json!({"Test": ["NONE"]}));
+    } else if let Some(h) = &spec.healthcheck {
+        let mut health = json!({"Test": h.test});
+        let ho = health.as_object_mut().expect("object");
+        for (key, value) in [
+            ("Interval", h.interval_ns),
+            ("Timeout", h.timeout_ns),
+            ("StartPeriod", h.start_period_ns),
+            ("Retries", h.retries),
+        ] {
+            if let Some(v) = value {
+                ho.insert(key.into(), json!(v));
+            }
+        }
+        b.insert("Healthcheck".into(), health);
+    }
+    body
+}
+
+fn endpoint(
+    project: &ProjectSpec,
+    service: &ServiceSpec,
+    attachment: &hoist_core::spec::NetworkAttachment,
+    request: &CreateRequest,
+) -> Value {
+    let mut aliases = attachment.aliases.clone();
+    if !request.oneoff && !aliases.contains(&service.name) {
+        aliases.insert(0, service.name.clone());
+    }
+    let links: Vec<String> = service
+        .links
+        .iter()
+        .filter_map(|l| {
+            project
+                .service(&l.service)
+                .map(|target| format!("{}:{}", project.container_name(target, 1), l.alias))
+        })
+        .collect();
+    let mut endpoint = json!({"Aliases": aliases});
+    if !links.is_empty() {
+        endpoint["Links"] = json!(links);
+    }
+    if attachment.ipv4_address.is_some() || attachment.ipv6_address.is_some() {
+        endpoint["IPAMConfig"] = json!({
+            "IPv4Address": attachment.ipv4_address,
+            "IPv6Address": attachment.ipv6_address,
+        });
+    }
+    endpoint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_text_gives_health_and_exit_codes() {
+        assert_eq!(
+            health_from_status("Up 2 seconds (healthy)"),
+            Some(Health::Healthy)
+        );
+        assert_eq!(
+            health_from_status("Up 1 second (health: starting)"),
+            Some(Health::Starting)
+        );
+        assert_eq!(health_from_status("Up 5 minutes"), None);
+        assert_eq!(
+            exit_code_from_status("Exited (137) 3 seconds ago"),
+            Some(137)
+        );
+        assert_eq!(exit_code_from_status("Up 1 second"), None);
+        let names = ["/vagrant_app_1/db".to_string(), "/vagrant_db_1".to_string()];
+        assert_eq!(canonical_name(&names), "vagrant_db_1");
+    }
+}

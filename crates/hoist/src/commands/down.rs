@@ -1,0 +1,51 @@
+//! `hoist down`: stop and remove the project's containers, then its networks (and volumes with
+//! `-v`).
+
+use std::process::ExitCode;
+
+use hoist_core::plan::{DownOptions, reconcile_down};
+use hoist_docker::execute::{ExecOptions, execute};
+
+use crate::cli::{DownArgs, GlobalArgs};
+use crate::context::{connect, load_project};
+use crate::output::Printer;
+use crate::settings::EnvVars;
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    let spec = &loaded.spec;
+    let printer = Printer::new(args.progress.progress);
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
+        let volumes: Vec<String> = spec.volumes.iter().map(|v| v.name.clone()).collect();
+        let observed = engine
+            .observe_project(&spec.name, &networks, &volumes, &[])
+            .await?;
+        let plan = reconcile_down(
+            spec,
+            &observed,
+            &DownOptions {
+                volumes: args.volumes,
+                remove_orphans: args.remove_orphans,
+            },
+        );
+        if args.dry_run {
+            print!("{plan}");
+            return anyhow::Ok(());
+        }
+        for warning in &plan.warnings {
+            eprintln!("WARN[0000] {warning}");
+        }
+        let exec = ExecOptions {
+            stop_timeout: args.timeout,
+            remove_volumes: args.volumes,
+            ..Default::default()
+        };
+        execute(&engine, spec, &plan, &exec, &printer)
+            .await
+            .map_err(|e| super::up::failed(e, "down"))?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,179 @@
+//! `start`, `stop`, `restart` and `rm` on existing service containers: dependencies start first
+//! and stop last; containers of one service are handled concurrently.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use futures_util::future::try_join_all;
+use hoist_core::observed::ObservedContainer;
+use hoist_core::plan::select_services;
+use hoist_core::spec::ProjectSpec;
+use hoist_docker::Engine;
+
+use crate::cli::{GlobalArgs, RmArgs, ServicesArgs, StopArgs};
+use crate::context::{connect, load_project};
+use crate::settings::EnvVars;
+
+/// Containers of `services` (all when empty), grouped by service in dependency order.
+async fn containers_by_service(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    services: &[String],
+) -> anyhow::Result<Vec<(String, Vec<ObservedContainer>)>> {
+    let order = select_services(spec, services, true)?;
+    let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+    Ok(order
+        .into_iter()
+        .map(|s| {
+            let mut cs: Vec<ObservedContainer> =
+                observed.service_containers(&s.name).cloned().collect();
+            cs.sort_by_key(|c| c.number);
+            (s.name.clone(), cs)
+        })
+        .collect())
+}
+
+fn say(kind: &str, name: &str, text: &str) {
+    eprintln!(" {kind} {name}  {text}");
+}
+
+pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        for (service, containers) in &groups {
+            if containers.is_empty() && !args.services.is_empty() {
+                anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
+            }
+            try_join_all(
+                containers
+                    .iter()
+                    .filter(|c| !c.state.is_running())
+                    .map(|c| {
+                        let engine = &engine;
+                        async move {
+                            say("Container", &c.name, "Starting");
+                            engine.start_container(&c.name).await?;
+                            say("Container", &c.name, "Started");
+                            anyhow::Ok(())
+                        }
+                    }),
+            )
+            .await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stop_groups(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    groups: &[(String, Vec<ObservedContainer>)],
+    timeout: Option<u64>,
+) -> anyhow::Result<()> {
+    for (service, containers) in groups.iter().rev() {
+        let timeout = timeout.or_else(|| spec.service(service).and_then(|s| s.stop_timeout_secs));
+        try_join_all(
+            containers
+                .iter()
+                .filter(|c| c.state.is_running())
+                .map(|c| async move {
+                    say("Container", &c.name, "Stopping");
+                    engine.stop_container(&c.name, timeout).await?;
+                    say("Container", &c.name, "Stopped");
+                    anyhow::Ok(())
+                }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        stop_groups(&engine, &loaded.spec, &groups, args.timeout).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        for (service, containers) in &groups {
+            let timeout = args.timeout.or_else(|| {
+                loaded
+                    .spec
+                    .service(service)
+                    .and_then(|s| s.stop_timeout_secs)
+            });
+            try_join_all(containers.iter().map(|c| {
+                let engine = &engine;
+                async move {
+                    say("Container", &c.name, "Restarting");
+                    engine.stop_container(&c.name, timeout).await?;
+                    engine.start_container(&c.name).await?;
+                    say("Container", &c.name, "Started");
+                    anyhow::Ok(())
+                }
+            }))
+            .await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        if args.stop {
+            stop_groups(&engine, &loaded.spec, &groups, None).await?;
+        }
+        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        let stopped: Vec<&ObservedContainer> = groups
+            .iter()
+            .flat_map(|(_, cs)| cs.iter())
+            .filter(|c| !c.state.is_running())
+            .collect();
+        if stopped.is_empty() {
+            eprintln!("No stopped containers");
+            return anyhow::Ok(());
+        }
+        if !args.force {
+            let names: Vec<&str> = stopped.iter().map(|c| c.name.as_str()).collect();
+            eprint!("Going to remove {}\nAre you sure? [yN] ", names.join(", "));
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            if std::io::stdin().is_terminal() {
+                std::io::stdin().lock().read_line(&mut answer)?;
+            }
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                eprintln!("\nnothing removed (use -f to remove without asking)");
+                return anyhow::Ok(());
+            }
+        }
+        try_join_all(stopped.iter().map(|c| {
+            let engine = &engine;
+            async move {
+                say("Container", &c.name, "Removing");
+                engine
+                    .remove_container(&c.name, false, args.volumes)
+                    .await?;
+                say("Container", &c.name, "Removed");
+                anyhow::Ok(())
+            }
+        }))
+        .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

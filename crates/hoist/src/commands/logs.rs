@@ -1,0 +1,91 @@
+//! `hoist logs`: the output of the project's containers, merged, each line prefixed with its
+//! container as Compose does (`app-1  | ...`, or `vagrant_app_1  | ...` for legacy projects).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+use futures_util::stream::select_all;
+use hoist_docker::logs::{LogOptions, LogStream};
+
+use crate::cli::{GlobalArgs, LogsArgs};
+use crate::context::{connect, load_project};
+use crate::settings::EnvVars;
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    let spec = &loaded.spec;
+    for s in &args.services {
+        if spec.service(s).is_none() {
+            anyhow::bail!("no such service: {s}");
+        }
+    }
+    let tail = match args.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(
+            n.parse::<u64>()
+                .map_err(|_| anyhow::anyhow!("invalid --tail {n:?}: expected a number or all"))?,
+        ),
+    };
+    let options = LogOptions {
+        follow: args.follow,
+        tail,
+        timestamps: args.timestamps,
+    };
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        stream(&engine, spec, &args.services, options, args.no_log_prefix).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams the logs of `services` (all when empty), merged and prefixed, until every stream ends
+/// (with `follow`, until the containers stop).
+pub async fn stream(
+    engine: &hoist_docker::Engine,
+    spec: &hoist_core::spec::ProjectSpec,
+    services: &[String],
+    options: LogOptions,
+    no_prefix: bool,
+) -> anyhow::Result<()> {
+    let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+    let mut containers: Vec<_> = observed
+        .containers
+        .iter()
+        .filter(|c| !c.oneoff)
+        .filter(|c| services.is_empty() || services.contains(&c.service))
+        .collect();
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    let prefixes: Vec<String> = containers
+        .iter()
+        .map(|c| {
+            if spec.legacy {
+                c.name.clone()
+            } else {
+                format!("{}-{}", c.service, c.number)
+            }
+        })
+        .collect();
+    let width = prefixes.iter().map(|p| p.len()).max().unwrap_or(0);
+    let mut streams = Vec::new();
+    for (c, prefix) in containers.iter().zip(prefixes) {
+        let lines = engine.logs(&c.name, options).await?;
+        let prefix = if no_prefix {
+            String::new()
+        } else {
+            format!("{prefix:width$}  | ")
+        };
+        streams.push(lines.map(move |l| (prefix.clone(), l)).boxed());
+    }
+    let mut merged = select_all(streams);
+    while let Some((prefix, line)) = merged.next().await {
+        let line = line?;
+        let stamp = line.timestamp.map(|t| format!("{t} ")).unwrap_or_default();
+        let text = format!("{prefix}{stamp}{}\n", line.text);
+        match line.stream {
+            LogStream::Stdout => std::io::stdout().lock().write_all(text.as_bytes())?,
+            LogStream::Stderr => std::io::stderr().lock().write_all(text.as_bytes())?,
+        }
+    }
+    Ok(())
+}

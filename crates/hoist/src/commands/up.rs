@@ -1,0 +1,164 @@
+//! `hoist up`: observe, plan images, pull/build, observe again, reconcile, execute.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hoist_core::events::{Event, EventSink, Phase};
+use hoist_core::plan::{UpOptions, plan_images, reconcile_up, select_services};
+use hoist_core::spec::{ProjectSpec, PullPolicy};
+use hoist_docker::Engine;
+use hoist_docker::execute::{ExecOptions, execute};
+
+use crate::cli::{GlobalArgs, UpArgs};
+use crate::context::{connect, docker_config, load_project};
+use crate::output::Printer;
+use crate::settings::EnvVars;
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(global, env)?;
+    let pull: Option<PullPolicy> = args
+        .pull
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let opts = UpOptions {
+        services: args.services.clone(),
+        no_deps: args.no_deps,
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        remove_orphans: args.remove_orphans,
+        wait: args.wait,
+    };
+    let exec = ExecOptions {
+        stop_timeout: args.timeout,
+        wait_timeout: Duration::from_secs(args.wait_timeout.unwrap_or(600)),
+        remove_volumes: false,
+        docker_config: docker_config(env),
+    };
+    let printer = Printer::new(args.progress.progress);
+    let attach = !args.detach && !args.wait && !args.dry_run;
+    super::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        up(
+            &engine,
+            &loaded.spec,
+            &opts,
+            pull,
+            &exec,
+            args.dry_run,
+            &printer,
+        )
+        .await?;
+        if attach {
+            attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole of `up` on one engine; also used by `scale` and the pipeline.
+pub async fn up(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    opts: &UpOptions,
+    pull: Option<PullPolicy>,
+    exec: &ExecOptions,
+    dry_run: bool,
+    sink: &dyn EventSink,
+) -> anyhow::Result<()> {
+    let services = select_services(spec, &opts.services, opts.no_deps)?;
+    let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
+    let volumes: Vec<String> = spec.volumes.iter().map(|v| v.name.clone()).collect();
+    let images: Vec<String> = services.iter().map(|s| s.image.clone()).collect();
+    let observed = engine
+        .observe_project(&spec.name, &networks, &volumes, &images)
+        .await?;
+    let image_plan = plan_images(spec, &observed, &services, pull)?;
+    if dry_run {
+        let plan = reconcile_up(spec, &observed, opts)?;
+        print!("{image_plan}");
+        if !image_plan.is_empty() {
+            println!("then, once the images are there:");
+        }
+        print!("{plan}");
+        return Ok(());
+    }
+    let observed = if image_plan.is_empty() {
+        observed
+    } else {
+        execute(engine, spec, &image_plan, exec, sink)
+            .await
+            .map_err(|e| failed(e, "up"))?;
+        engine
+            .observe_project(&spec.name, &networks, &volumes, &images)
+            .await?
+    };
+    let plan = reconcile_up(spec, &observed, opts)?;
+    for warning in &plan.warnings {
+        eprintln!("WARN[0000] {warning}");
+    }
+    for name in &plan.unchanged {
+        sink.emit(Event::new(
+            "Container",
+            name.clone(),
+            Phase::Info,
+            "Running",
+        ));
+    }
+    execute(engine, spec, &plan, exec, sink)
+        .await
+        .map_err(|e| failed(e, "up"))?;
+    Ok(())
+}
+
+/// `up` without `-d`: follow the services' output until they stop or Ctrl+C, which stops them,
+/// as Compose does.
+async fn attach_until_interrupted(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    opts: &UpOptions,
+    exec: &ExecOptions,
+    sink: &dyn EventSink,
+) -> anyhow::Result<()> {
+    let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let follow = hoist_docker::logs::LogOptions {
+        follow: true,
+        tail: None,
+        timestamps: false,
+    };
+    tokio::select! {
+        result = super::logs::stream(engine, spec, &services, follow, false) => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+            let plan = hoist_core::plan::reconcile_stop(spec, &observed, &services);
+            execute(engine, spec, &plan, exec, sink)
+                .await
+                .map_err(|e| failed(e, "stop"))?;
+            Ok(())
+        }
+    }
+}
+
+/// An execution failure, saying what had been done before it, so a second run can converge.
+pub fn failed(e: hoist_docker::execute::ExecError, command: &str) -> anyhow::Error {
+    let mut msg = e.to_string();
+    if e.done.is_empty() {
+        msg.push_str("\nnothing was changed before the failure");
+    } else {
+        msg.push_str("\ndone before the failure:");
+        for step in &e.done {
+            msg.push_str("\n  - ");
+            msg.push_str(step);
+        }
+        msg.push_str(&format!(
+            "\nrun `hoist {command}` again once the cause is fixed: it continues from here"
+        ));
+    }
+    anyhow::Error::msg(msg)
+}

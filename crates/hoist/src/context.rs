@@ -1,0 +1,70 @@
+//! What most commands start from: the compose project (loaded once) and a connection to the
+//! engine, both resolved from the global flags and the captured environment.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use hoist_compose::{LoadOptions, Project};
+use hoist_core::desired::project_spec;
+use hoist_core::spec::ProjectSpec;
+use hoist_docker::Engine;
+
+use crate::cli::GlobalArgs;
+use crate::settings::{EnvVars, engine_spec};
+
+/// The loaded project, in compose terms and in engine terms.
+pub struct Loaded {
+    pub compose: Project,
+    pub spec: ProjectSpec,
+}
+
+/// Compose load options from the global flags.
+pub fn load_options(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<LoadOptions> {
+    Ok(LoadOptions {
+        files: global.file.clone(),
+        project_name: global.project_name.clone(),
+        project_directory: global.project_directory.clone(),
+        profiles: global.profile.clone(),
+        env_files: global.env_file.clone(),
+        environment: env.all.clone(),
+        working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    })
+}
+
+/// Loads the compose project and its engine-level spec.
+pub fn load_project(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Loaded> {
+    let compose = hoist_compose::load(&load_options(global, env)?)?;
+    for warning in &compose.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let spec = project_spec(&compose)?;
+    Ok(Loaded { compose, spec })
+}
+
+/// Connects to the engine the flags and environment name.
+pub async fn connect(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Engine> {
+    let spec = engine_spec(global, env);
+    Engine::connect(&spec)
+        .await
+        .with_context(|| format!("connecting to the Docker engine at {}", spec.host))
+}
+
+/// `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`), when it exists.
+pub fn docker_config(env: &EnvVars) -> Option<std::sync::Arc<hoist_docker::auth::DockerConfig>> {
+    let dir = env
+        .all
+        .get("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| env.home.as_ref().map(|h| PathBuf::from(h).join(".docker")))?;
+    let path = dir.join("config.json");
+    if !path.exists() {
+        return None;
+    }
+    match hoist_docker::auth::DockerConfig::load(&path) {
+        Ok(config) => Some(std::sync::Arc::new(config)),
+        Err(e) => {
+            eprintln!("warning: ignoring {}: {e}", path.display());
+            None
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The compose lifecycle on real engines, driven through the `hoist` binary.
+//!
+//! The chapter 7 replay: from the cd machine, deploy the book's legacy v1 stack to a prod engine
+//! through its API (plain TCP as in the book, and TLS), list it, find the random host port three
+//! ways, and use the service, without ever logging into prod. Then interoperability with Docker
+//! Compose v2 and the failure modes a user meets.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use hoist_testkit::http::{request, wait_for_status};
+use hoist_testkit::{TestProject, compose_v2, engine, state_dir};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `hoist` aimed at a dev-env engine, with a clean environment.
+fn hoist(engine_name: &str) -> Command {
+    let mut cmd = Command::cargo_bin("hoist").expect("hoist binary");
+    for var in [
+        "DOCKER_HOST",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_CERT_PATH",
+        "HOIST_TRUST_INSECURE_HOST",
+        "COMPOSE_PROJECT_NAME",
+        "COMPOSE_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    match engine_name {
+        "cd" => {}
+        "prod" => {
+            cmd.args([
+                "-H",
+                "tcp://10.200.0.2:2375",
+                "--trust-insecure-host",
+                "10.200.0.2",
+            ]);
+        }
+        "prod-tls" => {
+            cmd.env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", state_dir().join("certs/client"))
+                .args(["-H", "tcp://10.200.0.3:2376"]);
+        }
+        other => panic!("unknown engine {other}"),
+    }
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run hoist");
+    assert!(
+        out.status.success(),
+        "hoist failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const BOOKS: [&str; 3] = [
+    r#"{"_id": 1, "title": "My First Book", "author": "John Doe", "description": "Not a very good book"}"#,
+    r#"{"_id": 2, "title": "My Second Book", "author": "John Doe", "description": "Not a bad as the first book"}"#,
+    r#"{"_id": 3, "title": "My Third Book", "author": "John Doe", "description": "Failed writers club"}"#,
+];
+
+async fn chapter7_replay(engine_name: &str, address: &str) {
+    let Some(engine) = engine(engine_name).await else {
+        return;
+    };
+    let project = TestProject::new("ch7", &[&engine]);
+    let p = project.name.clone();
+    let compose = repo_root().join("examples/books-ms/docker-compose.yml");
+    let base = |cmd: &mut Command| {
+        cmd.args(["-p", &p, "-f"]).arg(&compose);
+    };
+
+    let mut up = hoist(engine_name);
+    base(&mut up);
+    let out = run_ok(up.args(["up", "-d", "app"]));
+    let progress = stderr(&out);
+    let db_started = progress
+        .find(&format!("Container {p}_db_1  Started"))
+        .unwrap_or_else(|| panic!("db not started:\n{progress}"));
+    let app_started = progress
+        .find(&format!("Container {p}_app_1  Started"))
+        .unwrap_or_else(|| panic!("app not started:\n{progress}"));
+    assert!(
+        db_started < app_started,
+        "db starts before app:\n{progress}"
+    );
+
+    let mut ps = hoist(engine_name);
+    base(&mut ps);
+    let table = stdout(&run_ok(ps.arg("ps")));
+    let app_line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{p}_app_1 ")))
+        .unwrap_or_else(|| panic!("no app row:\n{table}"));
+    assert!(app_line.contains(" Up "), "{table}");
+    let port: String = app_line
+        .split("0.0.0.0:")
+        .nth(1)
+        .and_then(|rest| rest.split("->8080/tcp").next())
+        .unwrap_or_else(|| panic!("no 0.0.0.0:PORT->8080/tcp in {app_line:?}"))
+        .to_string();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("{p}_db_1 ")) && l.contains(" Up")),
+        "{table}"
+    );
+
+    let mut port_cmd = hoist(engine_name);
+    base(&mut port_cmd);
+    let printed = stdout(&run_ok(port_cmd.args(["port", "app", "8080"])));
+    assert_eq!(printed.trim(), format!("0.0.0.0:{port}"));
+
+    let mut inspect = hoist(engine_name);
+    base(&mut inspect);
+    let templated = stdout(&run_ok(inspect.args([
+        "inspect",
+        r#"--format={{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}"#,
+        &format!("{p}_app_1"),
+    ])));
+    assert_eq!(templated.trim(), port);
+
+    // The book's calls, through the random port on the prod host.
+    let url = format!("http://{address}:{port}/api/v1/books");
+    wait_for_status(&url, 200, Duration::from_secs(60)).expect("books-ms answers");
+    for book in BOOKS {
+        let r = request("PUT", &url, Some(book)).expect("PUT");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let sent: serde_json::Value = serde_json::from_str(book).unwrap();
+        assert_eq!(r.json(), sent);
+    }
+    let list = request("GET", &url, None).expect("GET list");
+    assert_eq!(
+        list.json(),
+        serde_json::json!([
+            {"_id": 1, "title": "My First Book", "author": "John Doe"},
+            {"_id": 2, "title": "My Second Book", "author": "John Doe"},
+            {"_id": 3, "title": "My Third Book", "author": "John Doe"},
+        ])
+    );
+    let one = request("GET", &format!("{url}/_id/1"), None).expect("GET _id/1");
+    assert_eq!(
+        one.json(),
+        serde_json::from_str::<serde_json::Value>(BOOKS[0]).unwrap()
+    );
+
+    // A second `up` leaves the unchanged stack running.
+    let mut again = hoist(engine_name);
+    base(&mut again);
+    let out = run_ok(again.args(["up", "-d", "app"]));
+    let progress = stderr(&out);
+    assert!(
+        progress.contains(&format!("Container {p}_app_1  Running")),
+        "{progress}"
+    );
+    assert!(
+        !progress.contains("Creating"),
+        "nothing recreated:\n{progress}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chapter7_replay_on_prod_over_plain_tcp() {
+    chapter7_replay("prod", "10.200.0.2").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chapter7_replay_on_prod_tls_over_tls() {
+    chapter7_replay("prod-tls", "10.200.0.3").await;
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write fixture");
+    path
+}
+
+fn temp_dir(project: &TestProject) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hoist-test-{}", project.name));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+const SLEEPER: &str = "services:\n  web:\n    image: debian:bookworm-slim\n    command: [\"sleep\", \"600\"]\n    stop_signal: SIGKILL\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_compose_v2_sees_what_hoist_made_and_hoist_removes_what_compose_made() {
+    let Some(cd) = engine("cd").await else { return };
+    let ours = TestProject::new("interop-a", &[&cd]);
+    let theirs = TestProject::new("interop-b", &[&cd]);
+    let dir = temp_dir(&ours);
+    let file = write(&dir, "compose.yaml", SLEEPER);
+
+    run_ok(
+        hoist("cd")
+            .args(["-p", &ours.name, "-f"])
+            .arg(&file)
+            .args(["up", "-d"]),
+    );
+    let compose = std::process::Command::new(compose_v2())
+        .args(["-p", &ours.name, "-f"])
+        .arg(&file)
+        .args(["ps", "--format", "{{.Name}} {{.State}}"])
+        .output()
+        .expect("run docker compose v2 (scripts/peers installs it)");
+    assert!(compose.status.success(), "{}", stderr(&compose));
+    assert_eq!(
+        stdout(&compose).trim(),
+        format!("{}-web-1 running", ours.name)
+    );
+
+    let up = std::process::Command::new(compose_v2())
+        .args(["-p", &theirs.name, "-f"])
+        .arg(&file)
+        .args(["up", "-d"])
+        .output()
+        .expect("docker compose up");
+    assert!(up.status.success(), "{}", stderr(&up));
+    run_ok(
+        hoist("cd")
+            .args(["-p", &theirs.name, "-f"])
+            .arg(&file)
+            .arg("down"),
+    );
+    let ps = std::process::Command::new(compose_v2())
+        .args(["-p", &theirs.name, "-f"])
+        .arg(&file)
+        .args(["ps", "-a", "-q"])
+        .output()
+        .expect("docker compose ps");
+    assert_eq!(
+        stdout(&ps).trim(),
+        "",
+        "hoist down removed compose's containers"
+    );
+    assert!(
+        !hoist_testkit::network_exists(&cd, &format!("{}_default", theirs.name)).await,
+        "the project network is gone too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_image_names_the_image_and_the_registry() {
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
+    let project = TestProject::new("missing-image", &[&prod]);
+    let dir = temp_dir(&project);
+    let file = write(
+        &dir,
+        "compose.yaml",
+        "services:\n  app:\n    image: 10.200.0.1:5000/hoist-test/does-not-exist:1\n",
+    );
+    let out = hoist("prod")
+        .args(["-p", &project.name, "-f"])
+        .arg(&file)
+        .args(["up", "-d"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("hoist-test/does-not-exist"), "{err}");
+    assert!(err.contains("10.200.0.1:5000"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_port_conflict_names_the_service_and_port_and_a_second_up_converges() {
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
+    let project = TestProject::new("port-conflict", &[&prod]);
+    let dir = temp_dir(&project);
+    let port = 20000 + (std::process::id() % 20000);
+    let both = format!(
+        "services:\n  a:\n    image: debian:bookworm-slim\n    command: [\"sleep\", \"600\"]\n    \
+         stop_signal: SIGKILL\n    ports: [\"{port}:8080\"]\n  b:\n    image: debian:bookworm-slim\n    \
+         command: [\"sleep\", \"600\"]\n    stop_signal: SIGKILL\n    depends_on: [a]\n    ports: [\"{port}:8080\"]\n"
+    );
+    let file = write(&dir, "compose.yaml", &both);
+    let out = hoist("prod")
+        .args(["-p", &project.name, "-f"])
+        .arg(&file)
+        .args(["up", "-d"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("service b"), "{err}");
+    assert!(err.contains(&port.to_string()), "{err}");
+    assert!(err.contains("done before the failure"), "{err}");
+    assert!(
+        err.contains(&format!("start container {}-a-1", project.name)),
+        "{err}"
+    );
+
+    // Fix the file (b publishes nothing); the second up keeps a and starts b.
+    let fixed = format!(
+        "services:\n  a:\n    image: debian:bookworm-slim\n    command: [\"sleep\", \"600\"]\n    \
+         stop_signal: SIGKILL\n    ports: [\"{port}:8080\"]\n  b:\n    image: debian:bookworm-slim\n    \
+         command: [\"sleep\", \"600\"]\n    stop_signal: SIGKILL\n    depends_on: [a]\n"
+    );
+    write(&dir, "compose.yaml", &fixed);
+    let out = run_ok(
+        hoist("prod")
+            .args(["-p", &project.name, "-f"])
+            .arg(&file)
+            .args(["up", "-d"]),
+    );
+    let progress = stderr(&out);
+    assert!(
+        progress.contains(&format!("Container {}-a-1  Running", project.name)),
+        "{progress}"
+    );
+    assert!(
+        progress.contains(&format!("Container {}-b-1  Started", project.name)),
+        "{progress}"
+    );
+}
+
+#[test]
+fn plain_tcp_ps_against_a_remote_name_is_refused_before_anything_else() {
+    let out = Command::cargo_bin("hoist")
+        .unwrap()
+        .env("DOCKER_HOST", "tcp://prod.invalid:2375")
+        .env_remove("HOIST_TRUST_INSECURE_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .current_dir(std::env::temp_dir())
+        .arg("ps")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"),
+        "{err}"
+    );
+    assert!(err.contains("Use TLS"), "{err}");
+}
