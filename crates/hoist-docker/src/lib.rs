@@ -13,6 +13,7 @@ pub mod execute;
 pub mod image;
 mod lines;
 pub mod logs;
+pub mod orchestrate;
 pub mod project;
 pub mod reference;
 pub mod system;

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hoist_core::events::{Event, EventSink, Phase};
-use hoist_core::plan::{UpOptions, plan_images, reconcile_up, select_services};
+use hoist_core::events::EventSink;
+use hoist_core::plan::{UpOptions, select_services};
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::Engine;
 use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::orchestrate;
 
 use crate::cli::{GlobalArgs, UpArgs};
 use crate::context::{connect, docker_config, load_project};
@@ -58,7 +59,8 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// The whole of `up` on one engine; also used by `scale` and the pipeline.
+/// The whole of `up` on one engine (also `scale`): the plan printed with `--dry-run`, else
+/// carried out.
 pub async fn up(
     engine: &Engine,
     spec: &ProjectSpec,
@@ -68,49 +70,21 @@ pub async fn up(
     dry_run: bool,
     sink: &dyn EventSink,
 ) -> anyhow::Result<()> {
-    let services = select_services(spec, &opts.services, opts.no_deps)?;
-    let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
-    let volumes: Vec<String> = spec.volumes.iter().map(|v| v.name.clone()).collect();
-    let images: Vec<String> = services.iter().map(|s| s.image.clone()).collect();
-    let observed = engine
-        .observe_project(&spec.name, &networks, &volumes, &images)
-        .await?;
-    let image_plan = plan_images(spec, &observed, &services, pull)?;
     if dry_run {
-        let plan = reconcile_up(spec, &observed, opts)?;
-        print!("{image_plan}");
-        if !image_plan.is_empty() {
-            println!("then, once the images are there:");
-        }
-        print!("{plan}");
+        print!("{}", orchestrate::plan_up(engine, spec, opts, pull).await?);
         return Ok(());
     }
-    let observed = if image_plan.is_empty() {
-        observed
-    } else {
-        execute(engine, spec, &image_plan, exec, sink)
-            .await
-            .map_err(|e| failed(e, "up"))?;
-        engine
-            .observe_project(&spec.name, &networks, &volumes, &images)
-            .await?
-    };
-    let plan = reconcile_up(spec, &observed, opts)?;
-    for warning in &plan.warnings {
-        eprintln!("WARN[0000] {warning}");
-    }
-    for name in &plan.unchanged {
-        sink.emit(Event::new(
-            "Container",
-            name.clone(),
-            Phase::Info,
-            "Running",
-        ));
-    }
-    execute(engine, spec, &plan, exec, sink)
+    orchestrate::up(engine, spec, opts, pull, exec, sink)
         .await
-        .map_err(|e| failed(e, "up"))?;
-    Ok(())
+        .map_err(explain)
+}
+
+/// An orchestration failure; an execution failure also says what had been done before it.
+pub fn explain(e: orchestrate::OrchestrateError) -> anyhow::Error {
+    match e {
+        orchestrate::OrchestrateError::Exec(e) => failed(e, "up"),
+        other => other.into(),
+    }
 }
 
 /// `up` without `-d`: follow the services' output until they stop or Ctrl+C, which stops them,
