@@ -28,6 +28,8 @@ pub struct Config {
     /// How long to wait for the database at start before giving up.
     pub db_wait: Duration,
     pub pool_size: usize,
+    /// Keep the rendered list between changes (`BOOKS_MS_LIST_CACHE=off` turns it off).
+    pub list_cache: bool,
     pub version: String,
 }
 
@@ -96,8 +98,20 @@ impl Config {
                 .ok_or_else(|| error("DB_POOL_SIZE", v, "expected a positive number"))?,
             None => 8,
         };
+        let list_cache = match get("BOOKS_MS_LIST_CACHE").as_deref() {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(error(
+                    "BOOKS_MS_LIST_CACHE",
+                    other.to_string(),
+                    "expected on or off",
+                ));
+            }
+        };
         Ok(Config {
             listen,
+            list_cache,
             db_host,
             db_port,
             db_name: get("DB_DBNAME").unwrap_or_else(|| "books".to_string()),

@@ -5,16 +5,23 @@
 //! connection once PostgreSQL closed it, so the service carries on after the database restarts.
 //! At start [`Db::connect`] waits (bounded) for the database, creates the database and the table
 //! when they are missing, and says in the log what it is waiting for.
+//!
+//! The rendered list is kept in a [`ListCache`]; a trigger on the table notifies a channel that a
+//! background task of each instance listens to (see [`crate::cache`] for why and how).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
 
 use deadpool_postgres::{
     Client, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use crate::book::{Book, BookReduced};
+use crate::cache::{ListCache, Lookup};
 use crate::config::Config;
 
 /// A failed storage operation; the HTTP layer answers `500` with the message.
@@ -37,7 +44,9 @@ pub struct StartError {
 
 /// The SQL of each operation, built once because the table name is configurable.
 struct Statements {
+    /// Creates the table and the trigger that notifies `channel` of every change.
     create_table: String,
+    channel: String,
     list: String,
     get: String,
     upsert: String,
@@ -48,11 +57,22 @@ impl Statements {
     fn new(table: &str) -> Statements {
         // `table` was checked to be a plain identifier, so quoting it is enough.
         let t = format!("\"{table}\"");
+        let channel = format!("books_ms_{table}");
         Statements {
+            // One simple query is one implicit transaction; the advisory lock keeps instances
+            // that start together (blue and green) from replacing the function concurrently.
             create_table: format!(
-                "CREATE TABLE IF NOT EXISTS {t} (_id integer PRIMARY KEY, title text NOT NULL, \
-                 author text NOT NULL, description text NOT NULL)"
+                "SELECT pg_advisory_xact_lock(80805432); \
+                 CREATE TABLE IF NOT EXISTS {t} (_id integer PRIMARY KEY, title text NOT NULL, \
+                 author text NOT NULL, description text NOT NULL); \
+                 CREATE OR REPLACE FUNCTION \"{channel}_notify\"() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{channel}', ''); \
+                 RETURN NULL; END $$; \
+                 CREATE OR REPLACE TRIGGER books_ms_notify \
+                 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION \"{channel}_notify\"()"
             ),
+            channel,
             list: format!("SELECT _id, title, author FROM {t} ORDER BY _id"),
             get: format!("SELECT _id, title, author, description FROM {t} WHERE _id = $1"),
             upsert: format!(
@@ -92,7 +112,17 @@ pub struct Db {
     pg: tokio_postgres::Config,
     db_name: String,
     target: String,
-    sql: Statements,
+    sql: Arc<Statements>,
+    cache: Arc<ListCache>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
+    }
 }
 
 impl Db {
@@ -131,7 +161,7 @@ impl Db {
                 waited: Duration::ZERO,
                 last_error: err.to_string(),
             })?;
-        let db = Db {
+        let mut db = Db {
             pool,
             pg,
             db_name: config.db_name.clone(),
@@ -139,9 +169,18 @@ impl Db {
                 "{}:{} (database {}, user {})",
                 config.db_host, config.db_port, config.db_name, config.db_user
             ),
-            sql: Statements::new(&config.table),
+            sql: Arc::new(Statements::new(&config.table)),
+            cache: Arc::new(ListCache::new()),
+            listener: None,
         };
         db.wait_until_ready(config.db_wait).await?;
+        if config.list_cache {
+            db.listener = Some(tokio::spawn(listen_for_changes(
+                db.pg.clone(),
+                db.sql.channel.clone(),
+                db.cache.clone(),
+            )));
+        }
         Ok(db)
     }
 
@@ -196,7 +235,9 @@ impl Db {
             .batch_execute(&self.sql.create_table)
             .await
             .or_else(ignore_concurrent_create)
-            .map_err(query_error)
+            .map_err(query_error)?;
+        self.cache.invalidate();
+        Ok(())
     }
 
     async fn create_database(&self) -> Result<(), DbError> {
@@ -249,9 +290,17 @@ impl Db {
         }
     }
 
-    /// All books, reduced, ordered by `_id`.
-    pub async fn list(&self) -> Result<Vec<BookReduced>, DbError> {
-        retry!(self, client => self.list_on(&client))
+    /// All books, reduced, ordered by `_id`, rendered as a JSON array.
+    pub async fn list_json(&self) -> Result<Bytes, DbError> {
+        let generation = match self.cache.lookup() {
+            Lookup::Hit(body) => return Ok(body),
+            Lookup::Miss(generation) => generation,
+        };
+        let books = retry!(self, client => self.list_on(&client))?;
+        // Serialising plain strings and integers cannot fail.
+        let body = Bytes::from(serde_json::to_vec(&books).unwrap_or_default());
+        self.cache.store(generation, body.clone());
+        Ok(body)
     }
 
     /// The book with `id`, if any.
@@ -261,12 +310,18 @@ impl Db {
 
     /// Inserts `book` or replaces the book with its `_id`.
     pub async fn upsert(&self, book: &Book) -> Result<(), DbError> {
-        retry!(self, client => self.upsert_on(&client, book))
+        let result = retry!(self, client => self.upsert_on(&client, book));
+        // Before answering, so that a client reads its own write even if the notification of
+        // the change is still on its way.
+        self.cache.invalidate();
+        result
     }
 
     /// Removes the book with `id` and returns it, if it existed.
     pub async fn delete(&self, id: i32) -> Result<Option<Book>, DbError> {
-        retry!(self, client => self.delete_on(&client, id))
+        let result = retry!(self, client => self.delete_on(&client, id));
+        self.cache.invalidate();
+        result
     }
 
     async fn list_on(&self, client: &Client) -> Result<Vec<BookReduced>, tokio_postgres::Error> {
@@ -309,6 +364,48 @@ impl Db {
     ) -> Result<Option<Book>, tokio_postgres::Error> {
         let statement = client.prepare_cached(&self.sql.delete).await?;
         Ok(client.query_opt(&statement, &[&id]).await?.map(book_of))
+    }
+}
+
+/// Keeps a connection that `LISTEN`s to the table's channel and invalidates `cache` on every
+/// notification; the cache is on only while that connection is up. Runs until aborted.
+async fn listen_for_changes(
+    mut pg: tokio_postgres::Config,
+    channel: String,
+    cache: Arc<ListCache>,
+) {
+    pg.application_name("books-ms changes")
+        // Notice a silently dead connection within half a minute rather than two hours.
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(3);
+    loop {
+        if let Ok((client, mut connection)) = pg.connect(NoTls).await {
+            let notified = cache.clone();
+            let driver = tokio::spawn(async move {
+                loop {
+                    match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        Some(Ok(AsyncMessage::Notification(_))) => notified.invalidate(),
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => return,
+                    }
+                }
+            });
+            match client.batch_execute(&format!("LISTEN \"{channel}\"")).await {
+                Ok(()) => {
+                    cache.set_enabled(true);
+                    tracing::info!("listening for changes on {channel}; list cache on");
+                    let _ = driver.await;
+                    cache.set_enabled(false);
+                    tracing::warn!(
+                        "lost the change notifications; list cache off until they are back"
+                    );
+                }
+                Err(_) => driver.abort(),
+            }
+            drop(client);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -66,8 +66,8 @@ async fn common_headers(State(version): State<HeaderValue>, mut response: Respon
 }
 
 async fn list(State(db): State<Arc<Db>>) -> Response {
-    match db.list().await {
-        Ok(books) => json(StatusCode::OK, &books),
+    match db.list_json().await {
+        Ok(body) => json_body(StatusCode::OK, Body::from(body)),
         Err(err) => database_failure(err),
     }
 }
@@ -200,7 +200,11 @@ fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
 fn json(status: StatusCode, value: &impl Serialize) -> Response {
     // Serialising these types cannot fail (string keys, no maps with non-string keys).
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Body::from(body));
+    json_body(status, Body::from(body))
+}
+
+fn json_body(status: StatusCode, body: Body) -> Response {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, JSON);
     response

@@ -3,12 +3,14 @@
 //! the post-deployment integration test that the pipeline runs against it.
 //!
 //! - [`config`]: settings from the environment (legacy-link variables first).
-//! - [`db`]: the books table, a reconnecting pool, the bounded wait at start.
+//! - [`db`]: the books table, a reconnecting pool, the bounded wait at start; [`cache`]: the
+//!   rendered list, kept until the table changes.
 //! - [`http`]: routes, statuses and headers.
 //! - [`client`] and [`integ`]: a dependency-free HTTP/1.1 client and the integration test run by
 //!   the `books-ms-tests` binary (and by this crate's own tests).
 
 pub mod book;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod db;

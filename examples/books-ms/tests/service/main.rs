@@ -34,70 +34,37 @@ struct Ctx {
 
 type TestFn = fn(Ctx);
 
+/// `(name, function)` pairs for the harness, named after the functions.
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        &[$((stringify!($test), $test as TestFn)),*]
+    };
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let tests: &[(&str, TestFn)] = &[
-        ("book_sequence_of_chapter_7", book_sequence_of_chapter_7),
-        ("empty_list_is_an_empty_array", empty_list_is_an_empty_array),
-        (
-            "list_is_reduced_and_ordered_by_id",
-            list_is_reduced_and_ordered_by_id,
-        ),
-        ("put_and_post_upsert", put_and_post_upsert),
-        (
-            "get_by_id_unknown_and_non_integer",
-            get_by_id_unknown_and_non_integer,
-        ),
-        (
-            "delete_returns_the_deleted_book",
-            delete_returns_the_deleted_book,
-        ),
-        (
-            "invalid_bodies_answer_400_naming_the_field",
-            invalid_bodies_answer_400_naming_the_field,
-        ),
-        (
-            "wrong_content_type_answers_415",
-            wrong_content_type_answers_415,
-        ),
-        (
-            "head_answers_like_get_without_a_body",
-            head_answers_like_get_without_a_body,
-        ),
-        (
-            "other_methods_answer_405_with_allow",
-            other_methods_answer_405_with_allow,
-        ),
-        ("other_paths_answer_404", other_paths_answer_404),
-        ("table_name_is_configurable", table_name_is_configurable),
-        (
-            "reconnects_after_a_database_restart",
-            reconnects_after_a_database_restart,
-        ),
-        (
-            "binary_waits_for_the_database_at_start",
-            binary_waits_for_the_database_at_start,
-        ),
-        (
-            "binary_gives_up_after_the_bounded_wait",
-            binary_gives_up_after_the_bounded_wait,
-        ),
-        (
-            "binary_prefers_the_link_variable",
-            binary_prefers_the_link_variable,
-        ),
-        (
-            "sigterm_finishes_in_flight_requests_and_exits_fast",
-            sigterm_finishes_in_flight_requests_and_exits_fast,
-        ),
-        (
-            "integration_test_passes_and_leaves_no_data",
-            integration_test_passes_and_leaves_no_data,
-        ),
-        (
-            "integration_test_binary_exit_codes",
-            integration_test_binary_exit_codes,
-        ),
+    let tests: &[(&str, TestFn)] = tests![
+        book_sequence_of_chapter_7,
+        empty_list_is_an_empty_array,
+        list_is_reduced_and_ordered_by_id,
+        put_and_post_upsert,
+        get_by_id_unknown_and_non_integer,
+        delete_returns_the_deleted_book,
+        invalid_bodies_answer_400_naming_the_field,
+        wrong_content_type_answers_415,
+        head_answers_like_get_without_a_body,
+        other_methods_answer_405_with_allow,
+        other_paths_answer_404,
+        table_name_is_configurable,
+        list_follows_changes_made_elsewhere,
+        list_cache_can_be_turned_off,
+        reconnects_after_a_database_restart,
+        binary_waits_for_the_database_at_start,
+        binary_gives_up_after_the_bounded_wait,
+        binary_prefers_the_link_variable,
+        sigterm_finishes_in_flight_requests_and_exits_fast,
+        integration_test_passes_and_leaves_no_data,
+        integration_test_binary_exit_codes,
     ];
     let pg = Arc::new(Postgres::start());
     let ctx = Ctx { pg_port: pg.port() };
@@ -130,6 +97,7 @@ fn unique_db(prefix: &str) -> String {
 /// books-ms served in-process on a loopback port, over its own database.
 struct Service {
     endpoint: Endpoint,
+    db_name: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -185,6 +153,7 @@ impl Service {
         });
         Service {
             endpoint: Endpoint::parse(&format!("http://{address}")).expect("endpoint"),
+            db_name: config.db_name.clone(),
             stop: Some(stop),
             runtime: Some(runtime),
         }
@@ -626,6 +595,92 @@ fn table_name_is_configurable(ctx: Ctx) {
     );
 }
 
+/// Polls the list of `service` until it equals `expected`; the list is cached, and changes made
+/// through another connection arrive as notifications, a moment after their commit.
+fn wait_for_list(service: &Service, expected: &Value, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let list = json_of(&service.get("/api/v1/books"));
+        if &list == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the list is still {list}, expected {expected}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn list_follows_changes_made_elsewhere(ctx: Ctx) {
+    // Blue and green: two instances over one database.
+    let db = unique_db("elsewhere");
+    let blue = Service::start_with(ctx.pg_port, &[("DB_DBNAME", &db)]);
+    let green = Service::start_with(ctx.pg_port, &[("DB_DBNAME", &db)]);
+    let [one, two, three] = the_books_three_books();
+    assert_eq!(blue.get("/api/v1/books").body, b"[]");
+    assert_eq!(green.get("/api/v1/books").body, b"[]");
+
+    assert_eq!(green.put(&one).status, 200);
+    assert_eq!(
+        json_of(&green.get("/api/v1/books")),
+        json!([reduced(&one)]),
+        "own write, at once"
+    );
+    wait_for_list(
+        &blue,
+        &json!([reduced(&one)]),
+        "a PUT through the other instance",
+    );
+
+    assert_eq!(
+        blue.call("DELETE", "/api/v1/books/_id/1", None, None)
+            .status,
+        200
+    );
+    wait_for_list(&green, &json!([]), "a DELETE through the other instance");
+
+    // Straight SQL, from neither instance.
+    pg::psql(
+        ctx.pg_port,
+        &db,
+        "INSERT INTO books VALUES (2, 'My Second Book', 'John Doe', 'x'), \
+         (3, 'My Third Book', 'John Doe', 'y')",
+    );
+    let both = json!([reduced(&two), reduced(&three)]);
+    wait_for_list(&blue, &both, "an INSERT in SQL");
+    wait_for_list(&green, &both, "an INSERT in SQL");
+    pg::psql(
+        ctx.pg_port,
+        &db,
+        "UPDATE books SET title = 'Renamed' WHERE _id = 3",
+    );
+    let renamed = json!([reduced(&two), {"_id": 3, "title": "Renamed", "author": "John Doe"}]);
+    wait_for_list(&blue, &renamed, "an UPDATE in SQL");
+    pg::psql(ctx.pg_port, &db, "TRUNCATE books");
+    wait_for_list(&green, &json!([]), "a TRUNCATE in SQL");
+    wait_for_list(&blue, &json!([]), "a TRUNCATE in SQL");
+}
+
+fn list_cache_can_be_turned_off(ctx: Ctx) {
+    let db = unique_db("nocache");
+    let service = Service::start_with(
+        ctx.pg_port,
+        &[("DB_DBNAME", &db), ("BOOKS_MS_LIST_CACHE", "off")],
+    );
+    assert_eq!(service.get("/api/v1/books").body, b"[]");
+    pg::psql(
+        ctx.pg_port,
+        &db,
+        "INSERT INTO books VALUES (1, 'T', 'A', 'D')",
+    );
+    // Without the cache every request reads the table: no waiting for a notification.
+    assert_eq!(
+        json_of(&service.get("/api/v1/books")),
+        json!([{"_id": 1, "title": "T", "author": "A"}])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Database availability
 
@@ -658,6 +713,20 @@ fn reconnects_after_a_database_restart(_: Ctx) {
         assert_eq!(list.status, 200, "{}", list.text());
         assert_eq!(json_of(&list), json!([reduced(&one)]));
     }
+    // Changes are followed again once the notification connection is back.
+    let db = service.db_name.clone();
+    pg::psql(pg.port(), &db, "DELETE FROM books");
+    wait_for_list(&service, &json!([]), "a DELETE in SQL after the restart");
+    pg::psql(
+        pg.port(),
+        &db,
+        "INSERT INTO books VALUES (4, 'T', 'A', 'D')",
+    );
+    wait_for_list(
+        &service,
+        &json!([{"_id": 4, "title": "T", "author": "A"}]),
+        "an INSERT in SQL after the restart",
+    );
 }
 
 /// The service binary, started with `vars`, its log going to a file.

@@ -162,6 +162,29 @@ impl Drop for Postgres {
     }
 }
 
+/// Runs `sql` in database `db` of the server on `port`, as a client that is not books-ms would.
+pub fn psql(port: u16, db: &str, sql: &str) {
+    let output = Command::new(bin_dir().join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-p", &port.to_string(), "-d", db, "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        output.status.success(),
+        "psql {sql:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
