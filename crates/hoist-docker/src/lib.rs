@@ -8,9 +8,11 @@ pub mod build;
 pub mod connect;
 pub mod dockerignore;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod execute;
 pub mod image;
+pub mod inventory;
 mod lines;
 pub mod logs;
 pub mod orchestrate;
@@ -24,7 +26,12 @@ pub use build::{BuildError, BuildSpec, Built};
 pub use connect::{Address, Engine, EngineSpec, TlsFiles};
 pub use dockerignore::{DockerIgnore, IgnoreError};
 pub use error::{ConnectError, EngineError};
+pub use events::{EngineEvent, EngineEvents};
 pub use exec::{ExecCommand, ExecError, ExecOutput};
 pub use image::{ImageError, ImageInfo, LayerProgress, Transferred};
+pub use inventory::{
+    ContainerDetail, ContainerSummary, EndpointInfo, EngineInfo, ImageSummary, Inventory, MountInfo,
+    NetworkSummary, VolumeSummary,
+};
 pub use logs::{LogLine, LogLines, LogOptions, LogStream, LogsError};
 pub use reference::{ImageRef, ReferenceError, registry_host};

@@ -29,7 +29,7 @@ fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
 }
 
 /// `Up 3 minutes (healthy)` → health.
-fn health_from_status(status: &str) -> Option<Health> {
+pub(crate) fn health_from_status(status: &str) -> Option<Health> {
     if status.contains("(healthy)") {
         Some(Health::Healthy)
     } else if status.contains("(unhealthy)") {
@@ -539,7 +539,7 @@ impl Engine {
 }
 
 /// A linked container is also listed as `/linker/alias`; its own name has one slash.
-fn canonical_name(names: &[String]) -> String {
+pub(crate) fn canonical_name(names: &[String]) -> String {
     names
         .iter()
         .find(|n| n.matches('/').count() == 1)
