@@ -246,10 +246,10 @@ pub fn unwind(done: &[Step], failed: &Step, previous: Option<Color>) -> Vec<Step
             // The new colour serves and passed its tests: only the old one's stop failed.
             return steps;
         }
-        if switched || matches!(failed, Step::Switch { .. }) {
-            if let Some(previous) = previous {
-                steps.push(Step::Switch { to: previous });
-            }
+        if (switched || matches!(failed, Step::Switch { .. }))
+            && let Some(previous) = previous
+        {
+            steps.push(Step::Switch { to: previous });
         }
         steps.push(Step::Stop { color: new });
     }
