@@ -2,6 +2,7 @@
 //! plain values; this crate turns desired state plus observed state into a plan; executors carry
 //! the plan out and report events.
 
+pub mod bluegreen;
 pub mod desired;
 pub mod events;
 pub mod hash;

@@ -11,6 +11,7 @@
 //! This crate is test-only support; like hoist-docker it may use bollard directly.
 
 pub mod http;
+pub mod load;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

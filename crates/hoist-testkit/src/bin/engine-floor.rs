@@ -73,7 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "down" => {
             try_join_all(names.iter().map(|name| async move {
                 docker
-                    .stop_container(name, Some(StopContainerOptionsBuilder::default().t(10).build()))
+                    .stop_container(
+                        name,
+                        Some(StopContainerOptionsBuilder::default().t(10).build()),
+                    )
                     .await?;
                 docker
                     .remove_container(
