@@ -1,0 +1,505 @@
+//! The proxy's routing table as plain data, and the nginx configuration it renders to.
+//!
+//! Everything here is pure: the table is edited in memory, checked, and rendered to text; the
+//! engine part (`super`) only moves that text into the container. The table itself is stored in
+//! the proxy container beside the configuration (the engine is the database), so any hoist that
+//! reaches the target sees the same routes.
+//!
+//! A route points at an upstream by name, and upstreams are kept apart from routes so that a
+//! blue-green release can hold two upstreams (`books-ms-blue`, `books-ms-green`) and switch the
+//! route from one to the other with [`ProxyConfig::switch`], as the book's chapter 13 switches
+//! its consul-template output while the location block never changes.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// Where nginx listens inside the proxy container; the host port is published onto it.
+pub const LISTEN_PORT: u16 = 80;
+
+/// What a route matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    /// A path prefix on the default server (`/api/v1/books`), as the book's
+    /// `nginx-includes.conf` does.
+    PathPrefix(String),
+    /// Every path of requests for a host name (`books.example.com`).
+    Host(String),
+}
+
+/// A route: requests matching `matcher` go to the upstream named `upstream`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Unique in the table; usually the service's name.
+    pub name: String,
+    pub matcher: Match,
+    pub upstream: String,
+    /// Extra nginx directives inside the route's `location`, without the trailing `;`
+    /// (`proxy_read_timeout 5s`). nginx checks them, so a wrong one is rejected by `nginx -t`.
+    #[serde(default)]
+    pub directives: Vec<String>,
+}
+
+/// A named set of servers (`host:port`) that nginx balances over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    pub name: String,
+    pub servers: Vec<String>,
+}
+
+impl Upstream {
+    pub fn new<I, S>(name: impl Into<String>, servers: I) -> Upstream
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Upstream {
+            name: name.into(),
+            servers: servers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The whole routing table of one proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyConfig {
+    pub routes: Vec<Route>,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// A table that cannot be rendered: named in terms of the table, before nginx sees it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{what} {value:?} is not valid: {why}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("route {route} points at upstream {upstream}, which does not exist")]
+    MissingUpstream { route: String, upstream: String },
+    #[error("upstream {0} has no server to send requests to")]
+    EmptyUpstream(String),
+    #[error("routes {first} and {second} both match {what}")]
+    Duplicate {
+        first: String,
+        second: String,
+        what: String,
+    },
+    #[error("no route named {0}")]
+    NoSuchRoute(String),
+}
+
+impl ProxyConfig {
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+
+    /// Adds the upstream, or replaces the servers of the one with its name.
+    pub fn set_upstream(&mut self, upstream: Upstream) -> &mut Self {
+        match self.upstreams.iter_mut().find(|u| u.name == upstream.name) {
+            Some(existing) => *existing = upstream,
+            None => self.upstreams.push(upstream),
+        }
+        self
+    }
+
+    /// Adds the route, or replaces the one with its name.
+    pub fn set_route(&mut self, route: Route) -> &mut Self {
+        match self.routes.iter_mut().find(|r| r.name == route.name) {
+            Some(existing) => *existing = route,
+            None => self.routes.push(route),
+        }
+        self
+    }
+
+    /// Points an existing route at another upstream (blue-green's switch).
+    pub fn switch(&mut self, route: &str, upstream: &str) -> Result<&mut Self, ConfigError> {
+        let found = self
+            .routes
+            .iter_mut()
+            .find(|r| r.name == route)
+            .ok_or_else(|| ConfigError::NoSuchRoute(route.to_string()))?;
+        found.upstream = upstream.to_string();
+        Ok(self)
+    }
+
+    /// Removes a route; its upstream stays until [`ProxyConfig::remove_upstream`].
+    pub fn remove_route(&mut self, name: &str) -> bool {
+        let before = self.routes.len();
+        self.routes.retain(|r| r.name != name);
+        before != self.routes.len()
+    }
+
+    pub fn remove_upstream(&mut self, name: &str) -> bool {
+        let before = self.upstreams.len();
+        self.upstreams.retain(|u| u.name != name);
+        before != self.upstreams.len()
+    }
+
+    /// Checks what hoist can check itself, so that what reaches nginx is well-formed text: names,
+    /// paths and addresses carry no nginx syntax, routes point at upstreams with servers, and
+    /// no two routes match the same thing. nginx still checks the rest (`nginx -t`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for upstream in &self.upstreams {
+            check_name("upstream name", &upstream.name)?;
+            for server in &upstream.servers {
+                check_server(server)?;
+            }
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            check_name("route name", &route.name)?;
+            match &route.matcher {
+                Match::PathPrefix(path) => check_path(path)?,
+                Match::Host(host) => check_host(host)?,
+            }
+            for directive in &route.directives {
+                check_directive(directive)?;
+            }
+            let upstream =
+                self.upstream(&route.upstream)
+                    .ok_or_else(|| ConfigError::MissingUpstream {
+                        route: route.name.clone(),
+                        upstream: route.upstream.clone(),
+                    })?;
+            if upstream.servers.is_empty() {
+                return Err(ConfigError::EmptyUpstream(upstream.name.clone()));
+            }
+            for earlier in &self.routes[..i] {
+                let what = match (&earlier.matcher, &route.matcher) {
+                    _ if earlier.name == route.name => format!("the name {}", route.name),
+                    (Match::PathPrefix(a), Match::PathPrefix(b)) if a == b => format!("path {a}"),
+                    (Match::Host(a), Match::Host(b)) if a.eq_ignore_ascii_case(b) => {
+                        format!("host {a}")
+                    }
+                    _ => continue,
+                };
+                return Err(ConfigError::Duplicate {
+                    first: earlier.name.clone(),
+                    second: route.name.clone(),
+                    what,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// nginx's configuration for this table (a `conf.d` file, included at `http` level).
+    ///
+    /// One default server answers every path no route claims with 404, as the book's proxy does
+    /// before integration; path routes are its `location` blocks, host routes get a server each.
+    /// Only upstreams that a route uses are written: nginx refuses an upstream without servers,
+    /// and an idle colour may have none.
+    pub fn render(&self) -> Result<String, ConfigError> {
+        self.validate()?;
+        let mut out = String::new();
+        out.push_str(
+            "# Written by hoist: the integration proxy's routes. Changed with hoist (the table is\n\
+             # /etc/nginx/hoist/routes.json); edits by hand are overwritten.\n",
+        );
+        let mut used: Vec<&Upstream> = Vec::new();
+        for route in &self.routes {
+            let upstream = self.upstream(&route.upstream).expect("validated");
+            if !used.iter().any(|u| u.name == upstream.name) {
+                used.push(upstream);
+            }
+        }
+        for upstream in &used {
+            let _ = writeln!(out, "\nupstream {} {{", upstream.name);
+            for server in &upstream.servers {
+                // A server that stops answering is skipped for a while, and the request retried
+                // on another (`proxy_next_upstream`), as the book relies on in chapter 9.
+                let _ = writeln!(out, "    server {server} max_fails=1 fail_timeout=5s;");
+            }
+            // Idle connections kept open to the servers spare a TCP handshake per request.
+            out.push_str("    keepalive 16;\n}\n");
+        }
+        let _ = write!(
+            out,
+            "\nserver {{\n    listen {LISTEN_PORT} default_server;\n    server_name _;\n"
+        );
+        for route in &self.routes {
+            if let Match::PathPrefix(path) = &route.matcher {
+                render_location(&mut out, path, route);
+            }
+        }
+        out.push_str("\n    location / {\n        return 404;\n    }\n}\n");
+        for route in &self.routes {
+            if let Match::Host(host) = &route.matcher {
+                let _ = write!(
+                    out,
+                    "\nserver {{\n    listen {LISTEN_PORT};\n    server_name {host};\n"
+                );
+                render_location(&mut out, "/", route);
+                out.push_str("}\n");
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn render_location(out: &mut String, path: &str, route: &Route) {
+    let _ = writeln!(out, "\n    # route {}", route.name);
+    let _ = writeln!(out, "    location {path} {{");
+    // No URI after the upstream: the request's own URI is passed on unchanged, which is what
+    // the book's `proxy_pass http://books-ms/api/v1/books;` amounts to for its location.
+    let _ = writeln!(out, "        proxy_pass http://{};", route.upstream);
+    out.push_str(
+        "        proxy_http_version 1.1;\n\
+         \x20       proxy_set_header Connection \"\";\n\
+         \x20       proxy_set_header Host $host;\n\
+         \x20       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+         \x20       proxy_next_upstream error timeout invalid_header http_500;\n",
+    );
+    for directive in &route.directives {
+        let _ = writeln!(out, "        {};", directive.trim().trim_end_matches(';'));
+    }
+    out.push_str("    }\n");
+}
+
+fn invalid(what: &'static str, value: &str, why: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        what,
+        value: value.to_string(),
+        why,
+    }
+}
+
+fn check_name(what: &'static str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            what,
+            name,
+            "use letters, digits, '-', '_' and '.' only",
+        ));
+    }
+    Ok(())
+}
+
+fn no_syntax(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | '{' | '}' | '"' | '\''))
+}
+
+fn check_path(path: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') {
+        return Err(invalid("path prefix", path, "it must start with '/'"));
+    }
+    if path == "/" {
+        return Err(invalid(
+            "path prefix",
+            path,
+            "'/' is the default server's; route a host name instead",
+        ));
+    }
+    if !no_syntax(path) || path.starts_with("/=") || path.contains('~') {
+        return Err(invalid(
+            "path prefix",
+            path,
+            "no spaces, quotes, ';', '{', '}' or '~'",
+        ));
+    }
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), ConfigError> {
+    if host.is_empty()
+        || host == "_"
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*'))
+    {
+        return Err(invalid(
+            "host name",
+            host,
+            "use a DNS name (letters, digits, '-', '.', a leading '*.')",
+        ));
+    }
+    Ok(())
+}
+
+fn check_server(server: &str) -> Result<(), ConfigError> {
+    let port_ok = server
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !port_ok || !no_syntax(server) {
+        return Err(invalid("server", server, "expected host:port"));
+    }
+    Ok(())
+}
+
+fn check_directive(directive: &str) -> Result<(), ConfigError> {
+    let d = directive.trim().trim_end_matches(';');
+    if d.is_empty() || d.contains(['{', '}', ';', '\n', '#']) {
+        return Err(invalid(
+            "directive",
+            directive,
+            "one simple directive, without blocks, ';' or comments",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn books(servers: &[&str]) -> ProxyConfig {
+        let mut config = ProxyConfig::default();
+        config
+            .set_upstream(Upstream::new("books-ms", servers.iter().copied()))
+            .set_route(Route {
+                name: "books-ms".into(),
+                matcher: Match::PathPrefix("/api/v1/books".into()),
+                upstream: "books-ms".into(),
+                directives: vec![],
+            });
+        config
+    }
+
+    #[test]
+    fn an_empty_table_answers_404_for_every_path() {
+        let text = ProxyConfig::default().render().unwrap();
+        assert!(text.contains("listen 80 default_server;"), "{text}");
+        assert!(text.contains("location / {\n        return 404;"), "{text}");
+        assert!(!text.contains("upstream"), "{text}");
+    }
+
+    #[test]
+    fn a_path_route_renders_the_books_location_and_its_upstream() {
+        let text = books(&["10.200.0.2:32768", "10.200.0.2:32769"])
+            .render()
+            .unwrap();
+        let expected_upstream = "upstream books-ms {\n    server 10.200.0.2:32768 max_fails=1 fail_timeout=5s;\n    server 10.200.0.2:32769 max_fails=1 fail_timeout=5s;\n    keepalive 16;\n}";
+        assert!(text.contains(expected_upstream), "{text}");
+        assert!(
+            text.contains("    location /api/v1/books {\n        proxy_pass http://books-ms;\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("proxy_next_upstream error timeout invalid_header http_500;"),
+            "{text}"
+        );
+        // The route's location comes before the catch-all.
+        assert!(text.find("location /api/v1/books").unwrap() < text.find("location / {").unwrap());
+    }
+
+    #[test]
+    fn a_host_route_gets_its_own_server() {
+        let mut config = ProxyConfig::default();
+        config
+            .set_upstream(Upstream::new("shop", ["10.0.0.5:8080"]))
+            .set_route(Route {
+                name: "shop".into(),
+                matcher: Match::Host("shop.example.com".into()),
+                upstream: "shop".into(),
+                directives: vec!["proxy_read_timeout 5s".into()],
+            });
+        let text = config.render().unwrap();
+        assert!(
+            text.contains("server {\n    listen 80;\n    server_name shop.example.com;\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    location / {\n        proxy_pass http://shop;"),
+            "{text}"
+        );
+        assert!(text.contains("        proxy_read_timeout 5s;\n"), "{text}");
+    }
+
+    #[test]
+    fn switching_moves_the_route_between_two_upstream_sets() {
+        let mut config = books(&["10.200.0.2:32768"]);
+        config.set_upstream(Upstream::new("books-ms-green", ["10.200.0.2:32790"]));
+        let blue = config.render().unwrap();
+        assert!(
+            !blue.contains("32790"),
+            "an unused upstream is not written: {blue}"
+        );
+        config.switch("books-ms", "books-ms-green").unwrap();
+        let green = config.render().unwrap();
+        assert!(
+            green.contains("proxy_pass http://books-ms-green;"),
+            "{green}"
+        );
+        assert!(green.contains("server 10.200.0.2:32790"), "{green}");
+        assert!(!green.contains("32768"), "{green}");
+        assert!(matches!(
+            config.switch("nope", "books-ms"),
+            Err(ConfigError::NoSuchRoute(_))
+        ));
+    }
+
+    #[test]
+    fn set_route_and_set_upstream_replace_by_name() {
+        let mut config = books(&["a:1"]);
+        config.set_upstream(Upstream::new("books-ms", ["b:2"]));
+        assert_eq!(config.upstreams.len(), 1);
+        assert_eq!(config.upstream("books-ms").unwrap().servers, ["b:2"]);
+        assert!(config.remove_route("books-ms"));
+        assert!(!config.remove_route("books-ms"));
+        assert!(config.render().unwrap().contains("return 404"));
+    }
+
+    #[test]
+    fn what_would_break_nginx_syntax_is_refused_before_nginx() {
+        let bad_server = books(&["10.0.0.1:8080; evil"]);
+        assert!(matches!(
+            bad_server.validate(),
+            Err(ConfigError::Invalid { what: "server", .. })
+        ));
+        assert!(matches!(
+            books(&["10.0.0.1"]).validate(),
+            Err(ConfigError::Invalid { what: "server", .. })
+        ));
+        assert_eq!(
+            books(&[]).validate(),
+            Err(ConfigError::EmptyUpstream("books-ms".into()))
+        );
+        let mut missing = books(&["a:1"]);
+        missing.switch("books-ms", "other").unwrap();
+        assert!(matches!(
+            missing.validate(),
+            Err(ConfigError::MissingUpstream { .. })
+        ));
+        let mut path = books(&["a:1"]);
+        path.routes[0].matcher = Match::PathPrefix("api".into());
+        assert!(path.validate().is_err());
+        path.routes[0].matcher = Match::PathPrefix("/a { }".into());
+        assert!(path.validate().is_err());
+        let mut block = books(&["a:1"]);
+        block.routes[0].directives = vec!["if ($x) { return 500; }".into()];
+        assert!(block.validate().is_err());
+    }
+
+    #[test]
+    fn two_routes_on_one_path_are_refused() {
+        let mut config = books(&["a:1"]);
+        config.set_route(Route {
+            name: "other".into(),
+            matcher: Match::PathPrefix("/api/v1/books".into()),
+            upstream: "books-ms".into(),
+            directives: vec![],
+        });
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Duplicate { .. })
+        ));
+    }
+
+    #[test]
+    fn the_table_round_trips_through_json() {
+        let config = books(&["a:1"]);
+        let text = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<ProxyConfig>(&text).unwrap(), config);
+    }
+}

@@ -1,0 +1,456 @@
+//! The integration proxy: one nginx container per target that routes a path prefix or a host
+//! name to a service's containers (the book's step 7, chapters 9 and 10), without logging into
+//! the host and without Consul, Registrator or consul-template.
+//!
+//! The routing table ([`ProxyConfig`]) is plain data rendered to nginx's text by pure functions
+//! ([`config`]). [`Proxy::apply`] moves it into the container: both files are written through
+//! the archive API, `nginx -t` checks them through exec, and SIGHUP reloads nginx, whose old
+//! workers finish their requests. A configuration nginx rejects is never applied: the previous
+//! files are written back and the error carries nginx's own message.
+//!
+//! How nginx reaches a service: through the target host's address and the port the engine
+//! published for the service's container ([`published_servers`]), exactly as the book's
+//! Registrator registered `ServiceAddress:ServicePort` for consul-template's upstream. Why not
+//! container names on a shared network: the book's legacy v1 project runs on the default
+//! bridge, where the engine resolves no names, and a v2 project's network would have to be
+//! joined by the proxy (one more engine call per project, and a proxy that several projects'
+//! networks hold on to). Published ports work the same for both, and for two colours at once.
+//!
+//! Blue-green builds on [`Proxy::update`]: keep one upstream per colour and switch the route:
+//!
+//! ```no_run
+//! # async fn example(engine: &hoist_docker::Engine) -> Result<(), hoist_pipeline::proxy::ProxyError> {
+//! use hoist_core::events::Discard;
+//! use hoist_pipeline::proxy::{Match, Proxy, ProxySpec, Route, Upstream};
+//!
+//! let proxy = Proxy::new(engine, ProxySpec::new("10.200.0.1:5000/hoist-proxy"));
+//! proxy.ensure(&Discard).await?;
+//! // Blue is live; green is started beside it and published on 32790.
+//! proxy
+//!     .update(&Discard, |table| {
+//!         table.set_upstream(Upstream::new("books-ms-green", ["10.200.0.2:32790"]));
+//!         table.switch("books-ms", "books-ms-green")?;
+//!         Ok(())
+//!     })
+//!     .await?;
+//! // A failed post-integration test switches back the same way.
+//! proxy
+//!     .update(&Discard, |table| table.switch("books-ms", "books-ms-blue").map(|_| ()))
+//!     .await?;
+//! # let _ = (Match::PathPrefix(String::new()), Route { name: String::new(),
+//! #     matcher: Match::Host(String::new()), upstream: String::new(), directives: vec![] });
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+
+use std::collections::BTreeMap;
+
+use hoist_core::events::{Event, EventSink, Phase};
+use hoist_core::plan::UpOptions;
+use hoist_core::spec::{ContainerSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec};
+use hoist_docker::execute::ExecOptions;
+use hoist_docker::orchestrate::{self, OrchestrateError};
+use hoist_docker::{ArchiveError, Engine, EngineError, ExecCommand, ExecError, FileUpload};
+
+pub use config::{ConfigError, LISTEN_PORT, Match, ProxyConfig, Route, Upstream};
+
+/// Label on every proxy container hoist keeps, so it can be told from the services.
+pub const PROXY_LABEL: &str = "io.hoist.proxy";
+/// nginx's configuration file that hoist owns (included by nginx.conf's `conf.d/*.conf`).
+pub const CONF_PATH: &str = "/etc/nginx/conf.d/hoist.conf";
+/// The routing table the configuration was rendered from, beside it but not included by nginx.
+pub const TABLE_PATH: &str = "/etc/nginx/hoist/routes.json";
+/// The official image's welcome site, which would answer before hoist's default server.
+const OFFICIAL_DEFAULT_SITE: &str = "/etc/nginx/conf.d/default.conf";
+
+/// Which proxy to keep on a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// Container name, also its compose project name (`hoist-proxy`).
+    pub name: String,
+    /// An nginx image whose nginx.conf includes `/etc/nginx/conf.d/*.conf` (the official image
+    /// and Debian's package both do).
+    pub image: String,
+    /// Host port published onto nginx's port 80.
+    pub port: u16,
+    /// Pull the image before creating the container: `missing` (default) or `always`.
+    pub pull: PullPolicy,
+}
+
+impl ProxySpec {
+    pub const DEFAULT_NAME: &str = "hoist-proxy";
+    pub const DEFAULT_IMAGE: &str = "nginx";
+
+    /// The default name and port with the given image.
+    pub fn new(image: impl Into<String>) -> ProxySpec {
+        ProxySpec {
+            name: Self::DEFAULT_NAME.into(),
+            image: image.into(),
+            port: 80,
+            pull: PullPolicy::Missing,
+        }
+    }
+
+    /// The proxy as a one-service compose project, so that creating, recreating on a changed
+    /// image or port, pulling and labelling all go through the same `up` as every service, and
+    /// `hoist ps -p hoist-proxy` (or `docker compose`) shows it.
+    pub fn project(&self) -> ProjectSpec {
+        let mut labels = BTreeMap::new();
+        labels.insert(PROXY_LABEL.to_string(), "true".to_string());
+        let container = ContainerSpec {
+            image: self.image.clone(),
+            labels,
+            exposed_ports: vec![format!("{LISTEN_PORT}/tcp")],
+            ports: vec![PortBinding {
+                container_port: format!("{LISTEN_PORT}/tcp"),
+                host_ip: None,
+                host_port: Some(self.port.to_string()),
+            }],
+            // The default bridge: the proxy reaches services through published ports (see the
+            // module's documentation), so it needs no project network.
+            network_mode: Some("bridge".into()),
+            // The proxy outlives engine restarts, as the book's nginx container did.
+            restart: Some("unless-stopped".into()),
+            // nginx finishes in-flight requests on SIGQUIT.
+            stop_signal: Some("SIGQUIT".into()),
+            ..Default::default()
+        };
+        ProjectSpec {
+            name: self.name.clone(),
+            legacy: false,
+            working_dir: String::new(),
+            config_files: Vec::new(),
+            services: vec![ServiceSpec {
+                name: "nginx".into(),
+                image: self.image.clone(),
+                pull_policy: self.pull,
+                build: None,
+                replicas: 1,
+                container_name: Some(self.name.clone()),
+                depends_on: Vec::new(),
+                links: Vec::new(),
+                networks: Vec::new(),
+                container,
+                healthcheck_disabled: false,
+                stop_timeout_secs: None,
+            }],
+            networks: Vec::new(),
+            volumes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// nginx refused the configuration; the previous one is still in place and serving.
+    #[error("proxy {proxy}: {message}")]
+    Rejected { proxy: String, message: String },
+
+    #[error("proxy {proxy}: the routing table {TABLE_PATH} cannot be read: {why}")]
+    BadTable { proxy: String, why: String },
+
+    #[error("proxy {proxy}: {what}: {message}")]
+    Failed {
+        proxy: String,
+        what: &'static str,
+        message: String,
+    },
+
+    #[error("starting proxy {proxy}: {source}")]
+    Start {
+        proxy: String,
+        #[source]
+        source: OrchestrateError,
+    },
+
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl ProxyError {
+    /// nginx's own message when it rejected the configuration.
+    pub fn nginx_message(&self) -> Option<&str> {
+        match self {
+            ProxyError::Rejected { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+/// What [`Proxy::apply`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The rendered configuration was already in place; nginx was not reloaded.
+    Unchanged,
+    /// Written, checked and reloaded.
+    Reloaded,
+}
+
+/// One target's proxy.
+pub struct Proxy<'e> {
+    engine: &'e Engine,
+    spec: ProxySpec,
+}
+
+impl<'e> Proxy<'e> {
+    pub fn new(engine: &'e Engine, spec: ProxySpec) -> Proxy<'e> {
+        Proxy { engine, spec }
+    }
+
+    pub fn spec(&self) -> &ProxySpec {
+        &self.spec
+    }
+
+    /// Makes sure the proxy container runs (creating, or recreating it when its image or port
+    /// changed) and serves at least an empty table, so unrouted paths answer 404.
+    pub async fn ensure(&self, sink: &dyn EventSink) -> Result<(), ProxyError> {
+        let project = self.spec.project();
+        let opts = UpOptions::default();
+        orchestrate::up(
+            self.engine,
+            &project,
+            &opts,
+            None,
+            &ExecOptions::default(),
+            sink,
+        )
+        .await
+        .map_err(|source| ProxyError::Start {
+            proxy: self.spec.name.clone(),
+            source,
+        })?;
+        if self.read_table().await?.is_none() {
+            // A new container: take over from whatever site the image ships with.
+            let rm = ExecCommand::new(["rm", "-f", OFFICIAL_DEFAULT_SITE]);
+            self.engine.exec(&self.spec.name, &rm).await?;
+            self.apply(&ProxyConfig::default(), sink).await?;
+        }
+        Ok(())
+    }
+
+    /// The routing table in force; empty when the proxy has none yet.
+    pub async fn config(&self) -> Result<ProxyConfig, ProxyError> {
+        Ok(self.read_table().await?.unwrap_or_default())
+    }
+
+    async fn read_table(&self) -> Result<Option<ProxyConfig>, ProxyError> {
+        let Some(file) = self
+            .engine
+            .download_file(&self.spec.name, TABLE_PATH)
+            .await?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&file.contents)
+            .map(Some)
+            .map_err(|e| ProxyError::BadTable {
+                proxy: self.spec.name.clone(),
+                why: e.to_string(),
+            })
+    }
+
+    /// Reads the table, lets `change` edit it, and applies the result.
+    pub async fn update<F>(&self, sink: &dyn EventSink, change: F) -> Result<Applied, ProxyError>
+    where
+        F: FnOnce(&mut ProxyConfig) -> Result<(), ConfigError>,
+    {
+        let mut table = self.config().await?;
+        change(&mut table)?;
+        self.apply(&table, sink).await
+    }
+
+    /// Makes `table` the proxy's configuration: write, `nginx -t`, SIGHUP. When nginx rejects
+    /// it, the previous files are written back (nginx never loaded the rejected ones) and the
+    /// error carries nginx's message.
+    pub async fn apply(
+        &self,
+        table: &ProxyConfig,
+        sink: &dyn EventSink,
+    ) -> Result<Applied, ProxyError> {
+        let name = &self.spec.name;
+        let text = table.render()?;
+        let previous_conf = self.engine.download_file(name, CONF_PATH).await?;
+        let previous_table = self.engine.download_file(name, TABLE_PATH).await?;
+        if previous_conf.as_ref().map(|f| f.contents.as_slice()) == Some(text.as_bytes())
+            && previous_table.is_some()
+        {
+            return Ok(Applied::Unchanged);
+        }
+        let table_json = serde_json::to_vec_pretty(table).expect("a table serialises");
+        sink.emit(Event::new(
+            "Proxy",
+            name.clone(),
+            Phase::Working,
+            "Configuring",
+        ));
+        self.engine
+            .upload_files(
+                name,
+                &[
+                    FileUpload::new(CONF_PATH, text.clone(), 0o644),
+                    FileUpload::new(TABLE_PATH, table_json, 0o644),
+                ],
+            )
+            .await?;
+        let check = self
+            .engine
+            .exec(name, &ExecCommand::new(["nginx", "-t", "-q"]))
+            .await?;
+        if !check.success() {
+            let message = nginx_error(&check.stderr_text(), &check.stdout_text());
+            self.restore(previous_conf, previous_table).await?;
+            sink.emit(Event::new(
+                "Proxy",
+                name.clone(),
+                Phase::Failed,
+                message.clone(),
+            ));
+            return Err(ProxyError::Rejected {
+                proxy: name.clone(),
+                message,
+            });
+        }
+        self.engine.signal(name, "HUP").await?;
+        sink.emit(Event::new("Proxy", name.clone(), Phase::Done, "Reloaded"));
+        Ok(Applied::Reloaded)
+    }
+
+    /// Puts back the files that were there before a rejected apply. Without previous files
+    /// (a new proxy), the empty table is written instead, which nginx accepts.
+    async fn restore(
+        &self,
+        conf: Option<hoist_docker::ContainerFile>,
+        table: Option<hoist_docker::ContainerFile>,
+    ) -> Result<(), ProxyError> {
+        let files = match (conf, table) {
+            (Some(conf), Some(table)) => vec![
+                FileUpload::new(CONF_PATH, conf.contents, conf.mode),
+                FileUpload::new(TABLE_PATH, table.contents, table.mode),
+            ],
+            _ => {
+                let empty = ProxyConfig::default();
+                vec![
+                    FileUpload::new(CONF_PATH, empty.render()?, 0o644),
+                    FileUpload::new(
+                        TABLE_PATH,
+                        serde_json::to_vec_pretty(&empty).expect("a table serialises"),
+                        0o644,
+                    ),
+                ]
+            }
+        };
+        self.engine.upload_files(&self.spec.name, &files).await?;
+        Ok(())
+    }
+}
+
+/// nginx's message from `nginx -t` output: its `[emerg]`/`[error]` lines, without the closing
+/// "test failed" line, which says nothing more.
+pub fn nginx_error(stderr: &str, stdout: &str) -> String {
+    let all = format!("{stderr}\n{stdout}");
+    let lines: Vec<&str> = all
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.ends_with("test failed"))
+        .collect();
+    let important: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("[emerg]") || l.contains("[error]") || l.contains("[crit]"))
+        .collect();
+    let chosen = if important.is_empty() {
+        lines
+    } else {
+        important
+    };
+    if chosen.is_empty() {
+        "nginx -t failed without a message".into()
+    } else {
+        chosen.join("; ")
+    }
+}
+
+/// The `host:port` servers of a service's running containers on the engine, for an upstream:
+/// the port the engine published for `container_port`, reached at `host` (the target's address
+/// as the proxy container sees it). One-off containers are left out. A container that publishes
+/// on one host address only is reached there.
+pub async fn published_servers(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+    container_port: u16,
+    host: &str,
+) -> Result<Vec<String>, EngineError> {
+    let observed = engine.observe_project(project, &[], &[], &[]).await?;
+    let mut servers = Vec::new();
+    for container in observed.service_containers(service) {
+        if !container.state.is_running() {
+            continue;
+        }
+        let published = container.ports.iter().find(|p| {
+            p.private_port == container_port && p.protocol == "tcp" && p.public_port.is_some()
+        });
+        if let Some(port) = published {
+            let address = match port.host_ip.as_deref() {
+                Some(ip) if !ip.is_empty() && ip != "0.0.0.0" && ip != "::" => ip,
+                _ => host,
+            };
+            let server = format!("{address}:{}", port.public_port.unwrap_or_default());
+            if !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
+    }
+    servers.sort();
+    Ok(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_error_keeps_the_emerg_line() {
+        let stderr = "nginx: [emerg] unknown directive \"proxy_bogus\" in /etc/nginx/conf.d/hoist.conf:17\nnginx: configuration file /etc/nginx/nginx.conf test failed\n";
+        assert_eq!(
+            nginx_error(stderr, ""),
+            "nginx: [emerg] unknown directive \"proxy_bogus\" in /etc/nginx/conf.d/hoist.conf:17"
+        );
+        assert_eq!(nginx_error("", ""), "nginx -t failed without a message");
+    }
+
+    #[test]
+    fn the_proxy_project_publishes_its_port_on_the_default_bridge() {
+        let spec = ProxySpec {
+            port: 8088,
+            ..ProxySpec::new("10.200.0.1:5000/hoist-proxy")
+        };
+        let project = spec.project();
+        let service = &project.services[0];
+        assert_eq!(service.container_name.as_deref(), Some("hoist-proxy"));
+        assert_eq!(
+            service.container.ports[0].host_port.as_deref(),
+            Some("8088")
+        );
+        assert_eq!(service.container.ports[0].container_port, "80/tcp");
+        assert_eq!(service.container.network_mode.as_deref(), Some("bridge"));
+        assert_eq!(
+            service
+                .container
+                .labels
+                .get(PROXY_LABEL)
+                .map(String::as_str),
+            Some("true")
+        );
+    }
+}
