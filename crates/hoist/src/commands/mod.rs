@@ -11,6 +11,7 @@ mod port;
 mod ps;
 mod run;
 mod scale;
+pub mod ui;
 mod up;
 mod version;
 
@@ -52,6 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scale(args) => scale::run(g, &env, args),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
+        Command::Ui(args) => ui::run(g, &env, args),
     }
 }
 
