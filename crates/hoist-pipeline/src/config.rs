@@ -85,7 +85,13 @@ pub enum Work {
     /// A host command, run with `sh -c` in the file's directory.
     Command(String),
     /// A compose service of the dev files as a one-off (`run --rm`), with extra environment.
-    Run { service: String, env: Vec<String> },
+    Run {
+        service: String,
+        env: Vec<String>,
+        /// Run it again on failure until it passes or this many seconds passed: tests against
+        /// a service that was just started with them.
+        retry_for: Option<u64>,
+    },
     /// Images to build, each tagged with the commit and `latest`.
     Build(Vec<ImageBuild>),
     /// Image names (without registry) to push, both tags.
@@ -118,6 +124,9 @@ pub struct Integrate {
 
 /// Reads and resolves `path`.
 pub fn load(path: &Path) -> Result<PipelineFile, ConfigError> {
+    // Absolute, so that the compose project's default name (the directory's) is never empty.
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.display().to_string(),
         line: 0,
@@ -293,7 +302,9 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
     let empty = node.is_null() || node.as_map().is_some_and(|m| m.is_empty());
     let allowed: &[&str] = match id {
         Checkout => &["command"],
-        PreDeploymentTests | PostDeploymentTests | Package => &["command", "run", "env"],
+        PreDeploymentTests | PostDeploymentTests | Package => {
+            &["command", "run", "env", "retry_for"]
+        }
         Build => &["command", "images"],
         Push | PushTests => &["command", "images"],
         Deploy => &["service"],
@@ -325,9 +336,18 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
             let service = f
                 .string("run")?
                 .ok_or_else(|| f.error("expected `run: SERVICE` or `command: ...`"))?;
+            let retry_for = match f.get("retry_for") {
+                Some(node) => Some(
+                    node.scalar_string()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .ok_or_else(|| err_at(node, "retry_for is a number of seconds"))?,
+                ),
+                None => None,
+            };
             Ok(Work::Run {
                 service,
                 env: f.strings("env")?.unwrap_or_default(),
+                retry_for,
             })
         }
         Build => {

@@ -212,17 +212,20 @@ impl Run {
             commit: self.commit.clone(),
             steps: lines.clone(),
         });
-        for line in &lines {
-            if line.status != StepStatus::Pending {
-                emit(PipelineEvent::Step {
-                    run: self.id,
-                    line: line.clone(),
-                });
-            }
-        }
         let mut failed = false;
         for (step, status) in &self.plan {
+            // Steps that do not run are reported in their place, so a checklist printed as
+            // events arrive is in the book's order.
             if *status != StepStatus::Pending {
+                emit(PipelineEvent::Step {
+                    run: self.id,
+                    line: StepLine {
+                        step: *step,
+                        status: *status,
+                        seconds: None,
+                        detail: String::new(),
+                    },
+                });
                 continue;
             }
             if failed {
@@ -341,7 +344,22 @@ impl StepCtx<'_> {
                 Ok(commit)
             }
             Work::Command(command) => self.command(command).await,
-            Work::Run { service, env } => self.oneoff(service, env).await,
+            Work::Run {
+                service,
+                env,
+                retry_for,
+            } => {
+                let deadline = Instant::now() + Duration::from_secs(retry_for.unwrap_or(0));
+                loop {
+                    match self.oneoff(service, env).await {
+                        Err(why) if Instant::now() < deadline => {
+                            self.output(&format!("{why}; trying again (retry_for)"));
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        outcome => break outcome,
+                    }
+                }
+            }
             Work::Build(images) => self.build(images).await,
             Work::Push(names) => self.push(names).await,
             Work::Deploy { service } => self.deploy(service).await,

@@ -111,6 +111,9 @@ pub enum Command {
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.
     Config(crate::commands::config::ConfigArgs),
+    /// The book's nine-step deployment pipeline, from hoist.yml.
+    #[command(subcommand)]
+    Pipeline(crate::commands::pipeline::PipelineCommand),
     /// Serve the dashboard for one or more engines (default http://127.0.0.1:9000).
     Ui(crate::commands::ui::UiArgs),
 }

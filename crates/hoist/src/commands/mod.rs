@@ -7,6 +7,7 @@ mod inspect;
 mod lifecycle;
 mod logs;
 mod ls;
+pub mod pipeline;
 mod port;
 mod ps;
 mod run;
@@ -53,6 +54,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scale(args) => scale::run(g, &env, args),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
+        Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),
         Command::Ui(args) => ui::run(g, &env, args),
     }
 }
