@@ -194,32 +194,50 @@ fn braced(
 /// Substitutes every string of a tree in place (keys are left alone, as compose does).
 pub fn interpolate_tree(
     node: &mut Node,
-    path: &mut Vec<String>,
     lookup: &dyn Lookup,
     unset: &mut BTreeSet<String>,
 ) -> Result<(), ComposeError> {
+    walk(node, lookup, unset).map_err(|mut f| {
+        f.segments.reverse();
+        ComposeError::Interpolation {
+            loc: f.loc,
+            path: f.segments.join("."),
+            message: f.message,
+        }
+    })
+}
+
+/// A failed substitution; the path is collected while unwinding so that the common, successful
+/// case allocates nothing for it.
+struct Failed {
+    segments: Vec<String>,
+    loc: Option<crate::error::Location>,
+    message: String,
+}
+
+fn walk(node: &mut Node, lookup: &dyn Lookup, unset: &mut BTreeSet<String>) -> Result<(), Failed> {
     match &mut node.value {
         Value::Str(s) if s.contains('$') => {
-            *s = substitute(s, lookup, unset).map_err(|e| ComposeError::Interpolation {
+            *s = substitute(s, lookup, unset).map_err(|e| Failed {
+                segments: Vec::new(),
                 loc: node.pos.location(),
-                path: path.join("."),
                 message: e.message(),
             })?;
         }
         Value::Seq(items) => {
             for (i, it) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                let r = interpolate_tree(it, path, lookup, unset);
-                path.pop();
-                r?;
+                walk(it, lookup, unset).map_err(|mut f| {
+                    f.segments.push(i.to_string());
+                    f
+                })?;
             }
         }
         Value::Map(m) => {
             for (k, v) in m.iter_mut() {
-                path.push(k.clone());
-                let r = interpolate_tree(v, path, lookup, unset);
-                path.pop();
-                r?;
+                walk(v, lookup, unset).map_err(|mut f| {
+                    f.segments.push(k.clone());
+                    f
+                })?;
             }
         }
         _ => {}

@@ -36,7 +36,7 @@ pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
     let Value::Map(top) = doc.value else {
         return Ok(doc);
     };
-    let mut resolved = Map::new();
+    let mut resolved = Map::default();
     for name in top.keys() {
         if name.starts_with("x-") {
             continue;
@@ -45,7 +45,7 @@ pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
         let svc = resolve(&top, path, name, &mut chain)?;
         resolved.insert(name.clone(), to_v2(svc));
     }
-    let mut out = Map::new();
+    let mut out = Map::default();
     out.insert("services".into(), Node::map(resolved, pos.clone()));
     Ok(Node::map(out, pos))
 }
@@ -109,7 +109,7 @@ fn resolve(
             })?;
             let mut docs = crate::yaml::parse(&text, &other.display().to_string())?;
             let d = if docs.is_empty() {
-                Node::map(Map::new(), ext.pos.clone())
+                Node::map(Map::default(), ext.pos.clone())
             } else {
                 docs.remove(0)
             };
@@ -163,10 +163,10 @@ fn resolve(
 fn to_v2(svc: Node) -> Node {
     let pos = svc.pos.clone();
     let Value::Map(m) = svc.value else {
-        return Node::map(Map::new(), pos);
+        return Node::map(Map::default(), pos);
     };
-    let mut out = Map::new();
-    let mut logging = Map::new();
+    let mut out = Map::default();
+    let mut logging = Map::default();
     let mut dockerfile = None;
     for (k, v) in m {
         match k.as_str() {
@@ -193,7 +193,7 @@ fn to_v2(svc: Node) -> Node {
             .entry("build".to_string())
             .or_insert_with(|| Node::str(".", pos.clone()));
         if let Value::Str(ctx) = &build.value {
-            let mut bm = Map::new();
+            let mut bm = Map::default();
             bm.insert("context".into(), Node::str(ctx.clone(), build.pos.clone()));
             build.value = Value::Map(bm);
         }

@@ -38,14 +38,24 @@ pub use model::{
 
 /// Loads, resolves, validates and normalises a compose project.
 pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
-    let loaded = loader::load_tree(opts)?;
-    let norm = normalize::normalize(&loaded)?;
-    let plain = model::unescape(&norm.json);
+    let mut loaded = loader::load_tree(opts)?;
+    let norm = normalize::normalize(&mut loaded)?;
+    // Most projects have no `$$`: deserialize straight from the printed tree then.
+    let unescaped;
+    let plain = if model::has_escapes(&norm.json) {
+        unescaped = model::unescape(&norm.json);
+        &unescaped
+    } else {
+        &norm.json
+    };
     let bad = |e: serde_json::Error| ComposeError::invalid(format!("invalid compose project: {e}"));
     let mut services: indexmap::IndexMap<String, Service> =
-        model::section(&plain, "services").map_err(bad)?;
+        model::section(plain, "services").map_err(bad)?;
     for (name, svc) in services.iter_mut() {
         svc.name = name.clone();
+        if let Some(j) = plain.get("services").and_then(|s| s.get(name)) {
+            model::fill_extras(svc, j);
+        }
     }
     Ok(Project {
         name: loaded.name,
@@ -53,10 +63,10 @@ pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
         project_dir: loaded.project_dir,
         files: loaded.files,
         services,
-        networks: model::section(&plain, "networks").map_err(bad)?,
-        volumes: model::section(&plain, "volumes").map_err(bad)?,
-        secrets: model::section(&plain, "secrets").map_err(bad)?,
-        configs: model::section(&plain, "configs").map_err(bad)?,
+        networks: model::section(plain, "networks").map_err(bad)?,
+        volumes: model::section(plain, "volumes").map_err(bad)?,
+        secrets: model::section(plain, "secrets").map_err(bad)?,
+        configs: model::section(plain, "configs").map_err(bad)?,
         warnings: norm.warnings,
         canonical: norm.json,
     })

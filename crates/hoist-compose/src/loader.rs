@@ -87,6 +87,9 @@ pub(crate) struct Ctx<'a> {
     pub home: Option<String>,
     /// Files being included, to detect include cycles.
     pub including: Vec<PathBuf>,
+    /// Services already resolved through `extends`, by file and name: chains shared by many
+    /// services are resolved once.
+    pub resolved: std::collections::HashMap<(PathBuf, String), Node>,
 }
 
 /// Runs the pipeline up to the merged tree.
@@ -149,6 +152,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             legacy: &mut legacy,
             home: env.get("HOME").cloned(),
             including: Vec::new(),
+            resolved: Default::default(),
         };
         for f in &files {
             let docs = load_file(f, &mut ctx, &project_dir)?;
@@ -158,7 +162,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
                     Some(acc) => merge(acc, doc, &mut Vec::new()),
                 };
                 let mut merged = merged;
-                enforce_unicity(&mut merged, &mut Vec::new());
+                enforce_unicity(&mut merged);
                 crate::schema::validate(&merged, &f.display().to_string())?;
                 tree = Some(merged);
             }
@@ -166,7 +170,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let tree = match tree.map(|t| t.value) {
         Some(Value::Map(m)) => m,
-        _ => Map::new(),
+        _ => Map::default(),
     };
     if tree.is_empty() && !legacy {
         return Err(ComposeError::invalid(format!(
@@ -339,7 +343,7 @@ pub(crate) fn parse_interpolated(
     let mut docs = crate::yaml::parse(text, &file)?;
     if docs.is_empty() {
         docs.push(Node::map(
-            Map::new(),
+            Map::default(),
             Pos {
                 file: file.as_str().into(),
                 line: 1,
@@ -350,7 +354,7 @@ pub(crate) fn parse_interpolated(
     let mut out = Vec::new();
     for mut doc in docs {
         if doc.is_null() {
-            doc.value = Value::Map(Map::new());
+            doc.value = Value::Map(Map::default());
         }
         if doc.as_map().is_none() {
             return Err(ComposeError::invalid_at(
@@ -361,7 +365,7 @@ pub(crate) fn parse_interpolated(
         let mut unset = BTreeSet::new();
         let env = ctx.env;
         let lookup = |k: &str| env.get(k).cloned();
-        interpolate_tree(&mut doc, &mut Vec::new(), &lookup, &mut unset)?;
+        interpolate_tree(&mut doc, &lookup, &mut unset)?;
         for u in unset {
             ctx.warnings.push(format!(
                 "The \"{u}\" variable is not set. Defaulting to a blank string."
@@ -383,7 +387,11 @@ fn apply_extends(
     ctx: &mut Ctx<'_>,
     project_dir: &Path,
 ) -> Result<(), ComposeError> {
-    let Some(services) = services_of(doc) else {
+    let Some(services_node) = doc.as_map_mut().and_then(|m| m.get_mut("services")) else {
+        return Ok(());
+    };
+    // Resolve against the definitions as written, then replace the extending services.
+    let Value::Map(mut services) = std::mem::replace(&mut services_node.value, Value::Null) else {
         return Ok(());
     };
     let names: Vec<String> = services
@@ -391,59 +399,59 @@ fn apply_extends(
         .filter(|(_, s)| s.as_map().is_some_and(|m| m.contains_key("extends")))
         .map(|(k, _)| k.clone())
         .collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    let source = doc.clone();
+    let mut resolved = Vec::with_capacity(names.len());
     for name in names {
         let mut chain = Vec::new();
-        let resolved = resolve_extends(&source, path, &name, ctx, &mut chain, project_dir, true)?;
-        if let Some(Value::Map(m)) = doc
-            .as_map_mut()
-            .and_then(|d| d.get_mut("services"))
-            .map(|s| &mut s.value)
-        {
-            m.insert(name, resolved);
+        let r = resolve_extends(&services, path, &name, ctx, &mut chain, project_dir);
+        match r {
+            Ok(n) => resolved.push((name, n)),
+            Err(e) => {
+                services_node.value = Value::Map(services);
+                return Err(e);
+            }
         }
     }
+    for (name, n) in resolved {
+        services.insert(name, n);
+    }
+    services_node.value = Value::Map(services);
     Ok(())
 }
 
-/// Returns service `name` of `doc` with its `extends` chain applied.
+/// Returns service `name` of `services` (read from `path`) with its `extends` chain applied.
 fn resolve_extends(
-    doc: &Node,
+    services: &Map,
     path: &Path,
     name: &str,
     ctx: &mut Ctx<'_>,
     chain: &mut Vec<(PathBuf, String)>,
     project_dir: &Path,
-    top: bool,
 ) -> Result<Node, ComposeError> {
-    let service = services_of(doc)
-        .and_then(|s| s.get(name))
-        .cloned()
-        .ok_or_else(|| {
-            ComposeError::invalid_at(
+    let service = services.get(name).cloned().ok_or_else(|| {
+        ComposeError::invalid_at(
+            chain
+                .last()
+                .and_then(|(_, from)| services.get(from))
+                .and_then(|s| s.as_map())
+                .and_then(|m| m.get("extends"))
+                .and_then(|e| e.pos.location()),
+            format!(
+                "cannot extend service {name:?} in {}: service not found{}",
+                path.display(),
                 chain
                     .last()
-                    .and_then(|(_, from)| services_of(doc).and_then(|s| s.get(from)))
-                    .and_then(|s| s.as_map())
-                    .and_then(|m| m.get("extends"))
-                    .and_then(|e| e.pos.location()),
-                format!(
-                    "cannot extend service {name:?} in {}: service not found{}",
-                    path.display(),
-                    chain
-                        .last()
-                        .map(|(_, from)| format!(" (extends of service {from:?})"))
-                        .unwrap_or_default()
-                ),
-            )
-        })?;
+                    .map(|(_, from)| format!(" (extends of service {from:?})"))
+                    .unwrap_or_default()
+            ),
+        )
+    })?;
     let Some(ext) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
         return Ok(service);
     };
     let key = (path.to_path_buf(), name.to_string());
+    if let Some(done) = ctx.resolved.get(&key) {
+        return Ok(done.clone());
+    }
     if chain.contains(&key) {
         let mut names: Vec<String> = chain
             .iter()
@@ -477,22 +485,17 @@ fn resolve_extends(
         }
     };
     let base = match file {
-        None => resolve_extends(doc, path, &base_name, ctx, chain, project_dir, false)?,
+        None => resolve_extends(services, path, &base_name, ctx, chain, project_dir)?,
         Some(f) => {
             let dir = path.parent().unwrap_or(Path::new("."));
             let other = absolute(dir, Path::new(&f));
             let text = read(&other)?;
             let mut docs = parse_interpolated(&text, &other, ctx)?;
             let other_doc = docs.remove(0);
-            let mut base = resolve_extends(
-                &other_doc,
-                &other,
-                &base_name,
-                ctx,
-                chain,
-                project_dir,
-                false,
-            )?;
+            let empty = Map::default();
+            let other_services = services_of(&other_doc).unwrap_or(&empty);
+            let mut base =
+                resolve_extends(other_services, &other, &base_name, ctx, chain, project_dir)?;
             // Relative paths of a service read from another file are relative to that file.
             let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();
             if other_dir != project_dir {
@@ -502,7 +505,6 @@ fn resolve_extends(
         }
     };
     chain.pop();
-    let _ = top;
     let mut base = base;
     if let Some(m) = base.as_map_mut() {
         m.shift_remove("extends");
@@ -516,6 +518,8 @@ fn resolve_extends(
         (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), service.pos),
         (_, v) => Node::new(v, service.pos),
     };
+    ctx.resolved
+        .insert((path.to_path_buf(), name.to_string()), merged.clone());
     Ok(merged)
 }
 
@@ -609,6 +613,7 @@ fn apply_include(
                 legacy: &mut sub_legacy,
                 home: ctx.home.clone(),
                 including,
+                resolved: Default::default(),
             };
             for f in &files {
                 for d in load_file(f, &mut sub, &sub_dir)? {
@@ -639,9 +644,9 @@ fn apply_include(
             };
             let entry = target
                 .entry(section.to_string())
-                .or_insert_with(|| Node::map(Map::new(), item.pos.clone()));
+                .or_insert_with(|| Node::map(Map::default(), item.pos.clone()));
             if entry.is_null() {
-                entry.value = Value::Map(Map::new());
+                entry.value = Value::Map(Map::default());
             }
             let Some(existing) = entry.as_map_mut() else {
                 continue;

@@ -8,15 +8,23 @@
 use crate::yaml::{Map, Node, Tag, Value};
 
 /// Whether `path` matches `pattern` (dot separated, `*` matches one segment).
-fn matches(path: &[String], pattern: &str) -> bool {
-    let mut n = 0;
-    for (i, seg) in pattern.split('.').enumerate() {
-        match path.get(i) {
-            Some(p) if seg == "*" || seg == p => n += 1,
-            _ => return false,
+fn matches<S: AsRef<str>>(path: &[S], pattern: &str) -> bool {
+    // Compared from the end: most candidates differ in the last segment, so this runs for every
+    // merged value and list without splitting the whole pattern.
+    let mut segments = pattern.rsplit('.');
+    let mut i = path.len();
+    loop {
+        match (segments.next(), i) {
+            (None, 0) => return true,
+            (None, _) | (Some(_), 0) => return false,
+            (Some(seg), _) => {
+                i -= 1;
+                if seg != "*" && seg != path[i].as_ref() {
+                    return false;
+                }
+            }
         }
     }
-    n == path.len()
 }
 
 #[derive(Clone, Copy)]
@@ -114,18 +122,16 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
             base.shift_remove(&k);
             continue;
         }
-        match base.shift_remove_full(&k) {
+        match base.get_mut(&k) {
             None => {
                 base.insert(k, strip_resets(v));
             }
-            Some((idx, _, existing)) => {
-                path.push(k.clone());
-                let merged = merge(existing, v, path);
+            Some(existing) => {
+                let pos = existing.pos.clone();
+                let current = std::mem::replace(existing, Node::null(pos));
+                path.push(k);
+                *existing = merge(current, v, path);
                 path.pop();
-                base.insert(k.clone(), merged);
-                // Keep the key where it was.
-                let last = base.len() - 1;
-                base.move_index(last, idx.min(last));
             }
         }
     }
@@ -134,21 +140,26 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
 
 /// Removes `!reset` entries from a tree that is not merged over anything.
 pub fn strip_resets(mut node: Node) -> Node {
+    strip_in_place(&mut node);
+    node
+}
+
+fn strip_in_place(node: &mut Node) {
     match &mut node.value {
         Value::Map(m) => {
-            let old = std::mem::take(m);
-            for (k, v) in old {
-                if v.tag != Tag::Reset {
-                    m.insert(k, strip_resets(v));
-                }
+            if m.values().any(|v| v.tag == Tag::Reset) {
+                m.retain(|_, v| v.tag != Tag::Reset);
+            }
+            for v in m.values_mut() {
+                strip_in_place(v);
             }
         }
         Value::Seq(items) => {
-            let old = std::mem::take(items);
-            for v in old {
-                if v.tag != Tag::Reset {
-                    items.push(strip_resets(v));
-                }
+            if items.iter().any(|v| v.tag == Tag::Reset) {
+                items.retain(|v| v.tag != Tag::Reset);
+            }
+            for v in items.iter_mut() {
+                strip_in_place(v);
             }
         }
         _ => {}
@@ -156,7 +167,6 @@ pub fn strip_resets(mut node: Node) -> Node {
     if node.tag == Tag::Override {
         node.tag = Tag::None;
     }
-    node
 }
 
 fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
@@ -185,12 +195,12 @@ fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
         Rule::Build => {
             let to_map = |n: Node| match n.value {
                 Value::Str(_) => {
-                    let mut m = Map::new();
+                    let mut m = Map::default();
                     m.insert("context".into(), n.clone());
                     m
                 }
                 Value::Map(m) => m,
-                _ => Map::new(),
+                _ => Map::default(),
             };
             Node::map(merge_maps(to_map(base), to_map(over), path), pos)
         }
@@ -262,13 +272,13 @@ fn to_mapping(n: Node, depends: bool) -> Map {
     match n.value {
         Value::Map(m) => m,
         Value::Seq(items) => {
-            let mut m = Map::new();
+            let mut m = Map::default();
             for it in items {
                 let Some(k) = it.scalar_string() else {
                     continue;
                 };
                 let v = if depends {
-                    let mut d = Map::new();
+                    let mut d = Map::default();
                     d.insert(
                         "condition".into(),
                         Node::str("service_started", it.pos.clone()),
@@ -285,45 +295,124 @@ fn to_mapping(n: Node, depends: bool) -> Map {
             }
             m
         }
-        _ => Map::new(),
+        _ => Map::default(),
     }
 }
 
 /// Keeps one entry per identity in lists whose entries have one; the later entry replaces the
 /// earlier one in place.
-pub fn enforce_unicity(node: &mut Node, path: &mut Vec<String>) {
-    match &mut node.value {
-        Value::Map(m) => {
+pub fn enforce_unicity(node: &mut Node) {
+    // Walks only the places that have a rule, so that large projects stay cheap.
+    let Some(top) = node.as_map_mut() else {
+        return;
+    };
+    if let Some(Value::Map(services)) = top.get_mut("services").map(|n| &mut n.value) {
+        for svc in services.values_mut() {
+            let Some(m) = svc.as_map_mut() else {
+                continue;
+            };
             for (k, v) in m.iter_mut() {
-                path.push(k.clone());
-                enforce_unicity(v, path);
-                path.pop();
+                match (k.as_str(), &mut v.value) {
+                    ("build" | "deploy", Value::Map(inner)) => {
+                        for (ik, iv) in inner.iter_mut() {
+                            dedup(iv, &["services", "*", k.as_str(), ik.as_str()]);
+                        }
+                    }
+                    ("networks", Value::Map(nets)) => {
+                        for net in nets.values_mut() {
+                            if let Value::Map(nm) = &mut net.value {
+                                for (nk, nv) in nm.iter_mut() {
+                                    dedup(nv, &["services", "*", "networks", "*", nk.as_str()]);
+                                }
+                            }
+                        }
+                    }
+                    _ => dedup(v, &["services", "*", k.as_str()]),
+                }
             }
         }
-        Value::Seq(items) => {
-            let Some(indexer) = indexer(path) else {
-                return;
-            };
-            let old = std::mem::take(items);
-            let mut keys: Vec<String> = Vec::new();
-            for entry in old {
-                let key = indexer(&entry);
-                match key.and_then(|k| keys.iter().position(|x| *x == k).map(|i| (i, k))) {
-                    Some((i, _)) => items[i] = entry,
-                    None => {
-                        keys.push(indexer(&entry).unwrap_or_else(|| format!("#{}", keys.len())));
-                        items.push(entry);
+    }
+    if let Some(Value::Map(networks)) = top.get_mut("networks").map(|n| &mut n.value) {
+        for net in networks.values_mut() {
+            if let Value::Map(nm) = &mut net.value {
+                for (k, v) in nm.iter_mut() {
+                    match (k.as_str(), &mut v.value) {
+                        ("ipam", Value::Map(ipam)) => {
+                            if let Some(o) = ipam.get_mut("options") {
+                                dedup(o, &["networks", "*", "ipam", "options"]);
+                            }
+                        }
+                        _ => dedup(v, &["networks", "*", k.as_str()]),
                     }
                 }
             }
         }
-        _ => {}
+    }
+}
+
+/// Keeps one entry per identity in the list at `path`, if the list has a rule.
+fn dedup(node: &mut Node, path: &[&str]) {
+    let Value::Seq(items) = &mut node.value else {
+        return;
+    };
+    if items.len() < 2 {
+        return;
+    }
+    let Some(indexer) = indexer(path) else {
+        return;
+    };
+    let old = std::mem::take(items);
+    let mut keys: Vec<Option<String>> = Vec::with_capacity(old.len());
+    for entry in old {
+        let key = indexer(&entry);
+        match key
+            .as_ref()
+            .and_then(|k| keys.iter().position(|x| x.as_ref() == Some(k)))
+        {
+            Some(i) => items[i] = entry,
+            None => {
+                keys.push(key);
+                items.push(entry);
+            }
+        }
     }
 }
 
 type Indexer = fn(&Node) -> Option<String>;
 
-fn indexer(path: &[String]) -> Option<Indexer> {
+fn indexer(path: &[&str]) -> Option<Indexer> {
+    // Most lists have no identity rule: decide on the last segment before matching patterns.
+    if !matches!(
+        *path.last()?,
+        "labels"
+            | "options"
+            | "annotations"
+            | "args"
+            | "additional_contexts"
+            | "platform"
+            | "tags"
+            | "cap_add"
+            | "cap_drop"
+            | "dns"
+            | "dns_opt"
+            | "dns_search"
+            | "environment"
+            | "links"
+            | "aliases"
+            | "link_local_ips"
+            | "profiles"
+            | "sysctls"
+            | "tmpfs"
+            | "volumes"
+            | "devices"
+            | "expose"
+            | "env_file"
+            | "secrets"
+            | "configs"
+            | "ports"
+    ) {
+        return None;
+    }
     const KV: &[&str] = &[
         "networks.*.labels",
         "networks.*.ipam.options",
@@ -434,7 +523,7 @@ mod tests {
         let a = parse(a, "a").unwrap().remove(0);
         let b = parse(b, "b").unwrap().remove(0);
         let mut n = merge(a, b, &mut Vec::new());
-        enforce_unicity(&mut n, &mut Vec::new());
+        enforce_unicity(&mut n);
         n
     }
 

@@ -92,7 +92,7 @@ pub struct Service {
     pub secrets: Vec<ServiceFileRef>,
     pub configs: Vec<ServiceFileRef>,
     /// Every other key, as compose prints it.
-    #[serde(flatten)]
+    #[serde(skip)]
     pub extra: IndexMap<String, J>,
 }
 
@@ -106,7 +106,7 @@ pub struct Build {
     pub target: Option<String>,
     pub labels: IndexMap<String, String>,
     pub tags: Vec<String>,
-    #[serde(flatten)]
+    #[serde(skip)]
     pub extra: IndexMap<String, J>,
 }
 
@@ -132,7 +132,7 @@ pub struct Mount {
     pub source: Option<String>,
     pub target: String,
     pub read_only: bool,
-    #[serde(flatten)]
+    #[serde(skip)]
     pub extra: IndexMap<String, J>,
 }
 
@@ -142,7 +142,7 @@ pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
     pub ipv6_address: Option<String>,
-    #[serde(flatten)]
+    #[serde(skip)]
     pub extra: IndexMap<String, J>,
 }
 
@@ -177,7 +177,7 @@ pub struct Deploy {
     pub labels: IndexMap<String, String>,
     pub resources: J,
     pub restart_policy: Option<J>,
-    #[serde(flatten)]
+    #[serde(skip)]
     pub extra: IndexMap<String, J>,
 }
 
@@ -234,10 +234,103 @@ pub struct FileObject {
     pub extra: IndexMap<String, J>,
 }
 
+/// Keys of `obj` that the typed struct does not model, for its `extra` map. Filled by hand
+/// because serde's `flatten` is slow on projects with hundreds of services.
+pub(crate) fn extra_of(obj: &J, known: &[&str]) -> IndexMap<String, J> {
+    match obj {
+        J::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => IndexMap::new(),
+    }
+}
+
+pub(crate) const SERVICE_FIELDS: &[&str] = &[
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "ports",
+    "expose",
+    "volumes",
+    "networks",
+    "depends_on",
+    "links",
+    "external_links",
+    "healthcheck",
+    "labels",
+    "restart",
+    "container_name",
+    "network_mode",
+    "hostname",
+    "user",
+    "working_dir",
+    "volumes_from",
+    "deploy",
+    "logging",
+    "profiles",
+    "scale",
+    "stop_grace_period",
+    "stop_signal",
+    "tty",
+    "stdin_open",
+    "privileged",
+    "read_only",
+    "secrets",
+    "configs",
+];
+const BUILD_FIELDS: &[&str] = &[
+    "context",
+    "dockerfile",
+    "dockerfile_inline",
+    "args",
+    "target",
+    "labels",
+    "tags",
+];
+const MOUNT_FIELDS: &[&str] = &["type", "source", "target", "read_only"];
+const NETWORK_FIELDS: &[&str] = &["aliases", "ipv4_address", "ipv6_address"];
+const DEPLOY_FIELDS: &[&str] = &["mode", "replicas", "labels", "resources", "restart_policy"];
+
+/// Fills the `extra` maps the derive skipped.
+pub(crate) fn fill_extras(svc: &mut Service, json: &J) {
+    svc.extra = extra_of(json, SERVICE_FIELDS);
+    if let (Some(b), Some(j)) = (svc.build.as_mut(), json.get("build")) {
+        b.extra = extra_of(j, BUILD_FIELDS);
+    }
+    if let (Some(d), Some(j)) = (svc.deploy.as_mut(), json.get("deploy")) {
+        d.extra = extra_of(j, DEPLOY_FIELDS);
+    }
+    if let Some(J::Array(vols)) = json.get("volumes") {
+        for (m, j) in svc.volumes.iter_mut().zip(vols) {
+            m.extra = extra_of(j, MOUNT_FIELDS);
+        }
+    }
+    if let Some(J::Object(nets)) = json.get("networks") {
+        for (name, n) in svc.networks.iter_mut() {
+            if let (Some(n), Some(j)) = (n.as_mut(), nets.get(name)) {
+                n.extra = extra_of(j, NETWORK_FIELDS);
+            }
+        }
+    }
+}
+
 /// `$$` → `$` in every string: the canonical tree is escaped for printing only.
+pub(crate) fn has_escapes(j: &J) -> bool {
+    match j {
+        J::String(s) => s.contains("$$"),
+        J::Array(a) => a.iter().any(has_escapes),
+        J::Object(o) => o.values().any(has_escapes),
+        _ => false,
+    }
+}
+
 pub(crate) fn unescape(j: &J) -> J {
     match j {
-        J::String(s) => J::String(s.replace("$$", "$")),
+        J::String(s) if s.contains("$$") => J::String(s.replace("$$", "$")),
         J::Array(a) => J::Array(a.iter().map(unescape).collect()),
         J::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), unescape(v))).collect()),
         other => other.clone(),
@@ -249,7 +342,7 @@ pub(crate) fn section<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<IndexMap<String, T>, serde_json::Error> {
     match root.get(key) {
-        Some(v) => serde_json::from_value(v.clone()),
+        Some(v) => IndexMap::<String, T>::deserialize(v),
         None => Ok(IndexMap::new()),
     }
 }

@@ -349,7 +349,7 @@ pub fn resolve_service_paths(service: &mut Node, dir: &Path, home: Option<&str>)
     if let Some(b) = m.get_mut("build") {
         let pos = b.pos.clone();
         if let Value::Str(c) = &b.value {
-            let mut bm = Map::new();
+            let mut bm = Map::default();
             bm.insert("context".into(), Node::str(c.clone(), pos.clone()));
             b.value = Value::Map(bm);
         }
@@ -571,6 +571,20 @@ const SERVICE_ORDER: &[&str] = &[
     "pre_stop",
 ];
 
+/// Position of a key in [`SERVICE_ORDER`] (looked up once per key, through a table built once).
+fn service_rank(k: &str) -> usize {
+    static RANKS: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    let ranks = RANKS.get_or_init(|| {
+        SERVICE_ORDER
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i))
+            .collect()
+    });
+    ranks.get(k).copied().unwrap_or(SERVICE_ORDER.len())
+}
+
 /// Service keys compose leaves out when empty.
 const OMIT_EMPTY: &[&str] = &[
     "environment",
@@ -604,8 +618,8 @@ const OMIT_EMPTY: &[&str] = &[
 ];
 
 /// Normalises a loaded tree into compose's JSON output, then checks it.
-pub fn normalize(loaded: &Loaded) -> Result<Normalized, ComposeError> {
-    let mut tree = loaded.tree.clone();
+pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
+    let mut tree = std::mem::take(&mut loaded.tree);
     let home = loaded.env.get("HOME").cloned();
     resolve_tree_paths(&mut tree, &loaded.project_dir, home.as_deref());
     crate::loader::apply_profiles(&mut tree, &loaded.profiles);
@@ -784,9 +798,10 @@ impl Cx<'_> {
     }
 
     fn service(&self, name: &str, svc: &Node) -> Result<JMap<String, J>, ComposeError> {
+        let empty = Map::default();
         let m = match &svc.value {
-            Value::Map(m) => m.clone(),
-            Value::Null => Map::new(),
+            Value::Map(m) => m,
+            Value::Null => &empty,
             _ => {
                 return Err(ComposeError::invalid_at(
                     svc.pos.location(),
@@ -822,7 +837,7 @@ impl Cx<'_> {
                 }
             }
         }
-        for (k, v) in &m {
+        for (k, v) in m {
             let key = k.as_str();
             let value: Option<J> = match key {
                 "extends" | "env_file" | "label_file" => None,
@@ -996,14 +1011,12 @@ impl Cx<'_> {
             o.shift_remove("dns");
         }
         // Print in compose's field order, extensions last.
-        let mut entries: Vec<(String, J)> = o.into_iter().collect();
-        entries.sort_by_key(|(k, _)| {
-            SERVICE_ORDER
-                .iter()
-                .position(|x| x == k)
-                .unwrap_or(SERVICE_ORDER.len())
-        });
-        Ok(entries.into_iter().collect())
+        let mut entries: Vec<(usize, String, J)> = o
+            .into_iter()
+            .map(|(k, v)| (service_rank(&k), k, v))
+            .collect();
+        entries.sort_by_key(|e| e.0);
+        Ok(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
     }
 
     fn env_files(&self, ef: &Node, service: &str) -> Result<JMap<String, J>, ComposeError> {
@@ -1405,7 +1418,7 @@ impl Cx<'_> {
     fn build(&self, v: &Node, what: &str) -> Result<J, ComposeError> {
         let m = match &v.value {
             Value::Str(c) => {
-                let mut m = Map::new();
+                let mut m = Map::default();
                 m.insert("context".into(), Node::str(c.clone(), v.pos.clone()));
                 m
             }
@@ -1487,7 +1500,7 @@ impl Cx<'_> {
         };
         for (k, v) in m {
             let mut o = JMap::new();
-            let empty = Map::new();
+            let empty = Map::default();
             let rm = v.as_map().unwrap_or(&empty);
             let mut external = false;
             let mut ext_name: Option<String> = None;

@@ -23,6 +23,8 @@ fn schema() -> &'static J {
 /// One failed check.
 #[derive(Debug, Clone)]
 struct Failure {
+    /// Path below the node being checked, innermost segment first: it is built while unwinding,
+    /// so checks that pass allocate nothing for it.
     path: Vec<String>,
     message: String,
     node_pos: crate::yaml::Pos,
@@ -33,15 +35,17 @@ struct Failure {
 /// Validates a whole compose document; `file` names it in the error.
 pub fn validate(doc: &Node, file: &str) -> Result<(), ComposeError> {
     let root = schema();
-    let mut path = Vec::new();
-    match check(doc, root, root, &mut path) {
+    match check(doc, root, root) {
         Ok(()) => Ok(()),
-        Err(f) => Err(ComposeError::Schema {
-            loc: f.node_pos.location(),
-            file: file.to_string(),
-            path: f.path.join("."),
-            message: f.message,
-        }),
+        Err(mut f) => {
+            f.path.reverse();
+            Err(ComposeError::Schema {
+                loc: f.node_pos.location(),
+                file: file.to_string(),
+                path: f.path.join("."),
+                message: f.message,
+            })
+        }
     }
 }
 
@@ -113,16 +117,16 @@ fn pattern_matches(pattern: &str, key: &str) -> bool {
     }
 }
 
-fn fail(node: &Node, path: &[String], message: String) -> Failure {
+fn fail(node: &Node, message: String) -> Failure {
     Failure {
-        path: path.to_vec(),
+        path: Vec::new(),
         message,
         node_pos: node.pos.clone(),
         expected_types: Vec::new(),
     }
 }
 
-fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Failure> {
+fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
     let s = resolve(root, s);
     let Some(obj) = s.as_object() else {
         return Ok(());
@@ -137,7 +141,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
             _ => Vec::new(),
         };
         if !types.iter().any(|t| type_matches(node, t)) {
-            let mut f = fail(node, path, must_be(&types));
+            let mut f = fail(node, must_be(&types));
             f.expected_types = types;
             return Err(f);
         }
@@ -146,11 +150,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
         && !options.iter().any(|o| enum_eq(o, node))
     {
         let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-        return Err(fail(
-            node,
-            path,
-            format!("must be one of {}", list.join(", ")),
-        ));
+        return Err(fail(node, format!("must be one of {}", list.join(", "))));
     }
     if let Some(min) = obj.get("minimum").and_then(J::as_f64)
         && let Some(v) = number(node)
@@ -158,7 +158,6 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
     {
         return Err(fail(
             node,
-            path,
             format!("must be greater than or equal to {min}"),
         ));
     }
@@ -166,28 +165,20 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
         && let Some(v) = number(node)
         && v > max
     {
-        return Err(fail(
-            node,
-            path,
-            format!("must be less than or equal to {max}"),
-        ));
+        return Err(fail(node, format!("must be less than or equal to {max}")));
     }
     if obj.get("format").and_then(J::as_str) == Some("duration")
         && let Value::Str(text) = &node.value
         && crate::units::parse_duration(text).is_none()
     {
-        return Err(fail(
-            node,
-            path,
-            format!("{text:?} is not a valid duration"),
-        ));
+        return Err(fail(node, format!("{text:?} is not a valid duration")));
     }
     match &node.value {
         Value::Map(map) => {
             if let Some(J::Array(req)) = obj.get("required") {
                 for r in req.iter().filter_map(J::as_str) {
                     if !map.contains_key(r) {
-                        return Err(fail(node, path, format!("missing property '{r}'")));
+                        return Err(fail(node, format!("missing property '{r}'")));
                     }
                 }
             }
@@ -199,19 +190,13 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
                 let mut matched = false;
                 if let Some(p) = props.and_then(|p| p.get(k)) {
                     matched = true;
-                    path.push(k.clone());
-                    let r = check(v, p, root, path);
-                    path.pop();
-                    r?;
+                    check(v, p, root).map_err(|f| under(f, k))?;
                 }
                 if let Some(pats) = patterns {
                     for (pat, ps) in pats {
                         if pattern_matches(pat, k) {
                             matched = true;
-                            path.push(k.clone());
-                            let r = check(v, ps, root, path);
-                            path.pop();
-                            r?;
+                            check(v, ps, root).map_err(|f| under(f, k))?;
                         }
                     }
                 }
@@ -219,10 +204,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
                     match additional {
                         Some(J::Bool(false)) => extra.push(k.clone()),
                         Some(a @ J::Object(_)) => {
-                            path.push(k.clone());
-                            let r = check(v, a, root, path);
-                            path.pop();
-                            r?;
+                            check(v, a, root).map_err(|f| under(f, k))?;
                         }
                         _ => {}
                     }
@@ -233,7 +215,6 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
                 let first = &map[&extra[0]];
                 let mut f = fail(
                     node,
-                    path,
                     format!("additional properties {} not allowed", names.join(", ")),
                 );
                 f.node_pos = first.key_pos();
@@ -243,16 +224,13 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
         Value::Seq(items) => {
             if let Some(item_schema) = obj.get("items") {
                 for (i, it) in items.iter().enumerate() {
-                    path.push(i.to_string());
-                    let r = check(it, item_schema, root, path);
-                    path.pop();
-                    r?;
+                    check(it, item_schema, root).map_err(|f| under(f, &i.to_string()))?;
                 }
             }
             if obj.get("uniqueItems").and_then(J::as_bool) == Some(true) {
                 for (i, a) in items.iter().enumerate() {
                     if let Some(j) = items[..i].iter().position(|b| b == a) {
-                        return Err(fail(node, path, format!("items at {j} and {i} are equal")));
+                        return Err(fail(node, format!("items at {j} and {i} are equal")));
                     }
                 }
             }
@@ -260,10 +238,17 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
         _ => {}
     }
     if let Some(J::Array(branches)) = obj.get("oneOf").or_else(|| obj.get("anyOf")) {
+        // Fast path: only branches whose type admits the node can pass; in valid files one
+        // does, and no failure message is built.
+        for b in branches {
+            if admits(node, resolve(root, b)) && check(node, b, root).is_ok() {
+                return Ok(());
+            }
+        }
         let mut failures = Vec::new();
         let mut passed = 0;
         for b in branches {
-            match check(node, b, root, path) {
+            match check(node, b, root) {
                 Ok(()) => passed += 1,
                 Err(f) => failures.push(f),
             }
@@ -272,7 +257,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
             // Report the most specific failure: the deepest one; type mismatches at this very
             // node are merged into one "must be a X or Y".
             let deepest = failures.iter().map(|f| f.path.len()).max().unwrap_or(0);
-            if deepest == path.len() {
+            if deepest == 0 {
                 let mut types = Vec::new();
                 let mut other = None;
                 for f in &failures {
@@ -285,7 +270,7 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
                 if let Some(o) = other {
                     return Err(o);
                 }
-                let mut f = fail(node, path, must_be(&types));
+                let mut f = fail(node, must_be(&types));
                 f.expected_types = types;
                 return Err(f);
             }
@@ -295,6 +280,24 @@ fn check(node: &Node, s: &J, root: &J, path: &mut Vec<String>) -> Result<(), Fai
         }
     }
     Ok(())
+}
+
+/// Whether a schema's `type` (if any) admits the node.
+fn admits(node: &Node, s: &J) -> bool {
+    match s.get("type") {
+        Some(J::String(t)) => type_matches(node, t),
+        Some(J::Array(ts)) => ts
+            .iter()
+            .filter_map(J::as_str)
+            .any(|t| type_matches(node, t)),
+        _ => true,
+    }
+}
+
+/// Adds the segment a failure happened under.
+fn under(mut f: Failure, segment: &str) -> Failure {
+    f.path.push(segment.to_string());
+    f
 }
 
 fn number(node: &Node) -> Option<f64> {

@@ -14,7 +14,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use crate::error::{ComposeError, Location};
 
 /// An ordered mapping of string keys to nodes.
-pub type Map = IndexMap<String, Node>;
+/// (foldhash: maps are hashed a lot and keys are not attacker-chosen in a way that matters for
+/// a one-shot load.)
+pub type Map = IndexMap<String, Node, foldhash::fast::RandomState>;
 
 /// A YAML value.
 #[derive(Clone, Debug, PartialEq)]
@@ -244,6 +246,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
         anchors: HashMap::new(),
         nodes: 0,
         path: Vec::new(),
+        non_string: None,
     };
     let mut docs = Vec::new();
     while b.i < b.events.len() {
@@ -251,8 +254,20 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
             Event::DocumentStart(_) => {
                 b.i += 1;
                 b.anchors.clear();
-                let node = b.node(0)?;
-                docs.push(node);
+                match b.node(0) {
+                    Ok(node) => docs.push(node),
+                    Err(ComposeError::Invalid { loc, .. }) if b.non_string.is_some() => {
+                        let other = b.non_string.take().unwrap_or_default();
+                        let path = b.path_text();
+                        let message = if path.is_empty() {
+                            format!("non-string key at top level: {other}")
+                        } else {
+                            format!("non-string key in {path}: {other}")
+                        };
+                        return Err(ComposeError::Invalid { loc, message });
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             _ => b.i += 1,
         }
@@ -266,7 +281,9 @@ struct Builder<'a> {
     file: Arc<str>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// Segments of the path to a non-string key, innermost first, pushed while unwinding.
     path: Vec<String>,
+    non_string: Option<String>,
 }
 
 impl Builder<'_> {
@@ -293,9 +310,10 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// The path collected while unwinding, outermost first.
     fn path_text(&self) -> String {
         let mut s = String::new();
-        for p in &self.path {
+        for p in self.path.iter().rev() {
             if p.starts_with('[') {
                 s.push_str(p);
             } else {
@@ -362,9 +380,10 @@ impl Builder<'_> {
                         }
                         None => break,
                         _ => {
-                            self.path.push(format!("[{}]", items.len()));
                             let n = self.node(depth + 1);
-                            self.path.pop();
+                            if n.is_err() && self.non_string.is_some() {
+                                self.path.push(format!("[{}]", items.len()));
+                            }
                             items.push(n?);
                         }
                     }
@@ -405,7 +424,7 @@ impl Builder<'_> {
     }
 
     fn mapping(&mut self, depth: usize, pos: &Pos) -> Result<Map, ComposeError> {
-        let mut map = Map::new();
+        let mut map = Map::default();
         let mut merged: Vec<Map> = Vec::new();
         while let Some((ev, span)) = self.events.get(self.i) {
             if matches!(ev, Event::MappingEnd) {
@@ -424,21 +443,19 @@ impl Builder<'_> {
                     ));
                 }
                 other => {
-                    let path = self.path_text();
-                    let message = if path.is_empty() {
-                        format!("non-string key at top level: {other}")
-                    } else {
-                        format!("non-string key in {path}: {other}")
-                    };
+                    // The message needs the path, collected while unwinding (see `parse`).
+                    self.non_string = Some(other.to_string());
+                    self.path.clear();
                     return Err(ComposeError::Invalid {
                         loc: key_pos.location(),
-                        message,
+                        message: String::new(),
                     });
                 }
             };
-            self.path.push(key.clone());
             let value = self.node(depth + 1);
-            self.path.pop();
+            if value.is_err() && self.non_string.is_some() {
+                self.path.push(key.clone());
+            }
             let mut value = value?;
             value.key = Some((key_pos.line, key_pos.col));
             if is_merge {
@@ -481,7 +498,7 @@ impl Builder<'_> {
         let _ = pos;
         if !merged.is_empty() {
             // Explicit keys win over merged ones; among merged maps the first one listed wins.
-            let mut out = Map::new();
+            let mut out = Map::default();
             for (k, v) in map {
                 out.insert(k, v);
             }
