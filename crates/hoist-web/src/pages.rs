@@ -165,7 +165,7 @@ fn overview_card(body: &mut String, state: &AppState, e: &NamedEngine, inv: &Inv
                 esc(&ev.event.kind),
                 esc(&ev.event.action),
                 esc(if ev.event.name.is_empty() {
-                    &ev.event.id
+                    ev.event.id.get(..12).unwrap_or(&ev.event.id)
                 } else {
                     &ev.event.name
                 })
