@@ -2,4 +2,5 @@
 //! from `hoist.yml`, their history and deploy lock, and the nginx proxy that integrates a
 //! service on a target (step 7), which blue-green releases switch between colours.
 
+pub mod bluegreen;
 pub mod proxy;
