@@ -189,7 +189,9 @@ impl Engine {
     pub async fn list_all_containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
         let list = self
             .client()
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default().all(true).build(),
+            ))
             .await
             .map_err(|e| EngineError::new("listing containers", e))?;
         let mut out: Vec<ContainerSummary> = list.into_iter().map(summary_of).collect();
@@ -314,7 +316,9 @@ impl Engine {
     pub async fn volume_users(&self) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
         let list = self
             .client()
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default().all(true).build(),
+            ))
             .await
             .map_err(|e| EngineError::new("listing containers", e))?;
         let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -355,18 +359,20 @@ impl Engine {
         };
         let config = inspect.config.clone().unwrap_or_default();
         let state = inspect.state.clone().unwrap_or_default();
-        let labels: BTreeMap<String, String> =
-            config.labels.clone().unwrap_or_default().into_iter().collect();
-        let health = state
-            .health
-            .as_ref()
-            .and_then(|h| h.status)
-            .and_then(|s| match s.to_string().as_str() {
+        let labels: BTreeMap<String, String> = config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let health = state.health.as_ref().and_then(|h| h.status).and_then(|s| {
+            match s.to_string().as_str() {
                 "healthy" => Some(Health::Healthy),
                 "unhealthy" => Some(Health::Unhealthy),
                 "starting" => Some(Health::Starting),
                 _ => None,
-            });
+            }
+        });
         let settings = inspect.network_settings.clone().unwrap_or_default();
         let mut ports = Vec::new();
         for (key, bindings) in settings.ports.clone().unwrap_or_default() {
@@ -521,7 +527,10 @@ mod tests {
     #[test]
     fn inspect_timestamps_become_unix_seconds() {
         assert_eq!(created_seconds("1970-01-01T00:00:00Z"), 0);
-        assert_eq!(created_seconds("2026-11-27T14:00:00.123456789Z"), 1_795_788_000);
+        assert_eq!(
+            created_seconds("2026-11-27T14:00:00.123456789Z"),
+            1_795_788_000
+        );
         assert_eq!(created_seconds("garbage"), 0);
     }
 }

@@ -30,8 +30,8 @@ pub use events::{EngineEvent, EngineEvents};
 pub use exec::{ExecCommand, ExecError, ExecOutput};
 pub use image::{ImageError, ImageInfo, LayerProgress, Transferred};
 pub use inventory::{
-    ContainerDetail, ContainerSummary, EndpointInfo, EngineInfo, ImageSummary, Inventory, MountInfo,
-    NetworkSummary, VolumeSummary,
+    ContainerDetail, ContainerSummary, EndpointInfo, EngineInfo, ImageSummary, Inventory,
+    MountInfo, NetworkSummary, VolumeSummary,
 };
 pub use logs::{LogLine, LogLines, LogOptions, LogStream, LogsError};
 pub use reference::{ImageRef, ReferenceError, registry_host};

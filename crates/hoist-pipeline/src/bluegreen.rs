@@ -150,7 +150,22 @@ pub struct Release<'e> {
 pub struct Outcome {
     pub live: Color,
     pub previous: Option<Color>,
-    pub steps: Vec<String>,
+    /// Each step with how long it took.
+    pub steps: Vec<(String, Duration)>,
+}
+
+impl Outcome {
+    /// From the new colour being healthy to the proxy sending every new request to it: the
+    /// direct test and the switch (which waits until nginx's new workers took over).
+    pub fn healthy_to_switched(&self) -> Duration {
+        self.steps
+            .iter()
+            .filter(|(s, _)| {
+                s.starts_with("pre-integration test") || s.starts_with("switch the proxy")
+            })
+            .map(|(_, d)| *d)
+            .sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,10 +234,7 @@ impl<'e> Release<'e> {
     /// The container name of replica `n` of `color`.
     pub fn container_name(&self, color: Color, n: u32) -> String {
         let sep = if self.project.legacy { '_' } else { '-' };
-        format!(
-            "{}{sep}{}-{color}{sep}{n}",
-            self.project.name, self.service
-        )
+        format!("{}{sep}{}-{color}{sep}{n}", self.project.name, self.service)
     }
 
     async fn observe(&self) -> Result<(Observed, Option<Color>), ReleaseError> {
@@ -297,7 +309,10 @@ impl<'e> Release<'e> {
     /// Deploys `image` as the next colour beside the live one and moves traffic to it.
     pub async fn deploy(&self, image: &str, sink: &dyn EventSink) -> Result<Outcome, ReleaseError> {
         self.spec()?;
-        self.proxy.ensure(sink).await.map_err(|e| self.failed("ensure the proxy", e.to_string(), None))?;
+        self.proxy
+            .ensure(sink)
+            .await
+            .map_err(|e| self.failed("ensure the proxy", e.to_string(), None))?;
         let (observed, routed) = self.observe().await?;
         let live = live_color(&observed, &self.service, routed);
         let next = hoist_core::bluegreen::next_color(live);
@@ -333,8 +348,15 @@ impl<'e> Release<'e> {
         sink: &dyn EventSink,
     ) -> Result<Outcome, ReleaseError> {
         let mut done: Vec<Step> = Vec::new();
+        let mut timings: Vec<(String, Duration)> = Vec::new();
         for step in steps {
-            sink.emit(Event::new("Release", self.service.clone(), Phase::Working, step.to_string()));
+            sink.emit(Event::new(
+                "Release",
+                self.service.clone(),
+                Phase::Working,
+                step.to_string(),
+            ));
+            let started = Instant::now();
             if let Err(cause) = self.run_step(step, sink).await {
                 sink.emit(Event::new(
                     "Release",
@@ -369,7 +391,13 @@ impl<'e> Release<'e> {
                     live: serving,
                 });
             }
-            sink.emit(Event::new("Release", self.service.clone(), Phase::Done, step.to_string()));
+            sink.emit(Event::new(
+                "Release",
+                self.service.clone(),
+                Phase::Done,
+                step.to_string(),
+            ));
+            timings.push((step.to_string(), started.elapsed()));
             done.push(step.clone());
         }
         let now_live = done
@@ -384,7 +412,7 @@ impl<'e> Release<'e> {
         Ok(Outcome {
             live: now_live,
             previous: live,
-            steps: done.iter().map(|s| s.to_string()).collect(),
+            steps: timings,
         })
     }
 
@@ -467,7 +495,9 @@ impl<'e> Release<'e> {
                     upstream: upstream.clone(),
                     directives: self.directives.clone(),
                 };
-                self.proxy
+                let before = self.proxy_workers().await?;
+                let applied = self
+                    .proxy
                     .update(sink, move |table| {
                         table.set_upstream(Upstream::new(upstream, servers));
                         table.set_route(route);
@@ -475,6 +505,9 @@ impl<'e> Release<'e> {
                     })
                     .await
                     .map_err(|e| e.to_string())?;
+                if applied == crate::proxy::Applied::Reloaded {
+                    self.wait_reloaded(&before).await?;
+                }
             }
             Step::TestThroughProxy => {
                 if let Some(test) = &self.post_test {
@@ -503,6 +536,45 @@ impl<'e> Release<'e> {
         Ok(())
     }
 
+    /// PIDs of nginx's accepting workers in the proxy container. A reload starts new workers and
+    /// tells the old ones to stop accepting (their title becomes `... is shutting down`).
+    async fn proxy_workers(&self) -> Result<Vec<String>, String> {
+        let script = r#"for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null); case "$c" in "nginx: worker process "|"nginx: worker process") echo "${d#/proc/}";; esac; done"#;
+        let out = self
+            .engine
+            .exec(
+                &self.proxy.spec().name,
+                &hoist_docker::ExecCommand::new(["sh", "-c", script]),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(out
+            .stdout_text()
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Waits until the reload took effect: new requests are taken only by workers that read the
+    /// new configuration. Without this, the post-integration test could still reach the old
+    /// route.
+    async fn wait_reloaded(&self, before: &[String]) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.proxy_workers().await?;
+            if !now.is_empty() && now.iter().all(|pid| !before.contains(pid)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "nginx in {} did not finish reloading within 10s",
+                    self.proxy.spec().name
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn start_new(
         &self,
         spec: &ServiceSpec,
@@ -528,7 +600,9 @@ impl<'e> Release<'e> {
             .map_err(|e| e.to_string())?
         {
             let auth = match &self.exec.docker_config {
-                Some(config) => config.credentials_for_image(image).map_err(|e| e.to_string())?,
+                Some(config) => config
+                    .credentials_for_image(image)
+                    .map_err(|e| e.to_string())?,
                 None => None,
             };
             self.engine
@@ -554,7 +628,12 @@ impl<'e> Release<'e> {
         }
         for n in 1..=service.replicas.max(1) {
             let name = self.container_name(color, n);
-            sink.emit(Event::new("Container", name.clone(), Phase::Working, "Creating"));
+            sink.emit(Event::new(
+                "Container",
+                name.clone(),
+                Phase::Working,
+                "Creating",
+            ));
             self.engine
                 .create_service_container(
                     &self.project,
@@ -610,10 +689,12 @@ impl<'e> Release<'e> {
 }
 
 fn new_color(done: &[Step], failed: &Step) -> Option<Color> {
-    done.iter().chain(std::iter::once(failed)).find_map(|s| match s {
-        Step::StartNew { color, .. } | Step::StartStopped { color } => Some(*color),
-        _ => None,
-    })
+    done.iter()
+        .chain(std::iter::once(failed))
+        .find_map(|s| match s {
+            Step::StartNew { color, .. } | Step::StartStopped { color } => Some(*color),
+            _ => None,
+        })
 }
 
 /// `GET url` → status, with a timeout; a minimal HTTP/1.1 client for probes and checks.

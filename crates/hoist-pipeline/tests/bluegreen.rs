@@ -33,7 +33,10 @@ async fn release_image(cd: &Engine, project: &TestProject, version: &str, extra:
         format!("FROM localhost:5000/books-ms:latest\nENV BOOKS_MS_VERSION={version}\n{extra}\n"),
     )
     .unwrap();
-    let local = format!("localhost:5000/hoist-test/{}/books-ms:{version}", project.name);
+    let local = format!(
+        "localhost:5000/hoist-test/{}/books-ms:{version}",
+        project.name
+    );
     cd.build(
         &hoist_docker::BuildSpec {
             context: dir.clone(),
@@ -46,7 +49,9 @@ async fn release_image(cd: &Engine, project: &TestProject, version: &str, extra:
     .await
     .expect("build release image");
     project.track_image(0, &local);
-    cd.push(&local, None, |_| {}).await.expect("push release image");
+    cd.push(&local, None, |_| {})
+        .await
+        .expect("push release image");
     let _ = std::fs::remove_dir_all(&dir);
     local.replace("localhost:5000", "10.200.0.1:5000")
 }
@@ -66,7 +71,8 @@ fn release<'e>(
     proxy: &TestProject,
     post_test: Option<Arc<dyn ReleaseTest>>,
 ) -> Release<'e> {
-    let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/books-ms/docker-compose.yml");
+    let compose =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/books-ms/docker-compose.yml");
     let loaded = hoist_compose::load(&hoist_compose::LoadOptions {
         files: vec![compose],
         project_name: Some(project.name.clone()),
@@ -110,15 +116,18 @@ fn proxy_url(r: &Release<'_>) -> String {
     format!("http://{PROD}:{}/api/v1/books", r.proxy.spec().port)
 }
 
-/// Load through the proxy during `work`, at least `min_requests` in all.
-async fn under_load<F, T>(url: &str, min_requests: usize, work: F) -> (T, load::Report)
+/// Load through the proxy during `work`, at least `min_requests` in all. Also returns when
+/// `work` finished, on the load's clock.
+async fn under_load<F, T>(url: &str, min_requests: usize, work: F) -> (T, load::Report, Duration)
 where
     F: std::future::Future<Output = T>,
 {
+    let started = std::time::Instant::now();
     let running = load::start(url, 300, 12, VERSION_HEADER, Duration::from_secs(120));
     // Some traffic before the change, so that the old release is seen serving.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let out = work.await;
+    let done_at = started.elapsed();
     // Keep going until the run has its minimum size.
     let rate = 300.0;
     let elapsed_floor = Duration::from_secs_f64(min_requests as f64 / rate);
@@ -126,7 +135,21 @@ where
     let report_wait = elapsed_floor.saturating_sub(Duration::from_secs(4));
     tokio::time::sleep(report_wait).await;
     let report = running.stop();
-    (out, report)
+    (out, report, done_at)
+}
+
+/// Every request the load started after `done_at` was answered by `version`, and some were
+/// answered by each of `before` and `version` in all.
+fn switched(report: &load::Report, done_at: Duration, before: &str, version: &str) {
+    let seen = versions(report);
+    assert!(seen.contains(&before.to_string()), "{seen:?}");
+    assert!(seen.contains(&version.to_string()), "{seen:?}");
+    let late: Vec<&load::Sample> = report
+        .samples
+        .iter()
+        .filter(|s| s.at > done_at && s.version.as_deref() != Some(version))
+        .collect();
+    assert!(late.is_empty(), "after the release finished: {late:?}");
 }
 
 fn versions(report: &load::Report) -> Vec<String> {
@@ -144,7 +167,9 @@ fn versions(report: &load::Report) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_and_rollback_under_load_drop_no_request() {
     let Some(cd) = engine("cd").await else { return };
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("bg", &[&cd, &prod]);
     let proxy_project = TestProject::new("bg-proxy", &[&prod]);
     let v1 = release_image(&cd, &project, "v1", "").await;
@@ -159,14 +184,21 @@ async fn deploy_and_rollback_under_load_drop_no_request() {
     assert_eq!(v1_answer.status, 200);
     assert_eq!(v1_answer.header(VERSION_HEADER), Some("v1"));
 
-    let (outcome, report) = under_load(&url, 5000, r.deploy(&v2, &events)).await;
+    let (outcome, report, done_at) = under_load(&url, 5000, r.deploy(&v2, &events)).await;
     let outcome = outcome.expect("deploy of v2");
-    println!("deploy v2 under load: {}", report.summary());
-    assert_eq!((outcome.live, outcome.previous), (Color::Green, Some(Color::Blue)));
+    println!(
+        "deploy v2 under load: {}; healthy to switched: {} ms",
+        report.summary(),
+        outcome.healthy_to_switched().as_millis()
+    );
+    assert_eq!(
+        (outcome.live, outcome.previous),
+        (Color::Green, Some(Color::Blue))
+    );
     assert!(report.total() >= 5000, "{}", report.summary());
     assert!(report.rate() >= 200.0, "{}", report.summary());
     assert!(report.failures().is_empty(), "{}", report.summary());
-    assert_eq!(versions(&report), ["v1", "v2"], "{}", report.summary());
+    switched(&report, done_at, "v1", "v2");
     let after = hoist_testkit::http::request("GET", &url, None).unwrap();
     assert_eq!(after.header(VERSION_HEADER), Some("v2"));
     let releases = r.releases().await.unwrap();
@@ -176,29 +208,35 @@ async fn deploy_and_rollback_under_load_drop_no_request() {
     let green = releases.iter().find(|x| x.color == Color::Green).unwrap();
     assert_eq!(green.state, hoist_core::bluegreen::ReleaseState::Live);
 
-    let started = std::time::Instant::now();
-    let (rolled, report) = under_load(&url, 5000, r.rollback(&events)).await;
+    let (rolled, report, done_at) = under_load(&url, 5000, r.rollback(&events)).await;
     let rolled = rolled.expect("rollback");
+    let total: Duration = rolled.steps.iter().map(|(_, d)| *d).sum();
     println!(
-        "rollback under load: {} (rollback itself {:.2}s including a 2s drain)",
+        "rollback under load: {}; rollback {:.2}s end to end (of which the drain {:.2}s), \
+         healthy to switched {} ms",
         report.summary(),
-        started.elapsed().as_secs_f64()
+        total.as_secs_f64(),
+        r.drain.as_secs_f64(),
+        rolled.healthy_to_switched().as_millis()
     );
     assert_eq!(rolled.live, Color::Blue);
     assert!(report.total() >= 5000, "{}", report.summary());
     assert!(report.failures().is_empty(), "{}", report.summary());
-    assert_eq!(versions(&report), ["v2", "v1"], "{}", report.summary());
+    switched(&report, done_at, "v2", "v1");
 
     // No second rollback target beyond the stopped green, and rolling back again flips to it.
     let state = r.releases().await.unwrap();
-    assert!(state.iter().any(|x| x.color == Color::Green
-        && x.state == hoist_core::bluegreen::ReleaseState::Stopped));
+    assert!(state.iter().any(
+        |x| x.color == Color::Green && x.state == hoist_core::bluegreen::ReleaseState::Stopped
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unhealthy_release_never_takes_traffic() {
     let Some(cd) = engine("cd").await else { return };
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("bg-sick", &[&cd, &prod]);
     let proxy_project = TestProject::new("bg-sick-proxy", &[&prod]);
     let v1 = release_image(&cd, &project, "v1", "").await;
@@ -215,14 +253,20 @@ async fn an_unhealthy_release_never_takes_traffic() {
     let events = Collect::default();
     r.deploy(&v1, &events).await.expect("v1");
 
-    let (result, report) = under_load(&url, 2000, r.deploy(&sick, &events)).await;
+    let (result, report, _) = under_load(&url, 2000, r.deploy(&sick, &events)).await;
     println!("unhealthy v2 under load: {}", report.summary());
     let err = result.expect_err("an unhealthy release fails");
     let text = err.to_string();
     assert!(text.contains("wait until green is healthy"), "{text}");
     assert!(text.contains("unhealthy"), "{text}");
     assert!(text.contains("blue is serving"), "{text}");
-    assert!(matches!(err, ReleaseError::Failed { live: Some(Color::Blue), .. }));
+    assert!(matches!(
+        err,
+        ReleaseError::Failed {
+            live: Some(Color::Blue),
+            ..
+        }
+    ));
     assert!(report.failures().is_empty(), "{}", report.summary());
     assert_eq!(versions(&report), ["v1"]);
     let releases = r.releases().await.unwrap();
@@ -244,7 +288,9 @@ impl ReleaseTest for AlwaysFails {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_post_integration_test_switches_back() {
     let Some(cd) = engine("cd").await else { return };
-    let Some(prod) = engine("prod").await else { return };
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
     let project = TestProject::new("bg-post", &[&cd, &prod]);
     let proxy_project = TestProject::new("bg-post-proxy", &[&prod]);
     let v1 = release_image(&cd, &project, "v1", "").await;
@@ -255,8 +301,11 @@ async fn a_failed_post_integration_test_switches_back() {
 
     let failing = release(&prod, &project, &proxy_project, Some(Arc::new(AlwaysFails)));
     let url = proxy_url(&failing);
-    let (result, report) = under_load(&url, 2000, failing.deploy(&v2, &events)).await;
-    println!("failed post-integration test under load: {}", report.summary());
+    let (result, report, _) = under_load(&url, 2000, failing.deploy(&v2, &events)).await;
+    println!(
+        "failed post-integration test under load: {}",
+        report.summary()
+    );
     let err = result.expect_err("the release fails");
     let text = err.to_string();
     assert!(text.contains("post-integration test"), "{text}");
