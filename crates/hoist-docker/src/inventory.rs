@@ -398,7 +398,7 @@ impl Engine {
                 });
             }
         }
-        ports.sort_by(|a, b| (a.private_port, a.public_port).cmp(&(b.private_port, b.public_port)));
+        ports.sort_by_key(|p| (p.private_port, p.public_port));
         let mut endpoints: Vec<EndpointInfo> = settings
             .networks
             .unwrap_or_default()

@@ -1,6 +1,17 @@
 //! The book's deployment pipeline run by hoist itself: the nine steps of chapters 5 to 12 read
 //! from `hoist.yml`, their history and deploy lock, and the nginx proxy that integrates a
 //! service on a target (step 7), which blue-green releases switch between colours.
+//!
+//! - [`config`]: `hoist.yml`, resolved, with errors that name file, line and key;
+//! - [`steps`]: the nine steps, which of them run (pure), and the checklist;
+//! - [`run`]: executing a run, with its events going to sinks;
+//! - [`history`]: runs in SQLite; [`lock`]: the deploy lock;
+//! - [`proxy`]: the nginx proxy per target.
 
 pub mod bluegreen;
+pub mod config;
+pub mod history;
+pub mod lock;
 pub mod proxy;
+pub mod run;
+pub mod steps;

@@ -118,6 +118,8 @@ pub enum Command {
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.
     Config(crate::commands::config::ConfigArgs),
+    /// Serve the dashboard for one or more engines (default http://127.0.0.1:9000).
+    Ui(crate::commands::ui::UiArgs),
 }
 
 /// `--progress`: how progress is printed.

@@ -12,6 +12,7 @@ mod ps;
 mod release;
 mod run;
 mod scale;
+pub mod ui;
 mod up;
 mod version;
 
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Releases(args) => release::releases(g, &env, args),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
+        Command::Ui(args) => ui::run(g, &env, args),
     }
 }
 

@@ -1,0 +1,566 @@
+//! `hoist.yml`: the pipeline of one service, read beside its compose files.
+//!
+//! The file is parsed into the YAML tree of `hoist-compose` (which keeps file, line and column),
+//! then resolved into [`PipelineFile`], whose invariants hold: every step present has exactly
+//! one kind of work, every target has an address, and nothing downstream sees an `Option` that
+//! cannot be `None`. Unknown keys are errors naming the file, the line and the key, so a typo
+//! never silently turns a step into `skipped`.
+
+use std::path::{Path, PathBuf};
+
+use hoist_compose::yaml::{self, Node, Value};
+
+use crate::proxy::ProxySpec;
+use crate::steps::StepId;
+
+/// A `hoist.yml` that cannot be used, with where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// A resolved `hoist.yml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineFile {
+    pub path: PathBuf,
+    /// The directory of the file: commands run there, relative paths start there.
+    pub dir: PathBuf,
+    /// The service's name (`books-ms`): the deploy lock, the history and the image names.
+    pub service: String,
+    /// Where images are pushed, as the cd engine sees the registry (`localhost:5000`).
+    pub registry: String,
+    /// Compose files for the one-off runs on the cd engine (steps 2, 3 and 8).
+    pub dev_files: Vec<PathBuf>,
+    /// Compose files deployed to the targets (step 6).
+    pub deploy_files: Vec<PathBuf>,
+    /// Compose project name on the targets; the directory's name otherwise, as compose does.
+    pub project: Option<String>,
+    pub targets: Vec<Target>,
+    /// The nine steps in order; `None` where the file leaves a step out (`skipped`).
+    pub steps: Vec<(StepId, Option<Work>)>,
+}
+
+impl PipelineFile {
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    pub fn work(&self, step: StepId) -> Option<&Work> {
+        self.steps
+            .iter()
+            .find(|(id, _)| *id == step)
+            .and_then(|(_, w)| w.as_ref())
+    }
+}
+
+/// A named place to deploy to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// The engine, as for `-H` (`tcp://10.200.0.2:2375`).
+    pub host: String,
+    /// Directory with `ca.pem`, `cert.pem`, `key.pem`: TLS, as `DOCKER_CERT_PATH`.
+    pub tls: Option<PathBuf>,
+    /// Plain TCP to this host is allowed (`--trust-insecure-host`).
+    pub trust_insecure: bool,
+    /// The proxy's public URL, injected as `DOMAIN` into the post-deployment tests
+    /// (`http://10.200.0.2`).
+    pub public_address: String,
+    /// The registry as this target's engine sees it (`10.200.0.1:5000`).
+    pub registry: String,
+    /// The host the proxy container reaches published ports at; the public address's host.
+    pub upstream_host: String,
+    pub proxy: ProxySpec,
+}
+
+/// The work of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Step 1's own work: record the commit of the repository the file lives in.
+    Checkout,
+    /// A host command, run with `sh -c` in the file's directory.
+    Command(String),
+    /// A compose service of the dev files as a one-off (`run --rm`), with extra environment.
+    Run { service: String, env: Vec<String> },
+    /// Images to build, each tagged with the commit and `latest`.
+    Build(Vec<ImageBuild>),
+    /// Image names (without registry) to push, both tags.
+    Push(Vec<String>),
+    /// A service of the deploy files, brought up on the target with the commit's tag.
+    Deploy { service: String },
+    /// Route the deployed service through the target's proxy.
+    Integrate(Integrate),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBuild {
+    /// `books-ms`: tagged `<registry>/books-ms:<commit>` and `:latest`.
+    pub name: String,
+    pub context: PathBuf,
+    pub dockerfile: Option<PathBuf>,
+    pub args: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integrate {
+    /// A path prefix (`/api/v1/books`) or a host name.
+    pub path: Option<String>,
+    pub host: Option<String>,
+    /// The service's container port that the engine publishes (`8080`).
+    pub port: u16,
+    /// Extra nginx directives for the route.
+    pub directives: Vec<String>,
+}
+
+/// Reads and resolves `path`.
+pub fn load(path: &Path) -> Result<PipelineFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        col: 0,
+        message: e.to_string(),
+    })?;
+    parse(&text, path)
+}
+
+/// Resolves the text of a `hoist.yml` found at `path`.
+pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
+    let file = path.display().to_string();
+    let docs = yaml::parse(text, &file).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: 0,
+        col: 0,
+        message: e.to_string(),
+    })?;
+    let root = docs.into_iter().next().ok_or_else(|| ConfigError {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        message: "the file is empty".into(),
+    })?;
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let top = Fields::new(
+        &root,
+        "the file",
+        &[
+            "service", "registry", "compose", "project", "targets", "steps",
+        ],
+    )?;
+    let service = top
+        .string("service")?
+        .ok_or_else(|| top.missing("service"))?;
+    let registry = top
+        .string("registry")?
+        .ok_or_else(|| top.missing("registry"))?;
+    let (dev_files, deploy_files) = match top.get("compose") {
+        Some(node) => {
+            let compose = Fields::new(node, "compose", &["dev", "deploy"])?;
+            (
+                compose.strings("dev")?.unwrap_or_default(),
+                compose.strings("deploy")?.unwrap_or_default(),
+            )
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let dev_files = or_default(dev_files, "docker-compose-dev.yml", &dir);
+    let deploy_files = or_default(deploy_files, "docker-compose.yml", &dir);
+    let project = top.string("project")?;
+
+    let mut targets = Vec::new();
+    if let Some(node) = top.get("targets") {
+        let map = node
+            .as_map()
+            .ok_or_else(|| err_at(node, "targets must be a mapping of names"))?;
+        for (name, node) in map.iter() {
+            targets.push(target(name, node, &registry)?);
+        }
+    }
+
+    let mut steps: Vec<(StepId, Option<Work>)> = StepId::ALL.iter().map(|s| (*s, None)).collect();
+    if let Some(node) = top.get("steps") {
+        let map = node
+            .as_map()
+            .ok_or_else(|| err_at(node, "steps must be a mapping of step names"))?;
+        for (key, node) in map.iter() {
+            let id = StepId::ALL
+                .iter()
+                .copied()
+                .find(|s| s.key() == key)
+                .ok_or_else(|| {
+                    err_key(
+                        node,
+                        format!(
+                            "unknown step {key:?} (the steps are {})",
+                            StepId::ALL
+                                .iter()
+                                .map(|s| s.key())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?;
+            steps[id.index()].1 = Some(work(id, node, &dir)?);
+        }
+    }
+    Ok(PipelineFile {
+        path: path.to_path_buf(),
+        dir,
+        service,
+        registry,
+        dev_files,
+        deploy_files,
+        project,
+        targets,
+        steps,
+    })
+}
+
+fn or_default(files: Vec<String>, default: &str, dir: &Path) -> Vec<PathBuf> {
+    let files = if files.is_empty() {
+        vec![default.to_string()]
+    } else {
+        files
+    };
+    files.into_iter().map(|f| dir.join(f)).collect()
+}
+
+fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError> {
+    let f = Fields::new(
+        node,
+        "a target",
+        &[
+            "host",
+            "tls",
+            "trust_insecure",
+            "public_address",
+            "registry",
+            "upstream_host",
+            "proxy",
+        ],
+    )?;
+    let host = f.string("host")?.ok_or_else(|| f.missing("host"))?;
+    let public_address = f
+        .string("public_address")?
+        .ok_or_else(|| f.missing("public_address"))?;
+    let upstream_host = match f.string("upstream_host")? {
+        Some(h) => h,
+        None => public_address
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let mut proxy = ProxySpec::new(ProxySpec::DEFAULT_IMAGE);
+    if let Some(node) = f.get("proxy") {
+        let p = Fields::new(node, "proxy", &["image", "port", "name"])?;
+        if let Some(image) = p.string("image")? {
+            proxy.image = image;
+        }
+        if let Some(name) = p.string("name")? {
+            proxy.name = name;
+        }
+        if let Some(port) = p.get("port") {
+            proxy.port = port_of(port)?;
+        }
+    }
+    Ok(Target {
+        name: name.to_string(),
+        host,
+        tls: f.string("tls")?.map(PathBuf::from),
+        trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
+        public_address,
+        registry: f
+            .string("registry")?
+            .unwrap_or_else(|| registry.to_string()),
+        upstream_host,
+        proxy,
+    })
+}
+
+fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
+    use StepId::*;
+    // `{}` or an empty value: the step's built-in work where it has one.
+    let empty = node.is_null() || node.as_map().is_some_and(|m| m.is_empty());
+    let allowed: &[&str] = match id {
+        Checkout => &["command"],
+        PreDeploymentTests | PostDeploymentTests | Package => &["command", "run", "env"],
+        Build => &["command", "images"],
+        Push | PushTests => &["command", "images"],
+        Deploy => &["service"],
+        Integrate => &["path", "host", "port", "directives"],
+    };
+    if empty {
+        return match id {
+            Checkout => Ok(Work::Checkout),
+            _ => Err(err_at(
+                node,
+                format!(
+                    "step {} needs its work ({})",
+                    id.key(),
+                    allowed.join(" or ")
+                ),
+            )),
+        };
+    }
+    let f = Fields::new(node, id.key(), allowed)?;
+    if let Some(command) = f.string("command")? {
+        if f.get("run").is_some() || f.get("images").is_some() {
+            return Err(f.error("a step has either a command or its own work, not both"));
+        }
+        return Ok(Work::Command(command));
+    }
+    match id {
+        Checkout => Ok(Work::Checkout),
+        PreDeploymentTests | PostDeploymentTests | Package => {
+            let service = f
+                .string("run")?
+                .ok_or_else(|| f.error("expected `run: SERVICE` or `command: ...`"))?;
+            Ok(Work::Run {
+                service,
+                env: f.strings("env")?.unwrap_or_default(),
+            })
+        }
+        Build => {
+            let list = f
+                .get("images")
+                .ok_or_else(|| f.error("expected `images:` or `command: ...`"))?;
+            let seq = list
+                .as_seq()
+                .ok_or_else(|| err_at(list, "images must be a list"))?;
+            let mut images = Vec::new();
+            for item in seq {
+                let i = Fields::new(item, "an image", &["name", "context", "dockerfile", "args"])?;
+                let name = i.string("name")?.ok_or_else(|| i.missing("name"))?;
+                let context = i.string("context")?.ok_or_else(|| i.missing("context"))?;
+                let mut args = Vec::new();
+                if let Some(node) = i.get("args") {
+                    let map = node
+                        .as_map()
+                        .ok_or_else(|| err_at(node, "args must be a mapping"))?;
+                    for (k, v) in map.iter() {
+                        let v = v
+                            .scalar_string()
+                            .ok_or_else(|| err_at(v, format!("args.{k} must be a string")))?;
+                        args.push((k.clone(), v));
+                    }
+                }
+                images.push(ImageBuild {
+                    name,
+                    context: dir.join(context),
+                    dockerfile: i.string("dockerfile")?.map(PathBuf::from),
+                    args,
+                });
+            }
+            Ok(Work::Build(images))
+        }
+        Push | PushTests => {
+            Ok(Work::Push(f.strings("images")?.ok_or_else(|| {
+                f.error("expected `images:` or `command: ...`")
+            })?))
+        }
+        Deploy => Ok(Work::Deploy {
+            service: f.string("service")?.ok_or_else(|| f.missing("service"))?,
+        }),
+        Integrate => {
+            let path = f.string("path")?;
+            let host = f.string("host")?;
+            if path.is_some() == host.is_some() {
+                return Err(f.error("integrate routes either a `path` prefix or a `host` name"));
+            }
+            let port = f.get("port").ok_or_else(|| f.missing("port"))?;
+            Ok(Work::Integrate(self::Integrate {
+                path,
+                host,
+                port: port_of(port)?,
+                directives: f.strings("directives")?.unwrap_or_default(),
+            }))
+        }
+    }
+}
+
+fn port_of(node: &Node) -> Result<u16, ConfigError> {
+    node.scalar_string()
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| err_at(node, "expected a port number (1-65535)"))
+}
+
+fn err_at(node: &Node, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        file: node.pos.file.to_string(),
+        line: node.pos.line,
+        col: node.pos.col,
+        message: message.into(),
+    }
+}
+
+fn err_key(node: &Node, message: impl Into<String>) -> ConfigError {
+    let pos = node.key_pos();
+    ConfigError {
+        file: pos.file.to_string(),
+        line: pos.line,
+        col: pos.col,
+        message: message.into(),
+    }
+}
+
+/// A mapping whose keys are checked against the allowed ones.
+struct Fields<'a> {
+    node: &'a Node,
+    what: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn new(node: &'a Node, what: &'a str, allowed: &[&str]) -> Result<Fields<'a>, ConfigError> {
+        let map = node.as_map().ok_or_else(|| {
+            err_at(
+                node,
+                format!("{what} must be a mapping, not {}", node.kind()),
+            )
+        })?;
+        for (key, value) in map.iter() {
+            if !allowed.contains(&key.as_str()) {
+                return Err(err_key(
+                    value,
+                    format!(
+                        "unknown key {key:?} in {what} (expected one of: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Fields { node, what })
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.node
+            .as_map()
+            .and_then(|m| m.get(key))
+            .filter(|n| !n.is_null())
+    }
+
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        err_at(self.node, format!("{}: {}", self.what, message.into()))
+    }
+
+    fn missing(&self, key: &str) -> ConfigError {
+        self.error(format!("missing key {key:?}"))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node) => match &node.value {
+                Value::Str(s) => Ok(Some(s.clone())),
+                Value::Int(_) | Value::Float(_) => Ok(node.scalar_string()),
+                _ => Err(err_at(node, format!("{key} must be a string"))),
+            },
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node) => match node.value {
+                Value::Bool(b) => Ok(Some(b)),
+                _ => Err(err_at(node, format!("{key} must be true or false"))),
+            },
+        }
+    }
+
+    /// A list of strings, or one string.
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node) => match &node.value {
+                Value::Str(s) => Ok(Some(vec![s.clone()])),
+                Value::Seq(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.scalar_string()
+                            .ok_or_else(|| err_at(i, format!("{key} must hold strings")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                _ => Err(err_at(node, format!("{key} must be a list of strings"))),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<PipelineFile, ConfigError> {
+        parse(text, Path::new("/repo/hoist.yml"))
+    }
+
+    const MINIMAL: &str = "service: books-ms\nregistry: localhost:5000\n";
+
+    #[test]
+    fn steps_left_out_have_no_work() {
+        let file = parse_text(MINIMAL).unwrap();
+        assert_eq!(file.steps.len(), 9);
+        assert!(file.steps.iter().all(|(_, w)| w.is_none()));
+        assert_eq!(
+            file.dev_files,
+            [PathBuf::from("/repo/docker-compose-dev.yml")]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let err =
+            parse_text(&format!("{MINIMAL}steps:\n  deploy:\n    servce: app\n")).unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("/repo/hoist.yml", 5));
+        assert!(err.message.contains("unknown key \"servce\""), "{err}");
+        let err = parse_text(&format!("{MINIMAL}stepz: {{}}\n")).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.to_string().starts_with("/repo/hoist.yml:3:"), "{err}");
+        let err = parse_text(&format!("{MINIMAL}steps:\n  integration: {{}}\n")).unwrap_err();
+        assert!(
+            err.message.contains("unknown step \"integration\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_target_defaults_its_registry_and_upstream_host() {
+        let file = parse_text(&format!(
+            "{MINIMAL}targets:\n  prod:\n    host: tcp://10.200.0.2:2375\n    trust_insecure: true\n    public_address: http://10.200.0.2\n    proxy:\n      port: 8081\n"
+        ))
+        .unwrap();
+        let prod = file.target("prod").unwrap();
+        assert_eq!(prod.registry, "localhost:5000");
+        assert_eq!(prod.upstream_host, "10.200.0.2");
+        assert_eq!(prod.proxy.port, 8081);
+        assert_eq!(prod.proxy.image, "nginx");
+        assert!(prod.trust_insecure);
+    }
+
+    #[test]
+    fn a_step_has_one_kind_of_work() {
+        let err = parse_text(&format!(
+            "{MINIMAL}steps:\n  pre_deployment_tests:\n    run: tests\n    command: make test\n"
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("not both"), "{err}");
+        let err = parse_text(&format!(
+            "{MINIMAL}steps:\n  integrate:\n    path: /a\n    host: a.example\n    port: 80\n"
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("either"), "{err}");
+        let file = parse_text(&format!("{MINIMAL}steps:\n  checkout: {{}}\n")).unwrap();
+        assert_eq!(file.work(StepId::Checkout), Some(&Work::Checkout));
+    }
+}

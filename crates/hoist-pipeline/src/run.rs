@@ -1,0 +1,733 @@
+//! Running the pipeline: the steps the file defines, in the book's order, each reporting to the
+//! run's sinks (terminal, `--json`, history). A failing step stops the run and the steps after
+//! it are `not run`. The run holds the deploy lock of its target and service from start to end.
+//!
+//! [`Run::start`] takes the lock and records the run; [`Run::execute`] does the work. They are
+//! apart so that the binary knows the run's id before any work starts, and can record it as
+//! `interrupted` when Ctrl+C drops the work midway.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hoist_compose::LoadOptions;
+use hoist_core::desired::project_spec;
+use hoist_core::events::{Event, EventSink};
+use hoist_core::plan::UpOptions;
+use hoist_core::spec::{ProjectSpec, PullPolicy};
+use hoist_docker::execute::ExecOptions;
+use hoist_docker::orchestrate::{self, RunRequest};
+use hoist_docker::{DockerConfig, Engine, EngineSpec, ImageRef, TlsFiles};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::config::{ImageBuild, Integrate, PipelineFile, Target, Work};
+use crate::history::{History, HistoryError};
+use crate::lock::{self, DeployLock, LockError};
+use crate::proxy::{Match, Proxy, Route, Upstream, published_servers};
+use crate::steps::{StepId, StepLine, StepStatus, select};
+
+/// What happens in a run, as data: the terminal, `--json` and the history are sinks of these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PipelineEvent {
+    RunStarted {
+        run: i64,
+        service: String,
+        target: String,
+        commit: String,
+        steps: Vec<StepLine>,
+    },
+    Step {
+        run: i64,
+        #[serde(flatten)]
+        line: StepLine,
+    },
+    Output {
+        run: i64,
+        step: StepId,
+        text: String,
+    },
+    Image {
+        run: i64,
+        reference: String,
+        digest: String,
+    },
+    RunFinished {
+        run: i64,
+        status: String,
+    },
+}
+
+pub trait PipelineSink: Send + Sync {
+    fn event(&self, event: &PipelineEvent);
+}
+
+/// The history store as a sink: a run's record is the fold of its events.
+pub struct HistorySink(pub Arc<History>);
+
+impl PipelineSink for HistorySink {
+    fn event(&self, event: &PipelineEvent) {
+        // A failing history write must not fail the deployment it records; the next open of
+        // the store repairs a run left `running`.
+        let _ = match event {
+            PipelineEvent::RunStarted { .. } => Ok(()),
+            PipelineEvent::Step { run, line } => match line.status {
+                StepStatus::Running => self.0.step_started(*run, line.step),
+                status => self
+                    .0
+                    .step_finished(*run, line.step, status, line.seconds, &line.detail),
+            },
+            PipelineEvent::Output { run, step, text } => {
+                self.0.append_output(*run, *step, &format!("{text}\n"))
+            }
+            PipelineEvent::Image {
+                run,
+                reference,
+                digest,
+            } => self.0.add_image(*run, reference, digest),
+            PipelineEvent::RunFinished { run, status } => self.0.finish_run(*run, status),
+        };
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("no target {0:?} in hoist.yml (targets: {1})")]
+    NoSuchTarget(String, String),
+    #[error("hoist.yml defines no target; add one under `targets:`")]
+    NoTarget,
+    #[error("waiting for the deploy lock: {0}")]
+    Join(String),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The target's name; the file's first target otherwise.
+    pub target: Option<String>,
+    pub from: Option<StepId>,
+    pub only: Option<StepId>,
+    pub wait_lock: bool,
+}
+
+/// What the steps need from the outside, resolved by the binary.
+pub struct Context {
+    pub file: PipelineFile,
+    /// The cd engine: tests, builds and pushes run there.
+    pub cd: Engine,
+    pub docker_config: Option<Arc<DockerConfig>>,
+    /// hoist's state folder (history, locks).
+    pub state_dir: PathBuf,
+    /// The environment compose files are interpolated with.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// A started run: its id is recorded and it holds the deploy lock until dropped.
+pub struct Run {
+    pub id: i64,
+    pub commit: String,
+    pub target: Target,
+    history: Arc<History>,
+    plan: Vec<(StepId, StepStatus)>,
+    _lock: DeployLock,
+}
+
+impl Run {
+    /// Takes the deploy lock (waiting with `wait_lock`) and records a new run.
+    pub async fn start(
+        ctx: &Context,
+        history: Arc<History>,
+        opts: &RunOptions,
+    ) -> Result<Run, RunError> {
+        let file = &ctx.file;
+        let target = match &opts.target {
+            Some(name) => file.target(name).cloned().ok_or_else(|| {
+                RunError::NoSuchTarget(
+                    name.clone(),
+                    file.targets
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })?,
+            None => file.targets.first().cloned().ok_or(RunError::NoTarget)?,
+        };
+        let state = ctx.state_dir.clone();
+        let (t, s, wait) = (target.name.clone(), file.service.clone(), opts.wait_lock);
+        let mut lock = tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &s, wait))
+            .await
+            .map_err(|e| RunError::Join(e.to_string()))??;
+        let defined: Vec<(StepId, bool)> = file
+            .steps
+            .iter()
+            .map(|(id, work)| (*id, work.is_some()))
+            .collect();
+        let plan = select(&defined, opts.from, opts.only);
+        // The commit is the run's identity even when step 1 does not run (`--from 6`).
+        let commit = git_commit(&file.dir).await.unwrap_or_default();
+        let id = history.start_run(&file.service, &target.name, &commit, &plan)?;
+        lock.record_holder(id)?;
+        Ok(Run {
+            id,
+            commit,
+            target,
+            history,
+            plan,
+            _lock: lock,
+        })
+    }
+
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
+    }
+
+    /// Runs the selected steps in order; returns whether every one of them succeeded.
+    pub async fn execute(&self, ctx: &Context, sinks: &[&dyn PipelineSink]) -> bool {
+        let emit = |event: PipelineEvent| {
+            for sink in sinks {
+                sink.event(&event);
+            }
+        };
+        let lines: Vec<StepLine> = self
+            .plan
+            .iter()
+            .map(|(step, status)| StepLine {
+                step: *step,
+                status: *status,
+                seconds: None,
+                detail: String::new(),
+            })
+            .collect();
+        emit(PipelineEvent::RunStarted {
+            run: self.id,
+            service: ctx.file.service.clone(),
+            target: self.target.name.clone(),
+            commit: self.commit.clone(),
+            steps: lines.clone(),
+        });
+        for line in &lines {
+            if line.status != StepStatus::Pending {
+                emit(PipelineEvent::Step {
+                    run: self.id,
+                    line: line.clone(),
+                });
+            }
+        }
+        let mut failed = false;
+        for (step, status) in &self.plan {
+            if *status != StepStatus::Pending {
+                continue;
+            }
+            if failed {
+                emit(PipelineEvent::Step {
+                    run: self.id,
+                    line: StepLine {
+                        step: *step,
+                        status: StepStatus::NotRun,
+                        seconds: None,
+                        detail: String::new(),
+                    },
+                });
+                continue;
+            }
+            emit(PipelineEvent::Step {
+                run: self.id,
+                line: StepLine {
+                    step: *step,
+                    status: StepStatus::Running,
+                    seconds: None,
+                    detail: String::new(),
+                },
+            });
+            let started = Instant::now();
+            let work = ctx.file.work(*step).expect("pending steps have work");
+            let step_ctx = StepCtx {
+                ctx,
+                run: self,
+                step: *step,
+                emit: &emit,
+            };
+            let result = step_ctx.perform(work).await;
+            let seconds = Some(started.elapsed().as_secs_f64());
+            let (status, detail) = match result {
+                Ok(detail) => (StepStatus::Done, detail),
+                Err(message) => {
+                    failed = true;
+                    step_ctx.output(&format!("error: {message}"));
+                    (StepStatus::Failed, message)
+                }
+            };
+            emit(PipelineEvent::Step {
+                run: self.id,
+                line: StepLine {
+                    step: *step,
+                    status,
+                    seconds,
+                    detail,
+                },
+            });
+        }
+        emit(PipelineEvent::RunFinished {
+            run: self.id,
+            status: if failed { "failed" } else { "done" }.into(),
+        });
+        !failed
+    }
+}
+
+/// The short commit of the repository holding `dir`.
+pub async fn git_commit(dir: &std::path::Path) -> Option<String> {
+    let out = tokio::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// One step being performed: where its output and images go.
+struct StepCtx<'a> {
+    ctx: &'a Context,
+    run: &'a Run,
+    step: StepId,
+    emit: &'a (dyn Fn(PipelineEvent) + Send + Sync),
+}
+
+/// Engine progress events of a step become lines of its output.
+struct OutputEvents<'a>(&'a StepCtx<'a>);
+
+impl EventSink for OutputEvents<'_> {
+    fn emit(&self, event: Event) {
+        self.0
+            .output(&format!("{} {}  {}", event.kind, event.name, event.text));
+    }
+}
+
+impl StepCtx<'_> {
+    fn output(&self, text: &str) {
+        (self.emit)(PipelineEvent::Output {
+            run: self.run.id,
+            step: self.step,
+            text: text.to_string(),
+        });
+    }
+
+    fn file(&self) -> &PipelineFile {
+        &self.ctx.file
+    }
+
+    /// The step's work; `Ok(detail)` for the checklist or `Err(why)`.
+    async fn perform(&self, work: &Work) -> Result<String, String> {
+        match work {
+            Work::Checkout => {
+                let commit = git_commit(&self.file().dir).await.ok_or_else(|| {
+                    format!(
+                        "{} is not in a git repository with a commit",
+                        self.file().dir.display()
+                    )
+                })?;
+                self.output(&format!("commit {commit}"));
+                Ok(commit)
+            }
+            Work::Command(command) => self.command(command).await,
+            Work::Run { service, env } => self.oneoff(service, env).await,
+            Work::Build(images) => self.build(images).await,
+            Work::Push(names) => self.push(names).await,
+            Work::Deploy { service } => self.deploy(service).await,
+            Work::Integrate(integrate) => self.integrate(integrate).await,
+        }
+    }
+
+    /// Variables every host command and one-off gets.
+    fn variables(&self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            ("HOIST_COMMIT".to_string(), self.run.commit.clone()),
+            ("HOIST_SERVICE".to_string(), self.file().service.clone()),
+            ("HOIST_REGISTRY".to_string(), self.file().registry.clone()),
+            ("HOIST_TARGET".to_string(), self.run.target.name.clone()),
+        ];
+        if self.step == StepId::PostDeploymentTests {
+            vars.push(("DOMAIN".into(), self.run.target.public_address.clone()));
+        }
+        vars
+    }
+
+    async fn command(&self, command: &str) -> Result<String, String> {
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&self.file().dir)
+            .envs(self.variables())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting `{command}`: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let tx2 = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx2.send(line);
+            }
+        });
+        let mut last = String::new();
+        while let Some(line) = rx.recv().await {
+            self.output(&line);
+            if !line.trim().is_empty() {
+                last = line;
+            }
+        }
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(String::new())
+        } else {
+            Err(format!(
+                "`{command}` exited with {}{}",
+                status.code().map_or("a signal".into(), |c| c.to_string()),
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last}")
+                }
+            ))
+        }
+    }
+
+    fn load(&self, files: &[PathBuf], extra: &[(String, String)]) -> Result<ProjectSpec, String> {
+        let mut environment = self.ctx.environment.clone();
+        environment.extend(extra.iter().cloned());
+        let project = hoist_compose::load(&LoadOptions {
+            files: files.to_vec(),
+            project_name: self.file().project.clone(),
+            project_directory: None,
+            profiles: Vec::new(),
+            env_files: Vec::new(),
+            environment,
+            working_dir: self.file().dir.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        project_spec(&project).map_err(|e| e.to_string())
+    }
+
+    fn exec_options(&self) -> ExecOptions {
+        ExecOptions {
+            docker_config: self.ctx.docker_config.clone(),
+            ..ExecOptions::default()
+        }
+    }
+
+    /// `run --rm SERVICE` on the cd engine, with its dependencies, as the book runs `tests` and
+    /// `integ`.
+    async fn oneoff(&self, service: &str, env: &[String]) -> Result<String, String> {
+        let vars = self.variables();
+        let spec = self.load(&self.file().dev_files, &vars)?;
+        let mut request_env: Vec<String> = env.to_vec();
+        if let Some((_, domain)) = vars.iter().find(|(k, _)| k == "DOMAIN") {
+            request_env.push(format!("DOMAIN={domain}"));
+        }
+        let request = RunRequest {
+            service: service.to_string(),
+            env: request_env,
+            with_deps: true,
+            remove: true,
+            ..RunRequest::default()
+        };
+        let outcome = orchestrate::run_oneoff(
+            &self.ctx.cd,
+            &spec,
+            &request,
+            &self.exec_options(),
+            &OutputEvents(self),
+            |_, line| self.output(line.trim_end_matches('\n')),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if outcome.exit_code == 0 {
+            Ok(String::new())
+        } else {
+            Err(format!("{service} exited with {}", outcome.exit_code))
+        }
+    }
+
+    fn reference(&self, registry: &str, name: &str, tag: &str) -> String {
+        format!("{registry}/{name}:{tag}")
+    }
+
+    async fn build(&self, images: &[ImageBuild]) -> Result<String, String> {
+        let registry = &self.file().registry;
+        let mut ids = Vec::new();
+        for image in images {
+            let tags = vec![
+                self.reference(registry, &image.name, &self.run.commit),
+                self.reference(registry, &image.name, "latest"),
+            ];
+            let build_args = image
+                .args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.replace("$HOIST_COMMIT", &self.run.commit)))
+                .collect();
+            let spec = hoist_docker::BuildSpec {
+                context: image.context.clone(),
+                dockerfile: image.dockerfile.clone(),
+                build_args,
+                tags: tags.clone(),
+                ..Default::default()
+            };
+            let auths = self
+                .ctx
+                .docker_config
+                .as_ref()
+                .and_then(|c| c.all_credentials().ok())
+                .unwrap_or_default();
+            self.output(&format!("building {}", tags.join(", ")));
+            let built = self
+                .ctx
+                .cd
+                .build(&spec, &auths, |line| self.output(line.trim_end()))
+                .await
+                .map_err(|e| format!("building {}: {e}", image.name))?;
+            ids.push(format!(
+                "{} {}",
+                image.name,
+                built
+                    .image_id
+                    .trim_start_matches("sha256:")
+                    .get(..12)
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(ids.join(", "))
+    }
+
+    async fn push(&self, names: &[String]) -> Result<String, String> {
+        let registry = &self.file().registry;
+        let mut digests = Vec::new();
+        for name in names {
+            for tag in [self.run.commit.as_str(), "latest"] {
+                let reference = self.reference(registry, name, tag);
+                let auth = self
+                    .ctx
+                    .docker_config
+                    .as_ref()
+                    .and_then(|c| c.credentials_for_image(&reference).ok().flatten());
+                self.output(&format!("pushing {reference}"));
+                let pushed = self
+                    .ctx
+                    .cd
+                    .push(&reference, auth.as_ref(), |_| {})
+                    .await
+                    .map_err(|e| format!("pushing {reference}: {e}"))?;
+                if let Some(digest) = pushed.digest {
+                    self.output(&format!("{reference}: digest {digest}"));
+                    if tag != "latest" {
+                        digests.push(format!("{name}@{}", short_digest(&digest)));
+                    }
+                    (self.emit)(PipelineEvent::Image {
+                        run: self.run.id,
+                        reference,
+                        digest,
+                    });
+                }
+            }
+        }
+        Ok(digests.join(", "))
+    }
+
+    async fn connect_target(&self) -> Result<Engine, String> {
+        let target = &self.run.target;
+        let host = target
+            .host
+            .trim_start_matches("tcp://")
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let spec = EngineSpec {
+            host: target.host.clone(),
+            tls: target.tls.as_deref().map(TlsFiles::in_dir),
+            trusted_insecure_hosts: if target.trust_insecure {
+                vec![host]
+            } else {
+                Vec::new()
+            },
+        };
+        Engine::connect(&spec)
+            .await
+            .map_err(|e| format!("target {}: {e}", target.name))
+    }
+
+    /// The deploy files' project with `service` set to the commit's image, as the target's
+    /// engine names the registry.
+    fn deploy_spec(&self, service: &str) -> Result<(ProjectSpec, String), String> {
+        let mut spec = self.load(&self.file().deploy_files, &self.variables())?;
+        let svc = spec
+            .services
+            .iter_mut()
+            .find(|s| s.name == service)
+            .ok_or_else(|| format!("no service {service} in the deploy compose files"))?;
+        let image = ImageRef::parse(&svc.image).map_err(|e| e.to_string())?;
+        let reference = format!("{}:{}", image.name(), self.run.commit);
+        svc.image = reference.clone();
+        svc.container.image = reference.clone();
+        // The commit's tag is new to the target: pull it (the registry answers at once when
+        // the target already has it).
+        svc.pull_policy = PullPolicy::Always;
+        Ok((spec, reference))
+    }
+
+    async fn deploy(&self, service: &str) -> Result<String, String> {
+        let engine = self.connect_target().await?;
+        let (spec, reference) = self.deploy_spec(service)?;
+        self.output(&format!(
+            "deploying {reference} as {}/{service} on {}",
+            spec.name, self.run.target.name
+        ));
+        let opts = UpOptions {
+            services: vec![service.to_string()],
+            ..Default::default()
+        };
+        orchestrate::up(
+            &engine,
+            &spec,
+            &opts,
+            None,
+            &self.exec_options(),
+            &OutputEvents(self),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(format!("{reference} on {}", self.run.target.name))
+    }
+
+    async fn integrate(&self, integrate: &Integrate) -> Result<String, String> {
+        let Some(Work::Deploy { service }) = self.file().work(StepId::Deploy) else {
+            return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
+        };
+        let target = &self.run.target;
+        let engine = self.connect_target().await?;
+        let (spec, _) = self.deploy_spec(service)?;
+        let servers = published_servers(
+            &engine,
+            &spec.name,
+            service,
+            integrate.port,
+            &target.upstream_host,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if servers.is_empty() {
+            return Err(format!(
+                "no running container of {}/{service} publishes port {} on {}",
+                spec.name, integrate.port, target.name
+            ));
+        }
+        self.output(&format!("servers: {}", servers.join(" ")));
+        // Routes of other services may change on the same proxy at the same time: one change
+        // at a time per proxy, so that no update is lost.
+        let state = self.ctx.state_dir.clone();
+        let (t, p) = (target.name.clone(), format!("proxy-{}", target.proxy.name));
+        let _proxy_lock = tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &p, true))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let proxy = Proxy::new(&engine, target.proxy.clone());
+        let events = OutputEvents(self);
+        proxy.ensure(&events).await.map_err(|e| e.to_string())?;
+        let name = self.file().service.clone();
+        let matcher = match (&integrate.path, &integrate.host) {
+            (Some(path), _) => Match::PathPrefix(path.clone()),
+            (None, Some(host)) => Match::Host(host.clone()),
+            (None, None) => unreachable!("the file is validated"),
+        };
+        let route = Route {
+            name: name.clone(),
+            matcher,
+            upstream: name.clone(),
+            directives: integrate.directives.clone(),
+        };
+        proxy
+            .update(&events, |table| {
+                table
+                    .set_upstream(Upstream::new(name.clone(), servers.clone()))
+                    .set_route(route);
+                Ok(())
+            })
+            .await
+            .map_err(|e| match e.nginx_message() {
+                Some(message) => message.to_string(),
+                None => e.to_string(),
+            })?;
+        // nginx reloads a moment after SIGHUP: wait until the route no longer answers nginx's
+        // 404, so the post-deployment tests see the new configuration.
+        if let Some(path) = &integrate.path {
+            let host = target.upstream_host.clone();
+            let port = target.proxy.port;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match http_status(&host, port, path).await {
+                    Some(status) if status != 404 => {
+                        self.output(&format!("GET {path} through the proxy: {status}"));
+                        break;
+                    }
+                    _ if Instant::now() > deadline => {
+                        return Err(format!(
+                            "{path} still answers 404 through the proxy 10 s after the reload"
+                        ));
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        let at = match (&integrate.path, &integrate.host) {
+            (Some(path), _) => format!("{}{path}", target.public_address),
+            (_, Some(host)) => format!("http://{host}/"),
+            _ => String::new(),
+        };
+        Ok(at)
+    }
+}
+
+fn short_digest(digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
+}
+
+/// The status of `GET path` at `host:port`: a minimal HTTP/1.0 request, enough to see which
+/// configuration nginx serves.
+async fn http_status(host: &str, port: u16, path: &str) -> Option<u16> {
+    let connect = tokio::net::TcpStream::connect((host, port));
+    let mut stream = tokio::time::timeout(Duration::from_secs(2), connect)
+        .await
+        .ok()?
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut head = [0u8; 16];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    text.split_whitespace().nth(1)?.parse().ok()
+}

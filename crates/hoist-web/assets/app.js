@@ -1,0 +1,39 @@
+// Live updates for hoist's dashboard. Pages are complete without this script; with it, an
+// element marked data-live is re-rendered from the server when an engine reports a change, and
+// a log view marked data-follow receives new lines as they are written.
+(function () {
+  "use strict";
+  var live = document.querySelector("[data-live]");
+  if (live && window.EventSource) {
+    var pending = false, running = false;
+    var refresh = function () {
+      if (running) { pending = true; return; }
+      running = true;
+      fetch(location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (text) {
+          if (text === null) return;
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          var fresh = doc.querySelector("[data-live]");
+          if (fresh) { live.innerHTML = fresh.innerHTML; }
+        })
+        .finally(function () {
+          running = false;
+          if (pending) { pending = false; refresh(); }
+        });
+    };
+    var events = new EventSource("/events");
+    events.addEventListener("engine", function () { refresh(); });
+  }
+  var log = document.querySelector("[data-follow]");
+  if (log && window.EventSource) {
+    var stream = new EventSource(log.getAttribute("data-follow"));
+    var first = true;
+    stream.addEventListener("line", function (ev) {
+      // The stream starts with the same tail the server rendered: replace rather than repeat.
+      if (first) { log.textContent = ""; first = false; }
+      log.textContent += ev.data + "\n";
+      log.scrollTop = log.scrollHeight;
+    });
+  }
+})();

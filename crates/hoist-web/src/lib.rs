@@ -1,0 +1,219 @@
+//! hoist's dashboard, DockerUI's successor: `app(state)` is an axum [`Router`] that serves
+//! server-rendered pages for every engine it was given, read-only JSON, and server-sent events
+//! (engine events, followed logs). It needs no socket to be called, so tests drive it with
+//! `oneshot`; the binary binds it to an address.
+//!
+//! Pages work without JavaScript: a reload always shows the engine's truth. A little embedded
+//! script listens to `/events` and re-renders the live part of the page when an engine reports a
+//! change. Nothing is loaded from elsewhere (no CDN, no web fonts), so it works offline.
+
+pub mod auth;
+pub mod history;
+mod html;
+mod live;
+pub mod mask;
+mod pages;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use hoist_docker::{Engine, EngineEvent};
+use tokio::sync::broadcast;
+
+pub use auth::{Auth, Identity, TokenDecision, decide_token};
+pub use history::{
+    ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
+};
+
+/// How many engine events each engine keeps for the overview.
+const RECENT_EVENTS: usize = 20;
+
+/// One engine the dashboard shows, under the name the user gave it.
+#[derive(Debug, Clone)]
+pub struct NamedEngine {
+    pub name: String,
+    pub engine: Engine,
+}
+
+/// An engine event with the name of the engine it came from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveEvent {
+    pub engine: String,
+    #[serde(flatten)]
+    pub event: EngineEvent,
+}
+
+/// Everything the handlers share.
+pub struct Inner {
+    pub engines: Vec<NamedEngine>,
+    pub auth: Auth,
+    pub read_only: bool,
+    pub history: Arc<dyn History>,
+    events: broadcast::Sender<LiveEvent>,
+    recent: Mutex<VecDeque<LiveEvent>>,
+}
+
+/// The dashboard's state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// `token: None` runs without a login (loopback only; the binary enforces that with
+    /// [`decide_token`]).
+    pub fn new(
+        engines: Vec<NamedEngine>,
+        token: Option<String>,
+        read_only: bool,
+        history: Arc<dyn History>,
+    ) -> AppState {
+        let (events, _) = broadcast::channel(1024);
+        AppState(Arc::new(Inner {
+            engines,
+            auth: Auth::new(token),
+            read_only,
+            history,
+            events,
+            recent: Mutex::new(VecDeque::new()),
+        }))
+    }
+
+    pub fn engine(&self, name: &str) -> Option<&NamedEngine> {
+        self.engines.iter().find(|e| e.name == name)
+    }
+
+    /// Follows every engine's event stream in the background (reconnecting when a stream
+    /// drops) and forwards the events to open pages. Needs a Tokio runtime.
+    pub fn spawn_event_pumps(&self) {
+        for e in &self.engines {
+            tokio::spawn(live::pump(self.clone(), e.clone()));
+        }
+    }
+
+    fn publish(&self, event: LiveEvent) {
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() == RECENT_EVENTS * self.engines.len().max(1) {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+        let _ = self.events.send(event);
+    }
+
+    fn recent_events(&self, engine: &str) -> Vec<LiveEvent> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .iter()
+            .rev()
+            .filter(|e| e.engine == engine)
+            .take(RECENT_EVENTS)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The dashboard.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(pages::overview))
+        .route("/containers", get(pages::containers))
+        .route("/e/{engine}/containers/{id}", get(pages::container))
+        .route("/e/{engine}/containers/{id}/logs", get(pages::logs_text))
+        .route(
+            "/e/{engine}/containers/{id}/logs/stream",
+            get(live::logs_stream),
+        )
+        .route("/e/{engine}/containers/{id}/{action}", post(pages::action))
+        .route("/images", get(pages::images))
+        .route("/networks", get(pages::networks))
+        .route("/volumes", get(pages::volumes))
+        .route("/projects", get(pages::projects))
+        .route("/e/{engine}/projects/{name}", get(pages::project))
+        .route("/runs", get(pages::runs))
+        .route("/runs/{id}", get(pages::run))
+        .route("/history", get(pages::history))
+        .route("/events", get(live::events))
+        .route("/api/engines", get(pages::api_engines))
+        .route("/api/containers", get(pages::api_containers))
+        .route("/api/e/{engine}/containers/{id}", get(pages::api_container))
+        .route("/api/runs", get(pages::api_runs))
+        .route("/api/history", get(pages::api_history))
+        .route("/logout", post(pages::logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
+    Router::new()
+        .merge(protected)
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/assets/app.js", get(html::script))
+        .route("/assets/app.css", get(html::stylesheet))
+        .with_state(state)
+}
+
+/// The client address, when the server was started with connect info (tests calling the router
+/// directly have none).
+fn peer(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Lets identified requests through with their [`Identity`]; sends browsers to the login page
+/// and answers everything else 401.
+async fn require_login(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    match state.auth.identify(cookie, bearer(headers), peer(&req)) {
+        Some(identity) => {
+            req.extensions_mut().insert(identity);
+            next.run(req).await
+        }
+        None => {
+            let wants_html = req.method() == axum::http::Method::GET
+                && headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|a| a.contains("text/html"));
+            if wants_html {
+                Redirect::to("/login").into_response()
+            } else {
+                (StatusCode::UNAUTHORIZED, "login required\n").into_response()
+            }
+        }
+    }
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes, with client addresses
+/// available to the login rate limit and the audit log.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

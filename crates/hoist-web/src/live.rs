@@ -1,0 +1,104 @@
+//! Server-sent events: engine events for open pages, and a container's log lines as they are
+//! written. One background task per engine follows its event stream and fans events out through
+//! a broadcast channel, so a hundred open pages cost one engine connection.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use hoist_docker::LogOptions;
+
+use crate::mask::Masker;
+use crate::{AppState, LiveEvent, NamedEngine};
+
+/// Follows one engine's events for as long as the process lives, reconnecting after a drop.
+pub(crate) async fn pump(state: AppState, engine: NamedEngine) {
+    loop {
+        let mut events = engine.engine.events();
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(event) => state.publish(LiveEvent {
+                    engine: engine.name.clone(),
+                    event,
+                }),
+                Err(e) => {
+                    tracing::warn!(engine = %engine.name, "event stream: {e}");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `GET /events`: every engine event as an SSE `engine` event with a JSON body.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.events.subscribe();
+    let stream = stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => {
+                    let data = serde_json::to_string(&e).unwrap_or_default();
+                    return Some((Ok(Event::default().event("engine").data(data)), rx));
+                }
+                // A slow page missed some events; the next one makes it re-render anyway.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// How many earlier lines a log view starts with.
+pub(crate) const LOG_TAIL: u64 = 200;
+
+/// `GET /e/{engine}/containers/{id}/logs/stream`: the last lines, then new ones as they come, as
+/// SSE `line` events, with the container's secrets masked.
+pub(crate) async fn logs_stream(
+    State(state): State<AppState>,
+    Path((engine, id)): Path<(String, String)>,
+) -> Response {
+    let Some(e) = state.engine(&engine) else {
+        return (StatusCode::NOT_FOUND, "no such engine\n").into_response();
+    };
+    let detail = match e.engine.container_detail(&id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such container\n").into_response(),
+        Err(err) => return (StatusCode::BAD_GATEWAY, format!("{err}\n")).into_response(),
+    };
+    let masker = Masker::from_pairs(detail.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let lines = match e
+        .engine
+        .logs(
+            &detail.summary.id,
+            LogOptions {
+                follow: true,
+                tail: Some(LOG_TAIL),
+                timestamps: false,
+            },
+        )
+        .await
+    {
+        Ok(lines) => lines,
+        Err(err) => return (StatusCode::BAD_GATEWAY, format!("{err}\n")).into_response(),
+    };
+    let stream = lines.map(move |line| {
+        let text = match line {
+            Ok(l) => masker.text(&l.text).into_owned(),
+            Err(err) => format!("[hoist: {err}]"),
+        };
+        // SSE splits data on line breaks; a stray carriage return would end the field early.
+        let text = text.replace('\r', "");
+        Ok::<_, Infallible>(Event::default().event("line").data(text))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

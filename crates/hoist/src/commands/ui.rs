@@ -1,0 +1,156 @@
+//! `hoist ui`: the dashboard. Resolves the engines (the one the global flags name, plus any
+//! `--engine NAME=HOST`), decides the login policy from the bind address, and serves
+//! `hoist_web::app` until Ctrl+C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use hoist_docker::{Engine, EngineSpec, TlsFiles};
+use hoist_web::{AppState, NamedEngine, SqliteHistory, TokenDecision, decide_token};
+
+use crate::cli::GlobalArgs;
+use crate::settings::{EnvVars, engine_spec};
+
+#[derive(Debug, Args, Clone)]
+pub struct UiArgs {
+    /// Address and port to serve on. Any address other than loopback needs a login token.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9000")]
+    pub bind: SocketAddr,
+
+    /// Another engine to show, as NAME=HOST (repeatable). The engine named by -H / DOCKER_HOST
+    /// is always shown; --trust-insecure-host applies to every engine.
+    #[arg(long = "engine", value_name = "NAME=HOST")]
+    pub engines: Vec<String>,
+
+    /// TLS client certificates (ca.pem, cert.pem, key.pem) for an --engine, as NAME=DIR.
+    #[arg(long = "engine-certs", value_name = "NAME=DIR")]
+    pub engine_certs: Vec<String>,
+
+    /// Name shown for the engine of the global flags (default: `local` for a socket, else the
+    /// host).
+    #[arg(long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Show everything, change nothing: every action is disabled.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Without HOIST_UI_TOKEN, generate a login token and print it once.
+    #[arg(long)]
+    pub generate_token: bool,
+
+    /// SQLite file recording the dashboard's actions (default ~/.hoist/history.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+fn split_pair<'a>(raw: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    raw.split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .with_context(|| format!("{flag} expects NAME=VALUE, got {raw:?}"))
+}
+
+/// The engines to show, named, as specs.
+fn engine_specs(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    args: &UiArgs,
+) -> anyhow::Result<Vec<(String, EngineSpec)>> {
+    let first = engine_spec(global, env);
+    let first_name = args.name.clone().unwrap_or_else(|| {
+        match hoist_docker::Address::parse(&first.host, first.tls.is_some()) {
+            Ok(hoist_docker::Address::Tcp { host, .. }) => host,
+            _ => "local".into(),
+        }
+    });
+    let mut certs = std::collections::BTreeMap::new();
+    for raw in &args.engine_certs {
+        let (name, dir) = split_pair(raw, "--engine-certs")?;
+        certs.insert(name.to_string(), PathBuf::from(dir));
+    }
+    let mut specs = vec![(first_name, first.clone())];
+    for raw in &args.engines {
+        let (name, host) = split_pair(raw, "--engine")?;
+        if specs.iter().any(|(n, _)| n == name) {
+            bail!("two engines are named {name:?}; give each --engine its own name");
+        }
+        specs.push((
+            name.to_string(),
+            EngineSpec {
+                host: host.to_string(),
+                tls: certs.get(name).map(|d| TlsFiles::in_dir(d)),
+                trusted_insecure_hosts: first.trusted_insecure_hosts.clone(),
+            },
+        ));
+    }
+    if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
+        bail!("--engine-certs names {name:?}, which no --engine defines");
+    }
+    Ok(specs)
+}
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<ExitCode> {
+    let token = match decide_token(
+        &args.bind,
+        env.all.get("HOIST_UI_TOKEN").cloned(),
+        args.generate_token,
+    ) {
+        TokenDecision::Refuse => bail!(
+            "refusing to serve the dashboard on {} without a login token: set HOIST_UI_TOKEN, \
+             pass --generate-token, or bind to a loopback address",
+            args.bind
+        ),
+        TokenDecision::Open => None,
+        TokenDecision::Token(t) => {
+            if env.all.get("HOIST_UI_TOKEN").is_none_or(|v| v.is_empty()) {
+                // Printed once: it is not stored anywhere.
+                eprintln!("login token (shown once): {t}");
+            }
+            Some(t)
+        }
+    };
+    let specs = engine_specs(global, env, args)?;
+    let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for (_, spec) in &specs {
+        hoist_docker::connect::check_policy(spec, &etc_hosts)?;
+    }
+    let history_path = args.history.clone().unwrap_or_else(|| {
+        env.home
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".hoist/history.sqlite")
+    });
+    let history = SqliteHistory::open(&history_path)
+        .with_context(|| format!("opening {}", history_path.display()))?;
+
+    hoist_docker::connect::install_crypto_provider();
+    super::runtime()?.block_on(async {
+        let mut engines = Vec::new();
+        for (name, spec) in &specs {
+            let engine = Engine::connect(spec)
+                .await
+                .with_context(|| format!("connecting to engine {name} at {}", spec.host))?;
+            engines.push(NamedEngine {
+                name: name.clone(),
+                engine,
+            });
+        }
+        let state = AppState::new(engines, token, args.read_only, Arc::new(history));
+        state.spawn_event_pumps();
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("binding {}", args.bind))?;
+        let local = listener.local_addr()?;
+        println!("hoist ui: serving on http://{local}/");
+        hoist_web::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
