@@ -23,37 +23,8 @@ use hoist_testkit::{TestProject, engine, load};
 const PROD: &str = "10.200.0.2";
 const VERSION_HEADER: &str = "x-books-ms-version";
 
-/// Builds `localhost:5000/hoist-test/<project>/books-ms:<version>` on cd from the books-ms image
-/// with `extra` Dockerfile lines, pushes it, and returns the name prod pulls it by.
 async fn release_image(cd: &Engine, project: &TestProject, version: &str, extra: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("hoist-bg-{}-{version}", project.name));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM localhost:5000/books-ms:latest\nENV BOOKS_MS_VERSION={version}\n{extra}\n"),
-    )
-    .unwrap();
-    let local = format!(
-        "localhost:5000/hoist-test/{}/books-ms:{version}",
-        project.name
-    );
-    cd.build(
-        &hoist_docker::BuildSpec {
-            context: dir.clone(),
-            tags: vec![local.clone()],
-            ..Default::default()
-        },
-        &[],
-        |_| {},
-    )
-    .await
-    .expect("build release image");
-    project.track_image(0, &local);
-    cd.push(&local, None, |_| {})
-        .await
-        .expect("push release image");
-    let _ = std::fs::remove_dir_all(&dir);
-    local.replace("localhost:5000", "10.200.0.1:5000")
+    hoist_testkit::books_ms_release(cd, project, version, extra).await
 }
 
 fn free_port(project: &TestProject) -> u16 {
