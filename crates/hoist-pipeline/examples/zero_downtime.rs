@@ -181,17 +181,20 @@ async fn main() {
     hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(60))
         .expect("compose v1 up");
     write(&v2);
-    let recreate = {
-        let (file, name) = (file.clone(), name.clone());
+    let (file2, name2) = (file.clone(), name.clone());
+    // The async block runs only once `measure` awaits it, after the load started.
+    let recreate = async move {
         tokio::task::spawn_blocking(move || {
             compose(
-                &file,
-                &name,
+                &file2,
+                &name2,
                 &["up", "-d", "--force-recreate", "--no-deps", "app"],
             );
         })
+        .await
+        .unwrap()
     };
-    let (_, report) = measure(&url, async { recreate.await.unwrap() }).await;
+    let (_, report) = measure(&url, recreate).await;
     row(
         "docker compose up -d --force-recreate",
         &report,
