@@ -77,8 +77,9 @@ pub fn colored<'a>(
     color: Color,
 ) -> impl Iterator<Item = &'a ObservedContainer> + 'a {
     observed
-        .service_containers(service)
-        .filter(move |c| color_of(c) == Some(color))
+        .containers
+        .iter()
+        .filter(move |c| c.service == service && !c.oneoff && color_of(c) == Some(color))
 }
 
 /// What a colour's containers are doing.
@@ -91,7 +92,7 @@ pub enum ReleaseState {
     Idle,
     /// Stopped: what a rollback starts again.
     Stopped,
-    /// Its last deploy failed; kept stopped for inspection.
+    /// Its last deploy failed and it was stopped (known from the run history).
     Failed,
 }
 

@@ -101,13 +101,15 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The containers `up` manages for `service`: not one-offs, and not the blue-green colours,
+    /// which releases manage.
     pub fn service_containers<'a>(
         &'a self,
         service: &'a str,
     ) -> impl Iterator<Item = &'a ObservedContainer> + 'a {
-        self.containers
-            .iter()
-            .filter(move |c| c.service == service && !c.oneoff)
+        self.containers.iter().filter(move |c| {
+            c.service == service && !c.oneoff && !c.labels.contains_key(crate::spec::labels::COLOR)
+        })
     }
 
     pub fn network(&self, name: &str) -> Option<&ObservedNetwork> {

@@ -8,6 +8,7 @@
 //! - [`history`]: runs in SQLite; [`lock`]: the deploy lock;
 //! - [`proxy`]: the nginx proxy per target.
 
+pub mod bluegreen;
 pub mod config;
 pub mod history;
 pub mod lock;

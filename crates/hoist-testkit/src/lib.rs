@@ -200,6 +200,46 @@ impl Drop for TestProject {
     }
 }
 
+/// Builds a books-ms release image on `cd` from `localhost:5000/books-ms:latest` (built by
+/// `examples/books-ms/scripts/build-images`) with `BOOKS_MS_VERSION=version` and `extra`
+/// Dockerfile lines, tags it `localhost:5000/hoist-test/<project>/books-ms:<version>`, pushes it,
+/// tracks it for cleanup (engine 0 of the project), and returns the name prod pulls it by.
+pub async fn books_ms_release(
+    cd: &Engine,
+    project: &TestProject,
+    version: &str,
+    extra: &str,
+) -> String {
+    let dir = std::env::temp_dir().join(format!("hoist-release-{}-{version}", project.name));
+    std::fs::create_dir_all(&dir).expect("context dir");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM localhost:5000/books-ms:latest\nENV BOOKS_MS_VERSION={version}\n{extra}\n"),
+    )
+    .expect("Dockerfile");
+    let local = format!(
+        "{REGISTRY_FROM_CD}/hoist-test/{}/books-ms:{version}",
+        project.name
+    );
+    cd.build(
+        &hoist_docker::BuildSpec {
+            context: dir.clone(),
+            tags: vec![local.clone()],
+            ..Default::default()
+        },
+        &[],
+        |_| {},
+    )
+    .await
+    .expect("build the release image (are the books-ms images built?)");
+    project.track_image(0, &local);
+    cd.push(&local, None, |_| {})
+        .await
+        .expect("push the release image");
+    let _ = std::fs::remove_dir_all(&dir);
+    local.replace(REGISTRY_FROM_CD, REGISTRY_FROM_PROD)
+}
+
 /// Whether the engine has a network of that name.
 pub async fn network_exists(engine: &Engine, name: &str) -> bool {
     engine

@@ -107,6 +107,13 @@ pub enum Command {
     Ls(LsArgs),
     /// Set the number of containers of a service (legacy `scale SERVICE=N`).
     Scale(ScaleArgs),
+    /// Release a service with zero downtime: start the next colour beside the live one, check
+    /// it, switch the proxy, stop the old colour.
+    Deploy(DeployArgs),
+    /// Switch back to the previous (stopped) colour of a service.
+    Rollback(RollbackArgs),
+    /// A service's colours: image, commit, when deployed, state.
+    Releases(ReleasesArgs),
     /// Show the engine hoist talks to: address, version and API version.
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.
@@ -354,4 +361,76 @@ pub struct ScaleArgs {
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
+}
+
+/// Where a service is released: the proxy in front of it and how to check it. `hoist.yml`
+/// targets give the same settings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReleaseArgs {
+    /// The target's address as its proxy and the tests reach it (default: the engine's host).
+    #[arg(long = "target-host", value_name = "ADDR")]
+    pub target_host: Option<String>,
+    /// Route requests under this path prefix to the service (default `/`).
+    #[arg(
+        long = "route-path",
+        value_name = "PATH",
+        conflicts_with = "route_host"
+    )]
+    pub route_path: Option<String>,
+    /// Route requests for this host name to the service instead.
+    #[arg(long = "route-host", value_name = "NAME")]
+    pub route_host: Option<String>,
+    /// nginx image of the proxy.
+    #[arg(long = "proxy-image", default_value = "nginx")]
+    pub proxy_image: String,
+    /// Host port the proxy publishes.
+    #[arg(long = "proxy-port", default_value_t = 80)]
+    pub proxy_port: u16,
+    /// The service's container port the proxy forwards to (default: its first port).
+    #[arg(long = "container-port")]
+    pub container_port: Option<u16>,
+    /// HTTP path that must answer 200 before the new colour takes traffic (with its Docker
+    /// health check, if it has one).
+    #[arg(long = "health-path", value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// Seconds the new colour gets to become healthy.
+    #[arg(long = "health-timeout", default_value_t = 60)]
+    pub health_timeout: u64,
+    /// Seconds in-flight requests get on the old colour after the switch.
+    #[arg(long, default_value_t = 2)]
+    pub drain: u64,
+    /// HTTP path the pre- and post-integration tests GET (must answer 200).
+    #[arg(long = "test-path", value_name = "PATH")]
+    pub test_path: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeployArgs {
+    /// The image to release: a full reference, or a tag for the service's image.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// `blue-green` (zero downtime) or `recreate` (Compose's stop-then-start, for services that
+    /// cannot run twice at once).
+    #[arg(long, default_value = "blue-green")]
+    pub strategy: String,
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    pub service: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    pub service: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    pub service: String,
 }

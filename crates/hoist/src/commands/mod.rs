@@ -10,6 +10,7 @@ mod ls;
 pub mod pipeline;
 mod port;
 mod ps;
+mod release;
 mod run;
 mod scale;
 pub mod ui;
@@ -52,6 +53,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => images::build(g, &env, args),
         Command::Ls(args) => ls::run(g, &env, args),
         Command::Scale(args) => scale::run(g, &env, args),
+        Command::Deploy(args) => release::deploy(g, &env, args),
+        Command::Rollback(args) => release::rollback(g, &env, args),
+        Command::Releases(args) => release::releases(g, &env, args),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),

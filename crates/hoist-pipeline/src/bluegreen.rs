@@ -1,0 +1,731 @@
+//! Blue-green releases on one target, with the engine as the source of truth: a colour is the
+//! `io.hoist.color` label on a service's containers, and the live colour is the one the proxy's
+//! route points at. The decisions (next colour, the order of steps, how a failure unwinds) are
+//! pure, in `hoist_core::bluegreen`; this module carries them out.
+//!
+//! Containers of a colour are named `project-service-COLOR-N` (`project_service-COLOR_N` for
+//! legacy projects) and keep the service's compose labels, so `hoist ps` shows them as the
+//! service's; `up` leaves coloured containers alone.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hoist_core::bluegreen::{
+    Color, ReleaseState, RollbackError, Step, colored, deploy_steps, live_color, rollback_steps,
+    unwind,
+};
+use hoist_core::events::{Event, EventSink, Phase};
+use hoist_core::observed::{Observed, ObservedContainer};
+use hoist_core::plan::{UpOptions, dependencies};
+use hoist_core::spec::{ProjectSpec, ServiceSpec, labels};
+use hoist_docker::Engine;
+use hoist_docker::execute::ExecOptions;
+use hoist_docker::orchestrate;
+use hoist_docker::project::CreateRequest;
+
+use crate::proxy::{Match, Proxy, Route, Upstream};
+
+/// Label with the image reference a colour was deployed with.
+pub const IMAGE_LABEL: &str = "io.hoist.release.image";
+/// Label with the time (unix seconds) a colour was deployed.
+pub const DEPLOYED_LABEL: &str = "io.hoist.release.deployed";
+/// Label with the commit a colour was built from, when known.
+pub const COMMIT_LABEL: &str = "io.hoist.release.commit";
+
+/// A test run against a release: the pre-integration test gets the colour's own address, the
+/// post-integration test the proxy's (`DOMAIN`, as the book's integration tests take it).
+pub trait ReleaseTest: Send + Sync {
+    fn run<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// `GET DOMAIN+path` must answer 200 (the book's `ServiceInteg`, `curl -I prod/api/v1/books`).
+pub struct HttpCheck {
+    pub path: String,
+}
+
+impl ReleaseTest for HttpCheck {
+    fn run<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let url = format!("{domain}{}", self.path);
+            match http_status(&url, Duration::from_secs(10)).await {
+                Ok(200) => Ok(()),
+                Ok(status) => Err(format!("GET {url} answered {status}, expected 200")),
+                Err(e) => Err(format!("GET {url}: {e}")),
+            }
+        })
+    }
+}
+
+/// A compose service run as a one-off with `DOMAIN` set (the book's `run --rm -e DOMAIN=... integ`),
+/// on whichever engine `engine` is (the book runs tests on cd).
+pub struct OneOffTest {
+    pub engine: Engine,
+    pub project: ProjectSpec,
+    pub service: String,
+    pub exec: ExecOptions,
+}
+
+impl ReleaseTest for OneOffTest {
+    fn run<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let request = orchestrate::RunRequest {
+                service: self.service.clone(),
+                env: vec![format!("DOMAIN={domain}")],
+                with_deps: false,
+                remove: true,
+                ..Default::default()
+            };
+            let mut output = Vec::new();
+            let outcome = orchestrate::run_oneoff(
+                &self.engine,
+                &self.project,
+                &request,
+                &self.exec,
+                &hoist_core::events::Discard,
+                |_, line| output.push(line.to_string()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if outcome.exit_code == 0 {
+                Ok(())
+            } else {
+                let tail: Vec<String> = output.iter().rev().take(5).rev().cloned().collect();
+                Err(format!(
+                    "{} exited with {}: {}",
+                    self.service,
+                    outcome.exit_code,
+                    tail.join(" | ")
+                ))
+            }
+        })
+    }
+}
+
+/// When a new colour counts as healthy: its Docker HEALTHCHECK if it has one, and an HTTP probe
+/// of `http_path` answering 200 if set; within `deadline`.
+#[derive(Debug, Clone)]
+pub struct HealthGate {
+    pub http_path: Option<String>,
+    pub deadline: Duration,
+}
+
+/// Everything a release needs to know about a service on a target.
+pub struct Release<'e> {
+    pub engine: &'e Engine,
+    pub project: ProjectSpec,
+    pub service: String,
+    /// The container port the proxy forwards to (8080 for books-ms).
+    pub container_port: u16,
+    /// The target's address as the proxy container and the tests reach it (`10.200.0.2`).
+    pub host: String,
+    pub proxy: Proxy<'e>,
+    /// The route's name and what it matches; its upstream is `<route>-<colour>`.
+    pub route: String,
+    pub matcher: Match,
+    pub directives: Vec<String>,
+    pub health: HealthGate,
+    pub pre_test: Option<Arc<dyn ReleaseTest>>,
+    pub post_test: Option<Arc<dyn ReleaseTest>>,
+    /// How long in-flight requests get on the old colour after the switch.
+    pub drain: Duration,
+    pub exec: ExecOptions,
+    /// Recorded on the new colour's containers.
+    pub commit: Option<String>,
+}
+
+/// What a deploy or rollback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub live: Color,
+    pub previous: Option<Color>,
+    /// Each step with how long it took.
+    pub steps: Vec<(String, Duration)>,
+}
+
+impl Outcome {
+    /// From the new colour being healthy to the proxy sending every new request to it: the
+    /// direct test and the switch (which waits until nginx's new workers took over).
+    pub fn healthy_to_switched(&self) -> Duration {
+        self.steps
+            .iter()
+            .filter(|(s, _)| {
+                s.starts_with("pre-integration test") || s.starts_with("switch the proxy")
+            })
+            .map(|(_, d)| *d)
+            .sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error(transparent)]
+    Rollback(#[from] RollbackError),
+    #[error("no such service {service} in project {project}")]
+    NoSuchService { service: String, project: String },
+    #[error("{service}: {step} failed: {cause}; {}", describe_unwind(.live, .unwound, .unwind_error))]
+    Failed {
+        service: String,
+        step: String,
+        cause: String,
+        /// Steps carried out to undo the release.
+        unwound: Vec<String>,
+        unwind_error: Option<String>,
+        /// The colour serving afterwards.
+        live: Option<Color>,
+    },
+    #[error("observing {service}: {cause}")]
+    Observe { service: String, cause: String },
+}
+
+fn describe_unwind(live: &Option<Color>, unwound: &[String], error: &Option<String>) -> String {
+    let mut text = if unwound.is_empty() {
+        "nothing needed undoing".to_string()
+    } else {
+        format!("undone: {}", unwound.join(", "))
+    };
+    if let Some(e) = error {
+        text.push_str(&format!(" (undoing failed: {e})"));
+    }
+    match live {
+        Some(color) => text.push_str(&format!("; {color} is serving")),
+        None => text.push_str("; nothing is serving"),
+    }
+    text
+}
+
+/// One colour of a service, as `releases` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseInfo {
+    pub color: Color,
+    pub state: ReleaseState,
+    pub image: String,
+    pub image_id: String,
+    pub commit: Option<String>,
+    pub deployed: Option<i64>,
+    pub containers: Vec<String>,
+}
+
+impl<'e> Release<'e> {
+    fn spec(&self) -> Result<&ServiceSpec, ReleaseError> {
+        self.project
+            .service(&self.service)
+            .ok_or_else(|| ReleaseError::NoSuchService {
+                service: self.service.clone(),
+                project: self.project.name.clone(),
+            })
+    }
+
+    fn upstream(&self, color: Color) -> String {
+        format!("{}-{color}", self.route)
+    }
+
+    /// The container name of replica `n` of `color`.
+    pub fn container_name(&self, color: Color, n: u32) -> String {
+        let sep = if self.project.legacy { '_' } else { '-' };
+        format!("{}{sep}{}-{color}{sep}{n}", self.project.name, self.service)
+    }
+
+    async fn observe(&self) -> Result<(Observed, Option<Color>), ReleaseError> {
+        let observed = self
+            .engine
+            .observe_project(&self.project.name, &[], &[], &[])
+            .await
+            .map_err(|e| ReleaseError::Observe {
+                service: self.service.clone(),
+                cause: e.to_string(),
+            })?;
+        let table = self
+            .proxy
+            .config()
+            .await
+            .map_err(|e| ReleaseError::Observe {
+                service: self.service.clone(),
+                cause: e.to_string(),
+            })?;
+        let routed = table
+            .route(&self.route)
+            .and_then(|r| r.upstream.strip_prefix(&format!("{}-", self.route)))
+            .and_then(Color::parse);
+        Ok((observed, routed))
+    }
+
+    /// The colour the proxy serves, if any.
+    pub async fn live(&self) -> Result<Option<Color>, ReleaseError> {
+        let (observed, routed) = self.observe().await?;
+        Ok(live_color(&observed, &self.service, routed))
+    }
+
+    /// Both colours with their image, commit, time and state.
+    pub async fn releases(&self) -> Result<Vec<ReleaseInfo>, ReleaseError> {
+        let (observed, routed) = self.observe().await?;
+        let live = live_color(&observed, &self.service, routed);
+        let mut out = Vec::new();
+        for color in [Color::Blue, Color::Green] {
+            let containers: Vec<&ObservedContainer> =
+                colored(&observed, &self.service, color).collect();
+            let Some(first) = containers.first() else {
+                continue;
+            };
+            let running = containers.iter().any(|c| c.state.is_running());
+            let state = if live == Some(color) {
+                ReleaseState::Live
+            } else if running {
+                ReleaseState::Idle
+            } else {
+                ReleaseState::Stopped
+            };
+            out.push(ReleaseInfo {
+                color,
+                state,
+                image: first
+                    .labels
+                    .get(IMAGE_LABEL)
+                    .cloned()
+                    .unwrap_or_else(|| first.image.clone()),
+                image_id: first.image_id.clone(),
+                commit: first.labels.get(COMMIT_LABEL).cloned(),
+                deployed: first
+                    .labels
+                    .get(DEPLOYED_LABEL)
+                    .and_then(|d| d.parse().ok()),
+                containers: containers.iter().map(|c| c.name.clone()).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deploys `image` as the next colour beside the live one and moves traffic to it.
+    pub async fn deploy(&self, image: &str, sink: &dyn EventSink) -> Result<Outcome, ReleaseError> {
+        self.spec()?;
+        self.proxy
+            .ensure(sink)
+            .await
+            .map_err(|e| self.failed("ensure the proxy", e.to_string(), None))?;
+        let (observed, routed) = self.observe().await?;
+        let live = live_color(&observed, &self.service, routed);
+        let next = hoist_core::bluegreen::next_color(live);
+        let stale = colored(&observed, &self.service, next).next().is_some();
+        let steps = deploy_steps(live, stale, image, self.pre_test.is_some());
+        self.carry_out(&steps, live, sink).await
+    }
+
+    /// Starts the stopped previous colour, moves traffic back to it, stops the current one.
+    pub async fn rollback(&self, sink: &dyn EventSink) -> Result<Outcome, ReleaseError> {
+        self.spec()?;
+        let (observed, routed) = self.observe().await?;
+        let live = live_color(&observed, &self.service, routed);
+        let steps = rollback_steps(&observed, &self.service, live)?;
+        self.carry_out(&steps, live, sink).await
+    }
+
+    fn failed(&self, step: &str, cause: String, live: Option<Color>) -> ReleaseError {
+        ReleaseError::Failed {
+            service: self.service.clone(),
+            step: step.to_string(),
+            cause,
+            unwound: Vec::new(),
+            unwind_error: None,
+            live,
+        }
+    }
+
+    async fn carry_out(
+        &self,
+        steps: &[Step],
+        live: Option<Color>,
+        sink: &dyn EventSink,
+    ) -> Result<Outcome, ReleaseError> {
+        let mut done: Vec<Step> = Vec::new();
+        let mut timings: Vec<(String, Duration)> = Vec::new();
+        for step in steps {
+            sink.emit(Event::new(
+                "Release",
+                self.service.clone(),
+                Phase::Working,
+                step.to_string(),
+            ));
+            let started = Instant::now();
+            if let Err(cause) = self.run_step(step, sink).await {
+                sink.emit(Event::new(
+                    "Release",
+                    self.service.clone(),
+                    Phase::Failed,
+                    format!("{step}: {cause}"),
+                ));
+                let undo = unwind(&done, step, live);
+                let mut unwound = Vec::new();
+                let mut unwind_error = None;
+                for u in &undo {
+                    match self.run_step(u, sink).await {
+                        Ok(()) => unwound.push(u.to_string()),
+                        Err(e) => {
+                            unwind_error = Some(format!("{u}: {e}"));
+                            break;
+                        }
+                    }
+                }
+                let serving = if undo.is_empty() {
+                    // Only the old colour's stop failed: the new one serves.
+                    new_color(&done, step).or(live)
+                } else {
+                    live
+                };
+                return Err(ReleaseError::Failed {
+                    service: self.service.clone(),
+                    step: step.to_string(),
+                    cause,
+                    unwound,
+                    unwind_error,
+                    live: serving,
+                });
+            }
+            sink.emit(Event::new(
+                "Release",
+                self.service.clone(),
+                Phase::Done,
+                step.to_string(),
+            ));
+            timings.push((step.to_string(), started.elapsed()));
+            done.push(step.clone());
+        }
+        let now_live = done
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Switch { to } => Some(*to),
+                _ => None,
+            })
+            .or(live)
+            .expect("a completed release switched the proxy");
+        Ok(Outcome {
+            live: now_live,
+            previous: live,
+            steps: timings,
+        })
+    }
+
+    async fn colour_containers(&self, color: Color) -> Result<Vec<ObservedContainer>, String> {
+        let observed = self
+            .engine
+            .observe_project(&self.project.name, &[], &[], &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut containers: Vec<ObservedContainer> =
+            colored(&observed, &self.service, color).cloned().collect();
+        containers.sort_by_key(|c| c.number);
+        Ok(containers)
+    }
+
+    /// `host:port` of each running container of `color`, for the upstream and direct tests.
+    async fn servers(&self, color: Color) -> Result<Vec<String>, String> {
+        let containers = self.colour_containers(color).await?;
+        let mut servers = Vec::new();
+        for c in containers.iter().filter(|c| c.state.is_running()) {
+            let port = c
+                .ports
+                .iter()
+                .find(|p| p.private_port == self.container_port && p.public_port.is_some())
+                .and_then(|p| p.public_port)
+                .ok_or_else(|| {
+                    format!(
+                        "container {} publishes no host port for {}/tcp",
+                        c.name, self.container_port
+                    )
+                })?;
+            let server = format!("{}:{port}", self.host);
+            if !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
+        if servers.is_empty() {
+            return Err(format!("no running {color} container of {}", self.service));
+        }
+        Ok(servers)
+    }
+
+    async fn run_step(&self, step: &Step, sink: &dyn EventSink) -> Result<(), String> {
+        let spec = self.spec().map_err(|e| e.to_string())?;
+        match step {
+            Step::RemoveStale { color } => {
+                for c in self.colour_containers(*color).await? {
+                    self.engine
+                        .remove_container(&c.name, true, true)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Step::StartNew { color, image } => {
+                self.start_new(spec, *color, image, sink).await?;
+            }
+            Step::StartStopped { color } => {
+                for c in self.colour_containers(*color).await? {
+                    if !c.state.is_running() {
+                        self.engine
+                            .start_container(&c.name)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Step::WaitHealthy { color } => self.wait_healthy(*color).await?,
+            Step::TestDirect { color } => {
+                if let Some(test) = &self.pre_test {
+                    let server = self.servers(*color).await?.remove(0);
+                    test.run(&format!("http://{server}")).await?;
+                }
+            }
+            Step::Switch { to } => {
+                let servers = self.servers(*to).await?;
+                let upstream = self.upstream(*to);
+                let route = Route {
+                    name: self.route.clone(),
+                    matcher: self.matcher.clone(),
+                    upstream: upstream.clone(),
+                    directives: self.directives.clone(),
+                };
+                let before = self.proxy_workers().await?;
+                let applied = self
+                    .proxy
+                    .update(sink, move |table| {
+                        table.set_upstream(Upstream::new(upstream, servers));
+                        table.set_route(route);
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if applied == crate::proxy::Applied::Reloaded {
+                    self.wait_reloaded(&before).await?;
+                }
+            }
+            Step::TestThroughProxy => {
+                if let Some(test) = &self.post_test {
+                    let port = self.proxy.spec().port;
+                    let domain = if port == 80 {
+                        format!("http://{}", self.host)
+                    } else {
+                        format!("http://{}:{port}", self.host)
+                    };
+                    test.run(&domain).await?;
+                }
+            }
+            Step::Drain => tokio::time::sleep(self.drain).await,
+            Step::Stop { color } => {
+                let timeout = spec.stop_timeout_secs;
+                for c in self.colour_containers(*color).await? {
+                    if c.state.is_running() {
+                        self.engine
+                            .stop_container(&c.name, timeout)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// PIDs of nginx's accepting workers in the proxy container. A reload starts new workers and
+    /// tells the old ones to stop accepting (their title becomes `... is shutting down`).
+    async fn proxy_workers(&self) -> Result<Vec<String>, String> {
+        let script = r#"for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null); case "$c" in "nginx: worker process "|"nginx: worker process") echo "${d#/proc/}";; esac; done"#;
+        let out = self
+            .engine
+            .exec(
+                &self.proxy.spec().name,
+                &hoist_docker::ExecCommand::new(["sh", "-c", script]),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(out
+            .stdout_text()
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Waits until the reload took effect: new requests are taken only by workers that read the
+    /// new configuration. Without this, the post-integration test could still reach the old
+    /// route.
+    async fn wait_reloaded(&self, before: &[String]) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.proxy_workers().await?;
+            if !now.is_empty() && now.iter().all(|pid| !before.contains(pid)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "nginx in {} did not finish reloading within 10s",
+                    self.proxy.spec().name
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn start_new(
+        &self,
+        spec: &ServiceSpec,
+        color: Color,
+        image: &str,
+        sink: &dyn EventSink,
+    ) -> Result<(), String> {
+        // What the service needs (the shared database) comes up first, untouched if running.
+        let deps: Vec<String> = dependencies(spec).map(String::from).collect();
+        if !deps.is_empty() {
+            let opts = UpOptions {
+                services: deps,
+                ..Default::default()
+            };
+            orchestrate::up(self.engine, &self.project, &opts, None, &self.exec, sink)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if !self
+            .engine
+            .image_exists(image)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let auth = match &self.exec.docker_config {
+                Some(config) => config
+                    .credentials_for_image(image)
+                    .map_err(|e| e.to_string())?,
+                None => None,
+            };
+            self.engine
+                .pull(image, auth.as_ref(), |_| {})
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut service = spec.clone();
+        service.image = image.to_string();
+        service.container.image = image.to_string();
+        service.container_name = None;
+        let deployed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut extra = BTreeMap::from([
+            (labels::COLOR.to_string(), color.to_string()),
+            (IMAGE_LABEL.to_string(), image.to_string()),
+            (DEPLOYED_LABEL.to_string(), deployed.to_string()),
+        ]);
+        if let Some(commit) = &self.commit {
+            extra.insert(COMMIT_LABEL.to_string(), commit.clone());
+        }
+        for n in 1..=service.replicas.max(1) {
+            let name = self.container_name(color, n);
+            sink.emit(Event::new(
+                "Container",
+                name.clone(),
+                Phase::Working,
+                "Creating",
+            ));
+            self.engine
+                .create_service_container(
+                    &self.project,
+                    &service,
+                    &CreateRequest {
+                        name: name.clone(),
+                        number: n,
+                        labels: extra.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.engine
+                .start_container(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+            sink.emit(Event::new("Container", name, Phase::Done, "Started"));
+        }
+        Ok(())
+    }
+
+    async fn wait_healthy(&self, color: Color) -> Result<(), String> {
+        let started = Instant::now();
+        for c in self.colour_containers(color).await? {
+            let left = self.health.deadline.saturating_sub(started.elapsed());
+            self.engine
+                .wait_healthy(&c.name, left, false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(path) = &self.health.http_path {
+            for server in self.servers(color).await? {
+                let url = format!("http://{server}{path}");
+                loop {
+                    let last = match http_status(&url, Duration::from_secs(2)).await {
+                        Ok(200) => break,
+                        Ok(status) => format!("status {status}"),
+                        Err(e) => e,
+                    };
+                    if started.elapsed() >= self.health.deadline {
+                        return Err(format!(
+                            "{url} did not answer 200 within {}s (last: {last})",
+                            self.health.deadline.as_secs()
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn new_color(done: &[Step], failed: &Step) -> Option<Color> {
+    done.iter()
+        .chain(std::iter::once(failed))
+        .find_map(|s| match s {
+            Step::StartNew { color, .. } | Step::StartStopped { color } => Some(*color),
+            _ => None,
+        })
+}
+
+/// `GET url` → status, with a timeout; a minimal HTTP/1.1 client for probes and checks.
+pub async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("only http:// URLs are probed: {url}"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|e| e.to_string())?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = vec![0u8; 64];
+        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
+        let line = String::from_utf8_lossy(&head[..n]).to_string();
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .ok_or_else(|| format!("not an HTTP response: {line:?}"))
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+}
