@@ -24,6 +24,8 @@
     };
     var events = new EventSource("/events");
     events.addEventListener("engine", function () { refresh(); });
+    // A pipeline run in progress writes to the history, not to an engine: poll it.
+    if (live.hasAttribute("data-poll")) { setInterval(refresh, 1000); }
   }
   var log = document.querySelector("[data-follow]");
   if (log && window.EventSource) {

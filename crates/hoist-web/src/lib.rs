@@ -13,6 +13,7 @@ mod html;
 mod live;
 pub mod mask;
 mod pages;
+pub mod pipeline;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ pub use auth::{Auth, Identity, TokenDecision, decide_token};
 pub use history::{
     ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
 };
+pub use pipeline::PipelineHistory;
 
 /// How many engine events each engine keeps for the overview.
 const RECENT_EVENTS: usize = 20;

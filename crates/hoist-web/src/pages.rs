@@ -915,23 +915,33 @@ pub(crate) async fn run(
             return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
         }
     };
+    // A run in progress is polled by the script (and by a plain refresh without it), so its
+    // checklist fills in live.
+    let poll = if run.finished_ms.is_none() && run.status == "running" {
+        " data-poll"
+    } else {
+        ""
+    };
     let mut body = format!(
-        "<div data-live><p>{} on {}: <b>{}</b></p><table><tr><th>step</th><th>status</th><th>took</th></tr>",
+        "<div data-live{poll}><p>{} on {}: <b>{}</b></p><table><tr><th>step</th><th>status</th><th>took</th><th></th></tr>",
         esc(&run.project),
         esc(&run.target),
         esc(&run.status)
     );
     for s in &run.steps {
-        let took = match (s.started_ms, s.finished_ms) {
-            (Some(a), Some(b)) => format!("{:.1} s", (b - a) as f64 / 1000.0),
-            _ => String::new(),
-        };
+        let took = s.seconds.map(|t| format!("{t:.1} s")).unwrap_or_default();
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{took}</td></tr><tr><td colspan=3><pre>{}</pre></td></tr>",
+            "<tr><td>{}</td><td class=s-{}>{}</td><td>{took}</td><td>{}</td></tr>{}",
             esc(&s.name),
             esc(&s.status),
-            esc(&s.output)
+            esc(&s.status),
+            esc(&s.detail),
+            if s.output.is_empty() {
+                String::new()
+            } else {
+                format!("<tr><td colspan=4><pre>{}</pre></td></tr>", esc(&s.output))
+            }
         );
     }
     body.push_str("</table></div>");

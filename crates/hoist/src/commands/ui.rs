@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use hoist_docker::{Engine, EngineSpec, TlsFiles};
-use hoist_web::{AppState, NamedEngine, SqliteHistory, TokenDecision, decide_token};
+use hoist_web::{
+    AppState, NamedEngine, PipelineHistory, SqliteHistory, TokenDecision, decide_token,
+};
 
 use crate::cli::GlobalArgs;
 use crate::settings::{EnvVars, engine_spec};
@@ -43,7 +45,8 @@ pub struct UiArgs {
     #[arg(long)]
     pub generate_token: bool,
 
-    /// SQLite file recording the dashboard's actions (default ~/.hoist/history.sqlite).
+    /// SQLite file recording the dashboard's actions (default: ui-actions.sqlite3 in hoist's
+    /// state folder, beside the pipeline's run history).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
 }
@@ -118,15 +121,17 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
     for (_, spec) in &specs {
         hoist_docker::connect::check_policy(spec, &etc_hosts)?;
     }
-    let history_path = args.history.clone().unwrap_or_else(|| {
-        env.home
-            .as_ref()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".hoist/history.sqlite")
-    });
-    let history = SqliteHistory::open(&history_path)
-        .with_context(|| format!("opening {}", history_path.display()))?;
+    // Pipeline runs come from the pipeline's own store in hoist's state folder; the
+    // dashboard's audit log sits beside it.
+    let state = super::pipeline::state_dir(env);
+    let runs = hoist_pipeline::history::History::open(&state)?;
+    let actions_path = args
+        .history
+        .clone()
+        .unwrap_or_else(|| state.join("ui-actions.sqlite3"));
+    let actions = SqliteHistory::open(&actions_path)
+        .with_context(|| format!("opening {}", actions_path.display()))?;
+    let history = PipelineHistory::new(runs, actions);
 
     hoist_docker::connect::install_crypto_provider();
     super::runtime()?.block_on(async {
