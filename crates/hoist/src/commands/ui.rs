@@ -1,5 +1,5 @@
 //! `hoist ui`: the dashboard. Resolves the engines (the one the global flags name, plus any
-//! `--engine NAME=HOST`), decides the login policy from the bind address, and serves
+//! `--engine NAME=HOST` and the `--target`s of `hoist.yml`), decides the login policy from the bind address, and serves
 //! `hoist_web::app` until Ctrl+C.
 
 use std::net::SocketAddr;
@@ -27,6 +27,14 @@ pub struct UiArgs {
     /// is always shown; --trust-insecure-host applies to every engine.
     #[arg(long = "engine", value_name = "NAME=HOST")]
     pub engines: Vec<String>,
+
+    /// A target of the pipeline file to show (repeatable): its engine, under the target's name.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// The pipeline file that defines the targets.
+    #[arg(long = "config", value_name = "FILE", default_value = "hoist.yml")]
+    pub config: PathBuf,
 
     /// TLS client certificates (ca.pem, cert.pem, key.pem) for an --engine, as NAME=DIR.
     #[arg(long = "engine-certs", value_name = "NAME=DIR")]
@@ -89,6 +97,32 @@ fn engine_specs(
                 trusted_insecure_hosts: first.trusted_insecure_hosts.clone(),
             },
         ));
+    }
+    if !args.targets.is_empty() {
+        let file = hoist_pipeline::config::load(&args.config)?;
+        for name in &args.targets {
+            let target = file
+                .target(name)
+                .with_context(|| format!("{} defines no target {name:?}", args.config.display()))?;
+            if specs.iter().any(|(n, _)| n == name) {
+                bail!("two engines are named {name:?}; rename the --engine");
+            }
+            let mut trusted = first.trusted_insecure_hosts.clone();
+            if target.trust_insecure
+                && let Ok(hoist_docker::Address::Tcp { host, .. }) =
+                    hoist_docker::Address::parse(&target.host, target.tls.is_some())
+            {
+                trusted.push(host);
+            }
+            specs.push((
+                name.clone(),
+                EngineSpec {
+                    host: target.host.clone(),
+                    tls: target.tls.as_deref().map(TlsFiles::in_dir),
+                    trusted_insecure_hosts: trusted,
+                },
+            ));
+        }
     }
     if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
         bail!("--engine-certs names {name:?}, which no --engine defines");
