@@ -31,6 +31,8 @@
   if (log && window.EventSource) {
     var stream = new EventSource(log.getAttribute("data-follow"));
     var first = true;
+    // After a reconnect the stream starts again with the tail: replace, do not repeat.
+    stream.addEventListener("open", function () { first = true; });
     stream.addEventListener("line", function (ev) {
       // The stream starts with the same tail the server rendered: replace rather than repeat.
       if (first) { log.textContent = ""; first = false; }
