@@ -110,7 +110,7 @@ pub(crate) async fn overview(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> Html<String> {
-    let inventories = join_all(state.engines.iter().map(|e| e.engine.inventory())).await;
+    let inventories = join_all(state.engines.iter().map(|e| state.inventory(&e.name))).await;
     let mut body = String::from("<div data-live class=cards>");
     for (e, inv) in state.engines.iter().zip(inventories) {
         let _ = write!(
@@ -203,7 +203,7 @@ async fn all_containers(
         if !query.engine.is_empty() && query.engine != e.name {
             return Ok(Vec::new());
         }
-        e.engine.list_all_containers().await
+        state.containers(&e.name).await.map(|l| Vec::clone(&l))
     }))
     .await;
     let mut rows = Vec::new();
@@ -583,8 +583,10 @@ fn now_ms() -> i64 {
 
 // ---------------------------------------------------------------- images, networks, volumes
 
-async fn inventories(state: &AppState) -> Vec<(&NamedEngine, Result<Inventory, String>)> {
-    let all = join_all(state.engines.iter().map(|e| e.engine.inventory())).await;
+async fn inventories(
+    state: &AppState,
+) -> Vec<(&NamedEngine, Result<std::sync::Arc<Inventory>, String>)> {
+    let all = join_all(state.engines.iter().map(|e| state.inventory(&e.name))).await;
     state
         .engines
         .iter()
@@ -759,7 +761,7 @@ pub(crate) async fn projects(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> Html<String> {
-    let lists = join_all(state.engines.iter().map(|e| e.engine.list_all_containers())).await;
+    let lists = join_all(state.engines.iter().map(|e| state.containers(&e.name))).await;
     let mut body = String::from(
         "<div data-live><table><tr><th>project</th><th>engine</th><th>services</th><th>containers</th><th>colours</th></tr>",
     );
@@ -772,7 +774,7 @@ pub(crate) async fn projects(
                 continue;
             }
         };
-        for (name, services) in group_projects(list) {
+        for (name, services) in group_projects(Vec::clone(&list)) {
             let all: Vec<ContainerSummary> = services.values().flatten().cloned().collect();
             let running = all.iter().filter(|c| c.state.is_running()).count();
             let _ = write!(
@@ -803,13 +805,13 @@ pub(crate) async fn project(
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");
     };
-    let list = match e.engine.list_all_containers().await {
+    let list = match state.containers(&e.name).await {
         Ok(l) => l,
         Err(err) => {
             return (StatusCode::BAD_GATEWAY, Html(engine_error(&engine, &err))).into_response();
         }
     };
-    let mut projects = group_projects(list);
+    let mut projects = group_projects(Vec::clone(&list));
     let Some(services) = projects.remove(&name) else {
         return not_found("no such project on this engine");
     };
