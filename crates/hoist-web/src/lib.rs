@@ -46,15 +46,18 @@ const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(30);
 /// The last listing of one engine, kept until the engine reports any change. Listing 500
 /// containers costs the engine far more than rendering them costs hoist, and every open page
 /// re-renders on every event, so pages share one listing per change instead of one per view.
+/// A snapshot with the generation and time it was taken at.
+type Slot<T> = Mutex<Option<(u64, Instant, Arc<T>)>>;
+
 #[derive(Default)]
 struct Snapshots {
     /// Bumped on every event from the engine; a snapshot taken at an older generation is stale.
     generation: AtomicU64,
-    containers: Mutex<Option<(u64, Instant, Arc<Vec<ContainerSummary>>)>>,
-    inventory: Mutex<Option<(u64, Instant, Arc<Inventory>)>>,
+    containers: Slot<Vec<ContainerSummary>>,
+    inventory: Slot<Inventory>,
 }
 
-fn fresh<T>(slot: &Mutex<Option<(u64, Instant, Arc<T>)>>, generation: u64) -> Option<Arc<T>> {
+fn fresh<T>(slot: &Slot<T>, generation: u64) -> Option<Arc<T>> {
     let slot = slot.lock().unwrap_or_else(|p| p.into_inner());
     match &*slot {
         Some((g, at, value)) if *g == generation && at.elapsed() < SNAPSHOT_MAX_AGE => {
