@@ -173,7 +173,10 @@ async fn a_browser_sees_the_books_stack_its_logs_and_live_changes() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(logs.contains("books-ms") && logs.contains("starting"), "logs: {logs}");
+    assert!(
+        logs.contains("books-ms") && logs.contains("starting"),
+        "logs: {logs}"
+    );
 
     // A container started elsewhere appears without a reload.
     browser
