@@ -367,6 +367,19 @@ pub struct ScaleArgs {
 /// targets give the same settings.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReleaseArgs {
+    /// A target of `hoist.yml`: its engine, proxy, route and compose files.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The pipeline file that names the targets.
+    #[arg(
+        long = "pipeline-file",
+        value_name = "PATH",
+        default_value = "hoist.yml"
+    )]
+    pub pipeline_file: std::path::PathBuf,
+    /// Wait for the deploy lock instead of failing when another deploy holds it.
+    #[arg(long = "wait-lock")]
+    pub wait_lock: bool,
     /// The target's address as its proxy and the tests reach it (default: the engine's host).
     #[arg(long = "target-host", value_name = "ADDR")]
     pub target_host: Option<String>,

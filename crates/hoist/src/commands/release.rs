@@ -8,13 +8,141 @@ use std::time::Duration;
 use hoist_core::plan::UpOptions;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::{Address, Engine};
+use hoist_docker::{EngineSpec, TlsFiles};
 use hoist_pipeline::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest};
+use hoist_pipeline::config::{PipelineFile, Target, Work};
+use hoist_pipeline::history::History;
+use hoist_pipeline::lock::{self, DeployLock};
 use hoist_pipeline::proxy::{Match, Proxy, ProxySpec};
+use hoist_pipeline::steps::{StepId, StepStatus};
 
 use crate::cli::{DeployArgs, GlobalArgs, Progress, ReleaseArgs, ReleasesArgs, RollbackArgs};
-use crate::context::{Loaded, connect, docker_config, load_project};
+use crate::context::{Loaded, docker_config, load_project};
 use crate::output::Printer;
-use crate::settings::EnvVars;
+use crate::settings::{EnvVars, engine_spec};
+
+/// Where a release happens: from `--target` in `hoist.yml`, or from the global flags.
+struct Place {
+    global: GlobalArgs,
+    engine: EngineSpec,
+    /// The lock and history key: the target's name, or the engine's address.
+    target: String,
+    /// The lock and history key: `hoist.yml`'s service, or `project-service`.
+    service_key: Option<String>,
+    proxy: Option<ProxySpec>,
+    upstream_host: Option<String>,
+    route: Option<(Match, u16, Vec<String>)>,
+}
+
+fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Result<Place> {
+    let Some(name) = &args.target else {
+        let engine = engine_spec(global, env);
+        return Ok(Place {
+            global: global.clone(),
+            target: engine.host.clone(),
+            engine,
+            service_key: None,
+            proxy: None,
+            upstream_host: None,
+            route: None,
+        });
+    };
+    let file: PipelineFile = hoist_pipeline::config::load(&args.pipeline_file)?;
+    let target: &Target = file.target(name).ok_or_else(|| {
+        let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
+        anyhow::anyhow!(
+            "{}: no target {name} (targets: {})",
+            args.pipeline_file.display(),
+            names.join(", ")
+        )
+    })?;
+    let mut global = global.clone();
+    if global.file.is_empty() {
+        global.file = file.deploy_files.clone();
+    }
+    if global.project_name.is_none() {
+        global.project_name = file.project.clone();
+    }
+    let host = target
+        .host
+        .trim_start_matches("tcp://")
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_default();
+    let engine = EngineSpec {
+        host: target.host.clone(),
+        tls: target.tls.as_deref().map(TlsFiles::in_dir),
+        trusted_insecure_hosts: if target.trust_insecure {
+            vec![host]
+        } else {
+            Vec::new()
+        },
+    };
+    let route = match file.work(StepId::Integrate) {
+        Some(Work::Integrate(i)) => {
+            let matcher = match (&i.host, &i.path) {
+                (Some(h), _) => Match::Host(h.clone()),
+                (None, Some(p)) => Match::PathPrefix(p.clone()),
+                (None, None) => Match::PathPrefix("/".into()),
+            };
+            Some((matcher, i.port, i.directives.clone()))
+        }
+        _ => None,
+    };
+    Ok(Place {
+        global,
+        engine,
+        target: target.name.clone(),
+        service_key: Some(file.service.clone()),
+        proxy: Some(target.proxy.clone()),
+        upstream_host: Some(target.upstream_host.clone()),
+        route,
+    })
+}
+
+/// Takes the deploy lock of the service on the target and opens a history record of the
+/// release (shown by `hoist pipeline history` and the dashboard).
+fn begin(
+    env: &EnvVars,
+    place: &Place,
+    key: &str,
+    wait: bool,
+) -> anyhow::Result<(DeployLock, History, i64)> {
+    let state = super::pipeline::state_dir(env);
+    let mut held = lock::acquire(&state, &place.target, key, wait)?;
+    let history = History::open(&state)?;
+    let steps: Vec<(StepId, StepStatus)> = StepId::ALL
+        .iter()
+        .map(|s| {
+            let status = if *s == StepId::Deploy {
+                StepStatus::Pending
+            } else {
+                StepStatus::Skipped
+            };
+            (*s, status)
+        })
+        .collect();
+    let run = history.start_run(key, &place.target, "", &steps)?;
+    held.record_holder(run)?;
+    history.step_started(run, StepId::Deploy)?;
+    Ok((held, history, run))
+}
+
+fn finish(
+    history: &History,
+    run: i64,
+    started: std::time::Instant,
+    result: &Result<String, String>,
+) {
+    let seconds = Some(started.elapsed().as_secs_f64());
+    let (status, detail) = match result {
+        Ok(text) => (StepStatus::Done, text.clone()),
+        Err(e) => (StepStatus::Failed, e.clone()),
+    };
+    let _ = history.append_output(run, StepId::Deploy, &format!("{detail}\n"));
+    let _ = history.step_finished(run, StepId::Deploy, status, seconds, &detail);
+    let _ = history.finish_run(run, if result.is_ok() { "done" } else { "failed" });
+}
 
 /// `--image v2` means the service's image with tag `v2`; anything with a `/` or `:` is a full
 /// reference.
@@ -41,12 +169,13 @@ fn release<'e>(
     service: &str,
     args: &ReleaseArgs,
     env: &EnvVars,
+    place: &Place,
 ) -> anyhow::Result<Release<'e>> {
     let spec = loaded
         .spec
         .service(service)
         .ok_or_else(|| anyhow::anyhow!("no such service: {service}"))?;
-    let container_port = match args.container_port {
+    let container_port = match args.container_port.or(place.route.as_ref().map(|r| r.1)) {
         Some(p) => p,
         None => spec
             .container
@@ -67,20 +196,27 @@ fn release<'e>(
              so that each colour gets a host port the proxy can reach"
         );
     }
-    let host = match &args.target_host {
+    let host = match args.target_host.as_ref().or(place.upstream_host.as_ref()) {
         Some(h) => h.clone(),
         None => match engine.address() {
             Address::Tcp { host, .. } => host.clone(),
             Address::Unix(_) => "127.0.0.1".to_string(),
         },
     };
-    let matcher = match (&args.route_host, &args.route_path) {
-        (Some(name), _) => Match::Host(name.clone()),
-        (None, Some(path)) => Match::PathPrefix(path.clone()),
-        (None, None) => Match::PathPrefix("/".into()),
+    let (matcher, directives) = match (&args.route_host, &args.route_path, &place.route) {
+        (Some(name), _, _) => (Match::Host(name.clone()), Vec::new()),
+        (None, Some(path), _) => (Match::PathPrefix(path.clone()), Vec::new()),
+        (None, None, Some((m, _, d))) => (m.clone(), d.clone()),
+        (None, None, None) => (Match::PathPrefix("/".into()), Vec::new()),
     };
-    let mut proxy = ProxySpec::new(args.proxy_image.clone());
-    proxy.port = args.proxy_port;
+    let proxy = match &place.proxy {
+        Some(p) => p.clone(),
+        None => {
+            let mut p = ProxySpec::new(args.proxy_image.clone());
+            p.port = args.proxy_port;
+            p
+        }
+    };
     let test: Option<Arc<dyn ReleaseTest>> = args
         .test_path
         .clone()
@@ -93,9 +229,13 @@ fn release<'e>(
         container_port,
         host,
         proxy: Proxy::new(engine, proxy),
-        route: format!("{}-{service}", loaded.spec.name),
+        // With a hoist.yml target, the pipeline's integrate step and releases share one route.
+        route: place
+            .service_key
+            .clone()
+            .unwrap_or_else(|| format!("{}-{service}", loaded.spec.name)),
         matcher,
-        directives: Vec::new(),
+        directives,
         health: HealthGate {
             http_path: args.health_path.clone(),
             deadline: Duration::from_secs(args.health_timeout),
@@ -112,6 +252,8 @@ fn release<'e>(
 }
 
 pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let place = place(global, env, &args.release)?;
+    let global = &place.global;
     let mut loaded = load_project(global, env)?;
     let service_image = loaded
         .spec
@@ -142,34 +284,58 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                 docker_config: docker_config(env),
                 ..Default::default()
             };
-            super::runtime()?.block_on(async {
-                let engine = connect(global, env).await?;
+            let key = place
+                .service_key
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
+            let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
+            let started = std::time::Instant::now();
+            let result = super::runtime()?.block_on(async {
+                let engine = Engine::connect(&place.engine).await?;
                 hoist_docker::orchestrate::up(&engine, &loaded.spec, &opts, None, &exec, &printer)
                     .await
                     .map_err(super::up::explain)
-            })?;
+            });
+            let text = result
+                .as_ref()
+                .map(|_| format!("{image} recreated"))
+                .map_err(|e| format!("{e:#}"));
+            finish(&history, run, started, &text);
+            result?;
             return Ok(ExitCode::SUCCESS);
         }
         other => anyhow::bail!("unknown --strategy {other:?}: expected blue-green or recreate"),
     }
-    super::runtime()?.block_on(async {
-        let engine = connect(global, env).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env)?;
+    let key = place
+        .service_key
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
+    let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
+    let started = std::time::Instant::now();
+    let result = super::runtime()?.block_on(async {
+        let engine = Engine::connect(&place.engine).await?;
+        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
         let outcome = release.deploy(&image, &printer).await?;
-        println!(
-            "{} is live on {} with {image}{}",
-            args.service,
-            outcome.live,
-            outcome
-                .previous
-                .map(|p| format!(
-                    " ({p} stopped, `hoist rollback {}` starts it again)",
-                    args.service
-                ))
-                .unwrap_or_default()
-        );
-        anyhow::Ok(())
-    })?;
+        anyhow::Ok(outcome)
+    });
+    let text = match &result {
+        Ok(o) => Ok(format!("{} live on {} with {image}", args.service, o.live)),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    finish(&history, run, started, &text);
+    let outcome = result?;
+    println!(
+        "{} is live on {} with {image}{}",
+        args.service,
+        outcome.live,
+        outcome
+            .previous
+            .map(|p| format!(
+                " ({p} stopped, `hoist rollback {}` starts it again)",
+                args.service
+            ))
+            .unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,20 +344,32 @@ pub fn rollback(
     env: &EnvVars,
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let place = place(global, env, &args.release)?;
+    let loaded = load_project(&place.global, env)?;
     let printer = Printer::new(Progress::Plain);
-    super::runtime()?.block_on(async {
-        let engine = connect(global, env).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env)?;
-        let outcome = release.rollback(&printer).await?;
-        println!(
-            "{} is back on {} ({} stopped)",
-            args.service,
-            outcome.live,
-            outcome.previous.map(|c| c.to_string()).unwrap_or_default()
-        );
-        anyhow::Ok(())
-    })?;
+    let key = place
+        .service_key
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
+    let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
+    let started = std::time::Instant::now();
+    let result = super::runtime()?.block_on(async {
+        let engine = Engine::connect(&place.engine).await?;
+        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
+        anyhow::Ok(release.rollback(&printer).await?)
+    });
+    let text = match &result {
+        Ok(o) => Ok(format!("{} rolled back to {}", args.service, o.live)),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    finish(&history, run, started, &text);
+    let outcome = result?;
+    println!(
+        "{} is back on {} ({} stopped)",
+        args.service,
+        outcome.live,
+        outcome.previous.map(|c| c.to_string()).unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,10 +378,11 @@ pub fn releases(
     env: &EnvVars,
     args: &ReleasesArgs,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let place = place(global, env, &args.release)?;
+    let loaded = load_project(&place.global, env)?;
     let list = super::runtime()?.block_on(async {
-        let engine = connect(global, env).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env)?;
+        let engine = Engine::connect(&place.engine).await?;
+        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
         anyhow::Ok(release.releases().await?)
     })?;
     if args.json {
