@@ -441,8 +441,8 @@ impl Builder<'_> {
             let key_pos = self.pos(span);
             let is_merge = matches!(ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
             let key_node = self.node(depth + 1)?;
-            let key = match &key_node.value {
-                Value::Str(s) => s.clone(),
+            let key = match key_node.value {
+                Value::Str(s) => s,
                 Value::Seq(_) | Value::Map(_) => {
                     return Err(self.err(
                         &key_pos,
