@@ -5,6 +5,8 @@
 //! volumes by target, environment by key) keep one entry per identity, the last one winning.
 //! `!reset` removes a value, `!override` replaces it instead of merging.
 
+use std::sync::LazyLock;
+
 use crate::yaml::{Map, Node, Tag, Value};
 
 /// Whether `path` matches `pattern` (dot separated, `*` matches one segment).
@@ -71,10 +73,28 @@ fn rule(path: &[String]) -> Option<Rule> {
         ("services.*.tmpfs", ToSequence),
         ("services.*.ulimits.*", Ulimit),
     ];
-    RULES
+    // Split once: this runs for every merged value, and most patterns are rejected by their
+    // length alone.
+    static SPLIT: LazyLock<Vec<(Vec<&'static str>, Rule)>> = LazyLock::new(|| {
+        RULES
+            .iter()
+            .map(|(p, r)| (p.split('.').collect(), *r))
+            .collect()
+    });
+    SPLIT
         .iter()
-        .find(|(p, _)| matches(path, p))
+        .find(|(segs, _)| matches_split(path, segs))
         .map(|(_, r)| *r)
+}
+
+/// [`matches`] with the pattern already split at its dots.
+fn matches_split<S: AsRef<str>>(path: &[S], segs: &[&str]) -> bool {
+    segs.len() == path.len()
+        && segs
+            .iter()
+            .zip(path)
+            .rev()
+            .all(|(s, p)| *s == "*" || *s == p.as_ref())
 }
 
 /// Merges `over` onto `base`; `path` is where the two values sit in the compose tree.
@@ -437,7 +457,9 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
         "services.*.sysctls",
         "services.*.tmpfs",
     ];
-    if KV.iter().any(|p| matches(path, p)) {
+    static KV_SPLIT: LazyLock<Vec<Vec<&'static str>>> =
+        LazyLock::new(|| KV.iter().map(|p| p.split('.').collect()).collect());
+    if KV_SPLIT.iter().any(|segs| matches_split(path, segs)) {
         return Some(|n| {
             n.scalar_string()
                 .map(|s| s.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(s))
