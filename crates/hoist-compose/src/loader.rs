@@ -399,10 +399,21 @@ fn apply_extends(
         .filter(|(_, s)| s.as_map().is_some_and(|m| m.contains_key("extends")))
         .map(|(k, _)| k.clone())
         .collect();
+    // Services some service of this file extends (whatever the file named): only these are
+    // worth remembering once resolved.
+    let bases: BTreeSet<String> = services
+        .values()
+        .filter_map(|s| s.as_map()?.get("extends"))
+        .filter_map(|e| match &e.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Map(m) => m.get("service").and_then(Node::scalar_string),
+            _ => None,
+        })
+        .collect();
     let mut resolved = Vec::with_capacity(names.len());
     for name in names {
         let mut chain = Vec::new();
-        let r = resolve_extends(&services, path, &name, ctx, &mut chain, project_dir);
+        let r = resolve_extends(&services, path, &name, ctx, &mut chain, project_dir, &bases);
         match r {
             Ok(n) => resolved.push((name, n)),
             Err(e) => {
@@ -426,6 +437,7 @@ fn resolve_extends(
     ctx: &mut Ctx<'_>,
     chain: &mut Vec<(PathBuf, String)>,
     project_dir: &Path,
+    bases: &BTreeSet<String>,
 ) -> Result<Node, ComposeError> {
     let service = services.get(name).cloned().ok_or_else(|| {
         ComposeError::invalid_at(
@@ -485,7 +497,7 @@ fn resolve_extends(
         }
     };
     let base = match file {
-        None => resolve_extends(services, path, &base_name, ctx, chain, project_dir)?,
+        None => resolve_extends(services, path, &base_name, ctx, chain, project_dir, bases)?,
         Some(f) => {
             let dir = path.parent().unwrap_or(Path::new("."));
             let other = absolute(dir, Path::new(&f));
@@ -494,8 +506,15 @@ fn resolve_extends(
             let other_doc = docs.remove(0);
             let empty = Map::default();
             let other_services = services_of(&other_doc).unwrap_or(&empty);
-            let mut base =
-                resolve_extends(other_services, &other, &base_name, ctx, chain, project_dir)?;
+            let mut base = resolve_extends(
+                other_services,
+                &other,
+                &base_name,
+                ctx,
+                chain,
+                project_dir,
+                bases,
+            )?;
             // Relative paths of a service read from another file are relative to that file.
             let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();
             if other_dir != project_dir {
@@ -518,8 +537,12 @@ fn resolve_extends(
         (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), service.pos),
         (_, v) => Node::new(v, service.pos),
     };
-    ctx.resolved
-        .insert((path.to_path_buf(), name.to_string()), merged.clone());
+    // Only bases are looked up again: keeping a copy of every extending service would clone
+    // the whole project.
+    if !chain.is_empty() || bases.contains(name) {
+        ctx.resolved
+            .insert((path.to_path_buf(), name.to_string()), merged.clone());
+    }
     Ok(merged)
 }
 

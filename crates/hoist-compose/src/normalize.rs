@@ -211,17 +211,15 @@ fn abs_str(dir: &Path, p: &str, home: Option<&str>) -> String {
 
 /// Target of a short volume spec, for de-duplication before normalisation.
 pub fn short_volume_target(spec: &str) -> String {
-    match parse_short_volume(spec) {
-        Ok(m) => m
-            .get("target")
-            .and_then(|t| t.as_str().map(String::from))
-            .unwrap_or_default(),
+    // Called for every volume of every service: split the spec without building the mapping.
+    match split_short_volume(spec) {
+        Ok(v) => v.target,
         Err(_) => spec.to_string(),
     }
 }
 
-fn is_windows_drive(buf: &[char], c: char) -> bool {
-    c == ':' && buf.len() == 1 && buf[0].is_ascii_alphabetic()
+fn is_windows_drive(buf: &str, c: char) -> bool {
+    c == ':' && buf.len() == 1 && buf.as_bytes()[0].is_ascii_alphabetic()
 }
 
 fn is_file_path(src: &str) -> bool {
@@ -233,54 +231,64 @@ fn is_file_path(src: &str) -> bool {
     }
 }
 
-/// Parses `[source:]target[:options]` into the long syntax.
-pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
-    let mut out = JMap::new();
+/// The parts of a short volume spec.
+struct ShortVolume {
+    /// Whole spec of at most two characters: a bare volume target.
+    tiny: bool,
+    source: String,
+    target: String,
+    read_only: bool,
+    nocopy: bool,
+    bind_opts: Vec<(&'static str, String)>,
+}
+
+fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
     if spec.is_empty() {
         return Err("invalid empty volume spec".into());
     }
+    let mut v = ShortVolume {
+        tiny: false,
+        source: String::new(),
+        target: String::new(),
+        read_only: false,
+        nocopy: false,
+        bind_opts: Vec::new(),
+    };
     if spec.chars().count() <= 2 {
-        out.insert("type".into(), J::from("volume"));
-        out.insert("target".into(), J::from(spec));
-        out.insert("volume".into(), json!({}));
-        return Ok(out);
+        v.tiny = true;
+        v.target = spec.to_string();
+        return Ok(v);
     }
-    let mut source = String::new();
-    let mut target = String::new();
-    let mut read_only = false;
-    let mut nocopy = false;
-    let mut bind_opts: Vec<(&str, String)> = Vec::new();
-    let mut buf: Vec<char> = Vec::new();
-    let chars: Vec<char> = spec.chars().chain(std::iter::once('\0')).collect();
-    for c in chars {
+    let mut buf = String::new();
+    // Sections end at each ':' and at the end of the spec (a '\0' after the last character).
+    for c in spec.chars().chain(std::iter::once('\0')) {
         if is_windows_drive(&buf, c) {
             buf.push(c);
             continue;
         }
         if c == ':' || c == '\0' {
-            let text: String = buf.iter().collect();
-            buf.clear();
+            let text = std::mem::take(&mut buf);
             if text.is_empty() {
                 return Err("empty section between colons".into());
             }
-            if source.is_empty() && c == '\0' {
-                target = text;
-            } else if source.is_empty() {
-                source = text;
-            } else if target.is_empty() {
-                target = text;
+            if v.source.is_empty() && c == '\0' {
+                v.target = text;
+            } else if v.source.is_empty() {
+                v.source = text;
+            } else if v.target.is_empty() {
+                v.target = text;
             } else if c == ':' {
                 return Err("too many colons".into());
             } else {
                 for opt in text.split(',') {
                     match opt {
-                        "ro" => read_only = true,
-                        "rw" => read_only = false,
-                        "nocopy" => nocopy = true,
+                        "ro" => v.read_only = true,
+                        "rw" => v.read_only = false,
+                        "nocopy" => v.nocopy = true,
                         "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                            bind_opts.push(("propagation", opt.to_string()))
+                            v.bind_opts.push(("propagation", opt.to_string()))
                         }
-                        "z" | "Z" => bind_opts.push(("selinux", opt.to_string())),
+                        "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
                         _ => {}
                     }
                 }
@@ -289,34 +297,47 @@ pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
         }
         buf.push(c);
     }
-    let bind = is_file_path(&source);
-    if target.len() > 1 && target.ends_with('/') {
-        target = target.trim_end_matches('/').to_string();
-        if target.is_empty() {
-            target.push('/');
+    if v.target.len() > 1 && v.target.ends_with('/') {
+        v.target = v.target.trim_end_matches('/').to_string();
+        if v.target.is_empty() {
+            v.target.push('/');
         }
     }
-    out.insert("type".into(), J::from(if bind { "bind" } else { "volume" }));
-    if !source.is_empty() {
-        out.insert("source".into(), J::from(source));
+    Ok(v)
+}
+
+/// Parses `[source:]target[:options]` into the long syntax.
+pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
+    let v = split_short_volume(spec)?;
+    let mut out = JMap::new();
+    if v.tiny {
+        out.insert("type".into(), J::from("volume"));
+        out.insert("target".into(), J::from(v.target));
+        out.insert("volume".into(), json!({}));
+        return Ok(out);
     }
-    out.insert("target".into(), J::from(target));
-    if read_only {
+    let bind = is_file_path(&v.source);
+    out.insert("type".into(), J::from(if bind { "bind" } else { "volume" }));
+    if !v.source.is_empty() {
+        out.insert("source".into(), J::from(v.source));
+    }
+    out.insert("target".into(), J::from(v.target));
+    if v.read_only {
         out.insert("read_only".into(), J::Bool(true));
     }
     if bind {
         let mut b = JMap::new();
-        for (k, v) in bind_opts {
-            b.insert(k.into(), J::from(v));
+        for (k, val) in v.bind_opts {
+            b.insert(k.into(), J::from(val));
         }
         b.insert("create_host_path".into(), J::Bool(true));
         out.insert("bind".into(), J::Object(b));
     } else {
-        let mut v = JMap::new();
-        if nocopy {
-            v.insert("nocopy".into(), J::Bool(true));
+        let mut m = JMap::new();
+        if v.nocopy {
+            m.insert("nocopy".into(), J::Bool(true));
         }
-        out.insert("volume".into(), J::Object(v));
+        out.insert("volume".into(), J::Object(m));
     }
     Ok(out)
 }

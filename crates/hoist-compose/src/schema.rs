@@ -3,21 +3,141 @@
 //! types compose does: a typo such as `healtcheck` is an error, not ignored. The validator
 //! implements the subset of JSON Schema that file uses, and works on the positioned tree so that
 //! errors name the line and column.
+//!
+//! The schema is compiled once into an arena of [`Rule`]s (references resolved, keywords read
+//! out): looking keywords up by name in the JSON objects for every node of every file was the
+//! validator's main cost.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use serde_json::Value as J;
 
 use crate::error::ComposeError;
 use crate::yaml::{Node, Value};
 
-static SCHEMA: OnceLock<J> = OnceLock::new();
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-fn schema() -> &'static J {
-    SCHEMA.get_or_init(|| {
-        serde_json::from_str(include_str!("../schema/compose-spec.json"))
-            .unwrap_or(J::Object(Default::default()))
-    })
+/// One schema object with its `$ref` chain followed and its keywords read out.
+#[derive(Default)]
+struct Rule {
+    /// False when the (resolved) schema is not an object: it accepts anything.
+    object: bool,
+    types: Types,
+    enumeration: Option<&'static [J]>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+    duration: bool,
+    required: Vec<&'static str>,
+    properties: Option<FastMap<&'static str, usize>>,
+    patterns: Vec<(&'static str, usize)>,
+    additional: Additional,
+    items: Option<usize>,
+    unique: bool,
+    /// `oneOf`, or `anyOf` when there is no `oneOf`.
+    branches: Option<Vec<usize>>,
+}
+
+#[derive(Default)]
+enum Types {
+    #[default]
+    Absent,
+    List(Vec<&'static str>),
+    /// A `type` that is neither a string nor an array: nothing matches it.
+    Other,
+}
+
+#[derive(Default)]
+enum Additional {
+    #[default]
+    Allowed,
+    Forbidden,
+    Schema(usize),
+}
+
+struct Compiled {
+    rules: Vec<Rule>,
+    root: usize,
+}
+
+static SCHEMA: LazyLock<J> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../schema/compose-spec.json"))
+        .unwrap_or(J::Object(Default::default()))
+});
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
+    let root: &'static J = &SCHEMA;
+    let mut rules = Vec::new();
+    let mut seen = FastMap::default();
+    let top = compile(root, root, &mut rules, &mut seen);
+    Compiled { rules, root: top }
+});
+
+/// Compiles schema `s` (and what it refers to) into `rules`; `seen` maps resolved schema objects
+/// (by address) to their rule, so shared and recursive definitions are compiled once.
+fn compile(
+    s: &'static J,
+    root: &'static J,
+    rules: &mut Vec<Rule>,
+    seen: &mut FastMap<usize, usize>,
+) -> usize {
+    let s = resolve(root, s);
+    let addr = s as *const J as usize;
+    if let Some(&i) = seen.get(&addr) {
+        return i;
+    }
+    let at = rules.len();
+    rules.push(Rule::default());
+    seen.insert(addr, at);
+    let Some(obj) = s.as_object() else {
+        return at;
+    };
+    let mut r = Rule {
+        object: true,
+        ..Rule::default()
+    };
+    r.types = match obj.get("type") {
+        None => Types::Absent,
+        Some(J::String(x)) => Types::List(vec![x.as_str()]),
+        Some(J::Array(xs)) => Types::List(xs.iter().filter_map(J::as_str).collect()),
+        Some(_) => Types::Other,
+    };
+    if let Some(J::Array(options)) = obj.get("enum") {
+        r.enumeration = Some(options.as_slice());
+    }
+    r.minimum = obj.get("minimum").and_then(J::as_f64);
+    r.maximum = obj.get("maximum").and_then(J::as_f64);
+    r.duration = obj.get("format").and_then(J::as_str) == Some("duration");
+    if let Some(J::Array(req)) = obj.get("required") {
+        r.required = req.iter().filter_map(J::as_str).collect();
+    }
+    if let Some(props) = obj.get("properties").and_then(J::as_object) {
+        let mut m = FastMap::default();
+        for (k, v) in props {
+            m.insert(k.as_str(), compile(v, root, rules, seen));
+        }
+        r.properties = Some(m);
+    }
+    if let Some(pats) = obj.get("patternProperties").and_then(J::as_object) {
+        for (k, v) in pats {
+            let i = compile(v, root, rules, seen);
+            r.patterns.push((k.as_str(), i));
+        }
+    }
+    r.additional = match obj.get("additionalProperties") {
+        Some(J::Bool(false)) => Additional::Forbidden,
+        Some(a @ J::Object(_)) => Additional::Schema(compile(a, root, rules, seen)),
+        _ => Additional::Allowed,
+    };
+    if let Some(item) = obj.get("items") {
+        r.items = Some(compile(item, root, rules, seen));
+    }
+    r.unique = obj.get("uniqueItems").and_then(J::as_bool) == Some(true);
+    if let Some(J::Array(bs)) = obj.get("oneOf").or_else(|| obj.get("anyOf")) {
+        r.branches = Some(bs.iter().map(|b| compile(b, root, rules, seen)).collect());
+    }
+    rules[at] = r;
+    at
 }
 
 /// One failed check.
@@ -34,8 +154,8 @@ struct Failure {
 
 /// Validates a whole compose document; `file` names it in the error.
 pub fn validate(doc: &Node, file: &str) -> Result<(), ComposeError> {
-    let root = schema();
-    match check(doc, root, root) {
+    let c = &*COMPILED;
+    match check(doc, c.root, &c.rules) {
         Ok(()) => Ok(()),
         Err(mut f) => {
             f.path.reverse();
@@ -126,33 +246,29 @@ fn fail(node: &Node, message: String) -> Failure {
     }
 }
 
-fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
-    let s = resolve(root, s);
-    let Some(obj) = s.as_object() else {
+fn check(node: &Node, at: usize, rules: &[Rule]) -> Result<(), Failure> {
+    let r = &rules[at];
+    if !r.object {
         return Ok(());
-    };
-    if let Some(t) = obj.get("type") {
-        let types: Vec<String> = match t {
-            J::String(x) => vec![x.clone()],
-            J::Array(xs) => xs
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        };
-        if !types.iter().any(|t| type_matches(node, t)) {
+    }
+    match &r.types {
+        Types::Absent => {}
+        Types::List(types) if types.iter().any(|t| type_matches(node, t)) => {}
+        Types::List(types) => {
+            let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
             let mut f = fail(node, must_be(&types));
             f.expected_types = types;
             return Err(f);
         }
+        Types::Other => return Err(fail(node, must_be(&[]))),
     }
-    if let Some(J::Array(options)) = obj.get("enum")
+    if let Some(options) = r.enumeration
         && !options.iter().any(|o| enum_eq(o, node))
     {
         let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
         return Err(fail(node, format!("must be one of {}", list.join(", "))));
     }
-    if let Some(min) = obj.get("minimum").and_then(J::as_f64)
+    if let Some(min) = r.minimum
         && let Some(v) = number(node)
         && v < min
     {
@@ -161,13 +277,13 @@ fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
             format!("must be greater than or equal to {min}"),
         ));
     }
-    if let Some(max) = obj.get("maximum").and_then(J::as_f64)
+    if let Some(max) = r.maximum
         && let Some(v) = number(node)
         && v > max
     {
         return Err(fail(node, format!("must be less than or equal to {max}")));
     }
-    if obj.get("format").and_then(J::as_str) == Some("duration")
+    if r.duration
         && let Value::Str(text) = &node.value
         && crate::units::parse_duration(text).is_none()
     {
@@ -175,38 +291,31 @@ fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
     }
     match &node.value {
         Value::Map(map) => {
-            if let Some(J::Array(req)) = obj.get("required") {
-                for r in req.iter().filter_map(J::as_str) {
-                    if !map.contains_key(r) {
-                        return Err(fail(node, format!("missing property '{r}'")));
-                    }
+            for req in &r.required {
+                if !map.contains_key(*req) {
+                    return Err(fail(node, format!("missing property '{req}'")));
                 }
             }
-            let props = obj.get("properties").and_then(J::as_object);
-            let patterns = obj.get("patternProperties").and_then(J::as_object);
-            let additional = obj.get("additionalProperties");
             let mut extra = Vec::new();
             for (k, v) in map {
                 let mut matched = false;
-                if let Some(p) = props.and_then(|p| p.get(k)) {
+                if let Some(&p) = r.properties.as_ref().and_then(|p| p.get(k.as_str())) {
                     matched = true;
-                    check(v, p, root).map_err(|f| under(f, k))?;
+                    check(v, p, rules).map_err(|f| under(f, k))?;
                 }
-                if let Some(pats) = patterns {
-                    for (pat, ps) in pats {
-                        if pattern_matches(pat, k) {
-                            matched = true;
-                            check(v, ps, root).map_err(|f| under(f, k))?;
-                        }
+                for &(pat, ps) in &r.patterns {
+                    if pattern_matches(pat, k) {
+                        matched = true;
+                        check(v, ps, rules).map_err(|f| under(f, k))?;
                     }
                 }
                 if !matched {
-                    match additional {
-                        Some(J::Bool(false)) => extra.push(k.clone()),
-                        Some(a @ J::Object(_)) => {
-                            check(v, a, root).map_err(|f| under(f, k))?;
+                    match r.additional {
+                        Additional::Forbidden => extra.push(k.clone()),
+                        Additional::Schema(a) => {
+                            check(v, a, rules).map_err(|f| under(f, k))?;
                         }
-                        _ => {}
+                        Additional::Allowed => {}
                     }
                 }
             }
@@ -222,12 +331,12 @@ fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
             }
         }
         Value::Seq(items) => {
-            if let Some(item_schema) = obj.get("items") {
+            if let Some(item_rule) = r.items {
                 for (i, it) in items.iter().enumerate() {
-                    check(it, item_schema, root).map_err(|f| under(f, &i.to_string()))?;
+                    check(it, item_rule, rules).map_err(|f| under(f, &i.to_string()))?;
                 }
             }
-            if obj.get("uniqueItems").and_then(J::as_bool) == Some(true) {
+            if r.unique {
                 for (i, a) in items.iter().enumerate() {
                     if let Some(j) = items[..i].iter().position(|b| b == a) {
                         return Err(fail(node, format!("items at {j} and {i} are equal")));
@@ -237,18 +346,18 @@ fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
         }
         _ => {}
     }
-    if let Some(J::Array(branches)) = obj.get("oneOf").or_else(|| obj.get("anyOf")) {
+    if let Some(branches) = &r.branches {
         // Fast path: only branches whose type admits the node can pass; in valid files one
         // does, and no failure message is built.
-        for b in branches {
-            if admits(node, resolve(root, b)) && check(node, b, root).is_ok() {
+        for &b in branches {
+            if admits(node, &rules[b]) && check(node, b, rules).is_ok() {
                 return Ok(());
             }
         }
         let mut failures = Vec::new();
         let mut passed = 0;
-        for b in branches {
-            match check(node, b, root) {
+        for &b in branches {
+            match check(node, b, rules) {
                 Ok(()) => passed += 1,
                 Err(f) => failures.push(f),
             }
@@ -282,15 +391,11 @@ fn check(node: &Node, s: &J, root: &J) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Whether a schema's `type` (if any) admits the node.
-fn admits(node: &Node, s: &J) -> bool {
-    match s.get("type") {
-        Some(J::String(t)) => type_matches(node, t),
-        Some(J::Array(ts)) => ts
-            .iter()
-            .filter_map(J::as_str)
-            .any(|t| type_matches(node, t)),
-        _ => true,
+/// Whether a rule's `type` (if any) admits the node.
+fn admits(node: &Node, r: &Rule) -> bool {
+    match &r.types {
+        Types::List(ts) => ts.iter().any(|t| type_matches(node, t)),
+        Types::Absent | Types::Other => true,
     }
 }
 

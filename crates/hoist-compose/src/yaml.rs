@@ -327,7 +327,7 @@ impl Builder<'_> {
     }
 
     fn node(&mut self, depth: usize) -> Result<Node, ComposeError> {
-        let Some((ev, span)) = self.events.get(self.i) else {
+        let Some((_, span)) = self.events.get(self.i) else {
             return Ok(Node::null(Pos {
                 file: self.file.clone(),
                 line: 0,
@@ -338,8 +338,11 @@ impl Builder<'_> {
         if depth > MAX_DEPTH {
             return Err(self.err(&pos, "document nested too deeply".into()));
         }
+        // Each event is read once: take it instead of cloning its text (put back below for
+        // the end markers the caller must see again).
+        let ev = std::mem::replace(&mut self.events[self.i].0, Event::Nothing);
         self.i += 1;
-        match ev.clone() {
+        match ev {
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(n) => {
                     let n = n.clone();
@@ -352,10 +355,10 @@ impl Builder<'_> {
                 self.count(1, &pos)?;
                 let (tag_kind, core) = classify_tag(tag.as_deref());
                 let value = match core.as_deref() {
-                    Some("str") => Value::Str(text.to_string()),
+                    Some("str") => Value::Str(text.into_owned()),
                     Some(_) => resolve_plain(&text),
                     None if style == ScalarStyle::Plain => resolve_plain(&text),
-                    None => Value::Str(text.to_string()),
+                    None => Value::Str(text.into_owned()),
                 };
                 let node = Node {
                     value,
@@ -414,9 +417,13 @@ impl Builder<'_> {
                 }
                 Ok(node)
             }
-            Event::DocumentEnd | Event::StreamEnd | Event::SequenceEnd | Event::MappingEnd => {
+            ev @ (Event::DocumentEnd
+            | Event::StreamEnd
+            | Event::SequenceEnd
+            | Event::MappingEnd) => {
                 // An empty document: step back so the caller sees the end marker.
                 self.i -= 1;
+                self.events[self.i].0 = ev;
                 Ok(Node::null(pos))
             }
             _ => Ok(Node::null(pos)),
@@ -434,8 +441,8 @@ impl Builder<'_> {
             let key_pos = self.pos(span);
             let is_merge = matches!(ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
             let key_node = self.node(depth + 1)?;
-            let key = match &key_node.value {
-                Value::Str(s) => s.clone(),
+            let key = match key_node.value {
+                Value::Str(s) => s,
                 Value::Seq(_) | Value::Map(_) => {
                     return Err(self.err(
                         &key_pos,

@@ -24,11 +24,15 @@
     };
     var events = new EventSource("/events");
     events.addEventListener("engine", function () { refresh(); });
+    // A pipeline run in progress writes to the history, not to an engine: poll it.
+    if (live.hasAttribute("data-poll")) { setInterval(refresh, 1000); }
   }
   var log = document.querySelector("[data-follow]");
   if (log && window.EventSource) {
     var stream = new EventSource(log.getAttribute("data-follow"));
     var first = true;
+    // After a reconnect the stream starts again with the tail: replace, do not repeat.
+    stream.addEventListener("open", function () { first = true; });
     stream.addEventListener("line", function (ev) {
       // The stream starts with the same tail the server rendered: replace rather than repeat.
       if (first) { log.textContent = ""; first = false; }

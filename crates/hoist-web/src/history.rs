@@ -15,6 +15,12 @@ use serde::Serialize;
 #[error("history store: {0}")]
 pub struct HistoryError(String);
 
+impl HistoryError {
+    pub fn new(message: impl std::fmt::Display) -> HistoryError {
+        HistoryError(message.to_string())
+    }
+}
+
 impl From<rusqlite::Error> for HistoryError {
     fn from(e: rusqlite::Error) -> Self {
         HistoryError(e.to_string())
@@ -23,19 +29,20 @@ impl From<rusqlite::Error> for HistoryError {
 
 /// One step of a pipeline run (the book's nine: check out, pre-deployment tests, build, push,
 /// deploy, post-deployment tests, integrate, post-integration tests, clean up).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     pub name: String,
-    /// `pending`, `running`, `succeeded`, `failed`, `skipped`.
+    /// `pending`, `running`, `done`, `failed`, `skipped`, `not run`, `interrupted`.
     pub status: String,
-    /// Unix milliseconds; `None` while not started or not finished.
-    pub started_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
+    /// How long it took, once it ran.
+    pub seconds: Option<f64>,
+    /// One line about the outcome (the commit of a checkout, why a step failed).
+    pub detail: String,
     pub output: String,
 }
 
 /// One pipeline run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
     pub id: String,
     pub project: String,
@@ -164,11 +171,13 @@ impl History for SqliteHistory {
              WHERE run_id = ?1 ORDER BY position",
         )?;
         let steps = stmt.query_map(params![id], |r| {
+            let started: Option<i64> = r.get(2)?;
+            let finished: Option<i64> = r.get(3)?;
             Ok(StepRecord {
                 name: r.get(0)?,
                 status: r.get(1)?,
-                started_ms: r.get(2)?,
-                finished_ms: r.get(3)?,
+                seconds: started.zip(finished).map(|(a, b)| (b - a) as f64 / 1000.0),
+                detail: String::new(),
                 output: r.get(4)?,
             })
         })?;

@@ -19,6 +19,8 @@ use crate::{AppState, LiveEvent, NamedEngine};
 pub(crate) async fn pump(state: AppState, engine: NamedEngine) {
     loop {
         let mut events = engine.engine.events();
+        // Whatever happened while the stream was down is unknown: start from a fresh listing.
+        state.invalidate(&engine.name);
         while let Some(item) = events.next().await {
             match item {
                 Ok(event) => state.publish(LiveEvent {

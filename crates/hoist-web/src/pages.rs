@@ -110,7 +110,7 @@ pub(crate) async fn overview(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> Html<String> {
-    let inventories = join_all(state.engines.iter().map(|e| e.engine.inventory())).await;
+    let inventories = join_all(state.engines.iter().map(|e| state.inventory(&e.name))).await;
     let mut body = String::from("<div data-live class=cards>");
     for (e, inv) in state.engines.iter().zip(inventories) {
         let _ = write!(
@@ -203,7 +203,7 @@ async fn all_containers(
         if !query.engine.is_empty() && query.engine != e.name {
             return Ok(Vec::new());
         }
-        e.engine.list_all_containers().await
+        state.containers(&e.name).await.map(|l| Vec::clone(&l))
     }))
     .await;
     let mut rows = Vec::new();
@@ -583,8 +583,10 @@ fn now_ms() -> i64 {
 
 // ---------------------------------------------------------------- images, networks, volumes
 
-async fn inventories(state: &AppState) -> Vec<(&NamedEngine, Result<Inventory, String>)> {
-    let all = join_all(state.engines.iter().map(|e| e.engine.inventory())).await;
+async fn inventories(
+    state: &AppState,
+) -> Vec<(&NamedEngine, Result<std::sync::Arc<Inventory>, String>)> {
+    let all = join_all(state.engines.iter().map(|e| state.inventory(&e.name))).await;
     state
         .engines
         .iter()
@@ -759,7 +761,7 @@ pub(crate) async fn projects(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> Html<String> {
-    let lists = join_all(state.engines.iter().map(|e| e.engine.list_all_containers())).await;
+    let lists = join_all(state.engines.iter().map(|e| state.containers(&e.name))).await;
     let mut body = String::from(
         "<div data-live><table><tr><th>project</th><th>engine</th><th>services</th><th>containers</th><th>colours</th></tr>",
     );
@@ -772,7 +774,7 @@ pub(crate) async fn projects(
                 continue;
             }
         };
-        for (name, services) in group_projects(list) {
+        for (name, services) in group_projects(Vec::clone(&list)) {
             let all: Vec<ContainerSummary> = services.values().flatten().cloned().collect();
             let running = all.iter().filter(|c| c.state.is_running()).count();
             let _ = write!(
@@ -803,13 +805,13 @@ pub(crate) async fn project(
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");
     };
-    let list = match e.engine.list_all_containers().await {
+    let list = match state.containers(&e.name).await {
         Ok(l) => l,
         Err(err) => {
             return (StatusCode::BAD_GATEWAY, Html(engine_error(&engine, &err))).into_response();
         }
     };
-    let mut projects = group_projects(list);
+    let mut projects = group_projects(Vec::clone(&list));
     let Some(services) = projects.remove(&name) else {
         return not_found("no such project on this engine");
     };
@@ -915,23 +917,33 @@ pub(crate) async fn run(
             return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
         }
     };
+    // A run in progress is polled by the script (and by a plain refresh without it), so its
+    // checklist fills in live.
+    let poll = if run.finished_ms.is_none() && run.status == "running" {
+        " data-poll"
+    } else {
+        ""
+    };
     let mut body = format!(
-        "<div data-live><p>{} on {}: <b>{}</b></p><table><tr><th>step</th><th>status</th><th>took</th></tr>",
+        "<div data-live{poll}><p>{} on {}: <b>{}</b></p><table><tr><th>step</th><th>status</th><th>took</th><th></th></tr>",
         esc(&run.project),
         esc(&run.target),
         esc(&run.status)
     );
     for s in &run.steps {
-        let took = match (s.started_ms, s.finished_ms) {
-            (Some(a), Some(b)) => format!("{:.1} s", (b - a) as f64 / 1000.0),
-            _ => String::new(),
-        };
+        let took = s.seconds.map(|t| format!("{t:.1} s")).unwrap_or_default();
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{took}</td></tr><tr><td colspan=3><pre>{}</pre></td></tr>",
+            "<tr><td>{}</td><td class=s-{}>{}</td><td>{took}</td><td>{}</td></tr>{}",
             esc(&s.name),
             esc(&s.status),
-            esc(&s.output)
+            esc(&s.status),
+            esc(&s.detail),
+            if s.output.is_empty() {
+                String::new()
+            } else {
+                format!("<tr><td colspan=4><pre>{}</pre></td></tr>", esc(&s.output))
+            }
         );
     }
     body.push_str("</table></div>");

@@ -86,8 +86,7 @@ async fn a_browser_sees_the_books_stack_its_logs_and_live_changes() {
         hoist()
             .args(["ui", "--name", "prod", "--bind"])
             .arg(format!("127.0.0.1:{ui_port}"))
-            .arg("--history")
-            .arg(tmp.path().join("history.sqlite"))
+            .env("HOIST_STATE_DIR", tmp.path())
             .stdout(Stdio::null())
             .spawn()
             .expect("hoist ui"),

@@ -358,15 +358,16 @@ impl<'e> Proxy<'e> {
 /// "test failed" line, which says nothing more.
 pub fn nginx_error(stderr: &str, stdout: &str) -> String {
     let all = format!("{stderr}\n{stdout}");
-    let lines: Vec<&str> = all
+    let lines: Vec<String> = all
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.ends_with("test failed"))
+        .map(plain_nginx_line)
         .collect();
-    let important: Vec<&str> = lines
+    let important: Vec<String> = lines
         .iter()
-        .copied()
         .filter(|l| l.contains("[emerg]") || l.contains("[error]") || l.contains("[crit]"))
+        .cloned()
         .collect();
     let chosen = if important.is_empty() {
         lines
@@ -377,6 +378,25 @@ pub fn nginx_error(stderr: &str, stdout: &str) -> String {
         "nginx -t failed without a message".into()
     } else {
         chosen.join("; ")
+    }
+}
+
+/// nginx writes `2026/11/27 15:02:00 [emerg] 31#31: message` when its error log is stderr (as
+/// in images that link it there) and `nginx: [emerg] message` otherwise: both become the latter,
+/// which reads the same whatever the image.
+fn plain_nginx_line(line: &str) -> String {
+    let parts: Vec<&str> = line.splitn(5, ' ').collect();
+    let dated = parts.len() == 5
+        && parts[0].len() == 10
+        && parts[0].chars().all(|c| c.is_ascii_digit() || c == '/')
+        && parts[1].chars().all(|c| c.is_ascii_digit() || c == ':')
+        && parts[2].starts_with('[')
+        && parts[3].ends_with(':')
+        && parts[3].contains('#');
+    if dated {
+        format!("nginx: {} {}", parts[2], parts[4])
+    } else {
+        line.to_string()
     }
 }
 
@@ -427,6 +447,11 @@ mod tests {
             "nginx: [emerg] unknown directive \"proxy_bogus\" in /etc/nginx/conf.d/hoist.conf:17"
         );
         assert_eq!(nginx_error("", ""), "nginx -t failed without a message");
+        let dated = "2026/11/27 15:02:00 [emerg] 31#31: unknown directive \"proxy_bogus\" in /etc/nginx/conf.d/hoist.conf:21\nnginx: configuration file /etc/nginx/nginx.conf test failed";
+        assert_eq!(
+            nginx_error(dated, ""),
+            "nginx: [emerg] unknown directive \"proxy_bogus\" in /etc/nginx/conf.d/hoist.conf:21"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `hoist ui`: the dashboard. Resolves the engines (the one the global flags name, plus any
-//! `--engine NAME=HOST`), decides the login policy from the bind address, and serves
+//! `--engine NAME=HOST` and the `--target`s of `hoist.yml`), decides the login policy from the bind address, and serves
 //! `hoist_web::app` until Ctrl+C.
 
 use std::net::SocketAddr;
@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use hoist_docker::{Engine, EngineSpec, TlsFiles};
-use hoist_web::{AppState, NamedEngine, SqliteHistory, TokenDecision, decide_token};
+use hoist_web::{
+    AppState, NamedEngine, PipelineHistory, SqliteHistory, TokenDecision, decide_token,
+};
 
 use crate::cli::GlobalArgs;
 use crate::settings::{EnvVars, engine_spec};
@@ -25,6 +27,14 @@ pub struct UiArgs {
     /// is always shown; --trust-insecure-host applies to every engine.
     #[arg(long = "engine", value_name = "NAME=HOST")]
     pub engines: Vec<String>,
+
+    /// A target of the pipeline file to show (repeatable): its engine, under the target's name.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// The pipeline file that defines the targets.
+    #[arg(long = "config", value_name = "FILE", default_value = "hoist.yml")]
+    pub config: PathBuf,
 
     /// TLS client certificates (ca.pem, cert.pem, key.pem) for an --engine, as NAME=DIR.
     #[arg(long = "engine-certs", value_name = "NAME=DIR")]
@@ -43,7 +53,8 @@ pub struct UiArgs {
     #[arg(long)]
     pub generate_token: bool,
 
-    /// SQLite file recording the dashboard's actions (default ~/.hoist/history.sqlite).
+    /// SQLite file recording the dashboard's actions (default: ui-actions.sqlite3 in hoist's
+    /// state folder, beside the pipeline's run history).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
 }
@@ -87,6 +98,32 @@ fn engine_specs(
             },
         ));
     }
+    if !args.targets.is_empty() {
+        let file = hoist_pipeline::config::load(&args.config)?;
+        for name in &args.targets {
+            let target = file
+                .target(name)
+                .with_context(|| format!("{} defines no target {name:?}", args.config.display()))?;
+            if specs.iter().any(|(n, _)| n == name) {
+                bail!("two engines are named {name:?}; rename the --engine");
+            }
+            let mut trusted = first.trusted_insecure_hosts.clone();
+            if target.trust_insecure
+                && let Ok(hoist_docker::Address::Tcp { host, .. }) =
+                    hoist_docker::Address::parse(&target.host, target.tls.is_some())
+            {
+                trusted.push(host);
+            }
+            specs.push((
+                name.clone(),
+                EngineSpec {
+                    host: target.host.clone(),
+                    tls: target.tls.as_deref().map(TlsFiles::in_dir),
+                    trusted_insecure_hosts: trusted,
+                },
+            ));
+        }
+    }
     if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
         bail!("--engine-certs names {name:?}, which no --engine defines");
     }
@@ -118,15 +155,17 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
     for (_, spec) in &specs {
         hoist_docker::connect::check_policy(spec, &etc_hosts)?;
     }
-    let history_path = args.history.clone().unwrap_or_else(|| {
-        env.home
-            .as_ref()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".hoist/history.sqlite")
-    });
-    let history = SqliteHistory::open(&history_path)
-        .with_context(|| format!("opening {}", history_path.display()))?;
+    // Pipeline runs come from the pipeline's own store in hoist's state folder; the
+    // dashboard's audit log sits beside it.
+    let state = super::pipeline::state_dir(env);
+    let runs = hoist_pipeline::history::History::open(&state)?;
+    let actions_path = args
+        .history
+        .clone()
+        .unwrap_or_else(|| state.join("ui-actions.sqlite3"));
+    let actions = SqliteHistory::open(&actions_path)
+        .with_context(|| format!("opening {}", actions_path.display()))?;
+    let history = PipelineHistory::new(runs, actions);
 
     hoist_docker::connect::install_crypto_provider();
     super::runtime()?.block_on(async {

@@ -1,0 +1,401 @@
+//! `hoist pipeline` end to end, through the binary, on the dev environment: the cd engine runs
+//! the tests, builds and pushes; prod is the target; the registry sits between them.
+//!
+//! Each test gets a git repository of its own (a unique commit, so unique image tags), a unique
+//! compose project, its own proxy (unique name and port) and its own state folder, so tests run
+//! in parallel. The services are books-ms and its database from the images `build-images` made.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hoist_testkit::http::request;
+use hoist_testkit::{REGISTRY_FROM_CD, REGISTRY_FROM_PROD, TestProject};
+
+const PROD: &str = "10.200.0.2";
+
+struct Scenario {
+    dir: PathBuf,
+    state: PathBuf,
+    project: TestProject,
+    proxy: TestProject,
+    port: u16,
+    _cd: hoist_docker::Engine,
+    prod: hoist_docker::Engine,
+}
+
+/// Steps of a test's hoist.yml, beyond the fixed head.
+struct Steps<'a> {
+    pre_deployment_tests: &'a str,
+    package: &'a str,
+    integrate_extra: &'a str,
+}
+
+impl Default for Steps<'_> {
+    fn default() -> Self {
+        Steps {
+            pre_deployment_tests: "run: tests\n    retry_for: 60",
+            package: "command: echo packaged",
+            integrate_extra: "",
+        }
+    }
+}
+
+impl Scenario {
+    async fn new(prefix: &str) -> Option<Scenario> {
+        let cd = hoist_testkit::engine("cd").await?;
+        let prod = hoist_testkit::engine("prod").await?;
+        let project = TestProject::new(prefix, &[&cd, &prod]);
+        let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&prod]);
+        let dir = std::env::temp_dir().join(format!("hoist-pipeline-{}", project.name));
+        let state = dir.join(".state");
+        std::fs::create_dir_all(dir.join("image/books-ms")).unwrap();
+        std::fs::create_dir_all(dir.join("image/books-ms-tests")).unwrap();
+        // A port of its own for the proxy: derived from the unique name.
+        let hash = project
+            .name
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let port = 20_000 + (hash % 20_000) as u16;
+        Some(Scenario {
+            dir,
+            state,
+            project,
+            proxy,
+            port,
+            _cd: cd,
+            prod,
+        })
+    }
+
+    fn repo(&self) -> String {
+        format!("hoist-test/{}", self.project.name)
+    }
+
+    /// Writes the compose files, the image contexts and hoist.yml, and commits them.
+    fn write(&self, steps: &Steps) {
+        let repo = self.repo();
+        // The images are thin layers over the ones build-images pushed: builds take a second.
+        for name in ["books-ms", "books-ms-tests"] {
+            std::fs::write(
+                self.dir.join(format!("image/{name}/Dockerfile")),
+                format!(
+                    "FROM {REGISTRY_FROM_PROD}/{name}:latest\nARG VERSION=dev\nLABEL io.hoist.test={} org.opencontainers.image.version=$VERSION\n",
+                    self.project.name
+                ),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            self.dir.join("docker-compose.yml"),
+            format!(
+                "app:\n  image: {REGISTRY_FROM_PROD}/{repo}/books-ms\n  ports:\n    - 8080\n  links:\n    - db:db\ndb:\n  image: {REGISTRY_FROM_PROD}/books-ms-db\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            self.dir.join("docker-compose-dev.yml"),
+            format!(
+                "app:\n  image: {REGISTRY_FROM_PROD}/books-ms\n  links:\n    - db:db\ndb:\n  image: {REGISTRY_FROM_PROD}/books-ms-db\ntests:\n  image: {REGISTRY_FROM_PROD}/books-ms-tests\n  links:\n    - app:app\n  environment:\n    - DOMAIN=http://app:8080\ninteg:\n  image: {REGISTRY_FROM_PROD}/books-ms-tests\n  environment:\n    - DOMAIN=$DOMAIN\n"
+            ),
+        )
+        .unwrap();
+        let yml = format!(
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            project = self.project.name,
+            proxy = self.proxy.name,
+            port = self.port,
+            pre = steps.pre_deployment_tests,
+            package = steps.package,
+            extra = steps.integrate_extra,
+        );
+        std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
+        git(&self.dir, &["init", "-q"]);
+        git(&self.dir, &["add", "-A"]);
+        git(
+            &self.dir,
+            &[
+                "-c",
+                "user.name=hoist tests",
+                "-c",
+                "user.email=tests@hoist.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "pipeline test",
+            ],
+        );
+        let commit = String::from_utf8(
+            Command::new("git")
+                .args(["rev-parse", "--short", "HEAD"])
+                .current_dir(&self.dir)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let commit = commit.trim();
+        for name in ["books-ms", "books-ms-tests"] {
+            for tag in [commit, "latest"] {
+                self.project
+                    .track_image(0, &format!("{REGISTRY_FROM_CD}/{repo}/{name}:{tag}"));
+            }
+        }
+        self.project
+            .track_image(1, &format!("{REGISTRY_FROM_PROD}/{repo}/books-ms:{commit}"));
+    }
+
+    fn hoist(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        cmd.args(["pipeline"])
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOIST_STATE_DIR", &self.state)
+            .env_remove("DOCKER_HOST");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut full = vec!["run"];
+        full.extend_from_slice(args);
+        self.hoist(&full).output().unwrap()
+    }
+
+    fn status(&self, run: Option<&str>) -> serde_json::Value {
+        let mut args = vec!["status", "--json"];
+        args.extend(run);
+        let out = self.hoist(&args).output().unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("status --json: {e}: {}", text(&out)))
+    }
+
+    fn url(&self) -> String {
+        format!("http://{PROD}:{}/api/v1/books", self.port)
+    }
+
+    async fn prod_containers(&self) -> usize {
+        self.prod
+            .observe_project(&self.project.name, &[], &[], &[])
+            .await
+            .unwrap()
+            .containers
+            .len()
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn statuses(status: &serde_json::Value) -> Vec<String> {
+    status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_pipeline_deploys_to_prod_behind_the_proxy_and_a_rejected_route_changes_nothing()
+{
+    let Some(s) = Scenario::new("pipe-all").await else {
+        return;
+    };
+    s.write(&Steps::default());
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("7. Integrate the container ....................... done"),
+        "{stdout}"
+    );
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    assert_eq!(status["status"], "done");
+    assert!(
+        status["images"].as_array().unwrap().len() >= 4,
+        "digests are recorded: {status:#}"
+    );
+
+    // The proxy answers with the books, as the book's last curl does.
+    let put = request(
+        "PUT",
+        &s.url(),
+        Some(r#"{"_id": 1, "title": "My First Book", "author": "John Doe", "description": "Not a very good book"}"#),
+    )
+    .unwrap();
+    assert_eq!(put.status, 200, "{put:?}");
+    let books = request("GET", &s.url(), None).unwrap();
+    assert_eq!(books.status, 200);
+    assert_eq!(books.json()[0]["title"], "My First Book");
+
+    // A route nginx rejects: step 7 fails with nginx's message, the proxy keeps serving.
+    s.write(&Steps {
+        integrate_extra: "    directives: [\"proxy_bogus on\"]\n",
+        ..Steps::default()
+    });
+    let out = s.run(&["--only", "integrate"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    let step7 = &status["steps"][6];
+    assert_eq!(step7["status"], "failed", "{status:#}");
+    let detail = step7["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("[emerg]") && detail.contains("proxy_bogus"),
+        "{detail}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nginx: [emerg]"),
+        "{}",
+        text(&out)
+    );
+    for _ in 0..10 {
+        assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_pre_deployment_test_stops_at_step_2_and_leaves_prod_untouched() {
+    let Some(s) = Scenario::new("pipe-fail").await else {
+        return;
+    };
+    s.write(&Steps {
+        pre_deployment_tests: "run: tests\n    env: [DOMAIN=http://app:1]",
+        ..Steps::default()
+    });
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let status = s.status(None);
+    let expected: Vec<&str> = ["done", "failed"]
+        .into_iter()
+        .chain(["not_run"; 7])
+        .collect();
+    assert_eq!(statuses(&status), expected, "{status:#}");
+    assert_eq!(status["status"], "failed");
+    assert_eq!(s.prod_containers().await, 0, "nothing reached prod");
+    // The output is kept.
+    let logs = s.hoist(&["logs", "1", "2"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("checks passed"),
+        "{}",
+        text(&logs)
+    );
+    // `status` exits non-zero for a failed run.
+    assert!(!s.hoist(&["status"]).output().unwrap().status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_for_the_same_target_and_service_is_refused_or_waits() {
+    let Some(s) = Scenario::new("pipe-lock").await else {
+        return;
+    };
+    s.write(&Steps {
+        package: "command: sleep 6",
+        ..Steps::default()
+    });
+    let first = s
+        .hoist(&["run", "--only", "package"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 3, "running");
+    let started = Instant::now();
+    let second = s.run(&["--only", "package"]);
+    assert!(!second.status.success(), "{}", text(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("run 1"), "names the holder: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(3), "fails at once");
+
+    let third = s.run(&["--only", "package", "--wait-lock"]);
+    assert!(third.status.success(), "{}", text(&third));
+    let mut first = first;
+    assert!(first.wait().unwrap().success());
+    assert_eq!(s.status(Some("1"))["status"], "done");
+    // The refused run left no record; the one that waited is run 2.
+    assert_eq!(s.status(Some("2"))["status"], "done");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_deploy_leaves_the_lock_free_and_the_run_interrupted_and_a_rerun_converges() {
+    let Some(s) = Scenario::new("pipe-int").await else {
+        return;
+    };
+    s.write(&Steps {
+        pre_deployment_tests: "command: 'true'",
+        ..Steps::default()
+    });
+    let child = s
+        .hoist(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 6, "running");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let status = s.status(Some("1"));
+    assert_eq!(status["status"], "interrupted", "{status:#}");
+    assert_eq!(status["steps"][5]["status"], "interrupted");
+    assert_eq!(status["steps"][6]["status"], "not_run");
+
+    // The lock is free: the rerun does not wait, and converges.
+    let rerun = s.run(&["--from", "deploy"]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    let status = s.status(Some("2"));
+    assert_eq!(
+        statuses(&status),
+        [
+            "not_run", "not_run", "not_run", "not_run", "not_run", "done", "done", "done", "done"
+        ],
+        "{status:#}"
+    );
+    assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+}
+
+/// Polls `pipeline status RUN` until step `number` has `want`.
+fn wait_for_step(s: &Scenario, run: &str, number: usize, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = s.hoist(&["status", "--json", run]).output().unwrap();
+        if let Ok(status) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            let got = status["steps"][number - 1]["status"].as_str().unwrap_or("");
+            if got == want {
+                return;
+            }
+            assert!(
+                status["status"] == "running",
+                "run {run} ended before step {number} was {want}: {status:#}"
+            );
+        }
+        assert!(Instant::now() < deadline, "step {number} never {want}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
