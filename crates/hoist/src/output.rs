@@ -1,26 +1,92 @@
-//! Terminal output of progress events, in the shapes Docker Compose prints: ` Container x  Started`
-//! lines (plain), JSON lines (`--progress json`), or nothing (`quiet`).
+//! Terminal output of progress events, in the shapes Docker Compose prints: on a terminal a block
+//! of per-resource lines redrawn in place (`[+] Running 2/2` then ` ✔ Container x  Started  0.4s`),
+//! plain ` Container x  Started` lines otherwise, JSON lines with `--progress json`, or nothing
+//! (`quiet`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use hoist_core::events::{Event, EventSink, Phase};
 
 use crate::cli::Progress;
 
+/// One resource's line in the live block.
+struct Line {
+    id: String,
+    text: String,
+    phase: Phase,
+    started: Instant,
+    finished: Option<Instant>,
+}
+
 /// Prints events to stderr, as Compose does.
 pub struct Printer {
     mode: Progress,
+    live: Mutex<Vec<Line>>,
+    drawn: Mutex<usize>,
 }
 
 impl Printer {
     pub fn new(mode: Progress) -> Printer {
-        Printer { mode }
+        let mode = match mode {
+            Progress::Auto if std::io::stderr().is_terminal() => Progress::Tty,
+            Progress::Auto => Progress::Plain,
+            other => other,
+        };
+        Printer {
+            mode,
+            live: Mutex::new(Vec::new()),
+            drawn: Mutex::new(0),
+        }
     }
+
+    fn redraw(&self, lines: &[Line]) {
+        let mut drawn = self.drawn.lock().expect("printer");
+        let mut out = String::new();
+        if *drawn > 0 {
+            // Back to the top of the block, then rewrite it.
+            out.push_str(&format!("\x1b[{}A", *drawn));
+        }
+        out.push_str(&render_block(lines, Instant::now()));
+        *drawn = lines.len() + 1;
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(out.as_bytes());
+        let _ = err.flush();
+    }
+}
+
+/// The live block: a header and one line per resource, each cleared to the end of the line.
+fn render_block(lines: &[Line], now: Instant) -> String {
+    let done = lines
+        .iter()
+        .filter(|l| matches!(l.phase, Phase::Done | Phase::Info))
+        .count();
+    let width = lines
+        .iter()
+        .map(|l| l.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("[+] Running {done}/{}\x1b[K\n", lines.len());
+    for l in lines {
+        let mark = match l.phase {
+            Phase::Working => "⠿",
+            Phase::Done | Phase::Info => "✔",
+            Phase::Failed => "✘",
+        };
+        let elapsed = l.finished.unwrap_or(now).duration_since(l.started);
+        out.push_str(&format!(
+            " {mark} {:width$}  {}  {:.1}s\x1b[K\n",
+            l.id,
+            l.text,
+            elapsed.as_secs_f64()
+        ));
+    }
+    out
 }
 
 impl EventSink for Printer {
     fn emit(&self, event: Event) {
-        let mut err = std::io::stderr().lock();
         match self.mode {
             Progress::Quiet => {}
             Progress::Json => {
@@ -29,15 +95,75 @@ impl EventSink for Printer {
                     "status": event.text,
                     "phase": event.phase,
                 });
-                let _ = writeln!(err, "{line}");
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
             }
-            Progress::Auto | Progress::Tty | Progress::Plain => {
+            Progress::Tty => {
+                let mut lines = self.live.lock().expect("printer");
+                let id = format!("{} {}", event.kind, event.name);
+                let now = Instant::now();
+                let finished =
+                    matches!(event.phase, Phase::Done | Phase::Info | Phase::Failed).then_some(now);
+                match lines.iter_mut().find(|l| l.id == id) {
+                    Some(line) => {
+                        line.text = event.text;
+                        line.phase = event.phase;
+                        line.finished = finished;
+                    }
+                    None => lines.push(Line {
+                        id,
+                        text: event.text,
+                        phase: event.phase,
+                        started: now,
+                        finished,
+                    }),
+                }
+                self.redraw(&lines);
+            }
+            Progress::Auto | Progress::Plain => {
                 let text = match event.phase {
                     Phase::Failed => format!("Error {}", event.text),
                     _ => event.text.clone(),
                 };
-                let _ = writeln!(err, " {} {}  {}", event.kind, event.name, text);
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    " {} {}  {}",
+                    event.kind,
+                    event.name,
+                    text
+                );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_live_block_counts_finished_resources_and_marks_each_line() {
+        let t0 = Instant::now();
+        let lines = vec![
+            Line {
+                id: "Network p_default".into(),
+                text: "Created".into(),
+                phase: Phase::Done,
+                started: t0,
+                finished: Some(t0 + Duration::from_millis(100)),
+            },
+            Line {
+                id: "Container p-web-1".into(),
+                text: "Starting".into(),
+                phase: Phase::Working,
+                started: t0,
+                finished: None,
+            },
+        ];
+        let block = render_block(&lines, t0 + Duration::from_millis(400));
+        let rows: Vec<&str> = block.lines().collect();
+        assert_eq!(rows[0], "[+] Running 1/2\x1b[K");
+        assert_eq!(rows[1], " ✔ Network p_default  Created  0.1s\x1b[K");
+        assert_eq!(rows[2], " ⠿ Container p-web-1  Starting  0.4s\x1b[K");
     }
 }
