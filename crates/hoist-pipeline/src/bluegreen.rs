@@ -200,7 +200,7 @@ fn describe_unwind(live: &Option<Color>, unwound: &[String], error: &Option<Stri
     }
     match live {
         Some(color) => text.push_str(&format!("; {color} is serving")),
-        None => text.push_str("; nothing is serving"),
+        None => text.push_str("; no colour is live"),
     }
     text
 }
@@ -349,6 +349,10 @@ impl<'e> Release<'e> {
     ) -> Result<Outcome, ReleaseError> {
         let mut done: Vec<Step> = Vec::new();
         let mut timings: Vec<(String, Duration)> = Vec::new();
+        // What the route pointed at before: when no colour was live (the service was integrated
+        // without colours, by the pipeline's integrate step or by hand), a failure after the
+        // switch puts this back rather than leaving the route on a stopped colour.
+        let prior = self.prior_route().await;
         for step in steps {
             sink.emit(Event::new(
                 "Release",
@@ -367,7 +371,21 @@ impl<'e> Release<'e> {
                 let undo = unwind(&done, step, live);
                 let mut unwound = Vec::new();
                 let mut unwind_error = None;
+                let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }))
+                    || matches!(step, Step::Switch { .. });
+                if switched
+                    && live.is_none()
+                    && let Some((route, upstream)) = &prior
+                {
+                    match self.restore_route(route, upstream.clone(), sink).await {
+                        Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
+                        Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
+                    }
+                }
                 for u in &undo {
+                    if unwind_error.is_some() {
+                        break;
+                    }
                     match self.run_step(u, sink).await {
                         Ok(()) => unwound.push(u.to_string()),
                         Err(e) => {
@@ -534,6 +552,34 @@ impl<'e> Release<'e> {
             }
         }
         Ok(())
+    }
+
+    /// The route and its upstream as the proxy has them now, if the route exists.
+    async fn prior_route(&self) -> Option<(Route, Option<Upstream>)> {
+        let table = self.proxy.config().await.ok()?;
+        let route = table.route(&self.route)?.clone();
+        let upstream = table.upstream(&route.upstream).cloned();
+        Some((route, upstream))
+    }
+
+    async fn restore_route(
+        &self,
+        route: &Route,
+        upstream: Option<Upstream>,
+        sink: &dyn EventSink,
+    ) -> Result<(), String> {
+        let route = route.clone();
+        self.proxy
+            .update(sink, move |table| {
+                if let Some(upstream) = upstream {
+                    table.set_upstream(upstream);
+                }
+                table.set_route(route);
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// PIDs of nginx's accepting workers in the proxy container. A reload starts new workers and
@@ -707,8 +753,13 @@ pub async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    let address = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(authority)
+        let mut stream = tokio::net::TcpStream::connect(address.as_str())
             .await
             .map_err(|e| e.to_string())?;
         let request =
