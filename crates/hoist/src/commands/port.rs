@@ -16,8 +16,18 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PortArgs) -> anyhow::Resul
         .ok_or_else(|| anyhow::anyhow!("no such service: {}", args.service))?;
     let address = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let name = super::service_container(&engine, spec, &service.name, args.index).await?;
-        let inspect = engine.inspect_container_json(&name).await?;
+        // The container's name follows from the project, so one inspect call is enough; the
+        // project's listing is read only when that name is not there.
+        let guess = spec.container_name(service, args.index);
+        let (name, inspect) = match engine.inspect_container_json(&guess).await {
+            Ok(inspect) => (guess, inspect),
+            Err(_) => {
+                let name =
+                    super::service_container(&engine, spec, &service.name, args.index).await?;
+                let inspect = engine.inspect_container_json(&name).await?;
+                (name, inspect)
+            }
+        };
         let key = format!("{}/{}", args.private_port, args.protocol);
         anyhow::Ok(host_address(&inspect, &key).ok_or_else(|| {
             anyhow::anyhow!("no port {key} for container {name}: it is not published")
