@@ -164,10 +164,7 @@ impl Engine {
                 project.name
             )));
         };
-        let mut labels_map: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-        labels_map.insert(labels::PROJECT.into(), project.name.clone());
-        labels_map.insert(labels::NETWORK.into(), spec.key.clone());
-        labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+        let labels_map = resource_labels(&spec.labels, project, labels::NETWORK, &spec.key);
         let ipam = (!spec.subnets.is_empty()).then(|| bollard::models::Ipam {
             config: Some(
                 spec.subnets
@@ -208,10 +205,7 @@ impl Engine {
                 project.name
             )));
         };
-        let mut labels_map: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-        labels_map.insert(labels::PROJECT.into(), project.name.clone());
-        labels_map.insert(labels::VOLUME.into(), spec.key.clone());
-        labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+        let labels_map = resource_labels(&spec.labels, project, labels::VOLUME, &spec.key);
         self.client()
             .create_volume(bollard::models::VolumeCreateRequest {
                 name: Some(name.to_string()),
@@ -489,6 +483,21 @@ impl Engine {
             .map(|v| v.name)
             .collect())
     }
+}
+
+/// A network's or volume's own labels plus Compose's bookkeeping ones (project, its key in the
+/// file under `key_label`, version), so `docker compose` and `down` recognise it.
+fn resource_labels(
+    own: &BTreeMap<String, String>,
+    project: &ProjectSpec,
+    key_label: &str,
+    key: &str,
+) -> HashMap<String, String> {
+    let mut all: HashMap<String, String> = own.clone().into_iter().collect();
+    all.insert(labels::PROJECT.into(), project.name.clone());
+    all.insert(key_label.into(), key.to_string());
+    all.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
+    all
 }
 
 /// One compose project on an engine, as `ls` shows it.
