@@ -353,6 +353,8 @@ impl<'e> Release<'e> {
         // without colours, by the pipeline's integrate step or by hand), a failure after the
         // switch puts this back rather than leaving the route on a stopped colour.
         let prior = self.prior_route().await;
+        // The servers of the colour the direct test reached, for the switch right after it.
+        let mut cache: Option<(Color, Vec<String>)> = None;
         for step in steps {
             sink.emit(Event::new(
                 "Release",
@@ -361,7 +363,7 @@ impl<'e> Release<'e> {
                 step.to_string(),
             ));
             let started = Instant::now();
-            if let Err(cause) = self.run_step(step, sink).await {
+            if let Err(cause) = self.run_step(step, &mut cache, sink).await {
                 sink.emit(Event::new(
                     "Release",
                     self.service.clone(),
@@ -386,7 +388,7 @@ impl<'e> Release<'e> {
                     if unwind_error.is_some() {
                         break;
                     }
-                    match self.run_step(u, sink).await {
+                    match self.run_step(u, &mut None, sink).await {
                         Ok(()) => unwound.push(u.to_string()),
                         Err(e) => {
                             unwind_error = Some(format!("{u}: {e}"));
@@ -473,7 +475,12 @@ impl<'e> Release<'e> {
         Ok(servers)
     }
 
-    async fn run_step(&self, step: &Step, sink: &dyn EventSink) -> Result<(), String> {
+    async fn run_step(
+        &self,
+        step: &Step,
+        cache: &mut Option<(Color, Vec<String>)>,
+        sink: &dyn EventSink,
+    ) -> Result<(), String> {
         let spec = self.spec().map_err(|e| e.to_string())?;
         match step {
             Step::RemoveStale { color } => {
@@ -500,12 +507,18 @@ impl<'e> Release<'e> {
             Step::WaitHealthy { color } => self.wait_healthy(*color).await?,
             Step::TestDirect { color } => {
                 if let Some(test) = &self.pre_test {
-                    let server = self.servers(*color).await?.remove(0);
-                    test.run(&format!("http://{server}")).await?;
+                    let servers = self.servers(*color).await?;
+                    test.run(&format!("http://{}", servers[0])).await?;
+                    *cache = Some((*color, servers));
                 }
             }
             Step::Switch { to } => {
-                let servers = self.servers(*to).await?;
+                // The direct test just listed this colour's servers: nothing started or stopped
+                // since, so the switch reuses them instead of listing again.
+                let servers = match cache.take() {
+                    Some((color, servers)) if color == *to => servers,
+                    _ => self.servers(*to).await?,
+                };
                 let upstream = self.upstream(*to);
                 let route = Route {
                     name: self.route.clone(),
@@ -513,9 +526,9 @@ impl<'e> Release<'e> {
                     upstream: upstream.clone(),
                     directives: self.directives.clone(),
                 };
-                let before = self.proxy_workers().await?;
-                let applied = self
-                    .proxy
+                // `update` returns once nginx's new workers took over: the post-integration
+                // test cannot reach the old route any more.
+                self.proxy
                     .update(sink, move |table| {
                         table.set_upstream(Upstream::new(upstream, servers));
                         table.set_route(route);
@@ -523,9 +536,6 @@ impl<'e> Release<'e> {
                     })
                     .await
                     .map_err(|e| e.to_string())?;
-                if applied == crate::proxy::Applied::Reloaded {
-                    self.wait_reloaded(&before).await?;
-                }
             }
             Step::TestThroughProxy => {
                 if let Some(test) = &self.post_test {
@@ -580,45 +590,6 @@ impl<'e> Release<'e> {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
-    }
-
-    /// PIDs of nginx's accepting workers in the proxy container. A reload starts new workers and
-    /// tells the old ones to stop accepting (their title becomes `... is shutting down`).
-    async fn proxy_workers(&self) -> Result<Vec<String>, String> {
-        let script = r#"for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null); case "$c" in "nginx: worker process "|"nginx: worker process") echo "${d#/proc/}";; esac; done"#;
-        let out = self
-            .engine
-            .exec(
-                &self.proxy.spec().name,
-                &hoist_docker::ExecCommand::new(["sh", "-c", script]),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(out
-            .stdout_text()
-            .split_whitespace()
-            .map(String::from)
-            .collect())
-    }
-
-    /// Waits until the reload took effect: new requests are taken only by workers that read the
-    /// new configuration. Without this, the post-integration test could still reach the old
-    /// route.
-    async fn wait_reloaded(&self, before: &[String]) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = self.proxy_workers().await?;
-            if !now.is_empty() && now.iter().all(|pid| !before.contains(pid)) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "nginx in {} did not finish reloading within 10s",
-                    self.proxy.spec().name
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     async fn start_new(

@@ -3,10 +3,11 @@
 //! the host and without Consul, Registrator or consul-template.
 //!
 //! The routing table ([`ProxyConfig`]) is plain data rendered to nginx's text by pure functions
-//! ([`config`]). [`Proxy::apply`] moves it into the container: both files are written through
-//! the archive API, `nginx -t` checks them through exec, and SIGHUP reloads nginx, whose old
-//! workers finish their requests. A configuration nginx rejects is never applied: the previous
-//! files are written back and the error carries nginx's own message.
+//! ([`config`]). [`Proxy::apply`] moves it into the container: both files are staged through
+//! the archive API, then one exec swaps them in, checks them with `nginx -t`, reloads nginx
+//! with SIGHUP and returns once nginx's new workers took over; the old workers finish their
+//! requests. A configuration nginx rejects is never applied: the previous files are put back
+//! and the error carries nginx's own message.
 //!
 //! How nginx reaches a service: through the target host's address and the port the engine
 //! published for the service's container ([`published_servers`]), exactly as the book's
@@ -63,6 +64,77 @@ pub const CONF_PATH: &str = "/etc/nginx/conf.d/hoist.conf";
 pub const TABLE_PATH: &str = "/etc/nginx/hoist/routes.json";
 /// The official image's welcome site, which would answer before hoist's default server.
 const OFFICIAL_DEFAULT_SITE: &str = "/etc/nginx/conf.d/default.conf";
+/// Where [`Proxy::apply`] uploads the new files before the swap (one folder per apply).
+const STAGE_DIR: &str = "/etc/nginx/hoist/stage";
+
+/// Exit codes of [`APPLY_SCRIPT`] besides 0 (written, checked, reloaded and taken over).
+const UNCHANGED: i64 = 3;
+const REJECTED: i64 = 1;
+/// Rejected, and there were no previous files to put back.
+const REJECTED_FIRST: i64 = 2;
+/// Checked and in place, but `kill -HUP 1` was refused inside the container.
+const NO_SIGNAL: i64 = 6;
+
+/// The apply, inside the proxy container, run as `sh -c SCRIPT hoist-apply STAGE`: nothing to
+/// do when the staged configuration is the one in place; otherwise note nginx's accepting
+/// workers, move the staged files in (keeping the previous ones), `nginx -t`; on rejection put
+/// the previous files back and print nginx's message; else SIGHUP nginx (PID 1, as `docker
+/// kill -s HUP` does) and wait, polling every 5 ms for up to 10 s, until no worker that
+/// accepted before the reload still accepts: old workers retitle themselves `... is shutting
+/// down` and only finish their in-flight requests. Workers the script cannot see (another
+/// process title) leave nothing to wait for.
+pub const APPLY_SCRIPT: &str = r#"
+stage=$1
+conf=/etc/nginx/conf.d/hoist.conf
+table=/etc/nginx/hoist/routes.json
+trap 'rm -rf "$stage"' EXIT
+if [ -f "$table" ] && cmp -s "$stage/hoist.conf" "$conf"; then exit 3; fi
+workers() {
+  for d in /proc/[0-9]*; do
+    c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
+    case "$c" in "nginx: worker process "|"nginx: worker process") printf '%s ' "${d#/proc/}";; esac
+  done
+}
+before=" $(workers)"
+had=0
+if [ -f "$conf" ] && [ -f "$table" ]; then
+  cp -p "$conf" "$stage/previous.conf" && cp -p "$table" "$stage/previous.json" && had=1
+fi
+mv -f "$stage/hoist.conf" "$conf" && mv -f "$stage/routes.json" "$table" || exit 5
+if ! out=$(nginx -t -q 2>&1); then
+  if [ $had = 1 ]; then
+    mv -f "$stage/previous.conf" "$conf"
+    mv -f "$stage/previous.json" "$table"
+    echo "$out" >&2
+    exit 1
+  fi
+  echo "$out" >&2
+  exit 2
+fi
+kill -HUP 1 || exit 6
+[ "$before" = " " ] && exit 0
+i=0
+while :; do
+  now=$(workers)
+  if [ -n "$now" ]; then
+    old=0
+    for p in $now; do case "$before" in *" $p "*) old=1;; esac; done
+    [ $old = 0 ] && exit 0
+  fi
+  i=$((i+1))
+  if [ $i -ge 2000 ]; then echo "nginx did not finish reloading within 10 s" >&2; exit 4; fi
+  sleep 0.005
+done
+"#;
+
+/// A name for a staging folder, unique enough between two hoist processes on one proxy.
+fn stage_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
 
 /// Which proxy to keep on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,9 +341,15 @@ impl<'e> Proxy<'e> {
         self.apply(&table, sink).await
     }
 
-    /// Makes `table` the proxy's configuration: write, `nginx -t`, SIGHUP. When nginx rejects
-    /// it, the previous files are written back (nginx never loaded the rejected ones) and the
-    /// error carries nginx's message.
+    /// Makes `table` the proxy's configuration: write, `nginx -t`, SIGHUP, and wait until
+    /// nginx's new workers took over (no worker of the old configuration accepts any more).
+    /// When nginx rejects it, the previous files are put back (nginx never loaded the rejected
+    /// ones) and the error carries nginx's message.
+    ///
+    /// Two engine round trips after the table was read: the new files go to a staging folder in
+    /// one archive upload, then one exec ([`APPLY_SCRIPT`]) compares, swaps, checks, reloads and
+    /// watches the workers inside the container, where polling costs microseconds instead of
+    /// an exec per look.
     pub async fn apply(
         &self,
         table: &ProxyConfig,
@@ -279,50 +357,59 @@ impl<'e> Proxy<'e> {
     ) -> Result<Applied, ProxyError> {
         let name = &self.spec.name;
         let text = table.render()?;
-        let previous_conf = self.engine.download_file(name, CONF_PATH).await?;
-        let previous_table = self.engine.download_file(name, TABLE_PATH).await?;
-        if previous_conf.as_ref().map(|f| f.contents.as_slice()) == Some(text.as_bytes())
-            && previous_table.is_some()
-        {
-            return Ok(Applied::Unchanged);
-        }
         let table_json = serde_json::to_vec_pretty(table).expect("a table serialises");
-        sink.emit(Event::new(
-            "Proxy",
-            name.clone(),
-            Phase::Working,
-            "Configuring",
-        ));
+        // A folder of its own per apply, so that two applies never read each other's files.
+        let stage = format!("{STAGE_DIR}/{}", stage_name());
         self.engine
             .upload_files(
                 name,
                 &[
-                    FileUpload::new(CONF_PATH, text.clone(), 0o644),
-                    FileUpload::new(TABLE_PATH, table_json, 0o644),
+                    FileUpload::new(format!("{stage}/hoist.conf"), text, 0o644),
+                    FileUpload::new(format!("{stage}/routes.json"), table_json, 0o644),
                 ],
             )
             .await?;
-        let check = self
-            .engine
-            .exec(name, &ExecCommand::new(["nginx", "-t", "-q"]))
-            .await?;
-        if !check.success() {
-            let message = nginx_error(&check.stderr_text(), &check.stdout_text());
-            self.restore(previous_conf, previous_table).await?;
-            sink.emit(Event::new(
-                "Proxy",
-                name.clone(),
-                Phase::Failed,
-                message.clone(),
-            ));
-            return Err(ProxyError::Rejected {
+        let script = ExecCommand::new(["sh", "-c", APPLY_SCRIPT, "hoist-apply", &stage]);
+        let out = self.engine.exec(name, &script).await?;
+        match out.exit_code {
+            0 => {
+                sink.emit(Event::new("Proxy", name.clone(), Phase::Done, "Reloaded"));
+                Ok(Applied::Reloaded)
+            }
+            UNCHANGED => Ok(Applied::Unchanged),
+            NO_SIGNAL => {
+                // The exec may not signal nginx (another user): the engine can. The takeover is
+                // then not waited for.
+                self.engine.signal(name, "HUP").await?;
+                sink.emit(Event::new("Proxy", name.clone(), Phase::Done, "Reloaded"));
+                Ok(Applied::Reloaded)
+            }
+            REJECTED | REJECTED_FIRST => {
+                let message = nginx_error(&out.stderr_text(), &out.stdout_text());
+                if out.exit_code == REJECTED_FIRST {
+                    // No previous files to put back: the empty table, which nginx accepts.
+                    self.restore(None, None).await?;
+                }
+                sink.emit(Event::new(
+                    "Proxy",
+                    name.clone(),
+                    Phase::Failed,
+                    message.clone(),
+                ));
+                Err(ProxyError::Rejected {
+                    proxy: name.clone(),
+                    message,
+                })
+            }
+            code => Err(ProxyError::Failed {
                 proxy: name.clone(),
-                message,
-            });
+                what: "applying the configuration",
+                message: format!(
+                    "exit {code}: {}",
+                    format!("{} {}", out.stderr_text(), out.stdout_text()).trim()
+                ),
+            }),
         }
-        self.engine.signal(name, "HUP").await?;
-        sink.emit(Event::new("Proxy", name.clone(), Phase::Done, "Reloaded"));
-        Ok(Applied::Reloaded)
     }
 
     /// Puts back the files that were there before a rejected apply. Without previous files
