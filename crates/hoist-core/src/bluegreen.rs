@@ -147,6 +147,9 @@ pub enum Step {
     Stop {
         color: Color,
     },
+    /// Stop the service's uncoloured containers (from `up` or a recreate deploy) once the
+    /// first colour took over from them.
+    StopPlain,
 }
 
 impl fmt::Display for Step {
@@ -161,6 +164,7 @@ impl fmt::Display for Step {
             Step::TestThroughProxy => write!(f, "post-integration test through the proxy"),
             Step::Drain => write!(f, "drain in-flight requests"),
             Step::Stop { color } => write!(f, "stop {color}"),
+            Step::StopPlain => f.write_str("stop the uncoloured containers"),
         }
     }
 }
@@ -188,6 +192,25 @@ pub fn deploy_steps(live: Option<Color>, stale: bool, image: &str, pre_test: boo
         steps.push(Step::Stop { color: old });
     }
     steps
+}
+
+/// The first colour of a service that ran without colours: after the release, the uncoloured
+/// containers (which the route pointed at before) get the drain and stop as an old colour
+/// would. `plain_running` says whether any runs; with a live colour there is nothing to add.
+pub fn retire_plain(mut steps: Vec<Step>, live: Option<Color>, plain_running: bool) -> Vec<Step> {
+    if live.is_none() && plain_running {
+        steps.push(Step::Drain);
+        steps.push(Step::StopPlain);
+    }
+    steps
+}
+
+/// A service's running containers without a colour (one-offs left out).
+pub fn plain_running(observed: &Observed, service: &str) -> bool {
+    observed
+        .containers
+        .iter()
+        .any(|c| c.service == service && !c.oneoff && color_of(c).is_none() && c.state.is_running())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,7 +266,7 @@ pub fn unwind(done: &[Step], failed: &Step, previous: Option<Color>) -> Vec<Step
     let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }));
     let mut steps = Vec::new();
     if let Some(new) = new {
-        if matches!(failed, Step::Stop { .. } | Step::Drain) {
+        if matches!(failed, Step::Stop { .. } | Step::StopPlain | Step::Drain) {
             // The new colour serves and passed its tests: only the old one's stop failed.
             return steps;
         }
@@ -383,6 +406,33 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn the_first_colour_retires_the_uncoloured_containers_last() {
+        let steps = retire_plain(deploy_steps(None, false, "v1", true), None, true);
+        let tail: Vec<String> = steps.iter().rev().take(3).map(|s| s.to_string()).collect();
+        assert_eq!(
+            tail,
+            [
+                "stop the uncoloured containers",
+                "drain in-flight requests",
+                "post-integration test through the proxy"
+            ]
+        );
+        // Nothing running without a colour, or a colour live: nothing added.
+        assert_eq!(
+            retire_plain(deploy_steps(None, false, "v1", true), None, false).len(),
+            5
+        );
+        let second = deploy_steps(Some(Color::Blue), false, "v2", true);
+        assert_eq!(
+            retire_plain(second.clone(), Some(Color::Blue), true),
+            second
+        );
+        // Its failure leaves blue serving: nothing to undo.
+        let failed = steps.last().unwrap();
+        assert!(unwind(&steps[..steps.len() - 1], failed, None).is_empty());
     }
 
     #[test]

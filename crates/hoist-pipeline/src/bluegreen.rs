@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_core::bluegreen::{
-    Color, ReleaseState, RollbackError, Step, colored, deploy_steps, live_color, rollback_steps,
-    unwind,
+    Color, ReleaseState, RollbackError, Step, color_of, colored, deploy_steps, live_color,
+    plain_running, retire_plain, rollback_steps, unwind,
 };
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::observed::{Observed, ObservedContainer};
@@ -217,6 +217,24 @@ pub struct ReleaseInfo {
     pub containers: Vec<String>,
 }
 
+/// `releases` with the history's word on them: a colour that is not live and whose latest
+/// release (from `latest`, [`crate::history::History::latest_releases`]) failed with the image
+/// it carries now is `failed`: its containers are the ones that deploy started and stopped.
+pub fn with_failures(
+    mut list: Vec<ReleaseInfo>,
+    latest: &[crate::history::ReleaseRecord],
+) -> Vec<ReleaseInfo> {
+    for info in &mut list {
+        let failed = latest.iter().any(|r| {
+            r.color == info.color.as_str() && r.status == "failed" && r.image == info.image
+        });
+        if failed && info.state != ReleaseState::Live {
+            info.state = ReleaseState::Failed;
+        }
+    }
+    list
+}
+
 impl<'e> Release<'e> {
     fn spec(&self) -> Result<&ServiceSpec, ReleaseError> {
         self.project
@@ -306,19 +324,92 @@ impl<'e> Release<'e> {
         Ok(out)
     }
 
-    /// Deploys `image` as the next colour beside the live one and moves traffic to it.
+    /// Deploys `image` as the next colour beside the live one and moves traffic to it. When
+    /// the service ran without colours so far, its uncoloured containers are stopped once the
+    /// first colour took over.
     pub async fn deploy(&self, image: &str, sink: &dyn EventSink) -> Result<Outcome, ReleaseError> {
-        self.spec()?;
-        self.proxy
-            .ensure(sink)
-            .await
-            .map_err(|e| self.failed("ensure the proxy", e.to_string(), None))?;
-        let (observed, routed) = self.observe().await?;
+        self.deploy_color(image, sink).await.1
+    }
+
+    /// [`Release::deploy`], also saying which colour it released (`None` when it failed
+    /// before knowing), so that a failure can be recorded against that colour.
+    pub async fn deploy_color(
+        &self,
+        image: &str,
+        sink: &dyn EventSink,
+    ) -> (Option<Color>, Result<Outcome, ReleaseError>) {
+        if let Err(e) = self.spec() {
+            return (None, Err(e));
+        }
+        if let Err(e) = self.proxy.ensure(sink).await {
+            return (
+                None,
+                Err(self.failed("ensure the proxy", e.to_string(), None)),
+            );
+        }
+        let (observed, routed) = match self.observe().await {
+            Ok(o) => o,
+            Err(e) => return (None, Err(e)),
+        };
         let live = live_color(&observed, &self.service, routed);
         let next = hoist_core::bluegreen::next_color(live);
         let stale = colored(&observed, &self.service, next).next().is_some();
-        let steps = deploy_steps(live, stale, image, self.pre_test.is_some());
-        self.carry_out(&steps, live, sink).await
+        let steps = retire_plain(
+            deploy_steps(live, stale, image, self.pre_test.is_some()),
+            live,
+            plain_running(&observed, &self.service),
+        );
+        (Some(next), self.carry_out(&steps, live, sink).await)
+    }
+
+    /// Points the route at the live colour's running containers, with this release's matcher
+    /// and directives: what the pipeline's integrate step does after a blue-green deploy. Right
+    /// after a release the table already says so and nginx is not reloaded; a changed
+    /// `directives:` is checked by nginx and applied, or rejected with nginx's message.
+    pub async fn confirm_route(
+        &self,
+        sink: &dyn EventSink,
+    ) -> Result<(Color, Vec<String>, crate::proxy::Applied), ReleaseError> {
+        self.spec()?;
+        let (observed, routed) = self.observe().await?;
+        let Some(live) = live_color(&observed, &self.service, routed) else {
+            return Err(self.failed(
+                "confirm the route",
+                format!(
+                    "no colour of {} is live (a blue-green deploy starts one)",
+                    self.service
+                ),
+                None,
+            ));
+        };
+        let servers = self
+            .servers(live)
+            .await
+            .map_err(|e| self.failed("confirm the route", e, Some(live)))?;
+        let upstream = self.upstream(live);
+        let route = Route {
+            name: self.route.clone(),
+            matcher: self.matcher.clone(),
+            upstream: upstream.clone(),
+            directives: self.directives.clone(),
+        };
+        let set = servers.clone();
+        let applied = self
+            .proxy
+            .update(sink, move |table| {
+                table.set_upstream(Upstream::new(upstream, set));
+                table.set_route(route);
+                Ok(())
+            })
+            .await
+            .map_err(|e| {
+                let cause = match e.nginx_message() {
+                    Some(m) => m.to_string(),
+                    None => e.to_string(),
+                };
+                self.failed("confirm the route", cause, Some(live))
+            })?;
+        Ok((live, servers, applied))
     }
 
     /// Starts the stopped previous colour, moves traffic back to it, stops the current one.
@@ -549,6 +640,25 @@ impl<'e> Release<'e> {
                 }
             }
             Step::Drain => tokio::time::sleep(self.drain).await,
+            Step::StopPlain => {
+                let observed = self
+                    .engine
+                    .observe_project(&self.project.name, &[], &[], &[])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let plain = observed.containers.iter().filter(|c| {
+                    c.service == self.service
+                        && !c.oneoff
+                        && color_of(c).is_none()
+                        && c.state.is_running()
+                });
+                for c in plain {
+                    self.engine
+                        .stop_container(&c.name, spec.stop_timeout_secs)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             Step::Stop { color } => {
                 let timeout = spec.stop_timeout_secs;
                 for c in self.colour_containers(*color).await? {
@@ -750,4 +860,49 @@ pub async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
     tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::ReleaseRecord;
+
+    fn info(color: Color, state: ReleaseState, image: &str) -> ReleaseInfo {
+        ReleaseInfo {
+            color,
+            state,
+            image: image.into(),
+            image_id: String::new(),
+            commit: None,
+            deployed: None,
+            containers: vec![],
+        }
+    }
+
+    fn record(color: &str, image: &str, status: &str) -> ReleaseRecord {
+        ReleaseRecord {
+            run: 1,
+            color: color.into(),
+            image: image.into(),
+            status: status.into(),
+            at: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_stopped_colour_whose_last_deploy_failed_with_its_image_is_failed() {
+        let list = vec![
+            info(Color::Blue, ReleaseState::Live, "v1"),
+            info(Color::Green, ReleaseState::Stopped, "v2"),
+        ];
+        let marked = with_failures(list.clone(), &[record("green", "v2", "failed")]);
+        assert_eq!(marked[1].state, ReleaseState::Failed);
+        assert_eq!(marked[0].state, ReleaseState::Live);
+        // The failure was of another image (the deploy failed before replacing green's
+        // containers), or green's latest release succeeded: stopped, not failed.
+        let marked = with_failures(list.clone(), &[record("green", "v3", "failed")]);
+        assert_eq!(marked[1].state, ReleaseState::Stopped);
+        let marked = with_failures(list, &[record("green", "v2", "done")]);
+        assert_eq!(marked[1].state, ReleaseState::Stopped);
+    }
 }

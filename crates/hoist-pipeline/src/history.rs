@@ -43,6 +43,20 @@ pub struct RunRecord {
     pub steps: Vec<StepLine>,
 }
 
+/// One release of a colour (a blue-green deploy or a rollback), with how it ended: where
+/// `hoist releases` learns that a colour's last deploy failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReleaseRecord {
+    pub run: i64,
+    /// `blue` or `green`.
+    pub color: String,
+    /// The image reference it released.
+    pub image: String,
+    /// `done` or `failed`.
+    pub status: String,
+    pub at: f64,
+}
+
 pub struct History {
     conn: Mutex<Connection>,
     path: String,
@@ -90,7 +104,10 @@ impl History {
                 run_id INTEGER NOT NULL REFERENCES runs(id), number INTEGER NOT NULL,
                 status TEXT NOT NULL, started_at REAL, seconds REAL,
                 detail TEXT NOT NULL DEFAULT '', output TEXT NOT NULL DEFAULT '',
-                PRIMARY KEY (run_id, number));",
+                PRIMARY KEY (run_id, number));
+             CREATE TABLE IF NOT EXISTS releases (
+                run_id INTEGER NOT NULL REFERENCES runs(id), color TEXT NOT NULL,
+                image TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL);",
         )
         .map_err(wrap)?;
         let history = History {
@@ -336,6 +353,60 @@ impl History {
         Ok(out)
     }
 
+    /// Records that run `run` released `color` with `image`, and how that ended.
+    pub fn record_release(
+        &self,
+        run: i64,
+        color: &str,
+        image: &str,
+        status: &str,
+    ) -> Result<(), HistoryError> {
+        self.conn()
+            .execute(
+                "INSERT INTO releases (run_id, color, image, status, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, color, image, status, now()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The latest release of each colour of `service` on `target`.
+    pub fn latest_releases(
+        &self,
+        service: &str,
+        target: &str,
+    ) -> Result<Vec<ReleaseRecord>, HistoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT r.run_id, r.color, r.image, r.status, r.at FROM releases r
+                 JOIN runs ON runs.id = r.run_id
+                 WHERE runs.service = ?1 AND runs.target = ?2
+                 ORDER BY r.at DESC, r.rowid DESC",
+            )
+            .map_err(|e| self.err(e))?;
+        let all: Vec<ReleaseRecord> = stmt
+            .query_map(params![service, target], |r| {
+                Ok(ReleaseRecord {
+                    run: r.get(0)?,
+                    color: r.get(1)?,
+                    image: r.get(2)?,
+                    status: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut latest: Vec<ReleaseRecord> = Vec::new();
+        for record in all {
+            if !latest.iter().any(|l| l.color == record.color) {
+                latest.push(record);
+            }
+        }
+        Ok(latest)
+    }
+
     /// The captured output of a step.
     pub fn output(&self, run: i64, step: StepId) -> Result<Option<String>, HistoryError> {
         self.conn()
@@ -393,6 +464,38 @@ mod tests {
             [("localhost:5000/books-ms:3f2a1c9".into(), "sha256:ab".into())]
         );
         assert_eq!(h.output(id, StepId::Checkout).unwrap().unwrap(), "line 1\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_latest_release_of_each_colour_wins() {
+        let dir = temp_dir("releases");
+        let h = History::open(&dir).unwrap();
+        let steps = [(StepId::Deploy, StepStatus::Pending)];
+        let one = h.start_run("books-ms", "prod", "a", &steps).unwrap();
+        h.record_release(one, "blue", "books-ms:v1", "done")
+            .unwrap();
+        let two = h.start_run("books-ms", "prod", "b", &steps).unwrap();
+        h.record_release(two, "green", "books-ms:v2", "failed")
+            .unwrap();
+        let three = h.start_run("books-ms", "prod", "c", &steps).unwrap();
+        h.record_release(three, "green", "books-ms:v3", "done")
+            .unwrap();
+        let other = h.start_run("books-ms", "staging", "d", &steps).unwrap();
+        h.record_release(other, "blue", "books-ms:v9", "failed")
+            .unwrap();
+        let latest = h.latest_releases("books-ms", "prod").unwrap();
+        let summary: Vec<(&str, &str, &str)> = latest
+            .iter()
+            .map(|r| (r.color.as_str(), r.image.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("green", "books-ms:v3", "done"),
+                ("blue", "books-ms:v1", "done")
+            ]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
