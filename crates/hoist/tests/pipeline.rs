@@ -156,6 +156,36 @@ impl Scenario {
         cmd
     }
 
+    /// `hoist ARGS` (not under `pipeline`) in the scenario's folder, with its state folder.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOIST_STATE_DIR", &self.state)
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    }
+
+    /// `hoist releases app --target prod --json`: colour → (state, image).
+    fn releases(&self) -> Vec<(String, String, String)> {
+        let out = self.cli(&["releases", "--target", "prod", "--json", "app"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("releases --json: {e}: {}", text(&out)));
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["color"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                    r["image"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut full = vec!["run"];
         full.extend_from_slice(args);
@@ -377,6 +407,59 @@ async fn sigint_during_deploy_leaves_the_lock_free_and_the_run_interrupted_and_a
         ],
         "{status:#}"
     );
+    assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn releases_shows_the_colour_whose_deploy_never_became_healthy_as_failed() {
+    let Some(s) = Scenario::new("rel-fail").await else {
+        return;
+    };
+    s.write(&Steps::default());
+    let v1 = hoist_testkit::books_ms_release(&s._cd, &s.project, "v1", "").await;
+    let sick = hoist_testkit::books_ms_release(
+        &s._cd,
+        &s.project,
+        "sick",
+        "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD false",
+    )
+    .await;
+    s.project.track_image(1, &v1);
+    s.project.track_image(1, &sick);
+    let deploy = |tag: &str| {
+        s.cli(&[
+            "deploy",
+            "--target",
+            "prod",
+            "--health-path",
+            "/api/v1/books",
+            "--health-timeout",
+            "30",
+            "--image",
+            tag,
+            "app",
+        ])
+    };
+    let out = deploy("v1");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = deploy("sick");
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("blue is serving"), "{}", text(&out));
+
+    let list = s.releases();
+    assert!(
+        list.contains(&("blue".into(), "live".into(), v1.clone())),
+        "{list:?}"
+    );
+    assert!(
+        list.contains(&("green".into(), "failed".into(), sick.clone())),
+        "{list:?}"
+    );
+    let table = s.cli(&["releases", "--target", "prod", "app"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let green = table.lines().find(|l| l.starts_with("green")).unwrap();
+    assert!(green.contains("failed"), "{table}");
     assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
 }
 

@@ -9,7 +9,7 @@ use hoist_core::plan::UpOptions;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::{Address, Engine};
 use hoist_docker::{EngineSpec, TlsFiles};
-use hoist_pipeline::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest};
+use hoist_pipeline::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest, with_failures};
 use hoist_pipeline::config::{PipelineFile, Target, Work};
 use hoist_pipeline::history::History;
 use hoist_pipeline::lock::{self, DeployLock};
@@ -100,16 +100,29 @@ fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Resu
     })
 }
 
-/// Takes the deploy lock of the service on the target and opens a history record of the
-/// release (shown by `hoist pipeline history` and the dashboard).
-fn begin(
+/// The lock and history key of `service`: `hoist.yml`'s service with `--target` (so that the
+/// pipeline and releases share one lock and one route), `project-service` otherwise.
+fn key(place: &Place, loaded: &Loaded, service: &str) -> String {
+    place
+        .service_key
+        .clone()
+        .unwrap_or_else(|| format!("{}-{service}", loaded.spec.name))
+}
+
+/// Runs `work` under the deploy lock of the service on the target, as a history record whose
+/// one step is the deploy (shown by `hoist pipeline history` and the dashboard): what deploy,
+/// both strategies, and rollback share. `work` gets the history and the record's id, to
+/// record the colour it releases; `describe` says what succeeded.
+fn recorded<T>(
     env: &EnvVars,
     place: &Place,
     key: &str,
     wait: bool,
-) -> anyhow::Result<(DeployLock, History, i64)> {
+    work: impl FnOnce(&History, i64) -> anyhow::Result<T>,
+    describe: impl FnOnce(&T) -> String,
+) -> anyhow::Result<T> {
     let state = super::pipeline::state_dir(env);
-    let mut held = lock::acquire(&state, &place.target, key, wait)?;
+    let mut held: DeployLock = lock::acquire(&state, &place.target, key, wait)?;
     let history = History::open(&state)?;
     let steps: Vec<(StepId, StepStatus)> = StepId::ALL
         .iter()
@@ -125,23 +138,18 @@ fn begin(
     let run = history.start_run(key, &place.target, "", &steps)?;
     held.record_holder(run)?;
     history.step_started(run, StepId::Deploy)?;
-    Ok((held, history, run))
-}
-
-fn finish(
-    history: &History,
-    run: i64,
-    started: std::time::Instant,
-    result: &Result<String, String>,
-) {
-    let seconds = Some(started.elapsed().as_secs_f64());
-    let (status, detail) = match result {
-        Ok(text) => (StepStatus::Done, text.clone()),
-        Err(e) => (StepStatus::Failed, e.clone()),
+    let started = std::time::Instant::now();
+    let result = work(&history, run);
+    let (status, detail) = match &result {
+        Ok(value) => (StepStatus::Done, describe(value)),
+        Err(e) => (StepStatus::Failed, format!("{e:#}")),
     };
+    let seconds = Some(started.elapsed().as_secs_f64());
     let _ = history.append_output(run, StepId::Deploy, &format!("{detail}\n"));
     let _ = history.step_finished(run, StepId::Deploy, status, seconds, &detail);
     let _ = history.finish_run(run, if result.is_ok() { "done" } else { "failed" });
+    drop(held);
+    result
 }
 
 /// `--image v2` means the service's image with tag `v2`; anything with a `/` or `:` is a full
@@ -284,46 +292,55 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                 docker_config: docker_config(env),
                 ..Default::default()
             };
-            let key = place
-                .service_key
-                .clone()
-                .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
-            let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
-            let started = std::time::Instant::now();
-            let result = super::runtime()?.block_on(async {
-                let engine = Engine::connect(&place.engine).await?;
-                hoist_docker::orchestrate::up(&engine, &loaded.spec, &opts, None, &exec, &printer)
-                    .await
-                    .map_err(super::up::explain)
-            });
-            let text = result
-                .as_ref()
-                .map(|_| format!("{image} recreated"))
-                .map_err(|e| format!("{e:#}"));
-            finish(&history, run, started, &text);
-            result?;
+            let key = key(&place, &loaded, &args.service);
+            let runtime = super::runtime()?;
+            recorded(
+                env,
+                &place,
+                &key,
+                args.release.wait_lock,
+                |_, _| {
+                    runtime.block_on(async {
+                        let engine = Engine::connect(&place.engine).await?;
+                        hoist_docker::orchestrate::up(
+                            &engine,
+                            &loaded.spec,
+                            &opts,
+                            None,
+                            &exec,
+                            &printer,
+                        )
+                        .await
+                        .map_err(super::up::explain)
+                    })
+                },
+                |_| format!("{image} recreated"),
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
         other => anyhow::bail!("unknown --strategy {other:?}: expected blue-green or recreate"),
     }
-    let key = place
-        .service_key
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
-    let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
-    let started = std::time::Instant::now();
-    let result = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&place.engine).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
-        let outcome = release.deploy(&image, &printer).await?;
-        anyhow::Ok(outcome)
-    });
-    let text = match &result {
-        Ok(o) => Ok(format!("{} live on {} with {image}", args.service, o.live)),
-        Err(e) => Err(format!("{e:#}")),
-    };
-    finish(&history, run, started, &text);
-    let outcome = result?;
+    let key = key(&place, &loaded, &args.service);
+    let runtime = super::runtime()?;
+    let outcome = recorded(
+        env,
+        &place,
+        &key,
+        args.release.wait_lock,
+        |history, run| {
+            runtime.block_on(async {
+                let engine = Engine::connect(&place.engine).await?;
+                let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
+                let (color, result) = release.deploy_color(&image, &printer).await;
+                if let Some(color) = color {
+                    let status = if result.is_ok() { "done" } else { "failed" };
+                    let _ = history.record_release(run, color.as_str(), &image, status);
+                }
+                anyhow::Ok(result?)
+            })
+        },
+        |o| format!("{} live on {} with {image}", args.service, o.live),
+    )?;
     println!(
         "{} is live on {} with {image}{}",
         args.service,
@@ -347,23 +364,22 @@ pub fn rollback(
     let place = place(global, env, &args.release)?;
     let loaded = load_project(&place.global, env)?;
     let printer = Printer::new(Progress::Plain);
-    let key = place
-        .service_key
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", loaded.spec.name, args.service));
-    let (_lock, history, run) = begin(env, &place, &key, args.release.wait_lock)?;
-    let started = std::time::Instant::now();
-    let result = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&place.engine).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
-        anyhow::Ok(release.rollback(&printer).await?)
-    });
-    let text = match &result {
-        Ok(o) => Ok(format!("{} rolled back to {}", args.service, o.live)),
-        Err(e) => Err(format!("{e:#}")),
-    };
-    finish(&history, run, started, &text);
-    let outcome = result?;
+    let key = key(&place, &loaded, &args.service);
+    let runtime = super::runtime()?;
+    let outcome = recorded(
+        env,
+        &place,
+        &key,
+        args.release.wait_lock,
+        |_, _| {
+            runtime.block_on(async {
+                let engine = Engine::connect(&place.engine).await?;
+                let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
+                anyhow::Ok(release.rollback(&printer).await?)
+            })
+        },
+        |o| format!("{} rolled back to {}", args.service, o.live),
+    )?;
     println!(
         "{} is back on {} ({} stopped)",
         args.service,
@@ -385,6 +401,14 @@ pub fn releases(
         let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
         anyhow::Ok(release.releases().await?)
     })?;
+    // A colour whose last deploy failed reads `failed`: the engine only knows it stopped.
+    let latest = match History::open(&super::pipeline::state_dir(env)) {
+        Ok(history) => history
+            .latest_releases(&key(&place, &loaded, &args.service), &place.target)
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let list = with_failures(list, &latest);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
