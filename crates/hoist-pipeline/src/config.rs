@@ -55,6 +55,51 @@ impl PipelineFile {
             .find(|(id, _)| *id == step)
             .and_then(|(_, w)| w.as_ref())
     }
+
+    /// How step 6 releases the service on `target`: the target's `strategy`, else the deploy
+    /// step's, else blue-green when step 7 integrates the service behind the proxy and
+    /// recreate when it does not (there is no route to switch).
+    pub fn strategy(&self, target: &Target) -> Strategy {
+        let step = match self.work(StepId::Deploy) {
+            Some(Work::Deploy { strategy, .. }) => *strategy,
+            _ => None,
+        };
+        target.strategy.or(step).unwrap_or_else(|| {
+            if matches!(self.work(StepId::Integrate), Some(Work::Integrate(_))) {
+                Strategy::BlueGreen
+            } else {
+                Strategy::Recreate
+            }
+        })
+    }
+}
+
+/// How the deploy step replaces the running release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The next colour starts beside the live one, is checked, takes the route, and the old
+    /// colour stops: what `hoist deploy` does, with zero downtime.
+    BlueGreen,
+    /// The lifecycle `up`: the container is replaced in place, as Compose does (for services
+    /// that cannot run twice at once).
+    Recreate,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Recreate => "recreate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Strategy> {
+        match s {
+            "blue-green" => Some(Strategy::BlueGreen),
+            "recreate" => Some(Strategy::Recreate),
+            _ => None,
+        }
+    }
 }
 
 /// A named place to deploy to.
@@ -75,6 +120,8 @@ pub struct Target {
     /// The host the proxy container reaches published ports at; the public address's host.
     pub upstream_host: String,
     pub proxy: ProxySpec,
+    /// The deploy step's strategy on this target, over the file's (`strategy:`).
+    pub strategy: Option<Strategy>,
 }
 
 /// The work of one step.
@@ -96,8 +143,20 @@ pub enum Work {
     Build(Vec<ImageBuild>),
     /// Image names (without registry) to push, both tags.
     Push(Vec<String>),
-    /// A service of the deploy files, brought up on the target with the commit's tag.
-    Deploy { service: String },
+    /// A service of the deploy files, released on the target with the commit's tag.
+    Deploy {
+        service: String,
+        /// `strategy:`; see [`PipelineFile::strategy`] for the default.
+        strategy: Option<Strategy>,
+        /// Blue-green: the path that must answer 200 on the new colour before it takes traffic,
+        /// and through the proxy after (the pre- and post-integration tests); the integrate
+        /// step's path by default.
+        health_path: Option<String>,
+        /// Blue-green: seconds the new colour gets to become healthy.
+        health_timeout: u64,
+        /// Blue-green: seconds in-flight requests get on the old colour after the switch.
+        drain: u64,
+    },
     /// Route the deployed service through the target's proxy.
     Integrate(Integrate),
 }
@@ -219,6 +278,29 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
             steps[id.index()].1 = Some(work(id, node, &dir)?);
         }
     }
+    // Blue-green switches the route step 7 defines: without one there is nothing to switch.
+    let integrated = steps[StepId::Integrate.index()].1.is_some();
+    if !integrated {
+        let deploy_node = top
+            .get("steps")
+            .and_then(|n| n.as_map())
+            .and_then(|m| m.get("deploy"));
+        let mut explicit: Vec<&Node> = deploy_node.into_iter().collect();
+        if let Some(map) = top.get("targets").and_then(|n| n.as_map()) {
+            explicit.extend(map.iter().map(|(_, n)| n));
+        }
+        for node in explicit {
+            if let Some(strategy) = node.as_map().and_then(|m| m.get("strategy"))
+                && strategy.scalar_string().as_deref() == Some(Strategy::BlueGreen.as_str())
+            {
+                return Err(err_at(
+                    strategy,
+                    "strategy blue-green switches the proxy route of the integrate step, \
+                     and this file has no integrate step",
+                ));
+            }
+        }
+    }
     Ok(PipelineFile {
         path: path.to_path_buf(),
         dir,
@@ -253,6 +335,7 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             "registry",
             "upstream_host",
             "proxy",
+            "strategy",
         ],
     )?;
     let host = f.string("host")?.ok_or_else(|| f.missing("host"))?;
@@ -293,7 +376,30 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             .unwrap_or_else(|| registry.to_string()),
         upstream_host,
         proxy,
+        strategy: strategy_of(&f)?,
     })
+}
+
+fn strategy_of(f: &Fields) -> Result<Option<Strategy>, ConfigError> {
+    match f.get("strategy") {
+        None => Ok(None),
+        Some(node) => node
+            .scalar_string()
+            .as_deref()
+            .and_then(Strategy::parse)
+            .map(Some)
+            .ok_or_else(|| err_at(node, "strategy is blue-green or recreate")),
+    }
+}
+
+fn seconds_of(f: &Fields, key: &str, default: u64) -> Result<u64, ConfigError> {
+    match f.get(key) {
+        None => Ok(default),
+        Some(node) => node
+            .scalar_string()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| err_at(node, format!("{key} is a number of seconds"))),
+    }
 }
 
 fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
@@ -307,7 +413,13 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
         }
         Build => &["command", "images"],
         Push | PushTests => &["command", "images"],
-        Deploy => &["service"],
+        Deploy => &[
+            "service",
+            "strategy",
+            "health_path",
+            "health_timeout",
+            "drain",
+        ],
         Integrate => &["path", "host", "port", "directives"],
     };
     if empty {
@@ -390,6 +502,10 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
         }
         Deploy => Ok(Work::Deploy {
             service: f.string("service")?.ok_or_else(|| f.missing("service"))?,
+            strategy: strategy_of(&f)?,
+            health_path: f.string("health_path")?,
+            health_timeout: seconds_of(&f, "health_timeout", 60)?,
+            drain: seconds_of(&f, "drain", 2)?,
         }),
         Integrate => {
             let path = f.string("path")?;
@@ -566,6 +682,54 @@ mod tests {
         assert_eq!(prod.proxy.port, 8081);
         assert_eq!(prod.proxy.image, "nginx");
         assert!(prod.trust_insecure);
+    }
+
+    #[test]
+    fn an_integrated_service_deploys_blue_green_unless_a_target_or_the_step_says_recreate() {
+        let head = format!(
+            "{MINIMAL}targets:\n  prod:\n    host: tcp://10.200.0.2:2375\n    public_address: http://10.200.0.2\n  lab:\n    host: tcp://10.200.0.3:2375\n    public_address: http://10.200.0.3\n    strategy: recreate\n"
+        );
+        let integrated = format!(
+            "{head}steps:\n  deploy:\n    service: app\n  integrate:\n    path: /api\n    port: 8080\n"
+        );
+        let file = parse_text(&integrated).unwrap();
+        let prod = file.target("prod").unwrap();
+        assert_eq!(file.strategy(prod), Strategy::BlueGreen);
+        assert_eq!(
+            file.strategy(file.target("lab").unwrap()),
+            Strategy::Recreate
+        );
+        let Some(Work::Deploy {
+            health_timeout,
+            drain,
+            ..
+        }) = file.work(StepId::Deploy)
+        else {
+            panic!("a deploy step")
+        };
+        assert_eq!((*health_timeout, *drain), (60, 2));
+        let step_says =
+            integrated.replace("service: app\n", "service: app\n    strategy: recreate\n");
+        let file = parse_text(&step_says).unwrap();
+        assert_eq!(
+            file.strategy(file.target("prod").unwrap()),
+            Strategy::Recreate
+        );
+        // Nothing to switch without a route.
+        let plain = format!("{head}steps:\n  deploy:\n    service: app\n");
+        let file = parse_text(&plain).unwrap();
+        assert_eq!(
+            file.strategy(file.target("prod").unwrap()),
+            Strategy::Recreate
+        );
+        let err = parse_text(
+            &plain.replace("service: app\n", "service: app\n    strategy: blue-green\n"),
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 14, "{err}");
+        assert!(err.message.contains("no integrate step"), "{err}");
+        let err = parse_text(&integrated.replace("recreate", "rolling")).unwrap_err();
+        assert!(err.message.contains("blue-green or recreate"), "{err}");
     }
 
     #[test]

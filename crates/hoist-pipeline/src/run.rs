@@ -22,7 +22,8 @@ use hoist_docker::{DockerConfig, Engine, EngineSpec, ImageRef, TlsFiles};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::config::{ImageBuild, Integrate, PipelineFile, Target, Work};
+use crate::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest};
+use crate::config::{ImageBuild, Integrate, PipelineFile, Strategy, Target, Work};
 use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
 use crate::proxy::{Match, Proxy, Route, Upstream, published_servers};
@@ -53,6 +54,13 @@ pub enum PipelineEvent {
         run: i64,
         reference: String,
         digest: String,
+    },
+    /// A blue-green deploy released `color` with `image`; `status` is `done` or `failed`.
+    Release {
+        run: i64,
+        color: String,
+        image: String,
+        status: String,
     },
     RunFinished {
         run: i64,
@@ -87,6 +95,12 @@ impl PipelineSink for HistorySink {
                 reference,
                 digest,
             } => self.0.add_image(*run, reference, digest),
+            PipelineEvent::Release {
+                run,
+                color,
+                image,
+                status,
+            } => self.0.record_release(*run, color, image, status),
             PipelineEvent::RunFinished { run, status } => self.0.finish_run(*run, status),
         };
     }
@@ -362,8 +376,14 @@ impl StepCtx<'_> {
             }
             Work::Build(images) => self.build(images).await,
             Work::Push(names) => self.push(names).await,
-            Work::Deploy { service } => self.deploy(service).await,
-            Work::Integrate(integrate) => self.integrate(integrate).await,
+            Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
+                Strategy::Recreate => self.deploy(service).await,
+                Strategy::BlueGreen => self.deploy_blue_green(work).await,
+            },
+            Work::Integrate(integrate) => match self.file().strategy(&self.run.target) {
+                Strategy::Recreate => self.integrate(integrate).await,
+                Strategy::BlueGreen => self.confirm_route(integrate).await,
+            },
         }
     }
 
@@ -638,8 +658,167 @@ impl StepCtx<'_> {
         Ok(format!("{reference} on {}", self.run.target.name))
     }
 
+    /// Routes of other services may change on the same proxy at the same time: one change at a
+    /// time per proxy, so that no update is lost.
+    async fn proxy_lock(&self) -> Result<DeployLock, String> {
+        let target = &self.run.target;
+        let state = self.ctx.state_dir.clone();
+        let (t, p) = (target.name.clone(), format!("proxy-{}", target.proxy.name));
+        tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &p, true))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// The integrate step's route, as a release of `service` on the target sees it: the route
+    /// is named after hoist.yml's service, as `hoist deploy --target` names it.
+    fn release<'e>(
+        &self,
+        engine: &'e Engine,
+        spec: ProjectSpec,
+        service: &str,
+        integrate: &Integrate,
+        work: &Work,
+    ) -> Release<'e> {
+        let target = &self.run.target;
+        let (health_path, health_timeout, drain) = match work {
+            Work::Deploy {
+                health_path,
+                health_timeout,
+                drain,
+                ..
+            } => (health_path.clone(), *health_timeout, *drain),
+            _ => (None, 60, 2),
+        };
+        let matcher = match (&integrate.path, &integrate.host) {
+            (Some(path), _) => Match::PathPrefix(path.clone()),
+            (None, Some(host)) => Match::Host(host.clone()),
+            (None, None) => unreachable!("the file is validated"),
+        };
+        // The pre-integration test GETs the health path on the new colour itself; the
+        // post-integration test GETs it through the proxy, which routes by path only for a
+        // path route (a host route is tested by step 8 with its DOMAIN).
+        let health_path = health_path.or_else(|| integrate.path.clone());
+        let check: Option<Arc<dyn ReleaseTest>> = health_path
+            .clone()
+            .map(|path| Arc::new(HttpCheck { path }) as Arc<dyn ReleaseTest>);
+        let post = match matcher {
+            Match::PathPrefix(_) => check.clone(),
+            Match::Host(_) => None,
+        };
+        Release {
+            engine,
+            project: spec,
+            service: service.to_string(),
+            container_port: integrate.port,
+            host: target.upstream_host.clone(),
+            proxy: Proxy::new(engine, target.proxy.clone()),
+            route: self.file().service.clone(),
+            matcher,
+            directives: integrate.directives.clone(),
+            health: HealthGate {
+                http_path: health_path,
+                deadline: Duration::from_secs(health_timeout),
+            },
+            pre_test: check,
+            post_test: post,
+            drain: Duration::from_secs(drain),
+            exec: self.exec_options(),
+            commit: Some(self.run.commit.clone()).filter(|c| !c.is_empty()),
+        }
+    }
+
+    /// Step 6 for a service behind the proxy: the same blue-green release as `hoist deploy`
+    /// (next colour beside the live one, health, pre-integration test, switch, post-integration
+    /// test, drain, stop the old colour), under the deploy lock the run holds. The colour is
+    /// recorded in the run's history.
+    async fn deploy_blue_green(&self, work: &Work) -> Result<String, String> {
+        let Work::Deploy { service, .. } = work else {
+            unreachable!("called for the deploy step")
+        };
+        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+            return Err("blue-green needs the integrate step's route (steps.integrate)".into());
+        };
+        let engine = self.connect_target().await?;
+        let (spec, reference) = self.deploy_spec(service)?;
+        self.output(&format!(
+            "releasing {reference} as {}/{service} on {}, blue-green",
+            spec.name, self.run.target.name
+        ));
+        let _proxy_lock = self.proxy_lock().await?;
+        let release = self.release(&engine, spec, service, integrate, work);
+        let (color, result) = release.deploy_color(&reference, &OutputEvents(self)).await;
+        if let Some(color) = color {
+            (self.emit)(PipelineEvent::Release {
+                run: self.run.id,
+                color: color.to_string(),
+                image: reference.clone(),
+                status: if result.is_ok() { "done" } else { "failed" }.into(),
+            });
+        }
+        let outcome = result.map_err(|e| e.to_string())?;
+        for (step, took) in &outcome.steps {
+            self.output(&format!("{step}: {} ms", took.as_millis()));
+        }
+        self.output(&format!(
+            "healthy to switched: {} ms",
+            outcome.healthy_to_switched().as_millis()
+        ));
+        Ok(match outcome.previous {
+            Some(previous) => format!(
+                "{reference} live on {} ({previous} stopped) on {}",
+                outcome.live, self.run.target.name
+            ),
+            None => format!(
+                "{reference} live on {} on {}",
+                outcome.live, self.run.target.name
+            ),
+        })
+    }
+
+    /// Step 7 after a blue-green deploy: the route must point at the live colour. Right after
+    /// the release it does, and nginx is not reloaded; a changed route in hoist.yml (its
+    /// directives, say) is checked by nginx and applied to the live colour's upstream.
+    async fn confirm_route(&self, integrate: &Integrate) -> Result<String, String> {
+        let Some(work @ Work::Deploy { service, .. }) = self.file().work(StepId::Deploy) else {
+            return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
+        };
+        let target = &self.run.target;
+        let engine = self.connect_target().await?;
+        let (spec, _) = self.deploy_spec(service)?;
+        let _proxy_lock = self.proxy_lock().await?;
+        let release = self.release(&engine, spec, service, integrate, work);
+        let events = OutputEvents(self);
+        release
+            .proxy
+            .ensure(&events)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (live, servers, applied) =
+            release.confirm_route(&events).await.map_err(|e| match e {
+                crate::bluegreen::ReleaseError::Failed { cause, .. } => cause,
+                other => other.to_string(),
+            })?;
+        self.output(&format!(
+            "route {} → {}-{live} ({}): {}",
+            release.route,
+            release.route,
+            servers.join(" "),
+            match applied {
+                crate::proxy::Applied::Unchanged => "already in place",
+                crate::proxy::Applied::Reloaded => "updated and reloaded",
+            }
+        ));
+        let at = match (&integrate.path, &integrate.host) {
+            (Some(path), _) => format!("{}{path}", target.public_address),
+            (_, Some(host)) => format!("http://{host}/"),
+            _ => String::new(),
+        };
+        Ok(format!("{at} on {live}"))
+    }
+
     async fn integrate(&self, integrate: &Integrate) -> Result<String, String> {
-        let Some(Work::Deploy { service }) = self.file().work(StepId::Deploy) else {
+        let Some(Work::Deploy { service, .. }) = self.file().work(StepId::Deploy) else {
             return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
         };
         let target = &self.run.target;
@@ -661,14 +840,7 @@ impl StepCtx<'_> {
             ));
         }
         self.output(&format!("servers: {}", servers.join(" ")));
-        // Routes of other services may change on the same proxy at the same time: one change
-        // at a time per proxy, so that no update is lost.
-        let state = self.ctx.state_dir.clone();
-        let (t, p) = (target.name.clone(), format!("proxy-{}", target.proxy.name));
-        let _proxy_lock = tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &p, true))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let _proxy_lock = self.proxy_lock().await?;
         let proxy = Proxy::new(&engine, target.proxy.clone());
         let events = OutputEvents(self);
         proxy.ensure(&events).await.map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use hoist_pipeline::config::{self, Work};
+use hoist_pipeline::config::{self, Strategy, Work};
 use hoist_pipeline::steps::StepId;
 
 #[test]
@@ -37,6 +37,25 @@ fn the_reference_file_defines_the_books_nine_steps() {
     assert_eq!(prod.registry, "10.200.0.1:5000");
     assert_eq!(prod.proxy.image, "10.200.0.1:5000/hoist-proxy:latest");
     assert!(file.target("prod-tls").unwrap().tls.is_some());
+    // Step 6 releases blue-green behind the proxy; the TLS target keeps Compose's recreate.
+    assert_eq!(file.strategy(prod), Strategy::BlueGreen);
+    assert_eq!(
+        file.strategy(file.target("prod-tls").unwrap()),
+        Strategy::Recreate
+    );
+    let Some(Work::Deploy {
+        service,
+        health_path,
+        health_timeout,
+        drain,
+        ..
+    }) = file.work(StepId::Deploy)
+    else {
+        panic!("step 6 deploys");
+    };
+    assert_eq!(service, "app");
+    assert_eq!(health_path.as_deref(), Some("/api/v1/books"));
+    assert_eq!((*health_timeout, *drain), (60, 2));
     for f in file.dev_files.iter().chain(&file.deploy_files) {
         assert!(f.exists(), "{} exists", f.display());
     }

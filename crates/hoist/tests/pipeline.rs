@@ -186,6 +186,19 @@ impl Scenario {
             .collect()
     }
 
+    /// The upstream the proxy's route for books-ms points at.
+    async fn routed_upstream(&self) -> String {
+        let proxy = hoist_pipeline::proxy::Proxy::new(
+            &self.prod,
+            hoist_pipeline::proxy::ProxySpec {
+                name: self.proxy.name.clone(),
+                ..hoist_pipeline::proxy::ProxySpec::new("unused")
+            },
+        );
+        let table = proxy.config().await.unwrap();
+        table.route("books-ms").expect("a route").upstream.clone()
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut full = vec!["run"];
         full.extend_from_slice(args);
@@ -408,6 +421,91 @@ async fn sigint_during_deploy_leaves_the_lock_free_and_the_run_interrupted_and_a
         "{status:#}"
     );
     assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_pipeline_runs_release_blue_then_green_behind_the_proxy_without_a_failed_request() {
+    let Some(s) = Scenario::new("pipe-bg").await else {
+        return;
+    };
+    let steps = Steps {
+        pre_deployment_tests: "command: 'true'",
+        ..Steps::default()
+    };
+    s.write(&steps);
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    let deploy = status["steps"][5]["detail"].as_str().unwrap();
+    assert!(deploy.contains("live on blue"), "{deploy}");
+    assert_eq!(s.routed_upstream().await, "books-ms-blue");
+    let first = s.releases();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!((first[0].0.as_str(), first[0].1.as_str()), ("blue", "live"));
+
+    // A new commit, released by a second run while requests keep coming through the proxy.
+    s.write(&steps);
+    let load = hoist_testkit::load::start(
+        &s.url(),
+        100,
+        4,
+        "x-books-ms-version",
+        Duration::from_secs(300),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let out = s.run(&[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    println!("second run under load: {}", report.summary());
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    let deploy = status["steps"][5]["detail"].as_str().unwrap();
+    assert!(deploy.contains("live on green (blue stopped)"), "{deploy}");
+    let integrate = status["steps"][6]["detail"].as_str().unwrap();
+    assert!(integrate.ends_with("on green"), "{integrate}");
+    assert_eq!(s.routed_upstream().await, "books-ms-green");
+    let commit = status["commit"].as_str().unwrap().to_string();
+    let second = s.releases();
+    let state = |color: &str| {
+        second
+            .iter()
+            .find(|r| r.0 == color)
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .unwrap_or_else(|| panic!("{color} in {second:?}"))
+    };
+    assert_eq!(state("green").0, "live");
+    assert!(
+        state("green").1.ends_with(&format!(":{commit}")),
+        "{second:?}"
+    );
+    assert_eq!(state("blue").0, "stopped");
+    assert!(report.total() > 100, "{}", report.summary());
+    assert!(report.failures().is_empty(), "{}", report.summary());
+    for _ in 0..5 {
+        assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+    }
+    // The engine agrees: blue's container exited, green's runs.
+    let observed = s
+        .prod
+        .observe_project(&s.project.name, &[], &[], &[])
+        .await
+        .unwrap();
+    let app: Vec<(String, bool)> = observed
+        .containers
+        .iter()
+        .filter(|c| c.service == "app")
+        .map(|c| (c.name.clone(), c.state.is_running()))
+        .collect();
+    assert!(
+        app.iter().any(|(n, r)| n.contains("app-blue") && !r),
+        "{app:?}"
+    );
+    assert!(
+        app.iter().any(|(n, r)| n.contains("app-green") && *r),
+        "{app:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

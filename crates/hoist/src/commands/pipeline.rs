@@ -292,7 +292,9 @@ impl PipelineSink for Terminal {
                     let _ = writeln!(out, "{}", checklist_line(line));
                 }
             }
-            PipelineEvent::Output { .. } | PipelineEvent::Image { .. } => {}
+            PipelineEvent::Output { .. }
+            | PipelineEvent::Image { .. }
+            | PipelineEvent::Release { .. } => {}
             PipelineEvent::RunFinished { .. } => {}
         }
         let _ = out.flush();
