@@ -26,7 +26,7 @@ use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate;
 use hoist_docker::project::CreateRequest;
 
-use crate::proxy::{Match, Proxy, Route, Upstream};
+use crate::proxy::{Match, Proxy, ProxyConfig, Route, TableSnapshot, Upstream};
 
 /// Label with the image reference a colour was deployed with.
 pub const IMAGE_LABEL: &str = "io.hoist.release.image";
@@ -256,27 +256,32 @@ impl<'e> Release<'e> {
     }
 
     async fn observe(&self) -> Result<(Observed, Option<Color>), ReleaseError> {
-        let observed = self
-            .engine
-            .observe_project(&self.project.name, &[], &[], &[])
-            .await
-            .map_err(|e| ReleaseError::Observe {
-                service: self.service.clone(),
-                cause: e.to_string(),
-            })?;
-        let table = self
-            .proxy
-            .config()
-            .await
-            .map_err(|e| ReleaseError::Observe {
-                service: self.service.clone(),
-                cause: e.to_string(),
-            })?;
-        let routed = table
+        let (observed, routed, _) = self.observe_with_table().await?;
+        Ok((observed, routed))
+    }
+
+    /// The project's containers, the colour the route points at, and the table it was read
+    /// from (which the steps change later without reading it again).
+    async fn observe_with_table(
+        &self,
+    ) -> Result<(Observed, Option<Color>, TableSnapshot), ReleaseError> {
+        let observe_error = |e: String| ReleaseError::Observe {
+            service: self.service.clone(),
+            cause: e,
+        };
+        let (observed, snapshot) = tokio::join!(
+            self.engine
+                .observe_project(&self.project.name, &[], &[], &[]),
+            self.proxy.snapshot()
+        );
+        let observed = observed.map_err(|e| observe_error(e.to_string()))?;
+        let snapshot = snapshot.map_err(|e| observe_error(e.to_string()))?;
+        let routed = snapshot
+            .table
             .route(&self.route)
             .and_then(|r| r.upstream.strip_prefix(&format!("{}-", self.route)))
             .and_then(Color::parse);
-        Ok((observed, routed))
+        Ok((observed, routed, snapshot))
     }
 
     /// The colour the proxy serves, if any.
@@ -347,7 +352,7 @@ impl<'e> Release<'e> {
                 Err(self.failed("ensure the proxy", e.to_string(), None)),
             );
         }
-        let (observed, routed) = match self.observe().await {
+        let (observed, routed, table) = match self.observe_with_table().await {
             Ok(o) => o,
             Err(e) => return (None, Err(e)),
         };
@@ -359,7 +364,7 @@ impl<'e> Release<'e> {
             live,
             plain_running(&observed, &self.service),
         );
-        (Some(next), self.carry_out(&steps, live, sink).await)
+        (Some(next), self.carry_out(&steps, live, table, sink).await)
     }
 
     /// Points the route at the live colour's running containers, with this release's matcher
@@ -371,7 +376,7 @@ impl<'e> Release<'e> {
         sink: &dyn EventSink,
     ) -> Result<(Color, Vec<String>, crate::proxy::Applied), ReleaseError> {
         self.spec()?;
-        let (observed, routed) = self.observe().await?;
+        let (observed, routed, mut table) = self.observe_with_table().await?;
         let Some(live) = live_color(&observed, &self.service, routed) else {
             return Err(self.failed(
                 "confirm the route",
@@ -393,12 +398,11 @@ impl<'e> Release<'e> {
             upstream: upstream.clone(),
             directives: self.directives.clone(),
         };
-        let set = servers.clone();
         let applied = self
             .proxy
-            .update(sink, move |table| {
-                table.set_upstream(Upstream::new(upstream, set));
-                table.set_route(route);
+            .update_on(&mut table, sink, |table| {
+                table.set_upstream(Upstream::new(upstream.clone(), servers.clone()));
+                table.set_route(route.clone());
                 Ok(())
             })
             .await
@@ -415,10 +419,10 @@ impl<'e> Release<'e> {
     /// Starts the stopped previous colour, moves traffic back to it, stops the current one.
     pub async fn rollback(&self, sink: &dyn EventSink) -> Result<Outcome, ReleaseError> {
         self.spec()?;
-        let (observed, routed) = self.observe().await?;
+        let (observed, routed, table) = self.observe_with_table().await?;
         let live = live_color(&observed, &self.service, routed);
         let steps = rollback_steps(&observed, &self.service, live)?;
-        self.carry_out(&steps, live, sink).await
+        self.carry_out(&steps, live, table, sink).await
     }
 
     fn failed(&self, step: &str, cause: String, live: Option<Color>) -> ReleaseError {
@@ -436,6 +440,7 @@ impl<'e> Release<'e> {
         &self,
         steps: &[Step],
         live: Option<Color>,
+        table: TableSnapshot,
         sink: &dyn EventSink,
     ) -> Result<Outcome, ReleaseError> {
         let mut done: Vec<Step> = Vec::new();
@@ -443,9 +448,11 @@ impl<'e> Release<'e> {
         // What the route pointed at before: when no colour was live (the service was integrated
         // without colours, by the pipeline's integrate step or by hand), a failure after the
         // switch puts this back rather than leaving the route on a stopped colour.
-        let prior = self.prior_route().await;
-        // The servers of the colour the direct test reached, for the switch right after it.
-        let mut cache: Option<(Color, Vec<String>)> = None;
+        let prior = prior_route(&table.table, &self.route);
+        let mut state = StepState {
+            servers: None,
+            table,
+        };
         for step in steps {
             sink.emit(Event::new(
                 "Release",
@@ -454,7 +461,7 @@ impl<'e> Release<'e> {
                 step.to_string(),
             ));
             let started = Instant::now();
-            if let Err(cause) = self.run_step(step, &mut cache, sink).await {
+            if let Err(cause) = self.run_step(step, &mut state, sink).await {
                 sink.emit(Event::new(
                     "Release",
                     self.service.clone(),
@@ -470,7 +477,10 @@ impl<'e> Release<'e> {
                     && live.is_none()
                     && let Some((route, upstream)) = &prior
                 {
-                    match self.restore_route(route, upstream.clone(), sink).await {
+                    match self
+                        .restore_route(route, upstream.clone(), &mut state.table, sink)
+                        .await
+                    {
                         Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
                         Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
                     }
@@ -479,7 +489,8 @@ impl<'e> Release<'e> {
                     if unwind_error.is_some() {
                         break;
                     }
-                    match self.run_step(u, &mut None, sink).await {
+                    state.servers = None;
+                    match self.run_step(u, &mut state, sink).await {
                         Ok(()) => unwound.push(u.to_string()),
                         Err(e) => {
                             unwind_error = Some(format!("{u}: {e}"));
@@ -569,7 +580,7 @@ impl<'e> Release<'e> {
     async fn run_step(
         &self,
         step: &Step,
-        cache: &mut Option<(Color, Vec<String>)>,
+        state: &mut StepState,
         sink: &dyn EventSink,
     ) -> Result<(), String> {
         let spec = self.spec().map_err(|e| e.to_string())?;
@@ -600,13 +611,13 @@ impl<'e> Release<'e> {
                 if let Some(test) = &self.pre_test {
                     let servers = self.servers(*color).await?;
                     test.run(&format!("http://{}", servers[0])).await?;
-                    *cache = Some((*color, servers));
+                    state.servers = Some((*color, servers));
                 }
             }
             Step::Switch { to } => {
                 // The direct test just listed this colour's servers: nothing started or stopped
                 // since, so the switch reuses them instead of listing again.
-                let servers = match cache.take() {
+                let servers = match state.servers.take() {
                     Some((color, servers)) if color == *to => servers,
                     _ => self.servers(*to).await?,
                 };
@@ -617,12 +628,14 @@ impl<'e> Release<'e> {
                     upstream: upstream.clone(),
                     directives: self.directives.clone(),
                 };
-                // `update` returns once nginx's new workers took over: the post-integration
-                // test cannot reach the old route any more.
+                // On the table read when the release began (the exec checks it is still the
+                // one in place), so the switch reads nothing through the archive API. It
+                // returns once nginx's new workers took over: the post-integration test cannot
+                // reach the old route any more.
                 self.proxy
-                    .update(sink, move |table| {
-                        table.set_upstream(Upstream::new(upstream, servers));
-                        table.set_route(route);
+                    .update_on(&mut state.table, sink, |table| {
+                        table.set_upstream(Upstream::new(upstream.clone(), servers.clone()));
+                        table.set_route(route.clone());
                         Ok(())
                     })
                     .await
@@ -674,27 +687,19 @@ impl<'e> Release<'e> {
         Ok(())
     }
 
-    /// The route and its upstream as the proxy has them now, if the route exists.
-    async fn prior_route(&self) -> Option<(Route, Option<Upstream>)> {
-        let table = self.proxy.config().await.ok()?;
-        let route = table.route(&self.route)?.clone();
-        let upstream = table.upstream(&route.upstream).cloned();
-        Some((route, upstream))
-    }
-
     async fn restore_route(
         &self,
         route: &Route,
         upstream: Option<Upstream>,
+        table: &mut TableSnapshot,
         sink: &dyn EventSink,
     ) -> Result<(), String> {
-        let route = route.clone();
         self.proxy
-            .update(sink, move |table| {
-                if let Some(upstream) = upstream {
-                    table.set_upstream(upstream);
+            .update_on(table, sink, |table| {
+                if let Some(upstream) = &upstream {
+                    table.set_upstream(upstream.clone());
                 }
-                table.set_route(route);
+                table.set_route(route.clone());
                 Ok(())
             })
             .await
@@ -813,6 +818,22 @@ impl<'e> Release<'e> {
         }
         Ok(())
     }
+}
+
+/// What the steps of one release carry from one to the next.
+struct StepState {
+    /// The servers of the colour the direct test reached, for the switch right after it:
+    /// nothing started or stopped in between.
+    servers: Option<(Color, Vec<String>)>,
+    /// The proxy's table as this release last read or wrote it.
+    table: TableSnapshot,
+}
+
+/// The route and its upstream in `table`, if the route exists.
+fn prior_route(table: &ProxyConfig, route: &str) -> Option<(Route, Option<Upstream>)> {
+    let route = table.route(route)?.clone();
+    let upstream = table.upstream(&route.upstream).cloned();
+    Some((route, upstream))
 }
 
 fn new_color(done: &[Step], failed: &Step) -> Option<Color> {

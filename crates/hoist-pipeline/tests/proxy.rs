@@ -162,6 +162,37 @@ async fn a_route_turns_404_into_200_and_switches_between_upstream_sets() {
     // Ensuring again keeps the routes (the container is unchanged).
     proxy.ensure(&events).await.unwrap();
     wait_body(&url, "green");
+
+    // A change made on a table read earlier, after another change came in between: the exec
+    // sees the table is not the one read, it is read again, and neither change is lost.
+    let mut stale = proxy.snapshot().await.unwrap();
+    proxy
+        .update(&events, |table| {
+            table
+                .set_upstream(Upstream::new("other", [blue.clone()]))
+                .set_route(Route {
+                    name: "other".into(),
+                    matcher: Match::PathPrefix("/other".into()),
+                    upstream: "other".into(),
+                    directives: vec![],
+                });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    proxy
+        .update_on(&mut stale, &events, |table| {
+            table.switch("books-ms", "books-ms-blue").map(|_| ())
+        })
+        .await
+        .unwrap();
+    // The update returned once nginx's new workers took over: the very next request sees it.
+    let r = request("GET", &url, None).unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "blue"));
+    let table = proxy.config().await.unwrap();
+    assert!(table.route("other").is_some(), "{table:?}");
+    assert_eq!(table.route("books-ms").unwrap().upstream, "books-ms-blue");
+    assert_eq!(stale.table, table, "the snapshot follows what was applied");
 }
 
 #[tokio::test(flavor = "multi_thread")]

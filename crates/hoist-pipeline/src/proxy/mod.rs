@@ -67,6 +67,10 @@ const OFFICIAL_DEFAULT_SITE: &str = "/etc/nginx/conf.d/default.conf";
 /// Where [`Proxy::apply`] uploads the new files before the swap (one folder per apply).
 const STAGE_DIR: &str = "/etc/nginx/hoist/stage";
 
+/// Up to this many bytes of configuration and table travel in the exec's environment (one
+/// variable may hold 128 KiB on Linux); more is uploaded first.
+const INLINE_MAX: usize = 96 * 1024;
+
 /// Exit codes of [`APPLY_SCRIPT`] besides 0 (written, checked, reloaded and taken over).
 const UNCHANGED: i64 = 3;
 const REJECTED: i64 = 1;
@@ -74,12 +78,16 @@ const REJECTED: i64 = 1;
 const REJECTED_FIRST: i64 = 2;
 /// Checked and in place, but `kill -HUP 1` was refused inside the container.
 const NO_SIGNAL: i64 = 6;
+/// The table is no longer the one the change was based on; nothing was touched.
+const CONFLICT: i64 = 7;
 
-/// The apply, inside the proxy container, run as `sh -c SCRIPT hoist-apply STAGE`: nothing to
-/// do when the staged configuration is the one in place; otherwise note nginx's accepting
+/// The apply, inside the proxy container, run as `sh -c SCRIPT hoist-apply STAGE` with the new
+/// files in STAGE (or in `HOIST_CONF` and `HOIST_TABLE`, written there first): with
+/// `HOIST_BASE`, refused (exit 7) unless the table in place is the base the change was made on
+/// (`base.json`, or none for `absent`); nothing to do when the staged configuration is the one in place; otherwise note nginx's accepting
 /// workers, move the staged files in (keeping the previous ones), `nginx -t`; on rejection put
 /// the previous files back and print nginx's message; else SIGHUP nginx (PID 1, as `docker
-/// kill -s HUP` does) and wait, polling every 5 ms for up to 10 s, until no worker that
+/// kill -s HUP` does) and wait, looking every 5 ms for about 10 s, until no worker that
 /// accepted before the reload still accepts: old workers retitle themselves `... is shutting
 /// down` and only finish their in-flight requests. Workers the script cannot see (another
 /// process title) leave nothing to wait for.
@@ -88,11 +96,24 @@ stage=$1
 conf=/etc/nginx/conf.d/hoist.conf
 table=/etc/nginx/hoist/routes.json
 trap 'rm -rf "$stage"' EXIT
+if [ -n "${HOIST_CONF:-}" ]; then
+  mkdir -p "$stage" && printf '%s' "$HOIST_CONF" > "$stage/hoist.conf" &&
+    printf '%s' "$HOIST_TABLE" > "$stage/routes.json" || exit 5
+  if [ "${HOIST_BASE:-}" = file ]; then
+    printf '%s' "$HOIST_BASE_TABLE" > "$stage/base.json" || exit 5
+  fi
+fi
+case "${HOIST_BASE:-}" in
+  file) cmp -s "$stage/base.json" "$table" || exit 7;;
+  absent) [ -f "$table" ] && exit 7;;
+esac
 if [ -f "$table" ] && cmp -s "$stage/hoist.conf" "$conf"; then exit 3; fi
 workers() {
   for d in /proc/[0-9]*; do
-    c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)
-    case "$c" in "nginx: worker process "|"nginx: worker process") printf '%s ' "${d#/proc/}";; esac
+    c=
+    read -r c 2>/dev/null < "$d/cmdline"
+    case "$c" in "nginx: worker process"|"nginx: worker process "*) ;; *) continue;; esac
+    case "$c" in *"shutting down"*) ;; *) printf '%s ' "${d#/proc/}";; esac
   done
 }
 before=" $(workers)"
@@ -122,10 +143,23 @@ while :; do
     [ $old = 0 ] && exit 0
   fi
   i=$((i+1))
-  if [ $i -ge 2000 ]; then echo "nginx did not finish reloading within 10 s" >&2; exit 4; fi
+  if [ $i -ge 1400 ]; then echo "nginx did not finish reloading within about 10 s" >&2; exit 4; fi
   sleep 0.005
 done
 "#;
+
+/// A routing table as read from the proxy, with its bytes: the base of [`Proxy::update_on`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableSnapshot {
+    pub table: ProxyConfig,
+    /// The file's bytes; `None` when the proxy had no table.
+    raw: Option<Vec<u8>>,
+}
+
+/// The table file's bytes.
+fn table_bytes(table: &ProxyConfig) -> Vec<u8> {
+    serde_json::to_vec_pretty(table).expect("a table serialises")
+}
 
 /// A name for a staging folder, unique enough between two hoist processes on one proxy.
 fn stage_name() -> String {
@@ -222,6 +256,10 @@ pub enum ProxyError {
     #[error("proxy {proxy}: {message}")]
     Rejected { proxy: String, message: String },
 
+    /// The table changed since it was read ([`Proxy::update_on`] reads it again).
+    #[error("the proxy's routing table changed while it was being updated")]
+    Conflict,
+
     #[error("proxy {proxy}: the routing table {TABLE_PATH} cannot be read: {why}")]
     BadTable { proxy: String, why: String },
 
@@ -316,19 +354,67 @@ impl<'e> Proxy<'e> {
     }
 
     async fn read_table(&self) -> Result<Option<ProxyConfig>, ProxyError> {
+        let snapshot = self.snapshot().await?;
+        Ok(snapshot.raw.is_some().then_some(snapshot.table))
+    }
+
+    /// The routing table in force with the bytes it was read from, to change it later with
+    /// [`Proxy::update_on`] without reading it again.
+    pub async fn snapshot(&self) -> Result<TableSnapshot, ProxyError> {
         let Some(file) = self
             .engine
             .download_file(&self.spec.name, TABLE_PATH)
             .await?
         else {
-            return Ok(None);
+            return Ok(TableSnapshot::default());
         };
-        serde_json::from_slice(&file.contents)
-            .map(Some)
-            .map_err(|e| ProxyError::BadTable {
-                proxy: self.spec.name.clone(),
-                why: e.to_string(),
-            })
+        let table = serde_json::from_slice(&file.contents).map_err(|e| ProxyError::BadTable {
+            proxy: self.spec.name.clone(),
+            why: e.to_string(),
+        })?;
+        Ok(TableSnapshot {
+            table,
+            raw: Some(file.contents),
+        })
+    }
+
+    /// [`Proxy::update`] on a table read earlier: `change` edits `base`'s table and the result
+    /// is applied only if the proxy's table is still the one `base` was read from (checked in
+    /// the same exec, so nothing is read through the slow archive API). When another change
+    /// came in between, the table is read again and `change` applied to it. `base` follows:
+    /// afterwards it holds the table in force.
+    pub async fn update_on<F>(
+        &self,
+        base: &mut TableSnapshot,
+        sink: &dyn EventSink,
+        change: F,
+    ) -> Result<Applied, ProxyError>
+    where
+        F: Fn(&mut ProxyConfig) -> Result<(), ConfigError>,
+    {
+        for _ in 0..2 {
+            let mut table = base.table.clone();
+            change(&mut table)?;
+            match self.apply_on(&table, Some(base), sink).await {
+                Err(ProxyError::Conflict) => *base = self.snapshot().await?,
+                Ok(applied) => {
+                    if applied == Applied::Reloaded {
+                        *base = TableSnapshot {
+                            raw: Some(table_bytes(&table)),
+                            table,
+                        };
+                    }
+                    return Ok(applied);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Changed under us twice in a row: read and apply without the check.
+        let mut table = self.config().await?;
+        change(&mut table)?;
+        let applied = self.apply(&table, sink).await?;
+        *base = self.snapshot().await?;
+        Ok(applied)
     }
 
     /// Reads the table, lets `change` edit it, and applies the result.
@@ -346,30 +432,62 @@ impl<'e> Proxy<'e> {
     /// When nginx rejects it, the previous files are put back (nginx never loaded the rejected
     /// ones) and the error carries nginx's message.
     ///
-    /// Two engine round trips after the table was read: the new files go to a staging folder in
-    /// one archive upload, then one exec ([`APPLY_SCRIPT`]) compares, swaps, checks, reloads and
-    /// watches the workers inside the container, where polling costs microseconds instead of
-    /// an exec per look.
+    /// One exec after the table was read ([`APPLY_SCRIPT`]; a large table is uploaded to a
+    /// staging folder first): it compares, swaps, checks, reloads and watches the workers
+    /// inside the container, where a look at them costs a millisecond instead of an exec.
     pub async fn apply(
         &self,
         table: &ProxyConfig,
         sink: &dyn EventSink,
     ) -> Result<Applied, ProxyError> {
+        self.apply_on(table, None, sink).await
+    }
+
+    /// [`Proxy::apply`], refused with [`ProxyError::Conflict`] when `base` is given and the
+    /// table in the container is no longer the one it was read from.
+    async fn apply_on(
+        &self,
+        table: &ProxyConfig,
+        base: Option<&TableSnapshot>,
+        sink: &dyn EventSink,
+    ) -> Result<Applied, ProxyError> {
         let name = &self.spec.name;
         let text = table.render()?;
-        let table_json = serde_json::to_vec_pretty(table).expect("a table serialises");
+        let table_json = table_bytes(table);
         // A folder of its own per apply, so that two applies never read each other's files.
         let stage = format!("{STAGE_DIR}/{}", stage_name());
-        self.engine
-            .upload_files(
-                name,
-                &[
-                    FileUpload::new(format!("{stage}/hoist.conf"), text, 0o644),
-                    FileUpload::new(format!("{stage}/routes.json"), table_json, 0o644),
-                ],
-            )
-            .await?;
-        let script = ExecCommand::new(["sh", "-c", APPLY_SCRIPT, "hoist-apply", &stage]);
+        let mut script = ExecCommand::new(["sh", "-c", APPLY_SCRIPT, "hoist-apply", &stage]);
+        let base_raw = base.map(|b| b.raw.clone().unwrap_or_default());
+        let size = text.len() + table_json.len() + base_raw.as_ref().map_or(0, Vec::len);
+        if let Some(raw) = &base_raw {
+            // An empty base: there was no table.
+            script.env.push(format!(
+                "HOIST_BASE={}",
+                if raw.is_empty() { "absent" } else { "file" }
+            ));
+        }
+        if size <= INLINE_MAX {
+            // Small enough to travel in the exec's environment: no separate upload.
+            script.env.push(format!("HOIST_CONF={text}"));
+            script.env.push(format!(
+                "HOIST_TABLE={}",
+                String::from_utf8_lossy(&table_json)
+            ));
+            if let Some(raw) = &base_raw {
+                script
+                    .env
+                    .push(format!("HOIST_BASE_TABLE={}", String::from_utf8_lossy(raw)));
+            }
+        } else {
+            let mut files = vec![
+                FileUpload::new(format!("{stage}/hoist.conf"), text, 0o644),
+                FileUpload::new(format!("{stage}/routes.json"), table_json, 0o644),
+            ];
+            if let Some(raw) = base_raw {
+                files.push(FileUpload::new(format!("{stage}/base.json"), raw, 0o644));
+            }
+            self.engine.upload_files(name, &files).await?;
+        }
         let out = self.engine.exec(name, &script).await?;
         match out.exit_code {
             0 => {
@@ -377,6 +495,7 @@ impl<'e> Proxy<'e> {
                 Ok(Applied::Reloaded)
             }
             UNCHANGED => Ok(Applied::Unchanged),
+            CONFLICT => Err(ProxyError::Conflict),
             NO_SIGNAL => {
                 // The exec may not signal nginx (another user): the engine can. The takeover is
                 // then not waited for.
