@@ -696,16 +696,17 @@ impl StepCtx<'_> {
             (None, None) => unreachable!("the file is validated"),
         };
         // The pre-integration test GETs the health path on the new colour itself; the
-        // post-integration test GETs it through the proxy, which routes by path only for a
-        // path route (a host route is tested by step 8 with its DOMAIN).
+        // post-integration test GETs it through the proxy when the route's path prefix covers
+        // it (a host route, or a health path outside the route, is left to step 8).
         let health_path = health_path.or_else(|| integrate.path.clone());
         let check: Option<Arc<dyn ReleaseTest>> = health_path
             .clone()
             .map(|path| Arc::new(HttpCheck { path }) as Arc<dyn ReleaseTest>);
-        let post = match matcher {
-            Match::PathPrefix(_) => check.clone(),
-            Match::Host(_) => None,
+        let routed = match (&matcher, &health_path) {
+            (Match::PathPrefix(prefix), Some(path)) => path.starts_with(prefix.as_str()),
+            _ => false,
         };
+        let post = if routed { check.clone() } else { None };
         Release {
             engine,
             project: spec,

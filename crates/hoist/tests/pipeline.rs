@@ -28,6 +28,7 @@ struct Scenario {
 struct Steps<'a> {
     pre_deployment_tests: &'a str,
     package: &'a str,
+    deploy_extra: &'a str,
     integrate_extra: &'a str,
 }
 
@@ -36,6 +37,7 @@ impl Default for Steps<'_> {
         Steps {
             pre_deployment_tests: "run: tests\n    retry_for: 60",
             package: "command: echo packaged",
+            deploy_extra: "",
             integrate_extra: "",
         }
     }
@@ -101,13 +103,14 @@ impl Scenario {
         )
         .unwrap();
         let yml = format!(
-            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
             project = self.project.name,
             proxy = self.proxy.name,
             port = self.port,
             pre = steps.pre_deployment_tests,
             package = steps.package,
             extra = steps.integrate_extra,
+            deploy_extra = steps.deploy_extra,
         );
         std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
         git(&self.dir, &["init", "-q"]);
@@ -506,6 +509,70 @@ async fn two_pipeline_runs_release_blue_then_green_behind_the_proxy_without_a_fa
         app.iter().any(|(n, r)| n.contains("app-green") && *r),
         "{app:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recreate_deploy_runs_the_plain_container_and_a_later_blue_green_run_takes_over_without_a_failed_request()
+ {
+    let Some(s) = Scenario::new("pipe-re").await else {
+        return;
+    };
+    s.write(&Steps {
+        pre_deployment_tests: "command: 'true'",
+        deploy_extra: "    strategy: recreate\n",
+        ..Steps::default()
+    });
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    assert_eq!(s.routed_upstream().await, "books-ms");
+    let plain = format!("{}_app_1", s.project.name);
+    let running = |observed: &hoist_core::observed::Observed, name: &str| {
+        observed
+            .containers
+            .iter()
+            .any(|c| c.name == name && c.state.is_running())
+    };
+    let observed = s
+        .prod
+        .observe_project(&s.project.name, &[], &[], &[])
+        .await
+        .unwrap();
+    assert!(running(&observed, &plain), "{:?}", observed.containers);
+    assert!(s.releases().is_empty(), "no colour yet");
+
+    // The same service, now blue-green by default: blue takes over from the plain container
+    // while requests come through the proxy.
+    s.write(&Steps {
+        pre_deployment_tests: "command: 'true'",
+        ..Steps::default()
+    });
+    let load = hoist_testkit::load::start(
+        &s.url(),
+        100,
+        4,
+        "x-books-ms-version",
+        Duration::from_secs(300),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let out = s.run(&["--from", "build"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    println!("plain to blue under load: {}", report.summary());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(s.routed_upstream().await, "books-ms-blue");
+    let observed = s
+        .prod
+        .observe_project(&s.project.name, &[], &[], &[])
+        .await
+        .unwrap();
+    assert!(!running(&observed, &plain), "the plain container stopped");
+    let list = s.releases();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0].0.as_str(), list[0].1.as_str()), ("blue", "live"));
+    assert!(report.total() > 100, "{}", report.summary());
+    assert!(report.failures().is_empty(), "{}", report.summary());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -608,8 +608,8 @@ fn plain_nginx_line(line: &str) -> String {
 
 /// The `host:port` servers of a service's running containers on the engine, for an upstream:
 /// the port the engine published for `container_port`, reached at `host` (the target's address
-/// as the proxy container sees it). One-off containers are left out. A container that publishes
-/// on one host address only is reached there.
+/// as the proxy container sees it). One-off containers and blue-green colours are left out. A
+/// container that publishes on one host address only is reached there.
 pub async fn published_servers(
     engine: &Engine,
     project: &str,
@@ -620,7 +620,8 @@ pub async fn published_servers(
     let observed = engine.observe_project(project, &[], &[], &[]).await?;
     let mut servers = Vec::new();
     for container in observed.service_containers(service) {
-        if !container.state.is_running() {
+        // Blue-green colours have upstreams of their own; this is the uncoloured service.
+        if !container.state.is_running() || hoist_core::bluegreen::color_of(container).is_some() {
             continue;
         }
         let published = container.ports.iter().find(|p| {
