@@ -468,6 +468,11 @@ async fn two_pipeline_runs_release_blue_then_green_behind_the_proxy_without_a_fa
     assert!(deploy.contains("live on green (blue stopped)"), "{deploy}");
     let integrate = status["steps"][6]["detail"].as_str().unwrap();
     assert!(integrate.ends_with("on green"), "{integrate}");
+    println!(
+        "second run: step 6 (blue-green) {:.1} s, step 7 (confirm) {:.1} s",
+        status["steps"][5]["seconds"].as_f64().unwrap(),
+        status["steps"][6]["seconds"].as_f64().unwrap()
+    );
     assert_eq!(s.routed_upstream().await, "books-ms-green");
     let commit = status["commit"].as_str().unwrap().to_string();
     let second = s.releases();
