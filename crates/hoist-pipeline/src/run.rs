@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_compose::LoadOptions;
+use hoist_core::bluegreen::ReleaseState;
 use hoist_core::desired::project_spec;
 use hoist_core::events::{Event, EventSink};
 use hoist_core::plan::UpOptions;
@@ -748,6 +749,20 @@ impl StepCtx<'_> {
         ));
         let _proxy_lock = self.proxy_lock().await?;
         let release = self.release(&engine, spec, service, integrate, work);
+        // The commit's image already serving (a run again, or resumed after step 6): nothing
+        // to release, as `up` leaves an unchanged container alone. (No proxy yet: the release
+        // below creates it.)
+        let releases = release.releases().await.unwrap_or_default();
+        if let Some(live) = releases
+            .iter()
+            .find(|r| r.state == ReleaseState::Live && r.image == reference)
+        {
+            self.output(&format!("{reference} is already live on {}", live.color));
+            return Ok(format!(
+                "{reference} already live on {} on {}",
+                live.color, self.run.target.name
+            ));
+        }
         let (color, result) = release.deploy_color(&reference, &OutputEvents(self)).await;
         if let Some(color) = color {
             (self.emit)(PipelineEvent::Release {

@@ -494,6 +494,17 @@ async fn two_pipeline_runs_release_blue_then_green_behind_the_proxy_without_a_fa
     for _ in 0..5 {
         assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
     }
+    // The same commit again: green already runs it, so nothing is released.
+    let out = s.run(&["--from", "deploy"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    let deploy = status["steps"][5]["detail"].as_str().unwrap();
+    assert!(deploy.contains("already live on green"), "{deploy}");
+    println!(
+        "same commit again: step 6 {:.1} s",
+        status["steps"][5]["seconds"].as_f64().unwrap()
+    );
+    assert_eq!(s.routed_upstream().await, "books-ms-green");
     // The engine agrees: blue's container exited, green's runs.
     let observed = s
         .prod
