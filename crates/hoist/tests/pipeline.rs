@@ -202,6 +202,22 @@ impl Scenario {
         table.route("books-ms").expect("a route").upstream.clone()
     }
 
+    /// `pipeline run ARGS` while 100 requests/s go through the proxy, from a second before
+    /// until a second after.
+    fn run_under_load(&self, args: &[&str]) -> (Output, hoist_testkit::load::Report) {
+        let load = hoist_testkit::load::start(
+            &self.url(),
+            100,
+            4,
+            "x-books-ms-version",
+            Duration::from_secs(300),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let out = self.run(args);
+        std::thread::sleep(Duration::from_secs(1));
+        (out, load.stop())
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut full = vec!["run"];
         full.extend_from_slice(args);
@@ -449,17 +465,7 @@ async fn two_pipeline_runs_release_blue_then_green_behind_the_proxy_without_a_fa
 
     // A new commit, released by a second run while requests keep coming through the proxy.
     s.write(&steps);
-    let load = hoist_testkit::load::start(
-        &s.url(),
-        100,
-        4,
-        "x-books-ms-version",
-        Duration::from_secs(300),
-    );
-    std::thread::sleep(Duration::from_secs(1));
-    let out = s.run(&[]);
-    std::thread::sleep(Duration::from_secs(1));
-    let report = load.stop();
+    let (out, report) = s.run_under_load(&[]);
     println!("second run under load: {}", report.summary());
     assert!(out.status.success(), "{}", text(&out));
     let status = s.status(None);
@@ -564,17 +570,7 @@ async fn a_recreate_deploy_runs_the_plain_container_and_a_later_blue_green_run_t
         pre_deployment_tests: "command: 'true'",
         ..Steps::default()
     });
-    let load = hoist_testkit::load::start(
-        &s.url(),
-        100,
-        4,
-        "x-books-ms-version",
-        Duration::from_secs(300),
-    );
-    std::thread::sleep(Duration::from_secs(1));
-    let out = s.run(&["--from", "build"]);
-    std::thread::sleep(Duration::from_secs(1));
-    let report = load.stop();
+    let (out, report) = s.run_under_load(&["--from", "build"]);
     println!("plain to blue under load: {}", report.summary());
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(s.routed_upstream().await, "books-ms-blue");

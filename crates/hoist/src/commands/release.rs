@@ -152,6 +152,35 @@ fn recorded<T>(
     result
 }
 
+/// [`recorded`] with the service's [`Release`] on the target: `work` gets it, with the history
+/// and the record's id.
+fn released<T>(
+    env: &EnvVars,
+    place: &Place,
+    loaded: &Loaded,
+    service: &str,
+    args: &ReleaseArgs,
+    work: impl AsyncFnOnce(&Release<'_>, &History, i64) -> anyhow::Result<T>,
+    describe: impl FnOnce(&T) -> String,
+) -> anyhow::Result<T> {
+    let key = key(place, loaded, service);
+    let runtime = super::runtime()?;
+    recorded(
+        env,
+        place,
+        &key,
+        args.wait_lock,
+        |history, run| {
+            runtime.block_on(async {
+                let engine = Engine::connect(&place.engine).await?;
+                let release = release(&engine, loaded, service, args, env, place)?;
+                work(&release, history, run).await
+            })
+        },
+        describe,
+    )
+}
+
 /// `--image v2` means the service's image with tag `v2`; anything with a `/` or `:` is a full
 /// reference.
 pub fn resolve_image(service_image: &str, given: Option<&str>) -> String {
@@ -320,24 +349,19 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         }
         other => anyhow::bail!("unknown --strategy {other:?}: expected blue-green or recreate"),
     }
-    let key = key(&place, &loaded, &args.service);
-    let runtime = super::runtime()?;
-    let outcome = recorded(
+    let outcome = released(
         env,
         &place,
-        &key,
-        args.release.wait_lock,
-        |history, run| {
-            runtime.block_on(async {
-                let engine = Engine::connect(&place.engine).await?;
-                let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
-                let (color, result) = release.deploy_color(&image, &printer).await;
-                if let Some(color) = color {
-                    let status = if result.is_ok() { "done" } else { "failed" };
-                    let _ = history.record_release(run, color.as_str(), &image, status);
-                }
-                anyhow::Ok(result?)
-            })
+        &loaded,
+        &args.service,
+        &args.release,
+        async |release, history, run| {
+            let (color, result) = release.deploy_color(&image, &printer).await;
+            if let Some(color) = color {
+                let status = if result.is_ok() { "done" } else { "failed" };
+                let _ = history.record_release(run, color.as_str(), &image, status);
+            }
+            Ok(result?)
         },
         |o| format!("{} live on {} with {image}", args.service, o.live),
     )?;
@@ -364,20 +388,13 @@ pub fn rollback(
     let place = place(global, env, &args.release)?;
     let loaded = load_project(&place.global, env)?;
     let printer = Printer::new(Progress::Plain);
-    let key = key(&place, &loaded, &args.service);
-    let runtime = super::runtime()?;
-    let outcome = recorded(
+    let outcome = released(
         env,
         &place,
-        &key,
-        args.release.wait_lock,
-        |_, _| {
-            runtime.block_on(async {
-                let engine = Engine::connect(&place.engine).await?;
-                let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
-                anyhow::Ok(release.rollback(&printer).await?)
-            })
-        },
+        &loaded,
+        &args.service,
+        &args.release,
+        async |release, _, _| Ok(release.rollback(&printer).await?),
         |o| format!("{} rolled back to {}", args.service, o.live),
     )?;
     println!(
