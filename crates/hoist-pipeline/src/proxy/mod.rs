@@ -175,8 +175,9 @@ fn stage_name() -> String {
 pub struct ProxySpec {
     /// Container name, also its compose project name (`hoist-proxy`).
     pub name: String,
-    /// An nginx image whose nginx.conf includes `/etc/nginx/conf.d/*.conf` (the official image
-    /// and Debian's package both do).
+    /// An nginx image whose nginx.conf includes `/etc/nginx/conf.d/*.conf` and that has a POSIX
+    /// shell with `cmp` and `sleep` for [`APPLY_SCRIPT`] (the official image, its Alpine variant
+    /// and Debian's package all do).
     pub image: String,
     /// Host port published onto nginx's port 80.
     pub port: u16,
