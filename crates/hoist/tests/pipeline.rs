@@ -588,7 +588,7 @@ async fn a_recreate_deploy_runs_the_plain_container_and_a_later_blue_green_run_t
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn releases_shows_the_colour_whose_deploy_never_became_healthy_as_failed() {
+async fn a_colour_whose_deploy_never_became_healthy_shows_failed_and_is_no_rollback_target() {
     let Some(s) = Scenario::new("rel-fail").await else {
         return;
     };
@@ -637,6 +637,21 @@ async fn releases_shows_the_colour_whose_deploy_never_became_healthy_as_failed()
     let table = String::from_utf8_lossy(&table.stdout);
     let green = table.lines().find(|l| l.starts_with("green")).unwrap();
     assert!(green.contains("failed"), "{table}");
+    assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+
+    // The stopped colour is the failed release: rolling back to it is refused, blue serves on.
+    let out = s.cli(&["rollback", "--target", "prod", "app"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("whose deploy failed"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.releases()
+            .contains(&("blue".into(), "live".into(), v1.clone())),
+        "blue still serves"
+    );
     assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hoist_core::bluegreen::ReleaseState;
 use hoist_core::plan::UpOptions;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::{Address, Engine};
@@ -388,13 +389,29 @@ pub fn rollback(
     let place = place(global, env, &args.release)?;
     let loaded = load_project(&place.global, env)?;
     let printer = Printer::new(Progress::Plain);
+    let key = key(&place, &loaded, &args.service);
     let outcome = released(
         env,
         &place,
         &loaded,
         &args.service,
         &args.release,
-        async |release, _, _| Ok(release.rollback(&printer).await?),
+        async |release, history, _| {
+            // After a failed deploy the stopped colour is the failed release (the one before
+            // it was replaced): starting it again is no rollback.
+            let latest = history.latest_releases(&key, &place.target)?;
+            let list = with_failures(release.releases().await?, &latest);
+            if let Some(failed) = list.iter().find(|r| r.state == ReleaseState::Failed) {
+                anyhow::bail!(
+                    "{} was not rolled back: the stopped colour {} holds {}, whose deploy \
+                     failed; deploy a working image instead",
+                    args.service,
+                    failed.color,
+                    failed.image
+                );
+            }
+            Ok(release.rollback(&printer).await?)
+        },
         |o| format!("{} rolled back to {}", args.service, o.live),
     )?;
     println!(
