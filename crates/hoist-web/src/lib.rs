@@ -14,11 +14,12 @@ mod live;
 pub mod mask;
 mod pages;
 pub mod pipeline;
+mod release;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -35,6 +36,7 @@ pub use history::{
     ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
 };
 pub use pipeline::PipelineHistory;
+pub use release::Releases;
 
 /// How many engine events each engine keeps for the overview.
 const RECENT_EVENTS: usize = 20;
@@ -94,6 +96,8 @@ pub struct Inner {
     /// them); without them every request asks the engine.
     following: AtomicBool,
     snapshots: HashMap<String, Snapshots>,
+    /// The `hoist.yml` targets services can be rolled back on; none unless set.
+    releases: OnceLock<Releases>,
 }
 
 /// The dashboard's state; cheap to clone.
@@ -130,7 +134,13 @@ impl AppState {
             history,
             events,
             recent: Mutex::new(VecDeque::new()),
+            releases: OnceLock::new(),
         }))
+    }
+
+    /// Offers "roll back" for services on these targets (once; later calls are ignored).
+    pub fn set_releases(&self, releases: Releases) {
+        let _ = self.releases.set(releases);
     }
 
     pub fn engine(&self, name: &str) -> Option<&NamedEngine> {
@@ -243,6 +253,10 @@ pub fn app(state: AppState) -> Router {
         .route("/volumes", get(pages::volumes))
         .route("/projects", get(pages::projects))
         .route("/e/{engine}/projects/{name}", get(pages::project))
+        .route(
+            "/e/{engine}/projects/{name}/services/{service}/rollback",
+            post(release::rollback),
+        )
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
         .route("/history", get(pages::history))

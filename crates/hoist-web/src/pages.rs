@@ -100,7 +100,7 @@ fn engine_error(name: &str, err: &dyn std::fmt::Display) -> String {
     )
 }
 
-fn not_found(what: &str) -> Response {
+pub(crate) fn not_found(what: &str) -> Response {
     (StatusCode::NOT_FOUND, Html(format!("<p>{}</p>", esc(what)))).into_response()
 }
 
@@ -176,7 +176,7 @@ fn overview_card(body: &mut String, state: &AppState, e: &NamedEngine, inv: &Inv
 }
 
 /// The identity to show in the header: none on an open dashboard.
-fn shown<'a>(state: &AppState, who: &'a Identity) -> Option<&'a Identity> {
+pub(crate) fn shown<'a>(state: &AppState, who: &'a Identity) -> Option<&'a Identity> {
     (!state.auth.is_open()).then_some(who)
 }
 
@@ -525,7 +525,7 @@ pub(crate) async fn logs_text(
 #[derive(Debug, Deserialize)]
 pub(crate) struct ActionForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// `POST .../{start|stop|restart|remove}`: refused when read-only (403) or without the
@@ -574,7 +574,7 @@ pub(crate) async fn action(
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -835,7 +835,11 @@ pub(crate) async fn project(
             );
         }
     }
-    body.push_str("</table><h2>Releases</h2>");
+    body.push_str("</table>");
+    body.push_str(&crate::release::rollback_forms(
+        &state, &who, e, &name, &services,
+    ));
+    body.push_str("<h2>Releases</h2>");
     match state.history.deployments(HISTORY_ROWS) {
         Ok(list) => {
             let list: Vec<_> = list.into_iter().filter(|d| d.project == name).collect();

@@ -173,6 +173,33 @@ async fn actions_need_the_csrf_token_and_are_refused_when_read_only() {
 }
 
 #[tokio::test]
+async fn a_rollback_needs_the_csrf_token_and_is_refused_when_read_only() {
+    let path = "/e/prod/projects/books/services/app/rollback";
+    let s = state(vec![], Some("right"), false);
+    let cookie = login(&s, "right").await;
+    let page = call(&s, get("/", Some(&cookie))).await;
+    let csrf = csrf_of(&page.body);
+    let no = call(&s, post(path, Some(&cookie), "")).await;
+    assert_eq!(no.status, StatusCode::FORBIDDEN);
+    assert!(no.body.contains("CSRF"), "{}", no.body);
+    let wrong = call(&s, post(path, Some(&cookie), "csrf=abc")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    // With the token the request gets past the check (to "no such engine" here).
+    let right = call(&s, post(path, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(right.status, StatusCode::NOT_FOUND);
+    let anon = call(&s, post(path, None, &format!("csrf={csrf}"))).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+
+    let ro = state(vec![], Some("right"), true);
+    let cookie = login(&ro, "right").await;
+    let page = call(&ro, get("/", Some(&cookie))).await;
+    let csrf = csrf_of(&page.body);
+    let r = call(&ro, post(path, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("read-only"));
+}
+
+#[tokio::test]
 async fn empty_history_says_no_runs_recorded() {
     let s = state(vec![], None, false);
     let r = call(&s, get("/runs", None)).await;
