@@ -1,5 +1,6 @@
-//! The pages and the read-only JSON API. Each handler asks the engines for the current state
-//! (nothing is cached, so a reload always shows the truth), masks secrets, and renders.
+//! The pages and the read-only JSON API. Each handler reads the current state (containers from
+//! the engine's snapshot, which its event stream keeps current, see `snapshot.rs`; everything
+//! else from the engine), masks secrets, and renders.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -567,6 +568,7 @@ pub(crate) async fn action(
     if let Err(err) = state.history.record_action(&record) {
         tracing::error!("recording {action} of {id}: {err}");
     }
+    state.refresh_container(&engine, &id).await;
     match result {
         Ok(()) if action == "remove" => Redirect::to("/containers").into_response(),
         Ok(()) => Redirect::to(&container_href(&engine, &id)).into_response(),
