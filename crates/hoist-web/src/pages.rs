@@ -969,7 +969,7 @@ pub(crate) async fn history(
     match state.history.actions(HISTORY_ROWS) {
         Ok(list) if list.is_empty() => body.push_str("<p class=muted>no actions recorded</p>"),
         Ok(list) => {
-            body.push_str("<table><tr><th>when</th><th>who</th><th>engine</th><th>action</th><th>container</th><th>outcome</th></tr>");
+            body.push_str("<table><tr><th>when</th><th>who</th><th>engine</th><th>action</th><th>target</th><th>outcome</th></tr>");
             for a in list {
                 let _ = write!(
                     body,
