@@ -102,6 +102,42 @@ pub struct Inventory {
     pub volumes: Vec<VolumeSummary>,
 }
 
+impl Inventory {
+    /// This inventory with `containers`: the container counts, and which containers use each
+    /// image and sit on each network.
+    pub fn with_containers(mut self, containers: Vec<ContainerSummary>) -> Inventory {
+        let mut by_image: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut by_network: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for c in &containers {
+            by_image.entry(&c.image_id).or_default().insert(&c.name);
+            for n in &c.networks {
+                by_network.entry(n).or_default().insert(&c.name);
+            }
+        }
+        let names = |set: Option<&BTreeSet<&str>>| -> Vec<String> {
+            set.map(|s| s.iter().map(|n| n.to_string()).collect())
+                .unwrap_or_default()
+        };
+        for i in &mut self.images {
+            i.used_by = names(by_image.get(i.id.as_str()));
+        }
+        for n in &mut self.networks {
+            n.containers = names(by_network.get(n.name.as_str()));
+        }
+        let count =
+            |f: fn(RunState) -> bool| containers.iter().filter(|c| f(c.state)).count() as i64;
+        self.info.containers = containers.len() as i64;
+        self.info.running = count(RunState::is_running);
+        self.info.paused = count(|s| s == RunState::Paused);
+        self.info.stopped = count(|s| !s.is_running() && s != RunState::Paused);
+        self.info.images = self.images.len() as i64;
+        drop(by_image);
+        drop(by_network);
+        self.containers = containers;
+        self
+    }
+}
+
 /// A mount of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MountInfo {
@@ -220,42 +256,64 @@ impl Engine {
         })
     }
 
+    /// One container as [`Engine::list_all_containers`] shows it (the same listing, filtered to
+    /// its id), or `None` when the engine no longer has it. What a watcher re-reads when an event
+    /// names the container.
+    pub async fn container_summary(
+        &self,
+        id: &str,
+    ) -> Result<Option<ContainerSummary>, EngineError> {
+        let filters: std::collections::HashMap<String, Vec<String>> =
+            [("id".to_string(), vec![id.to_string()])].into();
+        let list = self
+            .client()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new(format!("listing container {id}"), e))?;
+        // The filter matches id prefixes: keep the container that is exactly this one.
+        Ok(list
+            .into_iter()
+            .map(summary_of)
+            .find(|c| c.id == id || (id.len() < 64 && c.id.starts_with(id))))
+    }
+
     /// The whole engine: info, containers, images, networks and volumes, cross-referenced (which
     /// containers use an image, sit on a network, mount a volume).
     pub async fn inventory(&self) -> Result<Inventory, EngineError> {
+        let (base, containers) = tokio::join!(
+            self.inventory_without_containers(),
+            self.list_all_containers()
+        );
+        Ok(base?.with_containers(containers?))
+    }
+
+    /// Everything but the containers: the engine's version, images, networks and volumes, which
+    /// change only on image, network and volume events. [`Inventory::with_containers`] completes
+    /// it.
+    pub async fn inventory_without_containers(&self) -> Result<Inventory, EngineError> {
         let docker = self.client();
         // `/version` rather than `/info`: the engine's `/info` walks its whole state and is the
         // slowest call here, and the counts it gives follow from the lists anyway.
-        let (version, containers, images, networks, volumes) = tokio::join!(
+        let (version, images, networks, volumes) = tokio::join!(
             docker.version(),
-            self.list_all_containers(),
             docker.list_images(None::<ListImagesOptions>),
             docker.list_networks(None::<ListNetworksOptions>),
             docker.list_volumes(None::<ListVolumesOptions>),
         );
         let version = version.map_err(|e| EngineError::new("reading the engine version", e))?;
-        let containers = containers?;
         let images = images.map_err(|e| EngineError::new("listing images", e))?;
         let networks = networks.map_err(|e| EngineError::new("listing networks", e))?;
         let volumes = volumes.map_err(|e| EngineError::new("listing volumes", e))?;
 
-        let mut by_image: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        let mut by_network: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for c in &containers {
-            by_image.entry(&c.image_id).or_default().insert(&c.name);
-            for n in &c.networks {
-                by_network.entry(n).or_default().insert(&c.name);
-            }
-        }
-        let names = |set: Option<&BTreeSet<&str>>| -> Vec<String> {
-            set.map(|s| s.iter().map(|n| n.to_string()).collect())
-                .unwrap_or_default()
-        };
-
         let mut images: Vec<ImageSummary> = images
             .into_iter()
             .map(|i| ImageSummary {
-                used_by: names(by_image.get(i.id.as_str())),
+                used_by: Vec::new(),
                 tags: i
                     .repo_tags
                     .into_iter()
@@ -270,23 +328,20 @@ impl Engine {
 
         let mut networks: Vec<NetworkSummary> = networks
             .into_iter()
-            .map(|n| {
-                let name = n.name.unwrap_or_default();
-                NetworkSummary {
-                    containers: names(by_network.get(name.as_str())),
-                    id: n.id.unwrap_or_default(),
-                    driver: n.driver.unwrap_or_default(),
-                    scope: n.scope.unwrap_or_default(),
-                    subnets: n
-                        .ipam
-                        .and_then(|i| i.config)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|c| c.subnet)
-                        .collect(),
-                    labels: n.labels.unwrap_or_default().into_iter().collect(),
-                    name,
-                }
+            .map(|n| NetworkSummary {
+                containers: Vec::new(),
+                id: n.id.unwrap_or_default(),
+                driver: n.driver.unwrap_or_default(),
+                scope: n.scope.unwrap_or_default(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+                labels: n.labels.unwrap_or_default().into_iter().collect(),
+                name: n.name.unwrap_or_default(),
             })
             .collect();
         networks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -305,23 +360,16 @@ impl Engine {
             .collect();
         volumes.sort_by(|a, b| a.name.cmp(&b.name));
 
-        let count =
-            |f: fn(RunState) -> bool| containers.iter().filter(|c| f(c.state)).count() as i64;
-        let info = EngineInfo {
-            version: version.version.unwrap_or_default(),
-            api_version: version.api_version.unwrap_or_default(),
-            os: version.os.unwrap_or_default(),
-            arch: version.arch.unwrap_or_default(),
-            name: String::new(),
-            containers: containers.len() as i64,
-            running: count(RunState::is_running),
-            paused: count(|s| s == RunState::Paused),
-            stopped: count(|s| !s.is_running() && s != RunState::Paused),
-            images: images.len() as i64,
-        };
         Ok(Inventory {
-            info,
-            containers,
+            info: EngineInfo {
+                version: version.version.unwrap_or_default(),
+                api_version: version.api_version.unwrap_or_default(),
+                os: version.os.unwrap_or_default(),
+                arch: version.arch.unwrap_or_default(),
+                images: images.len() as i64,
+                ..Default::default()
+            },
+            containers: Vec::new(),
             images,
             networks,
             volumes,

@@ -6,12 +6,15 @@
 //! - [`steps`]: the nine steps, which of them run (pure), and the checklist;
 //! - [`run`]: executing a run, with its events going to sinks;
 //! - [`history`]: runs in SQLite; [`lock`]: the deploy lock;
-//! - [`proxy`]: the nginx proxy per target.
+//! - [`proxy`]: the nginx proxy per target;
+//! - [`bluegreen`]: blue-green releases; [`release`]: a release at its place, with its lock
+//!   and record (shared by `hoist deploy`/`rollback` and the dashboard).
 
 pub mod bluegreen;
 pub mod config;
 pub mod history;
 pub mod lock;
 pub mod proxy;
+pub mod release;
 pub mod run;
 pub mod steps;

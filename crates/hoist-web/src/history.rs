@@ -72,8 +72,9 @@ pub struct ActionRecord {
     /// Who asked: the name given at login (or `local`), and the client address.
     pub who: String,
     pub engine: String,
-    /// `start`, `stop`, `restart`, `remove`.
+    /// `start`, `stop`, `restart`, `remove`, `rollback`.
     pub action: String,
+    /// The container, or `project/service` for a rollback.
     pub target: String,
     /// `ok`, or the engine's error.
     pub outcome: String,

@@ -14,12 +14,13 @@ mod live;
 pub mod mask;
 mod pages;
 pub mod pipeline;
+mod release;
+mod snapshot;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -30,42 +31,17 @@ use axum::routing::{get, post};
 use hoist_docker::{ContainerSummary, Engine, EngineError, EngineEvent, Inventory};
 use tokio::sync::broadcast;
 
+use crate::snapshot::Snapshot;
+
 pub use auth::{Auth, Identity, TokenDecision, decide_token};
 pub use history::{
     ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
 };
 pub use pipeline::PipelineHistory;
+pub use release::Releases;
 
 /// How many engine events each engine keeps for the overview.
 const RECENT_EVENTS: usize = 20;
-
-/// Longest a snapshot is served while the engine reports no change: a backstop in case an
-/// event was missed while its stream reconnected.
-const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(30);
-
-/// The last listing of one engine, kept until the engine reports any change. Listing 500
-/// containers costs the engine far more than rendering them costs hoist, and every open page
-/// re-renders on every event, so pages share one listing per change instead of one per view.
-/// A snapshot with the generation and time it was taken at.
-type Slot<T> = Mutex<Option<(u64, Instant, Arc<T>)>>;
-
-#[derive(Default)]
-struct Snapshots {
-    /// Bumped on every event from the engine; a snapshot taken at an older generation is stale.
-    generation: AtomicU64,
-    containers: Slot<Vec<ContainerSummary>>,
-    inventory: Slot<Inventory>,
-}
-
-fn fresh<T>(slot: &Slot<T>, generation: u64) -> Option<Arc<T>> {
-    let slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-    match &*slot {
-        Some((g, at, value)) if *g == generation && at.elapsed() < SNAPSHOT_MAX_AGE => {
-            Some(value.clone())
-        }
-        _ => None,
-    }
-}
 
 /// One engine the dashboard shows, under the name the user gave it.
 #[derive(Debug, Clone)]
@@ -90,10 +66,12 @@ pub struct Inner {
     pub history: Arc<dyn History>,
     events: broadcast::Sender<LiveEvent>,
     recent: Mutex<VecDeque<LiveEvent>>,
-    /// Snapshots are only trusted while event streams are followed (they are what invalidates
-    /// them); without them every request asks the engine.
+    /// Snapshots are only used while event streams are followed (they are what keeps them
+    /// current); without them every request asks the engine.
     following: AtomicBool,
-    snapshots: HashMap<String, Snapshots>,
+    snapshots: HashMap<String, Snapshot>,
+    /// The `hoist.yml` targets services can be rolled back on; none unless set.
+    releases: OnceLock<Releases>,
 }
 
 /// The dashboard's state; cheap to clone.
@@ -119,7 +97,7 @@ impl AppState {
         let (events, _) = broadcast::channel(1024);
         let snapshots = engines
             .iter()
-            .map(|e| (e.name.clone(), Snapshots::default()))
+            .map(|e| (e.name.clone(), Snapshot::default()))
             .collect();
         AppState(Arc::new(Inner {
             following: AtomicBool::new(false),
@@ -130,7 +108,13 @@ impl AppState {
             history,
             events,
             recent: Mutex::new(VecDeque::new()),
+            releases: OnceLock::new(),
         }))
+    }
+
+    /// Offers "roll back" for services on these targets (once; later calls are ignored).
+    pub fn set_releases(&self, releases: Releases) {
+        let _ = self.releases.set(releases);
     }
 
     pub fn engine(&self, name: &str) -> Option<&NamedEngine> {
@@ -138,7 +122,8 @@ impl AppState {
     }
 
     /// Follows every engine's event stream in the background (reconnecting when a stream
-    /// drops) and forwards the events to open pages. Needs a Tokio runtime.
+    /// drops), keeps each engine's snapshot current with it, and forwards the events to open
+    /// pages. Needs a Tokio runtime.
     pub fn spawn_event_pumps(&self) {
         self.following.store(true, Ordering::SeqCst);
         for e in &self.engines {
@@ -146,15 +131,14 @@ impl AppState {
         }
     }
 
-    /// Marks the engine's snapshots stale (an event arrived, or its stream was reconnected and
-    /// events may have been missed).
-    fn invalidate(&self, engine: &str) {
-        if let Some(s) = self.snapshots.get(engine) {
-            s.generation.fetch_add(1, Ordering::SeqCst);
-        }
+    fn snapshot(&self, engine: &str) -> Option<&Snapshot> {
+        self.snapshots
+            .get(engine)
+            .filter(|_| self.following.load(Ordering::SeqCst))
     }
 
-    /// Every container of the engine named `engine`.
+    /// Every container of the engine named `engine`: from its snapshot, or listed when the
+    /// snapshot is unavailable.
     pub(crate) async fn containers(
         &self,
         engine: &str,
@@ -162,22 +146,12 @@ impl AppState {
         let e = self
             .engine(engine)
             .ok_or_else(|| EngineError::message(format!("no engine {engine}")))?;
-        let Some(snap) = self
-            .snapshots
-            .get(engine)
-            .filter(|_| self.following.load(Ordering::SeqCst))
-        else {
-            return e.engine.list_all_containers().await.map(Arc::new);
-        };
-        // Read before asking the engine: an event during the request makes the answer stale.
-        let generation = snap.generation.load(Ordering::SeqCst);
-        if let Some(list) = fresh(&snap.containers, generation) {
+        if let Some(snap) = self.snapshot(engine)
+            && let Some(list) = snap.containers().await
+        {
             return Ok(list);
         }
-        let list = Arc::new(e.engine.list_all_containers().await?);
-        *snap.containers.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((generation, Instant::now(), list.clone()));
-        Ok(list)
+        e.engine.list_all_containers().await.map(Arc::new)
     }
 
     /// The whole inventory of the engine named `engine`.
@@ -185,25 +159,26 @@ impl AppState {
         let e = self
             .engine(engine)
             .ok_or_else(|| EngineError::message(format!("no engine {engine}")))?;
-        let Some(snap) = self
-            .snapshots
-            .get(engine)
-            .filter(|_| self.following.load(Ordering::SeqCst))
-        else {
-            return e.engine.inventory().await.map(Arc::new);
-        };
-        let generation = snap.generation.load(Ordering::SeqCst);
-        if let Some(inv) = fresh(&snap.inventory, generation) {
-            return Ok(inv);
+        if let Some(snap) = self.snapshot(engine)
+            && let Some(inv) = snap.inventory(&e.engine).await
+        {
+            return inv;
         }
-        let inv = Arc::new(e.engine.inventory().await?);
-        *snap.inventory.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((generation, Instant::now(), inv.clone()));
-        Ok(inv)
+        e.engine.inventory().await.map(Arc::new)
+    }
+
+    /// Re-reads one container into the engine's snapshot after the dashboard changed it, so that
+    /// the page it redirects to shows the change even before the engine's event arrives.
+    pub(crate) async fn refresh_container(&self, engine: &str, id: &str) {
+        if let (Some(e), Some(snap)) = (self.engine(engine), self.snapshot(engine))
+            && let Err(err) = snap.refresh(&e.engine, id).await
+        {
+            tracing::warn!(engine, "re-reading container {id}: {err}");
+            snap.unavailable();
+        }
     }
 
     fn publish(&self, event: LiveEvent) {
-        self.invalidate(&event.engine);
         {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
             if recent.len() == RECENT_EVENTS * self.engines.len().max(1) {
@@ -243,6 +218,10 @@ pub fn app(state: AppState) -> Router {
         .route("/volumes", get(pages::volumes))
         .route("/projects", get(pages::projects))
         .route("/e/{engine}/projects/{name}", get(pages::project))
+        .route(
+            "/e/{engine}/projects/{name}/services/{service}/rollback",
+            post(release::rollback),
+        )
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
         .route("/history", get(pages::history))

@@ -15,24 +15,56 @@ use hoist_docker::LogOptions;
 use crate::mask::Masker;
 use crate::{AppState, LiveEvent, NamedEngine};
 
-/// Follows one engine's events for as long as the process lives, reconnecting after a drop.
+/// Follows one engine's events for as long as the process lives, reconnecting after a drop:
+/// lists the engine, then follows its events from the moment the listing started, applying each
+/// to the engine's snapshot before open pages hear of it.
 pub(crate) async fn pump(state: AppState, engine: NamedEngine) {
+    let Some(snapshot) = state.snapshots.get(&engine.name) else {
+        return;
+    };
     loop {
-        let mut events = engine.engine.events();
-        // Whatever happened while the stream was down is unknown: start from a fresh listing.
-        state.invalidate(&engine.name);
+        // Whatever happened while the stream was down is unknown: pages list the engine
+        // themselves until the new listing is in.
+        snapshot.unavailable();
+        // The engine's clock, for `since`: the stream then replays what happens during the
+        // listing, and no change falls between the two.
+        let since = match engine.engine.system_time().await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(engine = %engine.name, "reading the engine's clock: {e}");
+                None
+            }
+        };
+        if let Err(e) = snapshot.relist(&engine.engine).await {
+            tracing::warn!(engine = %engine.name, "listing containers: {e}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let mut events = engine.engine.events_since(since);
         while let Some(item) = events.next().await {
-            match item {
-                Ok(event) => state.publish(LiveEvent {
-                    engine: engine.name.clone(),
-                    event,
-                }),
+            let event = match item {
+                Ok(event) => event,
                 Err(e) => {
                     tracing::warn!(engine = %engine.name, "event stream: {e}");
                     break;
                 }
+            };
+            let n = snapshot.received();
+            let applied = snapshot.apply(&engine.engine, &event).await;
+            if let Err(e) = &applied {
+                tracing::warn!(engine = %engine.name, "applying {} {}: {e}", event.kind, event.action);
+                snapshot.unavailable();
+            }
+            snapshot.applied(n);
+            state.publish(LiveEvent {
+                engine: engine.name.clone(),
+                event,
+            });
+            if applied.is_err() {
+                break;
             }
         }
+        snapshot.unavailable();
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -1,5 +1,6 @@
-//! The pages and the read-only JSON API. Each handler asks the engines for the current state
-//! (nothing is cached, so a reload always shows the truth), masks secrets, and renders.
+//! The pages and the read-only JSON API. Each handler reads the current state (containers from
+//! the engine's snapshot, which its event stream keeps current, see `snapshot.rs`; everything
+//! else from the engine), masks secrets, and renders.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -100,7 +101,7 @@ fn engine_error(name: &str, err: &dyn std::fmt::Display) -> String {
     )
 }
 
-fn not_found(what: &str) -> Response {
+pub(crate) fn not_found(what: &str) -> Response {
     (StatusCode::NOT_FOUND, Html(format!("<p>{}</p>", esc(what)))).into_response()
 }
 
@@ -176,7 +177,7 @@ fn overview_card(body: &mut String, state: &AppState, e: &NamedEngine, inv: &Inv
 }
 
 /// The identity to show in the header: none on an open dashboard.
-fn shown<'a>(state: &AppState, who: &'a Identity) -> Option<&'a Identity> {
+pub(crate) fn shown<'a>(state: &AppState, who: &'a Identity) -> Option<&'a Identity> {
     (!state.auth.is_open()).then_some(who)
 }
 
@@ -525,7 +526,7 @@ pub(crate) async fn logs_text(
 #[derive(Debug, Deserialize)]
 pub(crate) struct ActionForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// `POST .../{start|stop|restart|remove}`: refused when read-only (403) or without the
@@ -567,6 +568,7 @@ pub(crate) async fn action(
     if let Err(err) = state.history.record_action(&record) {
         tracing::error!("recording {action} of {id}: {err}");
     }
+    state.refresh_container(&engine, &id).await;
     match result {
         Ok(()) if action == "remove" => Redirect::to("/containers").into_response(),
         Ok(()) => Redirect::to(&container_href(&engine, &id)).into_response(),
@@ -574,7 +576,7 @@ pub(crate) async fn action(
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -835,7 +837,11 @@ pub(crate) async fn project(
             );
         }
     }
-    body.push_str("</table><h2>Releases</h2>");
+    body.push_str("</table>");
+    body.push_str(&crate::release::rollback_forms(
+        &state, &who, e, &name, &services,
+    ));
+    body.push_str("<h2>Releases</h2>");
     match state.history.deployments(HISTORY_ROWS) {
         Ok(list) => {
             let list: Vec<_> = list.into_iter().filter(|d| d.project == name).collect();
@@ -963,7 +969,7 @@ pub(crate) async fn history(
     match state.history.actions(HISTORY_ROWS) {
         Ok(list) if list.is_empty() => body.push_str("<p class=muted>no actions recorded</p>"),
         Ok(list) => {
-            body.push_str("<table><tr><th>when</th><th>who</th><th>engine</th><th>action</th><th>container</th><th>outcome</th></tr>");
+            body.push_str("<table><tr><th>when</th><th>who</th><th>engine</th><th>action</th><th>target</th><th>outcome</th></tr>");
             for a in list {
                 let _ = write!(
                     body,

@@ -173,6 +173,33 @@ async fn actions_need_the_csrf_token_and_are_refused_when_read_only() {
 }
 
 #[tokio::test]
+async fn a_rollback_needs_the_csrf_token_and_is_refused_when_read_only() {
+    let path = "/e/prod/projects/books/services/app/rollback";
+    let s = state(vec![], Some("right"), false);
+    let cookie = login(&s, "right").await;
+    let page = call(&s, get("/", Some(&cookie))).await;
+    let csrf = csrf_of(&page.body);
+    let no = call(&s, post(path, Some(&cookie), "")).await;
+    assert_eq!(no.status, StatusCode::FORBIDDEN);
+    assert!(no.body.contains("CSRF"), "{}", no.body);
+    let wrong = call(&s, post(path, Some(&cookie), "csrf=abc")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    // With the token the request gets past the check (to "no such engine" here).
+    let right = call(&s, post(path, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(right.status, StatusCode::NOT_FOUND);
+    let anon = call(&s, post(path, None, &format!("csrf={csrf}"))).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+
+    let ro = state(vec![], Some("right"), true);
+    let cookie = login(&ro, "right").await;
+    let page = call(&ro, get("/", Some(&cookie))).await;
+    let csrf = csrf_of(&page.body);
+    let r = call(&ro, post(path, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("read-only"));
+}
+
+#[tokio::test]
 async fn empty_history_says_no_runs_recorded() {
     let s = state(vec![], None, false);
     let r = call(&s, get("/runs", None)).await;
@@ -344,4 +371,59 @@ async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audi
     assert_eq!(actions[0].outcome, "ok");
     let page = call(&s, get("/history", None)).await.body;
     assert!(page.contains("stop") && page.contains(&name));
+}
+
+/// Polls `/api/containers?q=NAME` until `done` holds for what it returns.
+async fn until(s: &AppState, name: &str, done: impl Fn(&[serde_json::Value]) -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let r = call(s, get(&format!("/api/containers?q={name}"), None)).await;
+        let list: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+        if done(&list) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_follow_the_engines_events() {
+    let Some(engine) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let project = hoist_testkit::TestProject::new("ui-follow", &[&engine]);
+    let s = state(
+        vec![NamedEngine {
+            name: "cd".into(),
+            engine,
+        }],
+        None,
+        false,
+    );
+    s.spawn_event_pumps();
+    let name = format!("{}-web-1", project.name);
+    let label = format!("com.docker.compose.project={}", project.name);
+    let is = |state: &'static str| {
+        move |list: &[serde_json::Value]| list.len() == 1 && list[0]["state"] == state
+    };
+    docker(&[
+        "create",
+        "--name",
+        &name,
+        "--label",
+        &label,
+        "debian:bookworm-slim",
+        "sleep",
+        "300",
+    ]);
+    assert!(until(&s, &name, is("created")).await, "created");
+    docker(&["start", &name]);
+    assert!(until(&s, &name, is("running")).await, "started");
+    let page = call(&s, get(&format!("/containers?q={name}"), None)).await;
+    assert!(page.body.contains("s-running"), "{}", page.body);
+    let overview = call(&s, get("/", None)).await;
+    assert_eq!(overview.status, StatusCode::OK);
+    docker(&["rm", "-f", &name]);
+    assert!(until(&s, &name, |l| l.is_empty()).await, "removed");
 }

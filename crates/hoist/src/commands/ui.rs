@@ -1,6 +1,7 @@
 //! `hoist ui`: the dashboard. Resolves the engines (the one the global flags name, plus any
-//! `--engine NAME=HOST` and the `--target`s of `hoist.yml`), decides the login policy from the bind address, and serves
-//! `hoist_web::app` until Ctrl+C.
+//! `--engine NAME=HOST` and the `--target`s of `hoist.yml`), decides the login policy from the
+//! bind address, and serves `hoist_web::app` until Ctrl+C. On the targets, services with both
+//! colours get a "roll back" that runs `hoist rollback SERVICE --target NAME`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use hoist_docker::{Engine, EngineSpec, TlsFiles};
 use hoist_web::{
-    AppState, NamedEngine, PipelineHistory, SqliteHistory, TokenDecision, decide_token,
+    AppState, NamedEngine, PipelineHistory, Releases, SqliteHistory, TokenDecision, decide_token,
 };
 
 use crate::cli::GlobalArgs;
@@ -157,12 +158,12 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
     }
     // Pipeline runs come from the pipeline's own store in hoist's state folder; the
     // dashboard's audit log sits beside it.
-    let state = super::pipeline::state_dir(env);
-    let runs = hoist_pipeline::history::History::open(&state)?;
+    let state_dir = super::pipeline::state_dir(env);
+    let runs = hoist_pipeline::history::History::open(&state_dir)?;
     let actions_path = args
         .history
         .clone()
-        .unwrap_or_else(|| state.join("ui-actions.sqlite3"));
+        .unwrap_or_else(|| state_dir.join("ui-actions.sqlite3"));
     let actions = SqliteHistory::open(&actions_path)
         .with_context(|| format!("opening {}", actions_path.display()))?;
     let history = PipelineHistory::new(runs, actions);
@@ -180,6 +181,20 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             });
         }
         let state = AppState::new(engines, token, args.read_only, Arc::new(history));
+        if !args.targets.is_empty() {
+            // Services with both colours on a target can be rolled back, as `hoist rollback
+            // SERVICE --target NAME` run beside this hoist.yml would.
+            state.set_releases(Releases {
+                file: hoist_pipeline::config::load(&args.config)?,
+                targets: args.targets.clone(),
+                state_dir: state_dir.clone(),
+                environment: env.all.clone(),
+                exec: hoist_docker::execute::ExecOptions {
+                    docker_config: crate::context::docker_config(env),
+                    ..Default::default()
+                },
+            });
+        }
         state.spawn_event_pumps();
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await

@@ -1,0 +1,404 @@
+//! A release of one service where it runs: the place (a `hoist.yml` target, or an engine named
+//! by flags), the [`Release`] built for it, and the deploy lock and history record every release
+//! holds. `hoist deploy`, `hoist rollback` and the dashboard's "Roll back" all go through here, so
+//! a rollback from the dashboard is exactly `hoist rollback SERVICE --target NAME`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hoist_compose::LoadOptions;
+use hoist_core::desired::project_spec;
+use hoist_core::events::EventSink;
+use hoist_core::spec::ProjectSpec;
+use hoist_docker::execute::ExecOptions;
+use hoist_docker::{Address, Engine, EngineSpec, TlsFiles};
+
+use crate::bluegreen::{
+    HealthGate, HttpCheck, Outcome, Release, ReleaseError, ReleaseTest, with_failures,
+};
+use crate::config::{PipelineFile, Target, Work};
+use crate::history::{History, HistoryError};
+use crate::lock::{self, DeployLock, LockError};
+use crate::proxy::{Match, Proxy, ProxySpec};
+use crate::steps::{StepId, StepStatus};
+
+/// Where a release happens.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub engine: EngineSpec,
+    /// The lock and history key: the target's name, or the engine's address.
+    pub target: String,
+    /// The lock and history key and the route's name: `hoist.yml`'s service; `None` without a
+    /// target (then `project-service`).
+    pub service_key: Option<String>,
+    pub proxy: Option<ProxySpec>,
+    /// The host the proxy reaches published ports at.
+    pub upstream_host: Option<String>,
+    /// What the integrate step routes: the match, the container port and extra directives.
+    pub route: Option<(Match, u16, Vec<String>)>,
+}
+
+impl Place {
+    /// The engine named by flags: no proxy, route or host known beyond the options.
+    pub fn of_engine(engine: EngineSpec) -> Place {
+        Place {
+            target: engine.host.clone(),
+            engine,
+            service_key: None,
+            proxy: None,
+            upstream_host: None,
+            route: None,
+        }
+    }
+
+    /// A target of `hoist.yml`: its engine, proxy and upstream host, and the integrate step's
+    /// route, so that releases and the pipeline share one route per service.
+    pub fn of_target(file: &PipelineFile, target: &Target) -> Place {
+        let host = target
+            .host
+            .trim_start_matches("tcp://")
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_default();
+        let engine = EngineSpec {
+            host: target.host.clone(),
+            tls: target.tls.as_deref().map(TlsFiles::in_dir),
+            trusted_insecure_hosts: if target.trust_insecure {
+                vec![host]
+            } else {
+                Vec::new()
+            },
+        };
+        let route = match file.work(StepId::Integrate) {
+            Some(Work::Integrate(i)) => {
+                let matcher = match (&i.host, &i.path) {
+                    (Some(h), _) => Match::Host(h.clone()),
+                    (None, Some(p)) => Match::PathPrefix(p.clone()),
+                    (None, None) => Match::PathPrefix("/".into()),
+                };
+                Some((matcher, i.port, i.directives.clone()))
+            }
+            _ => None,
+        };
+        Place {
+            engine,
+            target: target.name.clone(),
+            service_key: Some(file.service.clone()),
+            proxy: Some(target.proxy.clone()),
+            upstream_host: Some(target.upstream_host.clone()),
+            route,
+        }
+    }
+
+    /// The deploy lock's and the history's name for `service` of `project` here.
+    pub fn key(&self, project: &str, service: &str) -> String {
+        self.service_key
+            .clone()
+            .unwrap_or_else(|| format!("{project}-{service}"))
+    }
+}
+
+/// What a release takes beyond its place: the command line's flags. `Default` is what a
+/// command line without them means (the dashboard's rollback uses it).
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    pub target_host: Option<String>,
+    pub route_path: Option<String>,
+    pub route_host: Option<String>,
+    /// Proxy image and port when the place has no proxy of its own.
+    pub proxy_image: String,
+    pub proxy_port: u16,
+    pub container_port: Option<u16>,
+    pub health_path: Option<String>,
+    pub health_timeout: Duration,
+    pub drain: Duration,
+    pub test_path: Option<String>,
+}
+
+impl Default for ReleaseOptions {
+    fn default() -> Self {
+        ReleaseOptions {
+            target_host: None,
+            route_path: None,
+            route_host: None,
+            proxy_image: ProxySpec::DEFAULT_IMAGE.into(),
+            proxy_port: 80,
+            container_port: None,
+            health_path: None,
+            health_timeout: Duration::from_secs(60),
+            drain: Duration::from_secs(2),
+            test_path: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseRunError {
+    #[error("no such service: {0}")]
+    NoSuchService(String),
+    #[error(
+        "service {service} publishes no port for the proxy to reach: add `ports: - PORT` to it, \
+         or say which with --container-port"
+    )]
+    NoContainerPort { service: String },
+    #[error(
+        "service {service} publishes no port: blue-green needs `ports: - {port}` so that each \
+         colour gets a host port the proxy can reach"
+    )]
+    NotPublished { service: String, port: u16 },
+    #[error("loading the deploy files of {}: {cause}", file.display())]
+    Load {
+        file: std::path::PathBuf,
+        cause: String,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// Boxed: a failed release carries what was undone, and would make every result large.
+    #[error(transparent)]
+    Release(Box<ReleaseError>),
+    #[error("waiting for the deploy lock: {0}")]
+    Join(String),
+    #[error(
+        "{service} was not rolled back: the stopped colour {color} holds {image}, whose deploy \
+         failed; deploy a working image instead"
+    )]
+    FailedColour {
+        service: String,
+        color: String,
+        image: String,
+    },
+}
+
+impl From<ReleaseError> for ReleaseRunError {
+    fn from(e: ReleaseError) -> Self {
+        ReleaseRunError::Release(Box::new(e))
+    }
+}
+
+/// The project `hoist.yml` deploys to its targets: its deploy files under its project name, read
+/// with `environment` as the pipeline's deploy step reads them.
+pub fn deploy_project(
+    file: &PipelineFile,
+    environment: BTreeMap<String, String>,
+) -> Result<ProjectSpec, ReleaseRunError> {
+    let load = |cause: String| ReleaseRunError::Load {
+        file: file.path.clone(),
+        cause,
+    };
+    let project = hoist_compose::load(&LoadOptions {
+        files: file.deploy_files.clone(),
+        project_name: file.project.clone(),
+        project_directory: None,
+        profiles: Vec::new(),
+        env_files: Vec::new(),
+        environment,
+        working_dir: file.dir.clone(),
+    })
+    .map_err(|e| load(e.to_string()))?;
+    project_spec(&project).map_err(|e| load(e.to_string()))
+}
+
+/// The release of `service` of `project` at `place`.
+pub fn release<'e>(
+    engine: &'e Engine,
+    project: &ProjectSpec,
+    service: &str,
+    place: &Place,
+    opts: &ReleaseOptions,
+    exec: ExecOptions,
+) -> Result<Release<'e>, ReleaseRunError> {
+    let spec = project
+        .service(service)
+        .ok_or_else(|| ReleaseRunError::NoSuchService(service.to_string()))?;
+    let container_port = match opts.container_port.or(place.route.as_ref().map(|r| r.1)) {
+        Some(p) => p,
+        None => spec
+            .container
+            .ports
+            .first()
+            .and_then(|p| p.container_port.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| ReleaseRunError::NoContainerPort {
+                service: service.to_string(),
+            })?,
+    };
+    if spec.container.ports.is_empty() {
+        return Err(ReleaseRunError::NotPublished {
+            service: service.to_string(),
+            port: container_port,
+        });
+    }
+    let host = match opts.target_host.as_ref().or(place.upstream_host.as_ref()) {
+        Some(h) => h.clone(),
+        None => match engine.address() {
+            Address::Tcp { host, .. } => host.clone(),
+            Address::Unix(_) => "127.0.0.1".to_string(),
+        },
+    };
+    let (matcher, directives) = match (&opts.route_host, &opts.route_path, &place.route) {
+        (Some(name), _, _) => (Match::Host(name.clone()), Vec::new()),
+        (None, Some(path), _) => (Match::PathPrefix(path.clone()), Vec::new()),
+        (None, None, Some((m, _, d))) => (m.clone(), d.clone()),
+        (None, None, None) => (Match::PathPrefix("/".into()), Vec::new()),
+    };
+    let proxy = match &place.proxy {
+        Some(p) => p.clone(),
+        None => {
+            let mut p = ProxySpec::new(opts.proxy_image.clone());
+            p.port = opts.proxy_port;
+            p
+        }
+    };
+    let test: Option<Arc<dyn ReleaseTest>> = opts
+        .test_path
+        .clone()
+        .or_else(|| opts.health_path.clone())
+        .map(|path| Arc::new(HttpCheck { path }) as Arc<dyn ReleaseTest>);
+    Ok(Release {
+        engine,
+        project: project.clone(),
+        service: service.to_string(),
+        container_port,
+        host,
+        proxy: Proxy::new(engine, proxy),
+        // With a hoist.yml target, the pipeline's integrate step and releases share one route.
+        route: place.key(&project.name, service),
+        matcher,
+        directives,
+        health: HealthGate {
+            http_path: opts.health_path.clone(),
+            deadline: opts.health_timeout,
+        },
+        pre_test: test.clone(),
+        post_test: test,
+        drain: opts.drain,
+        exec,
+        commit: None,
+    })
+}
+
+/// A release in progress: it holds the deploy lock of its service on its target and has a run
+/// in the history (shown by `hoist pipeline history` and the dashboard) until [`finish`]ed.
+///
+/// [`finish`]: Recorded::finish
+pub struct Recorded {
+    pub run: i64,
+    history: History,
+    started: Instant,
+    _lock: DeployLock,
+}
+
+impl Recorded {
+    /// Takes the lock (failing at once, naming the holder, unless `wait`) and opens the record:
+    /// every step but the deploy is skipped.
+    pub fn begin(
+        state_dir: &Path,
+        target: &str,
+        key: &str,
+        wait: bool,
+    ) -> Result<Recorded, ReleaseRunError> {
+        let mut held = lock::acquire(state_dir, target, key, wait)?;
+        let history = History::open(state_dir)?;
+        let steps: Vec<(StepId, StepStatus)> = StepId::ALL
+            .iter()
+            .map(|s| {
+                let status = if *s == StepId::Deploy {
+                    StepStatus::Pending
+                } else {
+                    StepStatus::Skipped
+                };
+                (*s, status)
+            })
+            .collect();
+        let run = history.start_run(key, target, "", &steps)?;
+        held.record_holder(run)?;
+        history.step_started(run, StepId::Deploy)?;
+        Ok(Recorded {
+            run,
+            history,
+            started: Instant::now(),
+            _lock: held,
+        })
+    }
+
+    /// The history this release is recorded in, to add what only the release knows (the colour).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Closes the record with the outcome's one line; the lock is released.
+    pub fn finish(self, result: &Result<String, String>) {
+        let seconds = Some(self.started.elapsed().as_secs_f64());
+        let (status, detail) = match result {
+            Ok(text) => (StepStatus::Done, text.clone()),
+            Err(e) => (StepStatus::Failed, e.clone()),
+        };
+        let h = &self.history;
+        // A failing history write must not fail the release it records.
+        let _ = h.append_output(self.run, StepId::Deploy, &format!("{detail}\n"));
+        let _ = h.step_finished(self.run, StepId::Deploy, status, seconds, &detail);
+        let _ = h.finish_run(self.run, if result.is_ok() { "done" } else { "failed" });
+    }
+}
+
+/// `hoist rollback`: takes the deploy lock, records the run, starts the stopped previous colour,
+/// moves the route back to it and stops the current one.
+#[allow(clippy::too_many_arguments)]
+pub async fn rollback(
+    engine: &Engine,
+    project: &ProjectSpec,
+    service: &str,
+    place: &Place,
+    opts: &ReleaseOptions,
+    exec: ExecOptions,
+    state_dir: &Path,
+    wait_lock: bool,
+    sink: &dyn EventSink,
+) -> Result<Outcome, ReleaseRunError> {
+    let release = release(engine, project, service, place, opts, exec)?;
+    let key = place.key(&project.name, service);
+    let (dir, target, k) = (state_dir.to_path_buf(), place.target.clone(), key.clone());
+    // Waiting for the lock blocks: off the runtime's threads.
+    let recorded =
+        tokio::task::spawn_blocking(move || Recorded::begin(&dir, &target, &k, wait_lock))
+            .await
+            .map_err(|e| ReleaseRunError::Join(e.to_string()))??;
+    let result = match refuse_failed(&release, &recorded, &key, &place.target, service).await {
+        Ok(()) => release.rollback(sink).await.map_err(ReleaseRunError::from),
+        Err(e) => Err(e),
+    };
+    let text = match &result {
+        Ok(o) => Ok(format!("{service} rolled back to {}", o.live)),
+        Err(e) => Err(e.to_string()),
+    };
+    recorded.finish(&text);
+    result
+}
+
+/// After a failed deploy the stopped colour holds the failed image (the release before it was
+/// replaced): starting it again would be no rollback, so it is refused.
+async fn refuse_failed(
+    release: &Release<'_>,
+    recorded: &Recorded,
+    key: &str,
+    target: &str,
+    service: &str,
+) -> Result<(), ReleaseRunError> {
+    let latest = recorded.history().latest_releases(key, target)?;
+    let list = with_failures(release.releases().await?, &latest);
+    match list
+        .iter()
+        .find(|r| r.state == hoist_core::bluegreen::ReleaseState::Failed)
+    {
+        Some(failed) => Err(ReleaseRunError::FailedColour {
+            service: service.to_string(),
+            color: failed.color.to_string(),
+            image: failed.image.clone(),
+        }),
+        None => Ok(()),
+    }
+}
