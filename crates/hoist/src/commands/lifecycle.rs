@@ -1,6 +1,7 @@
 //! `start`, `stop`, `restart` and `rm` on existing service containers: dependencies start first
 //! and stop last; containers of one service are handled concurrently.
 
+use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -37,34 +38,58 @@ fn say(kind: &str, name: &str, text: &str) {
     eprintln!(" {kind} {name}  {text}");
 }
 
+/// Runs `act` on the containers of each group that `pick` selects: one group after another (in
+/// the order given), the containers of a group concurrently.
+async fn each_group<'a, F, Fut>(
+    groups: impl IntoIterator<Item = &'a (String, Vec<ObservedContainer>)>,
+    pick: fn(&ObservedContainer) -> bool,
+    act: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(&'a str, &'a ObservedContainer) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    for (service, containers) in groups {
+        try_join_all(
+            containers
+                .iter()
+                .filter(|c| pick(c))
+                .map(|c| act(service, c)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let loaded = load_project(global, env)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
-        for (service, containers) in &groups {
-            if containers.is_empty() && !args.services.is_empty() {
-                anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
-            }
-            try_join_all(
-                containers
-                    .iter()
-                    .filter(|c| !c.state.is_running())
-                    .map(|c| {
-                        let engine = &engine;
-                        async move {
-                            say("Container", &c.name, "Starting");
-                            engine.start_container(&c.name).await?;
-                            say("Container", &c.name, "Started");
-                            anyhow::Ok(())
-                        }
-                    }),
-            )
-            .await?;
+        if !args.services.is_empty()
+            && let Some((service, _)) = groups.iter().find(|(_, cs)| cs.is_empty())
+        {
+            anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
         }
-        anyhow::Ok(())
+        let engine = &engine;
+        each_group(
+            &groups,
+            |c| !c.state.is_running(),
+            |_, c| async move {
+                say("Container", &c.name, "Starting");
+                engine.start_container(&c.name).await?;
+                say("Container", &c.name, "Started");
+                anyhow::Ok(())
+            },
+        )
+        .await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stop timeout of `service`: the command line's, else the service's `stop_grace_period`.
+fn stop_timeout(spec: &ProjectSpec, service: &str, given: Option<u64>) -> Option<u64> {
+    given.or_else(|| spec.service(service).and_then(|s| s.stop_timeout_secs))
 }
 
 async fn stop_groups(
@@ -73,22 +98,18 @@ async fn stop_groups(
     groups: &[(String, Vec<ObservedContainer>)],
     timeout: Option<u64>,
 ) -> anyhow::Result<()> {
-    for (service, containers) in groups.iter().rev() {
-        let timeout = timeout.or_else(|| spec.service(service).and_then(|s| s.stop_timeout_secs));
-        try_join_all(
-            containers
-                .iter()
-                .filter(|c| c.state.is_running())
-                .map(|c| async move {
-                    say("Container", &c.name, "Stopping");
-                    engine.stop_container(&c.name, timeout).await?;
-                    say("Container", &c.name, "Stopped");
-                    anyhow::Ok(())
-                }),
-        )
-        .await?;
-    }
-    Ok(())
+    each_group(
+        groups.iter().rev(),
+        |c| c.state.is_running(),
+        |service, c| async move {
+            say("Container", &c.name, "Stopping");
+            let timeout = stop_timeout(spec, service, timeout);
+            engine.stop_container(&c.name, timeout).await?;
+            say("Container", &c.name, "Stopped");
+            anyhow::Ok(())
+        },
+    )
+    .await
 }
 
 pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
@@ -106,26 +127,20 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
-        for (service, containers) in &groups {
-            let timeout = args.timeout.or_else(|| {
-                loaded
-                    .spec
-                    .service(service)
-                    .and_then(|s| s.stop_timeout_secs)
-            });
-            try_join_all(containers.iter().map(|c| {
-                let engine = &engine;
-                async move {
-                    say("Container", &c.name, "Restarting");
-                    engine.stop_container(&c.name, timeout).await?;
-                    engine.start_container(&c.name).await?;
-                    say("Container", &c.name, "Started");
-                    anyhow::Ok(())
-                }
-            }))
-            .await?;
-        }
-        anyhow::Ok(())
+        let (engine, spec) = (&engine, &loaded.spec);
+        each_group(
+            &groups,
+            |_| true,
+            |service, c| async move {
+                say("Container", &c.name, "Restarting");
+                let timeout = stop_timeout(spec, service, args.timeout);
+                engine.stop_container(&c.name, timeout).await?;
+                engine.start_container(&c.name).await?;
+                say("Container", &c.name, "Started");
+                anyhow::Ok(())
+            },
+        )
+        .await
     })?;
     Ok(ExitCode::SUCCESS)
 }
