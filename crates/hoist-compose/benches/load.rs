@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hoist_compose::{LoadOptions, load};
 
-// The allocator the `hoist` binary uses, so that the figures are the ones `hoist config` gets.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[path = "support/generate.rs"]
 mod support;
 use support::generate;

@@ -15,10 +15,6 @@ use std::time::Instant;
 #[path = "../benches/support/generate.rs"]
 mod support;
 
-// The allocator the `hoist` binary uses.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir: Option<PathBuf> = None;

@@ -1621,13 +1621,19 @@ impl Cx<'_> {
     }
 }
 
-fn escape_json(j: J) -> J {
-    match j {
-        J::String(x) => J::String(esc(&x)),
-        J::Array(a) => J::Array(a.into_iter().map(escape_json).collect()),
-        J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, escape_json(v))).collect()),
-        other => other,
+/// Escapes every string of `j` in place (values only, as compose does): rebuilding the maps would
+/// hash every key again.
+fn escape_json(mut j: J) -> J {
+    fn walk(j: &mut J) {
+        match j {
+            J::String(x) if x.contains('$') => *x = esc(x),
+            J::Array(a) => a.iter_mut().for_each(walk),
+            J::Object(o) => o.values_mut().for_each(walk),
+            _ => {}
+        }
     }
+    walk(&mut j);
+    j
 }
 
 fn listify(n: &Node) -> Vec<&Node> {
