@@ -36,6 +36,28 @@ pub use model::{
     Service, ServiceFileRef, ServiceNetwork, Volume,
 };
 
+/// What `docker compose config` prints, without the typed model: for callers that only print it.
+pub struct Canonical {
+    /// The normalised project name.
+    pub name: String,
+    /// Exactly what `docker compose config --format json` prints.
+    pub json: serde_json::Value,
+    /// Warnings compose would print (unset variables, obsolete `version`).
+    pub warnings: Vec<String>,
+}
+
+/// Loads, resolves, validates and normalises a compose project into the tree compose prints:
+/// [`load`] without building the typed model.
+pub fn load_canonical(opts: &LoadOptions) -> Result<Canonical, ComposeError> {
+    let mut loaded = loader::load_tree(opts)?;
+    let norm = normalize::normalize(&mut loaded)?;
+    Ok(Canonical {
+        name: loaded.name,
+        json: norm.json,
+        warnings: norm.warnings,
+    })
+}
+
 /// Loads, resolves, validates and normalises a compose project.
 pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
     let mut loaded = loader::load_tree(opts)?;

@@ -413,7 +413,25 @@ fn apply_extends(
     let mut resolved = Vec::with_capacity(names.len());
     for name in names {
         let mut chain = Vec::new();
-        let r = resolve_extends(&services, path, &name, ctx, &mut chain, project_dir, &bases);
+        // No service extends this one: it is read only here, so move it out instead of copying
+        // it (its resolved form is put back below).
+        let own = if bases.contains(&name) {
+            None
+        } else {
+            services
+                .get_mut(&name)
+                .map(|n| std::mem::replace(n, Node::null(n.pos.clone())))
+        };
+        let r = resolve_extends(
+            &services,
+            path,
+            &name,
+            ctx,
+            &mut chain,
+            project_dir,
+            &bases,
+            Extending { own, from: None },
+        );
         match r {
             Ok(n) => resolved.push((name, n)),
             Err(e) => {
@@ -429,7 +447,16 @@ fn apply_extends(
     Ok(())
 }
 
+/// What [`resolve_extends`] knows about the service it resolves besides its name.
+struct Extending<'a> {
+    /// The service's definition, already moved out of the map (see `apply_extends`).
+    own: Option<Node>,
+    /// Where the `extends` that names it was written (for "not found").
+    from: Option<&'a Pos>,
+}
+
 /// Returns service `name` of `services` (read from `path`) with its `extends` chain applied.
+#[allow(clippy::too_many_arguments)]
 fn resolve_extends(
     services: &Map,
     path: &Path,
@@ -438,15 +465,15 @@ fn resolve_extends(
     chain: &mut Vec<(PathBuf, String)>,
     project_dir: &Path,
     bases: &BTreeSet<String>,
+    extending: Extending<'_>,
 ) -> Result<Node, ComposeError> {
-    let service = services.get(name).cloned().ok_or_else(|| {
+    let found = match extending.own {
+        Some(n) => Some(n),
+        None => services.get(name).cloned(),
+    };
+    let service = found.ok_or_else(|| {
         ComposeError::invalid_at(
-            chain
-                .last()
-                .and_then(|(_, from)| services.get(from))
-                .and_then(|s| s.as_map())
-                .and_then(|m| m.get("extends"))
-                .and_then(|e| e.pos.location()),
+            extending.from.and_then(Pos::location),
             format!(
                 "cannot extend service {name:?} in {}: service not found{}",
                 path.display(),
@@ -496,8 +523,21 @@ fn resolve_extends(
             ));
         }
     };
+    let from = Extending {
+        own: None,
+        from: Some(&ext.pos),
+    };
     let base = match file {
-        None => resolve_extends(services, path, &base_name, ctx, chain, project_dir, bases)?,
+        None => resolve_extends(
+            services,
+            path,
+            &base_name,
+            ctx,
+            chain,
+            project_dir,
+            bases,
+            from,
+        )?,
         Some(f) => {
             let dir = path.parent().unwrap_or(Path::new("."));
             let other = absolute(dir, Path::new(&f));
@@ -514,6 +554,7 @@ fn resolve_extends(
                 chain,
                 project_dir,
                 bases,
+                from,
             )?;
             // Relative paths of a service read from another file are relative to that file.
             let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();

@@ -364,6 +364,12 @@ fn json_to_node(j: &J, pos: &crate::yaml::Pos) -> Node {
 /// Makes the relative paths of one service absolute against `dir` (used for services read from
 /// another directory through `extends` or `include`). Short volume specs become long ones.
 pub fn resolve_service_paths(service: &mut Node, dir: &Path, home: Option<&str>) {
+    service_paths(service, dir, home, true);
+}
+
+/// [`resolve_service_paths`]; `long_volumes` false leaves short volume specs as they are, for the
+/// project's own directory, where normalisation resolves them against the same directory anyway.
+fn service_paths(service: &mut Node, dir: &Path, home: Option<&str>, long_volumes: bool) {
     let Some(m) = service.as_map_mut() else {
         return;
     };
@@ -415,6 +421,7 @@ pub fn resolve_service_paths(service: &mut Node, dir: &Path, home: Option<&str>)
     if let Some(Value::Seq(vols)) = m.get_mut("volumes").map(|v| &mut v.value) {
         for v in vols {
             if let Value::Str(spec) = &v.value
+                && long_volumes
                 && let Ok(long) = parse_short_volume(spec)
             {
                 *v = json_to_node(&J::Object(long), &v.pos);
@@ -473,9 +480,13 @@ fn abs_values(n: &mut Node, dir: &Path, home: Option<&str>) {
 
 /// Makes every relative path of a whole tree absolute against `dir`.
 pub fn resolve_tree_paths(tree: &mut Map, dir: &Path, home: Option<&str>) {
+    tree_paths(tree, dir, home, true);
+}
+
+fn tree_paths(tree: &mut Map, dir: &Path, home: Option<&str>, long_volumes: bool) {
     if let Some(Value::Map(services)) = tree.get_mut("services").map(|s| &mut s.value) {
         for svc in services.values_mut() {
-            resolve_service_paths(svc, dir, home);
+            service_paths(svc, dir, home, long_volumes);
         }
     }
     for section in ["secrets", "configs"] {
@@ -594,8 +605,9 @@ const SERVICE_ORDER: &[&str] = &[
 
 /// Position of a key in [`SERVICE_ORDER`] (looked up once per key, through a table built once).
 fn service_rank(k: &str) -> usize {
-    static RANKS: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
-        std::sync::OnceLock::new();
+    static RANKS: std::sync::OnceLock<
+        std::collections::HashMap<&'static str, usize, foldhash::fast::FixedState>,
+    > = std::sync::OnceLock::new();
     let ranks = RANKS.get_or_init(|| {
         SERVICE_ORDER
             .iter()
@@ -642,7 +654,9 @@ const OMIT_EMPTY: &[&str] = &[
 pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     let mut tree = std::mem::take(&mut loaded.tree);
     let home = loaded.env.get("HOME").cloned();
-    resolve_tree_paths(&mut tree, &loaded.project_dir, home.as_deref());
+    // Short volume specs stay short: `Cx::volumes` turns them into the long syntax with the same
+    // directory, without building an intermediate tree for each.
+    tree_paths(&mut tree, &loaded.project_dir, home.as_deref(), false);
     crate::loader::apply_profiles(&mut tree, &loaded.profiles);
     let mut warnings = loaded.warnings.clone();
     if tree.contains_key("version") {
@@ -1607,13 +1621,19 @@ impl Cx<'_> {
     }
 }
 
-fn escape_json(j: J) -> J {
-    match j {
-        J::String(x) => J::String(esc(&x)),
-        J::Array(a) => J::Array(a.into_iter().map(escape_json).collect()),
-        J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, escape_json(v))).collect()),
-        other => other,
+/// Escapes every string of `j` in place (values only, as compose does): rebuilding the maps would
+/// hash every key again.
+fn escape_json(mut j: J) -> J {
+    fn walk(j: &mut J) {
+        match j {
+            J::String(x) if x.contains('$') => *x = esc(x),
+            J::Array(a) => a.iter_mut().for_each(walk),
+            J::Object(o) => o.values_mut().for_each(walk),
+            _ => {}
+        }
     }
+    walk(&mut j);
+    j
 }
 
 fn listify(n: &Node) -> Vec<&Node> {

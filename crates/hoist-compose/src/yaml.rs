@@ -503,18 +503,12 @@ impl Builder<'_> {
             map.insert(key, value);
         }
         let _ = pos;
-        if !merged.is_empty() {
-            // Explicit keys win over merged ones; among merged maps the first one listed wins.
-            let mut out = Map::default();
-            for (k, v) in map {
-                out.insert(k, v);
+        // Explicit keys win over merged ones (and come first); among merged maps the first one
+        // listed wins.
+        for m in merged {
+            for (k, v) in m {
+                map.entry(k).or_insert(v);
             }
-            for m in merged {
-                for (k, v) in m {
-                    out.entry(k).or_insert(v);
-                }
-            }
-            return Ok(out);
         }
         Ok(map)
     }

@@ -40,6 +40,36 @@ pub struct ConfigArgs {
 /// The options the loader needs, from the global flags and the process environment.
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let opts = crate::context::load_options(global, env)?;
+    if !args.images {
+        // Everything but `--images` prints the canonical tree only: the typed model is not built.
+        let project = hoist_compose::load_canonical(&opts)?;
+        for w in &project.warnings {
+            eprintln!("warning: {w}");
+        }
+        if args.quiet {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut out = std::io::stdout().lock();
+        if args.services {
+            let services = project.json.get("services").and_then(|s| s.as_object());
+            for name in services.into_iter().flat_map(|s| s.keys()) {
+                writeln!(out, "{name}")?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        match args.format {
+            ConfigFormat::Json => {
+                // Straight to the (buffered) terminal: no copy of a large project's text.
+                let mut w = std::io::BufWriter::new(&mut out);
+                serde_json::to_writer_pretty(&mut w, &project.json)?;
+                w.flush()?;
+            }
+            ConfigFormat::Yaml => {
+                write!(out, "{}", hoist_compose::render::to_yaml(&project.json))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let project = hoist_compose::load(&opts)?;
     for w in &project.warnings {
         eprintln!("warning: {w}");
@@ -48,28 +78,13 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    if args.services {
-        for name in project.service_names() {
-            writeln!(out, "{name}")?;
-        }
-    } else if args.images {
-        for (name, svc) in &project.services {
-            // Compose prints the image a build would be tagged with when none is set.
-            let image = svc
-                .image
-                .clone()
-                .unwrap_or_else(|| format!("{}-{name}", project.name));
-            writeln!(out, "{image}")?;
-        }
-    } else {
-        match args.format {
-            ConfigFormat::Json => {
-                write!(out, "{}", serde_json::to_string_pretty(project.to_json())?)?;
-            }
-            ConfigFormat::Yaml => {
-                write!(out, "{}", hoist_compose::render::to_yaml(project.to_json()))?;
-            }
-        }
+    for (name, svc) in &project.services {
+        // Compose prints the image a build would be tagged with when none is set.
+        let image = svc
+            .image
+            .clone()
+            .unwrap_or_else(|| format!("{}-{name}", project.name));
+        writeln!(out, "{image}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
