@@ -71,22 +71,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         }
         "down" => {
+            // What is not there (404) or already stopped (304) is already down: `down` also
+            // serves as the benchmark's preparation from any state.
+            let gone = |r: Result<(), bollard::errors::Error>| match r {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 304 | 404,
+                    ..
+                }) => Ok(()),
+                other => other,
+            };
             try_join_all(names.iter().map(|name| async move {
-                docker
-                    .stop_container(
-                        name,
-                        Some(StopContainerOptionsBuilder::default().t(10).build()),
-                    )
-                    .await?;
-                docker
-                    .remove_container(
-                        name,
-                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                    )
-                    .await
+                gone(
+                    docker
+                        .stop_container(
+                            name,
+                            Some(StopContainerOptionsBuilder::default().t(10).build()),
+                        )
+                        .await,
+                )?;
+                gone(
+                    docker
+                        .remove_container(
+                            name,
+                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                        )
+                        .await,
+                )
             }))
             .await?;
-            docker.remove_network(&network).await?;
+            gone(docker.remove_network(&network).await)?;
         }
         other => {
             eprintln!("unknown verb {other}: expected up or down");
