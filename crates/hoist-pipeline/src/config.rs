@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use hoist_compose::yaml::{self, Node, Value};
 
+use hoist_docker::{Address, EngineSpec, TlsFiles};
+
 use crate::proxy::ProxySpec;
 use crate::steps::StepId;
 
@@ -122,6 +124,24 @@ pub struct Target {
     pub proxy: ProxySpec,
     /// The deploy step's strategy on this target, over the file's (`strategy:`).
     pub strategy: Option<Strategy>,
+}
+
+impl Target {
+    /// How to reach the target's engine: its address, its TLS files, and its host as trusted for
+    /// plain TCP when `trust_insecure` says so.
+    pub fn engine_spec(&self) -> EngineSpec {
+        let mut trusted_insecure_hosts = Vec::new();
+        if self.trust_insecure
+            && let Ok(Address::Tcp { host, .. }) = Address::parse(&self.host, self.tls.is_some())
+        {
+            trusted_insecure_hosts.push(host);
+        }
+        EngineSpec {
+            host: self.host.clone(),
+            tls: self.tls.as_deref().map(TlsFiles::in_dir),
+            trusted_insecure_hosts,
+        }
+    }
 }
 
 /// The work of one step.
@@ -642,6 +662,30 @@ mod tests {
     }
 
     const MINIMAL: &str = "service: books-ms\nregistry: localhost:5000\n";
+
+    #[test]
+    fn a_targets_engine_trusts_its_host_only_when_told() {
+        let target = |name: &str, host: &str, extra: &str| {
+            format!("  {name}:\n    host: {host}\n    public_address: http://x\n{extra}")
+        };
+        let trust = "    trust_insecure: true\n";
+        let file = parse_text(&format!(
+            "{MINIMAL}targets:\n{}{}{}{}",
+            target("prod", "tcp://10.200.0.2:2375", trust),
+            target("bare", "tcp://prod", trust),
+            target("tls", "tcp://10.200.0.3:2376", "    tls: /certs\n"),
+            target("plain", "tcp://10.200.0.4:2375", ""),
+        ))
+        .unwrap();
+        let spec = |name: &str| file.target(name).unwrap().engine_spec();
+        assert_eq!(spec("prod").trusted_insecure_hosts, ["10.200.0.2"]);
+        assert_eq!(spec("prod").host, "tcp://10.200.0.2:2375");
+        assert_eq!(spec("bare").trusted_insecure_hosts, ["prod"]);
+        assert!(spec("plain").trusted_insecure_hosts.is_empty());
+        let tls = spec("tls");
+        assert!(tls.trusted_insecure_hosts.is_empty());
+        assert_eq!(tls.tls.unwrap().ca, PathBuf::from("/certs/ca.pem"));
+    }
 
     #[test]
     fn steps_left_out_have_no_work() {

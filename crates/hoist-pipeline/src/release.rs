@@ -13,7 +13,7 @@ use hoist_core::desired::project_spec;
 use hoist_core::events::EventSink;
 use hoist_core::spec::ProjectSpec;
 use hoist_docker::execute::ExecOptions;
-use hoist_docker::{Address, Engine, EngineSpec, TlsFiles};
+use hoist_docker::{Address, Engine, EngineSpec};
 
 use crate::bluegreen::{
     HealthGate, HttpCheck, Outcome, Release, ReleaseError, ReleaseTest, with_failures,
@@ -56,21 +56,7 @@ impl Place {
     /// A target of `hoist.yml`: its engine, proxy and upstream host, and the integrate step's
     /// route, so that releases and the pipeline share one route per service.
     pub fn of_target(file: &PipelineFile, target: &Target) -> Place {
-        let host = target
-            .host
-            .trim_start_matches("tcp://")
-            .rsplit_once(':')
-            .map(|(h, _)| h.to_string())
-            .unwrap_or_default();
-        let engine = EngineSpec {
-            host: target.host.clone(),
-            tls: target.tls.as_deref().map(TlsFiles::in_dir),
-            trusted_insecure_hosts: if target.trust_insecure {
-                vec![host]
-            } else {
-                Vec::new()
-            },
-        };
+        let engine = target.engine_spec();
         let route = match file.work(StepId::Integrate) {
             Some(Work::Integrate(i)) => {
                 let matcher = match (&i.host, &i.path) {

@@ -19,7 +19,7 @@ use hoist_core::plan::UpOptions;
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate::{self, RunRequest};
-use hoist_docker::{DockerConfig, Engine, EngineSpec, ImageRef, TlsFiles};
+use hoist_docker::{DockerConfig, Engine, ImageRef};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -595,22 +595,7 @@ impl StepCtx<'_> {
 
     async fn connect_target(&self) -> Result<Engine, String> {
         let target = &self.run.target;
-        let host = target
-            .host
-            .trim_start_matches("tcp://")
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let spec = EngineSpec {
-            host: target.host.clone(),
-            tls: target.tls.as_deref().map(TlsFiles::in_dir),
-            trusted_insecure_hosts: if target.trust_insecure {
-                vec![host]
-            } else {
-                Vec::new()
-            },
-        };
+        let spec = target.engine_spec();
         Engine::connect(&spec)
             .await
             .map_err(|e| format!("target {}: {e}", target.name))

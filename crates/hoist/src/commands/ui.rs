@@ -108,21 +108,10 @@ fn engine_specs(
             if specs.iter().any(|(n, _)| n == name) {
                 bail!("two engines are named {name:?}; rename the --engine");
             }
-            let mut trusted = first.trusted_insecure_hosts.clone();
-            if target.trust_insecure
-                && let Ok(hoist_docker::Address::Tcp { host, .. }) =
-                    hoist_docker::Address::parse(&target.host, target.tls.is_some())
-            {
-                trusted.push(host);
-            }
-            specs.push((
-                name.clone(),
-                EngineSpec {
-                    host: target.host.clone(),
-                    tls: target.tls.as_deref().map(TlsFiles::in_dir),
-                    trusted_insecure_hosts: trusted,
-                },
-            ));
+            let mut spec = target.engine_spec();
+            spec.trusted_insecure_hosts
+                .extend(first.trusted_insecure_hosts.iter().cloned());
+            specs.push((name.clone(), spec));
         }
     }
     if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
