@@ -529,6 +529,18 @@ pub(crate) struct ActionForm {
     pub(crate) csrf: String,
 }
 
+/// Why an action is refused before anything else: the dashboard is read-only, or the form lacks
+/// the session's CSRF token (403 either way). `None` lets it go ahead.
+pub(crate) fn refused(state: &AppState, who: &Identity, form: &ActionForm) -> Option<Response> {
+    if state.read_only {
+        return Some((StatusCode::FORBIDDEN, "the dashboard is read-only\n").into_response());
+    }
+    if form.csrf.is_empty() || form.csrf != who.csrf {
+        return Some((StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response());
+    }
+    None
+}
+
 /// `POST .../{start|stop|restart|remove}`: refused when read-only (403) or without the
 /// session's CSRF token (403); recorded in the history with who and when, whatever the outcome.
 pub(crate) async fn action(
@@ -537,11 +549,8 @@ pub(crate) async fn action(
     Path((engine, id, action)): Path<(String, String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if state.read_only {
-        return (StatusCode::FORBIDDEN, "the dashboard is read-only\n").into_response();
-    }
-    if form.csrf.is_empty() || form.csrf != who.csrf {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
+    if let Some(refusal) = refused(&state, &who, &form) {
+        return refusal;
     }
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");

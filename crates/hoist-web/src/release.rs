@@ -21,7 +21,7 @@ use hoist_pipeline::release::{Place, ReleaseOptions, ReleaseRunError, deploy_pro
 use crate::auth::Identity;
 use crate::history::ActionRecord;
 use crate::html::{esc, page, url};
-use crate::pages::{ActionForm, not_found, now_ms, shown};
+use crate::pages::{ActionForm, not_found, now_ms, refused, shown};
 use crate::{AppState, NamedEngine};
 
 /// The targets of one `hoist.yml` the dashboard shows, and what a release there needs.
@@ -123,11 +123,8 @@ pub(crate) async fn rollback(
     Path((engine, project, service)): Path<(String, String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if state.read_only {
-        return (StatusCode::FORBIDDEN, "the dashboard is read-only\n").into_response();
-    }
-    if form.csrf.is_empty() || form.csrf != who.csrf {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token\n").into_response();
+    if let Some(refusal) = refused(&state, &who, &form) {
+        return refusal;
     }
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");
