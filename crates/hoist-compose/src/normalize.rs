@@ -39,7 +39,7 @@ pub fn plain(n: &Node) -> J {
 }
 
 fn string_of(n: &Node) -> J {
-    match n.scalar_string() {
+    match n.scalar_str() {
         Some(x) => s(&x),
         None => plain(n),
     }
@@ -158,7 +158,7 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
     match &n.value {
         Value::Seq(v) => {
             for it in v {
-                let Some(t) = it.scalar_string() else {
+                let Some(t) = it.scalar_str() else {
                     continue;
                 };
                 match t.split_once('=') {
@@ -166,7 +166,8 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
                         out.insert(k.to_string(), s(val));
                     }
                     None => {
-                        out.insert(t.clone(), bare(&t));
+                        let v = bare(&t);
+                        out.insert(t.into_owned(), v);
                     }
                 }
             }
@@ -218,10 +219,6 @@ pub fn short_volume_target(spec: &str) -> String {
     }
 }
 
-fn is_windows_drive(buf: &str, c: char) -> bool {
-    c == ':' && buf.len() == 1 && buf.as_bytes()[0].is_ascii_alphabetic()
-}
-
 fn is_file_path(src: &str) -> bool {
     let b = src.as_bytes();
     match b.first() {
@@ -259,43 +256,45 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
         v.target = spec.to_string();
         return Ok(v);
     }
-    let mut buf = String::new();
-    // Sections end at each ':' and at the end of the spec (a '\0' after the last character).
-    for c in spec.chars().chain(std::iter::once('\0')) {
-        if is_windows_drive(&buf, c) {
-            buf.push(c);
+    // Sections end at each ':' (or '\0') and at the end of the spec; a one-letter section
+    // followed by ':' is a Windows drive and goes on.
+    let bytes = spec.as_bytes();
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        let end = i == bytes.len() || bytes[i] == 0;
+        if !end && bytes[i] != b':' {
             continue;
         }
-        if c == ':' || c == '\0' {
-            let text = std::mem::take(&mut buf);
-            if text.is_empty() {
-                return Err("empty section between colons".into());
-            }
-            if v.source.is_empty() && c == '\0' {
-                v.target = text;
-            } else if v.source.is_empty() {
-                v.source = text;
-            } else if v.target.is_empty() {
-                v.target = text;
-            } else if c == ':' {
-                return Err("too many colons".into());
-            } else {
-                for opt in text.split(',') {
-                    match opt {
-                        "ro" => v.read_only = true,
-                        "rw" => v.read_only = false,
-                        "nocopy" => v.nocopy = true,
-                        "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                            v.bind_opts.push(("propagation", opt.to_string()))
-                        }
-                        "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
-                        _ => {}
+        let text = &spec[start..i];
+        if !end && text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic() {
+            continue;
+        }
+        start = i + 1;
+        if text.is_empty() {
+            return Err("empty section between colons".into());
+        }
+        if v.source.is_empty() && end {
+            v.target = text.to_string();
+        } else if v.source.is_empty() {
+            v.source = text.to_string();
+        } else if v.target.is_empty() {
+            v.target = text.to_string();
+        } else if !end {
+            return Err("too many colons".into());
+        } else {
+            for opt in text.split(',') {
+                match opt {
+                    "ro" => v.read_only = true,
+                    "rw" => v.read_only = false,
+                    "nocopy" => v.nocopy = true,
+                    "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                        v.bind_opts.push(("propagation", opt.to_string()))
                     }
+                    "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
+                    _ => {}
                 }
             }
-            continue;
         }
-        buf.push(c);
     }
     if v.target.len() > 1 && v.target.ends_with('/') {
         v.target = v.target.trim_end_matches('/').to_string();
@@ -2061,8 +2060,8 @@ fn ipam(v: &Node) -> J {
 /// Expands one short port spec (`[[ip:]host:]container[/proto]`, with ranges) into long entries.
 pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     let (rest, proto) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, p.to_string()),
-        None => (spec, "tcp".to_string()),
+        Some((r, p)) => (r, p),
+        None => (spec, "tcp"),
     };
     // Split off the container part (after the last ':'), keeping IPv6 addresses whole.
     let (host_part, container) = match rest.rfind(':') {
@@ -2074,16 +2073,13 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
         Some(h) => {
             if let Some(stripped) = h.strip_prefix('[') {
                 match stripped.split_once(']') {
-                    Some((ip6, after)) => (
-                        Some(ip6.to_string()),
-                        after.strip_prefix(':').map(String::from),
-                    ),
+                    Some((ip6, after)) => (Some(ip6), after.strip_prefix(':')),
                     None => return Err(format!("invalid port spec {spec:?}")),
                 }
             } else {
                 match h.rfind(':') {
-                    Some(i) => (Some(h[..i].to_string()), Some(h[i + 1..].to_string())),
-                    None => (None, Some(h.to_string())),
+                    Some(i) => (Some(&h[..i]), Some(&h[i + 1..])),
+                    None => (None, Some(h)),
                 }
             }
         }
@@ -2103,7 +2099,7 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
         if let Some(ip) = &ip
             && !ip.is_empty()
         {
-            o.insert("host_ip".into(), J::from(ip.clone()));
+            o.insert("host_ip".into(), J::from(*ip));
         }
         o.insert("target".into(), J::from(cstart + i));
         if let Some((ps, pe)) = prange {
@@ -2122,7 +2118,7 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
             };
             o.insert("published".into(), J::from(p));
         }
-        o.insert("protocol".into(), J::from(proto.clone()));
+        o.insert("protocol".into(), J::from(proto));
         out.push(J::Object(o));
     }
     Ok(out)

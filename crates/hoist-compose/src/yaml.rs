@@ -149,6 +149,13 @@ impl Node {
             _ => None,
         }
     }
+    /// [`Node::scalar_string`] without copying a string scalar.
+    pub fn scalar_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.value {
+            Value::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            _ => self.scalar_string().map(std::borrow::Cow::Owned),
+        }
+    }
     /// A short name of the node's type for error messages.
     pub fn kind(&self) -> &'static str {
         match &self.value {
