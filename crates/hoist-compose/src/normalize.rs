@@ -154,7 +154,11 @@ fn str_list(n: &Node) -> J {
 
 /// `KEY=VALUE` list or mapping → mapping of strings. `bare` is the value of a `KEY` without `=`.
 fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
-    let mut out = JMap::new();
+    let mut out = JMap::with_capacity(match &n.value {
+        Value::Seq(v) => v.len(),
+        Value::Map(m) => m.len(),
+        _ => 0,
+    });
     match &n.value {
         Value::Seq(v) => {
             for it in v {
@@ -308,7 +312,7 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
 /// Parses `[source:]target[:options]` into the long syntax.
 pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
     let v = split_short_volume(spec)?;
-    let mut out = JMap::new();
+    let mut out = JMap::with_capacity(5);
     if v.tiny {
         out.insert("type".into(), J::from("volume"));
         out.insert("target".into(), J::from(v.target));
@@ -757,7 +761,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
             out.insert(key.into(), J::Object(sorted(m)));
         }
     }
-    let mut svc_json = JMap::new();
+    let mut svc_json = JMap::with_capacity(services.len());
     for (k, v) in services {
         svc_json.insert(k, J::Object(v));
     }
@@ -843,7 +847,8 @@ impl Cx<'_> {
                 ));
             }
         };
-        let mut o = JMap::new();
+        // Room for the keys filled in below (command, entrypoint, networks...).
+        let mut o = JMap::with_capacity(m.len() + 4);
         let ctx = |k: &str| format!("services.{name}.{k}");
         // Values read from env_file go below `environment`.
         let mut env_from_files = JMap::new();
@@ -2094,7 +2099,7 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     };
     let count = cend - cstart + 1;
     for i in 0..count {
-        let mut o = JMap::new();
+        let mut o = JMap::with_capacity(5);
         o.insert("mode".into(), J::from("ingress"));
         if let Some(ip) = &ip
             && !ip.is_empty()
