@@ -717,6 +717,19 @@ mod tests {
     }
 
     #[test]
+    fn a_later_syntax_error_wins_over_an_earlier_tree_error() {
+        let e = parse("a: 1\na: 2\nb: [1, 2\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("already defined"), "{e}");
+        assert!(e.contains("f.yml:"), "{e}");
+        let e = parse("a: 1\na: 2\n---\nb: 1\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("already defined at line 1"), "{e}");
+    }
+
+    #[test]
     fn tags_are_kept() {
         let n = one("a: !reset []\nb: !override {x: 1}\n");
         let m = n.as_map().unwrap();
