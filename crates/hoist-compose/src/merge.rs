@@ -5,6 +5,7 @@
 //! volumes by target, environment by key) keep one entry per identity, the last one winning.
 //! `!reset` removes a value, `!override` replaces it instead of merging.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use crate::yaml::{Map, Node, Tag, Value};
@@ -386,19 +387,19 @@ fn dedup(node: &mut Node, path: &[&str]) {
     for entry in old {
         let key = indexer(&entry);
         match key
-            .as_ref()
-            .and_then(|k| keys.iter().position(|x| x.as_ref() == Some(k)))
+            .as_deref()
+            .and_then(|k| keys.iter().position(|x| x.as_deref() == Some(k)))
         {
             Some(i) => items[i] = entry,
             None => {
-                keys.push(key);
+                keys.push(key.map(Cow::into_owned));
                 items.push(entry);
             }
         }
     }
 }
 
-type Indexer = fn(&Node) -> Option<String>;
+type Indexer = fn(&Node) -> Option<Cow<'_, str>>;
 
 fn indexer(path: &[&str]) -> Option<Indexer> {
     // Most lists have no identity rule: decide on the last segment before matching patterns.
@@ -461,42 +462,46 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
         LazyLock::new(|| KV.iter().map(|p| p.split('.').collect()).collect());
     if KV_SPLIT.iter().any(|segs| matches_split(path, segs)) {
         return Some(|n| {
-            n.scalar_string()
-                .map(|s| s.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(s))
+            n.scalar_str().map(|s| match s {
+                Cow::Borrowed(b) => Cow::Borrowed(b.split_once('=').map_or(b, |(k, _)| k)),
+                Cow::Owned(o) => {
+                    Cow::Owned(o.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(o))
+                }
+            })
         });
     }
     if matches(path, "services.*.volumes") {
         return Some(|n| match &n.value {
-            Value::Map(m) => m.get("target").and_then(Node::scalar_string),
-            Value::Str(s) => Some(crate::normalize::short_volume_target(s)),
+            Value::Map(m) => m.get("target").and_then(Node::scalar_str),
+            Value::Str(s) => Some(Cow::Owned(crate::normalize::short_volume_target(s))),
             _ => None,
         });
     }
     if matches(path, "services.*.devices") {
         return Some(|n| match &n.value {
-            Value::Map(m) => m.get("target").and_then(Node::scalar_string),
+            Value::Map(m) => m.get("target").and_then(Node::scalar_str),
             Value::Str(s) => {
                 let parts: Vec<&str> = s.split(':').collect();
-                Some(parts.get(1).unwrap_or(&parts[0]).to_string())
+                Some(Cow::Owned(parts.get(1).unwrap_or(&parts[0]).to_string()))
             }
             _ => None,
         });
     }
     if matches(path, "services.*.expose") {
-        return Some(|n| n.scalar_string());
+        return Some(|n| n.scalar_str());
     }
     if matches(path, "services.*.env_file") {
         return Some(|n| match &n.value {
-            Value::Map(m) => m.get("path").and_then(Node::scalar_string),
-            _ => n.scalar_string(),
+            Value::Map(m) => m.get("path").and_then(Node::scalar_str),
+            _ => n.scalar_str(),
         });
     }
     if matches(path, "services.*.secrets") || matches(path, "services.*.configs") {
         let secrets = matches(path, "services.*.secrets");
         return Some(if secrets {
-            |n| mount_key(n, "/run/secrets")
+            |n| mount_key(n, "/run/secrets").map(Cow::Owned)
         } else {
-            |n| mount_key(n, "")
+            |n| mount_key(n, "").map(Cow::Owned)
         });
     }
     if matches(path, "services.*.ports") {
@@ -507,15 +512,15 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
                         .and_then(Node::scalar_string)
                         .unwrap_or_else(|| d.to_string())
                 };
-                Some(format!(
+                Some(Cow::Owned(format!(
                     "{}:{}:{}/{}",
                     g("host_ip", "0.0.0.0"),
                     g("published", ""),
                     g("target", ""),
                     g("protocol", "tcp")
-                ))
+                )))
             }
-            _ => n.scalar_string(),
+            _ => n.scalar_str(),
         });
     }
     None

@@ -39,7 +39,7 @@ pub fn plain(n: &Node) -> J {
 }
 
 fn string_of(n: &Node) -> J {
-    match n.scalar_string() {
+    match n.scalar_str() {
         Some(x) => s(&x),
         None => plain(n),
     }
@@ -154,11 +154,15 @@ fn str_list(n: &Node) -> J {
 
 /// `KEY=VALUE` list or mapping → mapping of strings. `bare` is the value of a `KEY` without `=`.
 fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
-    let mut out = JMap::new();
+    let mut out = JMap::with_capacity(match &n.value {
+        Value::Seq(v) => v.len(),
+        Value::Map(m) => m.len(),
+        _ => 0,
+    });
     match &n.value {
         Value::Seq(v) => {
             for it in v {
-                let Some(t) = it.scalar_string() else {
+                let Some(t) = it.scalar_str() else {
                     continue;
                 };
                 match t.split_once('=') {
@@ -166,7 +170,8 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
                         out.insert(k.to_string(), s(val));
                     }
                     None => {
-                        out.insert(t.clone(), bare(&t));
+                        let v = bare(&t);
+                        out.insert(t.into_owned(), v);
                     }
                 }
             }
@@ -218,10 +223,6 @@ pub fn short_volume_target(spec: &str) -> String {
     }
 }
 
-fn is_windows_drive(buf: &str, c: char) -> bool {
-    c == ':' && buf.len() == 1 && buf.as_bytes()[0].is_ascii_alphabetic()
-}
-
 fn is_file_path(src: &str) -> bool {
     let b = src.as_bytes();
     match b.first() {
@@ -259,43 +260,45 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
         v.target = spec.to_string();
         return Ok(v);
     }
-    let mut buf = String::new();
-    // Sections end at each ':' and at the end of the spec (a '\0' after the last character).
-    for c in spec.chars().chain(std::iter::once('\0')) {
-        if is_windows_drive(&buf, c) {
-            buf.push(c);
+    // Sections end at each ':' (or '\0') and at the end of the spec; a one-letter section
+    // followed by ':' is a Windows drive and goes on.
+    let bytes = spec.as_bytes();
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        let end = i == bytes.len() || bytes[i] == 0;
+        if !end && bytes[i] != b':' {
             continue;
         }
-        if c == ':' || c == '\0' {
-            let text = std::mem::take(&mut buf);
-            if text.is_empty() {
-                return Err("empty section between colons".into());
-            }
-            if v.source.is_empty() && c == '\0' {
-                v.target = text;
-            } else if v.source.is_empty() {
-                v.source = text;
-            } else if v.target.is_empty() {
-                v.target = text;
-            } else if c == ':' {
-                return Err("too many colons".into());
-            } else {
-                for opt in text.split(',') {
-                    match opt {
-                        "ro" => v.read_only = true,
-                        "rw" => v.read_only = false,
-                        "nocopy" => v.nocopy = true,
-                        "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                            v.bind_opts.push(("propagation", opt.to_string()))
-                        }
-                        "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
-                        _ => {}
+        let text = &spec[start..i];
+        if !end && text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic() {
+            continue;
+        }
+        start = i + 1;
+        if text.is_empty() {
+            return Err("empty section between colons".into());
+        }
+        if v.source.is_empty() && end {
+            v.target = text.to_string();
+        } else if v.source.is_empty() {
+            v.source = text.to_string();
+        } else if v.target.is_empty() {
+            v.target = text.to_string();
+        } else if !end {
+            return Err("too many colons".into());
+        } else {
+            for opt in text.split(',') {
+                match opt {
+                    "ro" => v.read_only = true,
+                    "rw" => v.read_only = false,
+                    "nocopy" => v.nocopy = true,
+                    "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                        v.bind_opts.push(("propagation", opt.to_string()))
                     }
+                    "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
+                    _ => {}
                 }
             }
-            continue;
         }
-        buf.push(c);
     }
     if v.target.len() > 1 && v.target.ends_with('/') {
         v.target = v.target.trim_end_matches('/').to_string();
@@ -309,7 +312,7 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
 /// Parses `[source:]target[:options]` into the long syntax.
 pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
     let v = split_short_volume(spec)?;
-    let mut out = JMap::new();
+    let mut out = JMap::with_capacity(5);
     if v.tiny {
         out.insert("type".into(), J::from("volume"));
         out.insert("target".into(), J::from(v.target));
@@ -758,7 +761,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
             out.insert(key.into(), J::Object(sorted(m)));
         }
     }
-    let mut svc_json = JMap::new();
+    let mut svc_json = JMap::with_capacity(services.len());
     for (k, v) in services {
         svc_json.insert(k, J::Object(v));
     }
@@ -844,7 +847,8 @@ impl Cx<'_> {
                 ));
             }
         };
-        let mut o = JMap::new();
+        // Room for the keys filled in below (command, entrypoint, networks...).
+        let mut o = JMap::with_capacity(m.len() + 4);
         let ctx = |k: &str| format!("services.{name}.{k}");
         // Values read from env_file go below `environment`.
         let mut env_from_files = JMap::new();
@@ -2061,8 +2065,8 @@ fn ipam(v: &Node) -> J {
 /// Expands one short port spec (`[[ip:]host:]container[/proto]`, with ranges) into long entries.
 pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     let (rest, proto) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, p.to_string()),
-        None => (spec, "tcp".to_string()),
+        Some((r, p)) => (r, p),
+        None => (spec, "tcp"),
     };
     // Split off the container part (after the last ':'), keeping IPv6 addresses whole.
     let (host_part, container) = match rest.rfind(':') {
@@ -2074,16 +2078,13 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
         Some(h) => {
             if let Some(stripped) = h.strip_prefix('[') {
                 match stripped.split_once(']') {
-                    Some((ip6, after)) => (
-                        Some(ip6.to_string()),
-                        after.strip_prefix(':').map(String::from),
-                    ),
+                    Some((ip6, after)) => (Some(ip6), after.strip_prefix(':')),
                     None => return Err(format!("invalid port spec {spec:?}")),
                 }
             } else {
                 match h.rfind(':') {
-                    Some(i) => (Some(h[..i].to_string()), Some(h[i + 1..].to_string())),
-                    None => (None, Some(h.to_string())),
+                    Some(i) => (Some(&h[..i]), Some(&h[i + 1..])),
+                    None => (None, Some(h)),
                 }
             }
         }
@@ -2098,12 +2099,12 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     };
     let count = cend - cstart + 1;
     for i in 0..count {
-        let mut o = JMap::new();
+        let mut o = JMap::with_capacity(5);
         o.insert("mode".into(), J::from("ingress"));
         if let Some(ip) = &ip
             && !ip.is_empty()
         {
-            o.insert("host_ip".into(), J::from(ip.clone()));
+            o.insert("host_ip".into(), J::from(*ip));
         }
         o.insert("target".into(), J::from(cstart + i));
         if let Some((ps, pe)) = prange {
@@ -2122,7 +2123,7 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
             };
             o.insert("published".into(), J::from(p));
         }
-        o.insert("protocol".into(), J::from(proto.clone()));
+        o.insert("protocol".into(), J::from(proto));
         out.push(J::Object(o));
     }
     Ok(out)

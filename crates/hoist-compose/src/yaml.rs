@@ -149,6 +149,13 @@ impl Node {
             _ => None,
         }
     }
+    /// [`Node::scalar_string`] without copying a string scalar.
+    pub fn scalar_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.value {
+            Value::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            _ => self.scalar_string().map(std::borrow::Cow::Owned),
+        }
+    }
     /// A short name of the node's type for error messages.
     pub fn kind(&self) -> &'static str {
         match &self.value {
@@ -220,28 +227,17 @@ const MAX_NODES: usize = 2_000_000;
 const MAX_DEPTH: usize = 256;
 
 /// Parses YAML text into one node per document.
+///
+/// The tree is built while the parser runs (no buffer of every event). A syntax error anywhere
+/// in the text wins over an error the builder found before reaching it, as if the whole text
+/// had been scanned first.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
     let file: Arc<str> = Arc::from(file);
-    let mut events = Vec::new();
-    for ev in Parser::new_from_str(text) {
-        match ev {
-            Ok(e) => events.push(e),
-            Err(e) => {
-                let m = e.marker();
-                return Err(ComposeError::Yaml {
-                    loc: Location {
-                        file: file.to_string(),
-                        line: m.line(),
-                        col: m.col() + 1,
-                    },
-                    message: e.info().to_string(),
-                });
-            }
-        }
-    }
     let mut b = Builder {
-        events,
-        i: 0,
+        parser: Parser::new_from_str(text),
+        peeked: None,
+        scan_error: None,
+        done: false,
         file,
         anchors: HashMap::new(),
         nodes: 0,
@@ -249,35 +245,58 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
         non_string: None,
     };
     let mut docs = Vec::new();
-    while b.i < b.events.len() {
-        match &b.events[b.i].0 {
-            Event::DocumentStart(_) => {
-                b.i += 1;
-                b.anchors.clear();
-                match b.node(0) {
-                    Ok(node) => docs.push(node),
-                    Err(ComposeError::Invalid { loc, .. }) if b.non_string.is_some() => {
-                        let other = b.non_string.take().unwrap_or_default();
-                        let path = b.path_text();
-                        let message = if path.is_empty() {
-                            format!("non-string key at top level: {other}")
-                        } else {
-                            format!("non-string key in {path}: {other}")
-                        };
-                        return Err(ComposeError::Invalid { loc, message });
-                    }
-                    Err(e) => return Err(e),
-                }
+    let result = loop {
+        let Some((ev, _)) = b.peek() else {
+            break Ok(());
+        };
+        if !matches!(ev, Event::DocumentStart(_)) {
+            b.bump();
+            continue;
+        }
+        b.bump();
+        b.anchors.clear();
+        match b.node(0) {
+            Ok(node) => docs.push(node),
+            Err(ComposeError::Invalid { loc, .. }) if b.non_string.is_some() => {
+                let other = b.non_string.take().unwrap_or_default();
+                let path = b.path_text();
+                let message = if path.is_empty() {
+                    format!("non-string key at top level: {other}")
+                } else {
+                    format!("non-string key in {path}: {other}")
+                };
+                break Err(ComposeError::Invalid { loc, message });
             }
-            _ => b.i += 1,
+            Err(e) => break Err(e),
+        }
+    };
+    if result.is_err() {
+        // Scan the rest: a later syntax error is the one to report.
+        while b.peek().is_some() {
+            b.bump();
         }
     }
-    Ok(docs)
+    if let Some(e) = b.scan_error.take() {
+        let m = e.marker();
+        return Err(ComposeError::Yaml {
+            loc: Location {
+                file: b.file.to_string(),
+                line: m.line(),
+                col: m.col() + 1,
+            },
+            message: e.info().to_string(),
+        });
+    }
+    result.map(|()| docs)
 }
 
 struct Builder<'a> {
-    events: Vec<(Event<'a>, Span)>,
-    i: usize,
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// The next event, read but not consumed.
+    peeked: Option<(Event<'a>, Span)>,
+    /// The parser's error, which ends the events.
+    scan_error: Option<saphyr_parser::ScanError>,
+    done: bool,
     file: Arc<str>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
@@ -286,7 +305,33 @@ struct Builder<'a> {
     non_string: Option<String>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// The next event without consuming it; `None` at the end of the events or after a syntax
+    /// error.
+    fn peek(&mut self) -> Option<&(Event<'a>, Span)> {
+        if self.peeked.is_none() && !self.done {
+            match self.parser.next() {
+                Some(Ok(e)) => self.peeked = Some(e),
+                Some(Err(e)) => {
+                    self.scan_error = Some(e);
+                    self.done = true;
+                }
+                None => self.done = true,
+            }
+        }
+        self.peeked.as_ref()
+    }
+
+    /// Consumes the next event.
+    fn take(&mut self) -> Option<(Event<'a>, Span)> {
+        self.peek();
+        self.peeked.take()
+    }
+
+    fn bump(&mut self) {
+        self.take();
+    }
+
     fn pos(&self, span: &Span) -> Pos {
         Pos {
             file: self.file.clone(),
@@ -327,21 +372,23 @@ impl Builder<'_> {
     }
 
     fn node(&mut self, depth: usize) -> Result<Node, ComposeError> {
-        let Some((_, span)) = self.events.get(self.i) else {
+        let Some((_, span)) = self.peek() else {
             return Ok(Node::null(Pos {
                 file: self.file.clone(),
                 line: 0,
                 col: 0,
             }));
         };
-        let pos = self.pos(span);
+        let span = *span;
+        let pos = self.pos(&span);
         if depth > MAX_DEPTH {
             return Err(self.err(&pos, "document nested too deeply".into()));
         }
         // Each event is read once: take it instead of cloning its text (put back below for
         // the end markers the caller must see again).
-        let ev = std::mem::replace(&mut self.events[self.i].0, Event::Nothing);
-        self.i += 1;
+        let Some((ev, _)) = self.take() else {
+            return Ok(Node::null(pos));
+        };
         match ev {
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(n) => {
@@ -376,9 +423,9 @@ impl Builder<'_> {
                 let (tag_kind, _) = classify_tag(tag.as_deref());
                 let mut items = Vec::new();
                 loop {
-                    match self.events.get(self.i).map(|e| &e.0) {
+                    match self.peek().map(|e| &e.0) {
                         Some(Event::SequenceEnd) => {
-                            self.i += 1;
+                            self.bump();
                             break;
                         }
                         None => break,
@@ -422,8 +469,7 @@ impl Builder<'_> {
             | Event::SequenceEnd
             | Event::MappingEnd) => {
                 // An empty document: step back so the caller sees the end marker.
-                self.i -= 1;
-                self.events[self.i].0 = ev;
+                self.peeked = Some((ev, span));
                 Ok(Node::null(pos))
             }
             _ => Ok(Node::null(pos)),
@@ -433,13 +479,14 @@ impl Builder<'_> {
     fn mapping(&mut self, depth: usize, pos: &Pos) -> Result<Map, ComposeError> {
         let mut map = Map::default();
         let mut merged: Vec<Map> = Vec::new();
-        while let Some((ev, span)) = self.events.get(self.i) {
+        while let Some((ev, span)) = self.peek() {
             if matches!(ev, Event::MappingEnd) {
-                self.i += 1;
+                self.bump();
                 break;
             }
-            let key_pos = self.pos(span);
+            let span = *span;
             let is_merge = matches!(ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+            let key_pos = self.pos(&span);
             let key_node = self.node(depth + 1)?;
             let key = match key_node.value {
                 Value::Str(s) => s,
@@ -666,6 +713,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("f.yml:3"), "{e}");
+        assert!(e.contains("already defined at line 1"), "{e}");
+    }
+
+    #[test]
+    fn a_later_syntax_error_wins_over_an_earlier_tree_error() {
+        let e = parse("a: 1\na: 2\nb: [1, 2\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("already defined"), "{e}");
+        assert!(e.contains("f.yml:"), "{e}");
+        let e = parse("a: 1\na: 2\n---\nb: 1\n", "f.yml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("already defined at line 1"), "{e}");
     }
 
