@@ -12,7 +12,7 @@ use hoist_compose::yaml::{self, Node, Value};
 
 use hoist_docker::{Address, EngineSpec, TlsFiles};
 
-use crate::proxy::ProxySpec;
+use crate::proxy::{Match, ProxySpec};
 use crate::steps::StepId;
 
 /// A `hoist.yml` that cannot be used, with where.
@@ -199,6 +199,26 @@ pub struct Integrate {
     pub port: u16,
     /// Extra nginx directives for the route.
     pub directives: Vec<String>,
+}
+
+impl Integrate {
+    /// What the route matches: the path prefix or the host name (the file gives exactly one).
+    pub fn matcher(&self) -> Match {
+        match (&self.path, &self.host) {
+            (Some(path), _) => Match::PathPrefix(path.clone()),
+            (None, Some(host)) => Match::Host(host.clone()),
+            (None, None) => Match::PathPrefix("/".into()),
+        }
+    }
+
+    /// Where the route answers: `public_address` + path, or `http://host/`.
+    pub fn url(&self, public_address: &str) -> String {
+        match (&self.path, &self.host) {
+            (Some(path), _) => format!("{public_address}{path}"),
+            (_, Some(host)) => format!("http://{host}/"),
+            _ => String::new(),
+        }
+    }
 }
 
 /// Reads and resolves `path`.

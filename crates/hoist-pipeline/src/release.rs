@@ -58,14 +58,7 @@ impl Place {
     pub fn of_target(file: &PipelineFile, target: &Target) -> Place {
         let engine = target.engine_spec();
         let route = match file.work(StepId::Integrate) {
-            Some(Work::Integrate(i)) => {
-                let matcher = match (&i.host, &i.path) {
-                    (Some(h), _) => Match::Host(h.clone()),
-                    (None, Some(p)) => Match::PathPrefix(p.clone()),
-                    (None, None) => Match::PathPrefix("/".into()),
-                };
-                Some((matcher, i.port, i.directives.clone()))
-            }
+            Some(Work::Integrate(i)) => Some((i.matcher(), i.port, i.directives.clone())),
             _ => None,
         };
         Place {

@@ -676,11 +676,7 @@ impl StepCtx<'_> {
             } => (health_path.clone(), *health_timeout, *drain),
             _ => (None, 60, 2),
         };
-        let matcher = match (&integrate.path, &integrate.host) {
-            (Some(path), _) => Match::PathPrefix(path.clone()),
-            (None, Some(host)) => Match::Host(host.clone()),
-            (None, None) => unreachable!("the file is validated"),
-        };
+        let matcher = integrate.matcher();
         // The pre-integration test GETs the health path on the new colour itself; the
         // post-integration test GETs it through the proxy when the route's path prefix covers
         // it (a host route, or a health path outside the route, is left to step 8).
@@ -810,11 +806,7 @@ impl StepCtx<'_> {
                 crate::proxy::Applied::Reloaded => "updated and reloaded",
             }
         ));
-        let at = match (&integrate.path, &integrate.host) {
-            (Some(path), _) => format!("{}{path}", target.public_address),
-            (_, Some(host)) => format!("http://{host}/"),
-            _ => String::new(),
-        };
+        let at = integrate.url(&target.public_address);
         Ok(format!("{at} on {live}"))
     }
 
@@ -846,11 +838,7 @@ impl StepCtx<'_> {
         let events = OutputEvents(self);
         proxy.ensure(&events).await.map_err(|e| e.to_string())?;
         let name = self.file().service.clone();
-        let matcher = match (&integrate.path, &integrate.host) {
-            (Some(path), _) => Match::PathPrefix(path.clone()),
-            (None, Some(host)) => Match::Host(host.clone()),
-            (None, None) => unreachable!("the file is validated"),
-        };
+        let matcher = integrate.matcher();
         let route = Route {
             name: name.clone(),
             matcher,
@@ -890,11 +878,7 @@ impl StepCtx<'_> {
                 }
             }
         }
-        let at = match (&integrate.path, &integrate.host) {
-            (Some(path), _) => format!("{}{path}", target.public_address),
-            (_, Some(host)) => format!("http://{host}/"),
-            _ => String::new(),
-        };
+        let at = integrate.url(&target.public_address);
         Ok(at)
     }
 }
