@@ -37,6 +37,7 @@ pub use model::{
 };
 
 /// What `docker compose config` prints, without the typed model: for callers that only print it.
+#[derive(Debug, Clone)]
 pub struct Canonical {
     /// The normalised project name.
     pub name: String,
@@ -44,6 +45,18 @@ pub struct Canonical {
     pub json: serde_json::Value,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
+    /// Read from a legacy v1 file.
+    pub legacy: bool,
+    pub project_dir: std::path::PathBuf,
+    /// The compose files read, in order.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+impl Canonical {
+    /// The typed project, built from the tree (which it consumes: values are moved, not copied).
+    pub fn into_project(self) -> Result<Project, ComposeError> {
+        model::project(self)
+    }
 }
 
 /// Loads, resolves, validates and normalises a compose project into the tree compose prints:
@@ -55,41 +68,14 @@ pub fn load_canonical(opts: &LoadOptions) -> Result<Canonical, ComposeError> {
         name: loaded.name,
         json: norm.json,
         warnings: norm.warnings,
-    })
-}
-
-/// Loads, resolves, validates and normalises a compose project.
-pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
-    let mut loaded = loader::load_tree(opts)?;
-    let norm = normalize::normalize(&mut loaded)?;
-    // Most projects have no `$$`: deserialize straight from the printed tree then.
-    let unescaped;
-    let plain = if model::has_escapes(&norm.json) {
-        unescaped = model::unescape(&norm.json);
-        &unescaped
-    } else {
-        &norm.json
-    };
-    let bad = |e: serde_json::Error| ComposeError::invalid(format!("invalid compose project: {e}"));
-    let mut services: indexmap::IndexMap<String, Service> =
-        model::section(plain, "services").map_err(bad)?;
-    for (name, svc) in services.iter_mut() {
-        svc.name = name.clone();
-        if let Some(j) = plain.get("services").and_then(|s| s.get(name)) {
-            model::fill_extras(svc, j);
-        }
-    }
-    Ok(Project {
-        name: loaded.name,
         legacy: loaded.legacy,
         project_dir: loaded.project_dir,
         files: loaded.files,
-        services,
-        networks: model::section(plain, "networks").map_err(bad)?,
-        volumes: model::section(plain, "volumes").map_err(bad)?,
-        secrets: model::section(plain, "secrets").map_err(bad)?,
-        configs: model::section(plain, "configs").map_err(bad)?,
-        warnings: norm.warnings,
-        canonical: norm.json,
     })
+}
+
+/// Loads, resolves, validates and normalises a compose project into the typed model. Callers
+/// that also need the printed tree use [`load_canonical`] and [`Canonical::into_project`].
+pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
+    load_canonical(opts)?.into_project()
 }

@@ -382,17 +382,28 @@ fn dedup(node: &mut Node, path: &[&str]) {
     let Some(indexer) = indexer(path) else {
         return;
     };
-    let old = std::mem::take(items);
-    let mut keys: Vec<Option<String>> = Vec::with_capacity(old.len());
-    for entry in old {
-        let key = indexer(&entry);
-        match key
+    // For each entry, the earlier entry with the same identity it replaces (if any); entries
+    // without an identity are all kept.
+    let keys: Vec<Option<Cow<'_, str>>> = items.iter().map(indexer).collect();
+    let mut into: Vec<Option<usize>> = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let first = key
             .as_deref()
-            .and_then(|k| keys.iter().position(|x| x.as_deref() == Some(k)))
-        {
-            Some(i) => items[i] = entry,
+            .and_then(|k| keys[..i].iter().position(|x| x.as_deref() == Some(k)));
+        into.push(first);
+    }
+    drop(keys);
+    if into.iter().all(Option::is_none) {
+        return;
+    }
+    let old = std::mem::replace(items, Vec::with_capacity(into.len()));
+    // Where each kept entry landed in the output.
+    let mut slot: Vec<usize> = vec![usize::MAX; into.len()];
+    for (i, (entry, first)) in old.into_iter().zip(into).enumerate() {
+        match first {
+            Some(f) => items[slot[f]] = entry,
             None => {
-                keys.push(key.map(Cow::into_owned));
+                slot[i] = items.len();
                 items.push(entry);
             }
         }
@@ -571,6 +582,27 @@ mod tests {
             .collect();
         assert_eq!(env, vec!["A=1", "B=3"]);
         assert_eq!(a["ports"].as_seq().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn later_entries_replace_earlier_ones_in_place() {
+        let n = m(
+            "services:\n  a:\n    image: x\n    environment: [A=1, B=2, C=3]\n    volumes: ['./a:/data', './b:/b']\n",
+            "services:\n  a:\n    environment: [B=4, A=5, D=6]\n    volumes: ['./c:/data', './d:/d', './e:/data']\n",
+        );
+        let a = n.as_map().unwrap()["services"].as_map().unwrap()["a"]
+            .as_map()
+            .unwrap()
+            .clone();
+        let texts = |k: &str| -> Vec<String> {
+            a[k].as_seq()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(texts("environment"), vec!["A=5", "B=4", "C=3", "D=6"]);
+        assert_eq!(texts("volumes"), vec!["./e:/data", "./b:/b", "./d:/d"]);
     }
 
     #[test]

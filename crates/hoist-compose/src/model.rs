@@ -1,5 +1,5 @@
-//! The typed project. It is derived with serde from the canonical tree that `hoist config` prints,
-//! so the model can never disagree with that output. Values are unescaped (`$$` → `$`): they are
+//! The typed project. It is derived with serde from the canonical tree that `hoist config` prints
+//! (consuming it), so the model can never disagree with that output. Values are unescaped (`$$` → `$`): they are
 //! what the engine receives. Keys compose fills in are not optional here; keys that are truly
 //! optional are. Everything not modelled explicitly stays available in `extra`.
 
@@ -27,16 +27,9 @@ pub struct Project {
     pub configs: IndexMap<String, FileObject>,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
-    /// The canonical tree, exactly what `docker compose config --format json` prints.
-    pub canonical: J,
 }
 
 impl Project {
-    /// The canonical tree as compose prints it.
-    pub fn to_json(&self) -> &J {
-        &self.canonical
-    }
-
     /// Service names in compose's order (sorted).
     pub fn service_names(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
@@ -295,54 +288,115 @@ const MOUNT_FIELDS: &[&str] = &["type", "source", "target", "read_only"];
 const NETWORK_FIELDS: &[&str] = &["aliases", "ipv4_address", "ipv6_address"];
 const DEPLOY_FIELDS: &[&str] = &["mode", "replicas", "labels", "resources", "restart_policy"];
 
-/// Fills the `extra` maps the derive skipped.
-pub(crate) fn fill_extras(svc: &mut Service, json: &J) {
-    svc.extra = extra_of(json, SERVICE_FIELDS);
-    if let (Some(b), Some(j)) = (svc.build.as_mut(), json.get("build")) {
-        b.extra = extra_of(j, BUILD_FIELDS);
-    }
-    if let (Some(d), Some(j)) = (svc.deploy.as_mut(), json.get("deploy")) {
-        d.extra = extra_of(j, DEPLOY_FIELDS);
-    }
-    if let Some(J::Array(vols)) = json.get("volumes") {
-        for (m, j) in svc.volumes.iter_mut().zip(vols) {
-            m.extra = extra_of(j, MOUNT_FIELDS);
+/// The `extra` maps of one service, read before the derive consumes its tree.
+struct Extras {
+    service: IndexMap<String, J>,
+    build: IndexMap<String, J>,
+    deploy: IndexMap<String, J>,
+    volumes: Vec<IndexMap<String, J>>,
+    networks: IndexMap<String, IndexMap<String, J>>,
+}
+
+impl Extras {
+    fn of(json: &J) -> Extras {
+        Extras {
+            service: extra_of(json, SERVICE_FIELDS),
+            build: json
+                .get("build")
+                .map(|j| extra_of(j, BUILD_FIELDS))
+                .unwrap_or_default(),
+            deploy: json
+                .get("deploy")
+                .map(|j| extra_of(j, DEPLOY_FIELDS))
+                .unwrap_or_default(),
+            volumes: match json.get("volumes") {
+                Some(J::Array(vols)) => vols.iter().map(|j| extra_of(j, MOUNT_FIELDS)).collect(),
+                _ => Vec::new(),
+            },
+            networks: match json.get("networks") {
+                Some(J::Object(nets)) => nets
+                    .iter()
+                    .map(|(k, j)| (k.clone(), extra_of(j, NETWORK_FIELDS)))
+                    .collect(),
+                _ => IndexMap::new(),
+            },
         }
     }
-    if let Some(J::Object(nets)) = json.get("networks") {
+
+    /// Fills the `extra` maps the derive skipped.
+    fn fill(self, svc: &mut Service) {
+        svc.extra = self.service;
+        if let Some(b) = svc.build.as_mut() {
+            b.extra = self.build;
+        }
+        if let Some(d) = svc.deploy.as_mut() {
+            d.extra = self.deploy;
+        }
+        for (m, extra) in svc.volumes.iter_mut().zip(self.volumes) {
+            m.extra = extra;
+        }
+        let mut nets = self.networks;
         for (name, n) in svc.networks.iter_mut() {
-            if let (Some(n), Some(j)) = (n.as_mut(), nets.get(name)) {
-                n.extra = extra_of(j, NETWORK_FIELDS);
+            if let (Some(n), Some(extra)) = (n.as_mut(), nets.shift_remove(name)) {
+                n.extra = extra;
             }
         }
     }
 }
 
 /// `$$` → `$` in every string: the canonical tree is escaped for printing only.
-pub(crate) fn has_escapes(j: &J) -> bool {
+fn unescape(j: &mut J) {
     match j {
-        J::String(s) => s.contains("$$"),
-        J::Array(a) => a.iter().any(has_escapes),
-        J::Object(o) => o.values().any(has_escapes),
-        _ => false,
+        J::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
+        J::Array(a) => a.iter_mut().for_each(unescape),
+        J::Object(o) => o.values_mut().for_each(unescape),
+        _ => {}
     }
 }
 
-pub(crate) fn unescape(j: &J) -> J {
-    match j {
-        J::String(s) if s.contains("$$") => J::String(s.replace("$$", "$")),
-        J::Array(a) => J::Array(a.iter().map(unescape).collect()),
-        J::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), unescape(v))).collect()),
-        other => other.clone(),
-    }
-}
-
-pub(crate) fn section<T: serde::de::DeserializeOwned>(
-    root: &J,
+fn section<T: serde::de::DeserializeOwned>(
+    root: &mut serde_json::Map<String, J>,
     key: &str,
 ) -> Result<IndexMap<String, T>, serde_json::Error> {
-    match root.get(key) {
+    match root.remove(key) {
         Some(v) => IndexMap::<String, T>::deserialize(v),
         None => Ok(IndexMap::new()),
     }
+}
+
+/// The typed project of a canonical tree.
+pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeError> {
+    let bad = |e: serde_json::Error| {
+        crate::ComposeError::invalid(format!("invalid compose project: {e}"))
+    };
+    let mut json = c.json;
+    unescape(&mut json);
+    let J::Object(mut root) = json else {
+        return Err(crate::ComposeError::invalid(
+            "invalid compose project: not a mapping",
+        ));
+    };
+    let mut services = IndexMap::new();
+    if let Some(J::Object(all)) = root.remove("services") {
+        services.reserve(all.len());
+        for (name, j) in all {
+            let extras = Extras::of(&j);
+            let mut svc = Service::deserialize(j).map_err(bad)?;
+            extras.fill(&mut svc);
+            svc.name.clone_from(&name);
+            services.insert(name, svc);
+        }
+    }
+    Ok(Project {
+        name: c.name,
+        legacy: c.legacy,
+        project_dir: c.project_dir,
+        files: c.files,
+        services,
+        networks: section(&mut root, "networks").map_err(bad)?,
+        volumes: section(&mut root, "volumes").map_err(bad)?,
+        secrets: section(&mut root, "secrets").map_err(bad)?,
+        configs: section(&mut root, "configs").map_err(bad)?,
+        warnings: c.warnings,
+    })
 }

@@ -16,7 +16,33 @@ use crate::yaml::{Map, Node, Value};
 
 /// Escapes literal `$` the way compose prints them.
 fn esc(s: &str) -> String {
-    s.replace('$', "$$")
+    if s.contains('$') {
+        s.replace('$', "$$")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A service's output while it is assembled: its keys in insertion order, looked up by a scan
+/// (a service has a few dozen keys at most).
+struct Obj(Vec<(String, J)>);
+
+impl Obj {
+    fn get(&self, k: &str) -> Option<&J> {
+        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+    fn get_mut(&mut self, k: &str) -> Option<&mut J> {
+        self.0.iter_mut().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+    fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+    fn insert(&mut self, k: String, v: J) {
+        match self.get_mut(&k) {
+            Some(slot) => *slot = v,
+            None => self.0.push((k, v)),
+        }
+    }
 }
 
 fn s(v: &str) -> J {
@@ -847,9 +873,11 @@ impl Cx<'_> {
                 ));
             }
         };
-        // Room for the keys filled in below (command, entrypoint, networks...).
-        let mut o = JMap::with_capacity(m.len() + 4);
-        let ctx = |k: &str| format!("services.{name}.{k}");
+        // Room for the keys filled in below (command, entrypoint, networks...). The keys are
+        // the service's own (no duplicates), so a vector serves until the output map is made.
+        let mut o = Obj(Vec::with_capacity(m.len() + 4));
+        // `services.<name>.<key>` for error messages, rewritten for each key.
+        let mut what = String::with_capacity(name.len() + 32);
         // Values read from env_file go below `environment`.
         let mut env_from_files = JMap::new();
         if let Some(ef) = m.get("env_file") {
@@ -878,9 +906,15 @@ impl Cx<'_> {
         }
         for (k, v) in m {
             let key = k.as_str();
+            what.clear();
+            what.push_str("services.");
+            what.push_str(name);
+            what.push('.');
+            what.push_str(key);
+            let what = what.as_str();
             let value: Option<J> = match key {
                 "extends" | "env_file" | "label_file" => None,
-                "command" | "entrypoint" => Some(self.command(v, &ctx(key))?),
+                "command" | "entrypoint" => Some(self.command(v, what)?),
                 "environment" => {
                     let mut env = env_from_files.clone();
                     for (ek, ev) in kv_map(v, &|k| self.env_or_null(k)) {
@@ -899,9 +933,9 @@ impl Cx<'_> {
                     Some(J::Object(l))
                 }
                 "sysctls" | "storage_opt" => Some(J::Object(kv_map(v, &|_| J::from("")))),
-                "ports" => Some(self.ports(v, &ctx(key))?),
+                "ports" => Some(self.ports(v, what)?),
                 "expose" => Some(J::Array(listify(v).into_iter().map(string_of).collect())),
-                "volumes" => Some(self.volumes(v, &ctx(key))?),
+                "volumes" => Some(self.volumes(v, what)?),
                 "networks" => Some(self.service_networks(v)?),
                 "depends_on" => Some(depends_on(v)),
                 "links"
@@ -924,28 +958,28 @@ impl Cx<'_> {
                         Some(l)
                     }
                 }
-                "healthcheck" => Some(self.healthcheck(v, &ctx(key))?),
+                "healthcheck" => Some(self.healthcheck(v, what)?),
                 "logging" => Some(logging(v)),
-                "deploy" => Some(self.deploy(v, &ctx(key))?),
-                "build" => Some(self.build(v, &ctx(key))?),
+                "deploy" => Some(self.deploy(v, what)?),
+                "build" => Some(self.build(v, what)?),
                 "secrets" | "configs" => Some(mounts(v, key == "secrets")),
                 k if k.starts_with("x-") => None,
-                "ulimits" => Some(ulimits(v, &ctx(key))?),
+                "ulimits" => Some(ulimits(v, what)?),
                 "mem_limit" | "mem_reservation" | "memswap_limit" | "shm_size"
-                | "mem_swappiness" => Some(bytes_of(v, &ctx(key))?),
-                "cpus" => Some(float_of(v, &ctx(key))?),
+                | "mem_swappiness" => Some(bytes_of(v, what)?),
+                "cpus" => Some(float_of(v, what)?),
                 "cpu_count" | "cpu_percent" | "cpu_period" | "cpu_quota" | "cpu_rt_period"
                 | "cpu_rt_runtime" | "cpu_shares" | "oom_score_adj" | "pids_limit" | "scale" => {
-                    Some(int_of(v, &ctx(key))?)
+                    Some(int_of(v, what)?)
                 }
                 "privileged" | "read_only" | "stdin_open" | "tty" | "init" | "oom_kill_disable"
-                | "attach" | "use_api_socket" => Some(bool_of(v, &ctx(key))?),
-                "stop_grace_period" => Some(duration_of(v, &ctx(key))?),
+                | "attach" | "use_api_socket" => Some(bool_of(v, what)?),
+                "stop_grace_period" => Some(duration_of(v, what)?),
                 "extra_hosts" => Some(extra_hosts(v)),
-                "blkio_config" => Some(blkio(v, &ctx(key))?),
+                "blkio_config" => Some(blkio(v, what)?),
                 "devices" => Some(devices(v)),
                 "gpus" => Some(gpus(v)?),
-                "post_start" | "pre_stop" => Some(self.hooks(v, &ctx(key))?),
+                "post_start" | "pre_stop" => Some(self.hooks(v, what)?),
                 "develop" => Some(develop(v)),
                 "models" => Some(match &v.value {
                     Value::Seq(items) => J::Object(
@@ -965,7 +999,7 @@ impl Cx<'_> {
                 _ => Some(plain(v)),
             };
             if let Some(value) = value {
-                o.insert(k.clone(), value);
+                o.0.push((k.clone(), value));
             }
         }
         if !m.contains_key("environment") && !env_from_files.is_empty() {
@@ -975,7 +1009,9 @@ impl Cx<'_> {
             o.insert("labels".into(), J::Object(labels_from_files));
         }
         for key in ["command", "entrypoint"] {
-            o.entry(key).or_insert(J::Null);
+            if !o.contains_key(key) {
+                o.insert(key.into(), J::Null);
+            }
         }
         if !o.contains_key("network_mode")
             && !o.contains_key("networks")
@@ -1010,10 +1046,10 @@ impl Cx<'_> {
             }
         }
         if !implicit.is_empty() {
-            let deps = o
-                .entry("depends_on")
-                .or_insert_with(|| J::Object(JMap::new()));
-            if let J::Object(d) = deps {
+            if !o.contains_key("depends_on") {
+                o.insert("depends_on".into(), J::Object(JMap::new()));
+            }
+            if let Some(J::Object(d)) = o.get_mut("depends_on") {
                 for (svc, restart) in implicit {
                     if d.contains_key(&svc) {
                         continue;
@@ -1029,7 +1065,7 @@ impl Cx<'_> {
             }
         }
         // Compose omits empty lists and maps.
-        o.retain(|k, v| {
+        o.0.retain(|(k, v)| {
             let empty = match v {
                 J::Array(a) => a.is_empty(),
                 J::Object(m) => m.is_empty(),
@@ -1047,15 +1083,14 @@ impl Cx<'_> {
             .and_then(J::as_array)
             .is_some_and(Vec::is_empty)
         {
-            o.shift_remove("dns");
+            o.0.retain(|(k, _)| k != "dns");
         }
         // Print in compose's field order, extensions last.
-        let mut entries: Vec<(usize, String, J)> = o
-            .into_iter()
-            .map(|(k, v)| (service_rank(&k), k, v))
-            .collect();
-        entries.sort_by_key(|e| e.0);
-        Ok(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
+        let mut entries = o.0;
+        entries.sort_by_cached_key(|(k, _)| service_rank(k));
+        let mut out = JMap::with_capacity(entries.len());
+        out.extend(entries);
+        Ok(out)
     }
 
     fn env_files(&self, ef: &Node, service: &str) -> Result<JMap<String, J>, ComposeError> {

@@ -243,6 +243,8 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
         nodes: 0,
         path: Vec::new(),
         non_string: None,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     let mut docs = Vec::new();
     let result = loop {
@@ -303,6 +305,10 @@ struct Builder<'a> {
     /// Segments of the path to a non-string key, innermost first, pushed while unwinding.
     path: Vec<String>,
     non_string: Option<String>,
+    /// Items of the sequences being read, innermost last.
+    items: Vec<Node>,
+    /// Entries of the small mappings being read, innermost last.
+    entries: Vec<(String, Node)>,
 }
 
 impl<'a> Builder<'a> {
@@ -403,8 +409,8 @@ impl<'a> Builder<'a> {
                 let (tag_kind, core) = classify_tag(tag.as_deref());
                 let value = match core.as_deref() {
                     Some("str") => Value::Str(text.into_owned()),
-                    Some(_) => resolve_plain(&text),
-                    None if style == ScalarStyle::Plain => resolve_plain(&text),
+                    Some(_) => resolve_plain_owned(text),
+                    None if style == ScalarStyle::Plain => resolve_plain_owned(text),
                     None => Value::Str(text.into_owned()),
                 };
                 let node = Node {
@@ -421,7 +427,9 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(anchor, tag) => {
                 self.count(1, &pos)?;
                 let (tag_kind, _) = classify_tag(tag.as_deref());
-                let mut items = Vec::new();
+                // Items go on a stack shared by every sequence being read, then move into a
+                // vector of exactly their number.
+                let start = self.items.len();
                 loop {
                     match self.peek().map(|e| &e.0) {
                         Some(Event::SequenceEnd) => {
@@ -432,12 +440,19 @@ impl<'a> Builder<'a> {
                         _ => {
                             let n = self.node(depth + 1);
                             if n.is_err() && self.non_string.is_some() {
-                                self.path.push(format!("[{}]", items.len()));
+                                self.path.push(format!("[{}]", self.items.len() - start));
                             }
-                            items.push(n?);
+                            match n {
+                                Ok(n) => self.items.push(n),
+                                Err(e) => {
+                                    self.items.truncate(start);
+                                    return Err(e);
+                                }
+                            }
                         }
                     }
                 }
+                let items: Vec<Node> = self.items.drain(start..).collect();
                 let node = Node {
                     value: Value::Seq(items),
                     pos,
@@ -477,7 +492,24 @@ impl<'a> Builder<'a> {
     }
 
     fn mapping(&mut self, depth: usize, pos: &Pos) -> Result<Map, ComposeError> {
-        let mut map = Map::default();
+        let start = self.entries.len();
+        let r = self.mapping_entries(depth, pos, start);
+        if r.is_err() {
+            self.entries.truncate(start);
+        }
+        r
+    }
+
+    /// Reads a mapping's entries. Small mappings collect on a stack shared by every mapping
+    /// being read (duplicates found by a scan) and become a map of exactly their size; a mapping
+    /// that grows past [`SMALL_MAP`] entries moves into a map at once.
+    fn mapping_entries(
+        &mut self,
+        depth: usize,
+        _pos: &Pos,
+        start: usize,
+    ) -> Result<Map, ComposeError> {
+        let mut big: Option<Map> = None;
         let mut merged: Vec<Map> = Vec::new();
         while let Some((ev, span)) = self.peek() {
             if matches!(ev, Event::MappingEnd) {
@@ -538,7 +570,14 @@ impl<'a> Builder<'a> {
                 }
                 continue;
             }
-            if let Some(prev) = map.get(&key) {
+            let prev = match &big {
+                Some(map) => map.get(&key),
+                None => self.entries[start..]
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v),
+            };
+            if let Some(prev) = prev {
                 return Err(self.err(
                     &key_pos,
                     format!(
@@ -547,9 +586,33 @@ impl<'a> Builder<'a> {
                     ),
                 ));
             }
-            map.insert(key, value);
+            match &mut big {
+                Some(map) => {
+                    map.insert(key, value);
+                }
+                None => {
+                    self.entries.push((key, value));
+                    if self.entries.len() - start > SMALL_MAP {
+                        let mut map =
+                            Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
+                        map.extend(self.entries.drain(start..));
+                        big = Some(map);
+                    }
+                }
+            }
         }
-        let _ = pos;
+        let extra: usize = merged.iter().map(|m| m.len()).sum();
+        let mut map = match big {
+            Some(map) => map,
+            None => {
+                let mut map = Map::with_capacity_and_hasher(
+                    self.entries.len() - start + extra,
+                    Default::default(),
+                );
+                map.extend(self.entries.drain(start..));
+                map
+            }
+        };
         // Explicit keys win over merged ones (and come first); among merged maps the first one
         // listed wins.
         for m in merged {
@@ -560,6 +623,9 @@ impl<'a> Builder<'a> {
         Ok(map)
     }
 }
+
+/// Mappings with up to this many entries are collected before their map is made.
+const SMALL_MAP: usize = 24;
 
 fn prev_key_line(prev: &Node, _key: &Pos) -> usize {
     prev.key_pos().line
@@ -585,28 +651,51 @@ fn classify_tag(tag: Option<&saphyr_parser::Tag>) -> (Tag, Option<String>) {
     }
 }
 
+/// [`resolve_plain`] keeping the scanner's text when the scalar is a string.
+fn resolve_plain_owned(text: std::borrow::Cow<'_, str>) -> Value {
+    match resolve_typed(&text) {
+        Some(v) => v,
+        None => Value::Str(text.into_owned()),
+    }
+}
+
 /// Types a plain scalar as go-yaml v3 does.
 pub fn resolve_plain(s: &str) -> Value {
+    resolve_typed(s).unwrap_or_else(|| Value::Str(s.to_string()))
+}
+
+/// The non-string value a plain scalar stands for, if any.
+fn resolve_typed(s: &str) -> Option<Value> {
+    // Only these characters start a null, boolean, number or special float.
+    if !s.is_empty()
+        && !matches!(
+            s.as_bytes()[0],
+            b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'.' | b'+' | b'-' | b'_' | b'0'
+                ..=b'9'
+        )
+    {
+        return None;
+    }
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
+            return Some(Value::Float(f64::INFINITY));
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
     if let Some(i) = parse_int(s) {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if is_float(s)
         && let Ok(f) = s.replace('_', "").parse::<f64>()
     {
-        return Value::Float(f);
+        return Some(Value::Float(f));
     }
-    Value::Str(s.to_string())
+    None
 }
 
 fn parse_int(s: &str) -> Option<i64> {
@@ -727,6 +816,78 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("already defined at line 1"), "{e}");
+    }
+
+    #[test]
+    fn large_mappings_keep_order_merges_and_duplicate_checks() {
+        // Past SMALL_MAP entries a mapping moves into a map while it is read.
+        let mut text = String::from("base: &b\n  inherited: 1\n  k5: merged\nbig:\n  <<: *b\n");
+        for i in 0..40 {
+            text.push_str(&format!("  k{i}: {i}\n"));
+        }
+        let n = one(&text);
+        let big = n.as_map().unwrap()["big"].as_map().unwrap();
+        let keys: Vec<&str> = big.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 41);
+        assert_eq!(keys[0], "k0");
+        assert_eq!(keys[39], "k39");
+        assert_eq!(keys[40], "inherited");
+        assert_eq!(
+            big["k5"].value,
+            Value::Int(5),
+            "explicit keys win over merged ones"
+        );
+        for dup_at in [3, 30] {
+            let mut text = String::from("big:\n");
+            for i in 0..40 {
+                text.push_str(&format!("  k{i}: {i}\n"));
+                if i == dup_at {
+                    text.push_str("  k1: again\n");
+                }
+            }
+            let e = parse(&text, "f.yml").unwrap_err().to_string();
+            assert!(e.contains("\"k1\" already defined at line 3"), "{e}");
+            assert!(e.contains(&format!("f.yml:{}", dup_at + 3)), "{e}");
+        }
+    }
+
+    #[test]
+    fn nested_sequences_and_errors_inside_them() {
+        let n = one("a: [[1, 2], [], [3, {b: [4]}]]\nc: [x]\n");
+        let a = n.as_map().unwrap()["a"].as_seq().unwrap();
+        assert_eq!(a.len(), 3);
+        assert_eq!(a[0].as_seq().unwrap().len(), 2);
+        assert!(a[1].as_seq().unwrap().is_empty());
+        assert_eq!(n.as_map().unwrap()["c"].as_seq().unwrap().len(), 1);
+        let e = parse("a:\n  - b: 1\n    b: 2\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("already defined at line 2"), "{e}");
+        let e = parse("a:\n  - x\n  - {1: y}\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-string key in a[1]: 1"), "{e}");
+    }
+
+    #[test]
+    fn plain_scalars_keep_their_text_or_type() {
+        for (text, want) in [
+            ("plainword", Value::Str("plainword".into())),
+            ("_5", Value::Int(5)),
+            ("-", Value::Str("-".into())),
+            ("+12", Value::Int(12)),
+            (".5", Value::Float(0.5)),
+            ("~", Value::Null),
+            ("False", Value::Bool(false)),
+            ("nginx:1.27", Value::Str("nginx:1.27".into())),
+        ] {
+            assert_eq!(resolve_plain(text), want, "{text}");
+            assert_eq!(
+                resolve_plain_owned(std::borrow::Cow::Owned(text.to_string())),
+                want,
+                "{text}"
+            );
+        }
     }
 
     #[test]

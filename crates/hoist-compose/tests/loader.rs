@@ -43,7 +43,7 @@ fn ok(o: &LoadOptions) -> Project {
 
 fn err(o: &LoadOptions) -> String {
     match load(o) {
-        Ok(p) => panic!("expected an error, got {}", p.canonical),
+        Ok(p) => panic!("expected an error, got services {:?}", p.services.keys()),
         Err(e) => e.to_string(),
     }
 }
