@@ -32,7 +32,7 @@ pub fn is_legacy(doc: &Node) -> bool {
 
 /// Converts a v1 document into the v2 shape with v1 `extends` semantics applied.
 pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
-    let pos = doc.pos.clone();
+    let pos = doc.pos;
     let Value::Map(top) = doc.value else {
         return Ok(doc);
     };
@@ -46,7 +46,7 @@ pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
         resolved.insert(name.clone(), to_v2(svc));
     }
     let mut out = Map::default();
-    out.insert("services".into(), Node::map(resolved, pos.clone()));
+    out.insert("services".into(), Node::map(resolved, pos));
     Ok(Node::map(out, pos))
 }
 
@@ -109,7 +109,7 @@ fn resolve(
             })?;
             let mut docs = crate::yaml::parse(&text, &other.display().to_string())?;
             let d = if docs.is_empty() {
-                Node::map(Map::default(), ext.pos.clone())
+                Node::map(Map::default(), ext.pos)
             } else {
                 docs.remove(0)
             };
@@ -161,7 +161,7 @@ fn resolve(
 
 /// v1 service keys → v2 ones.
 fn to_v2(svc: Node) -> Node {
-    let pos = svc.pos.clone();
+    let pos = svc.pos;
     let Value::Map(m) = svc.value else {
         return Node::map(Map::default(), pos);
     };
@@ -186,15 +186,15 @@ fn to_v2(svc: Node) -> Node {
         }
     }
     if !logging.is_empty() {
-        out.insert("logging".into(), Node::map(logging, pos.clone()));
+        out.insert("logging".into(), Node::map(logging, pos));
     }
     if let Some(df) = dockerfile {
         let build = out
             .entry("build".to_string())
-            .or_insert_with(|| Node::str(".", pos.clone()));
+            .or_insert_with(|| Node::str(".", pos));
         if let Value::Str(ctx) = &build.value {
             let mut bm = Map::default();
-            bm.insert("context".into(), Node::str(ctx.clone(), build.pos.clone()));
+            bm.insert("context".into(), Node::str(ctx.clone(), build.pos));
             build.value = Value::Map(bm);
         }
         if let Some(bm) = build.as_map_mut() {
@@ -203,7 +203,7 @@ fn to_v2(svc: Node) -> Node {
     }
     // v1 services are not on a compose network: they use the engine's default bridge.
     out.entry("network_mode".to_string())
-        .or_insert_with(|| Node::str("bridge", pos.clone()));
+        .or_insert_with(|| Node::str("bridge", pos));
     Node::map(out, pos)
 }
 

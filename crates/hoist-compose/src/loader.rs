@@ -345,7 +345,7 @@ pub(crate) fn parse_interpolated(
         docs.push(Node::map(
             Map::default(),
             Pos {
-                file: file.as_str().into(),
+                file: crate::yaml::FileName::intern(&file),
                 line: 1,
                 col: 1,
             },
@@ -420,7 +420,7 @@ fn apply_extends(
         } else {
             services
                 .get_mut(&name)
-                .map(|n| std::mem::replace(n, Node::null(n.pos.clone())))
+                .map(|n| std::mem::replace(n, Node::null(n.pos)))
         };
         let r = resolve_extends(
             &services,
@@ -708,7 +708,7 @@ fn apply_include(
             };
             let entry = target
                 .entry(section.to_string())
-                .or_insert_with(|| Node::map(Map::default(), item.pos.clone()));
+                .or_insert_with(|| Node::map(Map::default(), item.pos));
             if entry.is_null() {
                 entry.value = Value::Map(Map::default());
             }

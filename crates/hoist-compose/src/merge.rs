@@ -148,7 +148,7 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
                 base.insert(k, strip_resets(v));
             }
             Some(existing) => {
-                let pos = existing.pos.clone();
+                let pos = existing.pos;
                 let current = std::mem::replace(existing, Node::null(pos));
                 path.push(k);
                 *existing = merge(current, v, path);
@@ -191,7 +191,7 @@ fn strip_in_place(node: &mut Node) {
 }
 
 fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
-    let pos = over.pos.clone();
+    let pos = over.pos;
     match r {
         Rule::Override => {
             if over.tag == Tag::Reset {
@@ -263,7 +263,7 @@ fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
 
 /// A mapping or list as a list of `KEY=VALUE` strings, the form compose merges them in.
 fn to_sequence(n: Node) -> Vec<Node> {
-    let pos = n.pos.clone();
+    let pos = n.pos;
     match n.value {
         Value::Seq(v) => v,
         Value::Str(_) => vec![n],
@@ -271,13 +271,13 @@ fn to_sequence(n: Node) -> Vec<Node> {
             let mut out: Vec<Node> = Vec::new();
             for (k, v) in m {
                 match &v.value {
-                    Value::Null => out.push(Node::str(k, v.pos.clone())),
+                    Value::Null => out.push(Node::str(k, v.pos)),
                     Value::Seq(items) => {
                         for it in items {
-                            out.push(Node::str(format!("{k}={}", it.value), it.pos.clone()))
+                            out.push(Node::str(format!("{k}={}", it.value), it.pos))
                         }
                     }
-                    other => out.push(Node::str(format!("{k}={other}"), v.pos.clone())),
+                    other => out.push(Node::str(format!("{k}={other}"), v.pos)),
                 }
             }
             // Compose sorts them; the result is keyed anyway.
@@ -300,17 +300,11 @@ fn to_mapping(n: Node, depends: bool) -> Map {
                 };
                 let v = if depends {
                     let mut d = Map::default();
-                    d.insert(
-                        "condition".into(),
-                        Node::str("service_started", it.pos.clone()),
-                    );
-                    d.insert(
-                        "required".into(),
-                        Node::new(Value::Bool(true), it.pos.clone()),
-                    );
-                    Node::map(d, it.pos.clone())
+                    d.insert("condition".into(), Node::str("service_started", it.pos));
+                    d.insert("required".into(), Node::new(Value::Bool(true), it.pos));
+                    Node::map(d, it.pos)
                 } else {
-                    Node::null(it.pos.clone())
+                    Node::null(it.pos)
                 };
                 m.insert(k, v);
             }

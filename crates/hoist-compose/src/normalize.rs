@@ -387,7 +387,7 @@ fn json_to_node(j: &J, pos: &crate::yaml::Pos) -> Node {
                 .collect(),
         ),
     };
-    Node::new(v, pos.clone())
+    Node::new(v, *pos)
 }
 
 /// Makes the relative paths of one service absolute against `dir` (used for services read from
@@ -403,10 +403,10 @@ fn service_paths(service: &mut Node, dir: &Path, home: Option<&str>, long_volume
         return;
     };
     if let Some(b) = m.get_mut("build") {
-        let pos = b.pos.clone();
+        let pos = b.pos;
         if let Value::Str(c) = &b.value {
             let mut bm = Map::default();
-            bm.insert("context".into(), Node::str(c.clone(), pos.clone()));
+            bm.insert("context".into(), Node::str(c.clone(), pos));
             b.value = Value::Map(bm);
         }
         if let Some(bm) = b.as_map_mut() {
@@ -1493,7 +1493,7 @@ impl Cx<'_> {
         let m = match &v.value {
             Value::Str(c) => {
                 let mut m = Map::default();
-                m.insert("context".into(), Node::str(c.clone(), v.pos.clone()));
+                m.insert("context".into(), Node::str(c.clone(), v.pos));
                 m
             }
             Value::Map(m) => m.clone(),

@@ -241,7 +241,7 @@ fn fail(node: &Node, message: String) -> Failure {
     Failure {
         path: Vec::new(),
         message,
-        node_pos: node.pos.clone(),
+        node_pos: node.pos,
         expected_types: Vec::new(),
     }
 }

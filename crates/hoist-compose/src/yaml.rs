@@ -41,24 +41,85 @@ pub enum Tag {
     Override,
 }
 
+/// The name of a file nodes were read from: a number standing for the name in a table kept for
+/// the process (a name is stored once however many nodes and loads refer to it), so positions
+/// are small and copied without touching a reference count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub struct FileName(u32);
+
+/// Every file name seen (the empty name is number 0) and each name's number.
+#[derive(Default)]
+struct FileNames {
+    names: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, u32>,
+}
+
+static FILE_NAMES: std::sync::LazyLock<std::sync::Mutex<FileNames>> =
+    std::sync::LazyLock::new(Default::default);
+
+impl FileName {
+    /// The number standing for `name`.
+    pub fn intern(name: &str) -> FileName {
+        if name.is_empty() {
+            return FileName(0);
+        }
+        let mut t = FILE_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&id) = t.ids.get(name) {
+            return FileName(id);
+        }
+        if t.names.is_empty() {
+            t.names.push(Arc::from(""));
+        }
+        let name: Arc<str> = Arc::from(name);
+        let id = u32::try_from(t.names.len()).unwrap_or(0);
+        t.names.push(name.clone());
+        t.ids.insert(name, id);
+        FileName(id)
+    }
+
+    /// The file name.
+    pub fn name(self) -> Arc<str> {
+        let t = FILE_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        t.names
+            .get(self.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(""))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
 /// Where a node was read.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Pos {
-    pub file: Arc<str>,
+    pub file: FileName,
     /// 1-based line; 0 when the node was made up by hoist.
-    pub line: usize,
+    pub line: u32,
     /// 1-based column.
-    pub col: usize,
+    pub col: u32,
 }
 
 impl Pos {
     pub fn location(&self) -> Option<Location> {
         (self.line > 0 || !self.file.is_empty()).then(|| Location {
             file: self.file.to_string(),
-            line: self.line,
-            col: self.col,
+            line: self.line as usize,
+            col: self.col as usize,
         })
     }
+}
+
+/// A line or column as stored in a [`Pos`] (files longer than four billion lines are not read).
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// One value of the tree with its position and tag.
@@ -69,7 +130,7 @@ pub struct Node {
     pub tag: Tag,
     /// Line and column of the key when the node is a mapping value: errors about the key point
     /// there.
-    pub key: Option<(usize, usize)>,
+    pub key: Option<(u32, u32)>,
 }
 
 impl PartialEq for Node {
@@ -84,11 +145,11 @@ impl Node {
     pub fn key_pos(&self) -> Pos {
         match self.key {
             Some((line, col)) => Pos {
-                file: self.pos.file.clone(),
+                file: self.pos.file,
                 line,
                 col,
             },
-            None => self.pos.clone(),
+            None => self.pos,
         }
     }
     pub fn new(value: Value, pos: Pos) -> Node {
@@ -232,7 +293,7 @@ const MAX_DEPTH: usize = 256;
 /// in the text wins over an error the builder found before reaching it, as if the whole text
 /// had been scanned first.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
-    let file: Arc<str> = Arc::from(file);
+    let file = FileName::intern(file);
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         peeked: None,
@@ -299,7 +360,7 @@ struct Builder<'a> {
     /// The parser's error, which ends the events.
     scan_error: Option<saphyr_parser::ScanError>,
     done: bool,
-    file: Arc<str>,
+    file: FileName,
     anchors: HashMap<usize, Node>,
     nodes: usize,
     /// Segments of the path to a non-string key, innermost first, pushed while unwinding.
@@ -340,9 +401,9 @@ impl<'a> Builder<'a> {
 
     fn pos(&self, span: &Span) -> Pos {
         Pos {
-            file: self.file.clone(),
-            line: span.start.line(),
-            col: span.start.col() + 1,
+            file: self.file,
+            line: narrow(span.start.line()),
+            col: narrow(span.start.col() + 1),
         }
     }
 
@@ -380,7 +441,7 @@ impl<'a> Builder<'a> {
     fn node(&mut self, depth: usize) -> Result<Node, ComposeError> {
         let Some((_, span)) = self.peek() else {
             return Ok(Node::null(Pos {
-                file: self.file.clone(),
+                file: self.file,
                 line: 0,
                 col: 0,
             }));
@@ -627,7 +688,7 @@ impl<'a> Builder<'a> {
 /// Mappings with up to this many entries are collected before their map is made.
 const SMALL_MAP: usize = 24;
 
-fn prev_key_line(prev: &Node, _key: &Pos) -> usize {
+fn prev_key_line(prev: &Node, _key: &Pos) -> u32 {
     prev.key_pos().line
 }
 

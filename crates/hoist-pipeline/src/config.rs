@@ -573,8 +573,8 @@ fn port_of(node: &Node) -> Result<u16, ConfigError> {
 fn err_at(node: &Node, message: impl Into<String>) -> ConfigError {
     ConfigError {
         file: node.pos.file.to_string(),
-        line: node.pos.line,
-        col: node.pos.col,
+        line: node.pos.line as usize,
+        col: node.pos.col as usize,
         message: message.into(),
     }
 }
@@ -583,8 +583,8 @@ fn err_key(node: &Node, message: impl Into<String>) -> ConfigError {
     let pos = node.key_pos();
     ConfigError {
         file: pos.file.to_string(),
-        line: pos.line,
-        col: pos.col,
+        line: pos.line as usize,
+        col: pos.col as usize,
         message: message.into(),
     }
 }
