@@ -1,7 +1,8 @@
 //! The typed project. It is derived with serde from the canonical tree that `hoist config` prints
-//! (consuming it), so the model can never disagree with that output. Values are unescaped (`$$` → `$`): they are
-//! what the engine receives. Keys compose fills in are not optional here; keys that are truly
-//! optional are. Everything not modelled explicitly stays available in `extra`.
+//! (consuming it), so the model can never disagree with that output. Values are unescaped
+//! (`$$` → `$`): they are what the engine receives. Keys compose fills in are not optional here;
+//! keys that are truly optional are. Everything not modelled explicitly stays available in
+//! `extra`.
 
 use std::path::PathBuf;
 
