@@ -28,6 +28,7 @@ pub mod render;
 pub mod schema;
 pub mod units;
 pub mod yaml;
+mod yaml_block;
 
 pub use error::{ComposeError, Location};
 pub use loader::{DEFAULT_FILES, LoadOptions};

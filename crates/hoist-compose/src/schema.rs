@@ -4,7 +4,7 @@
 //! implements the subset of JSON Schema that file uses, and works on the positioned tree so that
 //! errors name the line and column.
 //!
-//! The schema is compiled once into an arena of [`Rule`]s (references resolved, keywords read
+//! The schema is compiled once into an arena of `Rule`s (references resolved, keywords read
 //! out): looking keywords up by name in the JSON objects for every node of every file was the
 //! validator's main cost.
 

@@ -3,6 +3,10 @@
 //! applied, duplicate keys are rejected and the compose tags `!reset` / `!override` are kept on the
 //! node for the merge stage. Plain scalars are typed the way go-yaml v3 types them (YAML 1.2
 //! booleans, but 1.1 style leading-zero octals), because compose's output depends on it.
+//!
+//! Text in the block subset most compose files use is read by `yaml_block` without the
+//! general parser (saphyr); anything else, and every error, goes through saphyr. Both give the
+//! same tree, positions included.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -283,9 +287,9 @@ impl fmt::Display for Value {
 }
 
 /// Most nodes one document may expand to through aliases: stops "billion laughs" documents.
-const MAX_NODES: usize = 2_000_000;
+pub(crate) const MAX_NODES: usize = 2_000_000;
 /// Deepest nesting accepted, so recursion stays far from the stack limit.
-const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// Parses YAML text into one node per document.
 ///
@@ -293,7 +297,15 @@ const MAX_DEPTH: usize = 256;
 /// in the text wins over an error the builder found before reaching it, as if the whole text
 /// had been scanned first.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Node>, ComposeError> {
-    let file = FileName::intern(file);
+    let file_name = FileName::intern(file);
+    if let Some(doc) = crate::yaml_block::parse(text, file_name) {
+        return Ok(vec![doc]);
+    }
+    parse_general(text, file_name)
+}
+
+/// [`parse`] through saphyr: any YAML, and every error message.
+pub(crate) fn parse_general(text: &str, file: FileName) -> Result<Vec<Node>, ComposeError> {
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         peeked: None,
