@@ -698,7 +698,7 @@ impl<'a> Builder<'a> {
 }
 
 /// Mappings with up to this many entries are collected before their map is made.
-const SMALL_MAP: usize = 24;
+pub(crate) const SMALL_MAP: usize = 24;
 
 fn prev_key_line(prev: &Node, _key: &Pos) -> u32 {
     prev.key_pos().line

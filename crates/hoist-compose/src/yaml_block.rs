@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::yaml::{FileName, MAX_DEPTH, MAX_NODES, Map, Node, Pos, Tag, Value, resolve_plain};
+use crate::yaml::{
+    FileName, MAX_DEPTH, MAX_NODES, Map, Node, Pos, SMALL_MAP, Tag, Value, resolve_plain,
+};
 
 /// The document's root mapping, or `None` when the text is outside the subset.
 pub(crate) fn parse(text: &str, file: FileName) -> Option<Node> {
@@ -222,6 +224,7 @@ impl<'a> Reader<'a> {
         self.count(1)?;
         let pos = anchored.unwrap_or_else(|| self.pos(line, col));
         let mut entries: Vec<(String, Node)> = Vec::new();
+        let mut big: Option<Map> = None;
         let mut merged: Vec<Map> = Vec::new();
         let (mut l, mut c) = (line, col);
         let next = loop {
@@ -248,11 +251,21 @@ impl<'a> Reader<'a> {
                     }
                     _ => return None,
                 }
+            } else if let Some(map) = &mut big {
+                if map.insert(key, value).is_some() {
+                    return None;
+                }
             } else {
                 if entries.iter().any(|(k, _)| *k == key) {
                     return None;
                 }
                 entries.push((key, value));
+                if entries.len() > SMALL_MAP {
+                    // Large mappings (compose's `services`) find duplicates through the map.
+                    let mut map = Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
+                    map.extend(entries.drain(..));
+                    big = Some(map);
+                }
             }
             let Some(n) = next else {
                 break None;
@@ -266,9 +279,16 @@ impl<'a> Reader<'a> {
             }
             (l, c) = (n, ind);
         };
-        let extra: usize = merged.iter().map(Map::len).sum();
-        let mut map = Map::with_capacity_and_hasher(entries.len() + extra, Default::default());
-        map.extend(entries);
+        let mut map = match big {
+            Some(map) => map,
+            None => {
+                let extra: usize = merged.iter().map(Map::len).sum();
+                let mut map =
+                    Map::with_capacity_and_hasher(entries.len() + extra, Default::default());
+                map.extend(entries);
+                map
+            }
+        };
         for m in merged {
             for (k, v) in m {
                 map.entry(k).or_insert(v);
@@ -586,7 +606,22 @@ mod tests {
     }
 
     #[test]
+    fn large_mappings_read_alike() {
+        let mut t = String::from("base: &b\n  x: 1\nbig:\n");
+        for i in 0..60 {
+            t.push_str(&format!("  k{i}: {i}\n"));
+        }
+        t.push_str("  <<: *b\n");
+        assert_eq!(same_as_general(&t), Ok(true));
+    }
+
+    #[test]
     fn leaves_everything_else_to_the_general_parser() {
+        let mut big_with_duplicate = String::from("big:\n");
+        for i in 0..60 {
+            big_with_duplicate.push_str(&format!("  k{i}: {i}\n"));
+        }
+        big_with_duplicate.push_str("  k7: again\n");
         for t in [
             "a: [1, 2]\n",
             "a: {b: 1}\n",
@@ -612,6 +647,7 @@ mod tests {
             "# only a comment\n",
             "a: \"\\x41\"\n",
             "a: &x 1\nb: &y *x\n",
+            &big_with_duplicate,
             "a: &x 1\nb:\n  - &y *x\n",
         ] {
             assert_eq!(
