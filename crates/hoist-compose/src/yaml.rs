@@ -738,7 +738,7 @@ pub fn resolve_plain(s: &str) -> Value {
 }
 
 /// The non-string value a plain scalar stands for, if any.
-fn resolve_typed(s: &str) -> Option<Value> {
+pub(crate) fn resolve_typed(s: &str) -> Option<Value> {
     // Only these characters start a null, boolean, number or special float.
     if !s.is_empty()
         && !matches!(

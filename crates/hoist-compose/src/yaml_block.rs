@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::yaml::{
     FileName, MAX_DEPTH, MAX_NODES, Map, Node, Pos, SMALL_MAP, Tag, Value, resolve_plain,
+    resolve_typed,
 };
 
 /// The document's root mapping, or `None` when the text is outside the subset.
@@ -232,7 +233,8 @@ impl<'a> Reader<'a> {
             let rest = &text[c..];
             let (key, plain, colon) = key_at(rest)?;
             self.count(1)?;
-            if plain && !matches!(resolve_plain(&key), Value::Str(_)) {
+            // A plain key that reads as a number, boolean or null is not a string key.
+            if plain && resolve_typed(&key).is_some() {
                 return None;
             }
             let key_pos = self.pos(l, c);
