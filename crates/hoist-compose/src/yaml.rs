@@ -573,17 +573,14 @@ impl<'a> Builder<'a> {
         r
     }
 
-    /// Reads a mapping's entries. Small mappings collect on a stack shared by every mapping
-    /// being read (duplicates found by a scan) and become a map of exactly their size; a mapping
-    /// that grows past [`SMALL_MAP`] entries moves into a map at once.
+    /// Reads a mapping's entries (collected on the shared stack from `start`, see [`Collect`]).
     fn mapping_entries(
         &mut self,
         depth: usize,
         _pos: &Pos,
         start: usize,
     ) -> Result<Map, ComposeError> {
-        let mut big: Option<Map> = None;
-        let mut merged: Vec<Map> = Vec::new();
+        let mut into = Collect::new(start);
         while let Some((ev, span)) = self.peek() {
             if matches!(ev, Event::MappingEnd) {
                 self.bump();
@@ -618,39 +615,15 @@ impl<'a> Builder<'a> {
             let mut value = value?;
             value.key = Some((key_pos.line, key_pos.col));
             if is_merge {
-                match value.value {
-                    Value::Map(m) => merged.push(m),
-                    Value::Seq(items) => {
-                        for it in items {
-                            match it.value {
-                                Value::Map(m) => merged.push(m),
-                                _ => {
-                                    return Err(self.err(
-                                        &it.pos,
-                                        "map merge requires map or sequence of maps as the value"
-                                            .into(),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    _ => {
-                        return Err(self.err(
-                            &value.pos,
-                            "map merge requires map or sequence of maps as the value".into(),
-                        ));
-                    }
+                if let Err(at) = into.merge(value) {
+                    return Err(self.err(
+                        &at,
+                        "map merge requires map or sequence of maps as the value".into(),
+                    ));
                 }
                 continue;
             }
-            let prev = match &big {
-                Some(map) => map.get(&key),
-                None => self.entries[start..]
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v),
-            };
-            if let Some(prev) = prev {
+            if let Some(prev) = into.get(&self.entries, &key) {
                 return Err(self.err(
                     &key_pos,
                     format!(
@@ -659,52 +632,110 @@ impl<'a> Builder<'a> {
                     ),
                 ));
             }
-            match &mut big {
-                Some(map) => {
-                    map.insert(key, value);
-                }
-                None => {
-                    self.entries.push((key, value));
-                    if self.entries.len() - start > SMALL_MAP {
-                        let mut map =
-                            Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
-                        map.extend(self.entries.drain(start..));
-                        big = Some(map);
-                    }
-                }
-            }
+            into.push(&mut self.entries, key, value);
         }
-        let extra: usize = merged.iter().map(|m| m.len()).sum();
-        let mut map = match big {
-            Some(map) => map,
-            None => {
-                let mut map = Map::with_capacity_and_hasher(
-                    self.entries.len() - start + extra,
-                    Default::default(),
-                );
-                map.extend(self.entries.drain(start..));
-                map
-            }
-        };
-        // Explicit keys win over merged ones (and come first); among merged maps the first one
-        // listed wins.
-        for m in merged {
-            for (k, v) in m {
-                map.entry(k).or_insert(v);
-            }
-        }
-        Ok(map)
+        Ok(into.finish(&mut self.entries))
     }
 }
 
 /// Mappings with up to this many entries are collected before their map is made.
-pub(crate) const SMALL_MAP: usize = 24;
+const SMALL_MAP: usize = 24;
+
+/// A mapping's entries while it is read (by the builder or by `yaml_block`). Small mappings
+/// collect on a stack (shared by the mappings being read, from `start` on; duplicates found by a
+/// scan) and become a map of exactly their size; one that grows past [`SMALL_MAP`] entries moves
+/// into a map at once. Maps merged in with `<<` are kept apart until the end.
+pub(crate) struct Collect {
+    start: usize,
+    big: Option<Map>,
+    merged: Vec<Map>,
+}
+
+impl Collect {
+    pub(crate) fn new(start: usize) -> Collect {
+        Collect {
+            start,
+            big: None,
+            merged: Vec::new(),
+        }
+    }
+
+    /// The value already read for `key`.
+    pub(crate) fn get<'s>(&'s self, stack: &'s [(String, Node)], key: &str) -> Option<&'s Node> {
+        match &self.big {
+            Some(map) => map.get(key),
+            None => stack[self.start..]
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v),
+        }
+    }
+
+    /// Adds an entry whose key is not there yet.
+    pub(crate) fn push(&mut self, stack: &mut Vec<(String, Node)>, key: String, value: Node) {
+        match &mut self.big {
+            Some(map) => {
+                map.insert(key, value);
+            }
+            None => {
+                stack.push((key, value));
+                if stack.len() - self.start > SMALL_MAP {
+                    let mut map = Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
+                    map.extend(stack.drain(self.start..));
+                    self.big = Some(map);
+                }
+            }
+        }
+    }
+
+    /// Takes the value of a merge key (`<<`): a map or a sequence of maps; otherwise the
+    /// position of the value that is neither.
+    pub(crate) fn merge(&mut self, value: Node) -> Result<(), Pos> {
+        match value.value {
+            Value::Map(m) => self.merged.push(m),
+            Value::Seq(items) => {
+                for it in items {
+                    match it.value {
+                        Value::Map(m) => self.merged.push(m),
+                        _ => return Err(it.pos),
+                    }
+                }
+            }
+            _ => return Err(value.pos),
+        }
+        Ok(())
+    }
+
+    /// The mapping: explicit keys first (they win over merged ones), then the keys of the merged
+    /// maps, the first map listed winning.
+    pub(crate) fn finish(self, stack: &mut Vec<(String, Node)>) -> Map {
+        let mut map = match self.big {
+            Some(map) => map,
+            None => {
+                let extra: usize = self.merged.iter().map(Map::len).sum();
+                let mut map = Map::with_capacity_and_hasher(
+                    stack.len() - self.start + extra,
+                    Default::default(),
+                );
+                map.extend(stack.drain(self.start..));
+                map
+            }
+        };
+        for m in self.merged {
+            for (k, v) in m {
+                map.entry(k).or_insert(v);
+            }
+        }
+        map
+    }
+}
 
 fn prev_key_line(prev: &Node, _key: &Pos) -> u32 {
     prev.key_pos().line
 }
 
-fn size(n: &Node) -> usize {
+/// How many nodes `n` holds (itself included).
+pub(crate) fn size(n: &Node) -> usize {
     match &n.value {
         Value::Seq(s) => 1 + s.iter().map(size).sum::<usize>(),
         Value::Map(m) => 1 + m.values().map(size).sum::<usize>(),

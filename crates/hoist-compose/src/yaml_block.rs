@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use crate::yaml::{
-    FileName, MAX_DEPTH, MAX_NODES, Map, Node, Pos, SMALL_MAP, Tag, Value, resolve_plain,
-    resolve_typed,
+    Collect, FileName, MAX_DEPTH, MAX_NODES, Node, Pos, Tag, Value, resolve_plain, resolve_typed,
+    size,
 };
 
 /// The document's root mapping, or `None` when the text is outside the subset.
@@ -225,8 +225,7 @@ impl<'a> Reader<'a> {
         self.count(1)?;
         let pos = anchored.unwrap_or_else(|| self.pos(line, col));
         let mut entries: Vec<(String, Node)> = Vec::new();
-        let mut big: Option<Map> = None;
-        let mut merged: Vec<Map> = Vec::new();
+        let mut into = Collect::new(0);
         let (mut l, mut c) = (line, col);
         let next = loop {
             let text = self.lines[l];
@@ -241,33 +240,11 @@ impl<'a> Reader<'a> {
             let (mut value, next) = self.value(l, c + colon, ind, depth + 1)?;
             value.key = Some((key_pos.line, key_pos.col));
             if plain && key == "<<" {
-                match value.value {
-                    Value::Map(m) => merged.push(m),
-                    Value::Seq(items) => {
-                        for it in items {
-                            match it.value {
-                                Value::Map(m) => merged.push(m),
-                                _ => return None,
-                            }
-                        }
-                    }
-                    _ => return None,
-                }
-            } else if let Some(map) = &mut big {
-                if map.insert(key, value).is_some() {
-                    return None;
-                }
+                into.merge(value).ok()?;
+            } else if into.get(&entries, &key).is_some() {
+                return None;
             } else {
-                if entries.iter().any(|(k, _)| *k == key) {
-                    return None;
-                }
-                entries.push((key, value));
-                if entries.len() > SMALL_MAP {
-                    // Large mappings (compose's `services`) find duplicates through the map.
-                    let mut map = Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
-                    map.extend(entries.drain(..));
-                    big = Some(map);
-                }
+                into.push(&mut entries, key, value);
             }
             let Some(n) = next else {
                 break None;
@@ -281,22 +258,7 @@ impl<'a> Reader<'a> {
             }
             (l, c) = (n, ind);
         };
-        let mut map = match big {
-            Some(map) => map,
-            None => {
-                let extra: usize = merged.iter().map(Map::len).sum();
-                let mut map =
-                    Map::with_capacity_and_hasher(entries.len() + extra, Default::default());
-                map.extend(entries);
-                map
-            }
-        };
-        for m in merged {
-            for (k, v) in m {
-                map.entry(k).or_insert(v);
-            }
-        }
-        Some((Node::map(map, pos), next))
+        Some((Node::map(into.finish(&mut entries), pos), next))
     }
 
     /// A block sequence whose dashes sit at column `ind`, the first on `line`. `indentless` when
@@ -512,14 +474,6 @@ impl<'a> Reader<'a> {
             },
             next,
         ))
-    }
-}
-
-fn size(n: &Node) -> usize {
-    match &n.value {
-        Value::Seq(s) => 1 + s.iter().map(size).sum::<usize>(),
-        Value::Map(m) => 1 + m.values().map(size).sum::<usize>(),
-        _ => 1,
     }
 }
 
