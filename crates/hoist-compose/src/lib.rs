@@ -19,6 +19,7 @@
 pub mod dotenv;
 pub mod error;
 pub mod interp;
+pub mod json;
 pub mod legacy;
 pub mod loader;
 pub mod merge;
@@ -42,8 +43,8 @@ pub use model::{
 pub struct Canonical {
     /// The normalised project name.
     pub name: String,
-    /// Exactly what `docker compose config --format json` prints.
-    pub json: serde_json::Value,
+    /// Exactly what `docker compose config --format json` prints (serialise it with serde).
+    pub json: json::Value,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
     /// Read from a legacy v1 file.

@@ -10,6 +10,8 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value as J;
 
+use crate::json::Value as Tree;
+
 /// A resolved compose project.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -230,12 +232,12 @@ pub struct FileObject {
 
 /// Keys of `obj` that the typed struct does not model, for its `extra` map. Filled by hand
 /// because serde's `flatten` is slow on projects with hundreds of services.
-pub(crate) fn extra_of(obj: &J, known: &[&str]) -> IndexMap<String, J> {
+pub(crate) fn extra_of(obj: &Tree, known: &[&str]) -> IndexMap<String, J> {
     match obj {
-        J::Object(m) => m
+        Tree::Object(m) => m
             .iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|(k, _)| !known.contains(&k.as_ref()))
+            .map(|(k, v)| (k.to_string(), v.to_serde()))
             .collect(),
         _ => IndexMap::new(),
     }
@@ -299,7 +301,7 @@ struct Extras {
 }
 
 impl Extras {
-    fn of(json: &J) -> Extras {
+    fn of(json: &Tree) -> Extras {
         Extras {
             service: extra_of(json, SERVICE_FIELDS),
             build: json
@@ -311,13 +313,13 @@ impl Extras {
                 .map(|j| extra_of(j, DEPLOY_FIELDS))
                 .unwrap_or_default(),
             volumes: match json.get("volumes") {
-                Some(J::Array(vols)) => vols.iter().map(|j| extra_of(j, MOUNT_FIELDS)).collect(),
+                Some(Tree::Array(vols)) => vols.iter().map(|j| extra_of(j, MOUNT_FIELDS)).collect(),
                 _ => Vec::new(),
             },
             networks: match json.get("networks") {
-                Some(J::Object(nets)) => nets
+                Some(Tree::Object(nets)) => nets
                     .iter()
-                    .map(|(k, j)| (k.clone(), extra_of(j, NETWORK_FIELDS)))
+                    .map(|(k, j)| (k.to_string(), extra_of(j, NETWORK_FIELDS)))
                     .collect(),
                 _ => IndexMap::new(),
             },
@@ -346,17 +348,17 @@ impl Extras {
 }
 
 /// `$$` → `$` in every string: the canonical tree is escaped for printing only.
-fn unescape(j: &mut J) {
+fn unescape(j: &mut Tree) {
     match j {
-        J::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
-        J::Array(a) => a.iter_mut().for_each(unescape),
-        J::Object(o) => o.values_mut().for_each(unescape),
+        Tree::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
+        Tree::Array(a) => a.iter_mut().for_each(unescape),
+        Tree::Object(o) => o.values_mut().for_each(unescape),
         _ => {}
     }
 }
 
 fn section<T: serde::de::DeserializeOwned>(
-    root: &mut serde_json::Map<String, J>,
+    root: &mut crate::json::Map,
     key: &str,
 ) -> Result<IndexMap<String, T>, serde_json::Error> {
     match root.remove(key) {
@@ -372,20 +374,20 @@ pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeErro
     };
     let mut json = c.json;
     unescape(&mut json);
-    let J::Object(mut root) = json else {
+    let Tree::Object(mut root) = json else {
         return Err(crate::ComposeError::invalid(
             "invalid compose project: not a mapping",
         ));
     };
     let mut services = IndexMap::new();
-    if let Some(J::Object(all)) = root.remove("services") {
+    if let Some(Tree::Object(all)) = root.remove("services") {
         services.reserve(all.len());
         for (name, j) in all {
             let extras = Extras::of(&j);
             let mut svc = Service::deserialize(j).map_err(bad)?;
             extras.fill(&mut svc);
-            svc.name.clone_from(&name);
-            services.insert(name, svc);
+            svc.name = name.into_owned();
+            services.insert(svc.name.clone(), svc);
         }
     }
     Ok(Project {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Map as JMap, Value as J, json};
+use crate::json::{Key, Map as JMap, Value as J};
 
 use crate::error::ComposeError;
 use crate::loader::{Loaded, absolute, expand_home};
@@ -25,7 +25,7 @@ fn esc(s: &str) -> String {
 
 /// A service's output while it is assembled: its keys in insertion order, looked up by a scan
 /// (a service has a few dozen keys at most).
-struct Obj(Vec<(String, J)>);
+struct Obj(Vec<(Key, J)>);
 
 impl Obj {
     fn get(&self, k: &str) -> Option<&J> {
@@ -37,12 +37,18 @@ impl Obj {
     fn contains_key(&self, k: &str) -> bool {
         self.get(k).is_some()
     }
-    fn insert(&mut self, k: String, v: J) {
+    fn insert(&mut self, k: impl Into<Key>, v: J) {
+        let k = k.into();
         match self.get_mut(&k) {
             Some(slot) => *slot = v,
             None => self.0.push((k, v)),
         }
     }
+}
+
+/// A mapping of keys compose defines.
+fn obj<const N: usize>(entries: [(&'static str, J); N]) -> J {
+    J::Object(entries.into_iter().collect())
 }
 
 fn s(v: &str) -> J {
@@ -179,7 +185,7 @@ fn str_list(n: &Node) -> J {
 }
 
 /// `KEY=VALUE` list or mapping → mapping of strings. `bare` is the value of a `KEY` without `=`.
-fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap<String, J> {
+fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
     let mut out = JMap::with_capacity(match &n.value {
         Value::Seq(v) => v.len(),
         Value::Map(m) => m.len(),
@@ -336,37 +342,37 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
 }
 
 /// Parses `[source:]target[:options]` into the long syntax.
-pub fn parse_short_volume(spec: &str) -> Result<JMap<String, J>, String> {
+pub fn parse_short_volume(spec: &str) -> Result<JMap, String> {
     let v = split_short_volume(spec)?;
     let mut out = JMap::with_capacity(5);
     if v.tiny {
-        out.insert("type".into(), J::from("volume"));
-        out.insert("target".into(), J::from(v.target));
-        out.insert("volume".into(), json!({}));
+        out.insert("type", J::from("volume"));
+        out.insert("target", J::from(v.target));
+        out.insert("volume", J::object());
         return Ok(out);
     }
     let bind = is_file_path(&v.source);
-    out.insert("type".into(), J::from(if bind { "bind" } else { "volume" }));
+    out.insert("type", J::from(if bind { "bind" } else { "volume" }));
     if !v.source.is_empty() {
-        out.insert("source".into(), J::from(v.source));
+        out.insert("source", J::from(v.source));
     }
-    out.insert("target".into(), J::from(v.target));
+    out.insert("target", J::from(v.target));
     if v.read_only {
-        out.insert("read_only".into(), J::Bool(true));
+        out.insert("read_only", J::Bool(true));
     }
     if bind {
         let mut b = JMap::new();
         for (k, val) in v.bind_opts {
-            b.insert(k.into(), J::from(val));
+            b.insert(k, J::from(val));
         }
-        b.insert("create_host_path".into(), J::Bool(true));
-        out.insert("bind".into(), J::Object(b));
+        b.insert("create_host_path", J::Bool(true));
+        out.insert("bind", J::Object(b));
     } else {
         let mut m = JMap::new();
         if v.nocopy {
-            m.insert("nocopy".into(), J::Bool(true));
+            m.insert("nocopy", J::Bool(true));
         }
-        out.insert("volume".into(), J::Object(m));
+        out.insert("volume", J::Object(m));
     }
     Ok(out)
 }
@@ -383,7 +389,7 @@ fn json_to_node(j: &J, pos: &crate::yaml::Pos) -> Node {
         J::Array(a) => Value::Seq(a.iter().map(|x| json_to_node(x, pos)).collect()),
         J::Object(o) => Value::Map(
             o.iter()
-                .map(|(k, x)| (k.clone(), json_to_node(x, pos)))
+                .map(|(k, x)| (k.to_string(), json_to_node(x, pos)))
                 .collect(),
         ),
     };
@@ -701,7 +707,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
         home: home.as_deref(),
     };
     let mut out = JMap::new();
-    out.insert("name".into(), J::from(loaded.name.clone()));
+    out.insert("name", J::from(loaded.name.clone()));
 
     let mut services = BTreeMap::new();
     if let Some(svcs) = tree.get("services") {
@@ -728,7 +734,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     let mut used_configs: Vec<String> = Vec::new();
     for svc in services.values() {
         if let Some(J::Object(n)) = svc.get("networks") {
-            used_networks.extend(n.keys().cloned());
+            used_networks.extend(n.keys().map(|k| k.to_string()));
         }
         if let Some(J::Array(vs)) = svc.get("volumes") {
             for v in vs {
@@ -770,35 +776,38 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     let mut net_out = networks;
     if used_networks.iter().any(|n| n == "default") && !net_out.contains_key("default") {
         net_out.insert(
-            "default".into(),
-            json!({"name": format!("{}_default", loaded.name), "ipam": {}}),
+            "default",
+            obj([
+                ("name", J::from(format!("{}_default", loaded.name))),
+                ("ipam", J::object()),
+            ]),
         );
     }
-    net_out.retain(|k, _| used_networks.contains(k));
+    net_out.retain(|k, _| used_networks.iter().any(|u| u == k));
     let mut vol_out = volumes;
-    vol_out.retain(|k, _| used_volumes.contains(k));
+    vol_out.retain(|k, _| used_volumes.iter().any(|u| u == k));
     let mut sec_out = secrets;
-    sec_out.retain(|k, _| used_secrets.contains(k));
+    sec_out.retain(|k, _| used_secrets.iter().any(|u| u == k));
     let mut cfg_out = configs;
-    cfg_out.retain(|k, _| used_configs.contains(k));
+    cfg_out.retain(|k, _| used_configs.iter().any(|u| u == k));
 
     for (key, m) in [("networks", net_out)] {
         if !m.is_empty() {
-            out.insert(key.into(), J::Object(sorted(m)));
+            out.insert(key, J::Object(sorted(m)));
         }
     }
     let mut svc_json = JMap::with_capacity(services.len());
     for (k, v) in services {
         svc_json.insert(k, J::Object(v));
     }
-    out.insert("services".into(), J::Object(svc_json));
+    out.insert("services", J::Object(svc_json));
     for (key, m) in [
         ("volumes", vol_out),
         ("secrets", sec_out),
         ("configs", cfg_out),
     ] {
         if !m.is_empty() {
-            out.insert(key.into(), J::Object(sorted(m)));
+            out.insert(key, J::Object(sorted(m)));
         }
     }
     let mut used_models: Vec<String> = Vec::new();
@@ -809,7 +818,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
         .flat_map(|m| m.values())
     {
         if let Some(J::Object(ms)) = svc.get("models") {
-            used_models.extend(ms.keys().cloned());
+            used_models.extend(ms.keys().map(|k| k.to_string()));
         }
     }
     let models = tree.get("models").and_then(Node::as_map);
@@ -841,10 +850,9 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     })
 }
 
-fn sorted(m: JMap<String, J>) -> JMap<String, J> {
-    let mut v: Vec<(String, J)> = m.into_iter().collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v.into_iter().collect()
+fn sorted(mut m: JMap) -> JMap {
+    m.sort_keys();
+    m
 }
 
 struct Cx<'a> {
@@ -861,7 +869,7 @@ impl Cx<'_> {
         }
     }
 
-    fn service(&self, name: &str, svc: &Node) -> Result<JMap<String, J>, ComposeError> {
+    fn service(&self, name: &str, svc: &Node) -> Result<JMap, ComposeError> {
         let empty = Map::default();
         let m = match &svc.value {
             Value::Map(m) => m,
@@ -999,25 +1007,25 @@ impl Cx<'_> {
                 _ => Some(plain(v)),
             };
             if let Some(value) = value {
-                o.0.push((k.clone(), value));
+                o.0.push((k.clone().into(), value));
             }
         }
         if !m.contains_key("environment") && !env_from_files.is_empty() {
-            o.insert("environment".into(), J::Object(env_from_files));
+            o.insert("environment", J::Object(env_from_files));
         }
         if !m.contains_key("labels") && !labels_from_files.is_empty() {
-            o.insert("labels".into(), J::Object(labels_from_files));
+            o.insert("labels", J::Object(labels_from_files));
         }
         for key in ["command", "entrypoint"] {
             if !o.contains_key(key) {
-                o.insert(key.into(), J::Null);
+                o.insert(key, J::Null);
             }
         }
         if !o.contains_key("network_mode")
             && !o.contains_key("networks")
             && !o.contains_key("provider")
         {
-            o.insert("networks".into(), json!({"default": null}));
+            o.insert("networks", obj([("default", J::Null)]));
         }
         // links and `network_mode: service:x` imply a dependency that restarts with it;
         // volumes_from one that does not.
@@ -1047,7 +1055,7 @@ impl Cx<'_> {
         }
         if !implicit.is_empty() {
             if !o.contains_key("depends_on") {
-                o.insert("depends_on".into(), J::Object(JMap::new()));
+                o.insert("depends_on", J::Object(JMap::new()));
             }
             if let Some(J::Object(d)) = o.get_mut("depends_on") {
                 for (svc, restart) in implicit {
@@ -1055,11 +1063,11 @@ impl Cx<'_> {
                         continue;
                     }
                     let mut e = JMap::new();
-                    e.insert("condition".into(), J::from("service_started"));
+                    e.insert("condition", J::from("service_started"));
                     if restart {
-                        e.insert("restart".into(), J::Bool(true));
+                        e.insert("restart", J::Bool(true));
                     }
-                    e.insert("required".into(), J::Bool(true));
+                    e.insert("required", J::Bool(true));
                     d.insert(svc, J::Object(e));
                 }
             }
@@ -1069,12 +1077,10 @@ impl Cx<'_> {
             let empty = match v {
                 J::Array(a) => a.is_empty(),
                 J::Object(m) => m.is_empty(),
-                J::String(t) => {
-                    t.is_empty() && matches!(k.as_str(), "dns" | "dns_search" | "dns_opt")
-                }
+                J::String(t) => t.is_empty() && matches!(&**k, "dns" | "dns_search" | "dns_opt"),
                 _ => false,
             };
-            !(empty && OMIT_EMPTY.contains(&k.as_str()))
+            !(empty && OMIT_EMPTY.contains(&&**k))
         });
         if let Some(J::Array(d)) = o.get_mut("dns") {
             d.retain(|x| x.as_str() != Some(""));
@@ -1088,12 +1094,10 @@ impl Cx<'_> {
         // Print in compose's field order, extensions last.
         let mut entries = o.0;
         entries.sort_by_cached_key(|(k, _)| service_rank(k));
-        let mut out = JMap::with_capacity(entries.len());
-        out.extend(entries);
-        Ok(out)
+        Ok(JMap::from_distinct(entries))
     }
 
-    fn env_files(&self, ef: &Node, service: &str) -> Result<JMap<String, J>, ComposeError> {
+    fn env_files(&self, ef: &Node, service: &str) -> Result<JMap, ComposeError> {
         let mut out = JMap::new();
         for it in listify(ef) {
             let (path, required, raw) = match &it.value {
@@ -1194,27 +1198,27 @@ impl Cx<'_> {
                 Value::Map(m) => {
                     let mut o = JMap::new();
                     if let Some(n) = m.get("name") {
-                        o.insert("name".into(), string_of(n));
+                        o.insert("name", string_of(n));
                     }
                     o.insert(
-                        "mode".into(),
+                        "mode",
                         m.get("mode").map(string_of).unwrap_or(J::from("ingress")),
                     );
                     if let Some(h) = m.get("host_ip") {
-                        o.insert("host_ip".into(), string_of(h));
+                        o.insert("host_ip", string_of(h));
                     }
                     if let Some(t) = m.get("target") {
-                        o.insert("target".into(), int_of(t, what)?);
+                        o.insert("target", int_of(t, what)?);
                     }
                     if let Some(pb) = m.get("published") {
-                        o.insert("published".into(), string_of(pb));
+                        o.insert("published", string_of(pb));
                     }
                     o.insert(
-                        "protocol".into(),
+                        "protocol",
                         m.get("protocol").map(string_of).unwrap_or(J::from("tcp")),
                     );
                     if let Some(a) = m.get("app_protocol") {
-                        o.insert("app_protocol".into(), string_of(a));
+                        o.insert("app_protocol", string_of(a));
                     }
                     out.push(J::Object(o));
                 }
@@ -1471,8 +1475,8 @@ impl Cx<'_> {
             };
             o.insert(k.clone(), val);
         }
-        o.entry("resources").or_insert_with(|| json!({}));
-        o.entry("placement").or_insert_with(|| json!({}));
+        o.entry("resources").or_insert_with(J::object);
+        o.entry("placement").or_insert_with(J::object);
         const ORDER: &[&str] = &[
             "mode",
             "replicas",
@@ -1484,9 +1488,8 @@ impl Cx<'_> {
             "placement",
             "endpoint_mode",
         ];
-        let mut entries: Vec<(String, J)> = o.into_iter().collect();
-        entries.sort_by_key(|(k, _)| ORDER.iter().position(|x| x == k).unwrap_or(ORDER.len()));
-        Ok(J::Object(entries.into_iter().collect()))
+        o.sort_by_key(|k| ORDER.iter().position(|x| *x == k).unwrap_or(ORDER.len()));
+        Ok(J::Object(o))
     }
 
     fn build(&self, v: &Node, what: &str) -> Result<J, ComposeError> {
@@ -1540,21 +1543,20 @@ impl Cx<'_> {
             o.insert(k.clone(), val);
         }
         if !o.contains_key("context") {
-            o.insert("context".into(), s(&self.dir.display().to_string()));
+            o.insert("context", s(&self.dir.display().to_string()));
         }
         if o.get("dockerfile").and_then(J::as_str) == Some("") {
             // An empty (e.g. interpolated) dockerfile is left to the builder's default.
-            o.shift_remove("dockerfile");
-            o.insert("dockerfile_inline".into(), J::Null);
+            o.remove("dockerfile");
+            o.insert("dockerfile_inline", J::Null);
         }
         if !o.contains_key("dockerfile") && !o.contains_key("dockerfile_inline") {
-            o.insert("dockerfile".into(), J::from("Dockerfile"));
+            o.insert("dockerfile", J::from("Dockerfile"));
         }
         o.retain(|k, v| !(k.starts_with("x-") || k == "dockerfile_inline" && v.is_null()));
         const ORDER: &[&str] = &["context", "dockerfile", "dockerfile_inline"];
-        let mut entries: Vec<(String, J)> = o.into_iter().collect();
-        entries.sort_by_key(|(k, _)| ORDER.iter().position(|x| x == k).unwrap_or(ORDER.len()));
-        Ok(J::Object(entries.into_iter().collect()))
+        o.sort_by_key(|k| ORDER.iter().position(|x| *x == k).unwrap_or(ORDER.len()));
+        Ok(J::Object(o))
     }
 
     /// Top-level networks/volumes/secrets/configs with their names filled in.
@@ -1564,7 +1566,7 @@ impl Cx<'_> {
         section: &str,
         project: &str,
         _used: &[String],
-    ) -> Result<JMap<String, J>, ComposeError> {
+    ) -> Result<JMap, ComposeError> {
         let mut out = JMap::new();
         let Some(node) = tree.get(section) else {
             return Ok(out);
@@ -1614,7 +1616,7 @@ impl Cx<'_> {
                 (None, None, true) => k.clone(),
                 (None, None, false) => format!("{project}_{k}"),
             };
-            o.insert("name".into(), s(&name));
+            o.insert("name", s(&name));
             for (rk, rv) in rm {
                 let val = match rk.as_str() {
                     "name" => continue,
@@ -1638,7 +1640,7 @@ impl Cx<'_> {
                 o.insert(rk.clone(), val);
             }
             if section == "networks" {
-                o.entry("ipam").or_insert_with(|| json!({}));
+                o.entry("ipam").or_insert_with(J::object);
             }
             if (section == "secrets" || section == "configs")
                 && !external
@@ -1689,7 +1691,13 @@ fn depends_on(v: &Node) -> J {
         Value::Seq(items) => {
             for it in items {
                 if let Some(n) = it.scalar_string() {
-                    out.insert(n, json!({"condition": "service_started", "required": true}));
+                    out.insert(
+                        n,
+                        obj([
+                            ("condition", J::from("service_started")),
+                            ("required", J::Bool(true)),
+                        ]),
+                    );
                 }
             }
         }
@@ -1698,16 +1706,16 @@ fn depends_on(v: &Node) -> J {
                 let mut e = JMap::new();
                 let dm = x.as_map();
                 e.insert(
-                    "condition".into(),
+                    "condition",
                     dm.and_then(|d| d.get("condition"))
                         .map(string_of)
                         .unwrap_or(J::from("service_started")),
                 );
                 if let Some(r) = dm.and_then(|d| d.get("restart")) {
-                    e.insert("restart".into(), bool_of(r, "restart").unwrap_or(J::Null));
+                    e.insert("restart", bool_of(r, "restart").unwrap_or(J::Null));
                 }
                 e.insert(
-                    "required".into(),
+                    "required",
                     dm.and_then(|d| d.get("required"))
                         .map(|r| bool_of(r, "required").unwrap_or(J::Bool(true)))
                         .unwrap_or(J::Bool(true)),
@@ -1762,19 +1770,17 @@ fn mounts(v: &Node, secrets: bool) -> J {
                     && let Some(src) = o.get("source").and_then(J::as_str)
                 {
                     let t = format!("/run/secrets/{src}");
-                    o.insert("target".into(), J::from(t));
+                    o.insert("target", J::from(t));
                 }
                 const ORDER: &[&str] = &["source", "target", "uid", "gid", "mode"];
-                let mut entries: Vec<(String, J)> = o.into_iter().collect();
-                entries
-                    .sort_by_key(|(k, _)| ORDER.iter().position(|x| x == k).unwrap_or(ORDER.len()));
-                out.push(J::Object(entries.into_iter().collect()));
+                o.sort_by_key(|k| ORDER.iter().position(|x| *x == k).unwrap_or(ORDER.len()));
+                out.push(J::Object(o));
             }
             _ => {
                 let mut o = JMap::new();
-                o.insert("source".into(), string_of(it));
+                o.insert("source", string_of(it));
                 if secrets && let Some(src) = it.scalar_string() {
-                    o.insert("target".into(), s(&format!("/run/secrets/{src}")));
+                    o.insert("target", s(&format!("/run/secrets/{src}")));
                 }
                 out.push(J::Object(o));
             }
@@ -1861,10 +1867,10 @@ fn blkio(v: &Node, what: &str) -> Result<J, ComposeError> {
                     let dm = d.as_map();
                     let mut e = JMap::new();
                     if let Some(p) = dm.and_then(|d| d.get("path")) {
-                        e.insert("Path".into(), string_of(p));
+                        e.insert("Path", string_of(p));
                     }
                     if let Some(w) = dm.and_then(|d| d.get("weight")) {
-                        e.insert("Weight".into(), int_of(w, what)?);
+                        e.insert("Weight", int_of(w, what)?);
                     }
                     l.push(J::Object(e));
                 }
@@ -1876,10 +1882,10 @@ fn blkio(v: &Node, what: &str) -> Result<J, ComposeError> {
                     let dm = d.as_map();
                     let mut e = JMap::new();
                     if let Some(p) = dm.and_then(|d| d.get("path")) {
-                        e.insert("Path".into(), string_of(p));
+                        e.insert("Path", string_of(p));
                     }
                     if let Some(r) = dm.and_then(|d| d.get("rate")) {
-                        e.insert("Rate".into(), bytes_of(r, what)?);
+                        e.insert("Rate", bytes_of(r, what)?);
                     }
                     l.push(J::Object(e));
                 }
@@ -1903,7 +1909,11 @@ fn devices(v: &Node) -> J {
                     2 => (parts[0], parts[1], "rwm"),
                     _ => (parts[0], parts[1], parts[2]),
                 };
-                out.push(json!({"source": esc(src), "target": esc(dst), "permissions": esc(perm)}));
+                out.push(obj([
+                    ("source", J::from(esc(src))),
+                    ("target", J::from(esc(dst))),
+                    ("permissions", J::from(esc(perm))),
+                ]));
             }
             _ => out.push(plain(d)),
         }
@@ -1913,7 +1923,7 @@ fn devices(v: &Node) -> J {
 
 fn gpus(v: &Node) -> Result<J, ComposeError> {
     Ok(match &v.value {
-        Value::Str(x) if x == "all" => json!([{"count": -1}]),
+        Value::Str(x) if x == "all" => J::Array(vec![obj([("count", J::from(-1i64))])]),
         _ => {
             let mut out = Vec::new();
             for g in listify(v) {
@@ -1953,12 +1963,11 @@ fn device_request(g: &Node) -> Result<J, ComposeError> {
         o.insert(k.clone(), val);
     }
     if !o.contains_key("count") && !o.contains_key("device_ids") {
-        o.insert("count".into(), J::from(-1));
+        o.insert("count", J::from(-1));
     }
     const ORDER: &[&str] = &["capabilities", "driver", "count", "device_ids", "options"];
-    let mut entries: Vec<(String, J)> = o.into_iter().collect();
-    entries.sort_by_key(|(k, _)| ORDER.iter().position(|x| x == k).unwrap_or(ORDER.len()));
-    Ok(J::Object(entries.into_iter().collect()))
+    o.sort_by_key(|k| ORDER.iter().position(|x| *x == k).unwrap_or(ORDER.len()));
+    Ok(J::Object(o))
 }
 
 fn devices_reservation(v: &Node, what: &str) -> Result<J, ComposeError> {
@@ -2030,7 +2039,8 @@ fn develop(v: &Node) -> J {
                     };
                     e.insert(wk.clone(), j);
                 }
-                e.entry("exec").or_insert_with(|| json!({"command": null}));
+                e.entry("exec")
+                    .or_insert_with(|| obj([("command", J::Null)]));
                 l.push(J::Object(e));
             }
             o.insert(k.clone(), J::Array(l));
@@ -2135,13 +2145,13 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     let count = cend - cstart + 1;
     for i in 0..count {
         let mut o = JMap::with_capacity(5);
-        o.insert("mode".into(), J::from("ingress"));
+        o.insert("mode", J::from("ingress"));
         if let Some(ip) = &ip
             && !ip.is_empty()
         {
-            o.insert("host_ip".into(), J::from(*ip));
+            o.insert("host_ip", J::from(*ip));
         }
-        o.insert("target".into(), J::from(cstart + i));
+        o.insert("target", J::from(cstart + i));
         if let Some((ps, pe)) = prange {
             let p = if count == 1 {
                 if ps == pe {
@@ -2156,9 +2166,9 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
             } else {
                 return Err(format!("invalid port range {spec:?}"));
             };
-            o.insert("published".into(), J::from(p));
+            o.insert("published", J::from(p));
         }
-        o.insert("protocol".into(), J::from(proto));
+        o.insert("protocol", J::from(proto));
         out.push(J::Object(o));
     }
     Ok(out)
@@ -2183,11 +2193,11 @@ fn parse_range(s: &str) -> Option<(i64, i64)> {
 
 /// The checks compose runs on a normalised project.
 fn check(
-    services: &BTreeMap<String, JMap<String, J>>,
-    networks: &JMap<String, J>,
-    volumes: &JMap<String, J>,
-    secrets: &JMap<String, J>,
-    configs: &JMap<String, J>,
+    services: &BTreeMap<String, JMap>,
+    networks: &JMap,
+    volumes: &JMap,
+    secrets: &JMap,
+    configs: &JMap,
     tree: &Map,
 ) -> Result<(), ComposeError> {
     // Where a service's key was written, so messages can point at it.
@@ -2214,7 +2224,7 @@ fn check(
         if let Some(J::Object(deps)) = svc.get("depends_on") {
             for (d, spec) in deps {
                 let required = spec.get("required").and_then(J::as_bool).unwrap_or(true);
-                if !services.contains_key(d) && required {
+                if !services.contains_key(&**d) && required {
                     // Name the key the dependency came from: depends_on, or links & co.
                     let svc_node = tree
                         .get("services")
@@ -2225,10 +2235,10 @@ fn check(
                         svc_node
                             .and_then(|m| m.get(key))
                             .is_some_and(|n| match &n.value {
-                                Value::Map(m) => m.contains_key(d),
+                                Value::Map(m) => m.contains_key(&**d),
                                 Value::Seq(v) => v.iter().any(|x| {
                                     x.scalar_string().is_some_and(|t| {
-                                        t == *d || t.split(':').next() == Some(d.as_str())
+                                        t == **d || t.split(':').next() == Some(&**d)
                                     })
                                 }),
                                 Value::Str(t) => t.ends_with(&format!(":{d}")),
@@ -2341,7 +2351,7 @@ fn check(
     let mut state: BTreeMap<&str, u8> = BTreeMap::new();
     fn visit<'a>(
         n: &'a str,
-        services: &'a BTreeMap<String, JMap<String, J>>,
+        services: &'a BTreeMap<String, JMap>,
         state: &mut BTreeMap<&'a str, u8>,
         stack: &mut Vec<&'a str>,
     ) -> Option<Vec<String>> {
@@ -2359,8 +2369,8 @@ fn check(
         stack.push(n);
         if let Some(J::Object(deps)) = services.get(n).and_then(|s| s.get("depends_on")) {
             for d in deps.keys() {
-                if services.contains_key(d)
-                    && let Some(c) = visit(d.as_str(), services, state, stack)
+                if services.contains_key(&**d)
+                    && let Some(c) = visit(d, services, state, stack)
                 {
                     return Some(c);
                 }

@@ -1,7 +1,7 @@
 //! Printing the canonical tree as YAML for `hoist config --format yaml`: block style, keys in the
 //! tree's order, strings quoted only where YAML would read them as something else.
 
-use serde_json::Value as J;
+use crate::json::{Map, Value as J};
 
 /// Renders a JSON tree as a YAML document.
 pub fn to_yaml(v: &J) -> String {
@@ -23,7 +23,7 @@ fn indent(n: usize, out: &mut String) {
     }
 }
 
-fn block_map(m: &serde_json::Map<String, J>, level: usize, out: &mut String) {
+fn block_map(m: &Map, level: usize, out: &mut String) {
     for (k, v) in m {
         indent(level, out);
         out.push_str(&quote_key(k));
@@ -156,11 +156,11 @@ mod tests {
 
     #[test]
     fn yaml_reads_back_to_the_same_tree() {
-        let v = serde_json::json!({
+        let v = J::from_serde(serde_json::json!({
             "name": "p",
             "services": {"web": {"command": null, "environment": {"A": "true", "B": "", "C": "x: y"},
                 "ports": [{"target": 80, "published": "8080"}], "entrypoint": ["a", "-b"]}},
-        });
+        }));
         let text = to_yaml(&v);
         let doc = crate::yaml::parse(&text, "out.yml").unwrap().remove(0);
         let back = crate::normalize::plain(&doc);

@@ -127,9 +127,13 @@ fn run_case(dir: &Path, cases: &Path) -> Outcome {
         working_dir: workdir,
         ..Default::default()
     };
-    // The printed tree, and the typed model built from it: both must succeed where compose did.
+    // The printed tree (as serde prints it), and the typed model built from it: both must succeed
+    // where compose did.
     let result = std::panic::catch_unwind(|| {
-        hoist_compose::load_canonical(&opts).and_then(|c| c.clone().into_project().map(|_| c.json))
+        hoist_compose::load_canonical(&opts).and_then(|c| {
+            let printed: J = serde_json::to_value(&c.json).expect("the tree serialises");
+            c.into_project().map(|_| printed)
+        })
     });
     let cases_s = cases.display().to_string();
     let expected_rc = meta["rc"].as_i64().unwrap_or(0);
