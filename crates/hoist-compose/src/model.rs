@@ -350,7 +350,7 @@ impl Extras {
 /// `$$` → `$` in every string: the canonical tree is escaped for printing only.
 fn unescape(j: &mut Tree) {
     match j {
-        Tree::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
+        Tree::String(s) if s.contains('$') && s.contains("$$") => *s = s.replace("$$", "$"),
         Tree::Array(a) => a.iter_mut().for_each(unescape),
         Tree::Object(o) => o.values_mut().for_each(unescape),
         _ => {}

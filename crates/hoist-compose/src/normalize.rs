@@ -798,7 +798,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     }
     let mut svc_json = JMap::with_capacity(services.len());
     for (k, v) in services {
-        svc_json.insert(k, J::Object(v));
+        svc_json.push(k, J::Object(v));
     }
     out.insert("services", J::Object(svc_json));
     for (key, m) in [
