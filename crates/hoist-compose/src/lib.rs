@@ -28,6 +28,7 @@ pub mod normalize;
 pub mod render;
 pub mod schema;
 pub mod units;
+pub mod vecmap;
 pub mod yaml;
 mod yaml_block;
 

@@ -394,10 +394,12 @@ fn apply_extends(
     let Value::Map(mut services) = std::mem::replace(&mut services_node.value, Value::Null) else {
         return Ok(());
     };
-    let names: Vec<String> = services
+    // The extending services, by their place in the map.
+    let extending: Vec<(usize, String)> = services
         .iter()
-        .filter(|(_, s)| s.as_map().is_some_and(|m| m.contains_key("extends")))
-        .map(|(k, _)| k.clone())
+        .enumerate()
+        .filter(|(_, (_, s))| s.as_map().is_some_and(|m| m.contains_key("extends")))
+        .map(|(i, (k, _))| (i, k.clone()))
         .collect();
     // Services some service of this file extends (whatever the file named): only these are
     // worth remembering once resolved.
@@ -410,17 +412,16 @@ fn apply_extends(
             _ => None,
         })
         .collect();
-    let mut resolved = Vec::with_capacity(names.len());
-    for name in names {
+    let mut resolved = Vec::with_capacity(extending.len());
+    for (index, name) in extending {
         let mut chain = Vec::new();
         // No service extends this one: it is read only here, so move it out instead of copying
         // it (its resolved form is put back below).
         let own = if bases.contains(&name) {
             None
         } else {
-            services
-                .get_mut(&name)
-                .map(|n| std::mem::replace(n, Node::null(n.pos)))
+            let n = services.value_at_mut(index);
+            Some(std::mem::replace(n, Node::null(n.pos)))
         };
         let r = resolve_extends(
             &services,
@@ -433,15 +434,15 @@ fn apply_extends(
             Extending { own, from: None },
         );
         match r {
-            Ok(n) => resolved.push((name, n)),
+            Ok(n) => resolved.push((index, n)),
             Err(e) => {
                 services_node.value = Value::Map(services);
                 return Err(e);
             }
         }
     }
-    for (name, n) in resolved {
-        services.insert(name, n);
+    for (index, n) in resolved {
+        *services.value_at_mut(index) = n;
     }
     services_node.value = Value::Map(services);
     Ok(())

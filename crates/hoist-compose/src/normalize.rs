@@ -2235,7 +2235,7 @@ fn check(
                         svc_node
                             .and_then(|m| m.get(key))
                             .is_some_and(|n| match &n.value {
-                                Value::Map(m) => m.contains_key(&**d),
+                                Value::Map(m) => m.contains_key(d),
                                 Value::Seq(v) => v.iter().any(|x| {
                                     x.scalar_string().is_some_and(|t| {
                                         t == **d || t.split(':').next() == Some(&**d)

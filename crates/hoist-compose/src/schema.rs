@@ -292,7 +292,7 @@ fn check(node: &Node, at: usize, rules: &[Rule]) -> Result<(), Failure> {
     match &node.value {
         Value::Map(map) => {
             for req in &r.required {
-                if !map.contains_key(*req) {
+                if !map.contains_key(req) {
                     return Err(fail(node, format!("missing property '{req}'")));
                 }
             }

@@ -12,15 +12,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::error::{ComposeError, Location};
 
 /// An ordered mapping of string keys to nodes.
-/// (foldhash: maps are hashed a lot and keys are not attacker-chosen in a way that matters for
-/// a one-shot load.)
-pub type Map = IndexMap<String, Node, foldhash::fast::RandomState>;
+pub type Map = crate::vecmap::VecMap<Node>;
 
 /// A YAML value.
 #[derive(Clone, Debug, PartialEq)]
@@ -647,8 +644,15 @@ const SMALL_MAP: usize = 24;
 /// into a map at once. Maps merged in with `<<` are kept apart until the end.
 pub(crate) struct Collect {
     start: usize,
-    big: Option<Map>,
+    big: Option<Big>,
     merged: Vec<Map>,
+}
+
+/// A large mapping while it is read, with an index of its keys.
+/// (foldhash: keys are not attacker-chosen in a way that matters for a one-shot load.)
+pub(crate) struct Big {
+    map: Map,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Collect {
@@ -663,7 +667,7 @@ impl Collect {
     /// The value already read for `key`.
     pub(crate) fn get<'s>(&'s self, stack: &'s [(String, Node)], key: &str) -> Option<&'s Node> {
         match &self.big {
-            Some(map) => map.get(key),
+            Some(big) => big.index.get(key).map(|&i| &big.map.as_slice()[i].1),
             None => stack[self.start..]
                 .iter()
                 .find(|(k, _)| k == key)
@@ -674,15 +678,24 @@ impl Collect {
     /// Adds an entry whose key is not there yet.
     pub(crate) fn push(&mut self, stack: &mut Vec<(String, Node)>, key: String, value: Node) {
         match &mut self.big {
-            Some(map) => {
-                map.insert(key, value);
+            Some(big) => {
+                big.index.insert(key.clone(), big.map.len());
+                big.map.push_distinct(key, value);
             }
             None => {
                 stack.push((key, value));
                 if stack.len() - self.start > SMALL_MAP {
-                    let mut map = Map::with_capacity_and_hasher(4 * SMALL_MAP, Default::default());
-                    map.extend(stack.drain(self.start..));
-                    self.big = Some(map);
+                    let mut entries = Vec::with_capacity(4 * SMALL_MAP);
+                    entries.extend(stack.drain(self.start..));
+                    let index = entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.clone(), i))
+                        .collect();
+                    self.big = Some(Big {
+                        map: Map::from_distinct(entries),
+                        index,
+                    });
                 }
             }
         }
@@ -710,15 +723,12 @@ impl Collect {
     /// maps, the first map listed winning.
     pub(crate) fn finish(self, stack: &mut Vec<(String, Node)>) -> Map {
         let mut map = match self.big {
-            Some(map) => map,
+            Some(big) => big.map,
             None => {
                 let extra: usize = self.merged.iter().map(Map::len).sum();
-                let mut map = Map::with_capacity_and_hasher(
-                    stack.len() - self.start + extra,
-                    Default::default(),
-                );
-                map.extend(stack.drain(self.start..));
-                map
+                let mut entries = Vec::with_capacity(stack.len() - self.start + extra);
+                entries.extend(stack.drain(self.start..));
+                Map::from_distinct(entries)
             }
         };
         for m in self.merged {

@@ -1,0 +1,316 @@
+//! An ordered map of string keys kept in one vector and searched by a scan.
+//!
+//! Compose mappings are small (a service has a few dozen keys, most nested mappings a handful),
+//! and the tree is cloned and merged a lot while `extends` and merge keys are resolved: one
+//! allocation per mapping and no hashing beat a hash table there. The one large mapping, the
+//! services of a big project, is looked up by name a few times per service at most.
+//! The API is the part of `indexmap`'s the loader uses, with the same meaning.
+
+use std::cmp::Ordering;
+
+/// An ordered map from `String` keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VecMap<V>(Vec<(String, V)>);
+
+impl<V> Default for VecMap<V> {
+    fn default() -> Self {
+        VecMap(Vec::new())
+    }
+}
+
+impl<V> VecMap<V> {
+    pub fn new() -> Self {
+        VecMap(Vec::new())
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        VecMap(Vec::with_capacity(n))
+    }
+
+    /// A map of these entries, whose keys the caller knows are distinct.
+    pub(crate) fn from_distinct(entries: Vec<(String, V)>) -> Self {
+        VecMap(entries)
+    }
+
+    /// Appends an entry whose key the caller knows is not in the map yet.
+    pub(crate) fn push_distinct(&mut self, k: String, v: V) {
+        self.0.push((k, v));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.0.reserve(n);
+    }
+
+    pub fn get_index_of(&self, k: &str) -> Option<usize> {
+        self.0.iter().position(|(x, _)| x == k)
+    }
+
+    pub fn get(&self, k: &str) -> Option<&V> {
+        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
+        self.0.iter_mut().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    /// The value of the entry at `index` (panics past the end).
+    pub fn value_at_mut(&mut self, index: usize) -> &mut V {
+        &mut self.0[index].1
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.0.iter().any(|(x, _)| x == k)
+    }
+
+    /// Sets `k`, keeping its place when it is already there; returns the value it replaced.
+    pub fn insert(&mut self, k: String, v: V) -> Option<V> {
+        match self.get_mut(&k) {
+            Some(slot) => Some(std::mem::replace(slot, v)),
+            None => {
+                self.0.push((k, v));
+                None
+            }
+        }
+    }
+
+    /// Removes `k`, keeping the order of the others.
+    pub fn shift_remove(&mut self, k: &str) -> Option<V> {
+        let i = self.get_index_of(k)?;
+        Some(self.0.remove(i).1)
+    }
+
+    pub fn entry(&mut self, k: String) -> Entry<'_, V> {
+        match self.get_index_of(&k) {
+            Some(i) => Entry::Occupied(OccupiedEntry {
+                map: self,
+                index: i,
+            }),
+            None => Entry::Vacant(VacantEntry { map: self, key: k }),
+        }
+    }
+
+    pub fn retain(&mut self, mut f: impl FnMut(&String, &mut V) -> bool) {
+        self.0.retain_mut(|(k, v)| f(k, v));
+    }
+
+    pub fn first(&self) -> Option<(&String, &V)> {
+        self.0.first().map(|(k, v)| (k, v))
+    }
+
+    pub fn last(&self) -> Option<(&String, &V)> {
+        self.0.last().map(|(k, v)| (k, v))
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        self.0.truncate(n);
+    }
+
+    pub fn drain(
+        &mut self,
+        range: impl std::ops::RangeBounds<usize>,
+    ) -> std::vec::Drain<'_, (String, V)> {
+        self.0.drain(range)
+    }
+
+    pub fn sort_by(&mut self, mut f: impl FnMut(&String, &V, &String, &V) -> Ordering) {
+        self.0.sort_by(|(k1, v1), (k2, v2)| f(k1, v1, k2, v2));
+    }
+
+    pub fn sort_keys(&mut self) {
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+
+    pub fn iter(&self) -> Iter<'_, V> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn iter_mut(&mut self) -> IterMut<'_, V> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    /// The entries in order.
+    pub fn as_slice(&self) -> &[(String, V)] {
+        &self.0
+    }
+}
+
+pub type Iter<'a, V> =
+    std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
+pub type IterMut<'a, V> = std::iter::Map<
+    std::slice::IterMut<'a, (String, V)>,
+    fn(&'a mut (String, V)) -> (&'a String, &'a mut V),
+>;
+
+impl<V> IntoIterator for VecMap<V> {
+    type Item = (String, V);
+    type IntoIter = std::vec::IntoIter<(String, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a VecMap<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = Iter<'a, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a mut VecMap<V> {
+    type Item = (&'a String, &'a mut V);
+    type IntoIter = IterMut<'a, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+impl<V> FromIterator<(String, V)> for VecMap<V> {
+    /// Later duplicates replace earlier ones, in the earlier one's place.
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
+        let mut m = VecMap::new();
+        m.extend(iter);
+        m
+    }
+}
+
+impl<V> Extend<(String, V)> for VecMap<V> {
+    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.0.reserve(iter.size_hint().0);
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<V> std::ops::Index<&str> for VecMap<V> {
+    type Output = V;
+    /// Panics when `k` is missing, as `IndexMap` does.
+    fn index(&self, k: &str) -> &V {
+        self.get(k).expect("key is in the map")
+    }
+}
+
+/// A key's place in a [`VecMap`].
+pub enum Entry<'a, V> {
+    Occupied(OccupiedEntry<'a, V>),
+    Vacant(VacantEntry<'a, V>),
+}
+
+pub struct OccupiedEntry<'a, V> {
+    map: &'a mut VecMap<V>,
+    index: usize,
+}
+
+pub struct VacantEntry<'a, V> {
+    map: &'a mut VecMap<V>,
+    key: String,
+}
+
+impl<'a, V> OccupiedEntry<'a, V> {
+    pub fn get(&self) -> &V {
+        &self.map.0[self.index].1
+    }
+
+    pub fn get_mut(&mut self) -> &mut V {
+        &mut self.map.0[self.index].1
+    }
+
+    pub fn into_mut(self) -> &'a mut V {
+        &mut self.map.0[self.index].1
+    }
+
+    pub fn insert(&mut self, v: V) -> V {
+        std::mem::replace(self.get_mut(), v)
+    }
+}
+
+impl<'a, V> VacantEntry<'a, V> {
+    pub fn insert(self, v: V) -> &'a mut V {
+        self.map.0.push((self.key, v));
+        &mut self.map.0.last_mut().expect("just pushed").1
+    }
+}
+
+impl<'a, V> Entry<'a, V> {
+    pub fn or_insert_with(self, f: impl FnOnce() -> V) -> &'a mut V {
+        match self {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(f()),
+        }
+    }
+
+    pub fn or_insert(self, v: V) -> &'a mut V {
+        self.or_insert_with(|| v)
+    }
+
+    pub fn and_modify(mut self, f: impl FnOnce(&mut V)) -> Self {
+        if let Entry::Occupied(o) = &mut self {
+            f(o.get_mut());
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_insertion_order_and_places() {
+        let mut m: VecMap<u32> = VecMap::new();
+        assert_eq!(m.insert("b".into(), 1), None);
+        assert_eq!(m.insert("a".into(), 2), None);
+        assert_eq!(m.insert("c".into(), 3), None);
+        assert_eq!(m.insert("b".into(), 4), Some(1));
+        assert_eq!(
+            m.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["b", "a", "c"]
+        );
+        assert_eq!(m["b"], 4);
+        assert_eq!(m.shift_remove("a"), Some(2));
+        assert_eq!(m.shift_remove("a"), None);
+        assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), ["b", "c"]);
+        *m.entry("d".into()).or_insert(0) += 5;
+        *m.entry("b".into()).or_insert(0) += 5;
+        m.entry("c".into()).and_modify(|v| *v = 30).or_insert(0);
+        let all: Vec<(&str, u32)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(all, [("b", 9), ("c", 30), ("d", 5)]);
+        m.retain(|k, _| k != "c");
+        m.sort_by(|_, a, _, b| b.cmp(a));
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            [("b".to_string(), 9), ("d".to_string(), 5)]
+        );
+    }
+
+    #[test]
+    fn collecting_keeps_the_first_place_and_the_last_value() {
+        let m: VecMap<u32> = [("x", 1), ("y", 2), ("x", 3)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(m.as_slice(), [("x".to_string(), 3), ("y".to_string(), 2)]);
+    }
+}
