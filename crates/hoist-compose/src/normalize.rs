@@ -46,6 +46,14 @@ impl Obj {
     }
 }
 
+/// A key of the printed tree: static text for compose's own names, a copy otherwise.
+fn key(k: &str) -> Key {
+    match crate::schema::keyword(k) {
+        Some(s) => Key::Borrowed(s),
+        None => Key::Owned(k.to_owned()),
+    }
+}
+
 /// A mapping of keys compose defines.
 fn obj<const N: usize>(entries: [(&'static str, J); N]) -> J {
     J::Object(entries.into_iter().collect())
@@ -66,7 +74,9 @@ pub fn plain(n: &Node) -> J {
             .unwrap_or(J::Null),
         Value::Str(x) => s(x),
         Value::Seq(v) => J::Array(v.iter().map(plain).collect()),
-        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+        Value::Map(m) => J::Object(JMap::from_distinct(
+            m.iter().map(|(k, v)| (key(k), plain(v))).collect(),
+        )),
     }
 }
 
@@ -214,7 +224,7 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
                     Value::Null => bare(k),
                     _ => string_of(v),
                 };
-                out.insert(k.clone(), val);
+                out.insert(key(k), val);
             }
         }
         _ => {}
@@ -841,7 +851,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     // Compose v2.40 does not print top-level models.
     for (k, v) in &tree {
         if k.starts_with("x-") {
-            out.insert(k.clone(), plain(v));
+            out.insert(key(k), plain(v));
         }
     }
     Ok(Normalized {
@@ -1007,7 +1017,7 @@ impl Cx<'_> {
                 _ => Some(plain(v)),
             };
             if let Some(value) = value {
-                o.0.push((k.clone().into(), value));
+                o.0.push((self::key(k), value));
             }
         }
         if !m.contains_key("environment") && !env_from_files.is_empty() {
@@ -1184,7 +1194,7 @@ impl Cx<'_> {
                     "privileged" => bool_of(x, what)?,
                     _ => string_of(x),
                 };
-                o.insert(k.clone(), val);
+                o.insert(key(k), val);
             }
             out.push(J::Object(o));
         }
@@ -1264,7 +1274,7 @@ impl Cx<'_> {
                                             }
                                             _ => string_of(bv),
                                         };
-                                        b.insert(bk.clone(), j);
+                                        b.insert(key(bk), j);
                                     }
                                 }
                                 J::Object(b)
@@ -1278,7 +1288,7 @@ impl Cx<'_> {
                                             "labels" => J::Object(kv_map(bv, &|_| J::from(""))),
                                             _ => string_of(bv),
                                         };
-                                        b.insert(bk.clone(), j);
+                                        b.insert(key(bk), j);
                                     }
                                 }
                                 J::Object(b)
@@ -1302,14 +1312,14 @@ impl Cx<'_> {
                                             "mode" => int_of(bv, what)?,
                                             _ => string_of(bv),
                                         };
-                                        b.insert(bk.clone(), j);
+                                        b.insert(key(bk), j);
                                     }
                                 }
                                 J::Object(b)
                             }
                             _ => string_of(x),
                         };
-                        o.insert(k.clone(), val);
+                        o.insert(key(k), val);
                     }
                     o.retain(|k, _| !k.starts_with("x-"));
                     if o.get("type").and_then(J::as_str) == Some("bind")
@@ -1359,13 +1369,13 @@ impl Cx<'_> {
                                     "driver_opts" => J::Object(kv_map(nv, &|_| J::from(""))),
                                     _ => string_of(nv),
                                 };
-                                o.insert(nk.clone(), j);
+                                o.insert(key(nk), j);
                             }
                             J::Object(o)
                         }
                         _ => plain(x),
                     };
-                    out.insert(k.clone(), val);
+                    out.insert(key(k), val);
                 }
             }
             _ => {}
@@ -1392,7 +1402,7 @@ impl Cx<'_> {
                 "disable" => bool_of(x, what)?,
                 _ => plain(x),
             };
-            o.insert(k.clone(), val);
+            o.insert(key(k), val);
         }
         Ok(J::Object(o))
     }
@@ -1416,7 +1426,7 @@ impl Cx<'_> {
                                 "max_failure_ratio" => plain_float(uv, what)?,
                                 _ => string_of(uv),
                             };
-                            u.insert(uk.clone(), j);
+                            u.insert(key(uk), j);
                         }
                     }
                     J::Object(u)
@@ -1435,10 +1445,10 @@ impl Cx<'_> {
                                         "devices" => devices_reservation(lv, what)?,
                                         _ => plain(lv),
                                     };
-                                    l.insert(lk.clone(), j);
+                                    l.insert(key(lk), j);
                                 }
                             }
-                            r.insert(rk.clone(), J::Object(l));
+                            r.insert(key(rk), J::Object(l));
                         }
                     }
                     J::Object(r)
@@ -1452,7 +1462,7 @@ impl Cx<'_> {
                                 "delay" | "window" => duration_of(uv, what)?,
                                 _ => string_of(uv),
                             };
-                            u.insert(uk.clone(), j);
+                            u.insert(key(uk), j);
                         }
                     }
                     J::Object(u)
@@ -1466,14 +1476,14 @@ impl Cx<'_> {
                                 "constraints" => str_list(uv),
                                 _ => plain(uv),
                             };
-                            u.insert(uk.clone(), j);
+                            u.insert(key(uk), j);
                         }
                     }
                     J::Object(u)
                 }
                 _ => plain(x),
             };
-            o.insert(k.clone(), val);
+            o.insert(key(k), val);
         }
         o.entry("resources").or_insert_with(J::object);
         o.entry("placement").or_insert_with(J::object);
@@ -1540,7 +1550,7 @@ impl Cx<'_> {
                 "cache_from" | "cache_to" | "tags" | "platforms" | "entitlements" => str_list(x),
                 _ => string_of(x),
             };
-            o.insert(k.clone(), val);
+            o.insert(key(k), val);
         }
         if !o.contains_key("context") {
             o.insert("context", s(&self.dir.display().to_string()));
@@ -1637,7 +1647,7 @@ impl Cx<'_> {
                     "enable_ipv6" | "enable_ipv4" | "attachable" | "internal" => bool_of(rv, rk)?,
                     _ => plain(rv),
                 };
-                o.insert(rk.clone(), val);
+                o.insert(key(rk), val);
             }
             if section == "networks" {
                 o.entry("ipam").or_insert_with(J::object);
@@ -1656,7 +1666,7 @@ impl Cx<'_> {
                     ),
                 ));
             }
-            out.insert(k.clone(), J::Object(o));
+            out.insert(key(k), J::Object(o));
         }
         Ok(out)
     }
@@ -1720,7 +1730,7 @@ fn depends_on(v: &Node) -> J {
                         .map(|r| bool_of(r, "required").unwrap_or(J::Bool(true)))
                         .unwrap_or(J::Bool(true)),
                 );
-                out.insert(k.clone(), J::Object(e));
+                out.insert(key(k), J::Object(e));
             }
         }
         _ => {}
@@ -1738,7 +1748,7 @@ fn logging(v: &Node) -> J {
             "options" => J::Object(kv_map(x, &|_| J::Null)),
             _ => string_of(x),
         };
-        o.insert(k.clone(), val);
+        o.insert(key(k), val);
     }
     J::Object(o)
 }
@@ -1763,7 +1773,7 @@ fn mounts(v: &Node, secrets: bool) -> J {
                         },
                         _ => string_of(x),
                     };
-                    o.insert(k.clone(), val);
+                    o.insert(key(k), val);
                 }
                 if secrets
                     && !o.contains_key("target")
@@ -1799,13 +1809,13 @@ fn ulimits(v: &Node, what: &str) -> Result<J, ComposeError> {
             Value::Map(um) => {
                 let mut u = JMap::new();
                 for (uk, uv) in um {
-                    u.insert(uk.clone(), int_of(uv, what)?);
+                    u.insert(key(uk), int_of(uv, what)?);
                 }
                 J::Object(u)
             }
             _ => int_of(x, what)?,
         };
-        o.insert(k.clone(), val);
+        o.insert(key(k), val);
     }
     Ok(J::Object(o))
 }
@@ -1893,7 +1903,7 @@ fn blkio(v: &Node, what: &str) -> Result<J, ComposeError> {
             }
             _ => plain(x),
         };
-        o.insert(k.clone(), val);
+        o.insert(key(k), val);
     }
     Ok(J::Object(o))
 }
@@ -1960,7 +1970,7 @@ fn device_request(g: &Node) -> Result<J, ComposeError> {
             "options" => J::Object(kv_map(x, &|_| J::from(""))),
             _ => string_of(x),
         };
-        o.insert(k.clone(), val);
+        o.insert(key(k), val);
     }
     if !o.contains_key("count") && !o.contains_key("device_ids") {
         o.insert("count", J::from(-1));
@@ -2037,15 +2047,15 @@ fn develop(v: &Node) -> J {
                         }
                         _ => string_of(wv),
                     };
-                    e.insert(wk.clone(), j);
+                    e.insert(key(wk), j);
                 }
                 e.entry("exec")
                     .or_insert_with(|| obj([("command", J::Null)]));
                 l.push(J::Object(e));
             }
-            o.insert(k.clone(), J::Array(l));
+            o.insert(key(k), J::Array(l));
         } else if !k.starts_with("x-") {
-            o.insert(k.clone(), plain(x));
+            o.insert(key(k), plain(x));
         }
     }
     J::Object(o)
@@ -2061,12 +2071,12 @@ fn provider(v: &Node) -> J {
             let mut opts = JMap::new();
             if let Some(om) = x.as_map() {
                 for (ok, ov) in om {
-                    opts.insert(ok.clone(), str_list(ov));
+                    opts.insert(key(ok), str_list(ov));
                 }
             }
-            o.insert(k.clone(), J::Object(opts));
+            o.insert(key(k), J::Object(opts));
         } else {
-            o.insert(k.clone(), string_of(x));
+            o.insert(key(k), string_of(x));
         }
     }
     J::Object(o)
@@ -2102,7 +2112,7 @@ fn ipam(v: &Node) -> J {
             "options" => J::Object(kv_map(x, &|_| J::from(""))),
             _ => string_of(x),
         };
-        o.insert(k.clone(), val);
+        o.insert(key(k), val);
     }
     J::Object(o)
 }

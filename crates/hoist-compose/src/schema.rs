@@ -65,6 +65,23 @@ static SCHEMA: LazyLock<J> = LazyLock::new(|| {
         .unwrap_or(J::Object(Default::default()))
 });
 
+/// Every property name the schema defines, as text that lives as long as the process: keys of
+/// the printed tree that are compose's own names need no allocation of their own.
+static KEYWORDS: LazyLock<std::collections::HashSet<&'static str, foldhash::fast::RandomState>> =
+    LazyLock::new(|| {
+        COMPILED
+            .rules
+            .iter()
+            .filter_map(|r| r.properties.as_ref())
+            .flat_map(|p| p.keys().copied())
+            .collect()
+    });
+
+/// `k` as static text when it is a property name of the compose schema.
+pub(crate) fn keyword(k: &str) -> Option<&'static str> {
+    KEYWORDS.get(k).copied()
+}
+
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let root: &'static J = &SCHEMA;
     let mut rules = Vec::new();
