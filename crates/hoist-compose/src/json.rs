@@ -144,11 +144,6 @@ impl Map {
     pub fn sort_by_key<T: Ord>(&mut self, mut f: impl FnMut(&str) -> T) {
         self.0.sort_by_key(|(k, _)| f(k));
     }
-
-    /// The entries, for reordering.
-    pub fn entries_mut(&mut self) -> &mut Vec<(Key, Value)> {
-        &mut self.0
-    }
 }
 
 impl IntoIterator for Map {
@@ -454,11 +449,9 @@ impl<'de> Deserializer<'de> for Value {
             Value::Number(n) => n.deserialize_any(visitor),
             Value::String(s) => visitor.visit_string(s),
             Value::Array(a) => {
-                let len = a.len();
                 let mut seq = de::value::SeqDeserializer::new(a.into_iter());
                 let out = visitor.visit_seq(&mut seq)?;
-                seq.end()
-                    .map_err(|_| de::Error::invalid_length(len, &"fewer elements"))?;
+                seq.end()?;
                 Ok(out)
             }
             Value::Object(m) => visitor.visit_map(MapAccess {

@@ -478,7 +478,7 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
     if matches(path, "services.*.volumes") {
         return Some(|n| match &n.value {
             Value::Map(m) => m.get("target").and_then(Node::scalar_str),
-            Value::Str(s) => Some(Cow::Owned(crate::normalize::short_volume_target(s))),
+            Value::Str(s) => Some(Cow::Borrowed(crate::normalize::short_volume_target(s))),
             _ => None,
         });
     }

@@ -257,11 +257,11 @@ fn abs_str(dir: &Path, p: &str, home: Option<&str>) -> String {
 }
 
 /// Target of a short volume spec, for de-duplication before normalisation.
-pub fn short_volume_target(spec: &str) -> String {
+pub fn short_volume_target(spec: &str) -> &str {
     // Called for every volume of every service: split the spec without building the mapping.
     match split_short_volume(spec) {
         Ok(v) => v.target,
-        Err(_) => spec.to_string(),
+        Err(_) => spec,
     }
 }
 
@@ -274,32 +274,32 @@ fn is_file_path(src: &str) -> bool {
     }
 }
 
-/// The parts of a short volume spec.
-struct ShortVolume {
+/// The parts of a short volume spec (slices of it).
+struct ShortVolume<'a> {
     /// Whole spec of at most two characters: a bare volume target.
     tiny: bool,
-    source: String,
-    target: String,
+    source: &'a str,
+    target: &'a str,
     read_only: bool,
     nocopy: bool,
-    bind_opts: Vec<(&'static str, String)>,
+    bind_opts: Vec<(&'static str, &'a str)>,
 }
 
-fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
+fn split_short_volume(spec: &str) -> Result<ShortVolume<'_>, String> {
     if spec.is_empty() {
         return Err("invalid empty volume spec".into());
     }
     let mut v = ShortVolume {
         tiny: false,
-        source: String::new(),
-        target: String::new(),
+        source: "",
+        target: "",
         read_only: false,
         nocopy: false,
         bind_opts: Vec::new(),
     };
     if spec.chars().count() <= 2 {
         v.tiny = true;
-        v.target = spec.to_string();
+        v.target = spec;
         return Ok(v);
     }
     // Sections end at each ':' (or '\0') and at the end of the spec; a one-letter section
@@ -320,11 +320,11 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
             return Err("empty section between colons".into());
         }
         if v.source.is_empty() && end {
-            v.target = text.to_string();
+            v.target = text;
         } else if v.source.is_empty() {
-            v.source = text.to_string();
+            v.source = text;
         } else if v.target.is_empty() {
-            v.target = text.to_string();
+            v.target = text;
         } else if !end {
             return Err("too many colons".into());
         } else {
@@ -334,19 +334,22 @@ fn split_short_volume(spec: &str) -> Result<ShortVolume, String> {
                     "rw" => v.read_only = false,
                     "nocopy" => v.nocopy = true,
                     "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                        v.bind_opts.push(("propagation", opt.to_string()))
+                        v.bind_opts.push(("propagation", opt))
                     }
-                    "z" | "Z" => v.bind_opts.push(("selinux", opt.to_string())),
+                    "z" | "Z" => v.bind_opts.push(("selinux", opt)),
                     _ => {}
                 }
             }
         }
     }
     if v.target.len() > 1 && v.target.ends_with('/') {
-        v.target = v.target.trim_end_matches('/').to_string();
-        if v.target.is_empty() {
-            v.target.push('/');
-        }
+        let trimmed = v.target.trim_end_matches('/');
+        // All slashes: the root stays.
+        v.target = if trimmed.is_empty() {
+            &v.target[..1]
+        } else {
+            trimmed
+        };
     }
     Ok(v)
 }
@@ -361,7 +364,7 @@ pub fn parse_short_volume(spec: &str) -> Result<JMap, String> {
         out.insert("volume", J::object());
         return Ok(out);
     }
-    let bind = is_file_path(&v.source);
+    let bind = is_file_path(v.source);
     out.insert("type", J::from(if bind { "bind" } else { "volume" }));
     if !v.source.is_empty() {
         out.insert("source", J::from(v.source));
@@ -934,21 +937,24 @@ impl Cx<'_> {
                 "extends" | "env_file" | "label_file" => None,
                 "command" | "entrypoint" => Some(self.command(v, what)?),
                 "environment" => {
-                    let mut env = env_from_files.clone();
-                    for (ek, ev) in kv_map(v, &|k| self.env_or_null(k)) {
-                        env.insert(ek, ev);
+                    let own = kv_map(v, &|k| self.env_or_null(k));
+                    if env_from_files.is_empty() {
+                        Some(J::Object(own))
+                    } else {
+                        let mut env = env_from_files.clone();
+                        env.extend(own);
+                        Some(J::Object(env))
                     }
-                    Some(J::Object(env))
                 }
                 "labels" | "annotations" => {
-                    let mut l = labels_from_files.clone();
-                    if key == "annotations" {
-                        l.clear();
+                    let own = kv_map(v, &|_| J::from(""));
+                    if key == "annotations" || labels_from_files.is_empty() {
+                        Some(J::Object(own))
+                    } else {
+                        let mut l = labels_from_files.clone();
+                        l.extend(own);
+                        Some(J::Object(l))
                     }
-                    for (lk, lv) in kv_map(v, &|_| J::from("")) {
-                        l.insert(lk, lv);
-                    }
-                    Some(J::Object(l))
                 }
                 "sysctls" | "storage_opt" => Some(J::Object(kv_map(v, &|_| J::from("")))),
                 "ports" => Some(self.ports(v, what)?),
