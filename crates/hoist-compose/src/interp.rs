@@ -235,7 +235,7 @@ fn walk(node: &mut Node, lookup: &dyn Lookup, unset: &mut BTreeSet<String>) -> R
         Value::Map(m) => {
             for (k, v) in m.iter_mut() {
                 walk(v, lookup, unset).map_err(|mut f| {
-                    f.segments.push(k.clone());
+                    f.segments.push(k.to_string());
                     f
                 })?;
             }

@@ -23,7 +23,7 @@ pub fn is_legacy(doc: &Node) -> bool {
         return false;
     };
     !m.is_empty()
-        && !m.keys().any(|k| V2_KEYS.contains(&k.as_str()))
+        && !m.keys().any(|k| V2_KEYS.contains(&k.as_ref()))
         && m.iter()
             .filter(|(k, _)| !k.starts_with("x-"))
             .all(|(_, v)| v.as_map().is_some())
@@ -46,7 +46,7 @@ pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
         resolved.insert(name.clone(), to_v2(svc));
     }
     let mut out = Map::default();
-    out.insert("services".into(), Node::map(resolved, pos));
+    out.insert("services", Node::map(resolved, pos));
     Ok(Node::map(out, pos))
 }
 
@@ -169,15 +169,15 @@ fn to_v2(svc: Node) -> Node {
     let mut logging = Map::default();
     let mut dockerfile = None;
     for (k, v) in m {
-        match k.as_str() {
+        match k.as_ref() {
             "net" => {
-                out.insert("network_mode".into(), v);
+                out.insert("network_mode", v);
             }
             "log_driver" => {
-                logging.insert("driver".into(), v);
+                logging.insert("driver", v);
             }
             "log_opt" => {
-                logging.insert("options".into(), v);
+                logging.insert("options", v);
             }
             "dockerfile" => dockerfile = Some(v),
             _ => {
@@ -186,7 +186,7 @@ fn to_v2(svc: Node) -> Node {
         }
     }
     if !logging.is_empty() {
-        out.insert("logging".into(), Node::map(logging, pos));
+        out.insert("logging", Node::map(logging, pos));
     }
     if let Some(df) = dockerfile {
         let build = out
@@ -194,11 +194,11 @@ fn to_v2(svc: Node) -> Node {
             .or_insert_with(|| Node::str(".", pos));
         if let Value::Str(ctx) = &build.value {
             let mut bm = Map::default();
-            bm.insert("context".into(), Node::str(ctx.clone(), build.pos));
+            bm.insert("context", Node::str(ctx.clone(), build.pos));
             build.value = Value::Map(bm);
         }
         if let Some(bm) = build.as_map_mut() {
-            bm.insert("dockerfile".into(), df);
+            bm.insert("dockerfile", df);
         }
     }
     // v1 services are not on a compose network: they use the engine's default bridge.

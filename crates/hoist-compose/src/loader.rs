@@ -399,7 +399,7 @@ fn apply_extends(
         .iter()
         .enumerate()
         .filter(|(_, (_, s))| s.as_map().is_some_and(|m| m.contains_key("extends")))
-        .map(|(i, (k, _))| (i, k.clone()))
+        .map(|(i, (k, _))| (i, k.to_string()))
         .collect();
     // Services some service of this file extends (whatever the file named): only these are
     // worth remembering once resolved.

@@ -150,7 +150,7 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
             Some(existing) => {
                 let pos = existing.pos;
                 let current = std::mem::replace(existing, Node::null(pos));
-                path.push(k);
+                path.push(k.into_owned());
                 *existing = merge(current, v, path);
                 path.pop();
             }
@@ -217,7 +217,7 @@ fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
             let to_map = |n: Node| match n.value {
                 Value::Str(_) => {
                     let mut m = Map::default();
-                    m.insert("context".into(), n.clone());
+                    m.insert("context", n.clone());
                     m
                 }
                 Value::Map(m) => m,
@@ -300,8 +300,8 @@ fn to_mapping(n: Node, depends: bool) -> Map {
                 };
                 let v = if depends {
                     let mut d = Map::default();
-                    d.insert("condition".into(), Node::str("service_started", it.pos));
-                    d.insert("required".into(), Node::new(Value::Bool(true), it.pos));
+                    d.insert("condition", Node::str("service_started", it.pos));
+                    d.insert("required", Node::new(Value::Bool(true), it.pos));
                     Node::map(d, it.pos)
                 } else {
                     Node::null(it.pos)
@@ -327,22 +327,22 @@ pub fn enforce_unicity(node: &mut Node) {
                 continue;
             };
             for (k, v) in m.iter_mut() {
-                match (k.as_str(), &mut v.value) {
+                match (k.as_ref(), &mut v.value) {
                     ("build" | "deploy", Value::Map(inner)) => {
                         for (ik, iv) in inner.iter_mut() {
-                            dedup(iv, &["services", "*", k.as_str(), ik.as_str()]);
+                            dedup(iv, &["services", "*", k.as_ref(), ik.as_ref()]);
                         }
                     }
                     ("networks", Value::Map(nets)) => {
                         for net in nets.values_mut() {
                             if let Value::Map(nm) = &mut net.value {
                                 for (nk, nv) in nm.iter_mut() {
-                                    dedup(nv, &["services", "*", "networks", "*", nk.as_str()]);
+                                    dedup(nv, &["services", "*", "networks", "*", nk.as_ref()]);
                                 }
                             }
                         }
                     }
-                    _ => dedup(v, &["services", "*", k.as_str()]),
+                    _ => dedup(v, &["services", "*", k.as_ref()]),
                 }
             }
         }
@@ -351,13 +351,13 @@ pub fn enforce_unicity(node: &mut Node) {
         for net in networks.values_mut() {
             if let Value::Map(nm) = &mut net.value {
                 for (k, v) in nm.iter_mut() {
-                    match (k.as_str(), &mut v.value) {
+                    match (k.as_ref(), &mut v.value) {
                         ("ipam", Value::Map(ipam)) => {
                             if let Some(o) = ipam.get_mut("options") {
                                 dedup(o, &["networks", "*", "ipam", "options"]);
                             }
                         }
-                        _ => dedup(v, &["networks", "*", k.as_str()]),
+                        _ => dedup(v, &["networks", "*", k.as_ref()]),
                     }
                 }
             }

@@ -46,12 +46,10 @@ impl Obj {
     }
 }
 
-/// A key of the printed tree: static text for compose's own names, a copy otherwise.
-fn key(k: &str) -> Key {
-    match crate::schema::keyword(k) {
-        Some(s) => Key::Borrowed(s),
-        None => Key::Owned(k.to_owned()),
-    }
+/// A key of the printed tree from a key of the YAML tree (compose's own names are borrowed
+/// already).
+fn key(k: &Key) -> Key {
+    k.clone()
 }
 
 /// A mapping of keys compose defines.
@@ -425,7 +423,7 @@ fn service_paths(service: &mut Node, dir: &Path, home: Option<&str>, long_volume
         let pos = b.pos;
         if let Value::Str(c) = &b.value {
             let mut bm = Map::default();
-            bm.insert("context".into(), Node::str(c.clone(), pos));
+            bm.insert("context", Node::str(c.clone(), pos));
             b.value = Value::Map(bm);
         }
         if let Some(bm) = b.as_map_mut() {
@@ -436,7 +434,7 @@ fn service_paths(service: &mut Node, dir: &Path, home: Option<&str>, long_volume
                 *x = abs_str(dir, x, home);
             }
             if !bm.contains_key("context") {
-                bm.insert("context".into(), Node::str(dir.display().to_string(), pos));
+                bm.insert("context", Node::str(dir.display().to_string(), pos));
             }
             if let Some(ac) = bm.get_mut("additional_contexts") {
                 abs_values(ac, dir, home);
@@ -727,7 +725,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
         match &svcs.value {
             Value::Map(m) => {
                 for (name, svc) in m {
-                    services.insert(name.clone(), cx.service(name, svc)?);
+                    services.insert(name.to_string(), cx.service(name, svc)?);
                 }
             }
             Value::Null => {}
@@ -926,7 +924,7 @@ impl Cx<'_> {
             }
         }
         for (k, v) in m {
-            let key = k.as_str();
+            let key = k.as_ref();
             what.clear();
             what.push_str("services.");
             what.push_str(name);
@@ -1194,7 +1192,7 @@ impl Cx<'_> {
             };
             let mut o = JMap::new();
             for (k, x) in m {
-                let val = match k.as_str() {
+                let val = match k.as_ref() {
                     "command" => self.command(x, what)?,
                     "environment" => J::Object(kv_map(x, &|k| self.env_or_null(k))),
                     "privileged" => bool_of(x, what)?,
@@ -1268,13 +1266,13 @@ impl Cx<'_> {
                 Value::Map(m) => {
                     let mut o = JMap::new();
                     for (k, x) in m {
-                        let val = match k.as_str() {
+                        let val = match k.as_ref() {
                             "read_only" => bool_of(x, what)?,
                             "bind" => {
                                 let mut b = JMap::new();
                                 if let Some(bm) = x.as_map() {
                                     for (bk, bv) in bm {
-                                        let j = match bk.as_str() {
+                                        let j = match bk.as_ref() {
                                             "create_host_path" | "recursive_flag" => {
                                                 bool_of(bv, what)?
                                             }
@@ -1289,7 +1287,7 @@ impl Cx<'_> {
                                 let mut b = JMap::new();
                                 if let Some(bm) = x.as_map() {
                                     for (bk, bv) in bm {
-                                        let j = match bk.as_str() {
+                                        let j = match bk.as_ref() {
                                             "nocopy" => bool_of(bv, what)?,
                                             "labels" => J::Object(kv_map(bv, &|_| J::from(""))),
                                             _ => string_of(bv),
@@ -1303,7 +1301,7 @@ impl Cx<'_> {
                                 let mut b = JMap::new();
                                 if let Some(bm) = x.as_map() {
                                     for (bk, bv) in bm {
-                                        let j = match bk.as_str() {
+                                        let j = match bk.as_ref() {
                                             "size" => match &bv.value {
                                                 Value::Int(0) => continue,
                                                 Value::Int(i) => J::from(*i),
@@ -1369,7 +1367,7 @@ impl Cx<'_> {
                         Value::Map(nm) => {
                             let mut o = JMap::new();
                             for (nk, nv) in nm {
-                                let j = match nk.as_str() {
+                                let j = match nk.as_ref() {
                                     "aliases" | "link_local_ips" => str_list(nv),
                                     "priority" | "gw_priority" => int_of(nv, nk)?,
                                     "driver_opts" => J::Object(kv_map(nv, &|_| J::from(""))),
@@ -1398,7 +1396,7 @@ impl Cx<'_> {
             if k.starts_with("x-") {
                 continue;
             }
-            let val = match k.as_str() {
+            let val = match k.as_ref() {
                 "test" => match &x.value {
                     Value::Str(t) => J::Array(vec![J::from("CMD-SHELL"), s(t)]),
                     _ => str_list(x),
@@ -1419,14 +1417,14 @@ impl Cx<'_> {
         };
         let mut o = JMap::new();
         for (k, x) in m {
-            let val = match k.as_str() {
+            let val = match k.as_ref() {
                 "replicas" => int_of(x, what)?,
                 "labels" => J::Object(kv_map(x, &|_| J::from(""))),
                 "update_config" | "rollback_config" => {
                     let mut u = JMap::new();
                     if let Some(um) = x.as_map() {
                         for (uk, uv) in um {
-                            let j = match uk.as_str() {
+                            let j = match uk.as_ref() {
                                 "parallelism" => int_of(uv, what)?,
                                 "delay" | "monitor" => duration_of(uv, what)?,
                                 "max_failure_ratio" => plain_float(uv, what)?,
@@ -1444,7 +1442,7 @@ impl Cx<'_> {
                             let mut l = JMap::new();
                             if let Some(lm) = rv.as_map() {
                                 for (lk, lv) in lm {
-                                    let j = match lk.as_str() {
+                                    let j = match lk.as_ref() {
                                         "cpus" => float_of(lv, what)?,
                                         "memory" => bytes_of(lv, what)?,
                                         "pids" => int_of(lv, what)?,
@@ -1463,7 +1461,7 @@ impl Cx<'_> {
                     let mut u = JMap::new();
                     if let Some(um) = x.as_map() {
                         for (uk, uv) in um {
-                            let j = match uk.as_str() {
+                            let j = match uk.as_ref() {
                                 "max_attempts" => int_of(uv, what)?,
                                 "delay" | "window" => duration_of(uv, what)?,
                                 _ => string_of(uv),
@@ -1477,7 +1475,7 @@ impl Cx<'_> {
                     let mut u = JMap::new();
                     if let Some(um) = x.as_map() {
                         for (uk, uv) in um {
-                            let j = match uk.as_str() {
+                            let j = match uk.as_ref() {
                                 "max_replicas_per_node" => int_of(uv, what)?,
                                 "constraints" => str_list(uv),
                                 _ => plain(uv),
@@ -1512,7 +1510,7 @@ impl Cx<'_> {
         let m = match &v.value {
             Value::Str(c) => {
                 let mut m = Map::default();
-                m.insert("context".into(), Node::str(c.clone(), v.pos));
+                m.insert("context", Node::str(c.clone(), v.pos));
                 m
             }
             Value::Map(m) => m.clone(),
@@ -1520,7 +1518,7 @@ impl Cx<'_> {
         };
         let mut o = JMap::new();
         for (k, x) in &m {
-            let val = match k.as_str() {
+            let val = match k.as_ref() {
                 "context" => match x.scalar_string() {
                     Some(c) if is_url_context(&c) => s(&c),
                     Some(c) => s(&abs_str(self.dir, &c, self.home)),
@@ -1629,12 +1627,12 @@ impl Cx<'_> {
             let name = match (explicit, ext_name, external) {
                 (Some(n), _, _) => n,
                 (None, Some(n), _) => n,
-                (None, None, true) => k.clone(),
+                (None, None, true) => k.to_string(),
                 (None, None, false) => format!("{project}_{k}"),
             };
             o.insert("name", s(&name));
             for (rk, rv) in rm {
-                let val = match rk.as_str() {
+                let val = match rk.as_ref() {
                     "name" => continue,
                     "external" => {
                         if external {
@@ -1750,7 +1748,7 @@ fn logging(v: &Node) -> J {
     };
     let mut o = JMap::new();
     for (k, x) in m {
-        let val = match k.as_str() {
+        let val = match k.as_ref() {
             "options" => J::Object(kv_map(x, &|_| J::Null)),
             _ => string_of(x),
         };
@@ -1766,7 +1764,7 @@ fn mounts(v: &Node, secrets: bool) -> J {
             Value::Map(m) => {
                 let mut o = JMap::new();
                 for (k, x) in m {
-                    let val = match k.as_str() {
+                    let val = match k.as_ref() {
                         "mode" => match &x.value {
                             Value::Int(i) => J::String(format!("0{:o}", i)),
                             Value::Str(t) => {
@@ -1830,7 +1828,7 @@ fn extra_hosts(v: &Node) -> J {
     let mut out = Vec::new();
     match &v.value {
         Value::Map(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
+            let mut keys: Vec<&Key> = m.keys().collect();
             keys.sort();
             for k in keys {
                 let x = &m[k];
@@ -1875,7 +1873,7 @@ fn blkio(v: &Node, what: &str) -> Result<J, ComposeError> {
     };
     let mut o = JMap::new();
     for (k, x) in m {
-        let val = match k.as_str() {
+        let val = match k.as_ref() {
             "weight" => int_of(x, what)?,
             "weight_device" => {
                 let mut l = Vec::new();
@@ -1956,7 +1954,7 @@ fn device_request(g: &Node) -> Result<J, ComposeError> {
     };
     let mut o = JMap::new();
     for (k, x) in m {
-        let val = match k.as_str() {
+        let val = match k.as_ref() {
             "count" => match &x.value {
                 Value::Str(t) if t == "all" => J::from(-1),
                 Value::Str(t) => match t.parse::<i64>() {
@@ -2023,7 +2021,7 @@ fn develop(v: &Node) -> J {
                     if wk.starts_with("x-") {
                         continue;
                     }
-                    let j = match wk.as_str() {
+                    let j = match wk.as_ref() {
                         "ignore" | "include" => str_list(wv),
                         "initial_sync" => bool_of(wv, wk).unwrap_or(J::Null),
                         "exec" => {
@@ -2032,7 +2030,7 @@ fn develop(v: &Node) -> J {
                                 for (ek, evv) in em {
                                     ex.insert(
                                         ek.clone(),
-                                        match ek.as_str() {
+                                        match ek.as_ref() {
                                             "command" => match &evv.value {
                                                 Value::Str(t) => J::Array(
                                                     shell_split(t)
@@ -2094,7 +2092,7 @@ fn ipam(v: &Node) -> J {
     };
     let mut o = JMap::new();
     for (k, x) in m {
-        let val = match k.as_str() {
+        let val = match k.as_ref() {
             "config" => J::Array(
                 listify(x)
                     .iter()

@@ -8,9 +8,11 @@
 
 use std::cmp::Ordering;
 
-/// An ordered map from `String` keys.
+use crate::json::Key;
+
+/// An ordered map from string keys (compose's own names borrowed, others owned).
 #[derive(Clone, Debug, PartialEq)]
-pub struct VecMap<V>(Vec<(String, V)>);
+pub struct VecMap<V>(Vec<(Key, V)>);
 
 impl<V> Default for VecMap<V> {
     fn default() -> Self {
@@ -28,12 +30,12 @@ impl<V> VecMap<V> {
     }
 
     /// A map of these entries, whose keys the caller knows are distinct.
-    pub(crate) fn from_distinct(entries: Vec<(String, V)>) -> Self {
+    pub(crate) fn from_distinct(entries: Vec<(Key, V)>) -> Self {
         VecMap(entries)
     }
 
     /// Appends an entry whose key the caller knows is not in the map yet.
-    pub(crate) fn push_distinct(&mut self, k: String, v: V) {
+    pub(crate) fn push_distinct(&mut self, k: Key, v: V) {
         self.0.push((k, v));
     }
 
@@ -71,7 +73,8 @@ impl<V> VecMap<V> {
     }
 
     /// Sets `k`, keeping its place when it is already there; returns the value it replaced.
-    pub fn insert(&mut self, k: String, v: V) -> Option<V> {
+    pub fn insert(&mut self, k: impl Into<Key>, v: V) -> Option<V> {
+        let k = k.into();
         match self.get_mut(&k) {
             Some(slot) => Some(std::mem::replace(slot, v)),
             None => {
@@ -87,7 +90,8 @@ impl<V> VecMap<V> {
         Some(self.0.remove(i).1)
     }
 
-    pub fn entry(&mut self, k: String) -> Entry<'_, V> {
+    pub fn entry(&mut self, k: impl Into<Key>) -> Entry<'_, V> {
+        let k = k.into();
         match self.get_index_of(&k) {
             Some(i) => Entry::Occupied(OccupiedEntry {
                 map: self,
@@ -97,15 +101,15 @@ impl<V> VecMap<V> {
         }
     }
 
-    pub fn retain(&mut self, mut f: impl FnMut(&String, &mut V) -> bool) {
+    pub fn retain(&mut self, mut f: impl FnMut(&Key, &mut V) -> bool) {
         self.0.retain_mut(|(k, v)| f(k, v));
     }
 
-    pub fn first(&self) -> Option<(&String, &V)> {
+    pub fn first(&self) -> Option<(&Key, &V)> {
         self.0.first().map(|(k, v)| (k, v))
     }
 
-    pub fn last(&self) -> Option<(&String, &V)> {
+    pub fn last(&self) -> Option<(&Key, &V)> {
         self.0.last().map(|(k, v)| (k, v))
     }
 
@@ -116,11 +120,11 @@ impl<V> VecMap<V> {
     pub fn drain(
         &mut self,
         range: impl std::ops::RangeBounds<usize>,
-    ) -> std::vec::Drain<'_, (String, V)> {
+    ) -> std::vec::Drain<'_, (Key, V)> {
         self.0.drain(range)
     }
 
-    pub fn sort_by(&mut self, mut f: impl FnMut(&String, &V, &String, &V) -> Ordering) {
+    pub fn sort_by(&mut self, mut f: impl FnMut(&Key, &V, &Key, &V) -> Ordering) {
         self.0.sort_by(|(k1, v1), (k2, v2)| f(k1, v1, k2, v2));
     }
 
@@ -136,7 +140,7 @@ impl<V> VecMap<V> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Key> + ExactSizeIterator {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -149,28 +153,26 @@ impl<V> VecMap<V> {
     }
 
     /// The entries in order.
-    pub fn as_slice(&self) -> &[(String, V)] {
+    pub fn as_slice(&self) -> &[(Key, V)] {
         &self.0
     }
 }
 
 pub type Iter<'a, V> =
-    std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
-pub type IterMut<'a, V> = std::iter::Map<
-    std::slice::IterMut<'a, (String, V)>,
-    fn(&'a mut (String, V)) -> (&'a String, &'a mut V),
->;
+    std::iter::Map<std::slice::Iter<'a, (Key, V)>, fn(&'a (Key, V)) -> (&'a Key, &'a V)>;
+pub type IterMut<'a, V> =
+    std::iter::Map<std::slice::IterMut<'a, (Key, V)>, fn(&'a mut (Key, V)) -> (&'a Key, &'a mut V)>;
 
 impl<V> IntoIterator for VecMap<V> {
-    type Item = (String, V);
-    type IntoIter = std::vec::IntoIter<(String, V)>;
+    type Item = (Key, V);
+    type IntoIter = std::vec::IntoIter<(Key, V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
 impl<'a, V> IntoIterator for &'a VecMap<V> {
-    type Item = (&'a String, &'a V);
+    type Item = (&'a Key, &'a V);
     type IntoIter = Iter<'a, V>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -178,24 +180,24 @@ impl<'a, V> IntoIterator for &'a VecMap<V> {
 }
 
 impl<'a, V> IntoIterator for &'a mut VecMap<V> {
-    type Item = (&'a String, &'a mut V);
+    type Item = (&'a Key, &'a mut V);
     type IntoIter = IterMut<'a, V>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter_mut()
     }
 }
 
-impl<V> FromIterator<(String, V)> for VecMap<V> {
+impl<K: Into<Key>, V> FromIterator<(K, V)> for VecMap<V> {
     /// Later duplicates replace earlier ones, in the earlier one's place.
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut m = VecMap::new();
         m.extend(iter);
         m
     }
 }
 
-impl<V> Extend<(String, V)> for VecMap<V> {
-    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
+impl<K: Into<Key>, V> Extend<(K, V)> for VecMap<V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let iter = iter.into_iter();
         self.0.reserve(iter.size_hint().0);
         for (k, v) in iter {
@@ -225,7 +227,7 @@ pub struct OccupiedEntry<'a, V> {
 
 pub struct VacantEntry<'a, V> {
     map: &'a mut VecMap<V>,
-    key: String,
+    key: Key,
 }
 
 impl<'a, V> OccupiedEntry<'a, V> {
@@ -280,28 +282,25 @@ mod tests {
     #[test]
     fn keeps_insertion_order_and_places() {
         let mut m: VecMap<u32> = VecMap::new();
-        assert_eq!(m.insert("b".into(), 1), None);
-        assert_eq!(m.insert("a".into(), 2), None);
-        assert_eq!(m.insert("c".into(), 3), None);
-        assert_eq!(m.insert("b".into(), 4), Some(1));
-        assert_eq!(
-            m.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["b", "a", "c"]
-        );
+        assert_eq!(m.insert("b", 1), None);
+        assert_eq!(m.insert("a", 2), None);
+        assert_eq!(m.insert("c", 3), None);
+        assert_eq!(m.insert("b", 4), Some(1));
+        assert_eq!(m.keys().map(|k| &**k).collect::<Vec<_>>(), ["b", "a", "c"]);
         assert_eq!(m["b"], 4);
         assert_eq!(m.shift_remove("a"), Some(2));
         assert_eq!(m.shift_remove("a"), None);
-        assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), ["b", "c"]);
-        *m.entry("d".into()).or_insert(0) += 5;
-        *m.entry("b".into()).or_insert(0) += 5;
-        m.entry("c".into()).and_modify(|v| *v = 30).or_insert(0);
-        let all: Vec<(&str, u32)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(m.keys().map(|k| &**k).collect::<Vec<_>>(), ["b", "c"]);
+        *m.entry("d").or_insert(0) += 5;
+        *m.entry("b").or_insert(0) += 5;
+        m.entry("c").and_modify(|v| *v = 30).or_insert(0);
+        let all: Vec<(&str, u32)> = m.iter().map(|(k, v)| (&**k, *v)).collect();
         assert_eq!(all, [("b", 9), ("c", 30), ("d", 5)]);
         m.retain(|k, _| k != "c");
         m.sort_by(|_, a, _, b| b.cmp(a));
         assert_eq!(
             m.into_iter().collect::<Vec<_>>(),
-            [("b".to_string(), 9), ("d".to_string(), 5)]
+            [(Key::from("b"), 9), (Key::from("d"), 5)]
         );
     }
 
@@ -311,6 +310,6 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        assert_eq!(m.as_slice(), [("x".to_string(), 3), ("y".to_string(), 2)]);
+        assert_eq!(m.as_slice(), [(Key::from("x"), 3), (Key::from("y"), 2)]);
     }
 }

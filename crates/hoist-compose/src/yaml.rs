@@ -19,6 +19,24 @@ use crate::error::{ComposeError, Location};
 /// An ordered mapping of string keys to nodes.
 pub type Map = crate::vecmap::VecMap<Node>;
 
+pub use crate::json::Key;
+
+/// A mapping key: compose's own names borrow the schema's text, other keys are copied.
+pub(crate) fn key_of(s: &str) -> Key {
+    match crate::schema::keyword(s) {
+        Some(k) => Key::Borrowed(k),
+        None => Key::Owned(s.to_owned()),
+    }
+}
+
+/// [`key_of`] for a key already read into a string.
+pub(crate) fn key_from(s: String) -> Key {
+    match crate::schema::keyword(&s) {
+        Some(k) => Key::Borrowed(k),
+        None => Key::Owned(s),
+    }
+}
+
 /// A YAML value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -378,7 +396,7 @@ struct Builder<'a> {
     /// Items of the sequences being read, innermost last.
     items: Vec<Node>,
     /// Entries of the small mappings being read, innermost last.
-    entries: Vec<(String, Node)>,
+    entries: Vec<(Key, Node)>,
 }
 
 impl<'a> Builder<'a> {
@@ -629,7 +647,7 @@ impl<'a> Builder<'a> {
                     ),
                 ));
             }
-            into.push(&mut self.entries, key, value);
+            into.push(&mut self.entries, key_from(key), value);
         }
         Ok(into.finish(&mut self.entries))
     }
@@ -652,7 +670,7 @@ pub(crate) struct Collect {
 /// (foldhash: keys are not attacker-chosen in a way that matters for a one-shot load.)
 pub(crate) struct Big {
     map: Map,
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    index: HashMap<Key, usize, foldhash::fast::RandomState>,
 }
 
 impl Collect {
@@ -665,7 +683,7 @@ impl Collect {
     }
 
     /// The value already read for `key`.
-    pub(crate) fn get<'s>(&'s self, stack: &'s [(String, Node)], key: &str) -> Option<&'s Node> {
+    pub(crate) fn get<'s>(&'s self, stack: &'s [(Key, Node)], key: &str) -> Option<&'s Node> {
         match &self.big {
             Some(big) => big.index.get(key).map(|&i| &big.map.as_slice()[i].1),
             None => stack[self.start..]
@@ -676,7 +694,7 @@ impl Collect {
     }
 
     /// Adds an entry whose key is not there yet.
-    pub(crate) fn push(&mut self, stack: &mut Vec<(String, Node)>, key: String, value: Node) {
+    pub(crate) fn push(&mut self, stack: &mut Vec<(Key, Node)>, key: Key, value: Node) {
         match &mut self.big {
             Some(big) => {
                 big.index.insert(key.clone(), big.map.len());
@@ -721,7 +739,7 @@ impl Collect {
 
     /// The mapping: explicit keys first (they win over merged ones), then the keys of the merged
     /// maps, the first map listed winning.
-    pub(crate) fn finish(self, stack: &mut Vec<(String, Node)>) -> Map {
+    pub(crate) fn finish(self, stack: &mut Vec<(Key, Node)>) -> Map {
         let mut map = match self.big {
             Some(big) => big.map,
             None => {
@@ -941,7 +959,7 @@ mod tests {
         }
         let n = one(&text);
         let big = n.as_map().unwrap()["big"].as_map().unwrap();
-        let keys: Vec<&str> = big.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = big.keys().map(|k| &**k).collect();
         assert_eq!(keys.len(), 41);
         assert_eq!(keys[0], "k0");
         assert_eq!(keys[39], "k39");

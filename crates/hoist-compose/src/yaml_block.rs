@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use crate::yaml::{
-    Collect, FileName, MAX_DEPTH, MAX_NODES, Node, Pos, Tag, Value, resolve_plain, resolve_typed,
-    size,
+    Collect, FileName, Key, MAX_DEPTH, MAX_NODES, Node, Pos, Tag, Value, key_from, key_of,
+    resolve_plain, resolve_typed, size,
 };
 
 /// The document's root mapping, or `None` when the text is outside the subset.
@@ -88,13 +88,16 @@ fn only_comment(rest: &str) -> bool {
 }
 
 /// A key at the start of `s`: its text, whether it was plain, and the offset of its colon.
-fn key_at(s: &str) -> Option<(String, bool, usize)> {
+fn key_at(s: &str) -> Option<(Key, bool, usize)> {
     let b = s.as_bytes();
     match *b.first()? {
         q @ (b'"' | b'\'') => {
             let (text, end) = quoted(s, q)?;
-            (b.get(end) == Some(&b':') && matches!(b.get(end + 1), None | Some(b' ')))
-                .then_some((text, false, end))
+            (b.get(end) == Some(&b':') && matches!(b.get(end + 1), None | Some(b' '))).then_some((
+                key_from(text),
+                false,
+                end,
+            ))
         }
         c if is_indicator(c) || c == b' ' => None,
         _ => {
@@ -103,7 +106,7 @@ fn key_at(s: &str) -> Option<(String, bool, usize)> {
                 match b[i] {
                     b':' if matches!(b.get(i + 1), None | Some(b' ')) => {
                         let key = s[..i].trim_end_matches(' ');
-                        return Some((key.to_string(), true, i));
+                        return Some((key_of(key), true, i));
                     }
                     b'#' if i > 0 && b[i - 1] == b' ' => return None,
                     _ => {}
@@ -224,7 +227,7 @@ impl<'a> Reader<'a> {
         }
         self.count(1)?;
         let pos = anchored.unwrap_or_else(|| self.pos(line, col));
-        let mut entries: Vec<(String, Node)> = Vec::new();
+        let mut entries: Vec<(Key, Node)> = Vec::new();
         let mut into = Collect::new(0);
         let (mut l, mut c) = (line, col);
         let next = loop {
@@ -497,8 +500,8 @@ mod tests_support {
         }
         match (&a.value, &b.value) {
             (Value::Map(x), Value::Map(y)) => {
-                let kx: Vec<&String> = x.keys().collect();
-                let ky: Vec<&String> = y.keys().collect();
+                let kx: Vec<&Key> = x.keys().collect();
+                let ky: Vec<&Key> = y.keys().collect();
                 if kx != ky {
                     out.push(format!("{path}: keys {kx:?} / {ky:?}"));
                     return;

@@ -523,7 +523,7 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
                         let v = v
                             .scalar_string()
                             .ok_or_else(|| err_at(v, format!("args.{k} must be a string")))?;
-                        args.push((k.clone(), v));
+                        args.push((k.to_string(), v));
                     }
                 }
                 images.push(ImageBuild {
@@ -604,7 +604,7 @@ impl<'a> Fields<'a> {
             )
         })?;
         for (key, value) in map.iter() {
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key.as_ref()) {
                 return Err(err_key(
                     value,
                     format!(
