@@ -131,18 +131,14 @@ impl Map {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-
     /// Sorts the entries by key.
     pub fn sort_keys(&mut self) {
         self.0.sort_by(|a, b| a.0.cmp(&b.0));
     }
 
-    /// Sorts the entries with `f` (stable).
+    /// Sorts the entries with `f` (stable; `f` runs once per entry).
     pub fn sort_by_key<T: Ord>(&mut self, mut f: impl FnMut(&str) -> T) {
-        self.0.sort_by_key(|(k, _)| f(k));
+        self.0.sort_by_cached_key(|(k, _)| f(k));
     }
 }
 

@@ -23,35 +23,6 @@ fn esc(s: &str) -> String {
     }
 }
 
-/// A service's output while it is assembled: its keys in insertion order, looked up by a scan
-/// (a service has a few dozen keys at most).
-struct Obj(Vec<(Key, J)>);
-
-impl Obj {
-    fn get(&self, k: &str) -> Option<&J> {
-        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v)
-    }
-    fn get_mut(&mut self, k: &str) -> Option<&mut J> {
-        self.0.iter_mut().find(|(x, _)| x == k).map(|(_, v)| v)
-    }
-    fn contains_key(&self, k: &str) -> bool {
-        self.get(k).is_some()
-    }
-    fn insert(&mut self, k: impl Into<Key>, v: J) {
-        let k = k.into();
-        match self.get_mut(&k) {
-            Some(slot) => *slot = v,
-            None => self.0.push((k, v)),
-        }
-    }
-}
-
-/// A key of the printed tree from a key of the YAML tree (compose's own names are borrowed
-/// already).
-fn key(k: &Key) -> Key {
-    k.clone()
-}
-
 /// A mapping of keys compose defines.
 fn obj<const N: usize>(entries: [(&'static str, J); N]) -> J {
     J::Object(entries.into_iter().collect())
@@ -73,7 +44,7 @@ pub fn plain(n: &Node) -> J {
         Value::Str(x) => s(x),
         Value::Seq(v) => J::Array(v.iter().map(plain).collect()),
         Value::Map(m) => J::Object(JMap::from_distinct(
-            m.iter().map(|(k, v)| (key(k), plain(v))).collect(),
+            m.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
         )),
     }
 }
@@ -222,7 +193,7 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
                     Value::Null => bare(k),
                     _ => string_of(v),
                 };
-                out.insert(key(k), val);
+                out.insert(k.clone(), val);
             }
         }
         _ => {}
@@ -852,7 +823,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     // Compose v2.40 does not print top-level models.
     for (k, v) in &tree {
         if k.starts_with("x-") {
-            out.insert(key(k), plain(v));
+            out.insert(k.clone(), plain(v));
         }
     }
     Ok(Normalized {
@@ -894,7 +865,7 @@ impl Cx<'_> {
         };
         // Room for the keys filled in below (command, entrypoint, networks...). The keys are
         // the service's own (no duplicates), so a vector serves until the output map is made.
-        let mut o = Obj(Vec::with_capacity(m.len() + 4));
+        let mut o = JMap::with_capacity(m.len() + 4);
         // `services.<name>.<key>` for error messages, rewritten for each key.
         let mut what = String::with_capacity(name.len() + 32);
         // Values read from env_file go below `environment`.
@@ -1021,7 +992,7 @@ impl Cx<'_> {
                 _ => Some(plain(v)),
             };
             if let Some(value) = value {
-                o.0.push((self::key(k), value));
+                o.push(k.clone(), value);
             }
         }
         if !m.contains_key("environment") && !env_from_files.is_empty() {
@@ -1087,7 +1058,7 @@ impl Cx<'_> {
             }
         }
         // Compose omits empty lists and maps.
-        o.0.retain(|(k, v)| {
+        o.retain(|k, v| {
             let empty = match v {
                 J::Array(a) => a.is_empty(),
                 J::Object(m) => m.is_empty(),
@@ -1103,12 +1074,11 @@ impl Cx<'_> {
             .and_then(J::as_array)
             .is_some_and(Vec::is_empty)
         {
-            o.0.retain(|(k, _)| k != "dns");
+            o.remove("dns");
         }
         // Print in compose's field order, extensions last.
-        let mut entries = o.0;
-        entries.sort_by_cached_key(|(k, _)| service_rank(k));
-        Ok(JMap::from_distinct(entries))
+        o.sort_by_key(service_rank);
+        Ok(o)
     }
 
     fn env_files(&self, ef: &Node, service: &str) -> Result<JMap, ComposeError> {
@@ -1198,7 +1168,7 @@ impl Cx<'_> {
                     "privileged" => bool_of(x, what)?,
                     _ => string_of(x),
                 };
-                o.insert(key(k), val);
+                o.insert(k.clone(), val);
             }
             out.push(J::Object(o));
         }
@@ -1278,7 +1248,7 @@ impl Cx<'_> {
                                             }
                                             _ => string_of(bv),
                                         };
-                                        b.insert(key(bk), j);
+                                        b.insert(bk.clone(), j);
                                     }
                                 }
                                 J::Object(b)
@@ -1292,7 +1262,7 @@ impl Cx<'_> {
                                             "labels" => J::Object(kv_map(bv, &|_| J::from(""))),
                                             _ => string_of(bv),
                                         };
-                                        b.insert(key(bk), j);
+                                        b.insert(bk.clone(), j);
                                     }
                                 }
                                 J::Object(b)
@@ -1316,14 +1286,14 @@ impl Cx<'_> {
                                             "mode" => int_of(bv, what)?,
                                             _ => string_of(bv),
                                         };
-                                        b.insert(key(bk), j);
+                                        b.insert(bk.clone(), j);
                                     }
                                 }
                                 J::Object(b)
                             }
                             _ => string_of(x),
                         };
-                        o.insert(key(k), val);
+                        o.insert(k.clone(), val);
                     }
                     o.retain(|k, _| !k.starts_with("x-"));
                     if o.get("type").and_then(J::as_str) == Some("bind")
@@ -1373,13 +1343,13 @@ impl Cx<'_> {
                                     "driver_opts" => J::Object(kv_map(nv, &|_| J::from(""))),
                                     _ => string_of(nv),
                                 };
-                                o.insert(key(nk), j);
+                                o.insert(nk.clone(), j);
                             }
                             J::Object(o)
                         }
                         _ => plain(x),
                     };
-                    out.insert(key(k), val);
+                    out.insert(k.clone(), val);
                 }
             }
             _ => {}
@@ -1406,7 +1376,7 @@ impl Cx<'_> {
                 "disable" => bool_of(x, what)?,
                 _ => plain(x),
             };
-            o.insert(key(k), val);
+            o.insert(k.clone(), val);
         }
         Ok(J::Object(o))
     }
@@ -1430,7 +1400,7 @@ impl Cx<'_> {
                                 "max_failure_ratio" => plain_float(uv, what)?,
                                 _ => string_of(uv),
                             };
-                            u.insert(key(uk), j);
+                            u.insert(uk.clone(), j);
                         }
                     }
                     J::Object(u)
@@ -1449,10 +1419,10 @@ impl Cx<'_> {
                                         "devices" => devices_reservation(lv, what)?,
                                         _ => plain(lv),
                                     };
-                                    l.insert(key(lk), j);
+                                    l.insert(lk.clone(), j);
                                 }
                             }
-                            r.insert(key(rk), J::Object(l));
+                            r.insert(rk.clone(), J::Object(l));
                         }
                     }
                     J::Object(r)
@@ -1466,7 +1436,7 @@ impl Cx<'_> {
                                 "delay" | "window" => duration_of(uv, what)?,
                                 _ => string_of(uv),
                             };
-                            u.insert(key(uk), j);
+                            u.insert(uk.clone(), j);
                         }
                     }
                     J::Object(u)
@@ -1480,14 +1450,14 @@ impl Cx<'_> {
                                 "constraints" => str_list(uv),
                                 _ => plain(uv),
                             };
-                            u.insert(key(uk), j);
+                            u.insert(uk.clone(), j);
                         }
                     }
                     J::Object(u)
                 }
                 _ => plain(x),
             };
-            o.insert(key(k), val);
+            o.insert(k.clone(), val);
         }
         o.entry("resources").or_insert_with(J::object);
         o.entry("placement").or_insert_with(J::object);
@@ -1554,7 +1524,7 @@ impl Cx<'_> {
                 "cache_from" | "cache_to" | "tags" | "platforms" | "entitlements" => str_list(x),
                 _ => string_of(x),
             };
-            o.insert(key(k), val);
+            o.insert(k.clone(), val);
         }
         if !o.contains_key("context") {
             o.insert("context", s(&self.dir.display().to_string()));
@@ -1651,7 +1621,7 @@ impl Cx<'_> {
                     "enable_ipv6" | "enable_ipv4" | "attachable" | "internal" => bool_of(rv, rk)?,
                     _ => plain(rv),
                 };
-                o.insert(key(rk), val);
+                o.insert(rk.clone(), val);
             }
             if section == "networks" {
                 o.entry("ipam").or_insert_with(J::object);
@@ -1670,7 +1640,7 @@ impl Cx<'_> {
                     ),
                 ));
             }
-            out.insert(key(k), J::Object(o));
+            out.insert(k.clone(), J::Object(o));
         }
         Ok(out)
     }
@@ -1734,7 +1704,7 @@ fn depends_on(v: &Node) -> J {
                         .map(|r| bool_of(r, "required").unwrap_or(J::Bool(true)))
                         .unwrap_or(J::Bool(true)),
                 );
-                out.insert(key(k), J::Object(e));
+                out.insert(k.clone(), J::Object(e));
             }
         }
         _ => {}
@@ -1752,7 +1722,7 @@ fn logging(v: &Node) -> J {
             "options" => J::Object(kv_map(x, &|_| J::Null)),
             _ => string_of(x),
         };
-        o.insert(key(k), val);
+        o.insert(k.clone(), val);
     }
     J::Object(o)
 }
@@ -1777,7 +1747,7 @@ fn mounts(v: &Node, secrets: bool) -> J {
                         },
                         _ => string_of(x),
                     };
-                    o.insert(key(k), val);
+                    o.insert(k.clone(), val);
                 }
                 if secrets
                     && !o.contains_key("target")
@@ -1813,13 +1783,13 @@ fn ulimits(v: &Node, what: &str) -> Result<J, ComposeError> {
             Value::Map(um) => {
                 let mut u = JMap::new();
                 for (uk, uv) in um {
-                    u.insert(key(uk), int_of(uv, what)?);
+                    u.insert(uk.clone(), int_of(uv, what)?);
                 }
                 J::Object(u)
             }
             _ => int_of(x, what)?,
         };
-        o.insert(key(k), val);
+        o.insert(k.clone(), val);
     }
     Ok(J::Object(o))
 }
@@ -1907,7 +1877,7 @@ fn blkio(v: &Node, what: &str) -> Result<J, ComposeError> {
             }
             _ => plain(x),
         };
-        o.insert(key(k), val);
+        o.insert(k.clone(), val);
     }
     Ok(J::Object(o))
 }
@@ -1974,7 +1944,7 @@ fn device_request(g: &Node) -> Result<J, ComposeError> {
             "options" => J::Object(kv_map(x, &|_| J::from(""))),
             _ => string_of(x),
         };
-        o.insert(key(k), val);
+        o.insert(k.clone(), val);
     }
     if !o.contains_key("count") && !o.contains_key("device_ids") {
         o.insert("count", J::from(-1));
@@ -2051,15 +2021,15 @@ fn develop(v: &Node) -> J {
                         }
                         _ => string_of(wv),
                     };
-                    e.insert(key(wk), j);
+                    e.insert(wk.clone(), j);
                 }
                 e.entry("exec")
                     .or_insert_with(|| obj([("command", J::Null)]));
                 l.push(J::Object(e));
             }
-            o.insert(key(k), J::Array(l));
+            o.insert(k.clone(), J::Array(l));
         } else if !k.starts_with("x-") {
-            o.insert(key(k), plain(x));
+            o.insert(k.clone(), plain(x));
         }
     }
     J::Object(o)
@@ -2075,12 +2045,12 @@ fn provider(v: &Node) -> J {
             let mut opts = JMap::new();
             if let Some(om) = x.as_map() {
                 for (ok, ov) in om {
-                    opts.insert(key(ok), str_list(ov));
+                    opts.insert(ok.clone(), str_list(ov));
                 }
             }
-            o.insert(key(k), J::Object(opts));
+            o.insert(k.clone(), J::Object(opts));
         } else {
-            o.insert(key(k), string_of(x));
+            o.insert(k.clone(), string_of(x));
         }
     }
     J::Object(o)
@@ -2116,7 +2086,7 @@ fn ipam(v: &Node) -> J {
             "options" => J::Object(kv_map(x, &|_| J::from(""))),
             _ => string_of(x),
         };
-        o.insert(key(k), val);
+        o.insert(k.clone(), val);
     }
     J::Object(o)
 }
