@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::error::ComposeError;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Str, Value};
 
 /// Looks variables up; `None` means unset.
 pub trait Lookup {
@@ -218,11 +218,11 @@ struct Failed {
 fn walk(node: &mut Node, lookup: &dyn Lookup, unset: &mut BTreeSet<String>) -> Result<(), Failed> {
     match &mut node.value {
         Value::Str(s) if s.contains('$') => {
-            *s = substitute(s, lookup, unset).map_err(|e| Failed {
+            *s = Str::from(substitute(s, lookup, unset).map_err(|e| Failed {
                 segments: Vec::new(),
                 loc: node.pos.location(),
                 message: e.message(),
-            })?;
+            })?);
         }
         Value::Seq(items) => {
             for (i, it) in items.iter_mut().enumerate() {

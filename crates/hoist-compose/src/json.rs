@@ -3,10 +3,10 @@
 //! Like `serde_json::Value` with its key order kept, but cheaper to build for hundreds of
 //! services: a mapping is one vector of entries, found by a scan (compose's objects have a few
 //! dozen keys at most; the services mapping is built by [`Map::push`]), and keys compose defines
-//! are `&'static str` instead of one allocation each. It serialises with serde (so
+//! are static strings instead of one allocation each; short strings live inline and long ones
+//! are shared, so copying a tree allocates only its vectors. It serialises with serde (so
 //! `serde_json::to_writer` prints it) and deserialises into any serde type, consuming itself.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, IntoDeserializer, Visitor};
@@ -14,8 +14,11 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserializer, Serialize, Serializer};
 use serde_json::Number;
 
-/// A mapping key: the names compose defines are static, user-given names are owned.
-pub type Key = Cow<'static, str>;
+/// A string of the trees: up to 23 bytes inline, static (compose's own names), or shared.
+pub type Str = smol_str::SmolStr;
+
+/// A mapping key.
+pub type Key = Str;
 
 /// One node of the printed tree.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -24,7 +27,7 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -294,13 +297,13 @@ impl Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(n),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(Str::from(s)),
             serde_json::Value::Array(a) => {
                 Value::Array(a.into_iter().map(Value::from_serde).collect())
             }
             serde_json::Value::Object(m) => Value::Object(
                 m.into_iter()
-                    .map(|(k, v)| (k, Value::from_serde(v)))
+                    .map(|(k, v)| (Key::from(k), Value::from_serde(v)))
                     .collect(),
             ),
         }
@@ -312,7 +315,7 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => serde_json::Value::Number(n.clone()),
-            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::Array(a) => serde_json::Value::Array(a.iter().map(Value::to_serde).collect()),
             Value::Object(m) => serde_json::Value::Object(
                 m.iter()
@@ -325,12 +328,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(Str::new(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
+        Value::String(Str::from(s))
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
         Value::String(s)
     }
 }
@@ -423,6 +432,42 @@ impl Serialize for Map {
     }
 }
 
+/// A string value as compose prints it: every literal `$` doubled.
+pub fn printed_str(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('$') {
+        std::borrow::Cow::Owned(s.replace('$', "$$"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The tree as compose prints it: the tree holds the values the engine receives, compose prints
+/// every `$` of a string value as `$$` (keys are printed as they are).
+pub struct Printed<'a>(pub &'a Value);
+
+impl Serialize for Printed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::String(x) => s.serialize_str(&printed_str(x)),
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Printed(v))?;
+                }
+                seq.end()
+            }
+            Value::Object(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in &m.0 {
+                    map.serialize_entry(&**k, &Printed(v))?;
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
@@ -443,7 +488,7 @@ impl<'de> Deserializer<'de> for Value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(b),
             Value::Number(n) => n.deserialize_any(visitor),
-            Value::String(s) => visitor.visit_string(s),
+            Value::String(s) => visitor.visit_str(&s),
             Value::Array(a) => {
                 let mut seq = de::value::SeqDeserializer::new(a.into_iter());
                 let out = visitor.visit_seq(&mut seq)?;
@@ -521,10 +566,7 @@ impl<'de> Deserializer<'de> for KeyDeserializer {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Cow::Borrowed(s) => visitor.visit_borrowed_str(s),
-            Cow::Owned(s) => visitor.visit_string(s),
-        }
+        visitor.visit_str(&self.0)
     }
 
     serde::forward_to_deserialize_any! {
@@ -562,6 +604,15 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::to_value(&v).unwrap();
         assert_eq!(back, v.to_serde());
+    }
+
+    #[test]
+    fn printing_doubles_dollars_in_values_only() {
+        let mut m = Map::new();
+        m.insert("a$b", Value::from("$HOME and $$"));
+        m.insert("n", Value::from(vec![Value::from("x$"), Value::from(1u32)]));
+        let text = serde_json::to_string(&Printed(&Value::Object(m))).unwrap();
+        assert_eq!(text, r#"{"a$b":"$$HOME and $$$$","n":["x$$",1]}"#);
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn resolve(
                 })?,
             m.get("file").and_then(Node::scalar_string),
         ),
-        Value::Str(s) => (s.clone(), None),
+        Value::Str(s) => (s.to_string(), None),
         _ => {
             return Err(ComposeError::invalid_at(
                 ext.pos.location(),

@@ -36,7 +36,7 @@ pub use error::{ComposeError, Location};
 pub use loader::{DEFAULT_FILES, LoadOptions};
 pub use model::{
     Build, Dependency, Deploy, FileObject, Healthcheck, Logging, Mount, Network, Port, Project,
-    Service, ServiceFileRef, ServiceNetwork, Volume,
+    Service, ServiceFileRef, ServiceNetwork, Str, Volume,
 };
 
 /// What `docker compose config` prints, without the typed model: for callers that only print it.
@@ -44,7 +44,9 @@ pub use model::{
 pub struct Canonical {
     /// The normalised project name.
     pub name: String,
-    /// Exactly what `docker compose config --format json` prints (serialise it with serde).
+    /// The tree `docker compose config --format json` prints, holding the values the engine
+    /// receives: print it with [`json::Printed`] (or [`render::to_yaml`]), which write a literal
+    /// `$` as `$$` as compose does.
     pub json: json::Value,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,

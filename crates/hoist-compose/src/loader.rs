@@ -407,7 +407,7 @@ fn apply_extends(
         .values()
         .filter_map(|s| s.as_map()?.get("extends"))
         .filter_map(|e| match &e.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             Value::Map(m) => m.get("service").and_then(Node::scalar_string),
             _ => None,
         })
@@ -505,7 +505,7 @@ fn resolve_extends(
     }
     chain.push(key);
     let (base_name, file) = match &ext.value {
-        Value::Str(s) => (s.clone(), None),
+        Value::Str(s) => (s.to_string(), None),
         Value::Map(m) => (
             m.get("service")
                 .and_then(Node::scalar_string)
@@ -605,11 +605,11 @@ fn apply_include(
     for item in items {
         let (paths, pdir, env_files): (Vec<String>, Option<String>, Vec<String>) = match &item.value
         {
-            Value::Str(s) => (vec![s.clone()], None, Vec::new()),
+            Value::Str(s) => (vec![s.to_string()], None, Vec::new()),
             Value::Map(m) => {
                 let list = |k: &str| -> Vec<String> {
                     match m.get(k).map(|n| &n.value) {
-                        Some(Value::Str(s)) => vec![s.clone()],
+                        Some(Value::Str(s)) => vec![s.to_string()],
                         Some(Value::Seq(v)) => v.iter().filter_map(Node::scalar_string).collect(),
                         _ => Vec::new(),
                     }

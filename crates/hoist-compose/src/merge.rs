@@ -150,7 +150,7 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
             Some(existing) => {
                 let pos = existing.pos;
                 let current = std::mem::replace(existing, Node::null(pos));
-                path.push(k.into_owned());
+                path.push(k.to_string());
                 *existing = merge(current, v, path);
                 path.pop();
             }

@@ -1,8 +1,8 @@
 //! The typed project. It is derived with serde from the canonical tree that `hoist config` prints
-//! (consuming it), so the model can never disagree with that output. Values are unescaped
-//! (`$$` → `$`): they are what the engine receives. Keys compose fills in are not optional here;
-//! keys that are truly optional are. Everything not modelled explicitly stays available in
-//! `extra`.
+//! (consuming it), so the model can never disagree with that output. Values are what the engine
+//! receives (compose prints a literal `$` as `$$`; the model holds `$`). Keys compose fills in
+//! are not optional here; keys that are truly optional are. Everything not modelled explicitly
+//! stays available in `extra`.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value as J;
 
+pub use crate::json::Str;
 use crate::json::Value as Tree;
 
 /// A resolved compose project.
@@ -23,11 +24,11 @@ pub struct Project {
     pub project_dir: PathBuf,
     /// The compose files read, in order.
     pub files: Vec<PathBuf>,
-    pub services: IndexMap<String, Service>,
-    pub networks: IndexMap<String, Network>,
-    pub volumes: IndexMap<String, Volume>,
-    pub secrets: IndexMap<String, FileObject>,
-    pub configs: IndexMap<String, FileObject>,
+    pub services: IndexMap<Str, Service>,
+    pub networks: IndexMap<Str, Network>,
+    pub volumes: IndexMap<Str, Volume>,
+    pub secrets: IndexMap<Str, FileObject>,
+    pub configs: IndexMap<Str, FileObject>,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
 }
@@ -35,7 +36,7 @@ pub struct Project {
 impl Project {
     /// Service names in compose's order (sorted).
     pub fn service_names(&self) -> impl Iterator<Item = &str> {
-        self.services.keys().map(String::as_str)
+        self.services.keys().map(Str::as_str)
     }
 
     pub fn service(&self, name: &str) -> Option<&Service> {
@@ -49,38 +50,38 @@ impl Project {
 pub struct Service {
     /// Filled from the key of the services map.
     #[serde(skip)]
-    pub name: String,
-    pub image: Option<String>,
+    pub name: Str,
+    pub image: Option<Str>,
     pub build: Option<Build>,
     /// `None` when unset (the image's default applies), `Some(vec![])` for an explicit empty one.
-    pub command: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
+    pub command: Option<Vec<Str>>,
+    pub entrypoint: Option<Vec<Str>>,
     /// `None` values are declared but unset variables.
-    pub environment: IndexMap<String, Option<String>>,
+    pub environment: IndexMap<Str, Option<Str>>,
     pub ports: Vec<Port>,
-    pub expose: Vec<String>,
+    pub expose: Vec<Str>,
     pub volumes: Vec<Mount>,
     /// Networks the service joins; empty when `network_mode` is set.
-    pub networks: IndexMap<String, Option<ServiceNetwork>>,
-    pub depends_on: IndexMap<String, Dependency>,
+    pub networks: IndexMap<Str, Option<ServiceNetwork>>,
+    pub depends_on: IndexMap<Str, Dependency>,
     /// Legacy links, `service[:alias]`.
-    pub links: Vec<String>,
-    pub external_links: Vec<String>,
+    pub links: Vec<Str>,
+    pub external_links: Vec<Str>,
     pub healthcheck: Option<Healthcheck>,
-    pub labels: IndexMap<String, String>,
-    pub restart: Option<String>,
-    pub container_name: Option<String>,
-    pub network_mode: Option<String>,
-    pub hostname: Option<String>,
-    pub user: Option<String>,
-    pub working_dir: Option<String>,
-    pub volumes_from: Vec<String>,
+    pub labels: IndexMap<Str, Str>,
+    pub restart: Option<Str>,
+    pub container_name: Option<Str>,
+    pub network_mode: Option<Str>,
+    pub hostname: Option<Str>,
+    pub user: Option<Str>,
+    pub working_dir: Option<Str>,
+    pub volumes_from: Vec<Str>,
     pub deploy: Option<Deploy>,
     pub logging: Option<Logging>,
-    pub profiles: Vec<String>,
+    pub profiles: Vec<Str>,
     pub scale: Option<i64>,
-    pub stop_grace_period: Option<String>,
-    pub stop_signal: Option<String>,
+    pub stop_grace_period: Option<Str>,
+    pub stop_signal: Option<Str>,
     pub tty: bool,
     pub stdin_open: bool,
     pub privileged: bool,
@@ -89,64 +90,64 @@ pub struct Service {
     pub configs: Vec<ServiceFileRef>,
     /// Every other key, as compose prints it.
     #[serde(skip)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Build {
-    pub context: String,
-    pub dockerfile: Option<String>,
-    pub dockerfile_inline: Option<String>,
-    pub args: IndexMap<String, String>,
-    pub target: Option<String>,
-    pub labels: IndexMap<String, String>,
-    pub tags: Vec<String>,
+    pub context: Str,
+    pub dockerfile: Option<Str>,
+    pub dockerfile_inline: Option<Str>,
+    pub args: IndexMap<Str, Str>,
+    pub target: Option<Str>,
+    pub labels: IndexMap<Str, Str>,
+    pub tags: Vec<Str>,
     #[serde(skip)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 /// A published or exposed port in long syntax.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Port {
-    pub mode: String,
-    pub host_ip: Option<String>,
+    pub mode: Str,
+    pub host_ip: Option<Str>,
     pub target: u32,
     /// Host port or range; `None` lets the engine pick one.
-    pub published: Option<String>,
-    pub protocol: String,
-    pub name: Option<String>,
-    pub app_protocol: Option<String>,
+    pub published: Option<Str>,
+    pub protocol: Str,
+    pub name: Option<Str>,
+    pub app_protocol: Option<Str>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Mount {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub source: Option<String>,
-    pub target: String,
+    pub kind: Str,
+    pub source: Option<Str>,
+    pub target: Str,
     pub read_only: bool,
     #[serde(skip)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct ServiceNetwork {
-    pub aliases: Vec<String>,
-    pub ipv4_address: Option<String>,
-    pub ipv6_address: Option<String>,
+    pub aliases: Vec<Str>,
+    pub ipv4_address: Option<Str>,
+    pub ipv6_address: Option<Str>,
     #[serde(skip)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Dependency {
     /// `service_started`, `service_healthy` or `service_completed_successfully`.
-    pub condition: String,
+    pub condition: Str,
     pub required: bool,
     /// Restart this service when the dependency restarts (set for links).
     pub restart: bool,
@@ -155,89 +156,89 @@ pub struct Dependency {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Healthcheck {
-    pub test: Vec<String>,
+    pub test: Vec<Str>,
     /// Go duration text (`10s`, `1m30s`).
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
+    pub interval: Option<Str>,
+    pub timeout: Option<Str>,
     pub retries: Option<u64>,
-    pub start_period: Option<String>,
-    pub start_interval: Option<String>,
+    pub start_period: Option<Str>,
+    pub start_interval: Option<Str>,
     pub disable: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Deploy {
-    pub mode: Option<String>,
+    pub mode: Option<Str>,
     pub replicas: Option<i64>,
-    pub labels: IndexMap<String, String>,
+    pub labels: IndexMap<Str, Str>,
     pub resources: J,
     pub restart_policy: Option<J>,
     #[serde(skip)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Logging {
-    pub driver: Option<String>,
-    pub options: IndexMap<String, Option<String>>,
+    pub driver: Option<Str>,
+    pub options: IndexMap<Str, Option<Str>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct ServiceFileRef {
-    pub source: String,
-    pub target: Option<String>,
-    pub uid: Option<String>,
-    pub gid: Option<String>,
-    pub mode: Option<String>,
+    pub source: Str,
+    pub target: Option<Str>,
+    pub uid: Option<Str>,
+    pub gid: Option<Str>,
+    pub mode: Option<Str>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Network {
     /// The engine-side name (`project_key` unless set).
-    pub name: String,
-    pub driver: Option<String>,
+    pub name: Str,
+    pub driver: Option<Str>,
     pub external: bool,
-    pub labels: IndexMap<String, String>,
+    pub labels: IndexMap<Str, Str>,
     #[serde(flatten)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Volume {
-    pub name: String,
-    pub driver: Option<String>,
+    pub name: Str,
+    pub driver: Option<Str>,
     pub external: bool,
-    pub labels: IndexMap<String, String>,
+    pub labels: IndexMap<Str, Str>,
     #[serde(flatten)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 /// A top-level secret or config.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct FileObject {
-    pub name: String,
-    pub file: Option<String>,
-    pub environment: Option<String>,
-    pub content: Option<String>,
+    pub name: Str,
+    pub file: Option<Str>,
+    pub environment: Option<Str>,
+    pub content: Option<Str>,
     pub external: bool,
     #[serde(flatten)]
-    pub extra: IndexMap<String, J>,
+    pub extra: IndexMap<Str, J>,
 }
 
 /// Keys of `obj` that the typed struct does not model, for its `extra` map. Filled by hand
 /// because serde's `flatten` is slow on projects with hundreds of services.
-pub(crate) fn extra_of(obj: &Tree, known: &[&str]) -> IndexMap<String, J> {
+pub(crate) fn extra_of(obj: &Tree, known: &[&str]) -> IndexMap<Str, J> {
     match obj {
         Tree::Object(m) => m
             .iter()
-            .filter(|(k, _)| !known.contains(&k.as_ref()))
-            .map(|(k, v)| (k.to_string(), v.to_serde()))
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.to_serde()))
             .collect(),
         _ => IndexMap::new(),
     }
@@ -293,11 +294,11 @@ const DEPLOY_FIELDS: &[&str] = &["mode", "replicas", "labels", "resources", "res
 
 /// The `extra` maps of one service, read before the derive consumes its tree.
 struct Extras {
-    service: IndexMap<String, J>,
-    build: IndexMap<String, J>,
-    deploy: IndexMap<String, J>,
-    volumes: Vec<IndexMap<String, J>>,
-    networks: IndexMap<String, IndexMap<String, J>>,
+    service: IndexMap<Str, J>,
+    build: IndexMap<Str, J>,
+    deploy: IndexMap<Str, J>,
+    volumes: Vec<IndexMap<Str, J>>,
+    networks: IndexMap<Str, IndexMap<Str, J>>,
 }
 
 impl Extras {
@@ -319,7 +320,7 @@ impl Extras {
             networks: match json.get("networks") {
                 Some(Tree::Object(nets)) => nets
                     .iter()
-                    .map(|(k, j)| (k.to_string(), extra_of(j, NETWORK_FIELDS)))
+                    .map(|(k, j)| (k.clone(), extra_of(j, NETWORK_FIELDS)))
                     .collect(),
                 _ => IndexMap::new(),
             },
@@ -347,22 +348,12 @@ impl Extras {
     }
 }
 
-/// `$$` → `$` in every string: the canonical tree is escaped for printing only.
-fn unescape(j: &mut Tree) {
-    match j {
-        Tree::String(s) if s.contains('$') && s.contains("$$") => *s = s.replace("$$", "$"),
-        Tree::Array(a) => a.iter_mut().for_each(unescape),
-        Tree::Object(o) => o.values_mut().for_each(unescape),
-        _ => {}
-    }
-}
-
 fn section<T: serde::de::DeserializeOwned>(
     root: &mut crate::json::Map,
     key: &str,
-) -> Result<IndexMap<String, T>, serde_json::Error> {
+) -> Result<IndexMap<Str, T>, serde_json::Error> {
     match root.remove(key) {
-        Some(v) => IndexMap::<String, T>::deserialize(v),
+        Some(v) => IndexMap::<Str, T>::deserialize(v),
         None => Ok(IndexMap::new()),
     }
 }
@@ -372,9 +363,7 @@ pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeErro
     let bad = |e: serde_json::Error| {
         crate::ComposeError::invalid(format!("invalid compose project: {e}"))
     };
-    let mut json = c.json;
-    unescape(&mut json);
-    let Tree::Object(mut root) = json else {
+    let Tree::Object(mut root) = c.json else {
         return Err(crate::ComposeError::invalid(
             "invalid compose project: not a mapping",
         ));
@@ -386,7 +375,7 @@ pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeErro
             let extras = Extras::of(&j);
             let mut svc = Service::deserialize(j).map_err(bad)?;
             extras.fill(&mut svc);
-            svc.name = name.into_owned();
+            svc.name = name;
             services.insert(svc.name.clone(), svc);
         }
     }

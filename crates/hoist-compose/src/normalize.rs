@@ -1,27 +1,19 @@
 //! Normalisation: the merged tree → the canonical JSON tree `docker compose config --format json`
 //! prints. Short syntaxes become long ones (ports, volumes, depends_on, secrets...), lists become
 //! maps where compose stores maps (environment, labels), `env_file` contents are merged in, paths
-//! are made absolute, units are re-rendered, unused top-level resources are dropped and every
-//! literal `$` is escaped again as `$$`. Then the consistency checks compose runs on the result.
+//! are made absolute, units are re-rendered and unused top-level resources are dropped. Then the
+//! consistency checks compose runs on the result. Strings hold the values the engine receives:
+//! compose prints every literal `$` as `$$`, and printing does that ([`crate::json::Printed`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::json::{Key, Map as JMap, Value as J};
+use crate::json::{Key, Map as JMap, Str, Value as J};
 
 use crate::error::ComposeError;
 use crate::loader::{Loaded, absolute, expand_home};
 use crate::units::{format_duration, parse_duration, parse_ram, shell_split};
 use crate::yaml::{Map, Node, Value};
-
-/// Escapes literal `$` the way compose prints them.
-fn esc(s: &str) -> String {
-    if s.contains('$') {
-        s.replace('$', "$$")
-    } else {
-        s.to_owned()
-    }
-}
 
 /// A mapping of keys compose defines.
 fn obj<const N: usize>(entries: [(&'static str, J); N]) -> J {
@@ -29,7 +21,7 @@ fn obj<const N: usize>(entries: [(&'static str, J); N]) -> J {
 }
 
 fn s(v: &str) -> J {
-    J::String(esc(v))
+    J::String(Str::new(v))
 }
 
 /// A node as JSON with no field-specific rule.
@@ -41,7 +33,7 @@ pub fn plain(n: &Node) -> J {
         Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(J::Number)
             .unwrap_or(J::Null),
-        Value::Str(x) => s(x),
+        Value::Str(x) => J::String(x.clone()),
         Value::Seq(v) => J::Array(v.iter().map(plain).collect()),
         Value::Map(m) => J::Object(JMap::from_distinct(
             m.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
@@ -127,11 +119,11 @@ fn bool_of(n: &Node, what: &str) -> Result<J, ComposeError> {
 
 fn bytes_of(n: &Node, what: &str) -> Result<J, ComposeError> {
     match &n.value {
-        Value::Int(i) => Ok(J::String(i.to_string())),
-        Value::Float(f) => Ok(J::String((*f as i64).to_string())),
+        Value::Int(i) => Ok(J::from(i.to_string())),
+        Value::Float(f) => Ok(J::from((*f as i64).to_string())),
         Value::Str(x) => match parse_ram(x) {
-            Some(v) => Ok(J::String(v.to_string())),
-            None if x.trim() == "-1" => Ok(J::String("-1".into())),
+            Some(v) => Ok(J::from(v.to_string())),
+            None if x.trim() == "-1" => Ok(J::from("-1")),
             None => Err(ComposeError::invalid_at(
                 n.pos.location(),
                 format!("{what}: invalid size: {x:?}"),
@@ -144,13 +136,13 @@ fn bytes_of(n: &Node, what: &str) -> Result<J, ComposeError> {
 fn duration_of(n: &Node, what: &str) -> Result<J, ComposeError> {
     match &n.value {
         Value::Str(x) => match parse_duration(x) {
-            Some(ns) => Ok(J::String(format_duration(ns))),
+            Some(ns) => Ok(J::from(format_duration(ns))),
             None => Err(ComposeError::invalid_at(
                 n.pos.location(),
                 format!("{what}: invalid duration {x:?}"),
             )),
         },
-        Value::Int(i) => Ok(J::String(format_duration(*i as i128 * 1_000_000_000))),
+        Value::Int(i) => Ok(J::from(format_duration(*i as i128 * 1_000_000_000))),
         _ => Ok(plain(n)),
     }
 }
@@ -210,19 +202,19 @@ fn is_url_context(c: &str) -> bool {
         || c.starts_with("oci-layout://")
 }
 
-fn abs_str(dir: &Path, p: &str, home: Option<&str>) -> String {
+fn abs_str(dir: &Path, p: &str, home: Option<&str>) -> Str {
     let b = p.as_bytes();
     if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
     {
         // A Windows path: absolute on the engine's side.
-        return p.to_string();
+        return Str::new(p);
     }
     let p = expand_home(p, home);
     if Path::new(&p).is_absolute() {
         // Compose leaves absolute paths as written (a trailing slash stays).
-        return p;
+        return Str::from(p);
     }
-    absolute(dir, Path::new(&p)).display().to_string()
+    Str::from(absolute(dir, Path::new(&p)).display().to_string())
 }
 
 /// Target of a short volume spec, for de-duplication before normalisation.
@@ -487,7 +479,7 @@ fn abs_values(n: &mut Node, dir: &Path, home: Option<&str>) {
                     && let Some((k, p)) = x.split_once('=')
                     && !is_url_context(p)
                 {
-                    *x = format!("{k}={}", abs_str(dir, p, home));
+                    *x = Str::from(format!("{k}={}", abs_str(dir, p, home)));
                 }
             }
         }
@@ -723,7 +715,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
                 if v.get("type").and_then(J::as_str) == Some("volume")
                     && let Some(src) = v.get("source").and_then(J::as_str)
                 {
-                    used_volumes.push(src.replace("$$", "$"));
+                    used_volumes.push(src.to_string());
                 }
             }
         }
@@ -1085,7 +1077,7 @@ impl Cx<'_> {
         let mut out = JMap::new();
         for it in listify(ef) {
             let (path, required, raw) = match &it.value {
-                Value::Str(p) => (p.clone(), true, false),
+                Value::Str(p) => (p.to_string(), true, false),
                 Value::Map(m) => (
                     m.get("path")
                         .and_then(Node::scalar_string)
@@ -1231,7 +1223,7 @@ impl Cx<'_> {
                     {
                         *src = abs_str(self.dir, src, self.home);
                     }
-                    out.push(escape_json(J::Object(long)));
+                    out.push(J::Object(long));
                 }
                 Value::Map(m) => {
                     let mut o = JMap::new();
@@ -1310,7 +1302,7 @@ impl Cx<'_> {
                         && let Some(J::String(src)) = o.get_mut("source")
                         && !src.is_empty()
                     {
-                        *src = esc(&abs_str(self.dir, &src.replace("$$", "$"), self.home));
+                        *src = abs_str(self.dir, src, self.home);
                     }
                     out.push(J::Object(o));
                 }
@@ -1646,21 +1638,6 @@ impl Cx<'_> {
     }
 }
 
-/// Escapes every string of `j` in place (values only, as compose does): rebuilding the maps would
-/// hash every key again.
-fn escape_json(mut j: J) -> J {
-    fn walk(j: &mut J) {
-        match j {
-            J::String(x) if x.contains('$') => *x = esc(x),
-            J::Array(a) => a.iter_mut().for_each(walk),
-            J::Object(o) => o.values_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut j);
-    j
-}
-
 fn listify(n: &Node) -> Vec<&Node> {
     match &n.value {
         Value::Seq(v) => v.iter().collect(),
@@ -1736,10 +1713,10 @@ fn mounts(v: &Node, secrets: bool) -> J {
                 for (k, x) in m {
                     let val = match k.as_ref() {
                         "mode" => match &x.value {
-                            Value::Int(i) => J::String(format!("0{:o}", i)),
+                            Value::Int(i) => J::from(format!("0{:o}", i)),
                             Value::Str(t) => {
                                 match i64::from_str_radix(t.trim_start_matches("0o"), 8) {
-                                    Ok(i) => J::String(format!("0{:o}", i)),
+                                    Ok(i) => J::from(format!("0{:o}", i)),
                                     Err(_) => s(t),
                                 }
                             }
@@ -1894,9 +1871,9 @@ fn devices(v: &Node) -> J {
                     _ => (parts[0], parts[1], parts[2]),
                 };
                 out.push(obj([
-                    ("source", J::from(esc(src))),
-                    ("target", J::from(esc(dst))),
-                    ("permissions", J::from(esc(perm))),
+                    ("source", J::from(src)),
+                    ("target", J::from(dst)),
+                    ("permissions", J::from(perm)),
                 ]));
             }
             _ => out.push(plain(d)),
@@ -2276,7 +2253,7 @@ fn check(
                 if v.get("type").and_then(J::as_str) == Some("volume")
                     && let Some(src) = v.get("source").and_then(J::as_str)
                     && !src.is_empty()
-                    && !volumes.contains_key(&src.replace("$$", "$"))
+                    && !volumes.contains_key(src)
                 {
                     return Err(invalid_at(
                         name,

@@ -1,7 +1,8 @@
 //! Printing the canonical tree as YAML for `hoist config --format yaml`: block style, keys in the
-//! tree's order, strings quoted only where YAML would read them as something else.
+//! tree's order, strings quoted only where YAML would read them as something else, `$` doubled
+//! as compose prints it.
 
-use crate::json::{Map, Value as J};
+use crate::json::{Map, Value as J, printed_str};
 
 /// Renders a JSON tree as a YAML document.
 pub fn to_yaml(v: &J) -> String {
@@ -44,7 +45,7 @@ fn value_after_key(v: &J, level: usize, out: &mut String) {
         }
         J::String(s) if s.contains('\n') => {
             out.push(' ');
-            out.push_str(&double_quoted(s));
+            out.push_str(&double_quoted(&printed_str(s)));
             out.push('\n');
         }
         other => {
@@ -93,7 +94,7 @@ fn scalar(v: &J) -> String {
         J::Null => "null".into(),
         J::Bool(b) => b.to_string(),
         J::Number(n) => n.to_string(),
-        J::String(s) => quote(s),
+        J::String(s) => quote(&printed_str(s)),
         J::Array(_) => "[]".into(),
         J::Object(_) => "{}".into(),
     }

@@ -316,7 +316,7 @@ fn check(node: &Node, at: usize, rules: &[Rule]) -> Result<(), Failure> {
             let mut extra = Vec::new();
             for (k, v) in map {
                 let mut matched = false;
-                if let Some(&p) = r.properties.as_ref().and_then(|p| p.get(k.as_ref())) {
+                if let Some(&p) = r.properties.as_ref().and_then(|p| p.get(k.as_str())) {
                     matched = true;
                     check(v, p, rules).map_err(|f| under(f, k))?;
                 }

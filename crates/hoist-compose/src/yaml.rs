@@ -19,21 +19,21 @@ use crate::error::{ComposeError, Location};
 /// An ordered mapping of string keys to nodes.
 pub type Map = crate::vecmap::VecMap<Node>;
 
-pub use crate::json::Key;
+pub use crate::json::{Key, Str};
 
 /// A mapping key: compose's own names borrow the schema's text, other keys are copied.
 pub(crate) fn key_of(s: &str) -> Key {
     match crate::schema::keyword(s) {
-        Some(k) => Key::Borrowed(k),
-        None => Key::Owned(s.to_owned()),
+        Some(k) => Key::new_static(k),
+        None => Key::new(s),
     }
 }
 
 /// [`key_of`] for a key already read into a string.
-pub(crate) fn key_from(s: String) -> Key {
-    match crate::schema::keyword(&s) {
-        Some(k) => Key::Borrowed(k),
-        None => Key::Owned(s),
+pub(crate) fn key_from(s: impl AsRef<str> + Into<Key>) -> Key {
+    match crate::schema::keyword(s.as_ref()) {
+        Some(k) => Key::new_static(k),
+        None => s.into(),
     }
 }
 
@@ -44,7 +44,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Str),
     Seq(Vec<Node>),
     Map(Map),
 }
@@ -179,7 +179,7 @@ impl Node {
             key: None,
         }
     }
-    pub fn str(s: impl Into<String>, pos: Pos) -> Node {
+    pub fn str(s: impl Into<Str>, pos: Pos) -> Node {
         Node::new(Value::Str(s.into()), pos)
     }
     pub fn null(pos: Pos) -> Node {
@@ -222,7 +222,7 @@ impl Node {
     /// strings, e.g. environment values and labels).
     pub fn scalar_string(&self) -> Option<String> {
         match &self.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(format_float(*f)),
@@ -496,10 +496,10 @@ impl<'a> Builder<'a> {
                 self.count(1, &pos)?;
                 let (tag_kind, core) = classify_tag(tag.as_deref());
                 let value = match core.as_deref() {
-                    Some("str") => Value::Str(text.into_owned()),
+                    Some("str") => Value::Str(Str::from(text)),
                     Some(_) => resolve_plain_owned(text),
                     None if style == ScalarStyle::Plain => resolve_plain_owned(text),
-                    None => Value::Str(text.into_owned()),
+                    None => Value::Str(Str::from(text)),
                 };
                 let node = Node {
                     value,
@@ -625,7 +625,7 @@ impl<'a> Builder<'a> {
             };
             let value = self.node(depth + 1);
             if value.is_err() && self.non_string.is_some() {
-                self.path.push(key.clone());
+                self.path.push(key.to_string());
             }
             let mut value = value?;
             value.key = Some((key_pos.line, key_pos.col));
@@ -787,13 +787,13 @@ fn classify_tag(tag: Option<&saphyr_parser::Tag>) -> (Tag, Option<String>) {
 fn resolve_plain_owned(text: std::borrow::Cow<'_, str>) -> Value {
     match resolve_typed(&text) {
         Some(v) => v,
-        None => Value::Str(text.into_owned()),
+        None => Value::Str(Str::from(text)),
     }
 }
 
 /// Types a plain scalar as go-yaml v3 does.
 pub fn resolve_plain(s: &str) -> Value {
-    resolve_typed(s).unwrap_or_else(|| Value::Str(s.to_string()))
+    resolve_typed(s).unwrap_or_else(|| Value::Str(Str::new(s)))
 }
 
 /// The non-string value a plain scalar stands for, if any.

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use crate::yaml::{
-    Collect, FileName, Key, MAX_DEPTH, MAX_NODES, Node, Pos, Tag, Value, key_from, key_of,
+    Collect, FileName, Key, MAX_DEPTH, MAX_NODES, Node, Pos, Str, Tag, Value, key_from, key_of,
     resolve_plain, resolve_typed, size,
 };
 
@@ -441,7 +441,7 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 self.count(1)?;
-                Node::new(Value::Str(s), self.pos(line, col))
+                Node::new(Value::Str(Str::from(s)), self.pos(line, col))
             }
             // `-1`, `--flag`: a dash starts a plain scalar unless a space follows it.
             b'-' if b.get(1).is_none_or(|&x| x == b' ') => return None,

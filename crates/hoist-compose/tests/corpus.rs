@@ -131,7 +131,8 @@ fn run_case(dir: &Path, cases: &Path) -> Outcome {
     // where compose did.
     let result = std::panic::catch_unwind(|| {
         hoist_compose::load_canonical(&opts).and_then(|c| {
-            let printed: J = serde_json::to_value(&c.json).expect("the tree serialises");
+            let printed: J = serde_json::to_value(hoist_compose::json::Printed(&c.json))
+                .expect("the tree serialises");
             c.into_project().map(|_| printed)
         })
     });

@@ -183,7 +183,7 @@ fn several_files_merge_with_compose_rules() {
     let web = &p.services["web"];
     assert_eq!(
         web.command.as_deref(),
-        Some(&["run".to_string(), "b".to_string()][..])
+        Some(&["run".into(), "b".into()][..])
     );
     assert_eq!(web.environment["A"].as_deref(), Some("1"));
     assert_eq!(web.environment["B"].as_deref(), Some("3"));

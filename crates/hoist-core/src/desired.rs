@@ -41,9 +41,9 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
             .networks
             .iter()
             .map(|(key, n)| NetworkSpec {
-                key: key.clone(),
-                name: n.name.clone(),
-                driver: n.driver.clone(),
+                key: key.to_string(),
+                name: n.name.to_string(),
+                driver: n.driver.as_deref().map(String::from),
                 external: n.external,
                 internal: bool_extra(&n.extra, "internal"),
                 attachable: bool_extra(&n.extra, "attachable"),
@@ -51,7 +51,7 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
                 labels: n
                     .labels
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 driver_opts: string_map(n.extra.get("driver_opts")),
                 subnets: n
@@ -73,14 +73,14 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
             .volumes
             .iter()
             .map(|(key, v)| VolumeSpec {
-                key: key.clone(),
-                name: v.name.clone(),
-                driver: v.driver.clone(),
+                key: key.to_string(),
+                name: v.name.to_string(),
+                driver: v.driver.as_deref().map(String::from),
                 external: v.external,
                 labels: v
                     .labels
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 driver_opts: string_map(v.extra.get("driver_opts")),
             })
@@ -93,7 +93,11 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
     Ok(spec)
 }
 
-fn bool_extra(extra: &indexmap::IndexMap<String, J>, key: &str) -> bool {
+fn strings_of(v: &[hoist_compose::Str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn bool_extra(extra: &indexmap::IndexMap<hoist_compose::Str, J>, key: &str) -> bool {
     extra.get(key).and_then(J::as_bool).unwrap_or(false)
 }
 
@@ -141,7 +145,7 @@ fn int(v: Option<&J>) -> Option<i64> {
 }
 
 /// Go duration text (`1m30s`) to nanoseconds.
-fn duration_ns(service: &str, key: &str, v: Option<&String>) -> Result<Option<i64>, DesiredError> {
+fn duration_ns(service: &str, key: &str, v: Option<&str>) -> Result<Option<i64>, DesiredError> {
     match v {
         None => Ok(None),
         Some(text) => hoist_compose::units::parse_duration(text)
@@ -171,23 +175,27 @@ fn service_spec(
 ) -> Result<ServiceSpec, DesiredError> {
     let name = s.name.as_str();
     let sep = if project.legacy { '_' } else { '-' };
-    let image = s
-        .image
-        .clone()
-        .unwrap_or_else(|| format!("{}{sep}{name}", project.name));
+    let image = match &s.image {
+        Some(i) => i.to_string(),
+        None => format!("{}{sep}{name}", project.name),
+    };
     let pull_policy = match s.extra.get("pull_policy").and_then(J::as_str) {
         Some(p) => p.parse().map_err(|e: String| err(name, e))?,
         None => PullPolicy::Missing,
     };
     let build = s.build.as_ref().map(|b| BuildSpec {
-        context: b.context.clone(),
-        dockerfile: b.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()),
-        args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        target: b.target.clone(),
+        context: b.context.to_string(),
+        dockerfile: b.dockerfile.as_deref().unwrap_or("Dockerfile").to_string(),
+        args: b
+            .args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        target: b.target.as_deref().map(String::from),
         labels: b
             .labels
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     });
     let replicas = s
@@ -206,7 +214,7 @@ fn service_spec(
             _ => Condition::ServiceStarted,
         };
         depends_on.push(Dependency {
-            service: dep.clone(),
+            service: dep.to_string(),
             condition,
             required: d.required,
         });
@@ -220,8 +228,8 @@ fn service_spec(
                 alias: alias.into(),
             },
             None => Link {
-                service: l.clone(),
-                alias: l.clone(),
+                service: l.to_string(),
+                alias: l.to_string(),
             },
         })
         .collect();
@@ -230,7 +238,7 @@ fn service_spec(
     let container_of = |service: &str| -> Option<String> {
         let target = project.services.get(service)?;
         Some(match &target.container_name {
-            Some(n) => n.clone(),
+            Some(n) => n.to_string(),
             None => format!("{}{sep}{service}{sep}1", project.name),
         })
     };
@@ -247,7 +255,7 @@ fn service_spec(
                 format!("network_mode refers to undefined service {target}"),
             )
         })?;
-        network_mode = Some(format!("container:{container}"));
+        network_mode = Some(format!("container:{container}").into());
         if !depends_on.iter().any(|d| d.service == target) {
             depends_on.push(Dependency {
                 service: target.to_string(),
@@ -275,9 +283,9 @@ fn service_spec(
                 let opts = opts.clone().unwrap_or_default();
                 NetworkAttachment {
                     network: engine_name,
-                    aliases: opts.aliases,
-                    ipv4_address: opts.ipv4_address,
-                    ipv6_address: opts.ipv6_address,
+                    aliases: opts.aliases.into_iter().map(String::from).collect(),
+                    ipv4_address: opts.ipv4_address.map(String::from),
+                    ipv6_address: opts.ipv6_address.map(String::from),
                 }
             })
             .collect()
@@ -302,8 +310,8 @@ fn service_spec(
             };
             PortBinding {
                 container_port: format!("{}/{proto}", p.target),
-                host_ip: p.host_ip.clone(),
-                host_port: p.published.clone(),
+                host_ip: p.host_ip.as_deref().map(String::from),
+                host_port: p.published.as_deref().map(String::from),
             }
         })
         .collect();
@@ -321,8 +329,8 @@ fn service_spec(
                 .iter()
                 .find(|v| &v.key == key)
                 .map(|v| v.name.clone())
-                .unwrap_or_else(|| key.clone()),
-            (_, Some(src)) => src.clone(),
+                .unwrap_or_else(|| key.to_string()),
+            (_, Some(src)) => src.to_string(),
             (_, None) => String::new(),
         };
         let create_host_path = m
@@ -332,9 +340,9 @@ fn service_spec(
             .and_then(J::as_bool)
             .unwrap_or(false);
         mounts.push(MountSpec {
-            kind: m.kind.clone(),
+            kind: m.kind.to_string(),
             source,
-            target: m.target.clone(),
+            target: m.target.to_string(),
             read_only: m.read_only,
             create_host_path,
         });
@@ -353,13 +361,13 @@ fn service_spec(
             };
             let Some(file) = &object.file else { continue };
             let target = match &r.target {
-                Some(t) if t.starts_with('/') => t.clone(),
+                Some(t) if t.starts_with('/') => t.to_string(),
                 Some(t) => format!("{default_dir}{t}"),
                 None => format!("{default_dir}{}", r.source),
             };
             mounts.push(MountSpec {
                 kind: "bind".into(),
-                source: file.clone(),
+                source: file.to_string(),
                 target,
                 read_only: true,
                 create_host_path: false,
@@ -373,19 +381,19 @@ fn service_spec(
         .is_some_and(|h| h.disable || h.test.first().is_some_and(|t| t == "NONE"));
     let healthcheck = match &s.healthcheck {
         Some(h) if !healthcheck_disabled => Some(HealthSpec {
-            test: h.test.clone(),
-            interval_ns: duration_ns(name, "healthcheck.interval", h.interval.as_ref())?,
-            timeout_ns: duration_ns(name, "healthcheck.timeout", h.timeout.as_ref())?,
+            test: h.test.iter().map(|x| x.to_string()).collect(),
+            interval_ns: duration_ns(name, "healthcheck.interval", h.interval.as_deref())?,
+            timeout_ns: duration_ns(name, "healthcheck.timeout", h.timeout.as_deref())?,
             start_period_ns: duration_ns(
                 name,
                 "healthcheck.start_period",
-                h.start_period.as_ref(),
+                h.start_period.as_deref(),
             )?,
             retries: h.retries.map(|r| r as i64),
         }),
         _ => None,
     };
-    let stop_timeout_secs = duration_ns(name, "stop_grace_period", s.stop_grace_period.as_ref())?
+    let stop_timeout_secs = duration_ns(name, "stop_grace_period", s.stop_grace_period.as_deref())?
         .map(|ns| (ns / 1_000_000_000) as u64);
 
     let x = &s.extra;
@@ -452,21 +460,21 @@ fn service_spec(
     };
 
     let container = ContainerSpec {
-        image: image.clone(),
-        cmd: s.command.clone(),
-        entrypoint: s.entrypoint.clone(),
+        image: image.to_string(),
+        cmd: s.command.as_deref().map(strings_of),
+        entrypoint: s.entrypoint.as_deref().map(strings_of),
         env,
         labels: s
             .labels
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         exposed_ports: exposed,
         ports,
         mounts,
-        working_dir: s.working_dir.clone(),
-        user: s.user.clone(),
-        hostname: s.hostname.clone(),
+        working_dir: s.working_dir.as_deref().map(String::from),
+        user: s.user.as_deref().map(String::from),
+        hostname: s.hostname.as_deref().map(String::from),
         domainname: x.get("domainname").and_then(scalar),
         tty: s.tty,
         stdin_open: s.stdin_open,
@@ -479,23 +487,23 @@ fn service_spec(
         dns: strings(x.get("dns")),
         dns_search: strings(x.get("dns_search")),
         security_opt: strings(x.get("security_opt")),
-        restart: s.restart.clone(),
+        restart: s.restart.as_deref().map(String::from),
         healthcheck,
         healthcheck_disabled,
-        stop_signal: s.stop_signal.clone(),
+        stop_signal: s.stop_signal.as_deref().map(String::from),
         stop_timeout: stop_timeout_secs.map(|t| t as i64),
-        network_mode,
+        network_mode: network_mode.map(String::from),
         tmpfs,
         shm_size: int(x.get("shm_size")),
         memory: int(x.get("mem_limit")),
         nano_cpus,
         logging: s.logging.as_ref().and_then(|l| {
             Some(LogSpec {
-                driver: l.driver.clone()?,
+                driver: l.driver.as_deref()?.to_string(),
                 options: l
                     .options
                     .iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.to_string())))
                     .collect(),
             })
         }),
@@ -534,7 +542,7 @@ fn service_spec(
         pull_policy,
         build,
         replicas,
-        container_name: s.container_name.clone(),
+        container_name: s.container_name.as_deref().map(String::from),
         depends_on,
         links,
         networks,

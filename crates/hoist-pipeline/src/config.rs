@@ -636,7 +636,7 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(node) => match &node.value {
-                Value::Str(s) => Ok(Some(s.clone())),
+                Value::Str(s) => Ok(Some(s.to_string())),
                 Value::Int(_) | Value::Float(_) => Ok(node.scalar_string()),
                 _ => Err(err_at(node, format!("{key} must be a string"))),
             },
@@ -658,7 +658,7 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(node) => match &node.value {
-                Value::Str(s) => Ok(Some(vec![s.clone()])),
+                Value::Str(s) => Ok(Some(vec![s.to_string()])),
                 Value::Seq(items) => items
                     .iter()
                     .map(|i| {

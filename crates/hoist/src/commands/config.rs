@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
             ConfigFormat::Json => {
                 // Straight to the (buffered) terminal: no copy of a large project's text.
                 let mut w = std::io::BufWriter::new(&mut out);
-                serde_json::to_writer_pretty(&mut w, &project.json)?;
+                serde_json::to_writer_pretty(&mut w, &hoist_compose::json::Printed(&project.json))?;
                 w.flush()?;
             }
             ConfigFormat::Yaml => {
@@ -80,11 +80,10 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
     let mut out = std::io::stdout().lock();
     for (name, svc) in &project.services {
         // Compose prints the image a build would be tagged with when none is set.
-        let image = svc
-            .image
-            .clone()
-            .unwrap_or_else(|| format!("{}-{name}", project.name));
-        writeln!(out, "{image}")?;
+        match &svc.image {
+            Some(image) => writeln!(out, "{image}")?,
+            None => writeln!(out, "{}-{name}", project.name)?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
