@@ -20,6 +20,37 @@ pub type Str = smol_str::SmolStr;
 /// A mapping key.
 pub type Key = Str;
 
+/// What a map key is made from: literal names are kept as static text (no copy), strings are
+/// moved or shared. (A borrowed `&str` that is not `'static` is turned into a key with
+/// [`Str::new`].)
+pub trait IntoKey {
+    fn into_key(self) -> Key;
+}
+
+impl IntoKey for &'static str {
+    fn into_key(self) -> Key {
+        Key::new_static(self)
+    }
+}
+
+impl IntoKey for Str {
+    fn into_key(self) -> Key {
+        self
+    }
+}
+
+impl IntoKey for &Str {
+    fn into_key(self) -> Key {
+        self.clone()
+    }
+}
+
+impl IntoKey for String {
+    fn into_key(self) -> Key {
+        Key::from(self)
+    }
+}
+
 /// One node of the printed tree.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -75,8 +106,8 @@ impl Map {
     }
 
     /// Sets `k`, keeping its place when it is already there; returns the value it replaced.
-    pub fn insert(&mut self, k: impl Into<Key>, v: Value) -> Option<Value> {
-        let k = k.into();
+    pub fn insert(&mut self, k: impl IntoKey, v: Value) -> Option<Value> {
+        let k = k.into_key();
         match self.index_of(&k) {
             Some(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
             None => {
@@ -87,8 +118,8 @@ impl Map {
     }
 
     /// Appends an entry whose key the caller knows is not in the map yet.
-    pub fn push(&mut self, k: impl Into<Key>, v: Value) {
-        let k = k.into();
+    pub fn push(&mut self, k: impl IntoKey, v: Value) {
+        let k = k.into_key();
         debug_assert!(!self.contains_key(&k), "duplicate key {k}");
         self.0.push((k, v));
     }
@@ -99,14 +130,19 @@ impl Map {
         Some(self.0.remove(i).1)
     }
 
+    /// Moves out the entries whose key `f` selects, keeping the order of both.
+    pub fn extract(&mut self, mut f: impl FnMut(&str) -> bool) -> Vec<(Key, Value)> {
+        self.0.extract_if(.., |(k, _)| f(k)).collect()
+    }
+
     pub fn retain(&mut self, mut f: impl FnMut(&Key, &mut Value) -> bool) {
         self.0.retain_mut(|(k, v)| f(k, v));
     }
 
-    pub fn entry(&mut self, k: impl Into<Key>) -> Entry<'_> {
+    pub fn entry(&mut self, k: impl IntoKey) -> Entry<'_> {
         Entry {
             map: self,
-            key: k.into(),
+            key: k.into_key(),
         }
     }
 
@@ -139,9 +175,28 @@ impl Map {
         self.0.sort_by(|a, b| a.0.cmp(&b.0));
     }
 
-    /// Sorts the entries with `f` (stable; `f` runs once per entry).
-    pub fn sort_by_key<T: Ord>(&mut self, mut f: impl FnMut(&str) -> T) {
-        self.0.sort_by_cached_key(|(k, _)| f(k));
+    /// Sorts the entries by the rank `f` gives their keys (stable; `f` runs once per entry).
+    pub fn sort_by_key(&mut self, mut f: impl FnMut(&str) -> usize) {
+        const SMALL: usize = 32;
+        let n = self.0.len();
+        if n > SMALL {
+            self.0.sort_by_cached_key(|(k, _)| f(k));
+            return;
+        }
+        // A compose object has a few dozen keys at most: insertion sort with the ranks on the
+        // stack, no allocation.
+        let mut ranks = [0usize; SMALL];
+        for (r, (k, _)) in ranks.iter_mut().zip(&self.0) {
+            *r = f(k);
+        }
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && ranks[j - 1] > ranks[j] {
+                ranks.swap(j - 1, j);
+                self.0.swap(j - 1, j);
+                j -= 1;
+            }
+        }
     }
 }
 
@@ -164,7 +219,7 @@ impl<'a> IntoIterator for &'a Map {
     }
 }
 
-impl<K: Into<Key>> FromIterator<(K, Value)> for Map {
+impl<K: IntoKey> FromIterator<(K, Value)> for Map {
     /// Later duplicates replace earlier ones, in the earlier one's place.
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Map {
         let mut m = Map::new();
@@ -173,7 +228,7 @@ impl<K: Into<Key>> FromIterator<(K, Value)> for Map {
     }
 }
 
-impl<K: Into<Key>> Extend<(K, Value)> for Map {
+impl<K: IntoKey> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
@@ -520,6 +575,61 @@ impl<'de> Deserializer<'de> for Value {
     }
 }
 
+/// Reading a tree from any serde format (used for the model's `extra` maps).
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                serde::Deserialize::deserialize(d)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+                Ok(Value::Bool(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+                Ok(Value::Number(n.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+                Ok(Value::Number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+                Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+                Ok(Value::String(Str::new(s)))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Value, E> {
+                Ok(Value::String(Str::from(s)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(Value::Array(out))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let mut out = Map::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((k, v)) = map.next_entry::<Str, Value>()? {
+                    out.insert(k, v);
+                }
+                Ok(Value::Object(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> IntoDeserializer<'de, Error> for Value {
     type Deserializer = Value;
     fn into_deserializer(self) -> Value {
@@ -607,6 +717,22 @@ mod tests {
     }
 
     #[test]
+    fn sorting_by_rank_is_stable_for_small_and_large_maps() {
+        for n in [0usize, 1, 5, 32, 33, 80] {
+            let mut m = Map::new();
+            for i in 0..n {
+                m.push(format!("k{i}"), Value::from(i));
+            }
+            let rank = |k: &str| k[1..].parse::<usize>().unwrap() % 3;
+            let mut want: Vec<String> = m.keys().map(|k| k.to_string()).collect();
+            want.sort_by_key(|k| rank(k));
+            m.sort_by_key(rank);
+            let got: Vec<String> = m.keys().map(|k| k.to_string()).collect();
+            assert_eq!(got, want, "{n} entries");
+        }
+    }
+
+    #[test]
     fn printing_doubles_dollars_in_values_only() {
         let mut m = Map::new();
         m.insert("a$b", Value::from("$HOME and $$"));
@@ -645,6 +771,8 @@ mod tests {
             list: serde_json::Value,
         }
         let ours = Outer::deserialize(sample()).unwrap();
+        let back: Value = serde_json::from_str(&serde_json::to_string(&sample()).unwrap()).unwrap();
+        assert_eq!(back, sample());
         let theirs: Outer = serde_json::from_value(sample().to_serde()).unwrap();
         assert_eq!(ours, theirs);
         assert_eq!(ours.inner, Inner { b: 2, a: None });

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ComposeError;
 use crate::merge::merge_maps;
-use crate::yaml::{Map, Node, Value};
+use crate::yaml::{Map, Node, Str, Value};
 
 /// Top-level keys of the current format: a file with any of them is not a v1 file.
 const V2_KEYS: &[&str] = &[
@@ -155,7 +155,7 @@ fn resolve(
     base_map.shift_remove("links");
     let mut svc_map = svc.as_map().cloned().unwrap_or_default();
     svc_map.shift_remove("extends");
-    let mut p = vec!["services".to_string(), name.to_string()];
+    let mut p = vec![Str::new_static("services"), Str::new(name)];
     Ok(Node::map(merge_maps(base_map, svc_map, &mut p), svc.pos))
 }
 

@@ -35,8 +35,8 @@ mod yaml_block;
 pub use error::{ComposeError, Location};
 pub use loader::{DEFAULT_FILES, LoadOptions};
 pub use model::{
-    Build, Dependency, Deploy, FileObject, Healthcheck, Logging, Mount, Network, Port, Project,
-    Service, ServiceFileRef, ServiceNetwork, Str, Volume,
+    Build, Dependency, Deploy, FileObject, Healthcheck, Logging, Mount, Network, OrderedMap, Port,
+    Project, Service, ServiceFileRef, ServiceNetwork, Str, Volume,
 };
 
 /// What `docker compose config` prints, without the typed model: for callers that only print it.

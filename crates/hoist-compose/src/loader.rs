@@ -10,7 +10,7 @@ use crate::error::{ComposeError, Location};
 use crate::interp::interpolate_tree;
 use crate::merge::{enforce_unicity, merge, merge_maps, strip_resets};
 use crate::normalize::resolve_service_paths;
-use crate::yaml::{Map, Node, Pos, Value};
+use crate::yaml::{Map, Node, Pos, Str, Value};
 
 /// What to load and with which context. Only the binary reads the process environment: it passes
 /// it here as `environment`.
@@ -574,7 +574,7 @@ fn resolve_extends(
     if let Some(m) = service.as_map_mut() {
         m.shift_remove("extends");
     }
-    let mut p = vec!["services".to_string(), name.to_string()];
+    let mut p = vec![Str::new_static("services"), Str::new(name)];
     let merged = match (base.value, service.value) {
         (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), service.pos),
         (_, v) => Node::new(v, service.pos),
@@ -624,7 +624,7 @@ fn apply_include(
         };
         let files: Vec<PathBuf> = paths
             .iter()
-            .map(|p| absolute(&dir, Path::new(&expand_home(p, ctx.home.as_deref()))))
+            .map(|p| absolute(&dir, Path::new(&*expand_home(p, ctx.home.as_deref()))))
             .collect();
         let Some(first) = files.first() else {
             continue;
@@ -738,10 +738,12 @@ fn apply_include(
 }
 
 /// `~` at the start of a path is the home directory.
-pub(crate) fn expand_home(p: &str, home: Option<&str>) -> String {
+pub(crate) fn expand_home<'a>(p: &'a str, home: Option<&str>) -> std::borrow::Cow<'a, str> {
     match (p.strip_prefix('~'), home) {
-        (Some(rest), Some(h)) if rest.is_empty() || rest.starts_with('/') => format!("{h}{rest}"),
-        _ => p.to_string(),
+        (Some(rest), Some(h)) if rest.is_empty() || rest.starts_with('/') => {
+            std::borrow::Cow::Owned(format!("{h}{rest}"))
+        }
+        _ => std::borrow::Cow::Borrowed(p),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use crate::yaml::{Map, Node, Tag, Value};
+use crate::yaml::{Map, Node, Str, Tag, Value};
 
 /// Whether `path` matches `pattern` (dot separated, `*` matches one segment).
 fn matches<S: AsRef<str>>(path: &[S], pattern: &str) -> bool {
@@ -42,7 +42,7 @@ enum Rule {
     Ulimit,
 }
 
-fn rule(path: &[String]) -> Option<Rule> {
+fn rule(path: &[Str]) -> Option<Rule> {
     use Rule::*;
     const RULES: &[(&str, Rule)] = &[
         ("networks.*.labels", ToSequence),
@@ -99,7 +99,7 @@ fn matches_split<S: AsRef<str>>(path: &[S], segs: &[&str]) -> bool {
 }
 
 /// Merges `over` onto `base`; `path` is where the two values sit in the compose tree.
-pub fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
+pub fn merge(base: Node, over: Node, path: &mut Vec<Str>) -> Node {
     if over.tag == Tag::Override {
         let mut o = over;
         o.tag = Tag::None;
@@ -137,7 +137,7 @@ pub fn merge(base: Node, over: Node, path: &mut Vec<String>) -> Node {
 }
 
 /// Merges two mappings key by key; `!reset` values delete the key.
-pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
+pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<Str>) -> Map {
     for (k, v) in over {
         if v.tag == Tag::Reset {
             base.shift_remove(&k);
@@ -150,7 +150,7 @@ pub fn merge_maps(mut base: Map, over: Map, path: &mut Vec<String>) -> Map {
             Some(existing) => {
                 let pos = existing.pos;
                 let current = std::mem::replace(existing, Node::null(pos));
-                path.push(k.to_string());
+                path.push(k.clone());
                 *existing = merge(current, v, path);
                 path.pop();
             }
@@ -190,7 +190,7 @@ fn strip_in_place(node: &mut Node) {
     }
 }
 
-fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<String>) -> Node {
+fn apply_rule(r: Rule, base: Node, over: Node, path: &mut Vec<Str>) -> Node {
     let pos = over.pos;
     match r {
         Rule::Override => {
@@ -376,6 +376,19 @@ fn dedup(node: &mut Node, path: &[&str]) {
     let Some(indexer) = indexer(path) else {
         return;
     };
+    // Short lists (nearly all of them) are checked in place first: most have no duplicate.
+    if items.len() <= 8 {
+        let dup = (1..items.len()).any(|i| {
+            indexer(&items[i]).is_some_and(|k| {
+                items[..i]
+                    .iter()
+                    .any(|x| indexer(x).is_some_and(|x| x == k))
+            })
+        });
+        if !dup {
+            return;
+        }
+    }
     // For each entry, the earlier entry with the same identity it replaces (if any); entries
     // without an identity are all kept.
     let keys: Vec<Option<Cow<'_, str>>> = items.iter().map(indexer).collect();

@@ -7,11 +7,15 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use serde::Deserialize;
-use serde_json::Value as J;
 
+/// The model's maps: in the file's (or compose's) order, hashed with foldhash (the keys are
+/// names from compose files; a project's maps are built once per load).
+pub type OrderedMap<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
+use serde::Deserialize;
+
+// Values of `extra` maps are values of the printed tree.
 pub use crate::json::Str;
-use crate::json::Value as Tree;
+use crate::json::Value as J;
 
 /// A resolved compose project.
 #[derive(Debug, Clone)]
@@ -24,11 +28,11 @@ pub struct Project {
     pub project_dir: PathBuf,
     /// The compose files read, in order.
     pub files: Vec<PathBuf>,
-    pub services: IndexMap<Str, Service>,
-    pub networks: IndexMap<Str, Network>,
-    pub volumes: IndexMap<Str, Volume>,
-    pub secrets: IndexMap<Str, FileObject>,
-    pub configs: IndexMap<Str, FileObject>,
+    pub services: OrderedMap<Str, Service>,
+    pub networks: OrderedMap<Str, Network>,
+    pub volumes: OrderedMap<Str, Volume>,
+    pub secrets: OrderedMap<Str, FileObject>,
+    pub configs: OrderedMap<Str, FileObject>,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
 }
@@ -57,18 +61,18 @@ pub struct Service {
     pub command: Option<Vec<Str>>,
     pub entrypoint: Option<Vec<Str>>,
     /// `None` values are declared but unset variables.
-    pub environment: IndexMap<Str, Option<Str>>,
+    pub environment: OrderedMap<Str, Option<Str>>,
     pub ports: Vec<Port>,
     pub expose: Vec<Str>,
     pub volumes: Vec<Mount>,
     /// Networks the service joins; empty when `network_mode` is set.
-    pub networks: IndexMap<Str, Option<ServiceNetwork>>,
-    pub depends_on: IndexMap<Str, Dependency>,
+    pub networks: OrderedMap<Str, Option<ServiceNetwork>>,
+    pub depends_on: OrderedMap<Str, Dependency>,
     /// Legacy links, `service[:alias]`.
     pub links: Vec<Str>,
     pub external_links: Vec<Str>,
     pub healthcheck: Option<Healthcheck>,
-    pub labels: IndexMap<Str, Str>,
+    pub labels: OrderedMap<Str, Str>,
     pub restart: Option<Str>,
     pub container_name: Option<Str>,
     pub network_mode: Option<Str>,
@@ -90,7 +94,7 @@ pub struct Service {
     pub configs: Vec<ServiceFileRef>,
     /// Every other key, as compose prints it.
     #[serde(skip)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -99,12 +103,12 @@ pub struct Build {
     pub context: Str,
     pub dockerfile: Option<Str>,
     pub dockerfile_inline: Option<Str>,
-    pub args: IndexMap<Str, Str>,
+    pub args: OrderedMap<Str, Str>,
     pub target: Option<Str>,
-    pub labels: IndexMap<Str, Str>,
+    pub labels: OrderedMap<Str, Str>,
     pub tags: Vec<Str>,
     #[serde(skip)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 /// A published or exposed port in long syntax.
@@ -130,7 +134,7 @@ pub struct Mount {
     pub target: Str,
     pub read_only: bool,
     #[serde(skip)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -140,7 +144,7 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<Str>,
     pub ipv6_address: Option<Str>,
     #[serde(skip)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -171,18 +175,18 @@ pub struct Healthcheck {
 pub struct Deploy {
     pub mode: Option<Str>,
     pub replicas: Option<i64>,
-    pub labels: IndexMap<Str, Str>,
+    pub labels: OrderedMap<Str, Str>,
     pub resources: J,
     pub restart_policy: Option<J>,
     #[serde(skip)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Logging {
     pub driver: Option<Str>,
-    pub options: IndexMap<Str, Option<Str>>,
+    pub options: OrderedMap<Str, Option<Str>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -202,9 +206,9 @@ pub struct Network {
     pub name: Str,
     pub driver: Option<Str>,
     pub external: bool,
-    pub labels: IndexMap<Str, Str>,
+    pub labels: OrderedMap<Str, Str>,
     #[serde(flatten)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -213,9 +217,9 @@ pub struct Volume {
     pub name: Str,
     pub driver: Option<Str>,
     pub external: bool,
-    pub labels: IndexMap<Str, Str>,
+    pub labels: OrderedMap<Str, Str>,
     #[serde(flatten)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
 /// A top-level secret or config.
@@ -228,101 +232,116 @@ pub struct FileObject {
     pub content: Option<Str>,
     pub external: bool,
     #[serde(flatten)]
-    pub extra: IndexMap<Str, J>,
+    pub extra: OrderedMap<Str, J>,
 }
 
-/// Keys of `obj` that the typed struct does not model, for its `extra` map. Filled by hand
-/// because serde's `flatten` is slow on projects with hundreds of services.
-pub(crate) fn extra_of(obj: &Tree, known: &[&str]) -> IndexMap<Str, J> {
+/// Moves the entries of `obj` that the typed struct does not model out of it, for its `extra`
+/// map. Done by hand because serde's `flatten` is slow on projects with hundreds of services;
+/// the derive then reads only the modelled keys.
+pub(crate) fn take_extra(obj: &mut J, known: fn(&str) -> bool) -> OrderedMap<Str, J> {
     match obj {
-        Tree::Object(m) => m
-            .iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.to_serde()))
-            .collect(),
-        _ => IndexMap::new(),
+        J::Object(m) if m.keys().any(|k| !known(k)) => {
+            m.extract(|k| !known(k)).into_iter().collect()
+        }
+        _ => OrderedMap::default(),
     }
 }
 
-pub(crate) const SERVICE_FIELDS: &[&str] = &[
-    "image",
-    "build",
-    "command",
-    "entrypoint",
-    "environment",
-    "ports",
-    "expose",
-    "volumes",
-    "networks",
-    "depends_on",
-    "links",
-    "external_links",
-    "healthcheck",
-    "labels",
-    "restart",
-    "container_name",
-    "network_mode",
-    "hostname",
-    "user",
-    "working_dir",
-    "volumes_from",
-    "deploy",
-    "logging",
-    "profiles",
-    "scale",
-    "stop_grace_period",
-    "stop_signal",
-    "tty",
-    "stdin_open",
-    "privileged",
-    "read_only",
-    "secrets",
-    "configs",
-];
-const BUILD_FIELDS: &[&str] = &[
-    "context",
-    "dockerfile",
-    "dockerfile_inline",
-    "args",
-    "target",
-    "labels",
-    "tags",
-];
-const MOUNT_FIELDS: &[&str] = &["type", "source", "target", "read_only"];
-const NETWORK_FIELDS: &[&str] = &["aliases", "ipv4_address", "ipv6_address"];
-const DEPLOY_FIELDS: &[&str] = &["mode", "replicas", "labels", "resources", "restart_policy"];
+fn service_field(k: &str) -> bool {
+    matches!(
+        k,
+        "image"
+            | "build"
+            | "command"
+            | "entrypoint"
+            | "environment"
+            | "ports"
+            | "expose"
+            | "volumes"
+            | "networks"
+            | "depends_on"
+            | "links"
+            | "external_links"
+            | "healthcheck"
+            | "labels"
+            | "restart"
+            | "container_name"
+            | "network_mode"
+            | "hostname"
+            | "user"
+            | "working_dir"
+            | "volumes_from"
+            | "deploy"
+            | "logging"
+            | "profiles"
+            | "scale"
+            | "stop_grace_period"
+            | "stop_signal"
+            | "tty"
+            | "stdin_open"
+            | "privileged"
+            | "read_only"
+            | "secrets"
+            | "configs"
+    )
+}
 
-/// The `extra` maps of one service, read before the derive consumes its tree.
+fn build_field(k: &str) -> bool {
+    matches!(
+        k,
+        "context" | "dockerfile" | "dockerfile_inline" | "args" | "target" | "labels" | "tags"
+    )
+}
+
+fn mount_field(k: &str) -> bool {
+    matches!(k, "type" | "source" | "target" | "read_only")
+}
+
+fn network_field(k: &str) -> bool {
+    matches!(k, "aliases" | "ipv4_address" | "ipv6_address")
+}
+
+fn deploy_field(k: &str) -> bool {
+    matches!(
+        k,
+        "mode" | "replicas" | "labels" | "resources" | "restart_policy"
+    )
+}
+
+/// The `extra` maps of one service, moved out of its tree before the derive reads the rest.
 struct Extras {
-    service: IndexMap<Str, J>,
-    build: IndexMap<Str, J>,
-    deploy: IndexMap<Str, J>,
-    volumes: Vec<IndexMap<Str, J>>,
-    networks: IndexMap<Str, IndexMap<Str, J>>,
+    service: OrderedMap<Str, J>,
+    build: OrderedMap<Str, J>,
+    deploy: OrderedMap<Str, J>,
+    volumes: Vec<OrderedMap<Str, J>>,
+    networks: OrderedMap<Str, OrderedMap<Str, J>>,
 }
 
 impl Extras {
-    fn of(json: &Tree) -> Extras {
+    fn take(json: &mut J) -> Extras {
         Extras {
-            service: extra_of(json, SERVICE_FIELDS),
+            service: take_extra(json, service_field),
             build: json
-                .get("build")
-                .map(|j| extra_of(j, BUILD_FIELDS))
+                .get_mut("build")
+                .map(|j| take_extra(j, build_field))
                 .unwrap_or_default(),
             deploy: json
-                .get("deploy")
-                .map(|j| extra_of(j, DEPLOY_FIELDS))
+                .get_mut("deploy")
+                .map(|j| take_extra(j, deploy_field))
                 .unwrap_or_default(),
-            volumes: match json.get("volumes") {
-                Some(Tree::Array(vols)) => vols.iter().map(|j| extra_of(j, MOUNT_FIELDS)).collect(),
+            volumes: match json.get_mut("volumes") {
+                Some(J::Array(vols)) => vols
+                    .iter_mut()
+                    .map(|j| take_extra(j, mount_field))
+                    .collect(),
                 _ => Vec::new(),
             },
-            networks: match json.get("networks") {
-                Some(Tree::Object(nets)) => nets
-                    .iter()
-                    .map(|(k, j)| (k.clone(), extra_of(j, NETWORK_FIELDS)))
+            networks: match json.get_mut("networks") {
+                Some(J::Object(nets)) => nets
+                    .iter_mut()
+                    .map(|(k, j)| (k.clone(), take_extra(j, network_field)))
                     .collect(),
-                _ => IndexMap::new(),
+                _ => OrderedMap::default(),
             },
         }
     }
@@ -351,10 +370,10 @@ impl Extras {
 fn section<T: serde::de::DeserializeOwned>(
     root: &mut crate::json::Map,
     key: &str,
-) -> Result<IndexMap<Str, T>, serde_json::Error> {
+) -> Result<OrderedMap<Str, T>, serde_json::Error> {
     match root.remove(key) {
-        Some(v) => IndexMap::<Str, T>::deserialize(v),
-        None => Ok(IndexMap::new()),
+        Some(v) => OrderedMap::<Str, T>::deserialize(v),
+        None => Ok(OrderedMap::default()),
     }
 }
 
@@ -363,16 +382,16 @@ pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeErro
     let bad = |e: serde_json::Error| {
         crate::ComposeError::invalid(format!("invalid compose project: {e}"))
     };
-    let Tree::Object(mut root) = c.json else {
+    let J::Object(mut root) = c.json else {
         return Err(crate::ComposeError::invalid(
             "invalid compose project: not a mapping",
         ));
     };
-    let mut services = IndexMap::new();
-    if let Some(Tree::Object(all)) = root.remove("services") {
+    let mut services = OrderedMap::default();
+    if let Some(J::Object(all)) = root.remove("services") {
         services.reserve(all.len());
-        for (name, j) in all {
-            let extras = Extras::of(&j);
+        for (name, mut j) in all {
+            let extras = Extras::take(&mut j);
             let mut svc = Service::deserialize(j).map_err(bad)?;
             extras.fill(&mut svc);
             svc.name = name;

@@ -8,6 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use smol_str::ToSmolStr;
+
+/// Maps looked up by name many times per project (foldhash: the names come from the files).
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::json::{Key, Map as JMap, Str, Value as J};
 
 use crate::error::ComposeError;
@@ -170,11 +175,11 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
                 };
                 match t.split_once('=') {
                     Some((k, val)) => {
-                        out.insert(k.to_string(), s(val));
+                        out.insert(Str::new(k), s(val));
                     }
                     None => {
                         let v = bare(&t);
-                        out.insert(t.into_owned(), v);
+                        out.insert(Str::from(t), v);
                     }
                 }
             }
@@ -210,11 +215,28 @@ fn abs_str(dir: &Path, p: &str, home: Option<&str>) -> Str {
         return Str::new(p);
     }
     let p = expand_home(p, home);
-    if Path::new(&p).is_absolute() {
+    if Path::new(&*p).is_absolute() {
         // Compose leaves absolute paths as written (a trailing slash stays).
         return Str::from(p);
     }
-    Str::from(absolute(dir, Path::new(&p)).display().to_string())
+    // The common case without building paths: `dir` and `p` joined, `.` and empty segments
+    // dropped (what `absolute` does when no `..` is involved).
+    if let Some(d) = dir.to_str().filter(|d| d.starts_with('/'))
+        && !d.split('/').chain(p.split('/')).any(|c| c == "..")
+    {
+        let mut out = smol_str::SmolStrBuilder::new();
+        for c in d.split('/').chain(p.split('/')) {
+            if !c.is_empty() && c != "." {
+                out.push('/');
+                out.push_str(c);
+            }
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        return out.finish();
+    }
+    Str::from(absolute(dir, Path::new(&*p)).display().to_string())
 }
 
 /// Target of a short volume spec, for de-duplication before normalisation.
@@ -320,19 +342,22 @@ pub fn parse_short_volume(spec: &str) -> Result<JMap, String> {
     let v = split_short_volume(spec)?;
     let mut out = JMap::with_capacity(5);
     if v.tiny {
-        out.insert("type", J::from("volume"));
-        out.insert("target", J::from(v.target));
-        out.insert("volume", J::object());
+        out.push("type", J::String(Str::new_static("volume")));
+        out.push("target", J::from(v.target));
+        out.push("volume", J::object());
         return Ok(out);
     }
     let bind = is_file_path(v.source);
-    out.insert("type", J::from(if bind { "bind" } else { "volume" }));
+    out.push(
+        "type",
+        J::String(Str::new_static(if bind { "bind" } else { "volume" })),
+    );
     if !v.source.is_empty() {
-        out.insert("source", J::from(v.source));
+        out.push("source", J::from(v.source));
     }
-    out.insert("target", J::from(v.target));
+    out.push("target", J::from(v.target));
     if v.read_only {
-        out.insert("read_only", J::Bool(true));
+        out.push("read_only", J::Bool(true));
     }
     if bind {
         let mut b = JMap::new();
@@ -340,13 +365,13 @@ pub fn parse_short_volume(spec: &str) -> Result<JMap, String> {
             b.insert(k, J::from(val));
         }
         b.insert("create_host_path", J::Bool(true));
-        out.insert("bind", J::Object(b));
+        out.push("bind", J::Object(b));
     } else {
         let mut m = JMap::new();
         if v.nocopy {
-            m.insert("nocopy", J::Bool(true));
+            m.push("nocopy", J::Bool(true));
         }
-        out.insert("volume", J::Object(m));
+        out.push("volume", J::Object(m));
     }
     Ok(out)
 }
@@ -363,7 +388,7 @@ fn json_to_node(j: &J, pos: &crate::yaml::Pos) -> Node {
         J::Array(a) => Value::Seq(a.iter().map(|x| json_to_node(x, pos)).collect()),
         J::Object(o) => Value::Map(
             o.iter()
-                .map(|(k, x)| (k.to_string(), json_to_node(x, pos)))
+                .map(|(k, x)| (k.clone(), json_to_node(x, pos)))
                 .collect(),
         ),
     };
@@ -688,7 +713,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
         match &svcs.value {
             Value::Map(m) => {
                 for (name, svc) in m {
-                    services.insert(name.to_string(), cx.service(name, svc)?);
+                    services.insert(name.clone(), cx.service(name, svc)?);
                 }
             }
             Value::Null => {}
@@ -1090,7 +1115,7 @@ impl Cx<'_> {
                 ),
                 _ => continue,
             };
-            let path = absolute(self.dir, Path::new(&expand_home(&path, self.home)));
+            let path = absolute(self.dir, Path::new(&*expand_home(&path, self.home)));
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(_) if !required => continue,
@@ -1108,7 +1133,7 @@ impl Cx<'_> {
             if raw {
                 for line in text.lines() {
                     if let Some((k, v)) = line.split_once('=') {
-                        out.insert(k.to_string(), s(v));
+                        out.insert(Str::new(k), s(v));
                     }
                 }
                 continue;
@@ -2106,30 +2131,30 @@ pub fn parse_port(spec: &str) -> Result<Vec<J>, String> {
     let count = cend - cstart + 1;
     for i in 0..count {
         let mut o = JMap::with_capacity(5);
-        o.insert("mode", J::from("ingress"));
+        o.push("mode", J::String(Str::new_static("ingress")));
         if let Some(ip) = &ip
             && !ip.is_empty()
         {
-            o.insert("host_ip", J::from(*ip));
+            o.push("host_ip", J::from(*ip));
         }
-        o.insert("target", J::from(cstart + i));
+        o.push("target", J::from(cstart + i));
         if let Some((ps, pe)) = prange {
             let p = if count == 1 {
                 if ps == pe {
-                    ps.to_string()
+                    ps.to_smolstr()
                 } else {
-                    format!("{ps}-{pe}")
+                    smol_str::format_smolstr!("{ps}-{pe}")
                 }
             } else if pe - ps + 1 == count {
-                (ps + i).to_string()
+                (ps + i).to_smolstr()
             } else if ps == pe {
-                ps.to_string()
+                ps.to_smolstr()
             } else {
                 return Err(format!("invalid port range {spec:?}"));
             };
-            o.insert("published", J::from(p));
+            o.push("published", J::String(p));
         }
-        o.insert("protocol", J::from(proto));
+        o.push("protocol", J::from(proto));
         out.push(J::Object(o));
     }
     Ok(out)
@@ -2154,7 +2179,7 @@ fn parse_range(s: &str) -> Option<(i64, i64)> {
 
 /// The checks compose runs on a normalised project.
 fn check(
-    services: &BTreeMap<String, JMap>,
+    services: &BTreeMap<Str, JMap>,
     networks: &JMap,
     volumes: &JMap,
     secrets: &JMap,
@@ -2282,7 +2307,7 @@ fn check(
             }
         }
     }
-    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut names: FastMap<&str, &str> = FastMap::default();
     for (name, svc) in services {
         if let Some(cn) = svc.get("container_name").and_then(J::as_str) {
             if names.contains_key(cn) {
@@ -2309,11 +2334,11 @@ fn check(
         }
     }
     // Dependency cycles.
-    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    let mut state: FastMap<&str, u8> = FastMap::default();
     fn visit<'a>(
         n: &'a str,
-        services: &'a BTreeMap<String, JMap>,
-        state: &mut BTreeMap<&'a str, u8>,
+        services: &'a BTreeMap<Str, JMap>,
+        state: &mut FastMap<&'a str, u8>,
         stack: &mut Vec<&'a str>,
     ) -> Option<Vec<String>> {
         match state.get(n) {
@@ -2356,6 +2381,23 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_joined_as_paths_join_them() {
+        for dir in ["/", "/p", "/p/q/", "/p/./q", "/p//q", "/p/../q"] {
+            for p in [
+                "", ".", "./", "a", "./a", "a/", "a//b", "a/./b", "./a/b/.", "../a", "a/../b", "..",
+            ] {
+                let slow = absolute(Path::new(dir), Path::new(p)).display().to_string();
+                assert_eq!(abs_str(Path::new(dir), p, None), slow, "{dir} + {p}");
+            }
+        }
+        assert_eq!(
+            abs_str(Path::new("/p"), "~/x", Some("/home/u")),
+            "/home/u/x"
+        );
+        assert_eq!(abs_str(Path::new("/p"), "/abs/", None), "/abs/");
+    }
 
     #[test]
     fn ports_expand_like_compose() {

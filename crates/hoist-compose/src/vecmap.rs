@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use crate::json::Key;
+use crate::json::{IntoKey, Key};
 
 /// An ordered map from string keys (compose's own names borrowed, others owned).
 #[derive(Clone, Debug, PartialEq)]
@@ -73,8 +73,8 @@ impl<V> VecMap<V> {
     }
 
     /// Sets `k`, keeping its place when it is already there; returns the value it replaced.
-    pub fn insert(&mut self, k: impl Into<Key>, v: V) -> Option<V> {
-        let k = k.into();
+    pub fn insert(&mut self, k: impl IntoKey, v: V) -> Option<V> {
+        let k = k.into_key();
         match self.get_mut(&k) {
             Some(slot) => Some(std::mem::replace(slot, v)),
             None => {
@@ -90,8 +90,8 @@ impl<V> VecMap<V> {
         Some(self.0.remove(i).1)
     }
 
-    pub fn entry(&mut self, k: impl Into<Key>) -> Entry<'_, V> {
-        let k = k.into();
+    pub fn entry(&mut self, k: impl IntoKey) -> Entry<'_, V> {
+        let k = k.into_key();
         match self.get_index_of(&k) {
             Some(i) => Entry::Occupied(OccupiedEntry {
                 map: self,
@@ -187,7 +187,7 @@ impl<'a, V> IntoIterator for &'a mut VecMap<V> {
     }
 }
 
-impl<K: Into<Key>, V> FromIterator<(K, V)> for VecMap<V> {
+impl<K: IntoKey, V> FromIterator<(K, V)> for VecMap<V> {
     /// Later duplicates replace earlier ones, in the earlier one's place.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut m = VecMap::new();
@@ -196,7 +196,7 @@ impl<K: Into<Key>, V> FromIterator<(K, V)> for VecMap<V> {
     }
 }
 
-impl<K: Into<Key>, V> Extend<(K, V)> for VecMap<V> {
+impl<K: IntoKey, V> Extend<(K, V)> for VecMap<V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let iter = iter.into_iter();
         self.0.reserve(iter.size_hint().0);

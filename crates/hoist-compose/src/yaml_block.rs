@@ -17,13 +17,25 @@ use crate::yaml::{
 
 /// The document's root mapping, or `None` when the text is outside the subset.
 pub(crate) fn parse(text: &str, file: FileName) -> Option<Node> {
-    if text.contains(['\t', '\r', '\u{feff}']) {
+    // Byte searches: these run over the whole text.
+    let b = text.as_bytes();
+    if b.contains(&b'\t') || b.contains(&b'\r') || text.contains('\u{feff}') {
         return None;
     }
-    let lines: Vec<&str> = text.split('\n').collect();
+    let mut lines: Vec<&str> = Vec::with_capacity(b.len() / 24 + 1);
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'\n' {
+            lines.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    lines.push(&text[start..]);
     let mut p = Reader {
         lines,
         file,
+        entries: Vec::new(),
+        items: Vec::new(),
         anchors: HashMap::new(),
         written: 0,
         nodes: 0,
@@ -43,6 +55,10 @@ pub(crate) fn parse(text: &str, file: FileName) -> Option<Node> {
 struct Reader<'a> {
     lines: Vec<&'a str>,
     file: FileName,
+    /// Entries of the mappings being read, innermost last (each takes its own off at its end).
+    entries: Vec<(Key, Node)>,
+    /// Items of the sequences being read, likewise.
+    items: Vec<Node>,
     /// Anchored nodes by name, with the order in which their anchors were written: an alias
     /// means the last anchor written before it, even when an earlier one finished later.
     anchors: HashMap<&'a str, (usize, Node)>,
@@ -52,7 +68,7 @@ struct Reader<'a> {
 }
 
 fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
+    line.bytes().take_while(|&c| c == b' ').count()
 }
 
 /// Characters that may not start a plain scalar (or that start something this reader leaves to
@@ -83,7 +99,7 @@ fn is_indicator(c: u8) -> bool {
 
 /// Whether the rest of a line (after a value) is empty or a comment.
 fn only_comment(rest: &str) -> bool {
-    let t = rest.trim_start_matches(' ');
+    let t = &rest[indent(rest)..];
     t.is_empty() || (t.starts_with('#') && (t.len() < rest.len() || rest.is_empty()))
 }
 
@@ -120,8 +136,18 @@ fn key_at(s: &str) -> Option<(Key, bool, usize)> {
 
 /// A quoted scalar at the start of `s` (`q` is its quote): its text and the offset after the
 /// closing quote. Escapes other than the common ones give up.
-fn quoted(s: &str, q: u8) -> Option<(String, usize)> {
+fn quoted(s: &str, q: u8) -> Option<(std::borrow::Cow<'_, str>, usize)> {
     let b = s.as_bytes();
+    // Without escapes the text is a slice of the line.
+    if let Some(end) = b[1..]
+        .iter()
+        .position(|&c| c == q || c == b'\\')
+        .map(|i| i + 1)
+        && b[end] == q
+        && !(q == b'\'' && b.get(end + 1) == Some(&b'\''))
+    {
+        return Some((std::borrow::Cow::Borrowed(&s[1..end]), end + 1));
+    }
     let mut out = String::new();
     let mut i = 1;
     let mut from = 1;
@@ -135,7 +161,7 @@ fn quoted(s: &str, q: u8) -> Option<(String, usize)> {
                 continue;
             }
             out.push_str(&s[from..i]);
-            return Some((out, i + 1));
+            return Some((std::borrow::Cow::Owned(out), i + 1));
         }
         if q == b'"' && c == b'\\' {
             out.push_str(&s[from..i]);
@@ -199,7 +225,8 @@ impl<'a> Reader<'a> {
     /// The first line at or after `from` with content (not blank, not only a comment).
     fn next_content(&self, from: usize) -> Option<usize> {
         (from..self.lines.len()).find(|&l| {
-            let t = self.lines[l].trim_start_matches(' ');
+            let line = self.lines[l];
+            let t = &line[indent(line)..];
             !t.is_empty() && !t.starts_with('#')
         })
     }
@@ -208,7 +235,7 @@ impl<'a> Reader<'a> {
     /// continuation of a scalar, which this reader does not handle).
     fn continues(&self, line: usize, than: usize) -> bool {
         (line + 1..self.lines.len())
-            .find(|&l| !self.lines[l].trim_start_matches(' ').is_empty())
+            .find(|&l| indent(self.lines[l]) < self.lines[l].len())
             .is_some_and(|l| indent(self.lines[l]) > than)
     }
 
@@ -227,8 +254,7 @@ impl<'a> Reader<'a> {
         }
         self.count(1)?;
         let pos = anchored.unwrap_or_else(|| self.pos(line, col));
-        let mut entries: Vec<(Key, Node)> = Vec::new();
-        let mut into = Collect::new(0);
+        let mut into = Collect::new(self.entries.len());
         let (mut l, mut c) = (line, col);
         let next = loop {
             let text = self.lines[l];
@@ -244,10 +270,10 @@ impl<'a> Reader<'a> {
             value.key = Some((key_pos.line, key_pos.col));
             if plain && key == "<<" {
                 into.merge(value).ok()?;
-            } else if into.get(&entries, &key).is_some() {
+            } else if into.get(&self.entries, &key).is_some() {
                 return None;
             } else {
-                into.push(&mut entries, key, value);
+                into.push(&mut self.entries, key, value);
             }
             let Some(n) = next else {
                 break None;
@@ -261,7 +287,7 @@ impl<'a> Reader<'a> {
             }
             (l, c) = (n, ind);
         };
-        Some((Node::map(into.finish(&mut entries), pos), next))
+        Some((Node::map(into.finish(&mut self.entries), pos), next))
     }
 
     /// A block sequence whose dashes sit at column `ind`, the first on `line`. `indentless` when
@@ -278,7 +304,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.count(1)?;
-        let mut items: Vec<Node> = Vec::new();
+        let start = self.items.len();
         let mut pos = anchored;
         let mut l = line;
         let next = loop {
@@ -315,7 +341,7 @@ impl<'a> Reader<'a> {
             } else {
                 self.inline(l, col, ind, depth + 1)?
             };
-            items.push(item);
+            self.items.push(item);
             let Some(n) = next else {
                 break None;
             };
@@ -330,6 +356,7 @@ impl<'a> Reader<'a> {
             l = n;
         };
         let pos = pos?;
+        let items: Vec<Node> = self.items.drain(start..).collect();
         Some((Node::seq(items, pos), next))
     }
 

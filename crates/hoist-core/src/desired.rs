@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use hoist_compose::json::Value as J;
 use hoist_compose::{Project, Service};
-use serde_json::Value as J;
 
 use crate::spec::{
     BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Link, LogSpec, MountSpec,
@@ -97,7 +97,7 @@ fn strings_of(v: &[hoist_compose::Str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn bool_extra(extra: &indexmap::IndexMap<hoist_compose::Str, J>, key: &str) -> bool {
+fn bool_extra(extra: &hoist_compose::OrderedMap<hoist_compose::Str, J>, key: &str) -> bool {
     extra.get(key).and_then(J::as_bool).unwrap_or(false)
 }
 
@@ -105,7 +105,7 @@ fn string_map(v: Option<&J>) -> BTreeMap<String, String> {
     match v {
         Some(J::Object(o)) => o
             .iter()
-            .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
+            .map(|(k, v)| (k.to_string(), scalar(v).unwrap_or_default()))
             .collect(),
         Some(J::Array(a)) => a
             .iter()
@@ -121,7 +121,7 @@ fn string_map(v: Option<&J>) -> BTreeMap<String, String> {
 
 fn scalar(v: &J) -> Option<String> {
     match v {
-        J::String(s) => Some(s.clone()),
+        J::String(s) => Some(s.to_string()),
         J::Number(n) => Some(n.to_string()),
         J::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -131,7 +131,7 @@ fn scalar(v: &J) -> Option<String> {
 fn strings(v: Option<&J>) -> Vec<String> {
     match v {
         Some(J::Array(a)) => a.iter().filter_map(scalar).collect(),
-        Some(J::String(s)) => vec![s.clone()],
+        Some(J::String(s)) => vec![s.to_string()],
         _ => Vec::new(),
     }
 }
@@ -415,7 +415,7 @@ fn service_spec(
                         (n, n)
                     }
                 };
-                Some((k.clone(), pair))
+                Some((k.to_string(), pair))
             })
             .collect(),
         _ => BTreeMap::new(),
@@ -424,7 +424,7 @@ fn service_spec(
         Some(J::Array(a)) => a
             .iter()
             .filter_map(|d| match d {
-                J::String(s) => Some(s.clone()),
+                J::String(s) => Some(s.to_string()),
                 J::Object(o) => {
                     let source = o.get("source").and_then(J::as_str)?;
                     let target = o.get("target").and_then(J::as_str).unwrap_or(source);
