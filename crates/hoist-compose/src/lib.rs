@@ -36,7 +36,7 @@ pub use error::{ComposeError, Location};
 pub use loader::{DEFAULT_FILES, LoadOptions};
 pub use model::{
     Build, Dependency, Deploy, FileObject, Healthcheck, Logging, Mount, Network, OrderedMap, Port,
-    Project, Service, ServiceFileRef, ServiceNetwork, Str, Volume,
+    Project, Service, ServiceFileRef, ServiceNetwork, Str, VecMap, Volume,
 };
 
 /// What `docker compose config` prints, without the typed model: for callers that only print it.

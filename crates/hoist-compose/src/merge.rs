@@ -10,27 +10,7 @@ use std::sync::LazyLock;
 
 use crate::yaml::{Map, Node, Str, Tag, Value};
 
-/// Whether `path` matches `pattern` (dot separated, `*` matches one segment).
-fn matches<S: AsRef<str>>(path: &[S], pattern: &str) -> bool {
-    // Compared from the end: most candidates differ in the last segment, so this runs for every
-    // merged value and list without splitting the whole pattern.
-    let mut segments = pattern.rsplit('.');
-    let mut i = path.len();
-    loop {
-        match (segments.next(), i) {
-            (None, 0) => return true,
-            (None, _) | (Some(_), 0) => return false,
-            (Some(seg), _) => {
-                i -= 1;
-                if seg != "*" && seg != path[i].as_ref() {
-                    return false;
-                }
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Rule {
     ToSequence,
     Override,
@@ -43,6 +23,26 @@ enum Rule {
 }
 
 fn rule(path: &[Str]) -> Option<Rule> {
+    use Rule::*;
+    // A service's own keys (most merges): decided by the key alone, as the table below does.
+    if path.len() == 3 && path[0] == "services" {
+        return match path[2].as_str() {
+            "annotations" | "dns" | "dns_opt" | "dns_search" | "env_file" | "label_file"
+            | "environment" | "labels" | "sysctls" | "tmpfs" => Some(ToSequence),
+            "build" => Some(Build),
+            "command" | "entrypoint" => Some(Override),
+            "depends_on" => Some(DependsOn),
+            "extra_hosts" => Some(ExtraHosts),
+            "logging" => Some(Logging),
+            "models" | "networks" => Some(ToMapping),
+            _ => None,
+        };
+    }
+    table_rule(path)
+}
+
+/// The merge rule of `path` from the table of patterns.
+fn table_rule(path: &[Str]) -> Option<Rule> {
     use Rule::*;
     const RULES: &[(&str, Rule)] = &[
         ("networks.*.labels", ToSequence),
@@ -88,7 +88,7 @@ fn rule(path: &[Str]) -> Option<Rule> {
         .map(|(_, r)| *r)
 }
 
-/// [`matches`] with the pattern already split at its dots.
+/// Whether `path` matches the pattern `segs` (`*` matches one segment).
 fn matches_split<S: AsRef<str>>(path: &[S], segs: &[&str]) -> bool {
     segs.len() == path.len()
         && segs
@@ -376,14 +376,19 @@ fn dedup(node: &mut Node, path: &[&str]) {
     let Some(indexer) = indexer(path) else {
         return;
     };
-    // Short lists (nearly all of them) are checked in place first: most have no duplicate.
-    if items.len() <= 8 {
-        let dup = (1..items.len()).any(|i| {
-            indexer(&items[i]).is_some_and(|k| {
-                items[..i]
-                    .iter()
-                    .any(|x| indexer(x).is_some_and(|x| x == k))
-            })
+    // Short lists (nearly all of them) are checked with their keys on the stack first: most
+    // have no duplicate.
+    const SMALL: usize = 8;
+    if items.len() <= SMALL {
+        let mut keys: [Option<Cow<'_, str>>; SMALL] = [const { None }; SMALL];
+        for (k, it) in keys.iter_mut().zip(items.iter()) {
+            *k = indexer(it);
+        }
+        let n = items.len();
+        let dup = (1..n).any(|i| {
+            keys[i]
+                .as_deref()
+                .is_some_and(|k| keys[..i].iter().any(|x| x.as_deref() == Some(k)))
         });
         if !dup {
             return;
@@ -452,6 +457,21 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
     ) {
         return None;
     }
+    // A service's own lists (nearly every call): decided by their name alone.
+    if path.len() == 3 && path[0] == "services" {
+        return match path[2] {
+            "annotations" | "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search"
+            | "environment" | "labels" | "links" | "profiles" | "sysctls" | "tmpfs" => Some(kv_key),
+            "volumes" => Some(volume_key),
+            "devices" => Some(device_key),
+            "expose" => Some(Node::scalar_str),
+            "env_file" => Some(env_file_key),
+            "secrets" => Some(|n| mount_key(n, "/run/secrets").map(Cow::Owned)),
+            "configs" => Some(|n| mount_key(n, "").map(Cow::Owned)),
+            "ports" => Some(port_key),
+            _ => None,
+        };
+    }
     const KV: &[&str] = &[
         "networks.*.labels",
         "networks.*.ipam.options",
@@ -479,69 +499,63 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
     static KV_SPLIT: LazyLock<Vec<Vec<&'static str>>> =
         LazyLock::new(|| KV.iter().map(|p| p.split('.').collect()).collect());
     if KV_SPLIT.iter().any(|segs| matches_split(path, segs)) {
-        return Some(|n| {
-            n.scalar_str().map(|s| match s {
-                Cow::Borrowed(b) => Cow::Borrowed(b.split_once('=').map_or(b, |(k, _)| k)),
-                Cow::Owned(o) => {
-                    Cow::Owned(o.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(o))
-                }
-            })
-        });
-    }
-    if matches(path, "services.*.volumes") {
-        return Some(|n| match &n.value {
-            Value::Map(m) => m.get("target").and_then(Node::scalar_str),
-            Value::Str(s) => Some(Cow::Borrowed(crate::normalize::short_volume_target(s))),
-            _ => None,
-        });
-    }
-    if matches(path, "services.*.devices") {
-        return Some(|n| match &n.value {
-            Value::Map(m) => m.get("target").and_then(Node::scalar_str),
-            Value::Str(s) => {
-                let parts: Vec<&str> = s.split(':').collect();
-                Some(Cow::Owned(parts.get(1).unwrap_or(&parts[0]).to_string()))
-            }
-            _ => None,
-        });
-    }
-    if matches(path, "services.*.expose") {
-        return Some(|n| n.scalar_str());
-    }
-    if matches(path, "services.*.env_file") {
-        return Some(|n| match &n.value {
-            Value::Map(m) => m.get("path").and_then(Node::scalar_str),
-            _ => n.scalar_str(),
-        });
-    }
-    if matches(path, "services.*.secrets") || matches(path, "services.*.configs") {
-        let secrets = matches(path, "services.*.secrets");
-        return Some(if secrets {
-            |n| mount_key(n, "/run/secrets").map(Cow::Owned)
-        } else {
-            |n| mount_key(n, "").map(Cow::Owned)
-        });
-    }
-    if matches(path, "services.*.ports") {
-        return Some(|n| match &n.value {
-            Value::Map(m) => {
-                let g = |k: &str, d: &str| {
-                    m.get(k)
-                        .and_then(Node::scalar_string)
-                        .unwrap_or_else(|| d.to_string())
-                };
-                Some(Cow::Owned(format!(
-                    "{}:{}:{}/{}",
-                    g("host_ip", "0.0.0.0"),
-                    g("published", ""),
-                    g("target", ""),
-                    g("protocol", "tcp")
-                )))
-            }
-            _ => n.scalar_str(),
-        });
+        return Some(kv_key);
     }
     None
+}
+
+/// `KEY=VALUE` or `KEY`: the key.
+fn kv_key(n: &Node) -> Option<Cow<'_, str>> {
+    n.scalar_str().map(|s| match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.split_once('=').map_or(b, |(k, _)| k)),
+        Cow::Owned(o) => Cow::Owned(o.split_once('=').map(|(k, _)| k.to_string()).unwrap_or(o)),
+    })
+}
+
+fn volume_key(n: &Node) -> Option<Cow<'_, str>> {
+    match &n.value {
+        Value::Map(m) => m.get("target").and_then(Node::scalar_str),
+        Value::Str(s) => Some(Cow::Borrowed(crate::normalize::short_volume_target(s))),
+        _ => None,
+    }
+}
+
+fn device_key(n: &Node) -> Option<Cow<'_, str>> {
+    match &n.value {
+        Value::Map(m) => m.get("target").and_then(Node::scalar_str),
+        Value::Str(s) => {
+            let parts: Vec<&str> = s.split(':').collect();
+            Some(Cow::Owned(parts.get(1).unwrap_or(&parts[0]).to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn env_file_key(n: &Node) -> Option<Cow<'_, str>> {
+    match &n.value {
+        Value::Map(m) => m.get("path").and_then(Node::scalar_str),
+        _ => n.scalar_str(),
+    }
+}
+
+fn port_key(n: &Node) -> Option<Cow<'_, str>> {
+    match &n.value {
+        Value::Map(m) => {
+            let g = |k: &str, d: &str| {
+                m.get(k)
+                    .and_then(Node::scalar_string)
+                    .unwrap_or_else(|| d.to_string())
+            };
+            Some(Cow::Owned(format!(
+                "{}:{}:{}/{}",
+                g("host_ip", "0.0.0.0"),
+                g("published", ""),
+                g("target", ""),
+                g("protocol", "tcp")
+            )))
+        }
+        _ => n.scalar_str(),
+    }
 }
 
 fn mount_key(n: &Node, default: &str) -> Option<String> {
@@ -570,6 +584,16 @@ mod tests {
         let mut n = merge(a, b, &mut Vec::new());
         enforce_unicity(&mut n);
         n
+    }
+
+    #[test]
+    fn service_keys_get_the_rule_of_the_table() {
+        let keys = crate::schema::keyword_list();
+        assert!(keys.len() > 100, "{}", keys.len());
+        for k in keys.iter().copied().chain(["x-custom", "image", "ports"]) {
+            let path = [Str::new("services"), Str::new("web"), Str::new(k)];
+            assert_eq!(rule(&path), table_rule(&path), "services.web.{k}");
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-/// The model's maps: in the file's (or compose's) order, hashed with foldhash (the keys are
-/// names from compose files; a project's maps are built once per load).
+pub use crate::vecmap::VecMap;
+
+/// The project's maps of services and resources: in compose's order, hashed with foldhash (the
+/// keys are names from compose files). The small maps inside a service are [`VecMap`]s.
 pub type OrderedMap<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
 use serde::Deserialize;
 
@@ -61,18 +63,18 @@ pub struct Service {
     pub command: Option<Vec<Str>>,
     pub entrypoint: Option<Vec<Str>>,
     /// `None` values are declared but unset variables.
-    pub environment: OrderedMap<Str, Option<Str>>,
+    pub environment: VecMap<Option<Str>>,
     pub ports: Vec<Port>,
     pub expose: Vec<Str>,
     pub volumes: Vec<Mount>,
     /// Networks the service joins; empty when `network_mode` is set.
-    pub networks: OrderedMap<Str, Option<ServiceNetwork>>,
-    pub depends_on: OrderedMap<Str, Dependency>,
+    pub networks: VecMap<Option<ServiceNetwork>>,
+    pub depends_on: VecMap<Dependency>,
     /// Legacy links, `service[:alias]`.
     pub links: Vec<Str>,
     pub external_links: Vec<Str>,
     pub healthcheck: Option<Healthcheck>,
-    pub labels: OrderedMap<Str, Str>,
+    pub labels: VecMap<Str>,
     pub restart: Option<Str>,
     pub container_name: Option<Str>,
     pub network_mode: Option<Str>,
@@ -94,7 +96,7 @@ pub struct Service {
     pub configs: Vec<ServiceFileRef>,
     /// Every other key, as compose prints it.
     #[serde(skip)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -103,12 +105,12 @@ pub struct Build {
     pub context: Str,
     pub dockerfile: Option<Str>,
     pub dockerfile_inline: Option<Str>,
-    pub args: OrderedMap<Str, Str>,
+    pub args: VecMap<Str>,
     pub target: Option<Str>,
-    pub labels: OrderedMap<Str, Str>,
+    pub labels: VecMap<Str>,
     pub tags: Vec<Str>,
     #[serde(skip)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 /// A published or exposed port in long syntax.
@@ -134,7 +136,7 @@ pub struct Mount {
     pub target: Str,
     pub read_only: bool,
     #[serde(skip)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -144,7 +146,7 @@ pub struct ServiceNetwork {
     pub ipv4_address: Option<Str>,
     pub ipv6_address: Option<Str>,
     #[serde(skip)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -175,18 +177,18 @@ pub struct Healthcheck {
 pub struct Deploy {
     pub mode: Option<Str>,
     pub replicas: Option<i64>,
-    pub labels: OrderedMap<Str, Str>,
+    pub labels: VecMap<Str>,
     pub resources: J,
     pub restart_policy: Option<J>,
     #[serde(skip)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Logging {
     pub driver: Option<Str>,
-    pub options: OrderedMap<Str, Option<Str>>,
+    pub options: VecMap<Option<Str>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -206,9 +208,9 @@ pub struct Network {
     pub name: Str,
     pub driver: Option<Str>,
     pub external: bool,
-    pub labels: OrderedMap<Str, Str>,
+    pub labels: VecMap<Str>,
     #[serde(flatten)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -217,9 +219,9 @@ pub struct Volume {
     pub name: Str,
     pub driver: Option<Str>,
     pub external: bool,
-    pub labels: OrderedMap<Str, Str>,
+    pub labels: VecMap<Str>,
     #[serde(flatten)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 /// A top-level secret or config.
@@ -232,18 +234,18 @@ pub struct FileObject {
     pub content: Option<Str>,
     pub external: bool,
     #[serde(flatten)]
-    pub extra: OrderedMap<Str, J>,
+    pub extra: VecMap<J>,
 }
 
 /// Moves the entries of `obj` that the typed struct does not model out of it, for its `extra`
 /// map. Done by hand because serde's `flatten` is slow on projects with hundreds of services;
 /// the derive then reads only the modelled keys.
-pub(crate) fn take_extra(obj: &mut J, known: fn(&str) -> bool) -> OrderedMap<Str, J> {
+pub(crate) fn take_extra(obj: &mut J, known: fn(&str) -> bool) -> VecMap<J> {
     match obj {
         J::Object(m) if m.keys().any(|k| !known(k)) => {
-            m.extract(|k| !known(k)).into_iter().collect()
+            VecMap::from_distinct(m.extract(|k| !known(k)))
         }
-        _ => OrderedMap::default(),
+        _ => VecMap::new(),
     }
 }
 
@@ -310,11 +312,11 @@ fn deploy_field(k: &str) -> bool {
 
 /// The `extra` maps of one service, moved out of its tree before the derive reads the rest.
 struct Extras {
-    service: OrderedMap<Str, J>,
-    build: OrderedMap<Str, J>,
-    deploy: OrderedMap<Str, J>,
-    volumes: Vec<OrderedMap<Str, J>>,
-    networks: OrderedMap<Str, OrderedMap<Str, J>>,
+    service: VecMap<J>,
+    build: VecMap<J>,
+    deploy: VecMap<J>,
+    volumes: Vec<VecMap<J>>,
+    networks: VecMap<VecMap<J>>,
 }
 
 impl Extras {
@@ -341,7 +343,7 @@ impl Extras {
                     .iter_mut()
                     .map(|(k, j)| (k.clone(), take_extra(j, network_field)))
                     .collect(),
-                _ => OrderedMap::default(),
+                _ => VecMap::new(),
             },
         }
     }

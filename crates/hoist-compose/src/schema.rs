@@ -82,6 +82,12 @@ pub(crate) fn keyword(k: &str) -> Option<&'static str> {
     KEYWORDS.get(k).copied()
 }
 
+/// Every property name of the compose schema.
+#[cfg(test)]
+pub(crate) fn keyword_list() -> Vec<&'static str> {
+    KEYWORDS.iter().copied().collect()
+}
+
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let root: &'static J = &SCHEMA;
     let mut rules = Vec::new();

@@ -206,6 +206,29 @@ impl<K: IntoKey, V> Extend<(K, V)> for VecMap<V> {
     }
 }
 
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for VecMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+            type Value = VecMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<VecMap<V>, A::Error> {
+                let mut m = VecMap::with_capacity(a.size_hint().unwrap_or(0));
+                while let Some((k, v)) = a.next_entry::<Key, V>()? {
+                    m.insert(k, v);
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
 impl<V> std::ops::Index<&str> for VecMap<V> {
     type Output = V;
     /// Panics when `k` is missing, as `IndexMap` does.

@@ -97,7 +97,7 @@ fn strings_of(v: &[hoist_compose::Str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn bool_extra(extra: &hoist_compose::OrderedMap<hoist_compose::Str, J>, key: &str) -> bool {
+fn bool_extra(extra: &hoist_compose::VecMap<J>, key: &str) -> bool {
     extra.get(key).and_then(J::as_bool).unwrap_or(false)
 }
 
