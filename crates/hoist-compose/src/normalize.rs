@@ -919,7 +919,12 @@ impl Cx<'_> {
             what.push('.');
             what.push_str(key);
             let what = what.as_str();
+            // The plain strings (the most common keys) are matched first.
             let value: Option<J> = match key {
+                "container_name" | "image" | "hostname" | "domainname" | "user" | "working_dir"
+                | "restart" | "platform" | "pull_policy" | "stop_signal" | "network_mode"
+                | "ipc" | "pid" | "uts" | "userns_mode" | "cgroup" | "cgroup_parent"
+                | "mac_address" | "isolation" | "runtime" | "cpuset" => Some(string_of(v)),
                 "extends" | "env_file" | "label_file" => None,
                 "command" | "entrypoint" => Some(self.command(v, what)?),
                 "environment" => {
@@ -1002,10 +1007,6 @@ impl Cx<'_> {
                     _ => plain(v),
                 }),
                 "provider" => Some(provider(v)),
-                "container_name" | "image" | "hostname" | "domainname" | "user" | "working_dir"
-                | "restart" | "platform" | "pull_policy" | "stop_signal" | "network_mode"
-                | "ipc" | "pid" | "uts" | "userns_mode" | "cgroup" | "cgroup_parent"
-                | "mac_address" | "isolation" | "runtime" | "cpuset" => Some(string_of(v)),
                 _ => Some(plain(v)),
             };
             if let Some(value) = value {
