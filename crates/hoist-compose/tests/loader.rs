@@ -343,3 +343,43 @@ fn legacy_extends_rules() {
         Err(ComposeError::Invalid { .. })
     ));
 }
+
+#[test]
+fn the_model_keeps_unmodelled_keys_and_literal_dollars() {
+    let dir = project(
+        "extras",
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    image: app\n    pull_policy: always\n    environment:\n      PRICE: $$5\n    ulimits:\n      nofile: {soft: 10, hard: 20}\n    volumes:\n      - ./data:/data:ro\n      - cache:/cache:nocopy\n    networks:\n      back:\n        aliases: [api]\n        priority: 5\nnetworks:\n  back:\n    internal: true\n    driver_opts: {mtu: '1400'}\nvolumes:\n  cache:\n    driver_opts: {type: tmpfs}\n",
+        )],
+    );
+    let p = ok(&opts(&dir, &[]));
+    let web = &p.services["web"];
+    assert_eq!(web.environment["PRICE"].as_deref(), Some("$5"));
+    assert_eq!(web.extra["pull_policy"].as_str(), Some("always"));
+    assert_eq!(web.extra["ulimits"]["nofile"]["hard"].as_i64(), Some(20));
+    assert!(
+        !web.extra.contains_key("image"),
+        "modelled keys are not extra"
+    );
+    assert_eq!(web.volumes[0].kind, "bind");
+    assert!(web.volumes[0].read_only);
+    assert_eq!(
+        web.volumes[0].extra["bind"]["create_host_path"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        web.volumes[1].extra["volume"]["nocopy"].as_bool(),
+        Some(true)
+    );
+    let back = web.networks["back"].as_ref().unwrap();
+    assert_eq!(back.aliases, ["api"]);
+    assert_eq!(back.extra["priority"].as_i64(), Some(5));
+    let net = &p.networks["back"];
+    assert_eq!(net.extra["internal"].as_bool(), Some(true));
+    assert_eq!(net.extra["driver_opts"]["mtu"].as_str(), Some("1400"));
+    assert_eq!(
+        p.volumes["cache"].extra["driver_opts"]["type"].as_str(),
+        Some("tmpfs")
+    );
+}
