@@ -4,8 +4,9 @@
 //! services: a mapping is one vector of entries, found by a scan (compose's objects have a few
 //! dozen keys at most; the services mapping is built by [`Map::push`]), and keys compose defines
 //! are static strings instead of one allocation each; short strings live inline and long ones
-//! are shared, so copying a tree allocates only its vectors. It serialises with serde (so
-//! `serde_json::to_writer` prints it) and deserialises into any serde type, consuming itself.
+//! are shared, so copying a tree allocates only its vectors. Strings hold the values themselves:
+//! print the tree through [`Printed`], which writes `$` as `$$` as compose does. It serialises
+//! with serde and deserialises into any serde type, consuming itself.
 
 use std::fmt;
 

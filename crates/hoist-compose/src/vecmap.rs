@@ -3,14 +3,15 @@
 //! Compose mappings are small (a service has a few dozen keys, most nested mappings a handful),
 //! and the tree is cloned and merged a lot while `extends` and merge keys are resolved: one
 //! allocation per mapping and no hashing beat a hash table there. The one large mapping, the
-//! services of a big project, is looked up by name a few times per service at most.
+//! services of a big project, is looked up by name a few times per service at most. The typed
+//! model uses it for the small maps of a service (environment, labels, ...).
 //! The API is the part of `indexmap`'s the loader uses, with the same meaning.
 
 use std::cmp::Ordering;
 
 use crate::json::{IntoKey, Key};
 
-/// An ordered map from string keys (compose's own names borrowed, others owned).
+/// An ordered map from string keys (compose's own names static, others inline or shared).
 #[derive(Clone, Debug, PartialEq)]
 pub struct VecMap<V>(Vec<(Key, V)>);
 
