@@ -472,29 +472,18 @@ fn indexer(path: &[&str]) -> Option<Indexer> {
             _ => None,
         };
     }
+    // `KEY=VALUE` lists deeper in the tree (a service's own are decided above).
     const KV: &[&str] = &[
         "networks.*.labels",
         "networks.*.ipam.options",
-        "services.*.annotations",
         "services.*.build.args",
         "services.*.build.additional_contexts",
         "services.*.build.platform",
         "services.*.build.tags",
         "services.*.build.labels",
-        "services.*.cap_add",
-        "services.*.cap_drop",
         "services.*.deploy.labels",
-        "services.*.dns",
-        "services.*.dns_opt",
-        "services.*.dns_search",
-        "services.*.environment",
-        "services.*.labels",
-        "services.*.links",
         "services.*.networks.*.aliases",
         "services.*.networks.*.link_local_ips",
-        "services.*.profiles",
-        "services.*.sysctls",
-        "services.*.tmpfs",
     ];
     static KV_SPLIT: LazyLock<Vec<Vec<&'static str>>> =
         LazyLock::new(|| KV.iter().map(|p| p.split('.').collect()).collect());
