@@ -52,7 +52,13 @@ pub fn engine_spec(name: &str) -> EngineSpec {
             tls: Some(TlsFiles::in_dir(&state_dir().join("certs/client"))),
             trusted_insecure_hosts: Vec::new(),
         },
-        other => panic!("unknown dev-env engine {other:?}: expected cd, prod or prod-tls"),
+        // The fault tier's engine (live restore; the fault tests restart it).
+        "fault" => EngineSpec {
+            host: "unix:///run/hoist-dev/fault/docker.sock".into(),
+            tls: None,
+            trusted_insecure_hosts: Vec::new(),
+        },
+        other => panic!("unknown dev-env engine {other:?}: expected cd, prod, prod-tls or fault"),
     }
 }
 
@@ -250,6 +256,66 @@ pub async fn network_exists(engine: &Engine, name: &str) -> bool {
         )
         .await
         .is_ok()
+}
+
+/// One container of a service, as tests look at it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServiceContainer {
+    /// The `io.hoist.color` label (empty without one).
+    pub color: String,
+    pub running: bool,
+}
+
+/// Every container (running or not) of `service` in `project`.
+pub async fn service_containers(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+) -> Vec<ServiceContainer> {
+    let filter: std::collections::HashMap<String, Vec<String>> = [(
+        "label".to_string(),
+        vec![
+            format!("{PROJECT_LABEL}={project}"),
+            format!("com.docker.compose.service={service}"),
+        ],
+    )]
+    .into();
+    let list = engine
+        .docker()
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .expect("list the service's containers");
+    let mut out: Vec<ServiceContainer> = list
+        .into_iter()
+        .map(|c| ServiceContainer {
+            color: c
+                .labels
+                .unwrap_or_default()
+                .get("io.hoist.color")
+                .cloned()
+                .unwrap_or_default(),
+            running: c.state.map(|s| s.to_string()).as_deref() == Some("running"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Removes an image reference from the engine (forced), ignoring a missing one.
+pub async fn remove_image(engine: &Engine, reference: &str) {
+    let _ = engine
+        .docker()
+        .remove_image(
+            reference,
+            Some(RemoveImageOptionsBuilder::default().force(true).build()),
+            None,
+        )
+        .await;
 }
 
 /// Removes every container, network and volume labelled with `project`.

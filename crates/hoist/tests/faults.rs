@@ -1,0 +1,963 @@
+//! The fault tier: faults injected while hoist works, on the dev environment's `fault` engine (an
+//! engine of these tests alone, in its own namespace, with live restore as production engines
+//! run) and on throwaway registries and state folders. Each scenario checks that the live release
+//! keeps serving (a load runs through the proxy the whole time), that nothing is lost, and that
+//! rerunning the same command converges.
+//!
+//! Every scenario prints one row of RELIABILITY.md's table (a line starting `RELIABILITY |`):
+//! the fault, what the user saw (hoist's last line of output), the requests that failed, and
+//! whether the rerun converged. `scripts/faults` runs this tier and writes the table.
+//!
+//! Scenarios share the fault engine, so they run one at a time ([`serial`]); the rest of the
+//! suite runs beside them on the other engines.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hoist_testkit::http::request;
+use hoist_testkit::load;
+use hoist_testkit::{REGISTRY_FROM_PROD, TestProject};
+
+/// The fault engine's address on the bridge, where its proxy publishes.
+const FAULT: &str = "10.200.0.9";
+/// Its API socket as seen from this machine.
+const FAULT_SOCKET: &str = "/run/hoist-dev/fault/docker.sock";
+const VERSION_HEADER: &str = "x-books-ms-version";
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One scenario at a time on the fault engine (a panicking scenario does not block the rest).
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A TCP endpoint on loopback that forwards to an engine's unix socket until it is cut: `cut`
+/// resets every open connection and refuses new ones until `restore`. hoist talks to the engine
+/// through it as it would through a network that fails.
+struct Cutter {
+    port: u16,
+    open: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
+    wake: tokio::sync::watch::Sender<u64>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Cutter {
+    fn start(socket: &str) -> Cutter {
+        let rt = runtime();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (wake, _) = tokio::sync::watch::channel(0u64);
+        let socket = socket.to_string();
+        let (o, w) = (open.clone(), wake.clone());
+        rt.spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !o.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let mut cut = w.subscribe();
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    let Ok(mut engine) = tokio::net::UnixStream::connect(&socket).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut engine) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Cutter {
+            port,
+            open,
+            generation,
+            wake,
+            rt: Some(rt),
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.wake.send(g);
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Cutter {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A hoist process whose output is read line by line as it runs.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hoist");
+        let (tx, lines) = mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a line containing `marker` is printed; panics with the transcript when the
+    /// process ends first or nothing comes within `limit`.
+    fn wait_for(&mut self, marker: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left.max(Duration::from_millis(1))) {
+                Ok(line) => {
+                    let hit = line.contains(marker);
+                    self.seen.push(line);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "hoist never printed {marker:?} (within {limit:?}); it printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// Waits for the exit; returns the status code (None: killed) and every line printed.
+    fn finish(mut self) -> (Option<i32>, Vec<String>) {
+        let status = self.child.wait().expect("wait for hoist");
+        // The readers end with the pipes.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status.code(), self.seen)
+    }
+}
+
+/// What the user saw: hoist's error line (the last line when there is none).
+fn last_line(lines: &[String]) -> String {
+    let error = lines
+        .iter()
+        .find(|l| l.trim_start().to_lowercase().starts_with("error"));
+    error
+        .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| "(nothing)".into())
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// One row of RELIABILITY.md's table.
+fn row(fault: &str, sees: &str, failed: &str, converged: &str) {
+    let sees = sees.replace('|', "\\|");
+    println!("RELIABILITY | {fault} | {sees} | {failed} | {converged} |");
+}
+
+/// books-ms and its database on the fault engine behind a proxy of its own, released blue-green
+/// through `hoist deploy --target fault`; hoist reaches the engine through a [`Cutter`].
+struct Stage {
+    dir: PathBuf,
+    state: PathBuf,
+    project: TestProject,
+    _proxy: TestProject,
+    port: u16,
+    cutter: Cutter,
+    rt: tokio::runtime::Runtime,
+    fault: hoist_docker::Engine,
+    /// Release images by version, as the fault engine pulls them.
+    images: Vec<(String, String)>,
+}
+
+impl Stage {
+    fn new(prefix: &str, versions: &[&str]) -> Option<Stage> {
+        let rt = runtime();
+        let cd = rt.block_on(hoist_testkit::engine("cd"))?;
+        let fault = rt.block_on(hoist_testkit::engine("fault"))?;
+        let project = TestProject::new(prefix, &[&cd, &fault]);
+        let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&fault]);
+        let dir = std::env::temp_dir().join(format!("hoist-fault-{}", project.name));
+        let state = dir.join(".state");
+        std::fs::create_dir_all(&state).unwrap();
+        let hash = project
+            .name
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let port = 20_000 + (hash % 20_000) as u16;
+        let images = versions
+            .iter()
+            .map(|v| {
+                let image = rt.block_on(hoist_testkit::books_ms_release(&cd, &project, v, ""));
+                project.track_image(1, &image);
+                (v.to_string(), image)
+            })
+            .collect::<Vec<_>>();
+        let cutter = Cutter::start(FAULT_SOCKET);
+        let stage = Stage {
+            dir,
+            state,
+            _proxy: proxy,
+            port,
+            cutter,
+            rt,
+            fault,
+            images,
+            project,
+        };
+        stage.write();
+        Some(stage)
+    }
+
+    fn image(&self, version: &str) -> &str {
+        &self
+            .images
+            .iter()
+            .find(|(v, _)| v == version)
+            .expect("a release image of that version")
+            .1
+    }
+
+    fn write(&self) {
+        let first = &self.images[0].1;
+        std::fs::write(
+            self.dir.join("docker-compose.yml"),
+            format!(
+                "app:\n  image: {first}\n  ports:\n    - 8080\n  links:\n    - db:db\n\
+                 db:\n  image: {REGISTRY_FROM_PROD}/books-ms-db\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            self.dir.join("hoist.yml"),
+            format!(
+                "service: books-ms\nregistry: localhost:5000\nproject: {project}\n\
+                 targets:\n  fault:\n    host: {host}\n    public_address: http://{FAULT}:{port}\n\
+                 \x20   registry: {REGISTRY_FROM_PROD}\n    proxy:\n\
+                 \x20     image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n\
+                 \x20     port: {port}\n\
+                 steps:\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n\
+                 \x20   port: 8080\n",
+                project = self.project.name,
+                host = self.cutter.host(),
+                port = self.port,
+                proxy = self._proxy.name,
+            ),
+        )
+        .unwrap();
+    }
+
+    fn hoist(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env("HOIST_STATE_DIR", &self.state)
+            .env("DOCKER_HOST", self.cutter.host())
+            .env("HOIST_LOG", "warn");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.hoist(args).output().unwrap()
+    }
+
+    /// `hoist deploy app --target fault --image VERSION`'s arguments.
+    fn deploy_args(&self, version: &str) -> Vec<String> {
+        [
+            "deploy",
+            "app",
+            "--target",
+            "fault",
+            "--image",
+            self.image(version),
+            "--health-path",
+            "/api/v1/books",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn deploy(&self, version: &str) -> Output {
+        let args = self.deploy_args(version);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+
+    fn spawn_deploy(&self, version: &str) -> Running {
+        let args = self.deploy_args(version);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Running::spawn(self.hoist(&args))
+    }
+
+    /// The database and the first release, live behind the proxy.
+    fn first_release(&self) {
+        let up = self.run(&["up", "-d", "db"]);
+        assert!(up.status.success(), "up -d db: {}", text(&up));
+        let v = self.images[0].0.clone();
+        let out = self.deploy(&v);
+        assert!(out.status.success(), "first deploy: {}", text(&out));
+        self.assert_serves(&v);
+    }
+
+    fn url(&self) -> String {
+        format!("http://{FAULT}:{}/api/v1/books", self.port)
+    }
+
+    fn load(&self) -> load::Load {
+        load::start(
+            &self.url(),
+            100,
+            4,
+            VERSION_HEADER,
+            Duration::from_secs(600),
+        )
+    }
+
+    fn assert_serves(&self, version: &str) {
+        let r = request("GET", &self.url(), None).expect("the proxy answers");
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.header(VERSION_HEADER), Some(version), "{r:?}");
+    }
+
+    /// The app's containers on the fault engine: (colour label, running).
+    fn app_containers(&self) -> Vec<(String, bool)> {
+        self.rt
+            .block_on(hoist_testkit::service_containers(
+                &self.fault,
+                &self.project.name,
+                "app",
+            ))
+            .into_iter()
+            .map(|c| (c.color, c.running))
+            .collect()
+    }
+
+    /// `hoist releases app --target fault --json`: (colour, state, image).
+    fn releases(&self) -> Vec<(String, String, String)> {
+        let out = self.run(&["releases", "app", "--target", "fault", "--json"]);
+        assert!(out.status.success(), "releases: {}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("releases --json: {e}: {}", text(&out)));
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|r| {
+                let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                (field("color"), field("state"), field("image"))
+            })
+            .collect()
+    }
+
+    /// After a converged release: one app container runs `live`, and the way back, `previous`,
+    /// is kept stopped.
+    fn assert_live_with_way_back(&self, live: &str, previous: &str) {
+        let app = self.app_containers();
+        let running = app.iter().filter(|(_, r)| *r).count();
+        assert_eq!(running, 1, "exactly one running app container: {app:?}");
+        let releases = self.releases();
+        let state_of = |version: &str| {
+            releases
+                .iter()
+                .find(|(_, _, image)| image == self.image(version))
+                .map(|(_, state, _)| state.clone())
+        };
+        assert_eq!(state_of(live).as_deref(), Some("live"), "{releases:?}");
+        assert_eq!(
+            state_of(previous).as_deref(),
+            Some("stopped"),
+            "the way back ({previous}) is kept: {releases:?}"
+        );
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The failed requests of a load report, as the table shows them.
+fn failed(report: &load::Report) -> String {
+    format!("{} of {}", report.failures().len(), report.total())
+}
+
+fn assert_no_failed_request(report: &load::Report, what: &str) {
+    let failures = report.failures();
+    assert!(
+        failures.is_empty(),
+        "{what}: {} of {} requests failed, first: {:?}",
+        failures.len(),
+        report.total(),
+        failures.first()
+    );
+}
+
+#[test]
+fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-up-cut", &["v1"]) else {
+        return;
+    };
+    // Six independent services: the cut lands while some are created and others are not.
+    let mut compose = String::from("services:\n");
+    for i in 1..=6 {
+        compose.push_str(&format!(
+            "  s{i}:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    init: true\n"
+        ));
+    }
+    std::fs::write(stage.dir.join("compose.yaml"), compose).unwrap();
+    let project = stage.project.name.clone();
+    let mut up = Running::spawn(stage.hoist(&["-f", "compose.yaml", "-p", &project, "up", "-d"]));
+    up.wait_for("Created", Duration::from_secs(60));
+    stage.cutter.cut();
+    let (code, lines) = up.finish();
+    assert_ne!(code, Some(0), "up must fail when the engine goes away");
+    let sees = last_line(&lines);
+    assert!(
+        lines.iter().any(|l| l.contains("error") || l.contains("Error")),
+        "the failure is explained: {lines:#?}"
+    );
+    stage.cutter.restore();
+    let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
+    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
+    let ps = stage.run(&["-f", "compose.yaml", "-p", &project, "ps", "--format", "json"]);
+    assert!(ps.status.success(), "{}", text(&ps));
+    let listed = String::from_utf8_lossy(&ps.stdout);
+    for i in 1..=6 {
+        let service = format!("\"Service\":\"s{i}\"");
+        assert_eq!(
+            listed.matches(&service).count(),
+            1,
+            "one container of s{i} after the rerun: {listed}"
+        );
+    }
+    assert_eq!(listed.matches("\"State\":\"running\"").count(), 6, "{listed}");
+    row(
+        "engine connection cut mid-`up` (6 services)",
+        &sees,
+        "n/a (nothing served yet)",
+        "yes: rerun `up -d` created the rest, one container per service",
+    );
+}
+
+#[test]
+fn an_engine_connection_cut_mid_release_keeps_the_live_release_serving() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-rel-cut", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let load = stage.load();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut deploy = stage.spawn_deploy("v2");
+    deploy.wait_for("healthy", Duration::from_secs(120));
+    stage.cutter.cut();
+    let (code, lines) = deploy.finish();
+    assert_ne!(code, Some(0), "the release must fail when the engine goes away");
+    stage.assert_serves("v1");
+    stage.cutter.restore();
+    let rerun = stage.deploy("v2");
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
+    assert_no_failed_request(&report, "connection cut mid-release");
+    stage.assert_serves("v2");
+    stage.assert_live_with_way_back("v2", "v1");
+    row(
+        "engine connection cut mid-release (new colour starting)",
+        &last_line(&lines),
+        &failed(&report),
+        "yes: rerun released v2, v1 kept stopped for rollback",
+    );
+}
+
+#[test]
+fn an_engine_restart_mid_release_keeps_the_live_release_serving() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-rel-restart", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let load = stage.load();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut deploy = stage.spawn_deploy("v2");
+    deploy.wait_for("healthy", Duration::from_secs(120));
+    let restart = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/dev-env"))
+        .args(["restart", "fault"])
+        .output()
+        .expect("scripts/dev-env restart fault");
+    assert!(restart.status.success(), "{}", text(&restart));
+    let (code, lines) = deploy.finish();
+    let first = if code == Some(0) {
+        "the release finished across the restart".to_string()
+    } else {
+        last_line(&lines)
+    };
+    stage.assert_serves(if code == Some(0) { "v2" } else { "v1" });
+    let rerun = stage.deploy("v2");
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
+    assert_no_failed_request(&report, "engine restarted mid-release");
+    stage.assert_serves("v2");
+    row(
+        "engine restarted mid-release (live restore)",
+        &first,
+        &failed(&report),
+        "yes: rerun released v2",
+    );
+}
+
+/// The phases of a release, by the line hoist prints when it enters each.
+const DEPLOY_PHASES: &[(&str, &str)] = &[
+    ("starting the new colour", "start "),
+    ("waiting until it is healthy", "healthy"),
+    ("switching the proxy", "switch the proxy"),
+    ("draining the old colour", "drain"),
+];
+
+#[test]
+fn hoist_killed_at_each_phase_of_deploy_and_rollback_keeps_serving_and_a_rerun_converges() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-kill", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let load = stage.load();
+    let mut live = "v1";
+    for (phase, marker) in DEPLOY_PHASES {
+        let next = if live == "v1" { "v2" } else { "v1" };
+        let mut deploy = stage.spawn_deploy(next);
+        deploy.wait_for(marker, Duration::from_secs(120));
+        deploy.kill();
+        let (code, _) = deploy.finish();
+        assert_eq!(code, None, "killed");
+        let rerun = stage.deploy(next);
+        assert!(rerun.status.success(), "rerun after a kill while {phase}: {}", text(&rerun));
+        stage.assert_serves(next);
+        stage.assert_live_with_way_back(next, live);
+        row(
+            &format!("hoist SIGKILLed during `deploy`, {phase}"),
+            "(killed: no output)",
+            "see the deploy/rollback total below",
+            &format!("yes: rerun released {next}, the previous colour kept"),
+        );
+        live = next;
+    }
+    // Rollback, killed as it starts the stopped colour and as it switches.
+    for (phase, marker) in [
+        ("starting the stopped colour", "start the stopped"),
+        ("switching the proxy", "switch the proxy"),
+    ] {
+        let back = if live == "v1" { "v2" } else { "v1" };
+        let mut rollback =
+            Running::spawn(stage.hoist(&["rollback", "app", "--target", "fault"]));
+        rollback.wait_for(marker, Duration::from_secs(120));
+        rollback.kill();
+        let _ = rollback.finish();
+        let rerun = stage.run(&["rollback", "app", "--target", "fault"]);
+        // A kill after the switch may already have brought the old release back; the rerun
+        // then finds it live and says so, or rolls back once more (to `live`).
+        let now = request("GET", &stage.url(), None)
+            .ok()
+            .and_then(|r| r.header(VERSION_HEADER).map(String::from))
+            .unwrap_or_default();
+        assert!(
+            rerun.status.success() || now == back,
+            "rerun of rollback after a kill while {phase}: {}",
+            text(&rerun)
+        );
+        assert!(now == back || now == live, "serving {now:?}");
+        let other = if now == "v1" { "v2" } else { "v1" };
+        stage.assert_live_with_way_back(&now, other);
+        row(
+            &format!("hoist SIGKILLed during `rollback`, {phase}"),
+            "(killed: no output)",
+            "see the deploy/rollback total below",
+            "yes: rerun of `rollback` left one colour live and the other stopped",
+        );
+        live = if now == back { back } else { live };
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert_no_failed_request(&report, "kills during deploy and rollback");
+    row(
+        "all SIGKILLs of `deploy` and `rollback` above, under 100 req/s",
+        "-",
+        &failed(&report),
+        "yes",
+    );
+}
+
+#[test]
+fn hoist_killed_mid_up_and_a_rerun_converges() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-kill-up", &["v1"]) else {
+        return;
+    };
+    let mut compose = String::from("services:\n");
+    for i in 1..=6 {
+        compose.push_str(&format!(
+            "  s{i}:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    init: true\n"
+        ));
+    }
+    std::fs::write(stage.dir.join("compose.yaml"), compose).unwrap();
+    let project = stage.project.name.clone();
+    let mut up = Running::spawn(stage.hoist(&["-f", "compose.yaml", "-p", &project, "up", "-d"]));
+    up.wait_for("Created", Duration::from_secs(60));
+    up.kill();
+    let _ = up.finish();
+    let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
+    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
+    let ps = stage.run(&["-f", "compose.yaml", "-p", &project, "ps", "--format", "json"]);
+    let listed = String::from_utf8_lossy(&ps.stdout);
+    assert_eq!(listed.matches("\"State\":\"running\"").count(), 6, "{listed}");
+    row(
+        "hoist SIGKILLed during `up` (containers being created)",
+        "(killed: no output)",
+        "n/a",
+        "yes: rerun `up -d` created the rest, one container per service",
+    );
+}
+
+/// A registry of the test's own on loopback (Debian's `docker-registry`), stopped and started
+/// by the test. Engines trust registries on localhost without any setting.
+struct Registry {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut r = Registry {
+            dir: dir.to_path_buf(),
+            port,
+            child: None,
+        };
+        r.up();
+        r
+    }
+
+    fn up(&mut self) {
+        std::fs::create_dir_all(self.dir.join("data")).unwrap();
+        let config = self.dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{}\n",
+                self.dir.join("data").display(),
+                self.port
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while request("GET", &format!("http://127.0.0.1:{}/v2/", self.port), None).is_err() {
+            assert!(Instant::now() < deadline, "the test registry did not answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+#[test]
+fn registry_down_during_push_and_pull_fails_clearly_and_a_rerun_converges() {
+    let rt = runtime();
+    let Some(cd) = rt.block_on(hoist_testkit::engine("cd")) else {
+        return;
+    };
+    let project = TestProject::new("fault-registry", &[&cd]);
+    let dir = std::env::temp_dir().join(format!("hoist-fault-{}", project.name));
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    let mut registry = Registry::start(&dir.join("registry"));
+    let image = format!("{}/{}/app:1", registry.name(), project.name);
+    project.track_image(0, &image);
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        format!("FROM debian:bookworm-slim\nLABEL io.hoist.test={}\n", project.name),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "services:\n  app:\n    image: {image}\n    build: app\n    command: [sleep, infinity]\n    init: true\n"
+        ),
+    )
+    .unwrap();
+    // The same service without `build`: a failed pull of a service that builds falls back to
+    // building it (as Compose does), so pulls are tried through this file.
+    std::fs::write(
+        dir.join("pull.yaml"),
+        format!("services:\n  app:\n    image: {image}\n    command: [sleep, infinity]\n    init: true\n"),
+    )
+    .unwrap();
+    let hoist_with = |file: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(["-f", file, "-p", &project.name])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+            .output()
+            .unwrap()
+    };
+    let hoist = |args: &[&str]| hoist_with("compose.yaml", args);
+    let pull_file = |args: &[&str]| hoist_with("pull.yaml", args);
+    let build = hoist(&["build"]);
+    assert!(build.status.success(), "{}", text(&build));
+
+    // Push with the registry down: a clear error naming the image; up again, the push converges.
+    registry.down();
+    let push = hoist(&["push"]);
+    assert!(!push.status.success(), "push to a registry that is down must fail");
+    let said = String::from_utf8_lossy(&push.stderr).to_string();
+    assert!(said.contains(&image) || said.contains(&registry.name()), "{}", text(&push));
+    let push_sees = last_line(&said.lines().map(String::from).collect::<Vec<_>>());
+    registry.up();
+    let push = hoist(&["push"]);
+    assert!(push.status.success(), "{}", text(&push));
+
+    // Pull with the registry down: the running container is left alone; up again, converges.
+    let up = pull_file(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    rt.block_on(hoist_testkit::remove_image(&cd, &image));
+    registry.down();
+    let pull = pull_file(&["up", "-d", "--pull", "always"]);
+    assert!(!pull.status.success(), "pull from a registry that is down must fail");
+    let pull_said = String::from_utf8_lossy(&pull.stderr).to_string();
+    let pull_sees = last_line(&pull_said.lines().map(String::from).collect::<Vec<_>>());
+    let ps = pull_file(&["ps", "--format", "json"]);
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).contains("\"State\":\"running\""),
+        "the running container survived the failed pull: {}",
+        text(&ps)
+    );
+    registry.up();
+    let rerun = pull_file(&["up", "-d", "--pull", "always"]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    drop(registry);
+    let _ = std::fs::remove_dir_all(&dir);
+    row(
+        "registry down during `push`",
+        &push_sees,
+        "n/a",
+        "yes: rerun `push` pushed",
+    );
+    row(
+        "registry down during pull (`up --pull always`)",
+        &pull_sees,
+        "0 (the running container was left alone)",
+        "yes: rerun `up -d --pull always` pulled and converged",
+    );
+}
+
+/// A tmpfs of `size` mounted on `dir` for the state folder, unmounted on drop.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount a tmpfs on {}", dir.display());
+        SmallDisk {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Fills what is left with one file.
+    fn fill(&self) {
+        let _ = Command::new("dd")
+            .args(["if=/dev/zero", "bs=64k"])
+            .arg(format!("of={}", self.dir.join("filler").display()))
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    fn free(&self) {
+        let _ = std::fs::remove_file(self.dir.join("filler"));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn a_full_state_folder_never_costs_the_live_release_and_a_rerun_converges() {
+    let _serial = serial();
+    let Some(mut stage) = Stage::new("fault-full", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    // The state folder moves onto a small disk that is then filled.
+    let disk = SmallDisk::mount(&stage.dir.join(".state-small"), "4m");
+    stage.state = stage.dir.join(".state-small");
+    disk.fill();
+    let load = stage.load();
+    std::thread::sleep(Duration::from_secs(1));
+    let out = stage.deploy("v2");
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    let sees = last_line(&said.lines().map(String::from).collect::<Vec<_>>());
+    // Whatever hoist decided (refuse before acting, or release and warn), v1 or v2 serves.
+    let serving = if out.status.success() { "v2" } else { "v1" };
+    stage.assert_serves(serving);
+    disk.free();
+    let rerun = stage.deploy("v2");
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert!(rerun.status.success(), "rerun with space again: {}", text(&rerun));
+    assert_no_failed_request(&report, "state folder full");
+    stage.assert_serves("v2");
+    let history = stage.run(&["releases", "app", "--target", "fault", "--json"]);
+    assert!(history.status.success(), "{}", text(&history));
+    row(
+        "state folder full during `deploy`",
+        &sees,
+        &failed(&report),
+        "yes: rerun with space released v2; `releases` reads the history",
+    );
+    drop(disk);
+}
+
+#[test]
+fn a_locked_history_does_not_block_rollback_during_an_incident() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-locked", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let out = stage.deploy("v2");
+    assert!(out.status.success(), "{}", text(&out));
+    let db = std::fs::read_dir(&stage.state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite3"))
+        .expect("a history database in the state folder");
+    // Another process holds the history's write lock for the whole rollback.
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let load = stage.load();
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    let out = stage.run(&["rollback", "app", "--target", "fault"]);
+    let took = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert!(out.status.success(), "rollback with the history locked: {}", text(&out));
+    assert_no_failed_request(&report, "rollback with the history locked");
+    stage.assert_serves("v1");
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    let warning = said
+        .lines()
+        .find(|l| l.to_lowercase().contains("history"))
+        .unwrap_or("(no warning)")
+        .trim()
+        .to_string();
+    row(
+        "history locked by another process during `rollback`",
+        &format!("{warning} (rollback took {:.1} s)", took.as_secs_f64()),
+        &failed(&report),
+        "n/a: the rollback itself succeeded",
+    );
+}
