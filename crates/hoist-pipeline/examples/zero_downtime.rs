@@ -93,7 +93,7 @@ async fn main() {
     let spec = hoist_core::desired::project_spec(&loaded).expect("spec");
     let mut proxy_spec = ProxySpec::new("10.200.0.1:5000/hoist-proxy:latest");
     proxy_spec.name = proxy_project.name.clone();
-    proxy_spec.port = 38081;
+    proxy_spec.port = 28081;
     let check = Arc::new(HttpCheck {
         path: "/api/v1/books".into(),
     });
@@ -118,7 +118,7 @@ async fn main() {
         commit: None,
     };
     release.deploy(&v1, &Discard).await.expect("v1 live");
-    let url = format!("http://{PROD}:38081/api/v1/books");
+    let url = format!("http://{PROD}:28081/api/v1/books");
     let (outcome, report) = measure(&url, release.deploy(&v2, &Discard)).await;
     let outcome = outcome.expect("blue-green deploy");
     row(
@@ -161,7 +161,7 @@ async fn main() {
     compose(&file, &name, &["up", "-d"]);
     let mut cproxy = ProxySpec::new("10.200.0.1:5000/hoist-proxy:latest");
     cproxy.name = compose_proxy.name.clone();
-    cproxy.port = 38082;
+    cproxy.port = 28082;
     let proxy = Proxy::new(&prod, cproxy);
     proxy.ensure(&Discard).await.expect("proxy");
     proxy
@@ -177,7 +177,7 @@ async fn main() {
         })
         .await
         .expect("route");
-    let url = format!("http://{PROD}:38082/api/v1/books");
+    let url = format!("http://{PROD}:28082/api/v1/books");
     hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(60))
         .expect("compose v1 up");
     write(&v2);

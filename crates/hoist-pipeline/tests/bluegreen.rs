@@ -28,12 +28,7 @@ async fn release_image(cd: &Engine, project: &TestProject, version: &str, extra:
 }
 
 fn free_port(project: &TestProject) -> u16 {
-    // Distinct per test run and project; prod's namespace has nothing else listening up there.
-    let hash = project
-        .name
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    30000 + (hash % 20000) as u16
+    hoist_testkit::proxy_port(&project.name)
 }
 
 fn release<'e>(

@@ -3,7 +3,7 @@
 //! configuration nginx rejects fails with nginx's message and the proxy keeps serving the
 //! previous one.
 //!
-//! Each test keeps its own proxy (a unique name and a random host port), so tests run in
+//! Each test keeps its own proxy (a unique name and a port of its own), so tests run in
 //! parallel; the containers carry their TestProject's label and are removed on drop.
 
 use std::time::Duration;
@@ -22,11 +22,11 @@ fn image() -> String {
     format!("{REGISTRY_FROM_PROD}/hoist-proxy:latest")
 }
 
-/// A proxy on a random host port, named after (and cleaned up with) `project`.
+/// A proxy on a port of its own, named after (and cleaned up with) `project`.
 fn spec_for(project: &TestProject) -> ProxySpec {
     ProxySpec {
         name: project.name.clone(),
-        port: 0,
+        port: hoist_testkit::proxy_port(&project.name),
         ..ProxySpec::new(image())
     }
 }
@@ -36,10 +36,18 @@ fn spec_for(project: &TestProject) -> ProxySpec {
 async fn backend(engine: &Engine, project: &TestProject, text: &str) -> String {
     let mut spec = ProxySpec {
         name: project.name.clone(),
-        port: 0,
         ..ProxySpec::new(image())
     }
     .project();
+    // A plain container on the default bridge, published on a port the engine picks, as a
+    // service's would be (the proxy's own project runs in the host's network).
+    spec.services[0].container.network_mode = Some("bridge".into());
+    spec.services[0].container.exposed_ports = vec!["80/tcp".into()];
+    spec.services[0].container.ports = vec![hoist_core::spec::PortBinding {
+        container_port: "80/tcp".into(),
+        host_ip: None,
+        host_port: None,
+    }];
     let site = format!(
         "server {{ listen 80 default_server; location / {{ add_header Content-Type text/plain; return 200 '{text}'; }} }}"
     );
@@ -68,11 +76,8 @@ async fn backend(engine: &Engine, project: &TestProject, text: &str) -> String {
     server
 }
 
-async fn proxy_url(engine: &Engine, proxy: &Proxy<'_>, path: &str) -> String {
-    let servers = published_servers(engine, &proxy.spec().name, "nginx", 80, PROD_HOST)
-        .await
-        .unwrap();
-    format!("http://{}{path}", servers[0])
+async fn proxy_url(_engine: &Engine, proxy: &Proxy<'_>, path: &str) -> String {
+    format!("http://{PROD_HOST}:{}{path}", proxy.spec().port)
 }
 
 fn books_route(upstream: &str) -> Route {

@@ -246,6 +246,16 @@ pub async fn books_ms_release(
     local.replace(REGISTRY_FROM_CD, REGISTRY_FROM_PROD)
 }
 
+/// A port for a test's proxy on an engine, derived from its unique name: proxies share the
+/// engine host's network, so each test's needs a port of its own. Below the engines' range for
+/// published ports (32768 and up), so that no service's published port takes it.
+pub fn proxy_port(name: &str) -> u16 {
+    let hash = name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    20_000 + (hash % 12_000) as u16
+}
+
 /// Whether the engine has a network of that name.
 pub async fn network_exists(engine: &Engine, name: &str) -> bool {
     engine

@@ -43,11 +43,7 @@ async fn roll_back_from_the_project_page_moves_the_route_to_the_previous_colour(
     let proxy = TestProject::new("ui-rollback-proxy", &[&prod]);
     let v1 = hoist_testkit::books_ms_release(&cd, &project, "v1", "").await;
     let v2 = hoist_testkit::books_ms_release(&cd, &project, "v2", "").await;
-    let hash = project
-        .name
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    let port = 30_000 + (hash % 20_000) as u16;
+    let port = hoist_testkit::proxy_port(&project.name);
 
     // hoist.yml with prod as a target behind the test's proxy, beside the deploy file.
     let dir = std::env::temp_dir().join(format!("hoist-{}", project.name));

@@ -244,11 +244,7 @@ impl Stage {
         let dir = std::env::temp_dir().join(format!("hoist-fault-{}", project.name));
         let state = dir.join(".state");
         std::fs::create_dir_all(&state).unwrap();
-        let hash = project
-            .name
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-        let port = 20_000 + (hash % 20_000) as u16;
+        let port = hoist_testkit::proxy_port(&project.name);
         let images = versions
             .iter()
             .map(|v| {
@@ -478,13 +474,23 @@ fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
     assert_ne!(code, Some(0), "up must fail when the engine goes away");
     let sees = last_line(&lines);
     assert!(
-        lines.iter().any(|l| l.contains("error") || l.contains("Error")),
+        lines
+            .iter()
+            .any(|l| l.contains("error") || l.contains("Error")),
         "the failure is explained: {lines:#?}"
     );
     stage.cutter.restore();
     let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
     assert!(rerun.status.success(), "rerun: {}", text(&rerun));
-    let ps = stage.run(&["-f", "compose.yaml", "-p", &project, "ps", "--format", "json"]);
+    let ps = stage.run(&[
+        "-f",
+        "compose.yaml",
+        "-p",
+        &project,
+        "ps",
+        "--format",
+        "json",
+    ]);
     assert!(ps.status.success(), "{}", text(&ps));
     let listed = String::from_utf8_lossy(&ps.stdout);
     for i in 1..=6 {
@@ -495,7 +501,11 @@ fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
             "one container of s{i} after the rerun: {listed}"
         );
     }
-    assert_eq!(listed.matches("\"State\":\"running\"").count(), 6, "{listed}");
+    assert_eq!(
+        listed.matches("\"State\":\"running\"").count(),
+        6,
+        "{listed}"
+    );
     row(
         "engine connection cut mid-`up` (6 services)",
         &sees,
@@ -517,7 +527,11 @@ fn an_engine_connection_cut_mid_release_keeps_the_live_release_serving() {
     deploy.wait_for("healthy", Duration::from_secs(120));
     stage.cutter.cut();
     let (code, lines) = deploy.finish();
-    assert_ne!(code, Some(0), "the release must fail when the engine goes away");
+    assert_ne!(
+        code,
+        Some(0),
+        "the release must fail when the engine goes away"
+    );
     stage.assert_serves("v1");
     stage.cutter.restore();
     let rerun = stage.deploy("v2");
@@ -546,10 +560,13 @@ fn an_engine_restart_mid_release_keeps_the_live_release_serving() {
     std::thread::sleep(Duration::from_secs(1));
     let mut deploy = stage.spawn_deploy("v2");
     deploy.wait_for("healthy", Duration::from_secs(120));
-    let restart = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/dev-env"))
-        .args(["restart", "fault"])
-        .output()
-        .expect("scripts/dev-env restart fault");
+    let restart = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/dev-env"
+    ))
+    .args(["restart", "fault"])
+    .output()
+    .expect("scripts/dev-env restart fault");
     assert!(restart.status.success(), "{}", text(&restart));
     let (code, lines) = deploy.finish();
     let first = if code == Some(0) {
@@ -597,7 +614,11 @@ fn hoist_killed_at_each_phase_of_deploy_and_rollback_keeps_serving_and_a_rerun_c
         let (code, _) = deploy.finish();
         assert_eq!(code, None, "killed");
         let rerun = stage.deploy(next);
-        assert!(rerun.status.success(), "rerun after a kill while {phase}: {}", text(&rerun));
+        assert!(
+            rerun.status.success(),
+            "rerun after a kill while {phase}: {}",
+            text(&rerun)
+        );
         stage.assert_serves(next);
         stage.assert_live_with_way_back(next, live);
         row(
@@ -614,8 +635,7 @@ fn hoist_killed_at_each_phase_of_deploy_and_rollback_keeps_serving_and_a_rerun_c
         ("switching the proxy", "switch the proxy"),
     ] {
         let back = if live == "v1" { "v2" } else { "v1" };
-        let mut rollback =
-            Running::spawn(stage.hoist(&["rollback", "app", "--target", "fault"]));
+        let mut rollback = Running::spawn(stage.hoist(&["rollback", "app", "--target", "fault"]));
         rollback.wait_for(marker, Duration::from_secs(120));
         rollback.kill();
         let _ = rollback.finish();
@@ -673,9 +693,21 @@ fn hoist_killed_mid_up_and_a_rerun_converges() {
     let _ = up.finish();
     let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
     assert!(rerun.status.success(), "rerun: {}", text(&rerun));
-    let ps = stage.run(&["-f", "compose.yaml", "-p", &project, "ps", "--format", "json"]);
+    let ps = stage.run(&[
+        "-f",
+        "compose.yaml",
+        "-p",
+        &project,
+        "ps",
+        "--format",
+        "json",
+    ]);
     let listed = String::from_utf8_lossy(&ps.stdout);
-    assert_eq!(listed.matches("\"State\":\"running\"").count(), 6, "{listed}");
+    assert_eq!(
+        listed.matches("\"State\":\"running\"").count(),
+        6,
+        "{listed}"
+    );
     row(
         "hoist SIGKILLed during `up` (containers being created)",
         "(killed: no output)",
@@ -729,7 +761,10 @@ impl Registry {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while request("GET", &format!("http://127.0.0.1:{}/v2/", self.port), None).is_err() {
-            assert!(Instant::now() < deadline, "the test registry did not answer");
+            assert!(
+                Instant::now() < deadline,
+                "the test registry did not answer"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -766,7 +801,10 @@ fn registry_down_during_push_and_pull_fails_clearly_and_a_rerun_converges() {
     project.track_image(0, &image);
     std::fs::write(
         dir.join("app/Dockerfile"),
-        format!("FROM debian:bookworm-slim\nLABEL io.hoist.test={}\n", project.name),
+        format!(
+            "FROM debian:bookworm-slim\nLABEL io.hoist.test={}\n",
+            project.name
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -800,9 +838,16 @@ fn registry_down_during_push_and_pull_fails_clearly_and_a_rerun_converges() {
     // Push with the registry down: a clear error naming the image; up again, the push converges.
     registry.down();
     let push = hoist(&["push"]);
-    assert!(!push.status.success(), "push to a registry that is down must fail");
+    assert!(
+        !push.status.success(),
+        "push to a registry that is down must fail"
+    );
     let said = String::from_utf8_lossy(&push.stderr).to_string();
-    assert!(said.contains(&image) || said.contains(&registry.name()), "{}", text(&push));
+    assert!(
+        said.contains(&image) || said.contains(&registry.name()),
+        "{}",
+        text(&push)
+    );
     let push_sees = last_line(&said.lines().map(String::from).collect::<Vec<_>>());
     registry.up();
     let push = hoist(&["push"]);
@@ -814,7 +859,10 @@ fn registry_down_during_push_and_pull_fails_clearly_and_a_rerun_converges() {
     rt.block_on(hoist_testkit::remove_image(&cd, &image));
     registry.down();
     let pull = pull_file(&["up", "-d", "--pull", "always"]);
-    assert!(!pull.status.success(), "pull from a registry that is down must fail");
+    assert!(
+        !pull.status.success(),
+        "pull from a registry that is down must fail"
+    );
     let pull_said = String::from_utf8_lossy(&pull.stderr).to_string();
     let pull_sees = last_line(&pull_said.lines().map(String::from).collect::<Vec<_>>());
     let ps = pull_file(&["ps", "--format", "json"]);
@@ -851,7 +899,13 @@ impl SmallDisk {
     fn mount(dir: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(dir).unwrap();
         let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir)
             .status()
             .expect("mount");
@@ -904,7 +958,11 @@ fn a_full_state_folder_never_costs_the_live_release_and_a_rerun_converges() {
     let rerun = stage.deploy("v2");
     std::thread::sleep(Duration::from_secs(1));
     let report = load.stop();
-    assert!(rerun.status.success(), "rerun with space again: {}", text(&rerun));
+    assert!(
+        rerun.status.success(),
+        "rerun with space again: {}",
+        text(&rerun)
+    );
     assert_no_failed_request(&report, "state folder full");
     stage.assert_serves("v2");
     let history = stage.run(&["releases", "app", "--target", "fault", "--json"]);
@@ -944,7 +1002,11 @@ fn a_locked_history_does_not_block_rollback_during_an_incident() {
     std::thread::sleep(Duration::from_secs(1));
     let report = load.stop();
     holder.execute_batch("ROLLBACK").unwrap();
-    assert!(out.status.success(), "rollback with the history locked: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "rollback with the history locked: {}",
+        text(&out)
+    );
     assert_no_failed_request(&report, "rollback with the history locked");
     stage.assert_serves("v1");
     let said = String::from_utf8_lossy(&out.stderr).to_string();

@@ -53,12 +53,7 @@ impl Scenario {
         let state = dir.join(".state");
         std::fs::create_dir_all(dir.join("image/books-ms")).unwrap();
         std::fs::create_dir_all(dir.join("image/books-ms-tests")).unwrap();
-        // A port of its own for the proxy: derived from the unique name.
-        let hash = project
-            .name
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-        let port = 20_000 + (hash % 20_000) as u16;
+        let port = hoist_testkit::proxy_port(&project.name);
         Some(Scenario {
             dir,
             state,

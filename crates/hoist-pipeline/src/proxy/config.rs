@@ -14,9 +14,6 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-/// Where nginx listens inside the proxy container; the host port is published onto it.
-pub const LISTEN_PORT: u16 = 80;
-
 /// What a route matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,7 +192,9 @@ impl ProxyConfig {
     /// before integration; path routes are its `location` blocks, host routes get a server each.
     /// Only upstreams that a route uses are written: nginx refuses an upstream without servers,
     /// and an idle colour may have none.
-    pub fn render(&self) -> Result<String, ConfigError> {
+    /// nginx's text for this table, its servers listening on `port` (the proxy shares the host's
+    /// network, so this is the port clients reach).
+    pub fn render(&self, port: u16) -> Result<String, ConfigError> {
         self.validate()?;
         let mut out = String::new();
         out.push_str(
@@ -221,7 +220,7 @@ impl ProxyConfig {
         }
         let _ = write!(
             out,
-            "\nserver {{\n    listen {LISTEN_PORT} default_server;\n    server_name _;\n"
+            "\nserver {{\n    listen {port} default_server;\n    server_name _;\n"
         );
         for route in &self.routes {
             if let Match::PathPrefix(path) = &route.matcher {
@@ -233,7 +232,7 @@ impl ProxyConfig {
             if let Match::Host(host) = &route.matcher {
                 let _ = write!(
                     out,
-                    "\nserver {{\n    listen {LISTEN_PORT};\n    server_name {host};\n"
+                    "\nserver {{\n    listen {port};\n    server_name {host};\n"
                 );
                 render_location(&mut out, "/", route);
                 out.push_str("}\n");
@@ -368,7 +367,7 @@ mod tests {
 
     #[test]
     fn an_empty_table_answers_404_for_every_path() {
-        let text = ProxyConfig::default().render().unwrap();
+        let text = ProxyConfig::default().render(80).unwrap();
         assert!(text.contains("listen 80 default_server;"), "{text}");
         assert!(text.contains("location / {\n        return 404;"), "{text}");
         assert!(!text.contains("upstream"), "{text}");
@@ -377,7 +376,7 @@ mod tests {
     #[test]
     fn a_path_route_renders_the_books_location_and_its_upstream() {
         let text = books(&["10.200.0.2:32768", "10.200.0.2:32769"])
-            .render()
+            .render(80)
             .unwrap();
         let expected_upstream = "upstream books-ms {\n    server 10.200.0.2:32768 max_fails=1 fail_timeout=5s;\n    server 10.200.0.2:32769 max_fails=1 fail_timeout=5s;\n    keepalive 16;\n}";
         assert!(text.contains(expected_upstream), "{text}");
@@ -404,7 +403,7 @@ mod tests {
                 upstream: "shop".into(),
                 directives: vec!["proxy_read_timeout 5s".into()],
             });
-        let text = config.render().unwrap();
+        let text = config.render(80).unwrap();
         assert!(
             text.contains("server {\n    listen 80;\n    server_name shop.example.com;\n"),
             "{text}"
@@ -420,13 +419,13 @@ mod tests {
     fn switching_moves_the_route_between_two_upstream_sets() {
         let mut config = books(&["10.200.0.2:32768"]);
         config.set_upstream(Upstream::new("books-ms-green", ["10.200.0.2:32790"]));
-        let blue = config.render().unwrap();
+        let blue = config.render(80).unwrap();
         assert!(
             !blue.contains("32790"),
             "an unused upstream is not written: {blue}"
         );
         config.switch("books-ms", "books-ms-green").unwrap();
-        let green = config.render().unwrap();
+        let green = config.render(80).unwrap();
         assert!(
             green.contains("proxy_pass http://books-ms-green;"),
             "{green}"
@@ -447,7 +446,7 @@ mod tests {
         assert_eq!(config.upstream("books-ms").unwrap().servers, ["b:2"]);
         assert!(config.remove_route("books-ms"));
         assert!(!config.remove_route("books-ms"));
-        assert!(config.render().unwrap().contains("return 404"));
+        assert!(config.render(80).unwrap().contains("return 404"));
     }
 
     #[test]

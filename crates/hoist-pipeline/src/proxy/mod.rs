@@ -17,6 +17,14 @@
 //! joined by the proxy (one more engine call per project, and a proxy that several projects'
 //! networks hold on to). Published ports work the same for both, and for two colours at once.
 //!
+//! The proxy itself runs in the host's network (`network_mode: host`) and nginx listens on the
+//! target's proxy port directly. Why: a container on a bridge reaches the host's published ports
+//! only through the engine's userland proxy (`docker-proxy`, a process of the engine), which dies
+//! when the engine stops; from the host's network the same ports are reached through the kernel's
+//! NAT rules, which stay. So a live release keeps serving while its engine restarts (with live
+//! restore, as production engines run), and nginx sees the clients' real addresses instead of
+//! the bridge's gateway.
+//!
 //! Blue-green builds on [`Proxy::update`]: keep one upstream per colour and switch the route:
 //!
 //! ```no_run
@@ -49,12 +57,12 @@ use std::collections::BTreeMap;
 
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::plan::UpOptions;
-use hoist_core::spec::{ContainerSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec};
+use hoist_core::spec::{ContainerSpec, ProjectSpec, PullPolicy, ServiceSpec};
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate::{self, OrchestrateError};
 use hoist_docker::{ArchiveError, Engine, EngineError, ExecCommand, ExecError, FileUpload};
 
-pub use config::{ConfigError, LISTEN_PORT, Match, ProxyConfig, Route, Upstream};
+pub use config::{ConfigError, Match, ProxyConfig, Route, Upstream};
 
 /// Label on every proxy container hoist keeps, so it can be told from the services.
 pub const PROXY_LABEL: &str = "io.hoist.proxy";
@@ -179,7 +187,7 @@ pub struct ProxySpec {
     /// shell with `cmp` and `sleep` for [`APPLY_SCRIPT`] (the official image, its Alpine variant
     /// and Debian's package all do).
     pub image: String,
-    /// Host port published onto nginx's port 80.
+    /// The host port nginx listens on (the proxy shares the host's network).
     pub port: u16,
     /// Pull the image before creating the container: `missing` (default) or `always`.
     pub pull: PullPolicy,
@@ -208,15 +216,16 @@ impl ProxySpec {
         let container = ContainerSpec {
             image: self.image.clone(),
             labels,
-            exposed_ports: vec![format!("{LISTEN_PORT}/tcp")],
-            ports: vec![PortBinding {
-                container_port: format!("{LISTEN_PORT}/tcp"),
-                host_ip: None,
-                host_port: Some(self.port.to_string()),
-            }],
-            // The default bridge: the proxy reaches services through published ports (see the
-            // module's documentation), so it needs no project network.
-            network_mode: Some("bridge".into()),
+            // The host's network: nginx listens on the target's port itself, and reaches the
+            // services' published ports without the engine's userland proxy (module docs).
+            network_mode: Some("host".into()),
+            // An image's own welcome site would listen on port 80 of the host before hoist's
+            // configuration replaces it; it goes before nginx starts. A fixed command, no input.
+            cmd: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!("rm -f {OFFICIAL_DEFAULT_SITE} && exec nginx -g 'daemon off;'"),
+            ]),
             // The proxy outlives engine restarts, as the book's nginx container did.
             restart: Some("unless-stopped".into()),
             // nginx finishes in-flight requests on SIGQUIT.
@@ -453,7 +462,7 @@ impl<'e> Proxy<'e> {
         sink: &dyn EventSink,
     ) -> Result<Applied, ProxyError> {
         let name = &self.spec.name;
-        let text = table.render()?;
+        let text = table.render(self.spec.port)?;
         let table_json = table_bytes(table);
         // A folder of its own per apply, so that two applies never read each other's files.
         let stage = format!("{STAGE_DIR}/{}", stage_name());
@@ -547,7 +556,7 @@ impl<'e> Proxy<'e> {
             _ => {
                 let empty = ProxyConfig::default();
                 vec![
-                    FileUpload::new(CONF_PATH, empty.render()?, 0o644),
+                    FileUpload::new(CONF_PATH, empty.render(self.spec.port)?, 0o644),
                     FileUpload::new(
                         TABLE_PATH,
                         serde_json::to_vec_pretty(&empty).expect("a table serialises"),
@@ -663,7 +672,7 @@ mod tests {
     }
 
     #[test]
-    fn the_proxy_project_publishes_its_port_on_the_default_bridge() {
+    fn the_proxy_project_runs_in_the_hosts_network_without_published_ports() {
         let spec = ProxySpec {
             port: 8088,
             ..ProxySpec::new("10.200.0.1:5000/hoist-proxy")
@@ -671,12 +680,15 @@ mod tests {
         let project = spec.project();
         let service = &project.services[0];
         assert_eq!(service.container_name.as_deref(), Some("hoist-proxy"));
-        assert_eq!(
-            service.container.ports[0].host_port.as_deref(),
-            Some("8088")
+        assert_eq!(service.container.network_mode.as_deref(), Some("host"));
+        assert!(service.container.ports.is_empty());
+        assert!(service.container.exposed_ports.is_empty());
+        let cmd = service.container.cmd.as_ref().expect("a command").join(" ");
+        assert!(
+            cmd.contains("rm -f /etc/nginx/conf.d/default.conf"),
+            "{cmd}"
         );
-        assert_eq!(service.container.ports[0].container_port, "80/tcp");
-        assert_eq!(service.container.network_mode.as_deref(), Some("bridge"));
+        assert!(cmd.ends_with("exec nginx -g 'daemon off;'"), "{cmd}");
         assert_eq!(
             service
                 .container
