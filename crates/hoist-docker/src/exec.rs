@@ -104,6 +104,21 @@ pub fn normalize_signal(signal: &str) -> Result<String, ExecError> {
     Ok(format!("SIG{name}"))
 }
 
+/// A command as errors name it: a script argument (several lines, or long) is shown by its size,
+/// not its text, so that a failure reads as one line.
+fn describe(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.contains('\n') || a.len() > 80 {
+                format!("<script of {} lines>", a.lines().count())
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Engine {
     /// Runs `command` in the running container and waits for it to finish.
     pub async fn exec(
@@ -117,7 +132,7 @@ impl Engine {
         if command.argv.is_empty() {
             return Err(ExecError::EmptyCommand);
         }
-        let what = format!("running {:?}", command.argv.join(" "));
+        let what = format!("running {:?}", describe(&command.argv));
         let options = CreateExecOptions {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -242,5 +257,17 @@ mod tests {
         assert!(normalize_signal("").is_err());
         assert!(normalize_signal("SIG").is_err());
         assert!(normalize_signal("H UP").is_err());
+    }
+
+    #[test]
+    fn errors_name_a_script_by_its_size() {
+        let argv: Vec<String> = ["sh", "-c", "a\nb\nc", "hoist-apply", "/stage/1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            describe(&argv),
+            "sh -c <script of 3 lines> hoist-apply /stage/1"
+        );
+        assert_eq!(describe(&["nginx".into(), "-t".into()]), "nginx -t");
     }
 }
