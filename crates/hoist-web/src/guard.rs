@@ -4,7 +4,7 @@
 //!   `localhost`, and the names the user allowed (`--allow-host`). A page of another site whose
 //!   name was rebound to 127.0.0.1 (DNS rebinding) reaches the socket, but its requests carry
 //!   that site's name and are refused (421).
-//! - Its `Origin` (or, without one, its `Referer`) on a POST: the dashboard's own, or none at all
+//! - Its `Origin` (or, without one, its `Referer`) on a POST (any method but GET, HEAD, OPTIONS): the dashboard's own, or none at all
 //!   (a script, not a browser), else 403. Browsers send one on every cross-site POST.
 //! - Its path segments: only names of what the route names (a shown engine, a container,
 //!   project or service name, a known action), decided here once for every route, so no
@@ -144,7 +144,9 @@ pub(crate) async fn check_request(
         )
             .into_response();
     }
-    if req.method() == Method::POST
+    // Every method that may change something (only POST has routes today).
+    let safe = [Method::GET, Method::HEAD, Method::OPTIONS].contains(req.method());
+    if !safe
         && !same_origin(
             host,
             header(headers, header::ORIGIN),
