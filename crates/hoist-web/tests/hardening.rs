@@ -114,7 +114,7 @@ async fn no_url_steers_an_engine_call() {
         return;
     };
     let (name, volume) = (&s.container, &s.volume);
-    let repo = format!("hoist-test/{}-pwned", s.project.name);
+    let repo = format!("{}-pwned", s.project.name);
     s.project.track_image(0, &repo);
     let page = call(&s.state, get(&format!("/e/cd/containers/{name}"))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
