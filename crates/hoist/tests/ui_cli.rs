@@ -209,3 +209,23 @@ fn plain_http_off_loopback_tells_to_serve_https() {
     assert!(warning.contains("--tls-cert"), "{warning}");
     assert!(ui.interrupt(std::time::Duration::from_secs(2)).is_some());
 }
+
+#[test]
+fn an_unreadable_tls_certificate_is_named() {
+    let out = hoist()
+        .args(["ui", "--bind", "127.0.0.1:0"])
+        .args(["--tls-cert", "/nonexistent/hoist-cert.pem"])
+        .args(["--tls-key", "/nonexistent/hoist-key.pem"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/hoist-cert.pem"), "{err}");
+    let half = hoist()
+        .args(["ui", "--tls-cert", "cert.pem"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(half.status.code(), Some(2), "--tls-cert needs --tls-key");
+}
