@@ -122,6 +122,7 @@ impl Engine {
         container: &str,
         files: &[FileUpload],
     ) -> Result<(), ArchiveError> {
+        let container = crate::ids::container(container).map_err(EngineError::from)?;
         if files.is_empty() {
             return Ok(());
         }
@@ -146,6 +147,7 @@ impl Engine {
         container: &str,
         path: &str,
     ) -> Result<Option<ContainerFile>, ArchiveError> {
+        let container = crate::ids::container(container).map_err(EngineError::from)?;
         relative_path(path)?;
         let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
             .path(path)

@@ -129,6 +129,7 @@ impl Engine {
         use bollard::container::LogOutput;
         use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 
+        let container = crate::ids::container(container).map_err(EngineError::from)?;
         if command.argv.is_empty() {
             return Err(ExecError::EmptyCommand);
         }
@@ -149,10 +150,13 @@ impl Engine {
             .create_exec(container, options)
             .await
             .map_err(|e| self.container_error(container, &what, e))?;
+        // The exec id comes from the engine: checked like any other path parameter.
+        let exec_id =
+            crate::ids::object(crate::ids::Kind::Exec, &created.id).map_err(EngineError::from)?;
         let started = self
             .client()
             .start_exec(
-                &created.id,
+                exec_id,
                 Some(StartExecOptions {
                     detach: false,
                     tty: false,
@@ -179,7 +183,7 @@ impl Engine {
         for _ in 0..40 {
             let inspect = self
                 .client()
-                .inspect_exec(&created.id)
+                .inspect_exec(exec_id)
                 .await
                 .map_err(|e| self.container_error(container, &what, e))?;
             if inspect.running != Some(true)
@@ -203,6 +207,7 @@ impl Engine {
 
     /// Sends a signal (`HUP`, `SIGTERM`, `9`, ...) to the container's main process.
     pub async fn signal(&self, container: &str, signal: &str) -> Result<(), ExecError> {
+        let container = crate::ids::container(container).map_err(EngineError::from)?;
         let signal = normalize_signal(signal)?;
         let options = bollard::query_parameters::KillContainerOptionsBuilder::default()
             .signal(&signal)

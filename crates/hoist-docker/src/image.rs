@@ -260,6 +260,7 @@ impl Engine {
         auth: Option<&RegistryAuth>,
         mut on_progress: impl FnMut(LayerProgress) + Send,
     ) -> Result<Transferred, ImageError> {
+        crate::ids::image(reference).map_err(EngineError::from)?;
         let image = ImageRef::parse(reference)?;
         let options = bollard::query_parameters::PushImageOptionsBuilder::default()
             .tag(image.tag_or_latest())
@@ -301,6 +302,7 @@ impl Engine {
 
     /// Tags a local image (`source`: a reference or id) as `target`.
     pub async fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
+        let source = crate::ids::image(source).map_err(EngineError::from)?;
         let target_ref = ImageRef::parse(target)?;
         let options = bollard::query_parameters::TagImageOptionsBuilder::default()
             .repo(&target_ref.name())
@@ -323,6 +325,7 @@ impl Engine {
 
     /// Inspects a local image; `None` when the engine does not have it.
     pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>, ImageError> {
+        let reference = crate::ids::image(reference).map_err(EngineError::from)?;
         match self.client().inspect_image(reference).await {
             Ok(i) => Ok(Some(ImageInfo {
                 id: i.id.unwrap_or_default(),

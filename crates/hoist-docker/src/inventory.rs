@@ -406,6 +406,7 @@ impl Engine {
         &self,
         name_or_id: &str,
     ) -> Result<Option<ContainerDetail>, EngineError> {
+        let name_or_id = crate::ids::container(name_or_id)?;
         let inspect = match self
             .client()
             .inspect_container(name_or_id, None::<InspectContainerOptions>)
@@ -548,6 +549,7 @@ impl Engine {
         name: &str,
         timeout: Option<u64>,
     ) -> Result<(), EngineError> {
+        let name = crate::ids::container(name)?;
         let mut opts = RestartContainerOptionsBuilder::default();
         if let Some(t) = timeout {
             opts = opts.t(t as i32);

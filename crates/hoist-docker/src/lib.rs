@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod execute;
+pub mod ids;
 pub mod image;
 pub mod inventory;
 mod lines;
@@ -28,6 +29,7 @@ pub use dockerignore::{DockerIgnore, IgnoreError};
 pub use error::{ConnectError, EngineError};
 pub use events::{EngineEvent, EngineEvents};
 pub use exec::{ExecCommand, ExecError, ExecOutput};
+pub use ids::BadName;
 pub use image::{ImageError, ImageInfo, LayerProgress, Transferred};
 pub use inventory::{
     ContainerDetail, ContainerSummary, EndpointInfo, EngineInfo, ImageSummary, Inventory,

@@ -121,6 +121,7 @@ impl Engine {
     /// Streams the logs of `container` (name or id) as lines. With `follow`, the stream ends
     /// when the container stops.
     pub async fn logs(&self, container: &str, options: LogOptions) -> Result<LogLines, LogsError> {
+        let container = crate::ids::container(container).map_err(EngineError::from)?;
         let inspect = self
             .client()
             .inspect_container(

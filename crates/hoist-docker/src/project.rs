@@ -18,6 +18,7 @@ use hoist_core::observed::{
 use hoist_core::spec::{COMPOSE_VERSION_LABEL, ProjectSpec, ServiceSpec, labels};
 use serde_json::{Map, Value, json};
 
+use crate::ids::{self, Kind};
 use crate::{Engine, EngineError};
 
 fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
@@ -76,8 +77,9 @@ impl Engine {
                 .map(|v| v.volumes)
         };
         let imgs = futures_util::future::join_all(images.iter().map(|reference| async move {
+            // A reference the grammar rejects cannot be local: it reads as absent.
             docker
-                .inspect_image(reference)
+                .inspect_image(ids::image(reference).ok()?)
                 .await
                 .ok()
                 .and_then(|i| i.id)
@@ -253,7 +255,7 @@ impl Engine {
             }
             self.client()
                 .connect_network(
-                    &attachment.network,
+                    ids::object(Kind::Network, &attachment.network)?,
                     NetworkConnectRequest {
                         container: request.name.clone(),
                         endpoint_config: Some(
@@ -277,6 +279,7 @@ impl Engine {
     }
 
     pub async fn start_container(&self, name: &str) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
         self.client()
             .start_container(name, None::<StartContainerOptions>)
             .await
@@ -288,6 +291,7 @@ impl Engine {
         name: &str,
         timeout: Option<u64>,
     ) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
         let mut opts = StopContainerOptionsBuilder::default();
         if let Some(t) = timeout {
             opts = opts.t(t as i32);
@@ -309,6 +313,7 @@ impl Engine {
         force: bool,
         volumes: bool,
     ) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
         self.client()
             .remove_container(
                 name,
@@ -324,6 +329,7 @@ impl Engine {
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        let name = ids::object(Kind::Network, name)?;
         self.client()
             .remove_network(name)
             .await
@@ -331,6 +337,7 @@ impl Engine {
     }
 
     pub async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        let name = ids::object(Kind::Volume, name)?;
         self.client()
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
             .await
@@ -339,6 +346,7 @@ impl Engine {
 
     /// The engine's inspect document of a container, as JSON (for `inspect` and templates).
     pub async fn inspect_container_json(&self, name: &str) -> Result<Value, EngineError> {
+        let name = ids::container(name)?;
         let inspect = self
             .client()
             .inspect_container(name, None::<InspectContainerOptions>)
@@ -358,6 +366,7 @@ impl Engine {
         timeout: Duration,
         require_check: bool,
     ) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
         let deadline = Instant::now() + timeout;
         loop {
             let inspect = self
@@ -406,6 +415,7 @@ impl Engine {
 
     /// Waits until the container stops and returns its exit code.
     pub async fn wait_exit(&self, name: &str) -> Result<i64, EngineError> {
+        let name = ids::container(name)?;
         use futures_util::StreamExt;
         let mut stream = self.client().wait_container(
             name,
@@ -424,6 +434,7 @@ impl Engine {
 
     /// Waits until the container has exited with status 0.
     pub async fn wait_completed(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
         let deadline = Instant::now() + timeout;
         loop {
             let inspect = self

@@ -76,7 +76,7 @@ pub struct ActionRecord {
     pub action: String,
     /// The container, or `project/service` for a rollback.
     pub target: String,
-    /// `ok`, or the engine's error.
+    /// `requested` until the action finished; then `ok`, or the engine's error.
     pub outcome: String,
 }
 
@@ -88,7 +88,11 @@ pub trait History: Send + Sync {
     fn run(&self, id: &str) -> Result<Option<RunRecord>, HistoryError>;
     /// Deployments, newest first.
     fn deployments(&self, limit: usize) -> Result<Vec<DeploymentRecord>, HistoryError>;
-    fn record_action(&self, action: &ActionRecord) -> Result<(), HistoryError>;
+    /// Records an action before it is carried out (the audit log fails closed: an action that
+    /// cannot be recorded is not taken). Returns the record's id for [`History::record_outcome`].
+    fn record_action(&self, action: &ActionRecord) -> Result<i64, HistoryError>;
+    /// Sets the outcome of the action recorded as `id`.
+    fn record_outcome(&self, id: i64, outcome: &str) -> Result<(), HistoryError>;
     /// Actions, newest first.
     fn actions(&self, limit: usize) -> Result<Vec<ActionRecord>, HistoryError>;
 }
@@ -206,12 +210,24 @@ impl History for SqliteHistory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn record_action(&self, a: &ActionRecord) -> Result<(), HistoryError> {
-        self.conn().execute(
+    fn record_action(&self, a: &ActionRecord) -> Result<i64, HistoryError> {
+        let conn = self.conn();
+        conn.execute(
             "INSERT INTO ui_actions (at_ms, who, engine, action, target, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![a.at_ms, a.who, a.engine, a.action, a.target, a.outcome],
         )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn record_outcome(&self, id: i64, outcome: &str) -> Result<(), HistoryError> {
+        let changed = self.conn().execute(
+            "UPDATE ui_actions SET outcome = ?1 WHERE rowid = ?2",
+            params![outcome, id],
+        )?;
+        if changed == 0 {
+            return Err(HistoryError(format!("no recorded action {id}")));
+        }
         Ok(())
     }
 
@@ -245,22 +261,33 @@ mod tests {
         assert!(h.runs(10).unwrap().is_empty());
         assert!(h.deployments(10).unwrap().is_empty());
         for (at, action) in [(1, "stop"), (2, "start")] {
-            h.record_action(&ActionRecord {
-                at_ms: at,
-                who: "ann@127.0.0.1".into(),
-                engine: "cd".into(),
-                action: action.into(),
-                target: "web-1".into(),
-                outcome: "ok".into(),
-            })
-            .unwrap();
+            let id = h
+                .record_action(&ActionRecord {
+                    at_ms: at,
+                    who: "ann@127.0.0.1".into(),
+                    engine: "cd".into(),
+                    action: action.into(),
+                    target: "web-1".into(),
+                    outcome: "requested".into(),
+                })
+                .unwrap();
+            if action == "stop" {
+                h.record_outcome(id, "ok").unwrap();
+            }
         }
         let got: Vec<_> = h
             .actions(10)
             .unwrap()
             .into_iter()
-            .map(|a| a.action)
+            .map(|a| (a.action, a.outcome))
             .collect();
-        assert_eq!(got, ["start", "stop"]);
+        assert_eq!(
+            got,
+            [
+                ("start".to_string(), "requested".to_string()),
+                ("stop".into(), "ok".into())
+            ]
+        );
+        assert!(h.record_outcome(99, "ok").is_err());
     }
 }

@@ -7,7 +7,9 @@
 //! script listens to `/events` and re-renders the live part of the page when an engine reports a
 //! change. Nothing is loaded from elsewhere (no CDN, no web fonts), so it works offline.
 
+mod audit;
 pub mod auth;
+pub mod guard;
 pub mod history;
 mod html;
 mod live;
@@ -15,10 +17,10 @@ pub mod mask;
 mod pages;
 pub mod pipeline;
 mod release;
+mod serve;
 mod snapshot;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -33,12 +35,14 @@ use tokio::sync::broadcast;
 
 use crate::snapshot::Snapshot;
 
-pub use auth::{Auth, Identity, TokenDecision, decide_token};
+pub use auth::{Auth, Identity, Refusal, TokenDecision, decide_token};
+pub use guard::HostPolicy;
 pub use history::{
     ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
 };
 pub use pipeline::PipelineHistory;
 pub use release::Releases;
+pub use serve::{DRAIN, TlsError, serve, tls_config};
 
 /// How many engine events each engine keeps for the overview.
 const RECENT_EVENTS: usize = 20;
@@ -72,6 +76,10 @@ pub struct Inner {
     snapshots: HashMap<String, Snapshot>,
     /// The `hoist.yml` targets services can be rolled back on; none unless set.
     releases: OnceLock<Releases>,
+    /// The `Host` names an open dashboard serves; loopback on any port unless set.
+    hosts: OnceLock<HostPolicy>,
+    /// Set once shutdown starts: open event and log streams end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The dashboard's state; cheap to clone.
@@ -109,12 +117,38 @@ impl AppState {
             events,
             recent: Mutex::new(VecDeque::new()),
             releases: OnceLock::new(),
+            hosts: OnceLock::new(),
+            closing: tokio::sync::watch::Sender::new(false),
         }))
     }
 
     /// Offers "roll back" for services on these targets (once; later calls are ignored).
     pub fn set_releases(&self, releases: Releases) {
         let _ = self.releases.set(releases);
+    }
+
+    /// Starts shutting down: open event and log streams end.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`AppState::close`] was called.
+    pub async fn closed(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|closing| *closing).await;
+    }
+
+    /// Serves an open dashboard only under these `Host` names (once; later calls are ignored).
+    pub fn set_host_policy(&self, policy: HostPolicy) {
+        let _ = self.hosts.set(policy);
+    }
+
+    pub(crate) fn host_policy(&self) -> &HostPolicy {
+        static ANY_LOOPBACK: HostPolicy = HostPolicy {
+            bound: None,
+            extra: Vec::new(),
+        };
+        self.hosts.get().unwrap_or(&ANY_LOOPBACK)
     }
 
     pub fn engine(&self, name: &str) -> Option<&NamedEngine> {
@@ -232,12 +266,21 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs", get(pages::api_runs))
         .route("/api/history", get(pages::api_history))
         .route("/logout", post(pages::logout))
+        // Inside the login check, so that only a logged-in user learns which engines exist.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_path,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     Router::new()
         .merge(protected)
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/assets/app.js", get(html::script))
         .route("/assets/app.css", get(html::stylesheet))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_request,
+        ))
         .with_state(state)
 }
 
@@ -245,7 +288,7 @@ pub fn app(state: AppState) -> Router {
 /// directly have none).
 fn peer(req: &Request) -> Option<std::net::IpAddr> {
     req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
 }
 
@@ -263,11 +306,23 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let headers = req.headers();
     let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
     match state.auth.identify(cookie, bearer(headers), peer(&req)) {
-        Some(identity) => {
+        Ok(identity) => {
             req.extensions_mut().insert(identity);
             next.run(req).await
         }
-        None => {
+        Err(Refusal::Locked(wait)) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many wrong tokens from this address; wait a minute\n",
+            )
+                .into_response();
+            if let Ok(v) = wait.as_secs().max(1).to_string().parse() {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Err(Refusal::WrongToken) => (StatusCode::UNAUTHORIZED, "wrong token\n").into_response(),
+        Err(Refusal::Anonymous) => {
             let wants_html = req.method() == axum::http::Method::GET
                 && headers
                     .get(header::ACCEPT)
@@ -280,19 +335,4 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
             }
         }
     }
-}
-
-/// Serves the dashboard on `listener` until `shutdown` completes, with client addresses
-/// available to the login rate limit and the audit log.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -87,7 +87,13 @@ pub(crate) async fn events(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream.take_until(closed(state))).keep_alive(KeepAlive::default())
+}
+
+/// Completes when the dashboard shuts down: every stream ends then, so that a graceful shutdown
+/// does not wait for pages that would listen forever.
+async fn closed(state: AppState) {
+    state.closed().await
 }
 
 /// How many earlier lines a log view starts with.
@@ -132,7 +138,7 @@ pub(crate) async fn logs_stream(
         let text = text.replace('\r', "");
         Ok::<_, Infallible>(Event::default().event("line").data(text))
     });
-    Sse::new(stream)
+    Sse::new(stream.take_until(closed(state.clone())))
         .keep_alive(KeepAlive::default())
         .into_response()
 }

@@ -18,7 +18,8 @@ use hoist_docker::connect::Address;
 use hoist_docker::{ContainerDetail, ContainerSummary, Inventory, LogOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Identity, Login, session_cookie};
+use crate::audit;
+use crate::auth::{Identity, Login};
 use crate::history::ActionRecord;
 use crate::html::{ago, esc, page, size, url};
 use crate::mask::{MASK, Masker, is_secret_name};
@@ -542,7 +543,8 @@ pub(crate) fn refused(state: &AppState, who: &Identity, form: &ActionForm) -> Op
 }
 
 /// `POST .../{start|stop|restart|remove}`: refused when read-only (403) or without the
-/// session's CSRF token (403); recorded in the history with who and when, whatever the outcome.
+/// session's CSRF token (403); recorded in the audit log with who and when before the engine is
+/// asked (refused, 503, when the log cannot be written), and its outcome recorded after.
 pub(crate) async fn action(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -555,41 +557,30 @@ pub(crate) async fn action(
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");
     };
+    if !["start", "stop", "restart", "remove"].contains(&action.as_str()) {
+        return not_found("no such action");
+    }
+    let pending = match audit::begin(&state, &who, &engine, &action, &id) {
+        Ok(p) => p,
+        Err(refusal) => return refusal.into_response(),
+    };
     let result = match action.as_str() {
         "start" => e.engine.start_container(&id).await,
         "stop" => e.engine.stop_container(&id, None).await,
         "restart" => e.engine.restart_container(&id, None).await,
-        "remove" => e.engine.remove_container(&id, true, false).await,
-        _ => return not_found("no such action"),
+        _ => e.engine.remove_container(&id, true, false).await,
     };
     let outcome = match &result {
         Ok(()) => "ok".to_string(),
         Err(err) => err.to_string(),
     };
-    let record = ActionRecord {
-        at_ms: now_ms(),
-        who: who.who.clone(),
-        engine: engine.clone(),
-        action: action.clone(),
-        target: id.clone(),
-        outcome: outcome.clone(),
-    };
-    if let Err(err) = state.history.record_action(&record) {
-        tracing::error!("recording {action} of {id}: {err}");
-    }
+    pending.finish(&state, &outcome);
     state.refresh_container(&engine, &id).await;
     match result {
         Ok(()) if action == "remove" => Redirect::to("/containers").into_response(),
         Ok(()) => Redirect::to(&container_href(&engine, &id)).into_response(),
         Err(_) => (StatusCode::BAD_GATEWAY, format!("{outcome}\n")).into_response(),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------- images, networks, volumes
@@ -1046,7 +1037,7 @@ pub(crate) async fn login(
             StatusCode::SEE_OTHER,
             [
                 (header::LOCATION, "/".to_string()),
-                (header::SET_COOKIE, session_cookie(&id)),
+                (header::SET_COOKIE, state.auth.session_cookie(&id)),
             ],
         )
             .into_response(),
@@ -1079,11 +1070,8 @@ pub(crate) async fn logout(
     (
         StatusCode::SEE_OTHER,
         [
-            (header::LOCATION, "/login"),
-            (
-                header::SET_COOKIE,
-                "hoist_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-            ),
+            (header::LOCATION, "/login".to_string()),
+            (header::SET_COOKIE, state.auth.expired_cookie()),
         ],
     )
         .into_response()

@@ -101,8 +101,12 @@ impl History for PipelineHistory {
             .collect())
     }
 
-    fn record_action(&self, action: &ActionRecord) -> Result<(), HistoryError> {
+    fn record_action(&self, action: &ActionRecord) -> Result<i64, HistoryError> {
         self.actions.record_action(action)
+    }
+
+    fn record_outcome(&self, id: i64, outcome: &str) -> Result<(), HistoryError> {
+        self.actions.record_outcome(id, outcome)
     }
 
     fn actions(&self, limit: usize) -> Result<Vec<ActionRecord>, HistoryError> {

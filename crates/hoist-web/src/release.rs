@@ -18,10 +18,10 @@ use hoist_docker::execute::ExecOptions;
 use hoist_pipeline::config::PipelineFile;
 use hoist_pipeline::release::{Place, ReleaseOptions, ReleaseRunError, deploy_project};
 
+use crate::audit;
 use crate::auth::Identity;
-use crate::history::ActionRecord;
 use crate::html::{esc, page, url};
-use crate::pages::{ActionForm, not_found, now_ms, refused, shown};
+use crate::pages::{ActionForm, not_found, refused, shown};
 use crate::{AppState, NamedEngine};
 
 /// The targets of one `hoist.yml` the dashboard shows, and what a release there needs.
@@ -115,8 +115,8 @@ pub(crate) fn rollback_forms(
 
 /// `POST /e/{engine}/projects/{project}/services/{service}/rollback`: refused when read-only
 /// (403) or without the session's CSRF token (403); carried out as `hoist rollback SERVICE
-/// --target ENGINE`, recorded with who and when whatever the outcome, and answered with the
-/// outcome.
+/// --target ENGINE`, recorded with who and when before it starts (refused, 503, when the audit
+/// log cannot be written), its outcome recorded after, and answered with the outcome.
 pub(crate) async fn rollback(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -135,6 +135,16 @@ pub(crate) async fn rollback(
         .and_then(|r| Some((r, r.place(&engine)?)))
     else {
         return not_found("this engine is not a hoist.yml target of the dashboard: no rollback");
+    };
+    let pending = match audit::begin(
+        &state,
+        &who,
+        &engine,
+        "rollback",
+        &format!("{project}/{service}"),
+    ) {
+        Ok(p) => p,
+        Err(refusal) => return refusal.into_response(),
     };
     let result = async {
         let spec = deploy_project(&releases.file, releases.environment.clone())?;
@@ -169,17 +179,7 @@ pub(crate) async fn rollback(
         ),
         Err(err) => err.to_string(),
     };
-    let record = ActionRecord {
-        at_ms: now_ms(),
-        who: who.who.clone(),
-        engine: engine.clone(),
-        action: "rollback".into(),
-        target: format!("{project}/{service}"),
-        outcome: outcome.clone(),
-    };
-    if let Err(err) = state.history.record_action(&record) {
-        tracing::error!("recording the rollback of {project}/{service}: {err}");
-    }
+    pending.finish(&state, &outcome);
     let status = match &result {
         Ok(_) => StatusCode::OK,
         Err(ReleaseRunError::Lock(_)) => StatusCode::CONFLICT,

@@ -12,7 +12,8 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use hoist_docker::{Engine, EngineSpec, TlsFiles};
 use hoist_web::{
-    AppState, NamedEngine, PipelineHistory, Releases, SqliteHistory, TokenDecision, decide_token,
+    AppState, HostPolicy, NamedEngine, PipelineHistory, Releases, SqliteHistory, TokenDecision,
+    decide_token,
 };
 
 use crate::cli::GlobalArgs;
@@ -53,6 +54,20 @@ pub struct UiArgs {
     /// Without HOIST_UI_TOKEN, generate a login token and print it once.
     #[arg(long)]
     pub generate_token: bool,
+
+    /// Also serve an open (loopback, no token) dashboard under this host name (repeatable). By
+    /// default it answers only to its own address and `localhost`, which keeps pages of other
+    /// sites out even when their name resolves to 127.0.0.1 (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+
+    /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// SQLite file recording the dashboard's actions (default: ui-actions.sqlite3 in hoist's
     /// state folder, beside the pipeline's run history).
@@ -131,6 +146,11 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
              pass --generate-token, or bind to a loopback address",
             args.bind
         ),
+        TokenDecision::TooShort(n) => bail!(
+            "HOIST_UI_TOKEN has {n} characters; a login token needs at least {} (leave it unset \
+             and pass --generate-token for a random one)",
+            hoist_web::auth::MIN_TOKEN
+        ),
         TokenDecision::Open => None,
         TokenDecision::Token(t) => {
             if env.all.get("HOIST_UI_TOKEN").is_none_or(|v| v.is_empty()) {
@@ -140,6 +160,19 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             Some(t)
         }
     };
+    hoist_docker::connect::install_crypto_provider();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(hoist_web::tls_config(cert, key)?),
+        _ => None,
+    };
+    if tls.is_none() && !args.bind.ip().is_loopback() {
+        eprintln!(
+            "warning: serving plain HTTP on {}: the login token and the session cookie cross the \
+             network readable by anyone on the path; serve HTTPS with --tls-cert FILE --tls-key \
+             FILE",
+            args.bind
+        );
+    }
     let specs = engine_specs(global, env, args)?;
     let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
     for (_, spec) in &specs {
@@ -157,7 +190,6 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
         .with_context(|| format!("opening {}", actions_path.display()))?;
     let history = PipelineHistory::new(runs, actions);
 
-    hoist_docker::connect::install_crypto_provider();
     super::runtime()?.block_on(async {
         let mut engines = Vec::new();
         for (name, spec) in &specs {
@@ -170,6 +202,18 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             });
         }
         let state = AppState::new(engines, token, args.read_only, Arc::new(history));
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("binding {}", args.bind))?;
+        let local = listener.local_addr()?;
+        state.set_host_policy(HostPolicy {
+            bound: Some(local),
+            extra: args
+                .allow_hosts
+                .iter()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+        });
         if !args.targets.is_empty() {
             // Services with both colours on a target can be rolled back, as `hoist rollback
             // SERVICE --target NAME` run beside this hoist.yml would.
@@ -185,12 +229,9 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             });
         }
         state.spawn_event_pumps();
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
-            .with_context(|| format!("binding {}", args.bind))?;
-        let local = listener.local_addr()?;
-        println!("hoist ui: serving on http://{local}/");
-        hoist_web::serve(listener, state, async {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("hoist ui: serving on {scheme}://{local}/");
+        hoist_web::serve(listener, state, tls, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
