@@ -317,10 +317,17 @@ impl Recorded {
             Err(e) => (StepStatus::Failed, e.clone()),
         };
         let h = &self.history;
-        // A failing history write must not fail the release it records.
-        let _ = h.append_output(self.run, StepId::Deploy, &format!("{detail}\n"));
-        let _ = h.step_finished(self.run, StepId::Deploy, status, seconds, &detail);
-        let _ = h.finish_run(self.run, if result.is_ok() { "done" } else { "failed" });
+        // A failing history write must not fail the release it records, but it is reported.
+        let written = h
+            .append_output(self.run, StepId::Deploy, &format!("{detail}\n"))
+            .and_then(|()| h.step_finished(self.run, StepId::Deploy, status, seconds, &detail))
+            .and_then(|()| h.finish_run(self.run, if result.is_ok() { "done" } else { "failed" }));
+        if let Err(e) = written {
+            tracing::warn!(
+                "the history did not record the end of run {}: {e}",
+                self.run
+            );
+        }
     }
 }
 
