@@ -75,38 +75,64 @@ pub trait PipelineSink: Send + Sync {
 }
 
 /// The history store as a sink: a run's record is the fold of its events.
-pub struct HistorySink(pub Arc<History>);
+pub struct HistorySink {
+    history: Arc<History>,
+    /// Set by the first write that failed: the rest of the run is not written, so that a
+    /// locked store costs one busy timeout, not one per event.
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl HistorySink {
+    pub fn new(history: Arc<History>) -> HistorySink {
+        HistorySink {
+            history,
+            broken: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
 
 impl PipelineSink for HistorySink {
     fn event(&self, event: &PipelineEvent) {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Relaxed) {
+            return;
+        }
         // A failing history write must not fail the deployment it records, but it must be
         // seen: the record now disagrees with what happened (a step left `running`).
-        let written = match event {
+        let written = self.write(event);
+        if let Err(e) = written {
+            self.broken.store(true, Ordering::Relaxed);
+            warn_unrecorded(event, &e);
+        }
+    }
+}
+
+impl HistorySink {
+    fn write(&self, event: &PipelineEvent) -> Result<(), HistoryError> {
+        let history = &self.history;
+        match event {
             PipelineEvent::RunStarted { .. } => Ok(()),
             PipelineEvent::Step { run, line } => match line.status {
-                StepStatus::Running => self.0.step_started(*run, line.step),
-                status => self
-                    .0
-                    .step_finished(*run, line.step, status, line.seconds, &line.detail),
+                StepStatus::Running => history.step_started(*run, line.step),
+                status => {
+                    history.step_finished(*run, line.step, status, line.seconds, &line.detail)
+                }
             },
             PipelineEvent::Output { run, step, text } => {
-                self.0.append_output(*run, *step, &format!("{text}\n"))
+                history.append_output(*run, *step, &format!("{text}\n"))
             }
             PipelineEvent::Image {
                 run,
                 reference,
                 digest,
-            } => self.0.add_image(*run, reference, digest),
+            } => history.add_image(*run, reference, digest),
             PipelineEvent::Release {
                 run,
                 color,
                 image,
                 status,
-            } => self.0.record_release(*run, color, image, status),
-            PipelineEvent::RunFinished { run, status } => self.0.finish_run(*run, status),
-        };
-        if let Err(e) = written {
-            warn_unrecorded(event, &e);
+            } => history.record_release(*run, color, image, status),
+            PipelineEvent::RunFinished { run, status } => history.finish_run(*run, status),
         }
     }
 }
@@ -127,8 +153,8 @@ fn warn_unrecorded(event: &PipelineEvent, error: &HistoryError) {
         PipelineEvent::RunFinished { run, status } => (*run, format!("its end ({status})")),
     };
     tracing::warn!(
-        "the history did not record {what} of run {run}, so `hoist pipeline status {run}` \
-         is wrong about it: {error}"
+        "the history did not record {what} of run {run}, nor will it record the rest of the \
+         run, so `hoist pipeline status {run}` is wrong about it: {error}"
     );
 }
 

@@ -674,3 +674,127 @@ fn wait_for_step(s: &Scenario, run: &str, number: usize, want: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Pids of processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkilled_run_leaves_no_step_command_running_once_the_next_run_takes_the_lock() {
+    let Some(s) = Scenario::new("pipe-kill").await else {
+        return;
+    };
+    // A sleep no other test runs: its length is unique to this test's project.
+    let hash = s
+        .project
+        .name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let marker = format!("300.{:06}", hash % 1_000_000);
+    s.write(&Steps {
+        package: &format!("command: sleep {marker}"),
+        ..Steps::default()
+    });
+    // A lock file left world-readable by an older hoist is tightened when taken.
+    let locks = s.state.join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let lock = locks.join("prod--books-ms.lock");
+    std::fs::write(&lock, "").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut first = s
+        .hoist(&["run", "--only", "package"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 3, "running");
+    assert_eq!(mode(&lock), 0o600);
+    assert_eq!(mode(&locks), 0o700);
+    assert_eq!(mode(&s.state), 0o700);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "sleep {marker} never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap(); // SIGKILL: hoist cannot clean up after itself
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the step command outlives a SIGKILLed hoist until the next run"
+    );
+
+    s.write(&Steps {
+        package: "command: 'true'",
+        ..Steps::default()
+    });
+    let rerun = s.run(&["--only", "package"]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert!(
+        processes_with(&marker).is_empty(),
+        "sleep {marker} still runs: {:?}",
+        processes_with(&marker)
+    );
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(
+        stderr.contains("run 1 was killed while its step command"),
+        "{}",
+        text(&rerun)
+    );
+    assert_eq!(s.status(Some("1"))["status"], "interrupted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_history_that_becomes_unwritable_mid_run_is_a_warning_in_the_runs_output() {
+    let Some(s) = Scenario::new("pipe-hist").await else {
+        return;
+    };
+    s.write(&Steps {
+        package: "command: sleep 2",
+        ..Steps::default()
+    });
+    let child = s
+        .hoist(&["run", "--only", "package"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 3, "running");
+    // Another process holds the store's write lock until the run ended: every write the run
+    // makes from now on fails once SQLite's busy timeout ran out.
+    let holder = rusqlite::Connection::open(s.state.join("history.sqlite3")).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let out = child.wait_with_output().unwrap();
+    holder.execute_batch("ROLLBACK").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("the history did not record step 3 done of run 1"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr.contains("database is locked"), "{}", text(&out));
+    // The record could not say the step ended: it reads interrupted, not done, and the
+    // warning above said why.
+    assert_eq!(s.status(Some("1"))["steps"][2]["status"], "interrupted");
+}

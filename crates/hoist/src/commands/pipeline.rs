@@ -196,7 +196,7 @@ fn run_pipeline(
         let run = Run::start(&ctx, history.clone(), &opts).await?;
         let terminal = Terminal::new(std::io::stdout().is_terminal());
         let json = JsonLines;
-        let record = HistorySink(history.clone());
+        let record = HistorySink::new(history.clone());
         let mut sinks: Vec<&dyn PipelineSink> = vec![&record];
         if args.json {
             sinks.push(&json);
