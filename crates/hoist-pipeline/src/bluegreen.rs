@@ -725,6 +725,17 @@ impl<'e> Release<'e> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        // On a fresh target (or after `down`) the project's networks and volumes do not exist,
+        // and without dependencies nothing above created them.
+        orchestrate::create_resources(
+            self.engine,
+            &self.project,
+            std::slice::from_ref(&spec.name),
+            &self.exec,
+            sink,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         if !self
             .engine
             .image_exists(image)

@@ -798,3 +798,127 @@ async fn a_history_that_becomes_unwritable_mid_run_is_a_warning_in_the_runs_outp
     // warning above said why.
     assert_eq!(s.status(Some("1"))["steps"][2]["status"], "interrupted");
 }
+
+/// A v2 project (so with a `_default` network) whose one service has no dependencies, behind a
+/// `hoist.yml` target without an integrate step: `hoist deploy app --target prod` takes every
+/// default, the route included. The service is a few lines of Perl on the offline Debian image
+/// every engine has, answering `hello` on any path.
+struct Fresh {
+    dir: PathBuf,
+    project: TestProject,
+    _proxy: TestProject,
+    port: u16,
+    prod: hoist_docker::Engine,
+}
+
+impl Fresh {
+    async fn new(prefix: &str) -> Option<Fresh> {
+        let prod = hoist_testkit::engine("prod").await?;
+        let project = TestProject::new(prefix, &[&prod]);
+        let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&prod]);
+        let dir = std::env::temp_dir().join(format!("hoist-fresh-{}", project.name));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hash = project
+            .name
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let port = 20_000 + (hash % 20_000) as u16;
+        let server = r#"my $$s = IO::Socket::INET->new(LocalPort => 8080, Listen => 16, ReuseAddr => 1) or die "listen: $$!"; while (my $$c = $$s->accept) { while (defined(my $$l = <$$c>)) { last if $$l eq "\r\n" } print $$c "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"; close $$c }"#;
+        std::fs::write(
+            dir.join("docker-compose.yml"),
+            format!(
+                "services:\n  app:\n    image: debian:bookworm-slim\n    command: [\"perl\", \"-MIO::Socket::INET\", \"-e\", '{server}']\n    stop_grace_period: 1s\n    ports:\n      - 8080\n    volumes:\n      - data:/data\nvolumes:\n  data: {{}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("hoist.yml"),
+            format!(
+                "service: fresh\nregistry: {REGISTRY_FROM_CD}/hoist-test\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  package:\n    command: 'true'\n",
+                project = project.name,
+                proxy = proxy.name,
+            ),
+        )
+        .unwrap();
+        Some(Fresh {
+            dir,
+            project,
+            _proxy: proxy,
+            port,
+            prod,
+        })
+    }
+
+    fn hoist(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOIST_STATE_DIR", self.dir.join(".state"))
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    }
+
+    async fn resources(&self) -> (bool, bool) {
+        let network =
+            hoist_testkit::network_exists(&self.prod, &format!("{}_default", self.project.name))
+                .await;
+        let volumes = self.prod.project_volumes(&self.project.name).await.unwrap();
+        let volume = volumes.contains(&format!("{}_data", self.project.name));
+        (network, volume)
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_blue_green_deploy_on_a_fresh_target_creates_the_network_and_volume_and_routes_every_path()
+ {
+    let Some(f) = Fresh::new("rel-fresh").await else {
+        return;
+    };
+    assert_eq!(
+        f.resources().await,
+        (false, false),
+        "a target that never ran it"
+    );
+    let out = f.hoist(&["deploy", "--target", "prod", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app is live on blue"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(f.resources().await, (true, true));
+    // No route flag and no integrate step: the route is `/`, so every path reaches the service.
+    let url = |path: &str| format!("http://{PROD}:{}{path}", f.port);
+    for path in ["/", "/api/v1/books", "/anything/else"] {
+        let answer = hoist_testkit::http::wait_for_status(&url(path), 200, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("GET {path} through the proxy: {e}"));
+        assert_eq!(answer.body.trim(), "hello", "{path}");
+    }
+
+    // After `down` the network is gone again; the next deploy creates it again.
+    let engine = format!("tcp://{PROD}:2375");
+    let down = f.hoist(&[
+        "-H",
+        &engine,
+        "--trust-insecure-host",
+        PROD,
+        "-p",
+        &f.project.name,
+        "down",
+    ]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(!f.resources().await.0, "down removed the network");
+    let out = f.hoist(&["deploy", "--target", "prod", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(f.resources().await.0);
+    let answer =
+        hoist_testkit::http::wait_for_status(&url("/"), 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}
