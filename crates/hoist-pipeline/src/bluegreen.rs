@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_core::bluegreen::{
-    Color, ReleaseState, RollbackError, Step, color_of, colored, deploy_steps, live_color,
-    plain_running, retire_plain, rollback_steps, unwind,
+    Color, NextColour, ReleaseState, RollbackError, Step, color_of, colored, live_color,
+    plain_running, plan_deploy, rollback_steps, unwind,
 };
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::observed::{Observed, ObservedContainer};
@@ -358,13 +358,34 @@ impl<'e> Release<'e> {
         };
         let live = live_color(&observed, &self.service, routed);
         let next = hoist_core::bluegreen::next_color(live);
-        let stale = colored(&observed, &self.service, next).next().is_some();
-        let steps = retire_plain(
-            deploy_steps(live, stale, image, self.pre_test.is_some()),
+        let live_image = live.and_then(|c| self.image_of(&observed, c));
+        let steps = plan_deploy(
             live,
+            live_image.as_deref(),
+            next_colour(&observed, &self.service, next),
             plain_running(&observed, &self.service),
+            image,
+            self.pre_test.is_some(),
         );
-        (Some(next), self.carry_out(&steps, live, table, sink).await)
+        // Finishing a release interrupted after its switch releases nothing new: the colour
+        // it reports is the live one.
+        let released = match steps.first() {
+            Some(Step::Drain) => live,
+            _ => Some(next),
+        };
+        (released, self.carry_out(&steps, live, table, sink).await)
+    }
+
+    /// The image reference `color` was deployed with (its label, else the container's image).
+    fn image_of(&self, observed: &Observed, color: Color) -> Option<String> {
+        let first = colored(observed, &self.service, color).next()?;
+        Some(
+            first
+                .labels
+                .get(IMAGE_LABEL)
+                .cloned()
+                .unwrap_or_else(|| first.image.clone()),
+        )
     }
 
     /// Points the route at the live colour's running containers, with this release's matcher
@@ -531,9 +552,14 @@ impl<'e> Release<'e> {
             })
             .or(live)
             .expect("a completed release switched the proxy");
+        // The colour stopped last is the way back (none for a first release).
+        let previous = done.iter().rev().find_map(|s| match s {
+            Step::Stop { color } => Some(*color),
+            _ => None,
+        });
         Ok(Outcome {
             live: now_live,
-            previous: live,
+            previous,
             steps: timings,
         })
     }
@@ -838,6 +864,18 @@ struct StepState {
     servers: Option<(Color, Vec<String>)>,
     /// The proxy's table as this release last read or wrote it.
     table: TableSnapshot,
+}
+
+/// The state of `service`'s `color` containers.
+fn next_colour(observed: &Observed, service: &str, color: Color) -> NextColour {
+    let mut containers = colored(observed, service, color).peekable();
+    if containers.peek().is_none() {
+        NextColour::Absent
+    } else if containers.any(|c| c.state.is_running()) {
+        NextColour::Running
+    } else {
+        NextColour::Stopped
+    }
 }
 
 /// The route and its upstream in `table`, if the route exists.

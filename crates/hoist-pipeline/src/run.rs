@@ -841,11 +841,14 @@ impl StepCtx<'_> {
         let release = self.release(&engine, spec, service, integrate, work);
         // The commit's image already serving (a run again, or resumed after step 6): nothing
         // to release, as `up` leaves an unchanged container alone. (No proxy yet: the release
-        // below creates it.)
+        // below creates it.) When the other colour still runs, a run was killed after its
+        // switch: the release below finishes it by stopping that colour.
         let releases = release.releases().await.unwrap_or_default();
+        let interrupted = releases.iter().any(|r| r.state == ReleaseState::Idle);
         if let Some(live) = releases
             .iter()
             .find(|r| r.state == ReleaseState::Live && r.image == reference)
+            .filter(|_| !interrupted)
         {
             self.output(&format!("{reference} is already live on {}", live.color));
             return Ok(format!(

@@ -922,3 +922,120 @@ async fn a_first_blue_green_deploy_on_a_fresh_target_creates_the_network_and_vol
         hoist_testkit::http::wait_for_status(&url("/"), 200, Duration::from_secs(30)).unwrap();
     assert_eq!(answer.body.trim(), "hello");
 }
+
+impl Fresh {
+    /// `hoist releases app --target prod --json`: (colour, state) pairs.
+    fn releases(&self) -> Vec<(String, String)> {
+        let out = self.hoist(&["releases", "--target", "prod", "--json", "app"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut pairs: Vec<(String, String)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["color"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    /// The ids of `color`'s containers of the service.
+    async fn ids(&self, color: &str) -> Vec<String> {
+        let observed = self
+            .prod
+            .observe_project(&self.project.name, &[], &[], &[])
+            .await
+            .unwrap();
+        observed
+            .containers
+            .iter()
+            .filter(|c| c.name.contains(&format!("-app-{color}-")))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_sigkilled_between_switch_and_stop_is_finished_by_the_rerun_which_keeps_the_old_colour()
+ {
+    use std::io::BufRead;
+    let Some(f) = Fresh::new("rel-kill").await else {
+        return;
+    };
+    let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The second release drains for a minute after its switch: SIGKILL it there.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--target", "prod", "--drain", "60", "app"])
+        .current_dir(&f.dir)
+        .env("HOIST_STATE_DIR", f.dir.join(".state"))
+        .env_remove("DOCKER_HOST")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("drain in-flight requests") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("switch the proxy to green")),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "idle".into()),
+            ("green".into(), "live".into())
+        ],
+        "killed after the switch: green serves, blue still runs"
+    );
+    let blue = f.ids("blue").await;
+    assert_eq!(blue.len(), 1);
+
+    // The same deploy again finishes the release: blue is stopped, not replaced.
+    let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("app is live on green") && stdout.contains("(blue stopped"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        f.ids("blue").await,
+        blue,
+        "blue's container is the same one"
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    // And it is the way back.
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "live".into()),
+            ("green".into(), "stopped".into())
+        ]
+    );
+    let url = format!("http://{PROD}:{}/", f.port);
+    let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}
