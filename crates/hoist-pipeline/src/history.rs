@@ -93,6 +93,15 @@ impl History {
     /// Opens (creating) `dir/history.sqlite3`, and marks runs whose process is gone as
     /// interrupted.
     pub fn open(dir: &Path) -> Result<History, HistoryError> {
+        // Two runs for different targets write at once; wait for the other's short write.
+        Self::open_with_patience(dir, std::time::Duration::from_secs(10))
+    }
+
+    /// [`History::open`], waiting at most `patience` for a write another process holds.
+    pub fn open_with_patience(
+        dir: &Path,
+        patience: std::time::Duration,
+    ) -> Result<History, HistoryError> {
         let path = dir.join("history.sqlite3");
         let display = path.display().to_string();
         let wrap = |source| HistoryError {
@@ -104,9 +113,7 @@ impl History {
             return Err(wrap(rusqlite::Error::InvalidPath(e.to_string().into())));
         }
         let conn = Connection::open(&path).map_err(wrap)?;
-        // Two runs for different targets write at once; wait for the other's short write.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
+        conn.busy_timeout(patience).map_err(wrap)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              CREATE TABLE IF NOT EXISTS runs (

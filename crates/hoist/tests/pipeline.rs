@@ -1039,3 +1039,76 @@ async fn a_deploy_sigkilled_between_switch_and_stop_is_finished_by_the_rerun_whi
     let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
     assert_eq!(answer.body.trim(), "hello");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_goes_on_with_a_warning_when_the_history_is_corrupt_or_locked() {
+    let Some(f) = Fresh::new("rel-hist").await else {
+        return;
+    };
+    for _ in 0..2 {
+        let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    let state = f.dir.join(".state");
+    let db = state.join("history.sqlite3");
+
+    // A history file that is not a database any more.
+    for side in ["history.sqlite3-wal", "history.sqlite3-shm"] {
+        let _ = std::fs::remove_file(state.join(side));
+    }
+    std::fs::write(&db, "not a database ".repeat(300)).unwrap();
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("without a record in the history"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "live".into()),
+            ("green".into(), "stopped".into())
+        ]
+    );
+
+    // A history another process holds an open write transaction on.
+    std::fs::remove_file(&db).unwrap();
+    let out = f.hoist(&["pipeline", "history"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = Instant::now();
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    let took = started.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("without a record in the history") && stderr.contains("locked"),
+        "{}",
+        text(&out)
+    );
+    println!(
+        "rollback with a locked history took {:.1} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    let url = format!("http://{PROD}:{}/", f.port);
+    let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}
