@@ -489,50 +489,9 @@ impl<'e> Release<'e> {
                     Phase::Failed,
                     format!("{step}: {cause}"),
                 ));
-                let undo = unwind(&done, step, live);
-                let mut unwound = Vec::new();
-                let mut unwind_error = None;
-                let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }))
-                    || matches!(step, Step::Switch { .. });
-                if switched
-                    && live.is_none()
-                    && let Some((route, upstream)) = &prior
-                {
-                    match self
-                        .restore_route(route, upstream.clone(), &mut state.table, sink)
-                        .await
-                    {
-                        Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
-                        Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
-                    }
-                }
-                for u in &undo {
-                    if unwind_error.is_some() {
-                        break;
-                    }
-                    state.servers = None;
-                    match self.run_step(u, &mut state, sink).await {
-                        Ok(()) => unwound.push(u.to_string()),
-                        Err(e) => {
-                            unwind_error = Some(format!("{u}: {e}"));
-                            break;
-                        }
-                    }
-                }
-                let serving = if undo.is_empty() {
-                    // Only the old colour's stop failed: the new one serves.
-                    new_color(&done, step).or(live)
-                } else {
-                    live
-                };
-                return Err(ReleaseError::Failed {
-                    service: self.service.clone(),
-                    step: step.to_string(),
-                    cause,
-                    unwound,
-                    unwind_error,
-                    live: serving,
-                });
+                return Err(self
+                    .undo(&done, step, cause, live, prior.as_ref(), &mut state, sink)
+                    .await);
             }
             sink.emit(Event::new(
                 "Release",
@@ -562,6 +521,66 @@ impl<'e> Release<'e> {
             previous,
             steps: timings,
         })
+    }
+
+    /// Undoes a release whose `failed` step failed after the steps `done`, as
+    /// `hoist_core::bluegreen::unwind` says, and describes the outcome. When no colour was live
+    /// and the route had moved, the route the table had before (`prior`) is put back first.
+    #[allow(clippy::too_many_arguments)]
+    async fn undo(
+        &self,
+        done: &[Step],
+        failed: &Step,
+        cause: String,
+        live: Option<Color>,
+        prior: Option<&(Route, Option<Upstream>)>,
+        state: &mut StepState,
+        sink: &dyn EventSink,
+    ) -> ReleaseError {
+        let undo = unwind(done, failed, live);
+        let mut unwound = Vec::new();
+        let mut unwind_error = None;
+        let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }))
+            || matches!(failed, Step::Switch { .. });
+        if switched
+            && live.is_none()
+            && let Some((route, upstream)) = prior
+        {
+            match self
+                .restore_route(route, upstream.clone(), &mut state.table, sink)
+                .await
+            {
+                Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
+                Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
+            }
+        }
+        for u in &undo {
+            if unwind_error.is_some() {
+                break;
+            }
+            state.servers = None;
+            match self.run_step(u, state, sink).await {
+                Ok(()) => unwound.push(u.to_string()),
+                Err(e) => {
+                    unwind_error = Some(format!("{u}: {e}"));
+                    break;
+                }
+            }
+        }
+        let serving = if undo.is_empty() {
+            // Only the old colour's stop failed: the new one serves.
+            new_color(done, failed).or(live)
+        } else {
+            live
+        };
+        ReleaseError::Failed {
+            service: self.service.clone(),
+            step: failed.to_string(),
+            cause,
+            unwound,
+            unwind_error,
+            live: serving,
+        }
     }
 
     async fn colour_containers(&self, color: Color) -> Result<Vec<ObservedContainer>, String> {
@@ -762,23 +781,7 @@ impl<'e> Release<'e> {
         )
         .await
         .map_err(|e| e.to_string())?;
-        if !self
-            .engine
-            .image_exists(image)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let auth = match &self.exec.docker_config {
-                Some(config) => config
-                    .credentials_for_image(image)
-                    .map_err(|e| e.to_string())?,
-                None => None,
-            };
-            self.engine
-                .pull(image, auth.as_ref(), |_| {})
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        self.ensure_image(image).await?;
         let mut service = spec.clone();
         service.image = image.to_string();
         service.container.image = image.to_string();
@@ -823,6 +826,29 @@ impl<'e> Release<'e> {
             sink.emit(Event::new("Container", name, Phase::Done, "Started"));
         }
         Ok(())
+    }
+
+    /// Pulls `image` unless the target has it.
+    async fn ensure_image(&self, image: &str) -> Result<(), String> {
+        if self
+            .engine
+            .image_exists(image)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+        let auth = match &self.exec.docker_config {
+            Some(config) => config
+                .credentials_for_image(image)
+                .map_err(|e| e.to_string())?,
+            None => None,
+        };
+        self.engine
+            .pull(image, auth.as_ref(), |_| {})
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     async fn wait_healthy(&self, color: Color) -> Result<(), String> {
