@@ -194,6 +194,52 @@ pub fn deploy_steps(live: Option<Color>, stale: bool, image: &str, pre_test: boo
     steps
 }
 
+/// The colour a deploy would start next, as the engine has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextColour {
+    /// No containers of that colour.
+    Absent,
+    /// Stopped containers: an older release, the rollback target.
+    Stopped,
+    /// Running but not routed to: a deploy stopped midway, before or after the switch.
+    Running,
+}
+
+/// What a deploy of `image` does, given the `live` colour and the `image` it carries, the next
+/// colour's state and whether uncoloured containers run.
+///
+/// One case is not a new release: the live colour already carries `image` while the other one
+/// still runs. That is a release interrupted (hoist killed) between the switch and the stop of
+/// the old colour; deploying again would remove the old colour, the only way back. The deploy
+/// finishes the interrupted release instead: drain, then stop the old colour, which stays as
+/// the rollback target.
+pub fn plan_deploy(
+    live: Option<Color>,
+    live_image: Option<&str>,
+    next: NextColour,
+    plain_running: bool,
+    image: &str,
+    pre_test: bool,
+) -> Vec<Step> {
+    if let Some(live) = live
+        && live_image == Some(image)
+        && next == NextColour::Running
+    {
+        return vec![
+            Step::Drain,
+            Step::Stop {
+                color: live.other(),
+            },
+        ];
+    }
+    let stale = next != NextColour::Absent;
+    retire_plain(
+        deploy_steps(live, stale, image, pre_test),
+        live,
+        plain_running,
+    )
+}
+
 /// The first colour of a service that ran without colours: after the release, the uncoloured
 /// containers (which the route pointed at before) get the drain and stop as an old colour
 /// would. `plain_running` says whether any runs; with a live colour there is nothing to add.
@@ -433,6 +479,71 @@ mod tests {
         // Its failure leaves blue serving: nothing to undo.
         let failed = steps.last().unwrap();
         assert!(unwind(&steps[..steps.len() - 1], failed, None).is_empty());
+    }
+
+    #[test]
+    fn a_release_killed_after_its_switch_is_finished_and_keeps_the_old_colour() {
+        // Green took traffic with v2, blue (v1) still runs: the rerun drains and stops blue.
+        let resumed = plan_deploy(
+            Some(Color::Green),
+            Some("v2"),
+            NextColour::Running,
+            false,
+            "v2",
+            true,
+        );
+        assert_eq!(
+            resumed,
+            vec![Step::Drain, Step::Stop { color: Color::Blue }]
+        );
+        assert!(
+            !resumed
+                .iter()
+                .any(|s| matches!(s, Step::RemoveStale { .. } | Step::StartNew { .. })),
+            "the way back is kept"
+        );
+    }
+
+    #[test]
+    fn everything_else_is_a_new_release() {
+        // Killed before its switch: blue (v1) serves, green (v2) runs unrouted; v2 again
+        // replaces green.
+        let before_switch = plan_deploy(
+            Some(Color::Blue),
+            Some("v1"),
+            NextColour::Running,
+            false,
+            "v2",
+            false,
+        );
+        assert_eq!(
+            before_switch.first(),
+            Some(&Step::RemoveStale {
+                color: Color::Green
+            })
+        );
+        assert_eq!(
+            before_switch.last(),
+            Some(&Step::Stop { color: Color::Blue })
+        );
+        // The same image again with the old colour stopped: a release as before (a moving tag
+        // such as `latest` may carry new content).
+        assert_eq!(
+            plan_deploy(
+                Some(Color::Green),
+                Some("v2"),
+                NextColour::Stopped,
+                false,
+                "v2",
+                false
+            ),
+            deploy_steps(Some(Color::Green), true, "v2", false)
+        );
+        // A first release, with uncoloured containers to retire.
+        assert_eq!(
+            plan_deploy(None, None, NextColour::Absent, true, "v1", true),
+            retire_plain(deploy_steps(None, false, "v1", true), None, true)
+        );
     }
 
     #[test]

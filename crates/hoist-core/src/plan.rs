@@ -354,18 +354,19 @@ fn outdated(
     }
 }
 
-/// Decides what `up` does.
-pub fn reconcile_up(
-    project: &ProjectSpec,
-    observed: &Observed,
-    opts: &UpOptions,
-) -> Result<Plan, PlanError> {
-    let services = select_services(project, &opts.services, opts.no_deps)?;
-    let mut plan = Plan::default();
+/// Step ids of the networks and volumes created for them, by name.
+type ResourceSteps<'a> = (BTreeMap<&'a str, usize>, BTreeMap<&'a str, usize>);
 
-    // Networks and volumes first; containers wait for the ones they use.
+/// Adds to `plan` the creation of the project networks and volumes `services` use that the
+/// engine lacks; an external one that is missing is an error.
+fn resource_steps<'a>(
+    project: &'a ProjectSpec,
+    observed: &Observed,
+    services: &[&'a ServiceSpec],
+    plan: &mut Plan,
+) -> Result<ResourceSteps<'a>, PlanError> {
     let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
-    for service in &services {
+    for service in services {
         for attachment in &service.networks {
             let Some(network) = project
                 .networks
@@ -393,7 +394,7 @@ pub fn reconcile_up(
         }
     }
     let mut volume_steps: BTreeMap<&str, usize> = BTreeMap::new();
-    for service in &services {
+    for service in services {
         for mount in &service.container.mounts {
             if mount.kind != "volume" || mount.source.is_empty() {
                 continue;
@@ -419,6 +420,33 @@ pub fn reconcile_up(
             volume_steps.insert(&volume.name, id);
         }
     }
+    Ok((network_steps, volume_steps))
+}
+
+/// What a service started outside `up` (a blue-green colour) needs first: the project networks
+/// and volumes it uses, as `up` would create them, and nothing for its dependencies.
+pub fn reconcile_resources(
+    project: &ProjectSpec,
+    observed: &Observed,
+    services: &[String],
+) -> Result<Plan, PlanError> {
+    let services = select_services(project, services, true)?;
+    let mut plan = Plan::default();
+    resource_steps(project, observed, &services, &mut plan)?;
+    Ok(plan)
+}
+
+/// Decides what `up` does.
+pub fn reconcile_up(
+    project: &ProjectSpec,
+    observed: &Observed,
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
+    let services = select_services(project, &opts.services, opts.no_deps)?;
+    let mut plan = Plan::default();
+
+    // Networks and volumes first; containers wait for the ones they use.
+    let (network_steps, volume_steps) = resource_steps(project, observed, &services, &mut plan)?;
 
     let selected: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     // Per service: the steps after which it counts as started / healthy / completed.

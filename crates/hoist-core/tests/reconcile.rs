@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
-use hoist_core::plan::{DownOptions, PlanError, UpOptions, reconcile_down, reconcile_up};
+use hoist_core::plan::{
+    DownOptions, PlanError, UpOptions, reconcile_down, reconcile_resources, reconcile_up,
+};
 use hoist_core::spec::{
-    Condition, ContainerSpec, Dependency, Link, NetworkAttachment, NetworkSpec, ProjectSpec,
-    PullPolicy, ServiceSpec,
+    Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
+    ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
 };
 
 fn svc(name: &str) -> ServiceSpec {
@@ -453,5 +455,65 @@ fn down_stops_then_removes_containers_then_the_network() {
   2. stop container shop-web-1 (down)
   3. remove container shop-web-1 (down) after 2
   4. remove network shop_default (down) after 1, 3",
+    );
+}
+
+/// A blue-green colour starts outside `up`: on a fresh target its networks and volumes must be
+/// created first, as `up` would, while its dependencies are left to `up` of their own.
+#[test]
+fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothing_else() {
+    let mut app = depends(svc("app"), "db", Condition::ServiceStarted);
+    app.container.mounts.push(MountSpec {
+        kind: "volume".into(),
+        source: "shop_data".into(),
+        target: "/data".into(),
+        read_only: false,
+        create_host_path: false,
+    });
+    let mut db = svc("db");
+    db.container.mounts.push(MountSpec {
+        kind: "volume".into(),
+        source: "shop_dbdata".into(),
+        target: "/var/lib/db".into(),
+        read_only: false,
+        create_host_path: false,
+    });
+    let mut project = v2("shop", vec![app, db]);
+    for name in ["shop_data", "shop_dbdata"] {
+        project.volumes.push(VolumeSpec {
+            key: name.trim_start_matches("shop_").into(),
+            name: name.into(),
+            driver: None,
+            external: false,
+            labels: BTreeMap::new(),
+            driver_opts: BTreeMap::new(),
+        });
+    }
+    let plan = reconcile_resources(&project, &Observed::default(), &["app".into()]).unwrap();
+    assert_eq!(
+        plan.to_string().trim(),
+        "1. create network shop_default (not on the engine)\n  2. create volume shop_data (not on the engine)"
+    );
+    // What the engine has already is not created again.
+    let observed = Observed {
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "shop_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    let plan = reconcile_resources(&project, &observed, &["app".into()]).unwrap();
+    assert!(!plan.to_string().contains("network"), "{plan}");
+    assert!(
+        plan.to_string().contains("create volume shop_data"),
+        "{plan}"
+    );
+    // A legacy project has no networks of its own: nothing to create.
+    let legacy = v1("shop", vec![svc("app")]);
+    assert!(
+        reconcile_resources(&legacy, &Observed::default(), &["app".into()])
+            .unwrap()
+            .is_empty()
     );
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use hoist_core::events::{Event, EventSink, Phase};
-use hoist_core::plan::{PlanError, UpOptions, plan_images, reconcile_up, select_services};
+use hoist_core::plan::{
+    PlanError, UpOptions, plan_images, reconcile_resources, reconcile_up, select_services,
+};
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 
 use crate::execute::{ExecError, ExecOptions, execute};
@@ -97,6 +99,22 @@ pub async fn up(
             "Running",
         ));
     }
+    execute(engine, spec, &plan, exec, sink).await?;
+    Ok(())
+}
+
+/// Creates the project networks and volumes `services` use that the engine lacks, as `up`
+/// would, before their containers are made outside `up` (a blue-green colour).
+pub async fn create_resources(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    services: &[String],
+    exec: &ExecOptions,
+    sink: &dyn EventSink,
+) -> Result<(), OrchestrateError> {
+    let selected = select_services(spec, services, true)?;
+    let observed = observe(engine, spec, &selected).await?;
+    let plan = reconcile_resources(spec, &observed, services)?;
     execute(engine, spec, &plan, exec, sink).await?;
     Ok(())
 }

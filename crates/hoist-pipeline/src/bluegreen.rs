@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_core::bluegreen::{
-    Color, ReleaseState, RollbackError, Step, color_of, colored, deploy_steps, live_color,
-    plain_running, retire_plain, rollback_steps, unwind,
+    Color, NextColour, ReleaseState, RollbackError, Step, color_of, colored, live_color,
+    plain_running, plan_deploy, rollback_steps, unwind,
 };
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::observed::{Observed, ObservedContainer};
@@ -358,13 +358,34 @@ impl<'e> Release<'e> {
         };
         let live = live_color(&observed, &self.service, routed);
         let next = hoist_core::bluegreen::next_color(live);
-        let stale = colored(&observed, &self.service, next).next().is_some();
-        let steps = retire_plain(
-            deploy_steps(live, stale, image, self.pre_test.is_some()),
+        let live_image = live.and_then(|c| self.image_of(&observed, c));
+        let steps = plan_deploy(
             live,
+            live_image.as_deref(),
+            next_colour(&observed, &self.service, next),
             plain_running(&observed, &self.service),
+            image,
+            self.pre_test.is_some(),
         );
-        (Some(next), self.carry_out(&steps, live, table, sink).await)
+        // Finishing a release interrupted after its switch releases nothing new: the colour
+        // it reports is the live one.
+        let released = match steps.first() {
+            Some(Step::Drain) => live,
+            _ => Some(next),
+        };
+        (released, self.carry_out(&steps, live, table, sink).await)
+    }
+
+    /// The image reference `color` was deployed with (its label, else the container's image).
+    fn image_of(&self, observed: &Observed, color: Color) -> Option<String> {
+        let first = colored(observed, &self.service, color).next()?;
+        Some(
+            first
+                .labels
+                .get(IMAGE_LABEL)
+                .cloned()
+                .unwrap_or_else(|| first.image.clone()),
+        )
     }
 
     /// Points the route at the live colour's running containers, with this release's matcher
@@ -468,50 +489,9 @@ impl<'e> Release<'e> {
                     Phase::Failed,
                     format!("{step}: {cause}"),
                 ));
-                let undo = unwind(&done, step, live);
-                let mut unwound = Vec::new();
-                let mut unwind_error = None;
-                let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }))
-                    || matches!(step, Step::Switch { .. });
-                if switched
-                    && live.is_none()
-                    && let Some((route, upstream)) = &prior
-                {
-                    match self
-                        .restore_route(route, upstream.clone(), &mut state.table, sink)
-                        .await
-                    {
-                        Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
-                        Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
-                    }
-                }
-                for u in &undo {
-                    if unwind_error.is_some() {
-                        break;
-                    }
-                    state.servers = None;
-                    match self.run_step(u, &mut state, sink).await {
-                        Ok(()) => unwound.push(u.to_string()),
-                        Err(e) => {
-                            unwind_error = Some(format!("{u}: {e}"));
-                            break;
-                        }
-                    }
-                }
-                let serving = if undo.is_empty() {
-                    // Only the old colour's stop failed: the new one serves.
-                    new_color(&done, step).or(live)
-                } else {
-                    live
-                };
-                return Err(ReleaseError::Failed {
-                    service: self.service.clone(),
-                    step: step.to_string(),
-                    cause,
-                    unwound,
-                    unwind_error,
-                    live: serving,
-                });
+                return Err(self
+                    .undo(&done, step, cause, live, prior.as_ref(), &mut state, sink)
+                    .await);
             }
             sink.emit(Event::new(
                 "Release",
@@ -531,11 +511,76 @@ impl<'e> Release<'e> {
             })
             .or(live)
             .expect("a completed release switched the proxy");
+        // The colour stopped last is the way back (none for a first release).
+        let previous = done.iter().rev().find_map(|s| match s {
+            Step::Stop { color } => Some(*color),
+            _ => None,
+        });
         Ok(Outcome {
             live: now_live,
-            previous: live,
+            previous,
             steps: timings,
         })
+    }
+
+    /// Undoes a release whose `failed` step failed after the steps `done`, as
+    /// `hoist_core::bluegreen::unwind` says, and describes the outcome. When no colour was live
+    /// and the route had moved, the route the table had before (`prior`) is put back first.
+    #[allow(clippy::too_many_arguments)]
+    async fn undo(
+        &self,
+        done: &[Step],
+        failed: &Step,
+        cause: String,
+        live: Option<Color>,
+        prior: Option<&(Route, Option<Upstream>)>,
+        state: &mut StepState,
+        sink: &dyn EventSink,
+    ) -> ReleaseError {
+        let undo = unwind(done, failed, live);
+        let mut unwound = Vec::new();
+        let mut unwind_error = None;
+        let switched = done.iter().any(|s| matches!(s, Step::Switch { .. }))
+            || matches!(failed, Step::Switch { .. });
+        if switched
+            && live.is_none()
+            && let Some((route, upstream)) = prior
+        {
+            match self
+                .restore_route(route, upstream.clone(), &mut state.table, sink)
+                .await
+            {
+                Ok(()) => unwound.push(format!("route back to {}", route.upstream)),
+                Err(e) => unwind_error = Some(format!("restoring the route: {e}")),
+            }
+        }
+        for u in &undo {
+            if unwind_error.is_some() {
+                break;
+            }
+            state.servers = None;
+            match self.run_step(u, state, sink).await {
+                Ok(()) => unwound.push(u.to_string()),
+                Err(e) => {
+                    unwind_error = Some(format!("{u}: {e}"));
+                    break;
+                }
+            }
+        }
+        let serving = if undo.is_empty() {
+            // Only the old colour's stop failed: the new one serves.
+            new_color(done, failed).or(live)
+        } else {
+            live
+        };
+        ReleaseError::Failed {
+            service: self.service.clone(),
+            step: failed.to_string(),
+            cause,
+            unwound,
+            unwind_error,
+            live: serving,
+        }
     }
 
     async fn colour_containers(&self, color: Color) -> Result<Vec<ObservedContainer>, String> {
@@ -725,23 +770,18 @@ impl<'e> Release<'e> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        if !self
-            .engine
-            .image_exists(image)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let auth = match &self.exec.docker_config {
-                Some(config) => config
-                    .credentials_for_image(image)
-                    .map_err(|e| e.to_string())?,
-                None => None,
-            };
-            self.engine
-                .pull(image, auth.as_ref(), |_| {})
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        // On a fresh target (or after `down`) the project's networks and volumes do not exist,
+        // and without dependencies nothing above created them.
+        orchestrate::create_resources(
+            self.engine,
+            &self.project,
+            std::slice::from_ref(&spec.name),
+            &self.exec,
+            sink,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.ensure_image(image).await?;
         let mut service = spec.clone();
         service.image = image.to_string();
         service.container.image = image.to_string();
@@ -788,6 +828,29 @@ impl<'e> Release<'e> {
         Ok(())
     }
 
+    /// Pulls `image` unless the target has it.
+    async fn ensure_image(&self, image: &str) -> Result<(), String> {
+        if self
+            .engine
+            .image_exists(image)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+        let auth = match &self.exec.docker_config {
+            Some(config) => config
+                .credentials_for_image(image)
+                .map_err(|e| e.to_string())?,
+            None => None,
+        };
+        self.engine
+            .pull(image, auth.as_ref(), |_| {})
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     async fn wait_healthy(&self, color: Color) -> Result<(), String> {
         let started = Instant::now();
         for c in self.colour_containers(color).await? {
@@ -827,6 +890,18 @@ struct StepState {
     servers: Option<(Color, Vec<String>)>,
     /// The proxy's table as this release last read or wrote it.
     table: TableSnapshot,
+}
+
+/// The state of `service`'s `color` containers.
+fn next_colour(observed: &Observed, service: &str, color: Color) -> NextColour {
+    let mut containers = colored(observed, service, color).peekable();
+    if containers.peek().is_none() {
+        NextColour::Absent
+    } else if containers.any(|c| c.state.is_running()) {
+        NextColour::Running
+    } else {
+        NextColour::Stopped
+    }
 }
 
 /// The route and its upstream in `table`, if the route exists.

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::group::Group;
 use crate::steps::{StepId, StepLine, StepStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,25 +75,45 @@ pub fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Stores made before runs recorded their step command's process group get the columns.
+fn add_group_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'step_pgid'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE runs ADD COLUMN step_pgid INTEGER;
+             ALTER TABLE runs ADD COLUMN step_pgid_started INTEGER;",
+        )?;
+    }
+    Ok(())
+}
+
 impl History {
     /// Opens (creating) `dir/history.sqlite3`, and marks runs whose process is gone as
     /// interrupted.
     pub fn open(dir: &Path) -> Result<History, HistoryError> {
+        // Two runs for different targets write at once; wait for the other's short write.
+        Self::open_with_patience(dir, std::time::Duration::from_secs(10))
+    }
+
+    /// [`History::open`], waiting at most `patience` for a write another process holds.
+    pub fn open_with_patience(
+        dir: &Path,
+        patience: std::time::Duration,
+    ) -> Result<History, HistoryError> {
         let path = dir.join("history.sqlite3");
         let display = path.display().to_string();
         let wrap = |source| HistoryError {
             path: display.clone(),
             source,
         };
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return Err(wrap(rusqlite::Error::InvalidPath(
-                format!("{}: {e}", dir.display()).into(),
-            )));
+        // Private before SQLite opens it: step output can hold what only the user may read.
+        if let Err(e) = crate::state::private_file(&path) {
+            return Err(wrap(rusqlite::Error::InvalidPath(e.to_string().into())));
         }
         let conn = Connection::open(&path).map_err(wrap)?;
-        // Two runs for different targets write at once; wait for the other's short write.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
+        conn.busy_timeout(patience).map_err(wrap)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              CREATE TABLE IF NOT EXISTS runs (
@@ -110,12 +131,54 @@ impl History {
                 image TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL);",
         )
         .map_err(wrap)?;
+        add_group_columns(&conn).map_err(wrap)?;
         let history = History {
             conn: Mutex::new(conn),
             path: display,
         };
         history.mark_stale()?;
         Ok(history)
+    }
+
+    /// Records the process group of the step command run `run` is running (`None` once it
+    /// ended), so that a run taking over after a kill can end what it left running.
+    pub fn set_group(&self, run: i64, group: Option<Group>) -> Result<(), HistoryError> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET step_pgid = ?2, step_pgid_started = ?3 WHERE id = ?1",
+                params![run, group.map(|g| g.pgid), group.map(|g| g.started as i64)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The step-command groups recorded by runs of `service` on `target` that did not clear
+    /// them: what a killed run left behind, for the next holder of the deploy lock.
+    pub fn recorded_groups(
+        &self,
+        service: &str,
+        target: &str,
+    ) -> Result<Vec<(i64, Group)>, HistoryError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, step_pgid, step_pgid_started FROM runs
+                 WHERE service = ?1 AND target = ?2 AND step_pgid IS NOT NULL",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map(params![service, target], |r| {
+            let started: i64 = r.get(2)?;
+            Ok((
+                r.get(0)?,
+                Group {
+                    pgid: r.get(1)?,
+                    started: started as u64,
+                },
+            ))
+        })
+        .map_err(|e| self.err(e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| self.err(e))
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {

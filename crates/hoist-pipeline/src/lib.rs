@@ -4,17 +4,21 @@
 //!
 //! - [`config`]: `hoist.yml`, resolved, with errors that name file, line and key;
 //! - [`steps`]: the nine steps, which of them run (pure), and the checklist;
-//! - [`run`]: executing a run, with its events going to sinks;
-//! - [`history`]: runs in SQLite; [`lock`]: the deploy lock;
+//! - [`run`]: executing a run, with its events going to sinks; [`group`]: the process groups
+//!   of its step commands;
+//! - [`history`]: runs in SQLite; [`lock`]: the deploy lock; [`state`]: the private state
+//!   folder they live in;
 //! - [`proxy`]: the nginx proxy per target;
 //! - [`bluegreen`]: blue-green releases; [`release`]: a release at its place, with its lock
 //!   and record (shared by `hoist deploy`/`rollback` and the dashboard).
 
 pub mod bluegreen;
 pub mod config;
+pub mod group;
 pub mod history;
 pub mod lock;
 pub mod proxy;
 pub mod release;
 pub mod run;
+pub mod state;
 pub mod steps;

@@ -87,9 +87,7 @@ pub fn acquire(
         path: path.clone(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
+    crate::state::private_file(&path).map_err(|e| io(e.source))?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

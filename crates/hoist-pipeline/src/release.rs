@@ -280,8 +280,18 @@ impl Recorded {
         key: &str,
         wait: bool,
     ) -> Result<Recorded, ReleaseRunError> {
-        let mut held = lock::acquire(state_dir, target, key, wait)?;
-        let history = History::open(state_dir)?;
+        let held = lock::acquire(state_dir, target, key, wait)?;
+        Recorded::open(held, History::open(state_dir), target, key).map_err(|(_, e)| e)
+    }
+
+    /// Opens the record in `history` under the lock `held`; when the history cannot take it,
+    /// the lock comes back with the error, so that a caller may go on without a record.
+    fn open(
+        mut held: DeployLock,
+        history: Result<History, HistoryError>,
+        target: &str,
+        key: &str,
+    ) -> Result<Recorded, (DeployLock, ReleaseRunError)> {
         let steps: Vec<(StepId, StepStatus)> = StepId::ALL
             .iter()
             .map(|s| {
@@ -293,9 +303,18 @@ impl Recorded {
                 (*s, status)
             })
             .collect();
-        let run = history.start_run(key, target, "", &steps)?;
-        held.record_holder(run)?;
-        history.step_started(run, StepId::Deploy)?;
+        let opened = history.and_then(|history| {
+            let run = history.start_run(key, target, "", &steps)?;
+            history.step_started(run, StepId::Deploy)?;
+            Ok((history, run))
+        });
+        let (history, run) = match opened {
+            Ok(opened) => opened,
+            Err(e) => return Err((held, e.into())),
+        };
+        if let Err(e) = held.record_holder(run) {
+            return Err((held, e.into()));
+        }
         Ok(Recorded {
             run,
             history,
@@ -317,10 +336,55 @@ impl Recorded {
             Err(e) => (StepStatus::Failed, e.clone()),
         };
         let h = &self.history;
-        // A failing history write must not fail the release it records.
-        let _ = h.append_output(self.run, StepId::Deploy, &format!("{detail}\n"));
-        let _ = h.step_finished(self.run, StepId::Deploy, status, seconds, &detail);
-        let _ = h.finish_run(self.run, if result.is_ok() { "done" } else { "failed" });
+        // A failing history write must not fail the release it records, but it is reported.
+        let written = h
+            .append_output(self.run, StepId::Deploy, &format!("{detail}\n"))
+            .and_then(|()| h.step_finished(self.run, StepId::Deploy, status, seconds, &detail))
+            .and_then(|()| h.finish_run(self.run, if result.is_ok() { "done" } else { "failed" }));
+        if let Err(e) = written {
+            tracing::warn!(
+                "the history did not record the end of run {}: {e}",
+                self.run
+            );
+        }
+    }
+}
+
+/// A rollback's hold on its service: the deploy lock, and the record when the history could
+/// open one.
+enum Hold {
+    Recorded(Recorded),
+    /// Held until the rollback ends, released on drop.
+    Unrecorded {
+        _lock: DeployLock,
+    },
+}
+
+/// How long a rollback waits for a history another process holds before going on without it.
+const ROLLBACK_HISTORY_PATIENCE: Duration = Duration::from_secs(2);
+
+impl Hold {
+    /// Takes the lock; a history that is corrupt, locked or otherwise unwritable is a warning,
+    /// not a reason to leave an incident unresolved: the engine, not the history, says which
+    /// colour is live.
+    fn take(state_dir: &Path, target: &str, key: &str, wait: bool) -> Result<Hold, LockError> {
+        let held = lock::acquire(state_dir, target, key, wait)?;
+        let history = History::open_with_patience(state_dir, ROLLBACK_HISTORY_PATIENCE);
+        match Recorded::open(held, history, target, key) {
+            Ok(recorded) => Ok(Hold::Recorded(recorded)),
+            Err((held, e)) => {
+                tracing::warn!(
+                    "rolling back {key} on {target} without a record in the history: {e}"
+                );
+                Ok(Hold::Unrecorded { _lock: held })
+            }
+        }
+    }
+
+    fn finish(self, result: &Result<String, String>) {
+        if let Hold::Recorded(recorded) = self {
+            recorded.finish(result);
+        }
     }
 }
 
@@ -342,11 +406,10 @@ pub async fn rollback(
     let key = place.key(&project.name, service);
     let (dir, target, k) = (state_dir.to_path_buf(), place.target.clone(), key.clone());
     // Waiting for the lock blocks: off the runtime's threads.
-    let recorded =
-        tokio::task::spawn_blocking(move || Recorded::begin(&dir, &target, &k, wait_lock))
-            .await
-            .map_err(|e| ReleaseRunError::Join(e.to_string()))??;
-    let result = match refuse_failed(&release, &recorded, &key, &place.target, service).await {
+    let hold = tokio::task::spawn_blocking(move || Hold::take(&dir, &target, &k, wait_lock))
+        .await
+        .map_err(|e| ReleaseRunError::Join(e.to_string()))??;
+    let result = match refuse_failed(&release, &hold, &key, &place.target, service).await {
         Ok(()) => release.rollback(sink).await.map_err(ReleaseRunError::from),
         Err(e) => Err(e),
     };
@@ -354,7 +417,7 @@ pub async fn rollback(
         Ok(o) => Ok(format!("{service} rolled back to {}", o.live)),
         Err(e) => Err(e.to_string()),
     };
-    recorded.finish(&text);
+    hold.finish(&text);
     result
 }
 
@@ -362,12 +425,24 @@ pub async fn rollback(
 /// replaced): starting it again would be no rollback, so it is refused.
 async fn refuse_failed(
     release: &Release<'_>,
-    recorded: &Recorded,
+    hold: &Hold,
     key: &str,
     target: &str,
     service: &str,
 ) -> Result<(), ReleaseRunError> {
-    let latest = recorded.history().latest_releases(key, target)?;
+    let latest = match hold {
+        Hold::Recorded(recorded) => recorded.history().latest_releases(key, target),
+        Hold::Unrecorded { .. } => Ok(Vec::new()),
+    };
+    let latest = latest.unwrap_or_else(|e| {
+        tracing::warn!("whether {service}'s stopped colour failed its deploy is unknown: {e}");
+        Vec::new()
+    });
+    if matches!(hold, Hold::Unrecorded { .. }) {
+        tracing::warn!(
+            "without the history, whether {service}'s stopped colour failed its deploy is unknown"
+        );
+    }
     let list = with_failures(release.releases().await?, &latest);
     match list
         .iter()

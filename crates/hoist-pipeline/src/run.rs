@@ -25,6 +25,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest};
 use crate::config::{ImageBuild, Integrate, PipelineFile, Strategy, Target, Work};
+use crate::group::{Group, KillOnDrop, reap};
 use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
 use crate::proxy::{Match, Proxy, Route, Upstream, published_servers};
@@ -74,37 +75,87 @@ pub trait PipelineSink: Send + Sync {
 }
 
 /// The history store as a sink: a run's record is the fold of its events.
-pub struct HistorySink(pub Arc<History>);
+pub struct HistorySink {
+    history: Arc<History>,
+    /// Set by the first write that failed: the rest of the run is not written, so that a
+    /// locked store costs one busy timeout, not one per event.
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl HistorySink {
+    pub fn new(history: Arc<History>) -> HistorySink {
+        HistorySink {
+            history,
+            broken: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
 
 impl PipelineSink for HistorySink {
     fn event(&self, event: &PipelineEvent) {
-        // A failing history write must not fail the deployment it records; the next open of
-        // the store repairs a run left `running`.
-        let _ = match event {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Relaxed) {
+            return;
+        }
+        // A failing history write must not fail the deployment it records, but it must be
+        // seen: the record now disagrees with what happened (a step left `running`).
+        let written = self.write(event);
+        if let Err(e) = written {
+            self.broken.store(true, Ordering::Relaxed);
+            warn_unrecorded(event, &e);
+        }
+    }
+}
+
+impl HistorySink {
+    fn write(&self, event: &PipelineEvent) -> Result<(), HistoryError> {
+        let history = &self.history;
+        match event {
             PipelineEvent::RunStarted { .. } => Ok(()),
             PipelineEvent::Step { run, line } => match line.status {
-                StepStatus::Running => self.0.step_started(*run, line.step),
-                status => self
-                    .0
-                    .step_finished(*run, line.step, status, line.seconds, &line.detail),
+                StepStatus::Running => history.step_started(*run, line.step),
+                status => {
+                    history.step_finished(*run, line.step, status, line.seconds, &line.detail)
+                }
             },
             PipelineEvent::Output { run, step, text } => {
-                self.0.append_output(*run, *step, &format!("{text}\n"))
+                history.append_output(*run, *step, &format!("{text}\n"))
             }
             PipelineEvent::Image {
                 run,
                 reference,
                 digest,
-            } => self.0.add_image(*run, reference, digest),
+            } => history.add_image(*run, reference, digest),
             PipelineEvent::Release {
                 run,
                 color,
                 image,
                 status,
-            } => self.0.record_release(*run, color, image, status),
-            PipelineEvent::RunFinished { run, status } => self.0.finish_run(*run, status),
-        };
+            } => history.record_release(*run, color, image, status),
+            PipelineEvent::RunFinished { run, status } => history.finish_run(*run, status),
+        }
     }
+}
+
+/// The warning for an event the history could not record, naming the run and what was lost.
+fn warn_unrecorded(event: &PipelineEvent, error: &HistoryError) {
+    let (run, what) = match event {
+        PipelineEvent::RunStarted { run, .. } => (*run, "its start".to_string()),
+        PipelineEvent::Step { run, line } => (
+            *run,
+            format!("step {} {}", line.step.number(), line.status.as_str()),
+        ),
+        PipelineEvent::Output { run, step, .. } => {
+            (*run, format!("output of step {}", step.number()))
+        }
+        PipelineEvent::Image { run, reference, .. } => (*run, format!("image {reference}")),
+        PipelineEvent::Release { run, color, .. } => (*run, format!("the release of {color}")),
+        PipelineEvent::RunFinished { run, status } => (*run, format!("its end ({status})")),
+    };
+    tracing::warn!(
+        "the history did not record {what} of run {run}, nor will it record the rest of the \
+         run, so `hoist pipeline status {run}` is wrong about it: {error}"
+    );
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +235,7 @@ impl Run {
             .iter()
             .map(|(id, work)| (*id, work.is_some()))
             .collect();
+        reap_left_behind(&history, &file.service, &target.name).await;
         let plan = select(&defined, opts.from, opts.only);
         // The commit is the run's identity even when step 1 does not run (`--from 6`).
         let commit = git_commit(&file.dir).await.unwrap_or_default();
@@ -300,6 +352,32 @@ impl Run {
     }
 }
 
+/// Ends the step commands that killed runs of `service` on `target` left running. Called with
+/// the deploy lock held, so no run that recorded one is still going.
+async fn reap_left_behind(history: &Arc<History>, service: &str, target: &str) {
+    let groups = match history.recorded_groups(service, target) {
+        Ok(groups) => groups,
+        Err(e) => {
+            tracing::warn!("looking for step commands a killed run left running: {e}");
+            return;
+        }
+    };
+    for (run, group) in groups {
+        let killed = tokio::task::spawn_blocking(move || reap(group, Duration::from_secs(5)))
+            .await
+            .unwrap_or(false);
+        if killed {
+            tracing::warn!(
+                "run {run} was killed while its step command (process group {}) ran; it is ended now",
+                group.pgid
+            );
+        }
+        if let Err(e) = history.set_group(run, None) {
+            tracing::warn!("run {run}: clearing its step's process group: {e}");
+        }
+    }
+}
+
 /// The short commit of the repository holding `dir`.
 pub async fn git_commit(dir: &std::path::Path) -> Option<String> {
     let out = tokio::process::Command::new("git")
@@ -412,8 +490,11 @@ impl StepCtx<'_> {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
+            // A group of its own: what the command starts is killed with it.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("starting `{command}`: {e}"))?;
+        let mut group = self.record_group(child.id());
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -438,6 +519,15 @@ impl StepCtx<'_> {
             }
         }
         let status = child.wait().await.map_err(|e| e.to_string())?;
+        if let Some(guard) = &mut group {
+            guard.disarm();
+            if let Err(e) = self.run.history.set_group(self.run.id, None) {
+                tracing::warn!(
+                    "run {}: clearing the step's process group: {e}",
+                    self.run.id
+                );
+            }
+        }
         if status.success() {
             Ok(String::new())
         } else {
@@ -451,6 +541,25 @@ impl StepCtx<'_> {
                 }
             ))
         }
+    }
+
+    /// Records the group of the step command just spawned as `pid` and returns the guard that
+    /// kills it if the step's work is dropped. Without a record a SIGKILLed hoist could leave
+    /// it running unseen, so a failed write is a warning.
+    fn record_group(&self, pid: Option<u32>) -> Option<KillOnDrop> {
+        let pid = pid?;
+        let guard = KillOnDrop::new(i32::try_from(pid).ok()?);
+        let recorded = match Group::of_leader(pid) {
+            Some(group) => self.run.history.set_group(self.run.id, Some(group)),
+            None => Ok(()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(
+                "run {}: recording the step's process group {pid}: {e}",
+                self.run.id
+            );
+        }
+        Some(guard)
     }
 
     fn load(&self, files: &[PathBuf], extra: &[(String, String)]) -> Result<ProjectSpec, String> {
@@ -732,11 +841,14 @@ impl StepCtx<'_> {
         let release = self.release(&engine, spec, service, integrate, work);
         // The commit's image already serving (a run again, or resumed after step 6): nothing
         // to release, as `up` leaves an unchanged container alone. (No proxy yet: the release
-        // below creates it.)
+        // below creates it.) When the other colour still runs, a run was killed after its
+        // switch: the release below finishes it by stopping that colour.
         let releases = release.releases().await.unwrap_or_default();
+        let interrupted = releases.iter().any(|r| r.state == ReleaseState::Idle);
         if let Some(live) = releases
             .iter()
             .find(|r| r.state == ReleaseState::Live && r.image == reference)
+            .filter(|_| !interrupted)
         {
             self.output(&format!("{reference} is already live on {}", live.color));
             return Ok(format!(

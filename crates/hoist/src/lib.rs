@@ -32,6 +32,7 @@ where
             return ExitCode::from(code);
         }
     };
+    install_logging();
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -39,4 +40,24 @@ where
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Warnings and errors the libraries report through `tracing` (a history write that failed, a
+/// rollback that goes on without its record) go to stderr. `HOIST_LOG`, else `RUST_LOG`, sets
+/// the filter (`info`, `hoist_pipeline=debug`); the default is `warn`. A second call (tests run
+/// the command line more than once in one process) keeps the first subscriber.
+fn install_logging() {
+    let directives = ["HOIST_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "warn".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .with_target(false)
+        .try_init();
 }

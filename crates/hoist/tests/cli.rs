@@ -56,3 +56,69 @@ fn plain_tcp_to_a_remote_name_is_refused_with_tls_advice() {
 fn an_unknown_flag_is_a_usage_error() {
     hoist().arg("--no-such-flag").assert().code(2);
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn without_home_or_a_state_variable_hoist_refuses_instead_of_using_the_working_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let assert = hoist()
+        .env_remove("HOME")
+        .env_remove("HOIST_STATE_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .current_dir(cwd.path())
+        .args(["pipeline", "history"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        err.contains("HOIST_STATE_DIR") && err.contains("HOME"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "nothing written to the working directory: {left:?}"
+    );
+}
+
+#[test]
+fn the_state_folder_and_its_history_are_private_and_wider_ones_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    // Created by hoist: 0700 and 0600.
+    let fresh = root.path().join("fresh/state");
+    hoist()
+        .env("HOIST_STATE_DIR", &fresh)
+        .args(["pipeline", "history"])
+        .assert()
+        .success();
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("history.sqlite3")), 0o600);
+    for side in ["history.sqlite3-wal", "history.sqlite3-shm"] {
+        let path = fresh.join(side);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{side}");
+        }
+    }
+    // Left wide by an older hoist or by hand: tightened, the runs kept.
+    let old = root.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(fresh.join("history.sqlite3"), old.join("history.sqlite3")).unwrap();
+    std::fs::set_permissions(
+        old.join("history.sqlite3"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    hoist()
+        .env("HOIST_STATE_DIR", &old)
+        .args(["pipeline", "history"])
+        .assert()
+        .success();
+    assert_eq!(mode(&old), 0o700);
+    assert_eq!(mode(&old.join("history.sqlite3")), 0o600);
+}

@@ -669,3 +669,437 @@ fn wait_for_step(s: &Scenario, run: &str, number: usize, want: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Pids of processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkilled_run_leaves_no_step_command_running_once_the_next_run_takes_the_lock() {
+    let Some(s) = Scenario::new("pipe-kill").await else {
+        return;
+    };
+    // A sleep no other test runs: its length is unique to this test's project.
+    let hash = s
+        .project
+        .name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let marker = format!("300.{:06}", hash % 1_000_000);
+    s.write(&Steps {
+        package: &format!("command: sleep {marker}"),
+        ..Steps::default()
+    });
+    // A lock file left world-readable by an older hoist is tightened when taken.
+    let locks = s.state.join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let lock = locks.join("prod--books-ms.lock");
+    std::fs::write(&lock, "").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut first = s
+        .hoist(&["run", "--only", "package"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 3, "running");
+    assert_eq!(mode(&lock), 0o600);
+    assert_eq!(mode(&locks), 0o700);
+    assert_eq!(mode(&s.state), 0o700);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "sleep {marker} never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap(); // SIGKILL: hoist cannot clean up after itself
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the step command outlives a SIGKILLed hoist until the next run"
+    );
+
+    s.write(&Steps {
+        package: "command: 'true'",
+        ..Steps::default()
+    });
+    let rerun = s.run(&["--only", "package"]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert!(
+        processes_with(&marker).is_empty(),
+        "sleep {marker} still runs: {:?}",
+        processes_with(&marker)
+    );
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(
+        stderr.contains("run 1 was killed while its step command"),
+        "{}",
+        text(&rerun)
+    );
+    assert_eq!(s.status(Some("1"))["status"], "interrupted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_history_that_becomes_unwritable_mid_run_is_a_warning_in_the_runs_output() {
+    let Some(s) = Scenario::new("pipe-hist").await else {
+        return;
+    };
+    s.write(&Steps {
+        package: "command: sleep 2",
+        ..Steps::default()
+    });
+    let child = s
+        .hoist(&["run", "--only", "package"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_step(&s, "1", 3, "running");
+    // Another process holds the store's write lock until the run ended: every write the run
+    // makes from now on fails once SQLite's busy timeout ran out.
+    let holder = rusqlite::Connection::open(s.state.join("history.sqlite3")).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let out = child.wait_with_output().unwrap();
+    holder.execute_batch("ROLLBACK").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("the history did not record step 3 done of run 1"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr.contains("database is locked"), "{}", text(&out));
+    // The record could not say the step ended: it reads interrupted, not done, and the
+    // warning above said why.
+    assert_eq!(s.status(Some("1"))["steps"][2]["status"], "interrupted");
+}
+
+/// A v2 project (so with a `_default` network) whose one service has no dependencies, behind a
+/// `hoist.yml` target without an integrate step: `hoist deploy app --target prod` takes every
+/// default, the route included. The service is a few lines of Perl on the offline Debian image
+/// every engine has, answering `hello` on any path.
+struct Fresh {
+    dir: PathBuf,
+    project: TestProject,
+    _proxy: TestProject,
+    port: u16,
+    prod: hoist_docker::Engine,
+}
+
+impl Fresh {
+    async fn new(prefix: &str) -> Option<Fresh> {
+        let prod = hoist_testkit::engine("prod").await?;
+        let project = TestProject::new(prefix, &[&prod]);
+        let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&prod]);
+        let dir = std::env::temp_dir().join(format!("hoist-fresh-{}", project.name));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = hoist_testkit::proxy_port(&project.name);
+        let server = r#"my $$s = IO::Socket::INET->new(LocalPort => 8080, Listen => 16, ReuseAddr => 1) or die "listen: $$!"; while (my $$c = $$s->accept) { while (defined(my $$l = <$$c>)) { last if $$l eq "\r\n" } print $$c "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"; close $$c }"#;
+        std::fs::write(
+            dir.join("docker-compose.yml"),
+            format!(
+                "services:\n  app:\n    image: debian:bookworm-slim\n    command: [\"perl\", \"-MIO::Socket::INET\", \"-e\", '{server}']\n    stop_grace_period: 1s\n    ports:\n      - 8080\n    volumes:\n      - data:/data\nvolumes:\n  data: {{}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("hoist.yml"),
+            format!(
+                "service: fresh\nregistry: {REGISTRY_FROM_CD}/hoist-test\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  package:\n    command: 'true'\n",
+                project = project.name,
+                proxy = proxy.name,
+            ),
+        )
+        .unwrap();
+        Some(Fresh {
+            dir,
+            project,
+            _proxy: proxy,
+            port,
+            prod,
+        })
+    }
+
+    fn hoist(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOIST_STATE_DIR", self.dir.join(".state"))
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    }
+
+    async fn resources(&self) -> (bool, bool) {
+        let network =
+            hoist_testkit::network_exists(&self.prod, &format!("{}_default", self.project.name))
+                .await;
+        let volumes = self.prod.project_volumes(&self.project.name).await.unwrap();
+        let volume = volumes.contains(&format!("{}_data", self.project.name));
+        (network, volume)
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_blue_green_deploy_on_a_fresh_target_creates_the_network_and_volume_and_routes_every_path()
+ {
+    let Some(f) = Fresh::new("rel-fresh").await else {
+        return;
+    };
+    assert_eq!(
+        f.resources().await,
+        (false, false),
+        "a target that never ran it"
+    );
+    let out = f.hoist(&["deploy", "--target", "prod", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app is live on blue"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(f.resources().await, (true, true));
+    // No route flag and no integrate step: the route is `/`, so every path reaches the service.
+    let url = |path: &str| format!("http://{PROD}:{}{path}", f.port);
+    for path in ["/", "/api/v1/books", "/anything/else"] {
+        let answer = hoist_testkit::http::wait_for_status(&url(path), 200, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("GET {path} through the proxy: {e}"));
+        assert_eq!(answer.body.trim(), "hello", "{path}");
+    }
+
+    // After `down` the network is gone again; the next deploy creates it again.
+    let engine = format!("tcp://{PROD}:2375");
+    let down = f.hoist(&[
+        "-H",
+        &engine,
+        "--trust-insecure-host",
+        PROD,
+        "-p",
+        &f.project.name,
+        "down",
+    ]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(!f.resources().await.0, "down removed the network");
+    let out = f.hoist(&["deploy", "--target", "prod", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(f.resources().await.0);
+    let answer =
+        hoist_testkit::http::wait_for_status(&url("/"), 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}
+
+impl Fresh {
+    /// `hoist releases app --target prod --json`: (colour, state) pairs.
+    fn releases(&self) -> Vec<(String, String)> {
+        let out = self.hoist(&["releases", "--target", "prod", "--json", "app"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut pairs: Vec<(String, String)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["color"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    /// The ids of `color`'s containers of the service.
+    async fn ids(&self, color: &str) -> Vec<String> {
+        let observed = self
+            .prod
+            .observe_project(&self.project.name, &[], &[], &[])
+            .await
+            .unwrap();
+        observed
+            .containers
+            .iter()
+            .filter(|c| c.name.contains(&format!("-app-{color}-")))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_sigkilled_between_switch_and_stop_is_finished_by_the_rerun_which_keeps_the_old_colour()
+ {
+    use std::io::BufRead;
+    let Some(f) = Fresh::new("rel-kill").await else {
+        return;
+    };
+    let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The second release drains for a minute after its switch: SIGKILL it there.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--target", "prod", "--drain", "60", "app"])
+        .current_dir(&f.dir)
+        .env("HOIST_STATE_DIR", f.dir.join(".state"))
+        .env_remove("DOCKER_HOST")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("drain in-flight requests") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("switch the proxy to green")),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "idle".into()),
+            ("green".into(), "live".into())
+        ],
+        "killed after the switch: green serves, blue still runs"
+    );
+    let blue = f.ids("blue").await;
+    assert_eq!(blue.len(), 1);
+
+    // The same deploy again finishes the release: blue is stopped, not replaced.
+    let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("app is live on green") && stdout.contains("(blue stopped"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        f.ids("blue").await,
+        blue,
+        "blue's container is the same one"
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    // And it is the way back.
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "live".into()),
+            ("green".into(), "stopped".into())
+        ]
+    );
+    let url = format!("http://{PROD}:{}/", f.port);
+    let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_goes_on_with_a_warning_when_the_history_is_corrupt_or_locked() {
+    let Some(f) = Fresh::new("rel-hist").await else {
+        return;
+    };
+    for _ in 0..2 {
+        let out = f.hoist(&["deploy", "--target", "prod", "--drain", "0", "app"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    let state = f.dir.join(".state");
+    let db = state.join("history.sqlite3");
+
+    // A history file that is not a database any more.
+    for side in ["history.sqlite3-wal", "history.sqlite3-shm"] {
+        let _ = std::fs::remove_file(state.join(side));
+    }
+    std::fs::write(&db, "not a database ".repeat(300)).unwrap();
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("without a record in the history"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "live".into()),
+            ("green".into(), "stopped".into())
+        ]
+    );
+
+    // A history another process holds an open write transaction on.
+    std::fs::remove_file(&db).unwrap();
+    let out = f.hoist(&["pipeline", "history"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = Instant::now();
+    let out = f.hoist(&["rollback", "--target", "prod", "--drain", "0", "app"]);
+    let took = started.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("without a record in the history") && stderr.contains("locked"),
+        "{}",
+        text(&out)
+    );
+    println!(
+        "rollback with a locked history took {:.1} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        f.releases(),
+        [
+            ("blue".into(), "stopped".into()),
+            ("green".into(), "live".into())
+        ]
+    );
+    let url = format!("http://{PROD}:{}/", f.port);
+    let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
+    assert_eq!(answer.body.trim(), "hello");
+}

@@ -189,7 +189,9 @@ impl ProxyConfig {
     /// nginx's configuration for this table (a `conf.d` file, included at `http` level).
     ///
     /// One default server answers every path no route claims with 404, as the book's proxy does
-    /// before integration; path routes are its `location` blocks, host routes get a server each.
+    /// before integration; path routes are its `location` blocks (a route on `/` claims every
+    /// path no longer prefix does, which is what `hoist deploy` without a route flag asks for),
+    /// host routes get a server each.
     /// Only upstreams that a route uses are written: nginx refuses an upstream without servers,
     /// and an idle colour may have none.
     /// nginx's text for this table, its servers listening on `port` (the proxy shares the host's
@@ -227,7 +229,12 @@ impl ProxyConfig {
                 render_location(&mut out, path, route);
             }
         }
-        out.push_str("\n    location / {\n        return 404;\n    }\n}\n");
+        // A route on `/` takes every path no longer route claims (nginx picks the longest
+        // prefix); without one, those paths answer 404.
+        if !self.claims_root() {
+            out.push_str("\n    location / {\n        return 404;\n    }\n");
+        }
+        out.push_str("}\n");
         for route in &self.routes {
             if let Match::Host(host) = &route.matcher {
                 let _ = write!(
@@ -239,6 +246,15 @@ impl ProxyConfig {
             }
         }
         Ok(out)
+    }
+}
+
+impl ProxyConfig {
+    /// Whether a path route on `/` takes the default server's catch-all.
+    fn claims_root(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.matcher == Match::PathPrefix("/".into()))
     }
 }
 
@@ -292,13 +308,6 @@ fn no_syntax(s: &str) -> bool {
 fn check_path(path: &str) -> Result<(), ConfigError> {
     if !path.starts_with('/') {
         return Err(invalid("path prefix", path, "it must start with '/'"));
-    }
-    if path == "/" {
-        return Err(invalid(
-            "path prefix",
-            path,
-            "'/' is the default server's; route a host name instead",
-        ));
     }
     if !no_syntax(path) || path.starts_with("/=") || path.contains('~') {
         return Err(invalid(
@@ -478,6 +487,39 @@ mod tests {
         let mut block = books(&["a:1"]);
         block.routes[0].directives = vec!["if ($x) { return 500; }".into()];
         assert!(block.validate().is_err());
+    }
+
+    #[test]
+    fn a_route_on_the_root_path_takes_the_catch_all_and_longer_prefixes_keep_theirs() {
+        let mut config = books(&["a:1"]);
+        config.set_upstream(Upstream::new("site", ["b:2"]));
+        config.set_route(Route {
+            name: "site".into(),
+            matcher: Match::PathPrefix("/".into()),
+            upstream: "site".into(),
+            directives: vec![],
+        });
+        let text = config.render(80).unwrap();
+        assert!(
+            text.contains("    location / {\n        proxy_pass http://site;"),
+            "{text}"
+        );
+        assert!(!text.contains("return 404"), "{text}");
+        assert!(
+            text.contains("    location /api/v1/books {\n        proxy_pass http://books-ms;"),
+            "{text}"
+        );
+        // A second route on `/` is a duplicate like any other path.
+        config.set_route(Route {
+            name: "other".into(),
+            matcher: Match::PathPrefix("/".into()),
+            upstream: "site".into(),
+            directives: vec![],
+        });
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Duplicate { .. })
+        ));
     }
 
     #[test]

@@ -79,15 +79,23 @@ pub struct LogsArgs {
 }
 
 /// hoist's state folder: `$HOIST_STATE_DIR`, else `$XDG_STATE_HOME/hoist`, else
-/// `~/.local/state/hoist`.
-pub fn state_dir(env: &EnvVars) -> PathBuf {
+/// `~/.local/state/hoist`. Without any of them it is an error, never the working directory:
+/// a history and locks dropped wherever hoist happened to run would be neither found again nor
+/// private.
+pub fn state_dir(env: &EnvVars) -> anyhow::Result<PathBuf> {
     if let Some(dir) = env.all.get("HOIST_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
     if let Some(dir) = env.all.get("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("hoist");
+        return Ok(PathBuf::from(dir).join("hoist"));
     }
-    PathBuf::from(env.home.clone().unwrap_or_else(|| ".".into())).join(".local/state/hoist")
+    match &env.home {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/hoist")),
+        None => anyhow::bail!(
+            "no state folder for the history and deploy locks: HOME is not set; set \
+             HOIST_STATE_DIR (or HOME, or XDG_STATE_HOME)"
+        ),
+    }
 }
 
 pub fn run(
@@ -95,7 +103,7 @@ pub fn run(
     env: &EnvVars,
     command: &PipelineCommand,
 ) -> anyhow::Result<ExitCode> {
-    let history = || -> anyhow::Result<History> { Ok(History::open(&state_dir(env))?) };
+    let history = || -> anyhow::Result<History> { Ok(History::open(&state_dir(env)?)?) };
     match command {
         PipelineCommand::Run(args) => run_pipeline(global, env, args),
         PipelineCommand::Status(args) => {
@@ -174,7 +182,7 @@ fn run_pipeline(
         only: parse_step(&args.only)?,
         wait_lock: args.wait_lock,
     };
-    let state = state_dir(env);
+    let state = state_dir(env)?;
     let history = Arc::new(History::open(&state)?);
     super::runtime()?.block_on(async {
         let cd = connect(global, env).await?;
@@ -188,7 +196,7 @@ fn run_pipeline(
         let run = Run::start(&ctx, history.clone(), &opts).await?;
         let terminal = Terminal::new(std::io::stdout().is_terminal());
         let json = JsonLines;
-        let record = HistorySink(history.clone());
+        let record = HistorySink::new(history.clone());
         let mut sinks: Vec<&dyn PipelineSink> = vec![&record];
         if args.json {
             sinks.push(&json);
@@ -417,8 +425,20 @@ mod tests {
             home: Some("/home/u".into()),
             ..Default::default()
         };
-        assert_eq!(state_dir(&env), PathBuf::from("/home/u/.local/state/hoist"));
+        assert_eq!(
+            state_dir(&env).unwrap(),
+            PathBuf::from("/home/u/.local/state/hoist")
+        );
         env.all.insert("HOIST_STATE_DIR".into(), "/tmp/s".into());
-        assert_eq!(state_dir(&env), PathBuf::from("/tmp/s"));
+        assert_eq!(state_dir(&env).unwrap(), PathBuf::from("/tmp/s"));
+    }
+
+    #[test]
+    fn without_home_or_a_state_variable_there_is_no_state_folder() {
+        let err = state_dir(&EnvVars::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("HOIST_STATE_DIR") && err.contains("HOME"),
+            "{err}"
+        );
     }
 }

@@ -78,7 +78,7 @@ fn exec_options(env: &EnvVars) -> ExecOptions {
 /// Takes the deploy lock of the service on the target and opens a history record of the
 /// release (shown by `hoist pipeline history` and the dashboard).
 fn begin(env: &EnvVars, place: &Place, key: &str, wait: bool) -> anyhow::Result<Recorded> {
-    let state = super::pipeline::state_dir(env);
+    let state = super::pipeline::state_dir(env)?;
     Ok(Recorded::begin(&state, &place.target, key, wait)?)
 }
 
@@ -209,7 +209,7 @@ pub fn rollback(
     let Located { global, place } = place(global, env, &args.release)?;
     let loaded = load_project(&global, env)?;
     let printer = Printer::new(Progress::Plain);
-    let state = super::pipeline::state_dir(env);
+    let state = super::pipeline::state_dir(env)?;
     let outcome = super::runtime()?.block_on(async {
         let engine = Engine::connect(&place.engine).await?;
         anyhow::Ok(
@@ -250,7 +250,7 @@ pub fn releases(
     })?;
     // A colour whose last deploy failed reads `failed`: the engine only knows it stopped.
     let key = place.key(&loaded.spec.name, &args.service);
-    let latest = match History::open(&super::pipeline::state_dir(env)) {
+    let latest = match History::open(&super::pipeline::state_dir(env)?) {
         Ok(history) => history
             .latest_releases(&key, &place.target)
             .unwrap_or_default(),

@@ -180,12 +180,16 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
     }
     // Pipeline runs come from the pipeline's own store in hoist's state folder; the
     // dashboard's audit log sits beside it.
-    let state_dir = super::pipeline::state_dir(env);
+    let state_dir = super::pipeline::state_dir(env)?;
     let runs = hoist_pipeline::history::History::open(&state_dir)?;
     let actions_path = args
         .history
         .clone()
         .unwrap_or_else(|| state_dir.join("ui-actions.sqlite3"));
+    if args.history.is_none() {
+        // In the state folder, private as the rest of it; a path given by hand is the user's.
+        hoist_pipeline::state::private_file(&actions_path)?;
+    }
     let actions = SqliteHistory::open(&actions_path)
         .with_context(|| format!("opening {}", actions_path.display()))?;
     let history = PipelineHistory::new(runs, actions);
