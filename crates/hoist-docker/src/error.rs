@@ -83,8 +83,24 @@ pub(crate) fn engine_message(err: &bollard::errors::Error) -> Option<String> {
     match err {
         Error::DockerResponseServerError { message, .. } => Some(message.clone()),
         Error::DockerStreamError { error } => Some(error.clone()),
+        Error::HyperLegacyError { .. }
+        | Error::IOError { .. }
+        | Error::HyperResponseError { .. } => Some(format!(
+            "the connection to the engine failed ({})",
+            root_cause(err)
+        )),
         _ => None,
     }
+}
+
+/// The innermost cause of an error (`connection refused`, `connection reset by peer`), which is
+/// what a person can act on; the layers above it name the HTTP client's internals.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// HTTP 404 from the engine.

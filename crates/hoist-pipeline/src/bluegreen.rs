@@ -190,14 +190,12 @@ pub enum ReleaseError {
 }
 
 fn describe_unwind(live: &Option<Color>, unwound: &[String], error: &Option<String>) -> String {
-    let mut text = if unwound.is_empty() {
-        "nothing needed undoing".to_string()
-    } else {
-        format!("undone: {}", unwound.join(", "))
+    let mut text = match (unwound.is_empty(), error) {
+        (true, None) => "nothing needed undoing".to_string(),
+        (true, Some(e)) => format!("undoing failed: {e}"),
+        (false, None) => format!("undone: {}", unwound.join(", ")),
+        (false, Some(e)) => format!("undone: {}; then undoing failed: {e}", unwound.join(", ")),
     };
-    if let Some(e) = error {
-        text.push_str(&format!(" (undoing failed: {e})"));
-    }
     match live {
         Some(color) => text.push_str(&format!("; {color} is serving")),
         None => text.push_str("; no colour is live"),
@@ -962,6 +960,23 @@ pub async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
 mod tests {
     use super::*;
     use crate::history::ReleaseRecord;
+
+    #[test]
+    fn an_unwind_that_failed_is_not_called_nothing_to_undo() {
+        let err = Some("stop green: connection lost".to_string());
+        assert_eq!(
+            describe_unwind(&Some(Color::Blue), &[], &err),
+            "undoing failed: stop green: connection lost; blue is serving"
+        );
+        assert_eq!(
+            describe_unwind(&Some(Color::Blue), &[], &None),
+            "nothing needed undoing; blue is serving"
+        );
+        assert_eq!(
+            describe_unwind(&None, &["stop green".into()], &err),
+            "undone: stop green; then undoing failed: stop green: connection lost; no colour is live"
+        );
+    }
 
     fn info(color: Color, state: ReleaseState, image: &str) -> ReleaseInfo {
         ReleaseInfo {

@@ -476,7 +476,7 @@ fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("error") || l.contains("Error")),
+            .any(|l| l.contains("error") && l.contains("the connection to the engine failed")),
         "the failure is explained: {lines:#?}"
     );
     stage.cutter.restore();
@@ -531,6 +531,11 @@ fn an_engine_connection_cut_mid_release_keeps_the_live_release_serving() {
         code,
         Some(0),
         "the release must fail when the engine goes away"
+    );
+    let said = last_line(&lines);
+    assert!(
+        said.contains("the connection to the engine failed") && said.contains("blue is serving"),
+        "the failure says what broke and what serves: {said}"
     );
     stage.assert_serves("v1");
     stage.cutter.restore();
