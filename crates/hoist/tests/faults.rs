@@ -1051,3 +1051,151 @@ fn a_locked_history_does_not_block_rollback_during_an_incident() {
         "n/a: the rollback itself succeeded",
     );
 }
+
+/// Polls `done` until it holds; panics naming `what` after `limit`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether a process whose command line contains `marker` runs on this machine.
+fn process_running(marker: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(marker)
+                })
+                .unwrap_or(false)
+        })
+}
+
+#[test]
+fn hoist_killed_at_each_phase_of_a_pipeline_run_keeps_serving_and_a_rerun_converges() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-pipe", &["v1"]) else {
+        return;
+    };
+    stage.first_release();
+    // The pipeline's deploy step runs the image tagged with the repository's commit.
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&stage.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // A step command that sleeps on the first run only, under a name no other process has.
+    let unique = stage
+        .project
+        .name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let sleeper = format!("300.{:06}", unique % 1_000_000);
+    let packaged = stage.dir.join(".packaged");
+    let yml = std::fs::read_to_string(stage.dir.join("hoist.yml")).unwrap();
+    let yml = yml.replace(
+        "steps:\n",
+        &format!(
+            "steps:\n  package:\n    command: \"test -f {p} || {{ touch {p}; sleep {sleeper}; }}\"\n",
+            p = packaged.display()
+        ),
+    );
+    std::fs::write(stage.dir.join("hoist.yml"), yml).unwrap();
+    std::fs::write(stage.dir.join(".gitignore"), ".state*\n.packaged\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.name=hoist tests",
+        "-c",
+        "user.email=tests@hoist.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "fault tier",
+    ]);
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let cd = stage.rt.block_on(hoist_testkit::engine("cd")).unwrap();
+    let image = stage.rt.block_on(hoist_testkit::books_ms_release(
+        &cd,
+        &stage.project,
+        &commit,
+        "",
+    ));
+    stage.project.track_image(1, &image);
+
+    let load = stage.load();
+    std::thread::sleep(Duration::from_secs(1));
+    let run = || Running::spawn(stage.hoist(&["pipeline", "run", "--target", "fault"]));
+
+    // Killed while a step's command runs: the command outlives hoist until the next run takes
+    // the deploy lock and ends it.
+    let mut first = run();
+    wait_until("step 3's command runs", Duration::from_secs(60), || {
+        process_running(&sleeper)
+    });
+    first.kill();
+    let _ = first.finish();
+    assert!(
+        process_running(&sleeper),
+        "the step's command outlived the SIGKILL"
+    );
+
+    // Killed while it deploys, the rerun after it must finish the release.
+    let mut second = run();
+    wait_until("step 6 runs", Duration::from_secs(180), || {
+        let out = stage.run(&["pipeline", "status", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        status["status"] == "running" && status["steps"][5]["status"] == "running"
+    });
+    // Into the release itself: its new colour is starting.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !process_running(&sleeper),
+        "the run that took the lock ended the killed run's step command"
+    );
+    second.kill();
+    let _ = second.finish();
+
+    let third = stage.run(&["pipeline", "run", "--target", "fault"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert!(third.status.success(), "rerun: {}", text(&third));
+    assert_no_failed_request(&report, "kills during pipeline runs");
+    stage.assert_serves(&commit);
+    row(
+        "hoist SIGKILLed during `pipeline run`, step 3's command running",
+        "(killed: no output)",
+        "see the pipeline total below",
+        "yes: the next run ended the orphaned step command when it took the lock",
+    );
+    row(
+        "hoist SIGKILLed during `pipeline run`, step 6 deploying",
+        "(killed: no output)",
+        "see the pipeline total below",
+        "yes: the rerun released the commit's image",
+    );
+    row(
+        "both pipeline SIGKILLs above, under 100 req/s",
+        "-",
+        &failed(&report),
+        "yes",
+    );
+}
