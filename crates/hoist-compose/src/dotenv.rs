@@ -49,10 +49,12 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                 '_' | '.' | '-' | '[' | ']' => {}
                 c if c.is_alphanumeric() => {}
                 c => {
-                    let first = rest.lines().next().unwrap_or("");
+                    // Only the name's first word: after a space or the character, the rest of
+                    // the line may be a value.
+                    let name = rest[..i].split(is_space).next().unwrap_or("");
                     return Err(format!(
-                        "line {line}: unexpected character {:?} in variable name {first:?}",
-                        c.to_string()
+                        "line {line}: unexpected character {:?} in variable name {name:?}",
+                        c.to_string(),
                     ));
                 }
             }
@@ -124,8 +126,8 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                     break;
                 }
                 let Some(end) = end else {
-                    let first = after.lines().next().unwrap_or("");
-                    return Err(format!("line {line}: unterminated quoted value {first}"));
+                    // The name, not the value: a value may be a secret.
+                    return Err(format!("line {line}: unterminated quoted value of {key}"));
                 };
                 let value = if q == '"' {
                     substitute(&expand_escapes(&chars), &lookup_all, &mut BTreeSet::new())
@@ -206,5 +208,20 @@ mod tests {
         let e = parse("A=1\nB C=2\n", &env).unwrap_err();
         assert!(e.starts_with("line 2"), "{e}");
         assert!(parse("A=\"open\n", &env).is_err());
+    }
+
+    #[test]
+    fn errors_never_quote_a_value() {
+        let env = |_: &str| None;
+        for (src, name) in [
+            ("A=1\nDB_PASSWORD=\"s3cr3t-hunter2\n", "DB_PASSWORD"),
+            ("A=1\nDB_PASSWORD='s3cr3t-hunter2\n", "DB_PASSWORD"),
+            ("DB_PASSWORD s3cr3t-hunter2!\n", "DB_PASSWORD"),
+            ("DB!PASSWORD=s3cr3t-hunter2\n", "DB"),
+        ] {
+            let e = parse(src, &env).unwrap_err();
+            assert!(!e.contains("s3cr3t"), "{src:?}: {e}");
+            assert!(e.contains(name), "{src:?}: {e}");
+        }
     }
 }

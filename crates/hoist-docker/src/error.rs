@@ -97,3 +97,17 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+/// What kind of JSON error happened and where, without serde_json's own message: that text
+/// quotes the input (`invalid type: string "hunter2", expected ...`), and the input hoist parses
+/// with it (a Docker config file, a credential helper's answer) holds secrets.
+pub(crate) fn json_error_without_input(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "a syntax error",
+        Category::Data => "a value of the wrong type or shape",
+        Category::Eof => "an unexpected end",
+        Category::Io => "a read error",
+    };
+    format!("{what} at line {}, column {}", err.line(), err.column())
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use hoist_testkit::http::{request, wait_for_status};
-use hoist_testkit::{TestProject, compose_v2, engine, state_dir};
+use hoist_testkit::{REGISTRY_FROM_CD, TestProject, compose_v2, engine, state_dir};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -353,4 +353,62 @@ fn plain_tcp_ps_against_a_remote_name_is_refused_before_anything_else() {
         "{err}"
     );
     assert!(err.contains("Use TLS"), "{err}");
+}
+
+/// A credential helper (`credsStore` in `$DOCKER_CONFIG/config.json`, found on `PATH`) whose
+/// answer is malformed and carries the secret: the pull fails naming the helper and the
+/// registry, and the secret is in no output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_helpers_output_never_reaches_the_terminal() {
+    const SECRET: &str = "s3cr3t-from-the-helper";
+    let Some(engine) = engine("cd").await else {
+        return;
+    };
+    let project = TestProject::new("evilhelper", &[&engine]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), r#"{"credsStore": "evil"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!("services:\n  app:\n    image: {REGISTRY_FROM_CD}/hoist-evil-probe:1\n"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // A bare JSON string (serde's message would quote it), then a failing helper that prints
+    // the secret on both streams.
+    for script in [
+        format!("#!/bin/sh\nread server\nprintf '\"%s\"' '{SECRET}'\n"),
+        format!(
+            "#!/bin/sh\nread server\necho '{{\"Secret\":\"{SECRET}\"}}'\necho '{SECRET}' >&2\nexit 1\n"
+        ),
+    ] {
+        let helper = bin.join("docker-credential-evil");
+        std::fs::write(&helper, &script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = hoist("cd")
+            .current_dir(dir.path())
+            .env("DOCKER_CONFIG", &config)
+            .env("PATH", &path)
+            .args(["-p", &project.name, "pull"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(&format!(
+                "docker-credential-evil failed for {REGISTRY_FROM_CD}"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains(SECRET), "{script}\n{err}");
+        assert!(!stdout(&out).contains(SECRET), "{script}");
+    }
 }
