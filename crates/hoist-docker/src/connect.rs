@@ -238,8 +238,8 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Resolves and checks the address once ([`check_policy`]), then connects to what was
-    /// checked ([`Engine::connect_checked`]).
+    /// Resolves and checks the address once ([`check_policy`]), then connects to exactly the
+    /// addresses that check allowed.
     pub async fn connect(spec: &EngineSpec) -> Result<Engine, ConnectError> {
         let owned = spec.clone();
         let checked = tokio::task::spawn_blocking(move || check_policy(&owned))
@@ -252,11 +252,9 @@ impl Engine {
     }
 
     /// Opens the transport to the checked addresses only and negotiates the API version (so
-    /// that Docker 20.10, API 1.41, and current engines both work).
-    pub async fn connect_checked(
-        spec: &EngineSpec,
-        checked: Checked,
-    ) -> Result<Engine, ConnectError> {
+    /// that Docker 20.10, API 1.41, and current engines both work). Private: a `Checked` built
+    /// by hand would skip the policy.
+    async fn connect_checked(spec: &EngineSpec, checked: Checked) -> Result<Engine, ConnectError> {
         install_crypto_provider();
         let Checked {
             address,
