@@ -101,3 +101,72 @@ impl Pinned {
             .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{Either, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server: answers one request with 200 and returns the request's head.
+    async fn one_answer() -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+                .await
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        (addr, server)
+    }
+
+    #[tokio::test]
+    async fn requests_go_to_the_checked_addresses_and_the_name_only_into_host() {
+        let (addr, server) = one_answer().await;
+        // Nothing listens on the first address any more: the next one is tried.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let pinned = Pinned::new(vec![closed, addr], None);
+        // `.invalid` never resolves: a transport that looked the name up would fail here.
+        let request: BollardRequest = Request::builder()
+            .uri("http://engine.invalid:2375/v1.41/_ping?x=1")
+            .body(Either::Left(Full::new(Bytes::new())))
+            .unwrap();
+        let response = pinned.send(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with("GET /v1.41/_ping?x=1 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("\r\nhost: engine.invalid:2375\r\n"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_reachable_address_is_an_io_error() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = Pinned::new(vec![closed], None).open().await.err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+}
