@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
-use crate::interp::{Lookup, substitute};
+use crate::interp::{Lookup, SubstError, substitute};
 
 /// Parses `src`. Errors are messages naming the line.
 pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<String>>, String> {
@@ -92,7 +92,7 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                 line += 1;
                 let value = value.split(" #").next().unwrap_or("").trim_end();
                 let value = substitute(value, &lookup_all, &mut BTreeSet::new())
-                    .map_err(|e| format!("line {line}: {}", e.message()))?;
+                    .map_err(|e| subst_error(line, key, &e))?;
                 out.insert(key.to_string(), Some(value));
                 rest = r;
             }
@@ -131,7 +131,7 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                 };
                 let value = if q == '"' {
                     substitute(&expand_escapes(&chars), &lookup_all, &mut BTreeSet::new())
-                        .map_err(|e| format!("line {line}: {}", e.message()))?
+                        .map_err(|e| subst_error(line, key, &e))?
                 } else {
                     chars
                 };
@@ -143,6 +143,18 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
         }
     }
     Ok(out)
+}
+
+/// A substitution error in the value of `key`. An invalid template is not quoted (the
+/// interpolation message quotes the whole value, which may be a secret); a required variable's
+/// message is the file author's own words.
+fn subst_error(line: usize, key: &str, err: &SubstError) -> String {
+    match err {
+        SubstError::Invalid(_) => {
+            format!("line {line}: invalid interpolation in the value of {key}")
+        }
+        SubstError::Required { .. } => format!("line {line}: {}", err.message()),
+    }
 }
 
 fn is_space(c: char) -> bool {
@@ -218,6 +230,8 @@ mod tests {
             ("A=1\nDB_PASSWORD='s3cr3t-hunter2\n", "DB_PASSWORD"),
             ("DB_PASSWORD s3cr3t-hunter2!\n", "DB_PASSWORD"),
             ("DB!PASSWORD=s3cr3t-hunter2\n", "DB"),
+            ("DB_PASSWORD=s3cr3t-hunter2${\n", "DB_PASSWORD"),
+            ("DB_PASSWORD=\"s3cr3t-hunter2${a b}\"\n", "DB_PASSWORD"),
         ] {
             let e = parse(src, &env).unwrap_err();
             assert!(!e.contains("s3cr3t"), "{src:?}: {e}");
