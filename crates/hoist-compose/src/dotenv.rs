@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
-use crate::interp::{Lookup, substitute};
+use crate::interp::{Lookup, SubstError, substitute};
 
 /// Parses `src`. Errors are messages naming the line.
 pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<String>>, String> {
@@ -49,10 +49,12 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                 '_' | '.' | '-' | '[' | ']' => {}
                 c if c.is_alphanumeric() => {}
                 c => {
-                    let first = rest.lines().next().unwrap_or("");
+                    // Only the name's first word: after a space or the character, the rest of
+                    // the line may be a value.
+                    let name = rest[..i].split(is_space).next().unwrap_or("");
                     return Err(format!(
-                        "line {line}: unexpected character {:?} in variable name {first:?}",
-                        c.to_string()
+                        "line {line}: unexpected character {:?} in variable name {name:?}",
+                        c.to_string(),
                     ));
                 }
             }
@@ -90,7 +92,7 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                 line += 1;
                 let value = value.split(" #").next().unwrap_or("").trim_end();
                 let value = substitute(value, &lookup_all, &mut BTreeSet::new())
-                    .map_err(|e| format!("line {line}: {}", e.message()))?;
+                    .map_err(|e| subst_error(line, key, &e))?;
                 out.insert(key.to_string(), Some(value));
                 rest = r;
             }
@@ -124,12 +126,12 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
                     break;
                 }
                 let Some(end) = end else {
-                    let first = after.lines().next().unwrap_or("");
-                    return Err(format!("line {line}: unterminated quoted value {first}"));
+                    // The name, not the value: a value may be a secret.
+                    return Err(format!("line {line}: unterminated quoted value of {key}"));
                 };
                 let value = if q == '"' {
                     substitute(&expand_escapes(&chars), &lookup_all, &mut BTreeSet::new())
-                        .map_err(|e| format!("line {line}: {}", e.message()))?
+                        .map_err(|e| subst_error(line, key, &e))?
                 } else {
                     chars
                 };
@@ -141,6 +143,18 @@ pub fn parse(src: &str, lookup: &dyn Lookup) -> Result<IndexMap<String, Option<S
         }
     }
     Ok(out)
+}
+
+/// A substitution error in the value of `key`. An invalid template is not quoted (the
+/// interpolation message quotes the whole value, which may be a secret); a required variable's
+/// message is the file author's own words.
+fn subst_error(line: usize, key: &str, err: &SubstError) -> String {
+    match err {
+        SubstError::Invalid(_) => {
+            format!("line {line}: invalid interpolation in the value of {key}")
+        }
+        SubstError::Required { .. } => format!("line {line}: {}", err.message()),
+    }
 }
 
 fn is_space(c: char) -> bool {
@@ -206,5 +220,22 @@ mod tests {
         let e = parse("A=1\nB C=2\n", &env).unwrap_err();
         assert!(e.starts_with("line 2"), "{e}");
         assert!(parse("A=\"open\n", &env).is_err());
+    }
+
+    #[test]
+    fn errors_never_quote_a_value() {
+        let env = |_: &str| None;
+        for (src, name) in [
+            ("A=1\nDB_PASSWORD=\"s3cr3t-hunter2\n", "DB_PASSWORD"),
+            ("A=1\nDB_PASSWORD='s3cr3t-hunter2\n", "DB_PASSWORD"),
+            ("DB_PASSWORD s3cr3t-hunter2!\n", "DB_PASSWORD"),
+            ("DB!PASSWORD=s3cr3t-hunter2\n", "DB"),
+            ("DB_PASSWORD=s3cr3t-hunter2${\n", "DB_PASSWORD"),
+            ("DB_PASSWORD=\"s3cr3t-hunter2${a b}\"\n", "DB_PASSWORD"),
+        ] {
+            let e = parse(src, &env).unwrap_err();
+            assert!(!e.contains("s3cr3t"), "{src:?}: {e}");
+            assert!(e.contains(name), "{src:?}: {e}");
+        }
     }
 }

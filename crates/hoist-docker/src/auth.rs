@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use serde::Deserialize;
 
+use crate::error::json_error_without_input;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_AUTH_KEY, registry_host};
 
 /// Credentials for one registry. `Debug` does not print secrets.
@@ -124,7 +125,12 @@ pub enum AuthError {
         cause: String,
     },
 
-    #[error("the credential helper {program} failed for {server}: {message}")]
+    /// `message` is hoist's own words: a helper's output may hold the secret, so it is never
+    /// quoted.
+    #[error(
+        "the credential helper {program} failed for {server}: {message} (its output is not \
+         shown, as it may hold the secret; run `echo {server} | {program} get` to see it)"
+    )]
     HelperFailed {
         program: String,
         server: String,
@@ -187,7 +193,7 @@ impl DockerConfig {
         } else {
             serde_json::from_str(text).map_err(|e| AuthError::Malformed {
                 path: path.to_path_buf(),
-                cause: e.to_string(),
+                cause: json_error_without_input(&e),
             })?
         };
         Ok(DockerConfig {
@@ -351,16 +357,10 @@ fn parse_helper_answer(
         if out.contains("credentials not found") {
             return Ok(None);
         }
-        let err = String::from_utf8_lossy(stderr);
-        let message = [out.trim(), err.trim()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(": ");
-        return Err(failed(if message.is_empty() {
+        return Err(failed(if out.trim().is_empty() && stderr.is_empty() {
             "it exited with an error and printed nothing".into()
         } else {
-            message
+            "it exited with an error".into()
         }));
     }
     #[derive(Deserialize)]
@@ -369,8 +369,12 @@ fn parse_helper_answer(
         username: String,
         secret: String,
     }
-    let answer: Answer = serde_json::from_str(&out)
-        .map_err(|e| failed(format!("its answer is not the expected JSON: {e}")))?;
+    let answer: Answer = serde_json::from_str(&out).map_err(|e| {
+        failed(format!(
+            "its answer is not the expected JSON ({})",
+            json_error_without_input(&e)
+        ))
+    })?;
     let credential = if answer.username == "<token>" {
         Credential::IdentityToken(answer.secret)
     } else {
@@ -394,7 +398,8 @@ pub fn decode_basic(encoded: &str) -> Result<(String, String), String> {
     );
     let bytes = engine
         .decode(encoded.trim())
-        .map_err(|e| format!("`auth` is not base64 ({e})"))?;
+        // Not the decoder's message: it names a byte of the secret and where it is.
+        .map_err(|_| "`auth` is not base64".to_string())?;
     let text = String::from_utf8(bytes).map_err(|_| "`auth` is not UTF-8 text".to_string())?;
     let (user, password) = text
         .split_once(':')
@@ -529,7 +534,64 @@ mod tests {
         );
         let err =
             parse_helper_answer("docker-credential-x", "r", false, b"", b"locked").unwrap_err();
-        assert!(err.to_string().contains("locked"), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("docker-credential-x failed for r"), "{msg}");
+        assert!(!msg.contains("locked"), "{msg}");
+    }
+
+    #[test]
+    fn a_helpers_output_never_reaches_the_error() {
+        const SECRET: &str = "s3cr3t-hunter2";
+        let answers: [(bool, String); 5] = [
+            // A bare JSON string: serde_json's own message would quote it.
+            (true, format!("\"{SECRET}\"")),
+            (
+                true,
+                format!("{{\"Username\":\"bot\",\"Secret\":\"{SECRET}\""),
+            ),
+            (
+                true,
+                format!("{{\"Username\":[\"{SECRET}\"],\"Secret\":\"x\"}}"),
+            ),
+            (true, format!("Secret: {SECRET}")),
+            (false, format!("{{\"Secret\":\"{SECRET}\"}}")),
+        ];
+        for (success, out) in answers {
+            let err = parse_helper_answer(
+                "docker-credential-evil",
+                "localhost:5000",
+                success,
+                out.as_bytes(),
+                SECRET.as_bytes(),
+            )
+            .unwrap_err();
+            let msg = err.to_string();
+            assert!(!msg.contains(SECRET), "{out}: {msg}");
+            assert!(
+                msg.contains("docker-credential-evil failed for localhost:5000"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_file_errors_never_quote_its_values() {
+        const SECRET: &str = "c2VjcmV0LXBhc3N3b3Jk";
+        for text in [
+            format!(r#"{{"auths": "{SECRET}"}}"#),
+            format!(r#"{{"auths": {{"r": {{"auth": ["{SECRET}"]}}}}, "credsStore": 1}}"#),
+            format!(r#"{{"credHelpers": {{"r": {{"x": "{SECRET}"}}}}}}"#),
+        ] {
+            let err = DockerConfig::parse(&text, Path::new("/x/config.json")).unwrap_err();
+            let msg = err.to_string();
+            assert!(!msg.contains(SECRET), "{msg}");
+            assert!(msg.contains("/x/config.json"), "{msg}");
+            assert!(msg.contains("line 1, column"), "{msg}");
+        }
+        // A byte of a malformed `auth` and its offset would narrow the secret down.
+        let c = config(r#"{"auths": {"r": {"auth": "c2Vj%mV0"}}}"#);
+        let msg = c.credentials_for("r").unwrap_err().to_string();
+        assert!(!msg.contains("37") && !msg.contains("offset"), "{msg}");
     }
 
     #[cfg(unix)]

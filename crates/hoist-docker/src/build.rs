@@ -413,13 +413,14 @@ impl Engine {
         if spec.pull {
             options = options.pull("1");
         }
-        let credentials: Option<HashMap<String, bollard::auth::DockerCredentials>> =
-            (!registry_auths.is_empty()).then(|| {
-                registry_auths
-                    .iter()
-                    .map(|a| (a.server.clone(), a.to_bollard()))
-                    .collect()
-            });
+        let mut credentials: Option<HashMap<String, bollard::auth::DockerCredentials>> = None;
+        for auth in registry_auths {
+            if let Some(creds) = self.credentials_for_request(Some(auth))? {
+                credentials
+                    .get_or_insert_with(HashMap::new)
+                    .insert(auth.server.clone(), creds);
+            }
+        }
 
         let mut stream = self.client().build_image(
             options.build(),

@@ -1,25 +1,20 @@
-//! Where an engine is and how to reach it: parse `DOCKER_HOST`-style addresses, apply the
-//! remote-API safety policy, and open a negotiated connection.
-//!
-//! The policy comes from the book's warning that the remote API "must be restricted in a real
-//! production environment": a plain `tcp://` endpoint gives whoever reaches the port root on the
-//! host, so hoist refuses one that is not on loopback unless the user names the host as trusted.
-//! The decision is made before any socket is opened and without DNS: a name counts as loopback
-//! only when it is `localhost` or every `/etc/hosts` entry for it is a loopback address.
+//! Where an engine is and how to reach it: parse `DOCKER_HOST`-style addresses, resolve a TCP
+//! host once, apply the remote-API policy (`policy.rs`) to the addresses it resolved to, and open
+//! a negotiated connection that goes to exactly those addresses (`transport.rs`).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-
-use std::sync::Arc;
 
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::UnixStream;
 
 use crate::error::ConnectError;
+use crate::policy::{self, Channel, PlainTcp};
+use crate::transport::Pinned;
 
 /// Default socket of a local engine.
 pub const DEFAULT_UNIX_SOCKET: &str = "/var/run/docker.sock";
@@ -132,55 +127,95 @@ impl EngineSpec {
     }
 }
 
-/// Decides whether a plain-TCP connection to `host` is allowed. Pure: `etc_hosts` is the text of
-/// `/etc/hosts` (or empty).
-pub fn plain_tcp_allowed(host: &str, trusted: &[String], etc_hosts: &str) -> bool {
-    if trusted
-        .iter()
-        .any(|t| t.trim().eq_ignore_ascii_case(host) || t.trim() == "*")
-    {
-        return true;
-    }
-    is_loopback_name(host, etc_hosts)
+/// An engine address the policy allowed, with the addresses every connection to it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub address: Address,
+    pub channel: Channel,
+    /// The TCP host's addresses, resolved once (empty for a unix socket).
+    pub addrs: Vec<SocketAddr>,
 }
 
-/// Whether `host` is a loopback address or a name that only maps to loopback addresses.
-pub fn is_loopback_name(host: &str, etc_hosts: &str) -> bool {
+/// Resolves a TCP host once: an address literal is taken as it is, a name goes through the
+/// system resolver (`/etc/hosts`, then DNS, as nsswitch says).
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return ip.is_loopback();
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let lower = host.to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") {
-        return true;
+    let mut addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    addrs.retain(|a| seen.insert(*a));
+    if addrs.is_empty() {
+        return Err("the resolver returned no address".into());
     }
-    let mut found = false;
-    for line in etc_hosts.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        let mut fields = line.split_whitespace();
-        let Some(ip) = fields.next() else { continue };
-        if fields.any(|name| name.eq_ignore_ascii_case(host)) {
-            match ip.parse::<IpAddr>() {
-                Ok(ip) if ip.is_loopback() => found = true,
-                _ => return false,
-            }
-        }
-    }
-    found
+    Ok(addrs)
 }
 
-/// Applies the remote-API policy to a spec; `Ok` carries the parsed address.
-pub fn check_policy(spec: &EngineSpec, etc_hosts: &str) -> Result<Address, ConnectError> {
+/// Parses the spec's address, resolves a TCP host once and applies the remote-API policy to
+/// the addresses found. Blocking (the resolver); the binary calls it before anything else, and
+/// [`Engine::connect`] off the async threads.
+pub fn check_policy(spec: &EngineSpec) -> Result<Checked, ConnectError> {
     let address = Address::parse(&spec.host, spec.tls.is_some())?;
-    if let Address::Tcp { host, .. } = &address
-        && spec.tls.is_none()
-        && !plain_tcp_allowed(host, &spec.trusted_insecure_hosts, etc_hosts)
+    let Address::Tcp { host, port } = &address else {
+        return Ok(Checked {
+            address,
+            channel: Channel::Unix,
+            addrs: Vec::new(),
+        });
+    };
+    let addrs = resolve(host, *port).map_err(|cause| ConnectError::Unresolvable {
+        address: address.to_string(),
+        host: host.clone(),
+        cause,
+    })?;
+    if spec.tls.is_some() {
+        return Ok(Checked {
+            address,
+            channel: Channel::Tls,
+            addrs,
+        });
+    }
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    if let PlainTcp::Refused { untrusted } =
+        policy::plain_tcp(host, &ips, &spec.trusted_insecure_hosts)
     {
         return Err(ConnectError::InsecureRemote {
             address: address.to_string(),
             host: host.clone(),
+            why: not_loopback(host, &untrusted),
         });
     }
-    Ok(address)
+    Ok(Checked {
+        channel: Channel::PlainTcp {
+            host: host.clone(),
+            addrs: ips,
+        },
+        address,
+        addrs,
+    })
+}
+
+/// "10.200.0.2 is not a loopback address", or, for a name, what it resolved to.
+fn not_loopback(host: &str, untrusted: &[IpAddr]) -> String {
+    let list = untrusted
+        .iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match untrusted {
+        [ip] if ip.to_string() == host => format!("{host} is not a loopback address"),
+        [_] => format!("{host} resolves to {list}, which is not a loopback address"),
+        _ => format!("{host} resolves to {list}, which are not loopback addresses"),
+    }
+}
+
+/// Where the connections of one engine go.
+enum Route {
+    Unix(PathBuf),
+    Tcp(Pinned),
 }
 
 /// An open, version-negotiated connection to one engine.
@@ -188,32 +223,48 @@ pub fn check_policy(spec: &EngineSpec, etc_hosts: &str) -> Result<Address, Conne
 pub struct Engine {
     docker: Docker,
     address: Address,
+    channel: Channel,
+    /// The user's trusted hosts, for the credential decision.
+    trusted: Vec<String>,
 }
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
             .field("address", &self.address)
+            .field("channel", &self.channel)
             .finish()
     }
 }
 
 impl Engine {
-    /// Checks the policy, opens the transport and negotiates the API version (so that Docker
-    /// 20.10, API 1.41, and current engines both work).
+    /// Resolves and checks the address once ([`check_policy`]), then connects to exactly the
+    /// addresses that check allowed.
     pub async fn connect(spec: &EngineSpec) -> Result<Engine, ConnectError> {
-        let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        let address = check_policy(spec, &etc_hosts)?;
+        let owned = spec.clone();
+        let checked = tokio::task::spawn_blocking(move || check_policy(&owned))
+            .await
+            .map_err(|e| ConnectError::Unreachable {
+                address: spec.host.clone(),
+                cause: format!("the address check did not finish: {e}"),
+            })??;
+        Engine::connect_checked(spec, checked).await
+    }
+
+    /// Opens the transport to the checked addresses only and negotiates the API version (so
+    /// that Docker 20.10, API 1.41, and current engines both work). Private: a `Checked` built
+    /// by hand would skip the policy.
+    async fn connect_checked(spec: &EngineSpec, checked: Checked) -> Result<Engine, ConnectError> {
         install_crypto_provider();
+        let Checked {
+            address,
+            channel,
+            addrs,
+        } = checked;
         let unreachable = |cause: String| ConnectError::Unreachable {
             address: address.to_string(),
             cause,
         };
-        if let Address::Unix(path) = &address
-            && !path.exists()
-        {
-            return Err(unreachable("the socket does not exist".into()));
-        }
         if let Some(tls) = &spec.tls {
             for file in [&tls.ca, &tls.cert, &tls.key] {
                 if !file.exists() {
@@ -221,29 +272,59 @@ impl Engine {
                 }
             }
         }
+        let route = match &address {
+            Address::Unix(path) => {
+                if !path.exists() {
+                    return Err(unreachable("the socket does not exist".into()));
+                }
+                Route::Unix(path.clone())
+            }
+            Address::Tcp { host, .. } => {
+                let tls = match &spec.tls {
+                    Some(files) => {
+                        let config = tls_client_config(files).map_err(unreachable)?;
+                        let name = ServerName::try_from(host.clone()).map_err(|e| {
+                            unreachable(format!("{host} is not a valid TLS server name: {e}"))
+                        })?;
+                        Some((config, name))
+                    }
+                    None => None,
+                };
+                Route::Tcp(Pinned::new(addrs, tls))
+            }
+        };
         // The engine's version first, from its ping, so that the client speaks
         // min(engine, bollard) from the first request on.
-        let pinged = ping_api_version(&address, spec.tls.as_ref())
-            .await
+        let head = match &route {
+            Route::Unix(path) => match UnixStream::connect(path).await {
+                Ok(stream) => ping(stream).await,
+                Err(e) => Err(e.to_string()),
+            },
+            Route::Tcp(pinned) => match pinned.open().await {
+                Ok(stream) => ping(stream).await,
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let pinged = head
+            .and_then(|head| parse_ping_head(&head))
             .map_err(unreachable)?;
         let version = match pinged {
             Some(v) if v < *API_DEFAULT_VERSION => v,
             _ => *API_DEFAULT_VERSION,
         };
-        let docker = match (&address, &spec.tls) {
-            (Address::Unix(path), _) => {
+        let docker = match route {
+            Route::Unix(path) => {
                 Docker::connect_with_unix(&path.to_string_lossy(), DEFAULT_TIMEOUT_SECS, &version)
             }
-            (Address::Tcp { .. }, Some(tls)) => Docker::connect_with_ssl(
-                &address.to_string(),
-                &tls.key,
-                &tls.cert,
-                &tls.ca,
-                DEFAULT_TIMEOUT_SECS,
-                &version,
-            ),
-            (Address::Tcp { .. }, None) => {
-                Docker::connect_with_http(&address.to_string(), DEFAULT_TIMEOUT_SECS, &version)
+            Route::Tcp(pinned) => {
+                // The URI's authority only becomes the Host header; connections go to `pinned`.
+                let authority = address.to_string().replacen("tcp://", "http://", 1);
+                Docker::connect_with_custom_transport(
+                    move |request| pinned.clone().send(request),
+                    Some(authority),
+                    DEFAULT_TIMEOUT_SECS,
+                    &version,
+                )
             }
         }
         .map_err(|e| unreachable(e.to_string()))?;
@@ -255,7 +336,38 @@ impl Engine {
                 .await
                 .map_err(|e| unreachable(e.to_string()))?,
         };
-        Ok(Engine { docker, address })
+        Ok(Engine {
+            docker,
+            address,
+            channel,
+            trusted: spec.trusted_insecure_hosts.clone(),
+        })
+    }
+
+    /// How this engine is reached, as the policy saw it.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// Registry credentials for a request to this engine, in bollard's form, when the policy
+    /// lets them go there ([`policy::send_credentials`]); an error naming registry and engine
+    /// otherwise.
+    pub(crate) fn credentials_for_request(
+        &self,
+        auth: Option<&crate::auth::RegistryAuth>,
+    ) -> Result<Option<bollard::auth::DockerCredentials>, crate::error::EngineError> {
+        match auth {
+            None => Ok(None),
+            Some(auth) if policy::send_credentials(&self.channel, &self.trusted) => {
+                Ok(Some(auth.to_bollard()))
+            }
+            Some(auth) => Err(crate::error::EngineError::message(format!(
+                "not sending the credentials for registry {} to the engine at {}: it is reached \
+                 over plain TCP and is neither loopback nor trusted (use TLS, or \
+                 --trust-insecure-host / HOIST_TRUST_INSECURE_HOST)",
+                auth.server, self.address
+            ))),
+        }
     }
 
     /// The bollard client, for the adapter's own modules.
@@ -281,43 +393,10 @@ impl Engine {
     }
 }
 
-/// The engine's API version from the `Api-Version` header of `GET /_ping`, which is how the docker
-/// CLI negotiates. (bollard's own negotiation asks `/version`, for which the engine runs
-/// `runc --version` and `docker-init --version`: about 10 ms per command, against well under one
-/// for the ping.) `None` when the engine does not send the header.
-async fn ping_api_version(
-    address: &Address,
-    tls: Option<&TlsFiles>,
-) -> Result<Option<ClientVersion>, String> {
-    let head = match (address, tls) {
-        (Address::Unix(path), _) => {
-            let stream = UnixStream::connect(path).await.map_err(|e| e.to_string())?;
-            ping(stream).await?
-        }
-        (Address::Tcp { host, port }, None) => {
-            let stream = TcpStream::connect((host.as_str(), *port))
-                .await
-                .map_err(|e| e.to_string())?;
-            ping(stream).await?
-        }
-        (Address::Tcp { host, port }, Some(files)) => {
-            let config = tls_client_config(files)?;
-            let name = ServerName::try_from(host.clone())
-                .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
-            let tcp = TcpStream::connect((host.as_str(), *port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            ping(stream).await?
-        }
-    };
-    parse_ping_head(&head)
-}
-
-/// Sends the ping and reads the response head (status line and headers).
+/// Sends `GET /_ping` and reads the response head (status line and headers): the engine's API
+/// version is in its `Api-Version` header, which is how the docker CLI negotiates. (bollard's own
+/// negotiation asks `/version`, for which the engine runs `runc --version` and `docker-init
+/// --version`: about 10 ms per command, against well under one for the ping.)
 async fn ping<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> Result<String, String> {
     const REQUEST: &[u8] =
         b"GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: hoist\r\nConnection: close\r\n\r\n";
@@ -447,31 +526,60 @@ mod tests {
     }
 
     #[test]
-    fn plain_tcp_to_a_remote_host_is_refused_before_connecting() {
-        let err = check_policy(&spec("tcp://prod.invalid:2375", false, &[]), "").unwrap_err();
+    fn plain_tcp_to_a_remote_address_is_refused_naming_it() {
+        let err = check_policy(&spec("tcp://10.200.0.2:2375", false, &[])).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("tcp://prod.invalid:2375"), "{msg}");
+        assert!(msg.contains("tcp://10.200.0.2:2375"), "{msg}");
+        assert!(
+            msg.contains("10.200.0.2 is not a loopback address"),
+            "{msg}"
+        );
+        assert!(msg.contains("--trust-insecure-host 10.200.0.2"), "{msg}");
         assert!(msg.contains("TLS"), "{msg}");
-        assert!(check_policy(&spec("tcp://10.200.0.2:2375", false, &[]), "").is_err());
     }
 
     #[test]
     fn loopback_tls_and_trusted_hosts_are_allowed() {
-        assert!(check_policy(&spec("tcp://127.0.0.1:2375", false, &[]), "").is_ok());
-        assert!(check_policy(&spec("tcp://localhost:2375", false, &[]), "").is_ok());
-        assert!(check_policy(&spec("tcp://[::1]:2375", false, &[]), "").is_ok());
-        assert!(check_policy(&spec("tcp://prod:2376", true, &[]), "").is_ok());
-        assert!(check_policy(&spec("tcp://10.200.0.2:2375", false, &["10.200.0.2"]), "").is_ok());
-        assert!(check_policy(&spec("unix:///x.sock", false, &[]), "").is_ok());
+        let plain = |host: &str, addrs: &[&str]| Channel::PlainTcp {
+            host: host.into(),
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        };
+        let ok = |s: EngineSpec| check_policy(&s).unwrap();
+        assert_eq!(
+            ok(spec("tcp://127.0.0.1:2375", false, &[])).channel,
+            plain("127.0.0.1", &["127.0.0.1"])
+        );
+        let checked = ok(spec("tcp://[::1]:2375", false, &[]));
+        assert_eq!(checked.addrs, ["[::1]:2375".parse().unwrap()]);
+        // `localhost` is resolved like any name, and its addresses are what connections use.
+        let local = ok(spec("tcp://localhost:2375", false, &[]));
+        assert!(!local.addrs.is_empty());
+        assert!(
+            local
+                .addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 2375)
+        );
+        assert_eq!(
+            ok(spec("tcp://10.200.0.3:2376", true, &[])).channel,
+            Channel::Tls
+        );
+        assert_eq!(
+            ok(spec("tcp://10.200.0.2:2375", false, &["10.200.0.2"])).channel,
+            plain("10.200.0.2", &["10.200.0.2"])
+        );
+        assert_eq!(
+            ok(spec("unix:///x.sock", false, &[])).channel,
+            Channel::Unix
+        );
     }
 
     #[test]
-    fn names_count_as_loopback_only_when_hosts_maps_them_there() {
-        let hosts = "127.0.0.1 devbox\n10.200.0.2 prod\n127.0.1.1 split\n10.0.0.9 split\n";
-        assert!(is_loopback_name("devbox", hosts));
-        assert!(!is_loopback_name("prod", hosts));
-        assert!(!is_loopback_name("split", hosts));
-        assert!(!is_loopback_name("unknown", hosts));
+    fn a_name_that_does_not_resolve_is_named() {
+        let err = check_policy(&spec("tcp://prod.invalid:2375", false, &[])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("cannot resolve prod.invalid"), "{msg}");
+        assert!(msg.contains("tcp://prod.invalid:2375"), "{msg}");
     }
 
     #[test]

@@ -9,13 +9,26 @@ pub enum ConnectError {
     BadAddress { address: String, why: String },
 
     #[error(
-        "refusing plain-TCP connection to {address}: whoever can reach that port owns the host \
-         (the Docker API has no authentication without TLS). Use TLS instead (--tlsverify with \
-         --tlscacert/--tlscert/--tlskey, or DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH), or, for a \
-         host on a network you control, allow it explicitly with --trust-insecure-host {host} \
-         (HOIST_TRUST_INSECURE_HOST={host})"
+        "refusing plain-TCP connection to {address}: {why}, and whoever can reach that port owns \
+         the host (the Docker API has no authentication without TLS). Use TLS instead \
+         (--tlsverify with --tlscacert/--tlscert/--tlskey, or DOCKER_TLS_VERIFY=1 and \
+         DOCKER_CERT_PATH), or, for a host on a network you control, trust it yourself with \
+         --trust-insecure-host {host} (HOIST_TRUST_INSECURE_HOST={host}); a setting in a \
+         file such as hoist.yml's trust_insecure does not count"
     )]
-    InsecureRemote { address: String, host: String },
+    InsecureRemote {
+        address: String,
+        host: String,
+        /// What the host resolved to, and that it is not loopback.
+        why: String,
+    },
+
+    #[error("cannot resolve {host} (engine address {address}): {cause}")]
+    Unresolvable {
+        address: String,
+        host: String,
+        cause: String,
+    },
 
     #[error("TLS file {} does not exist (expected ca.pem, cert.pem and key.pem, as in DOCKER_CERT_PATH)", path.display())]
     MissingTlsFile { path: PathBuf },
@@ -112,4 +125,18 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+/// What kind of JSON error happened and where, without serde_json's own message: that text
+/// quotes the input (`invalid type: string "hunter2", expected ...`), and the input hoist parses
+/// with it (a Docker config file, a credential helper's answer) holds secrets.
+pub(crate) fn json_error_without_input(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "a syntax error",
+        Category::Data => "a value of the wrong type or shape",
+        Category::Eof => "an unexpected end",
+        Category::Io => "a read error",
+    };
+    format!("{what} at line {}, column {}", err.line(), err.column())
 }

@@ -228,9 +228,8 @@ impl Engine {
             .from_image(&image.name())
             .tag(&tag_or_digest)
             .build();
-        let mut stream =
-            self.client()
-                .create_image(Some(options), None, auth.map(RegistryAuth::to_bollard));
+        let credentials = self.credentials_for_request(auth)?;
+        let mut stream = self.client().create_image(Some(options), None, credentials);
         let mut digest = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.transfer_error(Transfer::Pull, &image, e))?;
@@ -265,11 +264,10 @@ impl Engine {
         let options = bollard::query_parameters::PushImageOptionsBuilder::default()
             .tag(image.tag_or_latest())
             .build();
-        let mut stream = self.client().push_image(
-            &image.name(),
-            Some(options),
-            auth.map(RegistryAuth::to_bollard),
-        );
+        let credentials = self.credentials_for_request(auth)?;
+        let mut stream = self
+            .client()
+            .push_image(&image.name(), Some(options), credentials);
         let mut digest = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.transfer_error(Transfer::Push, &image, e))?;

@@ -1,6 +1,6 @@
 //! hoist's Docker Engine API adapter. The only crate that knows bollard types: it connects to
-//! engines (unix socket, plain TCP on loopback or trusted hosts, TLS), observes them into plain
-//! values and executes operations that the core decided on.
+//! engines (unix socket, plain TCP on loopback or trusted hosts, TLS; `policy` decides which),
+//! observes them into plain values and executes operations that the core decided on.
 
 pub mod archive;
 pub mod auth;
@@ -17,14 +17,16 @@ pub mod inventory;
 mod lines;
 pub mod logs;
 pub mod orchestrate;
+pub mod policy;
 pub mod project;
 pub mod reference;
 pub mod system;
+mod transport;
 
 pub use archive::{ArchiveError, ContainerFile, FileUpload};
 pub use auth::{AuthError, Credential, DockerConfig, RegistryAuth};
 pub use build::{BuildError, BuildSpec, Built};
-pub use connect::{Address, Engine, EngineSpec, TlsFiles};
+pub use connect::{Address, Checked, Engine, EngineSpec, TlsFiles};
 pub use dockerignore::{DockerIgnore, IgnoreError};
 pub use error::{ConnectError, EngineError};
 pub use events::{EngineEvent, EngineEvents};

@@ -231,9 +231,11 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let body = container_body(project, service, request);
         let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
+            // Not serde's message: it would quote a value, and the body holds the environment.
             EngineError::message(format!(
-                "building the create call for {}: {e}",
-                request.name
+                "building the create call for {}: {}",
+                request.name,
+                crate::error::json_error_without_input(&e)
             ))
         })?;
         let created = self

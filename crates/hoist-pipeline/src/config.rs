@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use hoist_compose::yaml::{self, Node, Value};
 
-use hoist_docker::{Address, EngineSpec, TlsFiles};
+use hoist_docker::{EngineSpec, TlsFiles};
 
 use crate::proxy::{Match, ProxySpec};
 use crate::steps::StepId;
@@ -47,6 +47,16 @@ pub struct PipelineFile {
 }
 
 impl PipelineFile {
+    /// The file with the hosts the person running hoist trusts for plain TCP
+    /// (`--trust-insecure-host`, `HOIST_TRUST_INSECURE_HOST`) given to every target's engine.
+    /// Only the binary calls this: the file itself cannot trust a host.
+    pub fn with_user_trust(mut self, trusted_insecure_hosts: &[String]) -> PipelineFile {
+        for target in &mut self.targets {
+            target.trusted_insecure_hosts = trusted_insecure_hosts.to_vec();
+        }
+        self
+    }
+
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
@@ -112,8 +122,13 @@ pub struct Target {
     pub host: String,
     /// Directory with `ca.pem`, `cert.pem`, `key.pem`: TLS, as `DOCKER_CERT_PATH`.
     pub tls: Option<PathBuf>,
-    /// Plain TCP to this host is allowed (`--trust-insecure-host`).
+    /// The file's note that this target is reached over plain TCP. It trusts nothing: a file
+    /// that travels with a repository must not open plain TCP to a remote host; the person
+    /// running hoist does that with `--trust-insecure-host` (`trusted_insecure_hosts`).
     pub trust_insecure: bool,
+    /// Hosts the person running hoist trusts for plain TCP, given by
+    /// [`PipelineFile::with_user_trust`]; never read from the file.
+    pub trusted_insecure_hosts: Vec<String>,
     /// The proxy's public URL, injected as `DOMAIN` into the post-deployment tests
     /// (`http://10.200.0.2`).
     pub public_address: String,
@@ -127,19 +142,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// How to reach the target's engine: its address, its TLS files, and its host as trusted for
-    /// plain TCP when `trust_insecure` says so.
+    /// How to reach the target's engine: its address, its TLS files, and the hosts the user
+    /// trusts for plain TCP (the file's `trust_insecure` adds none).
     pub fn engine_spec(&self) -> EngineSpec {
-        let mut trusted_insecure_hosts = Vec::new();
-        if self.trust_insecure
-            && let Ok(Address::Tcp { host, .. }) = Address::parse(&self.host, self.tls.is_some())
-        {
-            trusted_insecure_hosts.push(host);
-        }
         EngineSpec {
             host: self.host.clone(),
             tls: self.tls.as_deref().map(TlsFiles::in_dir),
-            trusted_insecure_hosts,
+            trusted_insecure_hosts: self.trusted_insecure_hosts.clone(),
         }
     }
 }
@@ -410,6 +419,7 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
         host,
         tls: f.string("tls")?.map(PathBuf::from),
         trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
+        trusted_insecure_hosts: Vec::new(),
         public_address,
         registry: f
             .string("registry")?
@@ -684,26 +694,37 @@ mod tests {
     const MINIMAL: &str = "service: books-ms\nregistry: localhost:5000\n";
 
     #[test]
-    fn a_targets_engine_trusts_its_host_only_when_told() {
+    fn a_targets_engine_trusts_only_the_hosts_the_user_names() {
         let target = |name: &str, host: &str, extra: &str| {
             format!("  {name}:\n    host: {host}\n    public_address: http://x\n{extra}")
         };
         let trust = "    trust_insecure: true\n";
         let file = parse_text(&format!(
-            "{MINIMAL}targets:\n{}{}{}{}",
+            "{MINIMAL}targets:\n{}{}{}",
             target("prod", "tcp://10.200.0.2:2375", trust),
-            target("bare", "tcp://prod", trust),
             target("tls", "tcp://10.200.0.3:2376", "    tls: /certs\n"),
             target("plain", "tcp://10.200.0.4:2375", ""),
         ))
         .unwrap();
+        // The file alone trusts nothing, whatever `trust_insecure` says.
+        for name in ["prod", "tls", "plain"] {
+            assert!(
+                file.target(name)
+                    .unwrap()
+                    .engine_spec()
+                    .trusted_insecure_hosts
+                    .is_empty(),
+                "{name}"
+            );
+        }
+        assert!(file.target("prod").unwrap().trust_insecure);
+        let user = vec!["10.200.0.2".to_string()];
+        let file = file.with_user_trust(&user);
         let spec = |name: &str| file.target(name).unwrap().engine_spec();
-        assert_eq!(spec("prod").trusted_insecure_hosts, ["10.200.0.2"]);
+        assert_eq!(spec("prod").trusted_insecure_hosts, user);
         assert_eq!(spec("prod").host, "tcp://10.200.0.2:2375");
-        assert_eq!(spec("bare").trusted_insecure_hosts, ["prod"]);
-        assert!(spec("plain").trusted_insecure_hosts.is_empty());
+        assert_eq!(spec("plain").trusted_insecure_hosts, user);
         let tls = spec("tls");
-        assert!(tls.trusted_insecure_hosts.is_empty());
         assert_eq!(tls.tls.unwrap().ca, PathBuf::from("/certs/ca.pem"));
     }
 

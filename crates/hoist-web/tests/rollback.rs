@@ -72,7 +72,10 @@ async fn roll_back_from_the_project_page_moves_the_route_to_the_previous_colour(
         ),
     )
     .unwrap();
-    let file = hoist_pipeline::config::load(&dir.join("hoist.yml")).expect("hoist.yml");
+    // The trust `hoist ui` gives from --trust-insecure-host: hoist.yml's trust_insecure does not.
+    let file = hoist_pipeline::config::load(&dir.join("hoist.yml"))
+        .expect("hoist.yml")
+        .with_user_trust(&[PROD.to_string()]);
     let place = Place::of_target(&file, file.target("prod").unwrap());
     let spec = deploy_project(&file, Default::default()).expect("the deploy file");
 

@@ -10,7 +10,7 @@ use hoist_core::spec::ProjectSpec;
 use hoist_docker::Engine;
 
 use crate::cli::GlobalArgs;
-use crate::settings::{EnvVars, engine_spec};
+use crate::settings::{EnvVars, engine_spec, trusted_insecure_hosts};
 
 /// The loaded project, in compose terms and in engine terms.
 pub struct Loaded {
@@ -39,6 +39,16 @@ pub fn load_project(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Loaded
     }
     let spec = project_spec(&compose)?;
     Ok(Loaded { compose, spec })
+}
+
+/// A `hoist.yml`, with the hosts the user trusts for plain TCP given to its targets (the file
+/// cannot trust one itself).
+pub fn pipeline_file(
+    path: &std::path::Path,
+    global: &GlobalArgs,
+    env: &EnvVars,
+) -> anyhow::Result<hoist_pipeline::config::PipelineFile> {
+    Ok(hoist_pipeline::config::load(path)?.with_user_trust(&trusted_insecure_hosts(global, env)))
 }
 
 /// Connects to the engine the flags and environment name.

@@ -61,6 +61,17 @@ pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> EngineSpec {
     } else {
         None
     };
+    EngineSpec {
+        host,
+        tls,
+        trusted_insecure_hosts: trusted_insecure_hosts(global, env),
+    }
+}
+
+/// The hosts the person running hoist trusts for plain TCP: `--trust-insecure-host` and the
+/// comma-separated `HOIST_TRUST_INSECURE_HOST`. The only source of that trust: `hoist.yml`
+/// targets get it from here too.
+pub fn trusted_insecure_hosts(global: &GlobalArgs, env: &EnvVars) -> Vec<String> {
     let mut trusted = global.trust_insecure_host.clone();
     if let Some(list) = &env.trust_insecure_host {
         trusted.extend(
@@ -70,11 +81,7 @@ pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> EngineSpec {
                 .map(String::from),
         );
     }
-    EngineSpec {
-        host,
-        tls,
-        trusted_insecure_hosts: trusted,
-    }
+    trusted
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The binary's surface without an engine: version, help, and the remote-API policy that refuses
-//! plain TCP to remote hosts before any connection is made.
+//! plain TCP to remote hosts before any connection is made. (The policy against real engines and
+//! resolvers, `/etc/hosts` included, is in `lifecycle.rs`.)
 
 use assert_cmd::Command;
 
@@ -37,19 +38,34 @@ fn help_lists_the_engine_flags() {
 }
 
 #[test]
-fn plain_tcp_to_a_remote_name_is_refused_with_tls_advice() {
+fn plain_tcp_to_a_remote_address_is_refused_with_tls_advice() {
     let assert = hoist()
-        .env("DOCKER_HOST", "tcp://prod.invalid:2375")
+        .env("DOCKER_HOST", "tcp://10.200.0.2:2375")
         .arg("version")
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(
-        err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"),
+        err.contains("refusing plain-TCP connection to tcp://10.200.0.2:2375"),
+        "{err}"
+    );
+    assert!(
+        err.contains("10.200.0.2 is not a loopback address"),
         "{err}"
     );
     assert!(err.contains("--tlsverify"), "{err}");
-    assert!(err.contains("--trust-insecure-host prod.invalid"), "{err}");
+    assert!(err.contains("--trust-insecure-host 10.200.0.2"), "{err}");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_named() {
+    let assert = hoist()
+        .env("DOCKER_HOST", "tcp://prod.invalid:2375")
+        .arg("ps")
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(err.contains("cannot resolve prod.invalid"), "{err}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use hoist_testkit::http::{request, wait_for_status};
-use hoist_testkit::{TestProject, compose_v2, engine, state_dir};
+use hoist_testkit::{REGISTRY_FROM_CD, TestProject, compose_v2, engine, state_dir};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -336,10 +336,10 @@ async fn a_host_port_conflict_names_the_service_and_port_and_a_second_up_converg
 }
 
 #[test]
-fn plain_tcp_ps_against_a_remote_name_is_refused_before_anything_else() {
+fn plain_tcp_ps_against_a_remote_address_is_refused_before_anything_else() {
     let out = Command::cargo_bin("hoist")
         .unwrap()
-        .env("DOCKER_HOST", "tcp://prod.invalid:2375")
+        .env("DOCKER_HOST", "tcp://10.200.0.2:2375")
         .env_remove("HOIST_TRUST_INSECURE_HOST")
         .env_remove("DOCKER_TLS_VERIFY")
         .current_dir(std::env::temp_dir())
@@ -349,8 +349,218 @@ fn plain_tcp_ps_against_a_remote_name_is_refused_before_anything_else() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("refusing plain-TCP connection to tcp://prod.invalid:2375"),
+        err.contains("refusing plain-TCP connection to tcp://10.200.0.2:2375"),
         "{err}"
     );
     assert!(err.contains("Use TLS"), "{err}");
+}
+
+/// `hoist ARGS` in a private mount namespace whose `/etc/hosts` is `hosts`: the answer a
+/// resolver (an edited hosts file, a DNS server) can give for a name, without touching this
+/// machine's file.
+fn hoist_with_hosts(hosts: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts");
+    std::fs::write(&file, hosts).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("hoist");
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/hosts && exec "$@""#)
+        .arg(&file)
+        .arg(&bin)
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("HOIST_TRUST_INSECURE_HOST")
+        .output()
+        .expect("unshare (util-linux) runs hoist in its own mount namespace")
+}
+
+#[test]
+fn a_localhost_name_that_resolves_to_a_remote_address_is_refused() {
+    let out = hoist_with_hosts(
+        "127.0.0.1 localhost\n10.200.0.2 prod.localhost\n",
+        &["-H", "tcp://prod.localhost:2375", "version"],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("refusing plain-TCP connection to tcp://prod.localhost:2375"),
+        "{err}"
+    );
+    assert!(
+        err.contains("prod.localhost resolves to 10.200.0.2, which is not a loopback address"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("engine "), "{}", stdout(&out));
+}
+
+/// A TCP listener on `ip` that forwards each connection to the cd engine's socket and counts
+/// them.
+fn forward_to_cd_engine(ip: &str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let unix = std::os::unix::net::UnixStream::connect("/var/run/docker.sock").unwrap();
+            let (mut tcp_in, mut unix_out) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut tcp_in, &mut unix_out));
+            let (mut unix_in, mut tcp_out) = (unix, tcp);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_in, &mut tcp_out);
+                let _ = tcp_out.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_that_resolves_to_loopback_reaches_the_engine_at_that_address() {
+    if engine("cd").await.is_none() {
+        return;
+    }
+    // Only 127.0.0.7 listens, and only the namespace's hosts file sends the name there.
+    let (port, connections) = forward_to_cd_engine("127.0.0.7");
+    let address = format!("tcp://engine.localhost:{port}");
+    let out = hoist_with_hosts(
+        "127.0.0.1 localhost\n127.0.0.7 engine.localhost\n",
+        &["-H", &address, "version"],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    assert!(
+        text.contains(&format!("engine {address}: Docker")),
+        "{text}"
+    );
+    // The ping and the version request, both through the forward.
+    assert!(
+        connections.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "{text}"
+    );
+}
+
+/// A credential helper (`credsStore` in `$DOCKER_CONFIG/config.json`, found on `PATH`) whose
+/// answer is malformed and carries the secret: the pull fails naming the helper and the
+/// registry, and the secret is in no output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_helpers_output_never_reaches_the_terminal() {
+    const SECRET: &str = "s3cr3t-from-the-helper";
+    let Some(engine) = engine("cd").await else {
+        return;
+    };
+    let project = TestProject::new("evilhelper", &[&engine]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), r#"{"credsStore": "evil"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!("services:\n  app:\n    image: {REGISTRY_FROM_CD}/hoist-evil-probe:1\n"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // A bare JSON string (serde's message would quote it), then a failing helper that prints
+    // the secret on both streams.
+    for script in [
+        format!("#!/bin/sh\nread server\nprintf '\"%s\"' '{SECRET}'\n"),
+        format!(
+            "#!/bin/sh\nread server\necho '{{\"Secret\":\"{SECRET}\"}}'\necho '{SECRET}' >&2\nexit 1\n"
+        ),
+    ] {
+        let helper = bin.join("docker-credential-evil");
+        std::fs::write(&helper, &script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = hoist("cd")
+            .current_dir(dir.path())
+            .env("DOCKER_CONFIG", &config)
+            .env("PATH", &path)
+            .args(["-p", &project.name, "pull"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(&format!(
+                "docker-credential-evil failed for {REGISTRY_FROM_CD}"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains(SECRET), "{script}\n{err}");
+        assert!(!stdout(&out).contains(SECRET), "{script}");
+    }
+}
+
+/// A `hoist.yml` target that says `trust_insecure: true` is not trusted by that alone: the
+/// person running hoist names the host (here through `HOIST_TRUST_INSECURE_HOST`).
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_user_trusts_a_hoist_yml_targets_plain_tcp() {
+    let Some(prod) = engine("prod").await else {
+        return;
+    };
+    let project = TestProject::new("trust", &[&prod]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  app:\n    image: nginx\n    ports:\n      - 80\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("hoist.yml"),
+        format!(
+            "service: {p}\nregistry: localhost:5000\nproject: {p}\n\
+             compose:\n  deploy: docker-compose.yml\n\
+             targets:\n  prod:\n    host: tcp://10.200.0.2:2375\n    trust_insecure: true\n\
+             \x20   public_address: http://10.200.0.2\n    proxy:\n      name: {p}-proxy\n",
+            p = project.name
+        ),
+    )
+    .unwrap();
+    let releases = || {
+        let mut cmd = hoist("cd");
+        cmd.current_dir(dir.path())
+            .env("HOIST_STATE_DIR", dir.path().join("state"))
+            .args(["releases", "app", "--target", "prod"]);
+        cmd
+    };
+
+    let refused = releases().output().unwrap();
+    let err = stderr(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("refusing plain-TCP connection to tcp://10.200.0.2:2375"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--trust-insecure-host 10.200.0.2 (HOIST_TRUST_INSECURE_HOST=10.200.0.2)"),
+        "{err}"
+    );
+
+    // Trusted, hoist reaches prod over plain TCP: prod itself answers that the target's proxy
+    // (never started here) does not exist.
+    let out = releases()
+        .env("HOIST_TRUST_INSECURE_HOST", "10.200.0.2")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("refusing"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no container {}-proxy on the engine at tcp://10.200.0.2:2375",
+            project.name
+        )),
+        "{err}"
+    );
 }

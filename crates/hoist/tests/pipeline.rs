@@ -150,6 +150,8 @@ impl Scenario {
             .args(args)
             .current_dir(&self.dir)
             .env("HOIST_STATE_DIR", &self.state)
+            // The person running hoist trusts prod's plain TCP; hoist.yml cannot.
+            .env("HOIST_TRUST_INSECURE_HOST", PROD)
             .env_remove("DOCKER_HOST");
         cmd
     }
@@ -160,6 +162,7 @@ impl Scenario {
             .args(args)
             .current_dir(&self.dir)
             .env("HOIST_STATE_DIR", &self.state)
+            .env("HOIST_TRUST_INSECURE_HOST", PROD)
             .env_remove("DOCKER_HOST")
             .output()
             .unwrap()

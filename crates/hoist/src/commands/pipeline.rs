@@ -169,7 +169,7 @@ fn run_pipeline(
     env: &EnvVars,
     args: &PipelineRunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let file = hoist_pipeline::config::load(&args.config)?;
+    let file = crate::context::pipeline_file(&args.config, global, env)?;
     let parse_step = |s: &Option<String>| {
         s.as_deref()
             .map(StepId::parse)

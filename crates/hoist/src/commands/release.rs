@@ -31,7 +31,7 @@ fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Resu
             place: Place::of_engine(engine_spec(global, env)),
         });
     };
-    let file: PipelineFile = hoist_pipeline::config::load(&args.pipeline_file)?;
+    let file: PipelineFile = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
     let target: &Target = file.target(name).ok_or_else(|| {
         let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
         anyhow::anyhow!(

@@ -115,7 +115,7 @@ fn engine_specs(
         ));
     }
     if !args.targets.is_empty() {
-        let file = hoist_pipeline::config::load(&args.config)?;
+        let file = crate::context::pipeline_file(&args.config, global, env)?;
         for name in &args.targets {
             let target = file
                 .target(name)
@@ -123,10 +123,7 @@ fn engine_specs(
             if specs.iter().any(|(n, _)| n == name) {
                 bail!("two engines are named {name:?}; rename the --engine");
             }
-            let mut spec = target.engine_spec();
-            spec.trusted_insecure_hosts
-                .extend(first.trusted_insecure_hosts.iter().cloned());
-            specs.push((name.clone(), spec));
+            specs.push((name.clone(), target.engine_spec()));
         }
     }
     if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
@@ -174,9 +171,8 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
         );
     }
     let specs = engine_specs(global, env, args)?;
-    let etc_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
     for (_, spec) in &specs {
-        hoist_docker::connect::check_policy(spec, &etc_hosts)?;
+        hoist_docker::connect::check_policy(spec)?;
     }
     // Pipeline runs come from the pipeline's own store in hoist's state folder; the
     // dashboard's audit log sits beside it.
@@ -222,7 +218,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             // Services with both colours on a target can be rolled back, as `hoist rollback
             // SERVICE --target NAME` run beside this hoist.yml would.
             state.set_releases(Releases {
-                file: hoist_pipeline::config::load(&args.config)?,
+                file: crate::context::pipeline_file(&args.config, global, env)?,
                 targets: args.targets.clone(),
                 state_dir: state_dir.clone(),
                 environment: env.all.clone(),

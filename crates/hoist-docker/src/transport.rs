@@ -1,0 +1,172 @@
+//! Connections to exactly the addresses the remote-API policy checked: TCP to each resolved
+//! address in turn, TLS on top when configured, and HTTP/1.1 over that for bollard
+//! (`Docker::connect_with_custom_transport`).
+//!
+//! Why not bollard's own HTTP and TLS connectors: they resolve the engine's name again for every
+//! request, so a resolver answer that differs from the one the policy checked (DNS, an edited
+//! `/etc/hosts`) would send plain TCP, and registry credentials with it, to a host the policy
+//! never saw. Here the name is only the `Host` header and the TLS server name.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bollard::BollardRequest;
+use http::header::{HOST, HeaderValue};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// A byte stream to an engine: plain TCP or TLS over it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// Where every connection to one engine goes.
+#[derive(Clone)]
+pub(crate) struct Pinned {
+    addrs: Arc<[SocketAddr]>,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+impl Pinned {
+    /// `addrs` are the checked addresses, tried in the resolver's order; `tls` the client
+    /// configuration and the name the engine's certificate must carry.
+    pub(crate) fn new(
+        addrs: Vec<SocketAddr>,
+        tls: Option<(rustls::ClientConfig, ServerName<'static>)>,
+    ) -> Pinned {
+        Pinned {
+            addrs: addrs.into(),
+            tls: tls.map(|(config, name)| (Arc::new(config), name)),
+        }
+    }
+
+    /// Opens a stream to the first checked address that accepts, with the TLS handshake done.
+    pub(crate) async fn open(&self) -> io::Result<Box<dyn Io>> {
+        let mut last = None;
+        for addr in self.addrs.iter() {
+            let tcp = match TcpStream::connect(addr).await {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            return match &self.tls {
+                None => Ok(Box::new(tcp)),
+                Some((config, name)) => {
+                    let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                        .connect(name.clone(), tcp)
+                        .await
+                        .map_err(|e| {
+                            io::Error::new(e.kind(), format!("TLS handshake failed: {e}"))
+                        })?;
+                    Ok(Box::new(tls))
+                }
+            };
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to try")))
+    }
+
+    /// One request on a fresh connection (bollard keeps no idle connections either). The
+    /// connection is driven with upgrades, which `exec` and `attach` take over.
+    pub(crate) async fn send(
+        self,
+        request: BollardRequest,
+    ) -> Result<Response<Incoming>, bollard::errors::Error> {
+        let stream = self.open().await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!("engine connection ended: {e}");
+            }
+        });
+        let (mut parts, body) = request.into_parts();
+        // bollard builds absolute URIs; on a connection of its own a request names only the
+        // path, and the authority goes into `Host`.
+        if let Some(authority) = parts.uri.authority()
+            && !parts.headers.contains_key(HOST)
+        {
+            let value = HeaderValue::from_str(authority.as_str()).map_err(http::Error::from)?;
+            parts.headers.insert(HOST, value);
+        }
+        let origin = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        parts.uri = origin.parse().map_err(http::Error::from)?;
+        Ok(sender
+            .send_request(Request::from_parts(parts, body))
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{Either, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server: answers one request with 200 and returns the request's head.
+    async fn one_answer() -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+                .await
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        (addr, server)
+    }
+
+    #[tokio::test]
+    async fn requests_go_to_the_checked_addresses_and_the_name_only_into_host() {
+        let (addr, server) = one_answer().await;
+        // Nothing listens on the first address any more: the next one is tried.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let pinned = Pinned::new(vec![closed, addr], None);
+        // `.invalid` never resolves: a transport that looked the name up would fail here.
+        let request: BollardRequest = Request::builder()
+            .uri("http://engine.invalid:2375/v1.41/_ping?x=1")
+            .body(Either::Left(Full::new(Bytes::new())))
+            .unwrap();
+        let response = pinned.send(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with("GET /v1.41/_ping?x=1 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("\r\nhost: engine.invalid:2375\r\n"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_reachable_address_is_an_io_error() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = Pinned::new(vec![closed], None).open().await.err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+}
