@@ -1,6 +1,7 @@
 // Live updates for hoist's dashboard. Pages are complete without this script; with it, an
 // element marked data-live is re-rendered from the server when an engine reports a change, and
-// a log view marked data-follow receives new lines as they are written.
+// a log view marked data-follow receives new lines as they are written, as text only. Markup is
+// never built here from event data: the live part is the server's own rendering, fetched again.
 (function () {
   "use strict";
   var live = document.querySelector("[data-live]");
@@ -15,7 +16,11 @@
           if (text === null) return;
           var doc = new DOMParser().parseFromString(text, "text/html");
           var fresh = doc.querySelector("[data-live]");
-          if (fresh) { live.innerHTML = fresh.innerHTML; }
+          // The server rendered (and escaped) the fresh part; its nodes are moved in as they
+          // are, so nothing is ever parsed from a string into this document.
+          if (fresh) { live.replaceChildren.apply(live, Array.from(fresh.childNodes).map(function (n) {
+            return document.adoptNode(n);
+          })); }
         })
         .finally(function () {
           running = false;

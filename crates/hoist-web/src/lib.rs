@@ -8,6 +8,7 @@
 //! change. Nothing is loaded from elsewhere (no CDN, no web fonts), so it works offline.
 
 pub mod auth;
+mod headers;
 pub mod history;
 mod html;
 mod live;
@@ -239,6 +240,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/app.js", get(html::script))
         .route("/assets/app.css", get(html::stylesheet))
         .with_state(state)
+        .layer(middleware::from_fn(headers::security_headers))
 }
 
 /// The client address, when the server was started with connect info (tests calling the router
