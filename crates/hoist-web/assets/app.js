@@ -16,12 +16,15 @@
           if (text === null) return;
           var doc = new DOMParser().parseFromString(text, "text/html");
           var fresh = doc.querySelector("[data-live]");
-          // The server rendered (and escaped) the fresh part; its nodes are moved in as they
-          // are, so nothing is ever parsed from a string into this document.
+          // The server rendered (and escaped) the fresh part. It is parsed in a separate
+          // document, where nothing runs, and its nodes are moved in: no string is ever
+          // assigned as markup to this page.
           if (fresh) { live.replaceChildren.apply(live, Array.from(fresh.childNodes).map(function (n) {
             return document.adoptNode(n);
           })); }
         })
+        // A failed fetch (the server restarting, a network change) is tried again shortly.
+        .catch(function () { setTimeout(refresh, 1000); })
         .finally(function () {
           running = false;
           if (pending) { pending = false; refresh(); }
@@ -29,6 +32,9 @@
     };
     var events = new EventSource("/events");
     events.addEventListener("engine", function () { refresh(); });
+    // After a reconnect, events sent while the stream was down are lost: re-render once.
+    var opened = false;
+    events.addEventListener("open", function () { if (opened) { refresh(); } opened = true; });
     // A pipeline run in progress writes to the history, not to an engine: poll it.
     if (live.hasAttribute("data-poll")) { setInterval(refresh, 1000); }
   }
