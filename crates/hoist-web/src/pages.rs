@@ -27,7 +27,7 @@ use crate::html::{
     VolumesPage, ago, colour_class, health_class, health_name, render, size, state_class,
     state_name, status_class, url,
 };
-use crate::mask::{self, MASK, Masker, is_secret_name};
+use crate::mask::{self, Masker};
 use crate::{AppState, NamedEngine};
 
 /// Most history rows a page lists.
@@ -1020,11 +1020,11 @@ pub(crate) struct ApiContainer {
     container: ContainerSummary,
 }
 
+/// A summary's labels masked (secret names, and URL passwords in any value).
 fn mask_summary(mut c: ContainerSummary) -> ContainerSummary {
+    let m = Masker::from_pairs(c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for (k, v) in c.labels.iter_mut() {
-        if is_secret_name(k) {
-            *v = MASK.to_string();
-        }
+        *v = m.value(k, v).into_owned();
     }
     c
 }
