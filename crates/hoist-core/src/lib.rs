@@ -6,6 +6,7 @@ pub mod bluegreen;
 pub mod desired;
 pub mod events;
 pub mod hash;
+pub mod mask;
 pub mod observed;
 pub mod plan;
 pub mod spec;

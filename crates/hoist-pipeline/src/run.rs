@@ -15,6 +15,7 @@ use hoist_compose::LoadOptions;
 use hoist_core::bluegreen::ReleaseState;
 use hoist_core::desired::project_spec;
 use hoist_core::events::{Event, EventSink};
+use hoist_core::mask::Masker;
 use hoist_core::plan::UpOptions;
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::execute::ExecOptions;
@@ -257,7 +258,11 @@ impl Run {
 
     /// Runs the selected steps in order; returns whether every one of them succeeded.
     pub async fn execute(&self, ctx: &Context, sinks: &[&dyn PipelineSink]) -> bool {
+        // Every sink (terminal, `--json`, history, and through it the dashboard) gets the
+        // events masked here, once.
+        let masker = run_masker(ctx);
         let emit = |event: PipelineEvent| {
+            let event = masked(event, &masker);
             for sink in sinks {
                 sink.event(&event);
             }
@@ -375,6 +380,45 @@ async fn reap_left_behind(history: &Arc<History>, service: &str, target: &str) {
         if let Err(e) = history.set_group(run, None) {
             tracing::warn!("run {run}: clearing its step's process group: {e}");
         }
+    }
+}
+
+/// The run's secrets: the secret-named variables of the environment the compose files are
+/// interpolated with (host commands inherit it too) and of the `env` a step gives a one-off,
+/// and the passwords of URLs in any of them.
+fn run_masker(ctx: &Context) -> Masker {
+    let step_env: Vec<(&str, &str)> = ctx
+        .file
+        .steps
+        .iter()
+        .filter_map(|(_, work)| match work {
+            Some(Work::Run { env, .. }) => Some(env),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|pair| pair.split_once('='))
+        .collect();
+    Masker::from_pairs(
+        ctx.environment
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(step_env),
+    )
+}
+
+/// An event as the sinks see it: step output and step details with the run's secrets masked.
+fn masked(event: PipelineEvent, masker: &Masker) -> PipelineEvent {
+    match event {
+        PipelineEvent::Output { run, step, text } => PipelineEvent::Output {
+            run,
+            step,
+            text: masker.text(&text).into_owned(),
+        },
+        PipelineEvent::Step { run, mut line } => {
+            line.detail = masker.text(&line.detail).into_owned();
+            PipelineEvent::Step { run, line }
+        }
+        other => other,
     }
 }
 

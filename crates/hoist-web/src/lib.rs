@@ -10,6 +10,7 @@
 mod audit;
 pub mod auth;
 pub mod guard;
+mod headers;
 pub mod history;
 mod html;
 mod live;
@@ -282,6 +283,7 @@ pub fn app(state: AppState) -> Router {
             guard::check_request,
         ))
         .with_state(state)
+        .layer(middleware::from_fn(headers::security_headers))
 }
 
 /// The client address, when the server was started with connect info (tests calling the router

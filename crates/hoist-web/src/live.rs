@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use hoist_docker::LogOptions;
 
-use crate::mask::Masker;
 use crate::{AppState, LiveEvent, NamedEngine};
 
 /// Follows one engine's events for as long as the process lives, reconnecting after a drop:
@@ -113,7 +112,8 @@ pub(crate) async fn logs_stream(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such container\n").into_response(),
         Err(err) => return (StatusCode::BAD_GATEWAY, format!("{err}\n")).into_response(),
     };
-    let masker = Masker::from_pairs(detail.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The same masker as the container's page and `/logs`: environment and labels.
+    let masker = crate::mask::of_container(&detail);
     let lines = match e
         .engine
         .logs(

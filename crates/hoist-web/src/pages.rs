@@ -1,19 +1,18 @@
 //! The pages and the read-only JSON API. Each handler reads the current state (containers from
 //! the engine's snapshot, which its event stream keeps current, see `snapshot.rs`; everything
-//! else from the engine), masks secrets, and renders.
+//! else from the engine), masks secrets, fills a view of `html.rs` with plain text, and renders
+//! its template.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Json, Redirect, Response};
+use axum::response::{IntoResponse, Json, Redirect, Response};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use hoist_core::observed::{Health, RunState};
 use hoist_docker::connect::Address;
 use hoist_docker::{ContainerDetail, ContainerSummary, Inventory, LogOptions};
 use serde::{Deserialize, Serialize};
@@ -21,51 +20,38 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::auth::{Identity, Login};
 use crate::history::ActionRecord;
-use crate::html::{ago, esc, page, size, url};
-use crate::mask::{MASK, Masker, is_secret_name};
+use crate::html::{
+    ActionRow, Choice, ColourTag, ContainerPage, ContainerRow, ContainersPage, DeploymentRow,
+    EndpointRow, EngineCard, EngineFacts, HistoryPage, ImageRow, ImagesPage, Link, LoginPage,
+    MessagePage, MountRow, NetworkRow, NetworksPage, OverviewPage, Port, ProjectPage, ProjectRow,
+    ProjectsPage, RunPage, RunRow, RunsPage, Section, ServiceRow, StepRow, User, VolumeRow,
+    VolumesPage, ago, colour_class, health_class, health_name, render, size, state_class,
+    state_name, status_class, url,
+};
+use crate::mask::{self, Masker};
 use crate::{AppState, NamedEngine};
 
 /// Most history rows a page lists.
 const HISTORY_ROWS: usize = 200;
 
-fn state_name(s: RunState) -> &'static str {
-    match s {
-        RunState::Created => "created",
-        RunState::Running => "running",
-        RunState::Paused => "paused",
-        RunState::Restarting => "restarting",
-        RunState::Removing => "removing",
-        RunState::Exited => "exited",
-        RunState::Dead => "dead",
-    }
-}
-
-fn health_name(h: Option<Health>) -> &'static str {
-    match h {
-        Some(Health::Healthy) => "healthy",
-        Some(Health::Unhealthy) => "unhealthy",
-        Some(Health::Starting) => "starting",
-        None => "",
-    }
-}
-
 /// The host a published port is reached at: the engine's own host for a remote engine, the
-/// binding address (or localhost) for a local one.
+/// binding address (or localhost) for a local one. The binding address comes from the engine,
+/// so only an IP address is taken from it.
 fn port_host(engine: &NamedEngine, host_ip: Option<&str>) -> String {
     match engine.engine.address() {
         Address::Tcp { host, .. } => host.clone(),
-        Address::Unix(_) => match host_ip {
-            Some(ip) if !ip.is_empty() && ip != "0.0.0.0" && ip != "::" => ip.to_string(),
+        Address::Unix(_) => match host_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
+            Some(ip) if !ip.is_unspecified() => ip.to_string(),
             _ => "localhost".into(),
         },
     }
 }
 
-fn ports_html(engine: &NamedEngine, c: &ContainerSummary) -> String {
-    let mut out = String::new();
+fn ports(engine: &NamedEngine, c: &ContainerSummary) -> Vec<Port> {
+    let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for p in &c.ports {
-        let text = match p.public_port {
+        match p.public_port {
             Some(public) => {
                 // IPv4 and IPv6 bindings of one port are one link.
                 if !seen.insert((public, p.private_port)) {
@@ -77,15 +63,16 @@ fn ports_html(engine: &NamedEngine, c: &ContainerSummary) -> String {
                 } else {
                     host
                 };
-                format!(
-                    "<a href=\"http://{}:{public}/\">{public}→{}</a> ",
-                    esc(&host),
-                    p.private_port
-                )
+                out.push(Port {
+                    href: Some(format!("http://{host}:{public}/")),
+                    text: format!("{public}→{}", p.private_port),
+                });
             }
-            None => format!("{}/{} ", p.private_port, esc(&p.protocol)),
-        };
-        out.push_str(&text);
+            None => out.push(Port {
+                href: None,
+                text: format!("{}/{}", p.private_port, p.protocol),
+            }),
+        }
     }
     out
 }
@@ -94,16 +81,37 @@ fn container_href(engine: &str, name: &str) -> String {
     format!("/e/{}/containers/{}", url(engine), url(name))
 }
 
+fn container_links(engine: &str, names: &[String]) -> Vec<Link> {
+    names
+        .iter()
+        .map(|n| Link {
+            href: container_href(engine, n),
+            text: n.clone(),
+        })
+        .collect()
+}
+
 fn engine_error(name: &str, err: &dyn std::fmt::Display) -> String {
-    format!(
-        "<p class=err>engine {}: {}</p>",
-        esc(name),
-        esc(&err.to_string())
-    )
+    format!("engine {name}: {err}")
 }
 
 pub(crate) fn not_found(what: &str) -> Response {
-    (StatusCode::NOT_FOUND, Html(format!("<p>{}</p>", esc(what)))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        render(&MessagePage::error("Not found", what)),
+    )
+        .into_response()
+}
+
+fn bad_gateway(engine: &str, err: &dyn std::fmt::Display) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        render(&MessagePage::error(
+            "Engine error",
+            engine_error(engine, err),
+        )),
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------------------------- overview
@@ -111,75 +119,67 @@ pub(crate) fn not_found(what: &str) -> Response {
 pub(crate) async fn overview(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
+) -> Response {
     let inventories = join_all(state.engines.iter().map(|e| state.inventory(&e.name))).await;
-    let mut body = String::from("<div data-live class=cards>");
-    for (e, inv) in state.engines.iter().zip(inventories) {
-        let _ = write!(
-            body,
-            "<section class=card><h2>{} <small class=muted>{}</small></h2>",
-            esc(&e.name),
-            esc(&e.engine.address().to_string())
-        );
-        match inv {
-            Ok(inv) => overview_card(&mut body, &state, e, &inv),
-            Err(err) => body.push_str(&engine_error(&e.name, &err)),
-        }
-        body.push_str("</section>");
-    }
-    body.push_str("</div>");
-    page("Overview", shown(&state, &who), &body)
+    let cards = state
+        .engines
+        .iter()
+        .zip(inventories)
+        .map(|(e, inv)| EngineCard {
+            name: e.name.clone(),
+            address: e.engine.address().to_string(),
+            info: inv
+                .map(|inv| engine_facts(&state, e, &inv))
+                .map_err(|err| engine_error(&e.name, &err)),
+        })
+        .collect();
+    render(&OverviewPage {
+        title: "Overview".into(),
+        user: user(&state, &who),
+        cards,
+    })
 }
 
-fn overview_card(body: &mut String, state: &AppState, e: &NamedEngine, inv: &Inventory) {
+fn engine_facts(state: &AppState, e: &NamedEngine, inv: &Inventory) -> EngineFacts {
     let running = inv
         .containers
         .iter()
         .filter(|c| c.state.is_running())
         .count();
-    let total_size: i64 = inv.images.iter().map(|i| i.size).sum();
-    let _ = write!(
-        body,
-        "<dl><dt>Docker</dt><dd>{}</dd><dt>API</dt><dd>{}</dd>\
-         <dt>Containers</dt><dd><a href=\"/containers?engine={}\">{} running, {} stopped</a></dd>\
-         <dt>Images</dt><dd><a href=/images>{}</a>, {}</dd>\
-         <dt>Networks</dt><dd><a href=/networks>{}</a></dd>\
-         <dt>Volumes</dt><dd><a href=/volumes>{}</a></dd></dl><h3>Recent events</h3>",
-        esc(&inv.info.version),
-        esc(&inv.info.api_version),
-        url(&e.name),
+    let events = state
+        .recent_events(&e.name)
+        .into_iter()
+        .map(|ev| {
+            let name = if ev.event.name.is_empty() {
+                ev.event.id.get(..12).unwrap_or(&ev.event.id)
+            } else {
+                &ev.event.name
+            };
+            format!("{} {} {}", ev.event.kind, ev.event.action, name)
+        })
+        .collect();
+    EngineFacts {
+        version: inv.info.version.clone(),
+        api_version: inv.info.api_version.clone(),
+        containers_href: format!("/containers?engine={}", url(&e.name)),
         running,
-        inv.containers.len() - running,
-        inv.images.len(),
-        size(total_size),
-        inv.networks.len(),
-        inv.volumes.len(),
-    );
-    let events = state.recent_events(&e.name);
-    if events.is_empty() {
-        body.push_str("<p class=muted>none since the dashboard started</p>");
-    } else {
-        body.push_str("<ul>");
-        for ev in events {
-            let _ = write!(
-                body,
-                "<li>{} {} {}</li>",
-                esc(&ev.event.kind),
-                esc(&ev.event.action),
-                esc(if ev.event.name.is_empty() {
-                    ev.event.id.get(..12).unwrap_or(&ev.event.id)
-                } else {
-                    &ev.event.name
-                })
-            );
-        }
-        body.push_str("</ul>");
+        stopped: inv.containers.len() - running,
+        images: inv.images.len(),
+        images_size: size(inv.images.iter().map(|i| i.size).sum()),
+        networks: inv.networks.len(),
+        volumes: inv.volumes.len(),
+        events,
     }
 }
 
 /// The identity to show in the header: none on an open dashboard.
 pub(crate) fn shown<'a>(state: &AppState, who: &'a Identity) -> Option<&'a Identity> {
     (!state.auth.is_open()).then_some(who)
+}
+
+/// The header's user, as [`shown`] decides.
+pub(crate) fn user(state: &AppState, who: &Identity) -> Option<User> {
+    User::of(shown(state, who))
 }
 
 // -------------------------------------------------------------------------------- containers
@@ -200,7 +200,7 @@ pub(crate) struct ListQuery {
 async fn all_containers(
     state: &AppState,
     query: &ListQuery,
-) -> (Vec<(usize, ContainerSummary)>, String) {
+) -> (Vec<(usize, ContainerSummary)>, Vec<String>) {
     let lists = join_all(state.engines.iter().map(|e| async {
         if !query.engine.is_empty() && query.engine != e.name {
             return Ok(Vec::new());
@@ -209,7 +209,7 @@ async fn all_containers(
     }))
     .await;
     let mut rows = Vec::new();
-    let mut errors = String::new();
+    let mut errors = Vec::new();
     let needle = query.q.to_lowercase();
     for (i, list) in lists.into_iter().enumerate() {
         match list {
@@ -224,7 +224,7 @@ async fn all_containers(
                     })
                     .map(|c| (i, c)),
             ),
-            Err(err) => errors.push_str(&engine_error(&state.engines[i].name, &err)),
+            Err(err) => errors.push(engine_error(&state.engines[i].name, &err)),
         }
     }
     match query.sort.as_str() {
@@ -241,103 +241,84 @@ async fn all_containers(
     (rows, errors)
 }
 
+const STATES: [&str; 7] = [
+    "",
+    "running",
+    "created",
+    "exited",
+    "paused",
+    "restarting",
+    "dead",
+];
+
 pub(crate) async fn containers(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
     Query(query): Query<ListQuery>,
-) -> Html<String> {
+) -> Response {
     let (rows, errors) = all_containers(&state, &query).await;
-    let mut body = String::with_capacity(200 * rows.len() + 2048);
-    let _ = write!(
-        body,
-        "<form method=get><select name=engine><option value=\"\">all engines</option>{}</select> \
-         <input name=q placeholder=filter value=\"{}\"> <select name=state>{}</select> \
-         <input type=hidden name=sort value=\"{}\"><button>filter</button></form>",
-        state
-            .engines
-            .iter()
-            .map(|e| format!(
-                "<option{}>{}</option>",
-                if e.name == query.engine {
-                    " selected"
-                } else {
-                    ""
-                },
-                esc(&e.name)
-            ))
-            .collect::<String>(),
-        esc(&query.q),
-        [
-            "",
-            "running",
-            "created",
-            "exited",
-            "paused",
-            "restarting",
-            "dead"
-        ]
-        .iter()
-        .map(|s| format!(
-            "<option value=\"{s}\"{}>{}</option>",
-            if *s == query.state { " selected" } else { "" },
-            if s.is_empty() { "any state" } else { s }
-        ))
-        .collect::<String>(),
-        esc(&query.sort),
-    );
-    let sort_link = |key: &str, label: &str| {
+    let sort_link = |key: &str| {
         format!(
-            "<th><a href=\"?engine={}&amp;q={}&amp;state={}&amp;sort={key}\">{label}</a></th>",
+            "?engine={}&q={}&state={}&sort={key}",
             url(&query.engine),
             url(&query.q),
             url(&query.state)
         )
     };
-    let _ = write!(
-        body,
-        "<div data-live>{errors}<p>{} containers</p><table id=containers><thead><tr>{}<th>engine</th>{}\
-         <th>service</th><th>colour</th>{}{}<th>health</th><th>ports</th>{}</tr></thead><tbody>",
-        rows.len(),
-        sort_link("name", "name"),
-        sort_link("project", "project"),
-        sort_link("image", "image"),
-        sort_link("state", "state"),
-        sort_link("created", "created"),
-    );
-    for (i, c) in &rows {
-        let e = &state.engines[*i];
-        let st = state_name(c.state);
-        let _ = write!(
-            body,
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=c-{}>{}</td>\
-             <td>{}</td><td class=s-{st}>{st}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            container_href(&e.name, &c.name),
-            esc(&c.name),
-            esc(&e.name),
-            esc(&c.project),
-            esc(&c.service),
-            esc(&c.color),
-            esc(&c.color),
-            esc(&c.image),
-            health_name(c.health),
-            ports_html(e, c),
-            ago(c.created),
-        );
-    }
-    body.push_str("</tbody></table></div>");
-    page("Containers", shown(&state, &who), &body)
-}
-
-/// A container's masker: its secret-named environment and labels.
-fn masker_of(d: &ContainerDetail) -> Masker {
-    Masker::from_pairs(
-        d.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(
-            d.summary
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        ),
-    )
+    let rows = rows
+        .iter()
+        .map(|(i, c)| {
+            let e = &state.engines[*i];
+            ContainerRow {
+                href: container_href(&e.name, &c.name),
+                name: c.name.clone(),
+                engine: e.name.clone(),
+                project: c.project.clone(),
+                service: c.service.clone(),
+                colour: c.color.clone(),
+                colour_class: colour_class(&c.color),
+                image: c.image.clone(),
+                state: state_name(c.state),
+                state_class: state_class(c.state),
+                health: health_name(c.health),
+                health_class: health_class(c.health),
+                ports: ports(e, c),
+                created: ago(c.created),
+            }
+        })
+        .collect();
+    render(&ContainersPage {
+        title: "Containers".into(),
+        user: user(&state, &who),
+        engines: state
+            .engines
+            .iter()
+            .map(|e| Choice {
+                value: e.name.clone(),
+                label: e.name.clone(),
+                selected: e.name == query.engine,
+            })
+            .collect(),
+        q: query.q.clone(),
+        states: STATES
+            .iter()
+            .map(|s| Choice {
+                value: s.to_string(),
+                label: if s.is_empty() { "any state" } else { s }.to_string(),
+                selected: *s == query.state,
+            })
+            .collect(),
+        sort: query.sort.clone(),
+        sort_links: [
+            sort_link("name"),
+            sort_link("project"),
+            sort_link("image"),
+            sort_link("state"),
+            sort_link("created"),
+        ],
+        errors,
+        rows,
+    })
 }
 
 /// The last lines of a container's output, masked; stops after two seconds so a page never
@@ -359,15 +340,13 @@ async fn recent_logs(e: &NamedEngine, d: &ContainerDetail, masker: &Masker) -> S
                             out.push('\n');
                         }
                         Err(err) => {
-                            let _ = writeln!(out, "[hoist: {err}]");
+                            out.push_str(&format!("[hoist: {err}]\n"));
                             break;
                         }
                     }
                 }
             }
-            Err(err) => {
-                let _ = writeln!(out, "[hoist: {err}]");
-            }
+            Err(err) => out.push_str(&format!("[hoist: {err}]\n")),
         }
         out
     };
@@ -387,9 +366,7 @@ async fn find_container(
     match e.engine.container_detail(id).await {
         Ok(Some(d)) => Ok((e.clone(), d)),
         Ok(None) => Err(not_found("no such container")),
-        Err(err) => {
-            Err((StatusCode::BAD_GATEWAY, Html(engine_error(engine, &err))).into_response())
-        }
+        Err(err) => Err(bad_gateway(engine, &err)),
     }
 }
 
@@ -402,109 +379,64 @@ pub(crate) async fn container(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let m = masker_of(&d);
+    let m = mask::of_container(&d);
     let c = &d.summary;
-    let st = state_name(c.state);
-    let mut body = String::new();
-    if !state.read_only {
-        let base = container_href(&e.name, &c.name);
-        body.push_str("<p>");
-        for action in ["start", "stop", "restart", "remove"] {
-            let _ = write!(
-                body,
-                "<form class=inline method=post action=\"{base}/{action}\">\
-                 <input type=hidden name=csrf value=\"{}\"><button>{action}</button></form> ",
-                esc(&who.csrf)
-            );
-        }
-        body.push_str("</p>");
-    }
-    let project_link = if c.project.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<a href=\"/e/{}/projects/{}\">{}</a>",
-            url(&e.name),
-            url(&c.project),
-            esc(&c.project)
-        )
+    let pairs = |list: &mut dyn Iterator<Item = (&String, &String)>| {
+        list.map(|(k, v)| (k.clone(), m.value(k, v).into_owned()))
+            .collect()
     };
-    let _ = write!(
-        body,
-        "<div data-live><dl><dt>engine</dt><dd>{}</dd><dt>id</dt><dd>{}</dd>\
-         <dt>project</dt><dd>{project_link}</dd><dt>service</dt><dd>{}</dd>\
-         <dt>colour</dt><dd class=c-{}>{}</dd><dt>image</dt><dd>{}</dd>\
-         <dt>state</dt><dd class=s-{st}>{st} {}</dd><dt>started</dt><dd>{}</dd>\
-         <dt>finished</dt><dd>{}</dd><dt>exit code</dt><dd>{}</dd>\
-         <dt>command</dt><dd><code>{}</code></dd><dt>entrypoint</dt><dd><code>{}</code></dd>\
-         <dt>working dir</dt><dd>{}</dd><dt>user</dt><dd>{}</dd><dt>restart</dt><dd>{}</dd>\
-         <dt>ports</dt><dd>{}</dd></dl></div>",
-        esc(&e.name),
-        esc(&c.id),
-        esc(&c.service),
-        esc(&c.color),
-        esc(&c.color),
-        esc(&c.image),
-        health_name(c.health),
-        esc(&d.started_at),
-        esc(&d.finished_at),
-        d.exit_code,
-        esc(&m.text(&d.command.join(" "))),
-        esc(&m.text(&d.entrypoint.join(" "))),
-        esc(&d.working_dir),
-        esc(&d.user),
-        esc(&d.restart_policy),
-        ports_html(&e, c),
-    );
-    body.push_str("<h2>Environment</h2><table>");
-    for (k, v) in &d.env {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(k),
-            esc(&m.value(k, v))
-        );
-    }
-    body.push_str("</table><h2>Labels</h2><table>");
-    for (k, v) in &c.labels {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(k),
-            esc(&m.value(k, v))
-        );
-    }
-    body.push_str("</table><h2>Mounts</h2><table><tr><th>type</th><th>source</th><th>destination</th><th>mode</th></tr>");
-    for mount in &d.mounts {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&mount.kind),
-            esc(&mount.source),
-            esc(&mount.destination),
-            if mount.read_write { "rw" } else { "ro" }
-        );
-    }
-    body.push_str(
-        "</table><h2>Networks</h2><table><tr><th>network</th><th>address</th><th>aliases</th></tr>",
-    );
-    for n in &d.endpoints {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&n.network),
-            esc(&n.ip_address),
-            esc(&n.aliases.join(", "))
-        );
-    }
     let logs = recent_logs(&e, &d, &m).await;
-    let _ = write!(
-        body,
-        "</table><h2>Logs</h2><pre id=logs data-follow=\"{}/logs/stream\">{}</pre>",
-        container_href(&e.name, &c.name),
-        esc(&logs)
-    );
-    page(&c.name, shown(&state, &who), &body).into_response()
+    render(&ContainerPage {
+        title: c.name.clone(),
+        user: user(&state, &who),
+        actions_csrf: (!state.read_only).then(|| who.csrf.clone()),
+        href: container_href(&e.name, &c.name),
+        engine: e.name.clone(),
+        id: c.id.clone(),
+        project: (!c.project.is_empty()).then(|| Link {
+            href: format!("/e/{}/projects/{}", url(&e.name), url(&c.project)),
+            text: c.project.clone(),
+        }),
+        service: c.service.clone(),
+        colour: c.color.clone(),
+        colour_class: colour_class(&c.color),
+        image: c.image.clone(),
+        state: state_name(c.state),
+        state_class: state_class(c.state),
+        health: health_name(c.health),
+        health_class: health_class(c.health),
+        started_at: d.started_at.clone(),
+        finished_at: d.finished_at.clone(),
+        exit_code: d.exit_code,
+        command: m.text(&d.command.join(" ")).into_owned(),
+        entrypoint: m.text(&d.entrypoint.join(" ")).into_owned(),
+        working_dir: d.working_dir.clone(),
+        user_name: d.user.clone(),
+        restart: d.restart_policy.clone(),
+        ports: ports(&e, c),
+        env: pairs(&mut d.env.iter().map(|(k, v)| (k, v))),
+        labels: pairs(&mut c.labels.iter()),
+        mounts: d
+            .mounts
+            .iter()
+            .map(|mt| MountRow {
+                kind: mt.kind.clone(),
+                source: m.text(&mt.source).into_owned(),
+                destination: mt.destination.clone(),
+                mode: if mt.read_write { "rw" } else { "ro" },
+            })
+            .collect(),
+        networks: d
+            .endpoints
+            .iter()
+            .map(|n| EndpointRow {
+                network: n.network.clone(),
+                address: n.ip_address.clone(),
+                aliases: n.aliases.join(", "),
+            })
+            .collect(),
+        logs,
+    })
 }
 
 /// `GET .../logs`: the last lines as plain text.
@@ -516,7 +448,7 @@ pub(crate) async fn logs_text(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let m = masker_of(&d);
+    let m = mask::of_container(&d);
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         recent_logs(&e, &d, &m).await,
@@ -592,139 +524,125 @@ async fn inventories(
     state
         .engines
         .iter()
-        .zip(all.into_iter().map(|r| r.map_err(|e| e.to_string())))
+        .zip(all.into_iter().map(|r| r.map_err(|err| err.to_string())))
         .collect()
 }
 
-fn masked_labels(labels: &BTreeMap<String, String>) -> String {
+/// Labels as `key=value` lines, masked like a container's.
+fn masked_labels(labels: &BTreeMap<String, String>) -> Vec<String> {
+    let m = Masker::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     labels
         .iter()
-        .map(|(k, v)| {
-            let v = if is_secret_name(k) { MASK } else { v.as_str() };
-            format!("{}={}", esc(k), esc(v))
-        })
-        .collect::<Vec<_>>()
-        .join("<br>")
-}
-
-fn names_links(engine: &str, names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("<a href=\"{}\">{}</a>", container_href(engine, n), esc(n)))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|(k, v)| format!("{k}={}", m.value(k, v)))
+        .collect()
 }
 
 pub(crate) async fn images(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
-    let mut body = String::from("<div data-live>");
-    for (e, inv) in inventories(&state).await {
-        let _ = write!(body, "<h2>{}</h2>", esc(&e.name));
-        let inv = match inv {
-            Ok(inv) => inv,
-            Err(err) => {
-                body.push_str(&engine_error(&e.name, &err));
-                continue;
-            }
-        };
-        body.push_str(
-            "<table><tr><th>tags</th><th>id</th><th>size</th><th>created</th><th>used by</th></tr>",
-        );
-        for i in &inv.images {
-            let short = i.id.trim_start_matches("sha256:").get(..12).unwrap_or("");
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                if i.tags.is_empty() {
-                    "<span class=muted>&lt;none&gt;</span>".to_string()
-                } else {
-                    i.tags
+) -> Response {
+    let sections = inventories(&state)
+        .await
+        .into_iter()
+        .map(|(e, inv)| Section {
+            engine: e.name.clone(),
+            rows: inv
+                .map(|inv| {
+                    inv.images
                         .iter()
-                        .map(|t| esc(t))
-                        .collect::<Vec<_>>()
-                        .join("<br>")
-                },
-                esc(short),
-                size(i.size),
-                ago(i.created),
-                names_links(&e.name, &i.used_by),
-            );
-        }
-        body.push_str("</table>");
-    }
-    body.push_str("</div>");
-    page("Images", shown(&state, &who), &body)
+                        .map(|i| ImageRow {
+                            tags: i.tags.clone(),
+                            id: i
+                                .id
+                                .trim_start_matches("sha256:")
+                                .get(..12)
+                                .unwrap_or("")
+                                .to_string(),
+                            size: size(i.size),
+                            created: ago(i.created),
+                            used_by: container_links(&e.name, &i.used_by),
+                        })
+                        .collect()
+                })
+                .map_err(|err| engine_error(&e.name, &err)),
+        })
+        .collect();
+    render(&ImagesPage {
+        title: "Images".into(),
+        user: user(&state, &who),
+        sections,
+    })
 }
 
 pub(crate) async fn networks(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
-    let mut body = String::from("<div data-live>");
-    for (e, inv) in inventories(&state).await {
-        let _ = write!(body, "<h2>{}</h2>", esc(&e.name));
-        let inv = match inv {
-            Ok(inv) => inv,
-            Err(err) => {
-                body.push_str(&engine_error(&e.name, &err));
-                continue;
-            }
-        };
-        body.push_str("<table><tr><th>name</th><th>driver</th><th>scope</th><th>subnet</th><th>containers</th><th>labels</th></tr>");
-        for n in &inv.networks {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&n.name),
-                esc(&n.driver),
-                esc(&n.scope),
-                esc(&n.subnets.join(", ")),
-                names_links(&e.name, &n.containers),
-                masked_labels(&n.labels),
-            );
-        }
-        body.push_str("</table>");
-    }
-    body.push_str("</div>");
-    page("Networks", shown(&state, &who), &body)
+) -> Response {
+    let sections = inventories(&state)
+        .await
+        .into_iter()
+        .map(|(e, inv)| Section {
+            engine: e.name.clone(),
+            rows: inv
+                .map(|inv| {
+                    inv.networks
+                        .iter()
+                        .map(|n| NetworkRow {
+                            name: n.name.clone(),
+                            driver: n.driver.clone(),
+                            scope: n.scope.clone(),
+                            subnets: n.subnets.join(", "),
+                            containers: container_links(&e.name, &n.containers),
+                            labels: masked_labels(&n.labels),
+                        })
+                        .collect()
+                })
+                .map_err(|err| engine_error(&e.name, &err)),
+        })
+        .collect();
+    render(&NetworksPage {
+        title: "Networks".into(),
+        user: user(&state, &who),
+        sections,
+    })
 }
 
 pub(crate) async fn volumes(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
-    let mut body = String::from("<div data-live>");
+) -> Response {
+    let mut sections = Vec::new();
     for (e, inv) in inventories(&state).await {
-        let _ = write!(body, "<h2>{}</h2>", esc(&e.name));
-        let inv = match inv {
-            Ok(inv) => inv,
-            Err(err) => {
-                body.push_str(&engine_error(&e.name, &err));
-                continue;
+        let rows = match inv {
+            Ok(inv) => {
+                let users = e.engine.volume_users().await.unwrap_or_default();
+                Ok(inv
+                    .volumes
+                    .iter()
+                    .map(|v| VolumeRow {
+                        name: v.name.clone(),
+                        driver: v.driver.clone(),
+                        mountpoint: v.mountpoint.clone(),
+                        used_by: container_links(
+                            &e.name,
+                            users.get(&v.name).map(Vec::as_slice).unwrap_or(&[]),
+                        ),
+                        labels: masked_labels(&v.labels),
+                    })
+                    .collect())
             }
+            Err(err) => Err(engine_error(&e.name, &err)),
         };
-        let users = e.engine.volume_users().await.unwrap_or_default();
-        body.push_str("<table><tr><th>name</th><th>driver</th><th>mountpoint</th><th>used by</th><th>labels</th></tr>");
-        for v in &inv.volumes {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&v.name),
-                esc(&v.driver),
-                esc(&v.mountpoint),
-                names_links(
-                    &e.name,
-                    users.get(&v.name).map(Vec::as_slice).unwrap_or(&[])
-                ),
-                masked_labels(&v.labels),
-            );
-        }
-        body.push_str("</table>");
+        sections.push(Section {
+            engine: e.name.clone(),
+            rows,
+        });
     }
-    body.push_str("</div>");
-    page("Volumes", shown(&state, &who), &body)
+    render(&VolumesPage {
+        title: "Volumes".into(),
+        user: user(&state, &who),
+        sections,
+    })
 }
 
 // ---------------------------------------------------------------------------------- projects
@@ -745,7 +663,7 @@ fn group_projects(list: Vec<ContainerSummary>) -> ProjectMap {
     projects
 }
 
-fn colours(containers: &[ContainerSummary]) -> String {
+fn colours(containers: &[ContainerSummary]) -> Vec<ColourTag> {
     let mut set: Vec<&str> = containers
         .iter()
         .map(|c| c.color.as_str())
@@ -753,50 +671,48 @@ fn colours(containers: &[ContainerSummary]) -> String {
         .collect();
     set.sort();
     set.dedup();
-    set.iter()
-        .map(|c| format!("<span class=c-{0}>{0}</span>", esc(c)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    set.into_iter()
+        .map(|c| ColourTag {
+            name: c.to_string(),
+            class: colour_class(c),
+        })
+        .collect()
 }
 
 pub(crate) async fn projects(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
+) -> Response {
     let lists = join_all(state.engines.iter().map(|e| state.containers(&e.name))).await;
-    let mut body = String::from(
-        "<div data-live><table><tr><th>project</th><th>engine</th><th>services</th><th>containers</th><th>colours</th></tr>",
-    );
-    let mut errors = String::new();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
     for (e, list) in state.engines.iter().zip(lists) {
         let list = match list {
             Ok(l) => l,
             Err(err) => {
-                errors.push_str(&engine_error(&e.name, &err));
+                errors.push(engine_error(&e.name, &err));
                 continue;
             }
         };
         for (name, services) in group_projects(Vec::clone(&list)) {
             let all: Vec<ContainerSummary> = services.values().flatten().cloned().collect();
-            let running = all.iter().filter(|c| c.state.is_running()).count();
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/e/{}/projects/{}\">{}</a></td><td>{}</td><td>{}</td>\
-                 <td>{running} running of {}</td><td>{}</td></tr>",
-                url(&e.name),
-                url(&name),
-                esc(&name),
-                esc(&e.name),
-                esc(&services.keys().cloned().collect::<Vec<_>>().join(", ")),
-                all.len(),
-                colours(&all),
-            );
+            rows.push(ProjectRow {
+                href: format!("/e/{}/projects/{}", url(&e.name), url(&name)),
+                engine: e.name.clone(),
+                services: services.keys().cloned().collect::<Vec<_>>().join(", "),
+                running: all.iter().filter(|c| c.state.is_running()).count(),
+                total: all.len(),
+                colours: colours(&all),
+                name,
+            });
         }
     }
-    body.push_str("</table>");
-    body.push_str(&errors);
-    body.push_str("</div>");
-    page("Projects", shown(&state, &who), &body)
+    render(&ProjectsPage {
+        title: "Projects".into(),
+        user: user(&state, &who),
+        rows,
+        errors,
+    })
 }
 
 pub(crate) async fn project(
@@ -809,48 +725,48 @@ pub(crate) async fn project(
     };
     let list = match state.containers(&e.name).await {
         Ok(l) => l,
-        Err(err) => {
-            return (StatusCode::BAD_GATEWAY, Html(engine_error(&engine, &err))).into_response();
-        }
+        Err(err) => return bad_gateway(&engine, &err),
     };
     let mut projects = group_projects(Vec::clone(&list));
     let Some(services) = projects.remove(&name) else {
         return not_found("no such project on this engine");
     };
-    let mut body = String::from(
-        "<div data-live><table><tr><th>service</th><th>colours</th><th>container</th><th>image</th><th>state</th><th>ports</th></tr>",
-    );
+    let mut rows = Vec::new();
     for (service, containers) in &services {
         for c in containers {
-            let st = state_name(c.state);
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td>\
-                 <td class=s-{st}>{st} {}</td><td>{}</td></tr>",
-                esc(service),
-                colours(std::slice::from_ref(c)),
-                container_href(&engine, &c.name),
-                esc(&c.name),
-                esc(&c.image),
-                health_name(c.health),
-                ports_html(e, c),
-            );
+            rows.push(ServiceRow {
+                service: service.clone(),
+                colour: c.color.clone(),
+                colour_class: colour_class(&c.color),
+                href: container_href(&engine, &c.name),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                state: state_name(c.state),
+                state_class: state_class(c.state),
+                health: health_name(c.health),
+                health_class: health_class(c.health),
+                ports: ports(e, c),
+            });
         }
     }
-    body.push_str("</table>");
-    body.push_str(&crate::release::rollback_forms(
-        &state, &who, e, &name, &services,
-    ));
-    body.push_str("<h2>Releases</h2>");
-    match state.history.deployments(HISTORY_ROWS) {
-        Ok(list) => {
-            let list: Vec<_> = list.into_iter().filter(|d| d.project == name).collect();
-            deployments_table(&mut body, &list);
-        }
-        Err(err) => body.push_str(&engine_error("history", &err)),
-    }
-    body.push_str("</div>");
-    page(&format!("Project {name}"), shown(&state, &who), &body).into_response()
+    let deployments = state
+        .history
+        .deployments(HISTORY_ROWS)
+        .map(|list| {
+            list.into_iter()
+                .filter(|d| d.project == name)
+                .map(deployment_row)
+                .collect()
+        })
+        .map_err(|err| engine_error("history", &err));
+    render(&ProjectPage {
+        title: format!("Project {name}"),
+        user: user(&state, &who),
+        rollbacks: crate::release::rollback_rows(&state, e, &name, &services),
+        csrf: who.csrf.clone(),
+        rows,
+        deployments,
+    })
 }
 
 // --------------------------------------------------------------------------- runs, history
@@ -859,56 +775,45 @@ fn when(ms: i64) -> String {
     ago(ms / 1000)
 }
 
-fn deployments_table(body: &mut String, list: &[crate::DeploymentRecord]) {
-    if list.is_empty() {
-        body.push_str("<p class=muted>no deployments recorded</p>");
-        return;
+fn deployment_row(d: crate::DeploymentRecord) -> DeploymentRow {
+    DeploymentRow {
+        when: when(d.at_ms),
+        colour_class: colour_class(&d.color),
+        project: d.project,
+        service: d.service,
+        target: d.target,
+        colour: d.color,
+        image: d.image,
+        status: d.status,
     }
-    body.push_str("<table><tr><th>when</th><th>project</th><th>service</th><th>target</th><th>colour</th><th>image</th><th>status</th></tr>");
-    for d in list {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=c-{}>{}</td><td>{}</td><td>{}</td></tr>",
-            when(d.at_ms),
-            esc(&d.project),
-            esc(&d.service),
-            esc(&d.target),
-            esc(&d.color),
-            esc(&d.color),
-            esc(&d.image),
-            esc(&d.status)
-        );
-    }
-    body.push_str("</table>");
 }
 
 pub(crate) async fn runs(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
-    let mut body = String::from("<div data-live>");
-    match state.history.runs(HISTORY_ROWS) {
-        Ok(runs) if runs.is_empty() => body.push_str("<p class=muted>no runs recorded</p>"),
-        Ok(runs) => {
-            body.push_str("<table><tr><th>run</th><th>project</th><th>target</th><th>status</th><th>started</th></tr>");
-            for r in runs {
-                let _ = write!(
-                    body,
-                    "<tr><td><a href=\"/runs/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    url(&r.id),
-                    esc(&r.id),
-                    esc(&r.project),
-                    esc(&r.target),
-                    esc(&r.status),
-                    when(r.started_ms)
-                );
-            }
-            body.push_str("</table>");
-        }
-        Err(err) => body.push_str(&engine_error("history", &err)),
-    }
-    body.push_str("</div>");
-    page("Pipeline runs", shown(&state, &who), &body)
+) -> Response {
+    let runs = state
+        .history
+        .runs(HISTORY_ROWS)
+        .map(|runs| {
+            runs.into_iter()
+                .map(|r| RunRow {
+                    href: format!("/runs/{}", url(&r.id)),
+                    status_class: status_class(&r.status),
+                    started: when(r.started_ms),
+                    id: r.id,
+                    project: r.project,
+                    target: r.target,
+                    status: r.status,
+                })
+                .collect()
+        })
+        .map_err(|err| engine_error("history", &err));
+    render(&RunsPage {
+        title: "Pipeline runs".into(),
+        user: user(&state, &who),
+        runs,
+    })
 }
 
 pub(crate) async fn run(
@@ -923,71 +828,65 @@ pub(crate) async fn run(
             return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
         }
     };
-    // A run in progress is polled by the script (and by a plain refresh without it), so its
-    // checklist fills in live.
-    let poll = if run.finished_ms.is_none() && run.status == "running" {
-        " data-poll"
-    } else {
-        ""
-    };
-    let mut body = format!(
-        "<div data-live{poll}><p>{} on {}: <b>{}</b></p><table><tr><th>step</th><th>status</th><th>took</th><th></th></tr>",
-        esc(&run.project),
-        esc(&run.target),
-        esc(&run.status)
-    );
-    for s in &run.steps {
-        let took = s.seconds.map(|t| format!("{t:.1} s")).unwrap_or_default();
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td class=s-{}>{}</td><td>{took}</td><td>{}</td></tr>{}",
-            esc(&s.name),
-            esc(&s.status),
-            esc(&s.status),
-            esc(&s.detail),
-            if s.output.is_empty() {
-                String::new()
-            } else {
-                format!("<tr><td colspan=4><pre>{}</pre></td></tr>", esc(&s.output))
-            }
-        );
-    }
-    body.push_str("</table></div>");
-    page(&format!("Run {id}"), shown(&state, &who), &body).into_response()
+    // What the pipeline recorded is masked there already; a store written before it masked, or
+    // by another writer, is masked here too (URL passwords: the names are not known here).
+    let text = |t: &str| mask::mask_url_passwords(t).into_owned();
+    render(&RunPage {
+        title: format!("Run {id}"),
+        user: user(&state, &who),
+        // A run in progress is polled by the script (and by a plain refresh without it), so
+        // its checklist fills in live.
+        poll: run.finished_ms.is_none() && run.status == "running",
+        project: run.project,
+        target: run.target,
+        status_class: status_class(&run.status),
+        status: run.status,
+        steps: run
+            .steps
+            .iter()
+            .map(|s| StepRow {
+                name: s.name.clone(),
+                status: s.status.clone(),
+                status_class: status_class(&s.status),
+                took: s.seconds.map(|t| format!("{t:.1} s")).unwrap_or_default(),
+                detail: text(&s.detail),
+                output: text(&s.output),
+            })
+            .collect(),
+    })
 }
 
 pub(crate) async fn history(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-) -> Html<String> {
-    let mut body = String::from("<div data-live><h2>Deployments</h2>");
-    match state.history.deployments(HISTORY_ROWS) {
-        Ok(list) => deployments_table(&mut body, &list),
-        Err(err) => body.push_str(&engine_error("history", &err)),
-    }
-    body.push_str("<h2>Dashboard actions</h2>");
-    match state.history.actions(HISTORY_ROWS) {
-        Ok(list) if list.is_empty() => body.push_str("<p class=muted>no actions recorded</p>"),
-        Ok(list) => {
-            body.push_str("<table><tr><th>when</th><th>who</th><th>engine</th><th>action</th><th>target</th><th>outcome</th></tr>");
-            for a in list {
-                let _ = write!(
-                    body,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    when(a.at_ms),
-                    esc(&a.who),
-                    esc(&a.engine),
-                    esc(&a.action),
-                    esc(&a.target),
-                    esc(&a.outcome)
-                );
-            }
-            body.push_str("</table>");
-        }
-        Err(err) => body.push_str(&engine_error("history", &err)),
-    }
-    body.push_str("</div>");
-    page("History", shown(&state, &who), &body)
+) -> Response {
+    let deployments = state
+        .history
+        .deployments(HISTORY_ROWS)
+        .map(|list| list.into_iter().map(deployment_row).collect())
+        .map_err(|err| engine_error("history", &err));
+    let actions = state
+        .history
+        .actions(HISTORY_ROWS)
+        .map(|list| {
+            list.into_iter()
+                .map(|a| ActionRow {
+                    when: when(a.at_ms),
+                    who: a.who,
+                    engine: a.engine,
+                    action: a.action,
+                    target: a.target,
+                    outcome: a.outcome,
+                })
+                .collect()
+        })
+        .map_err(|err| engine_error("history", &err));
+    render(&HistoryPage {
+        title: "History".into(),
+        user: user(&state, &who),
+        deployments,
+        actions,
+    })
 }
 
 // ------------------------------------------------------------------------------------ login
@@ -1000,17 +899,15 @@ pub(crate) async fn login_form(State(state): State<AppState>) -> Response {
 }
 
 fn login_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "{}<form method=post action=/login><p><label>name <input name=name autocomplete=username></label></p>\
-         <p><label>token <input type=password name=token autocomplete=current-password></label></p>\
-         <p><button>log in</button></p></form>",
-        if message.is_empty() {
-            String::new()
-        } else {
-            format!("<p class=err>{}</p>", esc(message))
-        }
-    );
-    (status, page("Log in", None, &body)).into_response()
+    (
+        status,
+        render(&LoginPage {
+            title: "Log in".into(),
+            user: None,
+            message: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -1111,11 +1008,11 @@ pub(crate) struct ApiContainer {
     container: ContainerSummary,
 }
 
+/// A summary's labels masked (secret names, and URL passwords in any value).
 fn mask_summary(mut c: ContainerSummary) -> ContainerSummary {
+    let m = Masker::from_pairs(c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for (k, v) in c.labels.iter_mut() {
-        if is_secret_name(k) {
-            *v = MASK.to_string();
-        }
+        *v = m.value(k, v).into_owned();
     }
     c
 }
@@ -1143,7 +1040,7 @@ pub(crate) async fn api_container(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let m = masker_of(&d);
+    let m = mask::of_container(&d);
     for (k, v) in d.env.iter_mut() {
         *v = m.value(k, v).into_owned();
     }

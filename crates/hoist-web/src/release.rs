@@ -5,7 +5,6 @@
 //! and when like every other action.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use axum::Extension;
@@ -20,8 +19,8 @@ use hoist_pipeline::release::{Place, ReleaseOptions, ReleaseRunError, deploy_pro
 
 use crate::audit;
 use crate::auth::Identity;
-use crate::html::{esc, page, url};
-use crate::pages::{ActionForm, not_found, refused, shown};
+use crate::html::{Colour, Kind, RollbackPage, RollbackRow, render, url};
+use crate::pages::{ActionForm, not_found, refused, user};
 use crate::{AppState, NamedEngine};
 
 /// The targets of one `hoist.yml` the dashboard shows, and what a release there needs.
@@ -48,69 +47,59 @@ impl Releases {
     }
 }
 
-/// The rollback forms of a project page: one per service that has both colours, when the engine
-/// is a target of the dashboard's `hoist.yml` and deploys this project. Empty otherwise (and
-/// when read-only).
-pub(crate) fn rollback_forms(
+/// The services of a project page that can be rolled back: those with both colours, when the
+/// engine is a target of the dashboard's `hoist.yml` and deploys this project. None otherwise
+/// (and when read-only).
+pub(crate) fn rollback_rows(
     state: &AppState,
-    who: &Identity,
     engine: &NamedEngine,
     project: &str,
     services: &BTreeMap<String, Vec<ContainerSummary>>,
-) -> String {
+) -> Vec<RollbackRow> {
     let Some(releases) = state.releases.get() else {
-        return String::new();
+        return Vec::new();
     };
     if state.read_only || releases.place(&engine.name).is_none() {
-        return String::new();
+        return Vec::new();
     }
-    let coloured: Vec<(&String, String, String)> = services
+    let coloured: Vec<RollbackRow> = services
         .iter()
         .filter_map(|(service, containers)| {
-            let has = |colour: &str| containers.iter().any(|c| c.color == colour);
-            if !has("blue") || !has("green") {
+            let has = |colour: Colour| containers.iter().any(|c| c.color == colour.name());
+            if !has(Colour::Blue) || !has(Colour::Green) {
                 return None;
             }
-            let running = |colour: &str| {
+            let running = |colour: Colour| {
                 containers
                     .iter()
-                    .any(|c| c.color == colour && c.state.is_running())
+                    .any(|c| c.color == colour.name() && c.state.is_running())
             };
-            let (live, previous) = match (running("blue"), running("green")) {
-                (true, false) => ("blue", "green"),
-                (false, true) => ("green", "blue"),
+            let (live, previous) = match (running(Colour::Blue), running(Colour::Green)) {
+                (true, false) => (Colour::Blue, Colour::Green),
+                (false, true) => (Colour::Green, Colour::Blue),
                 _ => return None,
             };
-            Some((service, live.to_string(), previous.to_string()))
+            Some(RollbackRow {
+                service: service.clone(),
+                live,
+                previous,
+                action: format!(
+                    "/e/{}/projects/{}/services/{}/rollback",
+                    url(&engine.name),
+                    url(project),
+                    url(service)
+                ),
+            })
         })
         .collect();
     if coloured.is_empty() {
-        return String::new();
+        return coloured;
     }
     // Only the project hoist.yml deploys: a rollback acts on that project's containers.
     match deploy_project(&releases.file, releases.environment.clone()) {
-        Ok(spec) if spec.name == project => {}
-        _ => return String::new(),
+        Ok(spec) if spec.name == project => coloured,
+        _ => Vec::new(),
     }
-    let mut out = String::from(
-        "<h2>Roll back</h2><table><tr><th>service</th><th>running</th><th>stopped</th><th></th></tr>",
-    );
-    for (service, live, previous) in coloured {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td class=c-{live}>{live}</td><td class=c-{previous}>{previous}</td>\
-             <td><form class=inline method=post action=\"/e/{}/projects/{}/services/{}/rollback\">\
-             <input type=hidden name=csrf value=\"{}\"><button>roll back to {previous}</button>\
-             </form></td></tr>",
-            esc(service),
-            url(&engine.name),
-            url(project),
-            url(service),
-            esc(&who.csrf),
-        );
-    }
-    out.push_str("</table>");
-    out
 }
 
 /// `POST /e/{engine}/projects/{project}/services/{service}/rollback`: refused when read-only
@@ -192,37 +181,22 @@ pub(crate) async fn rollback(
         Err(ReleaseRunError::Release(_)) => StatusCode::BAD_GATEWAY,
         Err(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    let mut body = format!(
-        "<p class={}>{}</p>",
-        if result.is_ok() { "ok" } else { "err" },
-        esc(&outcome)
-    );
-    if let Ok(o) = &result {
-        body.push_str("<table><tr><th>step</th><th>took</th></tr>");
-        for (step, took) in &o.steps {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{:.1} s</td></tr>",
-                esc(step),
-                took.as_secs_f64()
-            );
-        }
-        body.push_str("</table>");
-    }
-    let _ = write!(
-        body,
-        "<p><a href=\"/e/{}/projects/{}\">back to {}</a> · <a href=/history>history</a></p>",
-        url(&engine),
-        url(&project),
-        esc(&project)
-    );
-    (
-        status,
-        page(
-            &format!("Roll back {project}/{service}"),
-            shown(&state, &who),
-            &body,
-        ),
-    )
-        .into_response()
+    let steps = match &result {
+        Ok(o) => o
+            .steps
+            .iter()
+            .map(|(step, took)| (step.to_string(), format!("{:.1} s", took.as_secs_f64())))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let page = RollbackPage {
+        title: format!("Roll back {project}/{service}"),
+        user: user(&state, &who),
+        kind: if result.is_ok() { Kind::Ok } else { Kind::Err },
+        outcome,
+        steps,
+        project_href: format!("/e/{}/projects/{}", url(&engine), url(&project)),
+        project,
+    };
+    (status, render(&page)).into_response()
 }

@@ -240,12 +240,20 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-const SECRETS: [(&str, &str); 4] = [
+const SECRETS: [(&str, &str); 9] = [
     ("DB_PASSWORD", "pw-Zq81-hunter"),
     ("AWS_SECRET_ACCESS_KEY", "sk-Lq93-abcdef"),
     ("GITHUB_TOKEN", "ghp-Tt42-zzzz"),
     ("API_KEY", "key-Kk77-yyyy"),
+    ("ADMIN_PWD", "pwd-Aa11-xxxx"),
+    ("SENTRY_DSN", "dsn-Bb22-xxxx"),
+    ("SESSION_COOKIE", "ck-Cc33-xxxx"),
+    ("USER_SESSION", "ss-Dd44-xxxx"),
+    ("TLS_CERT", "crt-Ee55-xxxx"),
 ];
+
+/// A URL whose password is masked whatever the variable's name.
+const URL_PASSWORD: &str = "url-Ff66-pass";
 
 #[tokio::test]
 async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audited() {
@@ -272,6 +280,10 @@ async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audi
         args.push("-e".into());
         args.push(format!("{k}={v}"));
     }
+    args.push("-e".into());
+    args.push(format!(
+        "DATABASE_URL=postgres://app:{URL_PASSWORD}@db/books"
+    ));
     args.extend(
         [
             "-e",
@@ -280,7 +292,8 @@ async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audi
             "sh",
             "-c",
             // The secrets reach the log and the command line too: both must be scrubbed.
-            "echo start $DB_PASSWORD $GITHUB_TOKEN; echo arg sk-Lq93-abcdef; sleep 300",
+            "echo start $DB_PASSWORD $GITHUB_TOKEN; echo db $DATABASE_URL $SENTRY_DSN; \
+             echo arg sk-Lq93-abcdef; sleep 300",
         ]
         .map(String::from),
     );
@@ -322,7 +335,7 @@ async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audi
     let all_secrets: Vec<&str> = SECRETS
         .iter()
         .map(|(_, v)| *v)
-        .chain(["label-Ss55-vvvv"])
+        .chain(["label-Ss55-vvvv", URL_PASSWORD])
         .collect();
     for path in &pages {
         let r = call(&s, get(path, None)).await;
@@ -340,6 +353,14 @@ async fn secrets_are_masked_on_every_page_and_json_endpoint_and_actions_are_audi
     assert!(
         detail.contains("start ••••••"),
         "the log line is shown, masked"
+    );
+    assert!(
+        detail.contains("db postgres://app:••••••@db/books ••••••"),
+        "a URL's password and the DSN are masked in the log"
+    );
+    assert!(
+        detail.contains("postgres://app:••••••@db/books"),
+        "the URL is shown with its password masked"
     );
     assert!(detail.contains("c-blue"), "the colour is shown");
     let list = call(&s, get(&format!("/containers?q={}", project.name), None))

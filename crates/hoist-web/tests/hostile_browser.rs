@@ -1,0 +1,309 @@
+//! What a person's browser does with hostile values: a real headless Chromium (Debian's
+//! `chromium` through `chromium-driver`) opens every page of the dashboard over a world whose
+//! labels, environment, log lines, network and volume labels, image LABEL, pipeline output and
+//! audit log are hostile markup, and also watches the live parts (the container list re-rendered
+//! on an engine event, the log view fed by server-sent events). No payload runs
+//! (`window.__pwned` stays unset, the title stays hoist's) and none adds an element or an
+//! attribute: the DOM is searched for what the payloads would create.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{HOSTILE, World};
+use fantoccini::{Client, ClientBuilder};
+
+/// A child process killed (by its own PID) when the test ends, also on panic.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+/// Everything on the page a payload could have made: event-handler attributes, script other
+/// than the dashboard's, elements no page has (img, svg, iframe, textarea, object), and
+/// `javascript:` URLs; with whether a payload ran and whether the payload is shown as text.
+const DOM_CHECK: &str = r#"
+var bad = [];
+document.querySelectorAll('*').forEach(function (el) {
+  for (var i = 0; i < el.attributes.length; i++) {
+    var a = el.attributes[i];
+    if (/^on/i.test(a.name)) bad.push(el.tagName + ' ' + a.name);
+    if (/^(href|src|action|formaction)$/i.test(a.name) && /^\s*javascript:/i.test(a.value)) {
+      bad.push(el.tagName + ' ' + a.name + '=' + a.value);
+    }
+  }
+  var tag = el.tagName.toLowerCase();
+  if (tag === 'script' && el.getAttribute('src') !== '/assets/app.js') bad.push('script');
+  if (['img', 'svg', 'iframe', 'textarea', 'object', 'embed'].indexOf(tag) >= 0) bad.push(tag);
+});
+return {
+  pwned: window.__pwned === undefined ? null : String(window.__pwned),
+  title: document.title,
+  body: document.body ? document.body.innerText.slice(0, 400) : '',
+  bad: bad,
+  shown: document.body.textContent.indexOf("<script>window.__pwned=1") >= 0
+};
+"#;
+
+/// Opens `url` until the page and its script loaded: Chromium aborts loads (the page's or the
+/// script's) when the host's interfaces change, and other tests create Docker networks.
+async fn visit(browser: &Client, url: &str) {
+    for _ in 0..60 {
+        browser.goto(url).await.unwrap();
+        // A page whose script load was aborted is not kept live.
+        let live = browser
+            .execute(
+                "return document.documentElement.classList.contains('live');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if live == serde_json::json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{url}: the page or its script failed to load for 30 s");
+}
+
+/// Checks the current page; returns whether the payload is shown on it as text.
+async fn check(browser: &Client, what: &str) -> bool {
+    let r = browser.execute(DOM_CHECK, vec![]).await.unwrap();
+    assert_eq!(r["pwned"], serde_json::Value::Null, "{what}: a payload ran");
+    assert!(
+        r["title"].as_str().unwrap().ends_with("· hoist"),
+        "{what}: the title became {}; the page: {}",
+        r["title"],
+        r["body"]
+    );
+    assert_eq!(
+        r["bad"],
+        serde_json::json!([]),
+        "{what}: injected elements or attributes"
+    );
+    r["shown"] == serde_json::json!(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_markup_stays_inert_on_every_page_and_in_live_updates() {
+    let Some(engine) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let world = World::new(engine, "ui-hostile-browser").await;
+    let state = world.state();
+    state.spawn_event_pumps();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hoist_web::serve(listener, state.clone(), None, async {
+        let _ = stopped.await;
+    }));
+
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium-driver)"),
+    );
+    wait_listening(driver_port);
+    let profile = world.dir.join("chromium-profile");
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1000", "--disable-features=BackForwardCache",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("an object literal")
+    };
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a WebDriver session");
+
+    // An audited action whose target is hostile markup, from the browser's own session.
+    let c = format!("/e/cd/containers/{}", world.container);
+    visit(&browser, &format!("{base}{c}")).await;
+    browser
+        .execute(
+            "var f = document.querySelector('form.inline'); \
+             f.setAttribute('action', arguments[0]); f.submit(); return null;",
+            vec![serde_json::json!(world.hostile_action())],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Every page, and a mouse over every cell, where an injected handler would fire.
+    let mut shown_on = Vec::new();
+    for path in world.pages() {
+        visit(&browser, &format!("{base}{path}")).await;
+        browser
+            .execute(
+                "document.querySelectorAll('td, dd, li, a, span, pre, h2').forEach(function (el) { \
+                   el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); }); return null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if check(&browser, &path).await {
+            shown_on.push(path);
+        }
+    }
+    for path in [
+        "/containers".to_string(),
+        c.clone(),
+        "/networks".into(),
+        "/volumes".into(),
+        "/projects".into(),
+        format!("/e/cd/projects/{}", world.project.name),
+        format!("/runs/{}", world.run_id),
+        "/history".into(),
+    ] {
+        assert!(
+            shown_on.contains(&path),
+            "{path} does not show the payload as text"
+        );
+    }
+
+    // The log view, fed by the live stream: the hostile lines arrive as text.
+    visit(&browser, &format!("{base}{c}")).await;
+    browser
+        .execute(
+            "document.getElementById('logs').textContent = ''; return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // Generous: other tests' Docker networks make Chromium drop streams, which then reconnect.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut logs = String::new();
+    while Instant::now() < deadline {
+        let v = browser
+            .execute(
+                "return document.getElementById('logs').textContent;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        logs = v.as_str().unwrap_or_default().to_string();
+        if logs.contains(HOSTILE) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if !logs.contains(HOSTILE) {
+        let diag = browser
+            .execute_async(
+                "var done = arguments[arguments.length - 1]; var el = document.getElementById('logs'); \
+                 var url = el.getAttribute('data-follow'); \
+                 fetch(url).then(function (r) { var rd = r.body.getReader(); \
+                   return rd.read().then(function (c) { done(url + ' ' + r.status + ' ' + new TextDecoder().decode(c.value).slice(0, 300)); }); }) \
+                 .catch(function (e) { done(url + ' failed: ' + e); });",
+                vec![],
+            )
+            .await;
+        panic!("the live log view: {logs:?}; the stream: {diag:?}");
+    }
+    assert!(
+        !logs.contains(common::SECRET),
+        "the live log view shows the secret"
+    );
+    check(&browser, "the live log view").await;
+
+    // The container list, re-rendered from the server when the engine reports a new hostile
+    // container: no reload, and still inert.
+    visit(
+        &browser,
+        &format!("{base}/containers?q={}", world.project.name),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser
+        .execute(
+            "window.__sameDocument = 'yes'; window.__events = 0; \
+             new EventSource('/events').addEventListener('engine', function () { window.__events++; }); \
+             return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let second = format!("{}-web-2", world.project.name);
+    World::container(
+        &world.project,
+        &second,
+        &world.image,
+        &format!("{}-net", world.project.name),
+    );
+    let started = Instant::now();
+    loop {
+        let seen = browser
+            .execute(
+                "return document.getElementById('containers').textContent.includes(arguments[0]);",
+                vec![serde_json::json!(second)],
+            )
+            .await
+            .unwrap();
+        if seen == serde_json::json!(true) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let diag = browser
+                .execute_async(
+                    "var done = arguments[arguments.length - 1]; \
+                     fetch(location.href).then(function (r) { return r.text(); }) \
+                     .then(function (t) { done({rendered: t.indexOf(arguments[0]) >= 0, events: window.__events}); }) \
+                     .catch(function (e) { done('fetch failed: ' + e); });",
+                    vec![serde_json::json!(second)],
+                )
+                .await;
+            panic!("the second container never appeared: {diag:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let same = browser
+        .execute("return window.__sameDocument || null;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, serde_json::json!("yes"), "the page was reloaded");
+    assert!(check(&browser, "the live container list").await);
+
+    browser.close().await.unwrap();
+    let _ = stop.send(());
+    let _ = server.await;
+}
