@@ -767,8 +767,9 @@ async fn a_history_that_becomes_unwritable_mid_run_is_a_warning_in_the_runs_outp
     let Some(s) = Scenario::new("pipe-hist").await else {
         return;
     };
+    // Long enough for the status poll below to see the step running on a busy machine.
     s.write(&Steps {
-        package: "command: sleep 2",
+        package: "command: sleep 8",
         ..Steps::default()
     });
     let child = s
