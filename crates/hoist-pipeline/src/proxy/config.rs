@@ -36,7 +36,8 @@ pub struct Route {
     pub matcher: Match,
     pub upstream: String,
     /// Extra nginx directives inside the route's `location`, without the trailing `;`
-    /// (`proxy_read_timeout 5s`). nginx checks them, so a wrong one is rejected by `nginx -t`.
+    /// (`proxy_read_timeout 5s`). [`check_directive`] keeps each one a simple directive (no
+    /// nginx syntax in its words); nginx checks the rest, so a wrong one is rejected by `nginx -t`.
     #[serde(default)]
     pub directives: Vec<String>,
 }
