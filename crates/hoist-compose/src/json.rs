@@ -242,8 +242,9 @@ impl<K: IntoKey> FromIterator<(K, Value)> for Map {
 
 impl<K: IntoKey> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
+        let mut bulk = crate::vecmap::Bulk::default();
         for (k, v) in iter {
-            self.insert(k, v);
+            bulk.insert(&mut self.0, k.into_key(), v);
         }
     }
 }

@@ -909,8 +909,9 @@ impl Cx<'_> {
                 let parsed = crate::dotenv::parse(&text, &lookup).map_err(|e| {
                     ComposeError::invalid(format!("failed to read {}: {e}", path.display()))
                 })?;
+                let mut bulk = crate::vecmap::Bulk::default();
                 for (k, v) in parsed {
-                    labels_from_files.insert(k, s(&v.unwrap_or_default()));
+                    labels_from_files.bulk_insert(&mut bulk, k.into(), s(&v.unwrap_or_default()));
                 }
             }
         }
@@ -1104,6 +1105,7 @@ impl Cx<'_> {
 
     fn env_files(&self, ef: &Node, service: &str) -> Result<JMap, ComposeError> {
         let mut out = JMap::new();
+        let mut bulk = crate::vecmap::Bulk::default();
         for it in listify(ef) {
             let (path, required, raw) = match &it.value {
                 Value::Str(p) => (p.to_string(), true, false),
@@ -1145,7 +1147,7 @@ impl Cx<'_> {
             if raw {
                 for line in text.lines() {
                     if let Some((k, v)) = line.split_once('=') {
-                        out.insert(Str::new(k), s(v));
+                        out.bulk_insert(&mut bulk, Str::new(k), s(v));
                     }
                 }
                 continue;
@@ -1159,7 +1161,7 @@ impl Cx<'_> {
                 ))
             })?;
             for (k, v) in parsed {
-                out.insert(k, v.map(|x| s(&x)).unwrap_or(J::Null));
+                out.bulk_insert(&mut bulk, k.into(), v.map(|x| s(&x)).unwrap_or(J::Null));
             }
         }
         Ok(out)
