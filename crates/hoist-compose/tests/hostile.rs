@@ -206,6 +206,27 @@ fn deeply_nested_interpolation_defaults_are_an_error() {
 }
 
 #[test]
+fn deeply_nested_yaml_is_an_error_at_its_line() {
+    let n = 300;
+    let mut block = String::from("services:\n  web:\n    image: x\n    x-deep:\n");
+    for i in 0..n {
+        block.push_str(&format!("{}k{i}:\n", " ".repeat(6 + i)));
+    }
+    block.push_str(&format!("{}v\n", " ".repeat(6 + n)));
+    let flow = format!(
+        "services:\n  web:\n    image: x\n    x-deep: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    for (case, text) in [("block nesting 300", block), ("flow nesting 100000", flow)] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "compose.yaml", &text);
+        let o = load_in_child(case, dir.path());
+        assert_error(case, &o, &["compose.yaml:", "yaml: "]);
+    }
+}
+
+#[test]
 fn a_thousand_services_extending_the_next_through_extends_file_resolve() {
     let dir = tempfile::tempdir().unwrap();
     let n = 1_000;
