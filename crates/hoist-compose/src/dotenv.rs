@@ -153,7 +153,9 @@ fn subst_error(line: usize, key: &str, err: &SubstError) -> String {
         SubstError::Invalid(_) => {
             format!("line {line}: invalid interpolation in the value of {key}")
         }
-        SubstError::Required { .. } => format!("line {line}: {}", err.message()),
+        SubstError::Required { .. } | SubstError::TooDeep => {
+            format!("line {line}: {}", err.message())
+        }
     }
 }
 

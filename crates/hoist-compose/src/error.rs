@@ -41,6 +41,27 @@ pub enum ComposeError {
         source: std::io::Error,
     },
 
+    /// A file the project names is not one the loader reads: a device, a FIFO, a directory, or
+    /// larger than [`crate::read::MAX_FILE_BYTES`]. `key` is where the name was given
+    /// (`services.web.env_file`, `include`, ...).
+    #[error("{}{key}: cannot read {}: {source}", at(loc), path.display())]
+    Read {
+        loc: Option<Location>,
+        key: String,
+        path: PathBuf,
+        #[source]
+        source: crate::read::ReadError,
+    },
+
+    /// A nesting limit was reached (`include` depth, `extends` chain length): named so that the
+    /// loader answers instead of exhausting its stack.
+    #[error("{}{key}: {message}", at(loc))]
+    TooDeep {
+        loc: Option<Location>,
+        key: String,
+        message: String,
+    },
+
     /// No compose file was given and none of the default names exists.
     #[error(
         "no configuration file provided: not found (looked for compose.yaml, compose.yml, \
@@ -91,6 +112,36 @@ impl ComposeError {
         ComposeError::Invalid {
             loc: None,
             message: message.into(),
+        }
+    }
+    /// The error for a file that could not be read. A missing file and text that is not UTF-8
+    /// keep the messages compose prints; anything else names where the file was named.
+    pub(crate) fn read(
+        path: &std::path::Path,
+        key: impl Into<String>,
+        loc: Option<Location>,
+        e: crate::read::ReadError,
+    ) -> ComposeError {
+        use crate::read::ReadError;
+        match e {
+            ReadError::Io(source) => ComposeError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            ReadError::NotUtf8 => ComposeError::Yaml {
+                loc: Location {
+                    file: path.display().to_string(),
+                    line: 0,
+                    col: 0,
+                },
+                message: "file is not valid UTF-8".into(),
+            },
+            source => ComposeError::Read {
+                loc,
+                key: key.into(),
+                path: path.to_path_buf(),
+                source,
+            },
         }
     }
     pub(crate) fn invalid_at(loc: Option<Location>, message: impl Into<String>) -> ComposeError {

@@ -24,13 +24,25 @@ impl<F: Fn(&str) -> Option<String>> Lookup for F {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubstError {
     Invalid(String),
-    Required { name: String, reason: String },
+    Required {
+        name: String,
+        reason: String,
+    },
+    /// Expressions nest deeper than [`MAX_NESTING`] inside defaults.
+    TooDeep,
 }
+
+/// How deep `${A:-${B:-...}}` may nest. Real files nest two or three levels; each level is a
+/// recursive call and a scan of the rest of the text, so the limit bounds both stack and time.
+pub const MAX_NESTING: usize = 32;
 
 impl SubstError {
     pub fn message(&self) -> String {
         match self {
             SubstError::Invalid(t) => format!("Invalid template: {t:?}"),
+            SubstError::TooDeep => {
+                format!("Invalid template: expressions nest more than {MAX_NESTING} levels deep")
+            }
             SubstError::Required { name, reason } if reason.is_empty() => {
                 format!("required variable {name} is missing a value")
             }
@@ -48,6 +60,19 @@ pub fn substitute(
     lookup: &dyn Lookup,
     unset: &mut BTreeSet<String>,
 ) -> Result<String, SubstError> {
+    substitute_at(template, lookup, unset, 0)
+}
+
+/// [`substitute`] for a template nested `depth` levels inside defaults.
+fn substitute_at(
+    template: &str,
+    lookup: &dyn Lookup,
+    unset: &mut BTreeSet<String>,
+    depth: usize,
+) -> Result<String, SubstError> {
+    if depth > MAX_NESTING {
+        return Err(SubstError::TooDeep);
+    }
     if !template.contains('$') {
         return Ok(template.to_string());
     }
@@ -86,7 +111,7 @@ pub fn substitute(
                 let close = matching_brace(b, i + 2)
                     .ok_or_else(|| SubstError::Invalid(template.to_string()))?;
                 let inner = &template[i + 2..close];
-                out.push_str(&braced(inner, template, lookup, unset)?);
+                out.push_str(&braced(inner, template, lookup, unset, depth)?);
                 i = close + 1;
             }
             _ => {
@@ -129,6 +154,7 @@ fn braced(
     template: &str,
     lookup: &dyn Lookup,
     unset: &mut BTreeSet<String>,
+    depth: usize,
 ) -> Result<String, SubstError> {
     let invalid = || SubstError::Invalid(template.to_string());
     let b = inner.as_bytes();
@@ -167,12 +193,12 @@ fn braced(
             if set {
                 Ok(value.unwrap_or_default())
             } else {
-                substitute(arg, lookup, unset)
+                substitute_at(arg, lookup, unset, depth + 1)
             }
         }
         b'+' => {
             if set {
-                substitute(arg, lookup, unset)
+                substitute_at(arg, lookup, unset, depth + 1)
             } else {
                 Ok(String::new())
             }
@@ -183,7 +209,7 @@ fn braced(
             } else {
                 Err(SubstError::Required {
                     name: name.to_string(),
-                    reason: substitute(arg, lookup, unset)?,
+                    reason: substitute_at(arg, lookup, unset, depth + 1)?,
                 })
             }
         }
@@ -286,6 +312,13 @@ mod tests {
         assert!(matches!(sub("${}"), Err(SubstError::Invalid(_))));
         assert!(matches!(sub("${a b}"), Err(SubstError::Invalid(_))));
         assert!(matches!(sub("${unclosed"), Err(SubstError::Invalid(_))));
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error() {
+        let nest = |n: usize| format!("{}x{}", "${U:-".repeat(n), "}".repeat(n));
+        assert_eq!(sub(&nest(MAX_NESTING)).unwrap(), "x");
+        assert_eq!(sub(&nest(MAX_NESTING + 1)), Err(SubstError::TooDeep));
     }
 
     #[test]

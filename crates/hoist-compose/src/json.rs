@@ -118,10 +118,21 @@ impl Map {
         }
     }
 
+    /// [`Map::insert`] for a map filled by many inserts in a row: see
+    /// [`crate::vecmap::Bulk`].
+    pub(crate) fn bulk_insert(&mut self, bulk: &mut crate::vecmap::Bulk, k: Key, v: Value) {
+        bulk.insert(&mut self.0, k, v);
+    }
+
     /// Appends an entry whose key the caller knows is not in the map yet.
     pub fn push(&mut self, k: impl IntoKey, v: Value) {
         let k = k.into_key();
-        debug_assert!(!self.contains_key(&k), "duplicate key {k}");
+        // The check scans the map: only small maps are checked, so that a debug build stays
+        // linear on a project of thousands of services.
+        debug_assert!(
+            self.0.len() > 256 || !self.contains_key(&k),
+            "duplicate key {k}"
+        );
         self.0.push((k, v));
     }
 
@@ -231,8 +242,9 @@ impl<K: IntoKey> FromIterator<(K, Value)> for Map {
 
 impl<K: IntoKey> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
+        let mut bulk = crate::vecmap::Bulk::default();
         for (k, v) in iter {
-            self.insert(k, v);
+            bulk.insert(&mut self.0, k.into_key(), v);
         }
     }
 }

@@ -50,6 +50,11 @@ pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
     Ok(Node::map(out, pos))
 }
 
+/// How long a v1 `extends` chain may be. Compose 1.29 resolves chains recursively (Python's
+/// recursion limit ends long ones); so does this reader, each service again (v1 files are small),
+/// so the limit bounds both the stack and the work.
+pub const MAX_EXTENDS_DEPTH: usize = 64;
+
 fn resolve(
     top: &Map,
     path: &Path,
@@ -75,6 +80,16 @@ fn resolve(
         return Err(ComposeError::ExtendsCycle {
             loc: ext.pos.location(),
             chain: names,
+        });
+    }
+    if chain.len() >= MAX_EXTENDS_DEPTH {
+        return Err(ComposeError::TooDeep {
+            loc: ext.pos.location(),
+            key: format!("{name}.extends"),
+            message: format!(
+                "extends chain in {} is longer than {MAX_EXTENDS_DEPTH} services",
+                path.display()
+            ),
         });
     }
     chain.push(key);
@@ -103,9 +118,13 @@ fn resolve(
         Some(f) => {
             let other =
                 crate::loader::absolute(path.parent().unwrap_or(Path::new(".")), Path::new(&f));
-            let text = std::fs::read_to_string(&other).map_err(|e| ComposeError::Io {
-                path: other.clone(),
-                source: e,
+            let text = crate::read::read_text(&other).map_err(|e| {
+                ComposeError::read(
+                    &other,
+                    format!("{name}.extends.file"),
+                    ext.pos.location(),
+                    e,
+                )
             })?;
             let mut docs = crate::yaml::parse(&text, &other.display().to_string())?;
             let d = if docs.is_empty() {

@@ -25,6 +25,7 @@ pub mod loader;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+pub mod read;
 pub mod render;
 pub mod schema;
 pub mod units;

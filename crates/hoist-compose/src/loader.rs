@@ -3,13 +3,15 @@
 //! → `include` → merge over the files before it → schema validation; then profiles and the
 //! project name. Normalisation into compose's output lives in [`crate::normalize`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::error::{ComposeError, Location};
 use crate::interp::interpolate_tree;
 use crate::merge::{enforce_unicity, merge, merge_maps, strip_resets};
 use crate::normalize::resolve_service_paths;
+use crate::read::read_text;
 use crate::yaml::{Map, Node, Pos, Str, Value};
 
 /// What to load and with which context. Only the binary reads the process environment: it passes
@@ -85,11 +87,24 @@ pub(crate) struct Ctx<'a> {
     pub warnings: &'a mut Vec<String>,
     pub legacy: &'a mut bool,
     pub home: Option<String>,
-    /// Files being included, to detect include cycles.
+    /// Files being included (canonical paths), outermost first: include cycles and depth.
     pub including: Vec<PathBuf>,
     /// Services already resolved through `extends`, by file and name: chains shared by many
     /// services are resolved once.
-    pub resolved: std::collections::HashMap<(PathBuf, String), Node>,
+    pub resolved: HashMap<(PathBuf, String), Node>,
+    /// Files read for `extends.file`, parsed and interpolated, by canonical path: a file many
+    /// services extend from is read once per load.
+    pub parsed: HashMap<PathBuf, Rc<Parsed>>,
+}
+
+/// How deep `include` may nest. Compose projects nest a few levels; the limit keeps a chain of
+/// distinct files from exhausting the stack (each level is a few recursive calls).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// The path `p` names once symbolic links and `..` are resolved, or `p` itself when it does not
+/// exist (reading it then reports that): two names of one file are one file.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Runs the pipeline up to the merged tree.
@@ -153,9 +168,10 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             home: env.get("HOME").cloned(),
             including: Vec::new(),
             resolved: Default::default(),
+            parsed: Default::default(),
         };
         for f in &files {
-            let docs = load_file(f, &mut ctx, &project_dir)?;
+            let docs = load_file(f, &mut ctx, &project_dir, "compose file", None)?;
             for doc in docs {
                 let merged = match tree.take() {
                     None => strip_resets(doc),
@@ -275,10 +291,7 @@ fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String
     };
     let mut from_files: BTreeMap<String, String> = BTreeMap::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| ComposeError::Io {
-            path: f.clone(),
-            source: e,
-        })?;
+        let text = read_text(&f).map_err(|e| ComposeError::read(&f, "env file", None, e))?;
         let shell = &opts.environment;
         let lookup = |k: &str| shell.get(k).cloned().or_else(|| from_files.get(k).cloned());
         let parsed = crate::dotenv::parse(&text, &lookup)
@@ -296,28 +309,16 @@ fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String
     Ok(env)
 }
 
-fn read(path: &Path) -> Result<String, ComposeError> {
-    let bytes = std::fs::read(path).map_err(|e| ComposeError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    String::from_utf8(bytes).map_err(|_| ComposeError::Yaml {
-        loc: Location {
-            file: path.display().to_string(),
-            line: 0,
-            col: 0,
-        },
-        message: "file is not valid UTF-8".into(),
-    })
-}
-
-/// Parses and interpolates one file, resolves its `extends` and `include`.
+/// Parses and interpolates one file, resolves its `extends` and `include`. `key` and `loc` say
+/// where the file was named, for errors.
 pub(crate) fn load_file(
     path: &Path,
     ctx: &mut Ctx<'_>,
     project_dir: &Path,
+    key: &str,
+    loc: Option<Location>,
 ) -> Result<Vec<Node>, ComposeError> {
-    let text = read(path)?;
+    let text = read_text(path).map_err(|e| ComposeError::read(path, key, loc, e))?;
     let docs = parse_interpolated(&text, path, ctx)?;
     let mut out = Vec::new();
     for mut doc in docs {
@@ -413,8 +414,12 @@ fn apply_extends(
         })
         .collect();
     let mut resolved = Vec::with_capacity(extending.len());
+    let names = if extending.is_empty() {
+        NameIndex::default()
+    } else {
+        name_index(&services)
+    };
     for (index, name) in extending {
-        let mut chain = Vec::new();
         // No service extends this one: it is read only here, so move it out instead of copying
         // it (its resolved form is put back below).
         let own = if bases.contains(&name) {
@@ -424,11 +429,10 @@ fn apply_extends(
             Some(std::mem::replace(n, Node::null(n.pos)))
         };
         let r = resolve_extends(
-            &services,
+            (&services, &names),
             path,
             &name,
             ctx,
-            &mut chain,
             project_dir,
             &bases,
             Extending { own, from: None },
@@ -456,57 +460,156 @@ struct Extending<'a> {
     from: Option<&'a Pos>,
 }
 
+/// One service of an `extends` chain, waiting for its base to be resolved.
+struct Link {
+    file: PathBuf,
+    name: String,
+    /// The service as written, without its `extends`.
+    service: Node,
+    /// The directory of the other file its base is read from (`extends.file`).
+    base_dir: Option<PathBuf>,
+}
+
+/// The services an `extends` looks a name up in: the file being loaded, or another file.
+enum Source<'a> {
+    Local(&'a Map, &'a NameIndex),
+    Other(Rc<Parsed>),
+}
+
+/// A file `extends.file` names: its first document and where its services are.
+pub(crate) struct Parsed {
+    doc: Node,
+    names: NameIndex,
+}
+
+/// Where each service sits in the file's services map: a chain of n services looks n names up,
+/// which a scan of the map would make quadratic.
+type NameIndex = HashMap<Str, usize, foldhash::fast::RandomState>;
+
+impl Source<'_> {
+    fn get(&self, name: &str) -> Option<&Node> {
+        match self {
+            Source::Local(m, index) => m.as_slice().get(*index.get(name)?).map(|(_, v)| v),
+            Source::Other(p) => {
+                let services = services_of(&p.doc)?;
+                services.as_slice().get(*p.names.get(name)?).map(|(_, v)| v)
+            }
+        }
+    }
+}
+
 /// Returns service `name` of `services` (read from `path`) with its `extends` chain applied.
-#[allow(clippy::too_many_arguments)]
+/// The chain is followed in a loop, then merged from its far end back: a chain of any length
+/// costs no stack.
 fn resolve_extends(
-    services: &Map,
+    services: (&Map, &NameIndex),
     path: &Path,
     name: &str,
     ctx: &mut Ctx<'_>,
-    chain: &mut Vec<(PathBuf, String)>,
     project_dir: &Path,
     bases: &BTreeSet<String>,
     extending: Extending<'_>,
 ) -> Result<Node, ComposeError> {
-    let found = match extending.own {
-        Some(n) => Some(n),
-        None => services.get(name).cloned(),
-    };
-    let service = found.ok_or_else(|| {
-        ComposeError::invalid_at(
-            extending.from.and_then(Pos::location),
-            format!(
-                "cannot extend service {name:?} in {}: service not found{}",
-                path.display(),
-                chain
-                    .last()
-                    .map(|(_, from)| format!(" (extends of service {from:?})"))
-                    .unwrap_or_default()
-            ),
-        )
-    })?;
-    let Some(ext) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
-        return Ok(service);
-    };
-    let key = (path.to_path_buf(), name.to_string());
-    if let Some(done) = ctx.resolved.get(&key) {
-        return Ok(done.clone());
-    }
-    if chain.contains(&key) {
-        let mut names: Vec<String> = chain
-            .iter()
-            .map(|(f, s)| format!("{s} in {}", f.display()))
-            .collect();
-        names.push(format!("{name} in {}", path.display()));
-        return Err(ComposeError::ExtendsCycle {
-            loc: ext.pos.location(),
-            chain: names,
+    let mut links: Vec<Link> = Vec::new();
+    let mut on_chain: HashSet<(PathBuf, String)> = HashSet::new();
+    let mut source = Source::Local(services.0, services.1);
+    let mut file = path.to_path_buf();
+    let mut cur = name.to_string();
+    let mut own = extending.own;
+    let mut from = extending.from.copied();
+    let base = loop {
+        let found = match own.take() {
+            Some(n) => Some(n),
+            None => source.get(&cur).cloned(),
+        };
+        let service = found.ok_or_else(|| {
+            ComposeError::invalid_at(
+                from.as_ref().and_then(Pos::location),
+                format!(
+                    "cannot extend service {cur:?} in {}: service not found{}",
+                    file.display(),
+                    links
+                        .last()
+                        .map(|l| format!(" (extends of service {:?})", l.name))
+                        .unwrap_or_default()
+                ),
+            )
+        })?;
+        let Some(ext) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
+            break service;
+        };
+        let key = (file.clone(), cur.clone());
+        if let Some(done) = ctx.resolved.get(&key) {
+            break done.clone();
+        }
+        if !on_chain.insert(key.clone()) {
+            let mut names: Vec<String> = links
+                .iter()
+                .map(|l| format!("{} in {}", l.name, l.file.display()))
+                .collect();
+            names.push(format!("{cur} in {}", file.display()));
+            return Err(ComposeError::ExtendsCycle {
+                loc: ext.pos.location(),
+                chain: names,
+            });
+        }
+        let (base_name, other) = extends_target(&ext, &cur)?;
+        let mut service = service;
+        if let Some(m) = service.as_map_mut() {
+            m.shift_remove("extends");
+        }
+        let base_dir = match other {
+            None => None,
+            Some(f) => {
+                let dir = file.parent().unwrap_or(Path::new("."));
+                let other = absolute(dir, Path::new(&f));
+                let key = format!("services.{cur}.extends.file");
+                source = Source::Other(parsed_file(ctx, &other, &key, ext.pos.location())?);
+                let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();
+                file = other;
+                Some(other_dir)
+            }
+        };
+        links.push(Link {
+            file: key.0,
+            name: std::mem::replace(&mut cur, base_name),
+            service,
+            base_dir,
         });
+        from = Some(ext.pos);
+    };
+    let mut acc = base;
+    for (outer, link) in links.into_iter().enumerate().rev() {
+        let mut base = acc;
+        // Relative paths of a service read from another file are relative to that file.
+        if let Some(d) = &link.base_dir
+            && d != project_dir
+        {
+            resolve_service_paths(&mut base, d, ctx.home.as_deref());
+        }
+        if let Some(m) = base.as_map_mut() {
+            m.shift_remove("extends");
+        }
+        let mut p = vec![Str::new_static("services"), Str::new(&link.name)];
+        let pos = link.service.pos;
+        let merged = match (base.value, link.service.value) {
+            (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), pos),
+            (_, v) => Node::new(v, pos),
+        };
+        // Only bases are looked up again: keeping a copy of every extending service would clone
+        // the whole project.
+        if outer > 0 || bases.contains(&link.name) {
+            ctx.resolved.insert((link.file, link.name), merged.clone());
+        }
+        acc = merged;
     }
-    chain.push(key);
-    let (base_name, file) = match &ext.value {
-        Value::Str(s) => (s.to_string(), None),
-        Value::Map(m) => (
+    Ok(acc)
+}
+/// The service and file an `extends` names (`extends: base` or `extends: {service, file}`).
+fn extends_target(ext: &Node, name: &str) -> Result<(String, Option<String>), ComposeError> {
+    match &ext.value {
+        Value::Str(s) => Ok((s.to_string(), None)),
+        Value::Map(m) => Ok((
             m.get("service")
                 .and_then(Node::scalar_string)
                 .ok_or_else(|| {
@@ -516,76 +619,40 @@ fn resolve_extends(
                     )
                 })?,
             m.get("file").and_then(Node::scalar_string),
-        ),
-        _ => {
-            return Err(ComposeError::invalid_at(
-                ext.pos.location(),
-                format!("services.{name}.extends must be a string or a mapping"),
-            ));
-        }
-    };
-    let from = Extending {
-        own: None,
-        from: Some(&ext.pos),
-    };
-    let base = match file {
-        None => resolve_extends(
-            services,
-            path,
-            &base_name,
-            ctx,
-            chain,
-            project_dir,
-            bases,
-            from,
-        )?,
-        Some(f) => {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let other = absolute(dir, Path::new(&f));
-            let text = read(&other)?;
-            let mut docs = parse_interpolated(&text, &other, ctx)?;
-            let other_doc = docs.remove(0);
-            let empty = Map::default();
-            let other_services = services_of(&other_doc).unwrap_or(&empty);
-            let mut base = resolve_extends(
-                other_services,
-                &other,
-                &base_name,
-                ctx,
-                chain,
-                project_dir,
-                bases,
-                from,
-            )?;
-            // Relative paths of a service read from another file are relative to that file.
-            let other_dir = other.parent().unwrap_or(Path::new(".")).to_path_buf();
-            if other_dir != project_dir {
-                resolve_service_paths(&mut base, &other_dir, ctx.home.as_deref());
-            }
-            base
-        }
-    };
-    chain.pop();
-    let mut base = base;
-    if let Some(m) = base.as_map_mut() {
-        m.shift_remove("extends");
+        )),
+        _ => Err(ComposeError::invalid_at(
+            ext.pos.location(),
+            format!("services.{name}.extends must be a string or a mapping"),
+        )),
     }
-    let mut service = service;
-    if let Some(m) = service.as_map_mut() {
-        m.shift_remove("extends");
+}
+
+fn name_index(services: &Map) -> NameIndex {
+    services
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i))
+        .collect()
+}
+
+/// The first document of a file `extends.file` names, parsed and interpolated once per load.
+fn parsed_file(
+    ctx: &mut Ctx<'_>,
+    path: &Path,
+    key: &str,
+    loc: Option<Location>,
+) -> Result<Rc<Parsed>, ComposeError> {
+    let id = canonical(path);
+    if let Some(doc) = ctx.parsed.get(&id) {
+        return Ok(doc.clone());
     }
-    let mut p = vec![Str::new_static("services"), Str::new(name)];
-    let merged = match (base.value, service.value) {
-        (Value::Map(b), Value::Map(s)) => Node::map(merge_maps(b, s, &mut p), service.pos),
-        (_, v) => Node::new(v, service.pos),
-    };
-    // Only bases are looked up again: keeping a copy of every extending service would clone
-    // the whole project.
-    if !chain.is_empty() || bases.contains(name) {
-        ctx.resolved
-            .insert((path.to_path_buf(), name.to_string()), merged.clone());
-    }
-    Ok(merged)
+    let text = read_text(path).map_err(|e| ComposeError::read(path, key, loc, e))?;
+    let mut docs = parse_interpolated(&text, path, ctx)?;
+    let doc = docs.swap_remove(0);
+    let names = services_of(&doc).map(name_index).unwrap_or_default();
+    let parsed = Rc::new(Parsed { doc, names });
+    ctx.parsed.insert(id, parsed.clone());
+    Ok(parsed)
 }
 
 /// Loads the projects an `include` lists and adds their resources to `doc`.
@@ -629,12 +696,30 @@ fn apply_include(
         let Some(first) = files.first() else {
             continue;
         };
-        if ctx.including.contains(first) {
-            return Err(ComposeError::invalid(format!(
-                "include cycle detected: {} includes {}",
-                path.display(),
-                first.display()
-            )));
+        // Every file of the item may close a cycle, not only the first.
+        let here = canonical(path);
+        for f in &files {
+            let id = canonical(f);
+            if id == here || ctx.including.contains(&id) {
+                return Err(ComposeError::invalid_at(
+                    item.pos.location(),
+                    format!(
+                        "include cycle detected: {} includes {}",
+                        path.display(),
+                        f.display()
+                    ),
+                ));
+            }
+        }
+        if ctx.including.len() >= MAX_INCLUDE_DEPTH {
+            return Err(ComposeError::TooDeep {
+                loc: item.pos.location(),
+                key: "include".into(),
+                message: format!(
+                    "includes nest more than {MAX_INCLUDE_DEPTH} levels deep at {}",
+                    first.display()
+                ),
+            });
         }
         let sub_dir = match &pdir {
             Some(d) => absolute(&dir, Path::new(d)),
@@ -652,7 +737,8 @@ fn apply_include(
         };
         let mut sub_env = BTreeMap::new();
         for f in env_paths {
-            let text = read(&f)?;
+            let text = read_text(&f)
+                .map_err(|e| ComposeError::read(&f, "include.env_file", item.pos.location(), e))?;
             let parent = ctx.env;
             let lookup = |k: &str| parent.get(k).cloned();
             let parsed = crate::dotenv::parse(&text, &lookup).map_err(|m| {
@@ -671,7 +757,7 @@ fn apply_include(
         let mut sub_tree: Option<Node> = None;
         {
             let mut including = ctx.including.clone();
-            including.push(path.to_path_buf());
+            including.push(here);
             let mut sub = Ctx {
                 env: &sub_env,
                 warnings: ctx.warnings,
@@ -679,9 +765,10 @@ fn apply_include(
                 home: ctx.home.clone(),
                 including,
                 resolved: Default::default(),
+                parsed: Default::default(),
             };
             for f in &files {
-                for d in load_file(f, &mut sub, &sub_dir)? {
+                for d in load_file(f, &mut sub, &sub_dir, "include", item.pos.location())? {
                     sub_tree = Some(match sub_tree.take() {
                         None => strip_resets(d),
                         Some(acc) => merge(acc, d, &mut Vec::new()),

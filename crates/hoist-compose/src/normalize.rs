@@ -167,6 +167,7 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
         Value::Map(m) => m.len(),
         _ => 0,
     });
+    let mut bulk = crate::vecmap::Bulk::default();
     match &n.value {
         Value::Seq(v) => {
             for it in v {
@@ -174,12 +175,10 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
                     continue;
                 };
                 match t.split_once('=') {
-                    Some((k, val)) => {
-                        out.insert(Str::new(k), s(val));
-                    }
+                    Some((k, val)) => out.bulk_insert(&mut bulk, Str::new(k), s(val)),
                     None => {
                         let v = bare(&t);
-                        out.insert(Str::from(t), v);
+                        out.bulk_insert(&mut bulk, Str::from(t), v);
                     }
                 }
             }
@@ -190,7 +189,7 @@ fn kv_map(n: &Node, bare: &dyn Fn(&str) -> J) -> JMap {
                     Value::Null => bare(k),
                     _ => string_of(v),
                 };
-                out.insert(k.clone(), val);
+                out.bulk_insert(&mut bulk, k.clone(), val);
             }
         }
         _ => {}
@@ -897,17 +896,22 @@ impl Cx<'_> {
                     continue;
                 };
                 let path = absolute(self.dir, Path::new(&p));
-                let text = std::fs::read_to_string(&path).map_err(|e| ComposeError::Io {
-                    path: path.clone(),
-                    source: e,
+                let text = crate::read::read_text(&path).map_err(|e| {
+                    ComposeError::read(
+                        &path,
+                        format!("services.{name}.label_file"),
+                        it.pos.location(),
+                        e,
+                    )
                 })?;
                 let env = self.env;
                 let lookup = |k: &str| env.get(k).cloned();
                 let parsed = crate::dotenv::parse(&text, &lookup).map_err(|e| {
                     ComposeError::invalid(format!("failed to read {}: {e}", path.display()))
                 })?;
+                let mut bulk = crate::vecmap::Bulk::default();
                 for (k, v) in parsed {
-                    labels_from_files.insert(k, s(&v.unwrap_or_default()));
+                    labels_from_files.bulk_insert(&mut bulk, k.into(), s(&v.unwrap_or_default()));
                 }
             }
         }
@@ -1101,6 +1105,7 @@ impl Cx<'_> {
 
     fn env_files(&self, ef: &Node, service: &str) -> Result<JMap, ComposeError> {
         let mut out = JMap::new();
+        let mut bulk = crate::vecmap::Bulk::default();
         for it in listify(ef) {
             let (path, required, raw) = match &it.value {
                 Value::Str(p) => (p.to_string(), true, false),
@@ -1117,8 +1122,16 @@ impl Cx<'_> {
                 _ => continue,
             };
             let path = absolute(self.dir, Path::new(&*expand_home(&path, self.home)));
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::read::read_text(&path) {
                 Ok(t) => t,
+                Err(e) if !e.is_not_found() => {
+                    return Err(ComposeError::read(
+                        &path,
+                        format!("services.{service}.env_file"),
+                        it.pos.location(),
+                        e,
+                    ));
+                }
                 Err(_) if !required => continue,
                 Err(_) => {
                     return Err(ComposeError::invalid_at(
@@ -1134,7 +1147,7 @@ impl Cx<'_> {
             if raw {
                 for line in text.lines() {
                     if let Some((k, v)) = line.split_once('=') {
-                        out.insert(Str::new(k), s(v));
+                        out.bulk_insert(&mut bulk, Str::new(k), s(v));
                     }
                 }
                 continue;
@@ -1148,7 +1161,7 @@ impl Cx<'_> {
                 ))
             })?;
             for (k, v) in parsed {
-                out.insert(k, v.map(|x| s(&x)).unwrap_or(J::Null));
+                out.bulk_insert(&mut bulk, k.into(), v.map(|x| s(&x)).unwrap_or(J::Null));
             }
         }
         Ok(out)

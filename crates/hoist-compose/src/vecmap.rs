@@ -157,6 +157,47 @@ impl<V> VecMap<V> {
     pub fn as_slice(&self) -> &[(Key, V)] {
         &self.0
     }
+
+    /// [`VecMap::insert`] for a map filled by many inserts in a row: see [`Bulk`].
+    pub(crate) fn bulk_insert(&mut self, bulk: &mut Bulk, k: Key, v: V) {
+        bulk.insert(&mut self.0, k, v);
+    }
+}
+
+/// Inserts many entries into a vector of entries with `insert`'s meaning (a later duplicate
+/// replaces the earlier value in its place). A small map is scanned, as `insert` does; once the
+/// map outgrows [`Bulk::SCAN`] entries, a hash index of its keys is built and kept, so filling a
+/// map of n entries (a 10 MB `environment:` mapping) costs O(n), not O(n²). The maps of real
+/// projects stay under the limit and never pay for the index.
+#[derive(Default)]
+pub(crate) struct Bulk(Option<std::collections::HashMap<Key, usize, foldhash::fast::RandomState>>);
+
+impl Bulk {
+    const SCAN: usize = 64;
+
+    pub(crate) fn insert<V>(&mut self, entries: &mut Vec<(Key, V)>, k: Key, v: V) {
+        if self.0.is_none() && entries.len() < Self::SCAN {
+            match entries.iter_mut().find(|(x, _)| *x == k) {
+                Some(slot) => slot.1 = v,
+                None => entries.push((k, v)),
+            }
+            return;
+        }
+        let index = self.0.get_or_insert_with(|| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect()
+        });
+        match index.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => entries[*e.get()].1 = v,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                entries.push((e.key().clone(), v));
+                e.insert(entries.len() - 1);
+            }
+        }
+    }
 }
 
 pub type Iter<'a, V> =
@@ -201,8 +242,9 @@ impl<K: IntoKey, V> Extend<(K, V)> for VecMap<V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let iter = iter.into_iter();
         self.0.reserve(iter.size_hint().0);
+        let mut bulk = Bulk::default();
         for (k, v) in iter {
-            self.insert(k, v);
+            bulk.insert(&mut self.0, k.into_key(), v);
         }
     }
 }
@@ -220,8 +262,9 @@ impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for VecMap<V> {
                 mut a: A,
             ) -> Result<VecMap<V>, A::Error> {
                 let mut m = VecMap::with_capacity(a.size_hint().unwrap_or(0));
+                let mut bulk = Bulk::default();
                 while let Some((k, v)) = a.next_entry::<Key, V>()? {
-                    m.insert(k, v);
+                    m.bulk_insert(&mut bulk, k, v);
                 }
                 Ok(m)
             }
@@ -302,6 +345,21 @@ impl<'a, V> Entry<'a, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Below and past the scan limit, a bulk fill means what repeated `insert` means.
+    #[test]
+    fn bulk_inserts_mean_insert_on_both_sides_of_the_index() {
+        let keys: Vec<String> = (0..300).map(|i| format!("k{}", (i * 7) % 200)).collect();
+        let mut by_insert: VecMap<usize> = VecMap::new();
+        let mut by_bulk: VecMap<usize> = VecMap::new();
+        let mut bulk = Bulk::default();
+        for (i, k) in keys.iter().enumerate() {
+            by_insert.insert(Key::new(k), i);
+            by_bulk.bulk_insert(&mut bulk, Key::new(k), i);
+        }
+        assert_eq!(by_bulk.len(), 200);
+        assert_eq!(by_bulk, by_insert);
+    }
 
     #[test]
     fn keeps_insertion_order_and_places() {

@@ -303,8 +303,10 @@ impl fmt::Display for Value {
 
 /// Most nodes one document may expand to through aliases: stops "billion laughs" documents.
 pub(crate) const MAX_NODES: usize = 2_000_000;
-/// Deepest nesting accepted, so recursion stays far from the stack limit.
-pub(crate) const MAX_DEPTH: usize = 256;
+/// Deepest nesting accepted, so recursion stays far from the stack limit: the stages after
+/// parsing walk the tree recursively too, and an unoptimised build on a 2 MiB thread (a test's)
+/// overflowed below 256 levels. Compose files nest about ten.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Parses YAML text into one node per document.
 ///

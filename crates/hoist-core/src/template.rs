@@ -793,6 +793,10 @@ fn exec_error(message: impl Into<String>) -> gotmpl::TemplateError {
     gotmpl::TemplateError::Exec(message.into())
 }
 
+/// The widest `pad` a template may ask for: wider than any terminal, and small enough that a
+/// template cannot make hoist allocate until the allocator aborts.
+const MAX_PAD: i64 = 4096;
+
 fn check_args(name: &str, args: &[Value], want: usize) -> gotmpl::Result<()> {
     if args.len() == want {
         Ok(())
@@ -918,6 +922,13 @@ fn docker_funcs(funcs: &Funcs) -> FuncMap {
                 check_args("pad", args, 3)?;
                 let source = string_arg(args, 0)?;
                 let (prefix, suffix) = (int_arg(args, 1)?, int_arg(args, 2)?);
+                for n in [prefix, suffix] {
+                    if n > MAX_PAD {
+                        return Err(exec_error(format!(
+                            "error calling pad: width {n} is larger than {MAX_PAD}"
+                        )));
+                    }
+                }
                 if source.is_empty() {
                     return Ok(Value::String("".into()));
                 }
@@ -1413,6 +1424,19 @@ mod tests {
             "abc|ab|abc",
         );
         check(r#"[{{pad "x" 2 1}}][{{pad "" 2 1}}]"#, &data, "[  x ][]");
+        check(
+            r#"[{{pad "x" 4096 0}}]"#,
+            &data,
+            &format!("[{}x]", " ".repeat(4096)),
+        );
+        for huge in [
+            r#"{{pad "x" 9223372036854775807 0}}"#,
+            r#"{{pad "x" 1 4097}}"#,
+            r#"{{pad "" 1 99999999999}}"#,
+        ] {
+            let err = fails(huge, &data).to_string();
+            assert!(err.contains("pad: width") && err.contains("4096"), "{err}");
+        }
         check(r#"{{truncate .Name 2 | upper}}"#, &data, "WE");
         let err = fails("{{upper .Count}}", &data);
         assert!(

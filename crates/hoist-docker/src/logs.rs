@@ -69,13 +69,12 @@ struct Splitter {
 
 impl Splitter {
     fn push(&mut self, stream: LogStream, chunk: &[u8], out: &mut VecDeque<LogLine>) {
-        let text = String::from_utf8_lossy(chunk);
         let timestamps = self.timestamps;
         let buffer = match stream {
             LogStream::Stdout => &mut self.stdout,
             LogStream::Stderr => &mut self.stderr,
         };
-        buffer.push(&text, |line| {
+        buffer.push(chunk, |line| {
             out.push_back(to_line(stream, timestamps, line))
         });
     }

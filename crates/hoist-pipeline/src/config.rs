@@ -564,6 +564,7 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
                 return Err(f.error("integrate routes either a `path` prefix or a `host` name"));
             }
             let port = f.get("port").ok_or_else(|| f.missing("port"))?;
+            route_values(&f)?;
             Ok(Work::Integrate(self::Integrate {
                 path,
                 host,
@@ -572,6 +573,39 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
             }))
         }
     }
+}
+
+/// The integrate step's `path`, `host` and `directives` become nginx text: each is checked with
+/// the proxy's own rules here, so the error points at the line that wrote it.
+fn route_values(f: &Fields<'_>) -> Result<(), ConfigError> {
+    use crate::proxy::config::{check_directive, check_host, check_path};
+    type Check = fn(&str) -> Result<(), &'static str>;
+    let checks: [(&str, Check); 3] = [
+        ("path", check_path),
+        ("host", check_host),
+        ("directives", check_directive),
+    ];
+    for (key, check) in checks {
+        let Some(node) = f.get(key) else {
+            continue;
+        };
+        let items = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        for item in items {
+            let Some(value) = item.scalar_string() else {
+                continue;
+            };
+            check(&value).map_err(|why| {
+                err_at(
+                    item,
+                    format!("{}.{key} {value:?} is not valid: {why}", f.what),
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn port_of(node: &Node) -> Result<u16, ConfigError> {
@@ -831,5 +865,41 @@ mod tests {
         assert!(err.message.contains("either"), "{err}");
         let file = parse_text(&format!("{MINIMAL}steps:\n  checkout: {{}}\n")).unwrap();
         assert_eq!(file.work(StepId::Checkout), Some(&Work::Checkout));
+    }
+
+    #[test]
+    fn nginx_syntax_in_the_integrate_route_is_refused_at_its_line() {
+        for (key, value, line) in [
+            ("path", "\"/api;evil\"", 6),
+            ("path", "\"/a#b\"", 6),
+            ("path", "'/a$b'", 6),
+            ("host", "\"a.example;\"", 6),
+            (
+                "directives",
+                "[\"proxy_read_timeout 5s\", \"return 200 $x\"]",
+                7,
+            ),
+            ("directives", "[\"add_header X \\\"y\\\"\"]", 7),
+        ] {
+            // Directives go with a path; the route needs one.
+            let extra = if key == "directives" {
+                "    path: /ok\n"
+            } else {
+                ""
+            };
+            let text =
+                format!("{MINIMAL}steps:\n  integrate:\n    port: 80\n{extra}    {key}: {value}\n");
+            let err = parse_text(&text).unwrap_err();
+            assert!(
+                err.message.contains(&format!("integrate.{key} "))
+                    && err.message.contains("not valid"),
+                "{key}: {value}: {err}"
+            );
+            assert_eq!(err.line, line, "{key}: {value}: {err}");
+        }
+        let fine = format!(
+            "{MINIMAL}steps:\n  integrate:\n    port: 80\n    path: /api/v1/books\n    directives: [proxy_read_timeout 5s]\n"
+        );
+        parse_text(&fine).unwrap();
     }
 }

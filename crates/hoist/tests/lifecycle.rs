@@ -564,3 +564,69 @@ async fn only_the_user_trusts_a_hoist_yml_targets_plain_tcp() {
         "{err}"
     );
 }
+
+/// The first `len` bytes of the numbers 1, 2, 3... written one after the other: a line that is
+/// not one repeated byte, so a lost, doubled or reordered frame changes it.
+fn counting_line(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut n = 1u64;
+    while out.len() < len {
+        out.extend_from_slice(n.to_string().as_bytes());
+        n += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_of_a_40_mb_line_are_byte_exact() {
+    let Some(cd) = engine("cd").await else { return };
+    let project = TestProject::new("big-line", &[&cd]);
+    let dir = temp_dir(&project);
+    let len = 40 << 20;
+    let file = write(
+        &dir,
+        "compose.yaml",
+        &format!(
+            "services:\n  web:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \
+             \"seq 1 8000000 | tr -d '\\\\n' | head -c {len}; echo\"]\n"
+        ),
+    );
+    run_ok(
+        hoist("cd")
+            .args(["-p", &project.name, "-f"])
+            .arg(&file)
+            .args(["up", "-d"]),
+    );
+    let container = format!("{}-web-1", project.name);
+    let wait = std::process::Command::new("docker")
+        .args(["wait", &container])
+        .output()
+        .expect("docker wait");
+    assert_eq!(stdout(&wait).trim(), "0", "{}", stderr(&wait));
+
+    let start = std::time::Instant::now();
+    let out = run_ok(
+        hoist("cd")
+            .args(["-p", &project.name, "-f"])
+            .arg(&file)
+            .args(["logs", "--no-log-prefix", "web"]),
+    );
+    let hoist_time = start.elapsed();
+    let start = std::time::Instant::now();
+    let docker = std::process::Command::new("docker")
+        .args(["logs", &container])
+        .output()
+        .expect("docker logs");
+    let docker_time = start.elapsed();
+    eprintln!("40 MB line: hoist logs {hoist_time:?}, docker logs {docker_time:?}");
+
+    let mut expected = counting_line(len);
+    expected.push(b'\n');
+    assert_eq!(docker.stdout.len(), expected.len(), "docker's own view");
+    assert_eq!(out.stdout.len(), expected.len());
+    assert!(
+        out.stdout == expected,
+        "hoist logs changed the line's bytes"
+    );
+}

@@ -33,7 +33,8 @@ pub struct Route {
     pub matcher: Match,
     pub upstream: String,
     /// Extra nginx directives inside the route's `location`, without the trailing `;`
-    /// (`proxy_read_timeout 5s`). nginx checks them, so a wrong one is rejected by `nginx -t`.
+    /// (`proxy_read_timeout 5s`). [`check_directive`] keeps each one a simple directive (no
+    /// nginx syntax in its words); nginx checks the rest, so a wrong one is rejected by `nginx -t`.
     #[serde(default)]
     pub directives: Vec<String>,
 }
@@ -71,6 +72,15 @@ pub enum ConfigError {
     #[error("{what} {value:?} is not valid: {why}")]
     Invalid {
         what: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    /// A route's path, host or directive would carry nginx syntax into the file.
+    #[error("route {route}: {key} {value:?} is not valid: {why}")]
+    RouteValue {
+        route: String,
+        /// `path`, `host` or `directives`.
+        key: &'static str,
         value: String,
         why: &'static str,
     },
@@ -151,12 +161,21 @@ impl ProxyConfig {
         }
         for (i, route) in self.routes.iter().enumerate() {
             check_name("route name", &route.name)?;
+            let in_route =
+                |key: &'static str, value: &str, why: &'static str| ConfigError::RouteValue {
+                    route: route.name.clone(),
+                    key,
+                    value: value.to_string(),
+                    why,
+                };
             match &route.matcher {
-                Match::PathPrefix(path) => check_path(path)?,
-                Match::Host(host) => check_host(host)?,
+                Match::PathPrefix(path) => {
+                    check_path(path).map_err(|why| in_route("path", path, why))?
+                }
+                Match::Host(host) => check_host(host).map_err(|why| in_route("host", host, why))?,
             }
             for directive in &route.directives {
-                check_directive(directive)?;
+                check_directive(directive).map_err(|why| in_route("directives", directive, why))?;
             }
             let upstream =
                 self.upstream(&route.upstream)
@@ -272,7 +291,8 @@ fn render_location(out: &mut String, path: &str, route: &Route) {
          \x20       proxy_next_upstream error timeout invalid_header http_500;\n",
     );
     for directive in &route.directives {
-        let _ = writeln!(out, "        {};", directive.trim().trim_end_matches(';'));
+        let d = directive.strip_suffix(';').unwrap_or(directive);
+        let _ = writeln!(out, "        {d};");
     }
     out.push_str("    }\n");
 }
@@ -305,32 +325,38 @@ fn no_syntax(s: &str) -> bool {
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | '{' | '}' | '"' | '\''))
 }
 
-fn check_path(path: &str) -> Result<(), ConfigError> {
+/// A character that means something to nginx's parser inside a word: a comment, an escape, a
+/// quote, a variable, the end of a directive, a block, a word break. A path or a directive's
+/// word holding one could end the directive or the block it was written into.
+fn nginx_syntax(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '#' | '\\' | '"' | '\'' | '$' | ';' | '{' | '}')
+}
+
+/// Checks a route's path prefix; the error says why it is refused. Used by the routing table and
+/// by `hoist.yml`'s `integrate.path`, so that a bad path is named where it was written.
+pub fn check_path(path: &str) -> Result<(), &'static str> {
     if !path.starts_with('/') {
-        return Err(invalid("path prefix", path, "it must start with '/'"));
+        return Err("it must start with '/'");
     }
-    if !no_syntax(path) || path.starts_with("/=") || path.contains('~') {
-        return Err(invalid(
-            "path prefix",
-            path,
-            "no spaces, quotes, ';', '{', '}' or '~'",
-        ));
+    if path.chars().any(nginx_syntax) || path.starts_with("/=") || path.contains('~') {
+        return Err(
+            "no whitespace, control characters, quotes, '#', '\', '$', ';', '{', '}' or '~'",
+        );
     }
     Ok(())
 }
 
-fn check_host(host: &str) -> Result<(), ConfigError> {
+/// Checks a route's host name (`books.example.com`, `*.example.com`).
+pub fn check_host(host: &str) -> Result<(), &'static str> {
     if host.is_empty()
         || host == "_"
         || !host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*'))
     {
-        return Err(invalid(
-            "host name",
-            host,
-            "use a DNS name (letters, digits, '-', '.', a leading '*.')",
-        ));
+        return Err("use a DNS name (letters, digits, '-', '.', a leading '*.')");
     }
     Ok(())
 }
@@ -345,14 +371,19 @@ fn check_server(server: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_directive(directive: &str) -> Result<(), ConfigError> {
-    let d = directive.trim().trim_end_matches(';');
-    if d.is_empty() || d.contains(['{', '}', ';', '\n', '#']) {
-        return Err(invalid(
-            "directive",
-            directive,
-            "one simple directive, without blocks, ';' or comments",
-        ));
+/// Checks one extra directive of a route (`proxy_read_timeout 5s`, a trailing `;` allowed):
+/// words separated by single spaces, none holding nginx syntax, so it stays one simple
+/// directive inside its `location`.
+pub fn check_directive(directive: &str) -> Result<(), &'static str> {
+    let d = directive.strip_suffix(';').unwrap_or(directive);
+    if d.is_empty()
+        || d.split(' ')
+            .any(|w| w.is_empty() || w.chars().any(nginx_syntax))
+    {
+        return Err(
+            "one simple directive: words separated by single spaces, without quotes, '#', \
+             '\\', '$', ';', '{', '}', tabs, line breaks or control characters",
+        );
     }
     Ok(())
 }
@@ -487,6 +518,54 @@ mod tests {
         let mut block = books(&["a:1"]);
         block.routes[0].directives = vec!["if ($x) { return 500; }".into()];
         assert!(block.validate().is_err());
+    }
+
+    /// Each character nginx would read as syntax is refused in a path and in a directive, by an
+    /// error that names the route and the key.
+    #[test]
+    fn nginx_syntax_in_paths_and_directives_is_refused_naming_route_and_key() {
+        let bad = [
+            "#", "\\", "\"", "'", "$", ";", "{", "}", " ", "\t", "\n", "\r", "\u{0}", "\u{7f}",
+            "\u{a0}",
+        ];
+        for c in bad {
+            let mut path = books(&["a:1"]);
+            path.routes[0].matcher = Match::PathPrefix(format!("/api{c}x"));
+            let err = path.validate().unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::RouteValue { route, key: "path", .. } if route == "books-ms"),
+                "{c:?}: {err:?}"
+            );
+            assert!(
+                err.to_string().starts_with("route books-ms: path "),
+                "{err}"
+            );
+
+            if c == " " {
+                // A single space separates a directive's words (two make an empty word: below).
+                continue;
+            }
+            let mut directive = books(&["a:1"]);
+            directive.routes[0].directives = vec![format!("proxy_read_timeout 5s{c}x")];
+            let err = directive.validate().unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::RouteValue { route, key: "directives", .. } if route == "books-ms"),
+                "{c:?}: {err:?}"
+            );
+        }
+        let mut fine = books(&["a:1"]);
+        fine.routes[0].matcher = Match::PathPrefix("/api/v1/books-2_x.y".into());
+        fine.routes[0].directives = vec![
+            "proxy_read_timeout 5s".into(),
+            "client_max_body_size 1m;".into(),
+        ];
+        let text = fine.render(80).unwrap();
+        assert!(
+            text.contains("        client_max_body_size 1m;\n"),
+            "{text}"
+        );
+        fine.routes[0].directives = vec!["proxy_read_timeout  5s".into()];
+        assert!(fine.validate().is_err(), "two spaces make an empty word");
     }
 
     #[test]

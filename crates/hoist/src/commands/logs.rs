@@ -80,12 +80,25 @@ pub async fn stream(
     let mut merged = select_all(streams);
     while let Some((prefix, line)) = merged.next().await {
         let line = line?;
-        let stamp = line.timestamp.map(|t| format!("{t} ")).unwrap_or_default();
-        let text = format!("{prefix}{stamp}{}\n", line.text);
         match line.stream {
-            LogStream::Stdout => std::io::stdout().lock().write_all(text.as_bytes())?,
-            LogStream::Stderr => std::io::stderr().lock().write_all(text.as_bytes())?,
+            LogStream::Stdout => write_line(&mut std::io::stdout().lock(), &prefix, &line)?,
+            LogStream::Stderr => write_line(&mut std::io::stderr().lock(), &prefix, &line)?,
         }
     }
     Ok(())
+}
+
+/// Writes one line in pieces under one lock: a 40 MB line is not copied into a second buffer.
+fn write_line(
+    out: &mut impl Write,
+    prefix: &str,
+    line: &hoist_docker::logs::LogLine,
+) -> std::io::Result<()> {
+    out.write_all(prefix.as_bytes())?;
+    if let Some(t) = &line.timestamp {
+        out.write_all(t.as_bytes())?;
+        out.write_all(b" ")?;
+    }
+    out.write_all(line.text.as_bytes())?;
+    out.write_all(b"\n")
 }
