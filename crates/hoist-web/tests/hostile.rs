@@ -124,7 +124,7 @@ async fn hostile_values_render_escaped_on_every_page_and_secrets_stay_masked() {
     };
     let world = World::new(engine, "ui-hostile").await;
     let s = world.state();
-    // An audited action whose target is hostile markup.
+    // An action on a container named by hostile markup: refused by the path guard.
     let c = format!("/e/cd/containers/{}", world.container);
     // An open dashboard shows its CSRF token in the container page's action forms.
     let page = call(&s, get(&c)).await.body;
@@ -135,8 +135,8 @@ async fn hostile_values_render_escaped_on_every_page_and_secrets_stay_masked() {
         .body(Body::from(format!("csrf={csrf}")))
         .unwrap();
     let r = call(&s, action).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
-    // The engine's error names the hostile target: as plain text, never sniffed as HTML.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // The refusal is plain text, never sniffed as HTML.
     assert_eq!(r.headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     has_security_headers("the refused action", &r.headers);
 

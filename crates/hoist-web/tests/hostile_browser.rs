@@ -156,7 +156,8 @@ async fn hostile_markup_stays_inert_on_every_page_and_in_live_updates() {
         .await
         .expect("a WebDriver session");
 
-    // An audited action whose target is hostile markup, from the browser's own session.
+    // An action on a container named by hostile markup, from the browser's own session: the
+    // refusal page must be inert too.
     let c = format!("/e/cd/containers/{}", world.container);
     visit(&browser, &format!("{base}{c}")).await;
     browser

@@ -181,7 +181,23 @@ impl World {
     /// The dashboard over the world: the engine as `cd`, runs from the pipeline's history.
     pub fn state(&self) -> AppState {
         let runs = hoist_pipeline::history::History::open(&self.dir).unwrap();
-        let history = PipelineHistory::new(runs, SqliteHistory::in_memory().unwrap());
+        let audit = SqliteHistory::in_memory().unwrap();
+        // An audit record whose target and outcome are hostile markup: what an engine's error
+        // about a hostile name, or a store written by an older dashboard, puts there. (A hostile
+        // name in a URL no longer reaches the audit log: the path guard refuses it first.)
+        hoist_web::History::record_action(
+            &audit,
+            &hoist_web::ActionRecord {
+                at_ms: 1_700_000_000_000,
+                who: HOSTILE.into(),
+                engine: "cd".into(),
+                action: "stop".into(),
+                target: HOSTILE.into(),
+                outcome: HOSTILE.into(),
+            },
+        )
+        .unwrap();
+        let history = PipelineHistory::new(runs, audit);
         AppState::new(
             vec![NamedEngine {
                 name: "cd".into(),
@@ -212,8 +228,8 @@ impl World {
         ]
     }
 
-    /// The path of an action on a container named by hostile markup (it does not exist: the
-    /// dashboard records the attempt in its audit log, hostile target and all).
+    /// The path of an action on a container named by hostile markup (the path guard refuses
+    /// it before any engine call).
     pub fn hostile_action(&self) -> String {
         format!("/e/cd/containers/{}/stop", hoist_web_url(HOSTILE))
     }
