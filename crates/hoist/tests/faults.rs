@@ -279,7 +279,9 @@ impl Stage {
     }
 
     fn write(&self) {
-        let first = &self.images[0].1;
+        let Some((_, first)) = self.images.first() else {
+            return;
+        };
         std::fs::write(
             self.dir.join("docker-compose.yml"),
             format!(
@@ -305,6 +307,53 @@ impl Stage {
             ),
         )
         .unwrap();
+    }
+
+    /// Six independent services in `compose.yaml`, so that a fault lands while some are created
+    /// and others are not. Returns the `-f`/`-p` arguments that name the project.
+    fn six_services(&self) -> Vec<String> {
+        let mut compose = String::from("services:\n");
+        for i in 1..=6 {
+            compose.push_str(&format!(
+                "  s{i}:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    init: true\n"
+            ));
+        }
+        std::fs::write(self.dir.join("compose.yaml"), compose).unwrap();
+        ["-f", "compose.yaml", "-p", &self.project.name]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// `hoist ARGS VERB...` with `args` before the verb.
+    fn hoist_with(&self, args: &[String], verb: &[&str]) -> Command {
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend_from_slice(verb);
+        self.hoist(&all)
+    }
+
+    /// A rerun of `up -d` converges: one running container per service of `six_services`.
+    fn assert_up_converges(&self, args: &[String]) {
+        let rerun = self.hoist_with(args, &["up", "-d"]).output().unwrap();
+        assert!(rerun.status.success(), "rerun: {}", text(&rerun));
+        let ps = self
+            .hoist_with(args, &["ps", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(ps.status.success(), "{}", text(&ps));
+        let listed = String::from_utf8_lossy(&ps.stdout);
+        for i in 1..=6 {
+            let service = format!("\"Service\":\"s{i}\"");
+            assert_eq!(
+                listed.matches(&service).count(),
+                1,
+                "one container of s{i} after the rerun: {listed}"
+            );
+        }
+        assert_eq!(
+            listed.matches("\"State\":\"running\"").count(),
+            6,
+            "{listed}"
+        );
     }
 
     fn hoist(&self, args: &[&str]) -> Command {
@@ -455,19 +504,11 @@ fn assert_no_failed_request(report: &load::Report, what: &str) {
 #[test]
 fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
     let _serial = serial();
-    let Some(stage) = Stage::new("fault-up-cut", &["v1"]) else {
+    let Some(stage) = Stage::new("fault-up-cut", &[]) else {
         return;
     };
-    // Six independent services: the cut lands while some are created and others are not.
-    let mut compose = String::from("services:\n");
-    for i in 1..=6 {
-        compose.push_str(&format!(
-            "  s{i}:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    init: true\n"
-        ));
-    }
-    std::fs::write(stage.dir.join("compose.yaml"), compose).unwrap();
-    let project = stage.project.name.clone();
-    let mut up = Running::spawn(stage.hoist(&["-f", "compose.yaml", "-p", &project, "up", "-d"]));
+    let args = stage.six_services();
+    let mut up = Running::spawn(stage.hoist_with(&args, &["up", "-d"]));
     up.wait_for("Created", Duration::from_secs(60));
     stage.cutter.cut();
     let (code, lines) = up.finish();
@@ -480,32 +521,7 @@ fn an_engine_connection_cut_mid_up_fails_clearly_and_a_rerun_converges() {
         "the failure is explained: {lines:#?}"
     );
     stage.cutter.restore();
-    let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
-    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
-    let ps = stage.run(&[
-        "-f",
-        "compose.yaml",
-        "-p",
-        &project,
-        "ps",
-        "--format",
-        "json",
-    ]);
-    assert!(ps.status.success(), "{}", text(&ps));
-    let listed = String::from_utf8_lossy(&ps.stdout);
-    for i in 1..=6 {
-        let service = format!("\"Service\":\"s{i}\"");
-        assert_eq!(
-            listed.matches(&service).count(),
-            1,
-            "one container of s{i} after the rerun: {listed}"
-        );
-    }
-    assert_eq!(
-        listed.matches("\"State\":\"running\"").count(),
-        6,
-        "{listed}"
-    );
+    stage.assert_up_converges(&args);
     row(
         "engine connection cut mid-`up` (6 services)",
         &sees,
@@ -704,38 +720,15 @@ fn hoist_killed_at_each_phase_of_deploy_and_rollback_keeps_serving_and_a_rerun_c
 #[test]
 fn hoist_killed_mid_up_and_a_rerun_converges() {
     let _serial = serial();
-    let Some(stage) = Stage::new("fault-kill-up", &["v1"]) else {
+    let Some(stage) = Stage::new("fault-kill-up", &[]) else {
         return;
     };
-    let mut compose = String::from("services:\n");
-    for i in 1..=6 {
-        compose.push_str(&format!(
-            "  s{i}:\n    image: debian:bookworm-slim\n    command: [sleep, infinity]\n    init: true\n"
-        ));
-    }
-    std::fs::write(stage.dir.join("compose.yaml"), compose).unwrap();
-    let project = stage.project.name.clone();
-    let mut up = Running::spawn(stage.hoist(&["-f", "compose.yaml", "-p", &project, "up", "-d"]));
+    let args = stage.six_services();
+    let mut up = Running::spawn(stage.hoist_with(&args, &["up", "-d"]));
     up.wait_for("Created", Duration::from_secs(60));
     up.kill();
     let _ = up.finish();
-    let rerun = stage.run(&["-f", "compose.yaml", "-p", &project, "up", "-d"]);
-    assert!(rerun.status.success(), "rerun: {}", text(&rerun));
-    let ps = stage.run(&[
-        "-f",
-        "compose.yaml",
-        "-p",
-        &project,
-        "ps",
-        "--format",
-        "json",
-    ]);
-    let listed = String::from_utf8_lossy(&ps.stdout);
-    assert_eq!(
-        listed.matches("\"State\":\"running\"").count(),
-        6,
-        "{listed}"
-    );
+    stage.assert_up_converges(&args);
     row(
         "hoist SIGKILLed during `up` (containers being created)",
         "(killed: no output)",
