@@ -5,6 +5,7 @@
 pub mod bluegreen;
 pub mod desired;
 pub mod events;
+pub mod from_labels;
 pub mod hash;
 pub mod mask;
 pub mod observed;
