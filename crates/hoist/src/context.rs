@@ -41,6 +41,44 @@ pub fn load_project(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Loaded
     Ok(Loaded { compose, spec })
 }
 
+/// The project's engine-level spec for verbs that work on what already runs (`ps`, `down`,
+/// `stop`, `start`, `restart`, `logs`, `rm`, `port`): from the compose file, or, when there is
+/// none and a project name is given (`-p`, `COMPOSE_PROJECT_NAME`), rebuilt from the engine's
+/// labels as Docker Compose v2 does. Without either, the loader's "no configuration file
+/// provided" error stands.
+pub fn load_spec(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<ProjectSpec> {
+    let err = match load_project(global, env) {
+        Ok(loaded) => return Ok(loaded.spec),
+        Err(err) => err,
+    };
+    let no_file = matches!(
+        err.downcast_ref::<hoist_compose::ComposeError>(),
+        Some(hoist_compose::ComposeError::NoConfigFile { .. })
+    );
+    let name = global
+        .project_name
+        .clone()
+        .or_else(|| env.all.get("COMPOSE_PROJECT_NAME").cloned())
+        .map(|n| hoist_compose::loader::normalize_name(&n))
+        .filter(|n| !n.is_empty());
+    let (true, Some(name)) = (no_file, name) else {
+        return Err(err);
+    };
+    crate::commands::runtime()?.block_on(async {
+        let engine = connect(global, env).await?;
+        let (networks, volumes) = tokio::try_join!(
+            engine.project_networks(&name),
+            engine.project_volumes(&name)
+        )?;
+        let observed = engine
+            .observe_project(&name, &networks, &volumes, &[])
+            .await?;
+        Ok(hoist_core::from_labels::project_from_labels(
+            &name, &observed,
+        ))
+    })
+}
+
 /// A `hoist.yml`, with the hosts the user trusts for plain TCP given to its targets (the file
 /// cannot trust one itself).
 pub fn pipeline_file(

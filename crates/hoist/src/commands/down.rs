@@ -7,13 +7,12 @@ use hoist_core::plan::{DownOptions, reconcile_down};
 use hoist_docker::execute::{ExecOptions, execute};
 
 use crate::cli::{DownArgs, GlobalArgs};
-use crate::context::{connect, load_project};
+use crate::context::{connect, load_spec};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
-    let spec = &loaded.spec;
+    let spec = &load_spec(global, env)?;
     let printer = Printer::new(args.progress.progress);
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;

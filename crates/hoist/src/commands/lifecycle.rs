@@ -12,7 +12,7 @@ use hoist_core::spec::ProjectSpec;
 use hoist_docker::Engine;
 
 use crate::cli::{GlobalArgs, RmArgs, ServicesArgs, StopArgs};
-use crate::context::{connect, load_project};
+use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 /// Containers of `services` (all when empty), grouped by service in dependency order.
@@ -62,10 +62,10 @@ where
 }
 
 pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let spec = &load_spec(global, env)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services).await?;
         if !args.services.is_empty()
             && let Some((service, _)) = groups.iter().find(|(_, cs)| cs.is_empty())
         {
@@ -113,21 +113,21 @@ async fn stop_groups(
 }
 
 pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let spec = &load_spec(global, env)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
-        stop_groups(&engine, &loaded.spec, &groups, args.timeout).await
+        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        stop_groups(&engine, spec, &groups, args.timeout).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let spec = &load_spec(global, env)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
-        let (engine, spec) = (&engine, &loaded.spec);
+        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let (engine, spec) = (&engine, spec);
         each_group(
             &groups,
             |_| true,
@@ -146,14 +146,14 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
 }
 
 pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let spec = &load_spec(global, env)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services).await?;
         if args.stop {
-            stop_groups(&engine, &loaded.spec, &groups, None).await?;
+            stop_groups(&engine, spec, &groups, None).await?;
         }
-        let groups = containers_by_service(&engine, &loaded.spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services).await?;
         let stopped: Vec<&ObservedContainer> = groups
             .iter()
             .flat_map(|(_, cs)| cs.iter())

@@ -9,12 +9,11 @@ use futures_util::stream::select_all;
 use hoist_docker::logs::{LogOptions, LogStream};
 
 use crate::cli::{GlobalArgs, LogsArgs};
-use crate::context::{connect, load_project};
+use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
-    let spec = &loaded.spec;
+    let spec = &load_spec(global, env)?;
     for s in &args.services {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");

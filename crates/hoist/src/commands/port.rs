@@ -5,12 +5,11 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, PortArgs};
-use crate::context::{connect, load_project};
+use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PortArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
-    let spec = &loaded.spec;
+    let spec = &load_spec(global, env)?;
     let service = spec
         .service(&args.service)
         .ok_or_else(|| anyhow::anyhow!("no such service: {}", args.service))?;

@@ -9,12 +9,11 @@ use hoist_core::observed::{ObservedContainer, ObservedPort, RunState};
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PsArgs};
-use crate::context::{connect, load_project};
+use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
-    let spec = &loaded.spec;
+    let spec = &load_spec(global, env)?;
     for s in &args.service {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");
