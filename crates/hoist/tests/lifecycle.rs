@@ -630,3 +630,208 @@ async fn logs_of_a_40_mb_line_are_byte_exact() {
         "hoist logs changed the line's bytes"
     );
 }
+
+const TWO_SERVICES: &str = "services:
+  web:
+    image: debian:bookworm-slim
+    command: [\"sh\", \"-c\", \"echo hello from web; sleep 600\"]
+    stop_signal: SIGKILL
+    depends_on: [db]
+  db:
+    image: debian:bookworm-slim
+    command: [\"sh\", \"-c\", \"echo hello from db; sleep 600\"]
+    stop_signal: SIGKILL
+    volumes: [\"data:/data\"]
+volumes:
+  data:
+";
+
+/// Labelled containers (`name state`, sorted), networks and volumes of `project` on `engine`.
+async fn labelled_state(
+    engine: &hoist_docker::Engine,
+    project: &str,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let observed = engine
+        .observe_project(project, &[], &[], &[])
+        .await
+        .expect("observe");
+    let mut containers: Vec<String> = observed
+        .containers
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.state.is_running()))
+        .collect();
+    containers.sort();
+    let mut networks = engine.project_networks(project).await.expect("networks");
+    networks.sort();
+    let mut volumes = engine.project_volumes(project).await.expect("volumes");
+    volumes.sort();
+    (containers, networks, volumes)
+}
+
+/// What one tool's run of the no-file sequence left: each step's exit code and output, and the
+/// engine's state (with the project name replaced by `P`) after each step.
+#[derive(Debug)]
+struct NoFileRun {
+    codes: Vec<(String, Option<i32>)>,
+    states: Vec<(Vec<String>, Vec<String>, Vec<String>)>,
+    ps: String,
+    logs: String,
+}
+
+/// `up -d` from a directory with the file, then ps, stop, start, restart, logs and `down -v`
+/// with `-p NAME` from an empty directory, each by `tool` (a command with the engine set).
+async fn no_file_sequence(
+    engine: &hoist_docker::Engine,
+    project: &TestProject,
+    tool: impl Fn() -> std::process::Command,
+) -> NoFileRun {
+    let dir = temp_dir(project);
+    let with_file = dir.join("app");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&with_file).unwrap();
+    std::fs::create_dir_all(&empty).unwrap();
+    write(&with_file, "compose.yaml", TWO_SERVICES);
+    let up = tool()
+        .current_dir(&with_file)
+        .args(["-p", &project.name, "up", "-d"])
+        .output()
+        .expect("up");
+    assert!(up.status.success(), "up: {}", stderr(&up));
+    let anonymise = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|s| s.replace(&project.name, "P"))
+            .collect()
+    };
+    let mut run = NoFileRun {
+        codes: Vec::new(),
+        states: Vec::new(),
+        ps: String::new(),
+        logs: String::new(),
+    };
+    let steps: [&[&str]; 6] = [
+        &["ps", "--format", "{{.Name}} {{.Service}}"],
+        &["stop"],
+        &["start"],
+        &["restart"],
+        &["logs", "--no-log-prefix"],
+        &["down", "-v"],
+    ];
+    for step in steps {
+        let out = tool()
+            .current_dir(&empty)
+            .args(["-p", &project.name])
+            .args(step)
+            .output()
+            .expect("run");
+        match step[0] {
+            "ps" => run.ps = stdout(&out).replace(&project.name, "P"),
+            "logs" => run.logs = stdout(&out),
+            _ => {}
+        }
+        run.codes.push((
+            format!("{} ({})", step.join(" "), stderr(&out).trim()),
+            out.status.code(),
+        ));
+        let (c, n, v) = labelled_state(engine, &project.name).await;
+        run.states.push((anonymise(c), anonymise(n), anonymise(v)));
+    }
+    run
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn project_verbs_work_from_an_empty_directory_by_name_as_compose_v2_does() {
+    let Some(cd) = engine("cd").await else { return };
+    let ours = TestProject::new("nofile-hoist", &[&cd]);
+    let theirs = TestProject::new("nofile-compose", &[&cd]);
+    let clean = |program: PathBuf| {
+        let mut cmd = std::process::Command::new(program);
+        for var in [
+            "DOCKER_HOST",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+            "COMPOSE_PROJECT_NAME",
+            "COMPOSE_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    };
+    let hoist_bin = assert_cmd::cargo::cargo_bin("hoist");
+    let hoist_run = no_file_sequence(&cd, &ours, || clean(hoist_bin.clone())).await;
+    let compose_run = no_file_sequence(&cd, &theirs, || clean(compose_v2())).await;
+
+    for (step, code) in &hoist_run.codes {
+        assert_eq!(*code, Some(0), "hoist {step}");
+    }
+    let codes = |r: &NoFileRun| -> Vec<Option<i32>> { r.codes.iter().map(|(_, c)| *c).collect() };
+    assert_eq!(
+        codes(&hoist_run),
+        codes(&compose_run),
+        "exit codes differ:\nhoist: {:?}\ncompose: {:?}",
+        hoist_run.codes,
+        compose_run.codes
+    );
+    let mut ps: Vec<&str> = hoist_run.ps.lines().collect();
+    ps.sort();
+    assert_eq!(ps, ["P-db-1 db", "P-web-1 web"], "hoist ps lists both");
+    let mut compose_ps: Vec<&str> = compose_run.ps.lines().collect();
+    compose_ps.sort();
+    assert_eq!(ps, compose_ps);
+    for text in ["hello from web", "hello from db"] {
+        assert!(
+            hoist_run.logs.contains(text),
+            "hoist logs: {}",
+            hoist_run.logs
+        );
+        assert!(
+            compose_run.logs.contains(text),
+            "compose logs: {}",
+            compose_run.logs
+        );
+    }
+    // The engine's state after each step is the same, whichever tool ran it.
+    assert_eq!(hoist_run.states, compose_run.states);
+    let running = (
+        vec!["P-db-1 true".to_string(), "P-web-1 true".to_string()],
+        vec!["P_default".to_string()],
+        vec!["P_data".to_string()],
+    );
+    assert_eq!(hoist_run.states[0], running, "after ps");
+    assert_eq!(
+        hoist_run.states[1].0,
+        ["P-db-1 false", "P-web-1 false"],
+        "after stop"
+    );
+    assert_eq!(hoist_run.states[2], running, "after start");
+    assert_eq!(hoist_run.states[3], running, "after restart");
+    assert_eq!(
+        hoist_run.states[5],
+        (vec![], vec![], vec![]),
+        "down -v removes containers, network and volume"
+    );
+}
+
+#[test]
+fn without_a_project_name_or_a_file_the_error_is_composes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = hoist("cd")
+        .current_dir(dir.path())
+        .arg("ps")
+        .output()
+        .expect("hoist ps");
+    let theirs = std::process::Command::new(compose_v2())
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .current_dir(dir.path())
+        .arg("ps")
+        .output()
+        .expect("docker compose ps");
+    assert_eq!(ours.status.code(), theirs.status.code());
+    for out in [&ours, &theirs] {
+        assert!(
+            stderr(out).contains("no configuration file provided: not found"),
+            "{}",
+            stderr(out)
+        );
+    }
+}
