@@ -835,3 +835,59 @@ fn without_a_project_name_or_a_file_the_error_is_composes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_and_rm_work_by_compose_project_name_from_an_empty_directory() {
+    let Some(cd) = engine("cd").await else { return };
+    let project = TestProject::new("nofile-port", &[&cd]);
+    let dir = temp_dir(&project);
+    let with_file = dir.join("app");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&with_file).unwrap();
+    std::fs::create_dir_all(&empty).unwrap();
+    write(
+        &with_file,
+        "compose.yaml",
+        &format!("{SLEEPER}    ports: [\"127.0.0.1::8080\"]\n"),
+    );
+    run_ok(
+        hoist("cd")
+            .current_dir(&with_file)
+            .args(["-p", &project.name, "up", "-d"]),
+    );
+    let by_env = || {
+        let mut cmd = hoist("cd");
+        cmd.current_dir(&empty)
+            .env("COMPOSE_PROJECT_NAME", &project.name);
+        cmd
+    };
+    let ours = run_ok(by_env().args(["port", "web", "8080"]));
+    let theirs = std::process::Command::new(compose_v2())
+        .env_remove("COMPOSE_FILE")
+        .env("COMPOSE_PROJECT_NAME", &project.name)
+        .current_dir(&empty)
+        .args(["port", "web", "8080"])
+        .output()
+        .expect("docker compose port");
+    assert!(theirs.status.success(), "{}", stderr(&theirs));
+    assert!(stdout(&ours).starts_with("127.0.0.1:"), "{}", stdout(&ours));
+    assert_eq!(stdout(&ours), stdout(&theirs));
+
+    run_ok(by_env().arg("stop"));
+    run_ok(by_env().args(["rm", "-f"]));
+    let (containers, networks, _) = labelled_state(&cd, &project.name).await;
+    assert!(containers.is_empty(), "rm removed {containers:?}");
+    assert_eq!(networks, [format!("{}_default", project.name)]);
+    run_ok(by_env().arg("down"));
+    assert_eq!(
+        labelled_state(&cd, &project.name).await,
+        (vec![], vec![], vec![]),
+        "down removes the network that only its label names"
+    );
+    let again = run_ok(by_env().arg("down"));
+    assert!(
+        stderr(&again).contains("No resource found to remove for project"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -36,6 +36,12 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Resul
         for warning in &plan.warnings {
             eprintln!("WARN[0000] {warning}");
         }
+        if plan.steps.is_empty() && observed.containers.is_empty() {
+            eprintln!(
+                "WARN[0000] Warning: No resource found to remove for project {:?}.",
+                spec.name
+            );
+        }
         let exec = ExecOptions {
             stop_timeout: args.timeout,
             remove_volumes: args.volumes,
