@@ -229,10 +229,19 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UiArgs) -> anyhow::Result<
             });
         }
         state.spawn_event_pumps();
+        // The handlers are installed before the address is announced: a Ctrl+C (or a service
+        // manager's SIGTERM) that follows the announcement at once stops the dashboard
+        // gracefully instead of killing it.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("hoist ui: serving on {scheme}://{local}/");
-        hoist_web::serve(listener, state, tls, async {
-            let _ = tokio::signal::ctrl_c().await;
+        hoist_web::serve(listener, state, tls, async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
         })
         .await?;
         Ok(ExitCode::SUCCESS)
