@@ -28,11 +28,12 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
                 .iter()
                 .find(|c| !c.oneoff)
                 .unwrap_or(&containers[0]);
-            let image = first
-                .labels
-                .get(labels::IMAGE)
-                .cloned()
-                .unwrap_or_else(|| first.image.clone());
+            // The label holds the image id (as Compose writes it) or, from older hoist, the
+            // reference; the container's own reference is the better name either way.
+            let image = Some(first.image.clone())
+                .filter(|i| !i.is_empty())
+                .or_else(|| first.labels.get(labels::IMAGE).cloned())
+                .unwrap_or_default();
             let depends_on = first
                 .labels
                 .get(labels::DEPENDS_ON)

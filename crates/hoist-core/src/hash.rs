@@ -18,3 +18,11 @@ pub fn config_hash(service: &ServiceSpec) -> String {
     let digest = Sha256::digest(input.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Hex SHA-256 of the canonical JSON of a network's or volume's spec, stored on the resource as
+/// Compose does, so that a changed definition can be told from the one the resource was made with.
+pub fn resource_hash<T: serde::Serialize>(spec: &T) -> String {
+    let input = serde_json::to_string(spec).unwrap_or_default();
+    let digest = Sha256::digest(input.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -204,6 +204,7 @@ pub async fn run_oneoff(
         stdin_open: Some(false),
         network_mode: None,
         labels: request.labels.clone(),
+        image_id: None,
     };
     engine
         .create_service_container(spec, service, &create)

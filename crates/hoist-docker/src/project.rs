@@ -166,7 +166,8 @@ impl Engine {
                 project.name
             )));
         };
-        let labels_map = resource_labels(&spec.labels, project, labels::NETWORK, &spec.key);
+        let labels_map = resource_labels(&spec.labels, project, labels::NETWORK, &spec.key)
+            .with_hash(hoist_core::hash::resource_hash(spec));
         let ipam = (!spec.subnets.is_empty()).then(|| bollard::models::Ipam {
             config: Some(
                 spec.subnets
@@ -207,7 +208,8 @@ impl Engine {
                 project.name
             )));
         };
-        let labels_map = resource_labels(&spec.labels, project, labels::VOLUME, &spec.key);
+        let labels_map = resource_labels(&spec.labels, project, labels::VOLUME, &spec.key)
+            .with_hash(hoist_core::hash::resource_hash(spec));
         self.client()
             .create_volume(bollard::models::VolumeCreateRequest {
                 name: Some(name.to_string()),
@@ -229,6 +231,16 @@ impl Engine {
         service: &ServiceSpec,
         request: &CreateRequest,
     ) -> Result<String, EngineError> {
+        let mut request = request.clone();
+        if request.image_id.is_none() {
+            request.image_id = self
+                .inspect_image(ids::image(&service.image)?)
+                .await
+                .ok()
+                .flatten()
+                .map(|i| i.id);
+        }
+        let request = &request;
         let body = container_body(project, service, request);
         let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
             // Not serde's message: it would quote a value, and the body holds the environment.
@@ -513,6 +525,18 @@ fn resource_labels(
     all
 }
 
+/// Adds the resource's `com.docker.compose.config-hash` to its labels.
+trait WithHash {
+    fn with_hash(self, hash: String) -> Self;
+}
+
+impl WithHash for HashMap<String, String> {
+    fn with_hash(mut self, hash: String) -> Self {
+        self.insert(labels::CONFIG_HASH.into(), hash);
+        self
+    }
+}
+
 /// One compose project on an engine, as `ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectSummary {
@@ -594,6 +618,8 @@ pub struct CreateRequest {
     pub network_mode: Option<String>,
     /// Extra labels (`io.hoist.color`).
     pub labels: BTreeMap<String, String>,
+    /// The id of the service's image (`com.docker.compose.image`); looked up when `None`.
+    pub image_id: Option<String>,
 }
 
 /// The Engine API create body for one container, as JSON in the API's own field names.
@@ -615,7 +641,14 @@ pub fn container_body(
     labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
     labels_map.insert(labels::WORKING_DIR.into(), project.working_dir.clone());
     labels_map.insert(labels::CONFIG_FILES.into(), project.config_files.join(","));
-    labels_map.insert(labels::IMAGE.into(), service.image.clone());
+    // As Compose: the id of the image the container was created from, when known.
+    labels_map.insert(
+        labels::IMAGE.into(),
+        request
+            .image_id
+            .clone()
+            .unwrap_or_else(|| service.image.clone()),
+    );
     if !service.depends_on.is_empty() {
         let deps: Vec<String> = service
             .depends_on
@@ -841,9 +874,12 @@ fn endpoint(
     attachment: &hoist_core::spec::NetworkAttachment,
     request: &CreateRequest,
 ) -> Value {
-    let mut aliases = attachment.aliases.clone();
-    if !request.oneoff && !aliases.contains(&service.name) {
-        aliases.insert(0, service.name.clone());
+    // As Compose: the container's own name first; services (not one-off containers) are also
+    // reachable by the service's name and the attachment's aliases.
+    let mut aliases = vec![request.name.clone()];
+    if !request.oneoff {
+        aliases.push(service.name.clone());
+        aliases.extend(attachment.aliases.iter().cloned());
     }
     let links: Vec<String> = service
         .links
