@@ -79,7 +79,7 @@ impl SkipPolicy {
         }
     }
 
-    fn may_skip(self) -> bool {
+    pub fn may_skip(self) -> bool {
         !self.in_ci && self.skip_requested
     }
 }

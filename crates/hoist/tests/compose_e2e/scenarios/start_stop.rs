@@ -1,0 +1,160 @@
+//! `pkg/e2e/start_stop_test.go`.
+
+use crate::harness::{Cli, Opts, scenario};
+
+const STARTSTOP: &str = "./fixtures/start-stop/compose.yaml";
+
+/// `assertServiceStatus` of upstream `restart_test.go`.
+pub fn assert_service_status(c: &mut Cli, project: &str, service: &str, status: &str, ps: &str) {
+    c.matches(
+        ps,
+        &format!(r"{project}-{service}-1.+{service}\s+.+{status}.+"),
+    );
+}
+
+#[test]
+fn test_start_stop() {
+    const P: &str = "e2e-start-stop-no-dependencies";
+    let regx = |status: &str| format!(r"{P}\s+{status}\(2\)");
+    scenario(
+        "start_stop_test.go:TestStartStop",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            // Up a project
+            let res = c.compose(&["-f", STARTSTOP, "--project-name", P, "up", "-d"]);
+            c.contains(
+                &res.combined(),
+                "Container e2e-start-stop-no-dependencies-simple-1  Started",
+            );
+            let res = c.compose(&["ls", "--all"]);
+            c.matches(res.stdout(), &regx("running"));
+            let res = c.compose(&["--project-name", P, "ps"]);
+            assert_service_status(c, P, "simple", "Up", res.stdout());
+            assert_service_status(c, P, "another", "Up", res.stdout());
+
+            // stop project
+            c.compose(&["-f", STARTSTOP, "--project-name", P, "stop"]);
+            let res = c.compose(&["ls"]);
+            c.not_contains(&res.combined(), "e2e-start-stop-no-dependencies");
+            let res = c.compose(&["ls", "--all"]);
+            c.matches(res.stdout(), &regx("exited"));
+            let res = c.compose(&["--project-name", P, "ps"]);
+            c.not_contains(&res.combined(), "e2e-start-stop-no-dependencies-words-1");
+            let res = c.compose(&["--project-name", P, "ps", "--all"]);
+            assert_service_status(c, P, "simple", "Exited", res.stdout());
+            assert_service_status(c, P, "another", "Exited", res.stdout());
+
+            // start project
+            c.compose(&["-f", STARTSTOP, "--project-name", P, "start"]);
+            let res = c.compose(&["ls"]);
+            c.matches(res.stdout(), &regx("running"));
+
+            // down
+            c.compose(&["--project-name", P, "down"]);
+        },
+    );
+}
+
+#[test]
+fn test_start_already_running() {
+    const P: &str = "e2e-start-stop-svc-already-running";
+    scenario(
+        "start_stop_test.go:TestStartAlreadyRunning",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            c.with_env(&[
+                "COMPOSE_PROJECT_NAME=e2e-start-stop-svc-already-running",
+                "COMPOSE_FILE=./fixtures/start-stop/compose.yaml",
+            ]);
+            c.compose(&["up", "-d", "--wait"]);
+            let res = c.compose(&["start", "simple"]);
+            c.equal(res.stdout(), "");
+            c.compose(&["down", "--remove-orphans", "-v", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn test_stop_already_stopped() {
+    const P: &str = "e2e-start-stop-svc-already-stopped";
+    scenario(
+        "start_stop_test.go:TestStopAlreadyStopped",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            c.with_env(&[
+                "COMPOSE_PROJECT_NAME=e2e-start-stop-svc-already-stopped",
+                "COMPOSE_FILE=./fixtures/start-stop/compose.yaml",
+            ]);
+            c.compose(&["up", "-d", "--wait"]);
+            c.compose(&["stop", "simple"]);
+            let res = c.compose_no_check(&["stop", "simple"]);
+            c.exit_code(&res, 0);
+            c.contains(
+                res.stderr(),
+                "Container e2e-start-stop-svc-already-stopped-simple-1  Stopped",
+            );
+            c.compose(&["down", "--remove-orphans", "-v", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn test_start_stop_multiple_services() {
+    const P: &str = "e2e-start-stop-svc-multiple";
+    scenario(
+        "start_stop_test.go:TestStartStopMultipleServices",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            c.with_env(&[
+                "COMPOSE_PROJECT_NAME=e2e-start-stop-svc-multiple",
+                "COMPOSE_FILE=./fixtures/start-stop/compose.yaml",
+            ]);
+            c.compose(&["up", "-d", "--wait"]);
+            let res = c.compose(&["stop", "simple", "another"]);
+            for svc in ["simple", "another"] {
+                c.contains(res.stderr(), &format!("Container {P}-{svc}-1  Stopped"));
+            }
+            let res = c.compose(&["start", "simple", "another"]);
+            for svc in ["simple", "another"] {
+                c.contains(res.stderr(), &format!("Container {P}-{svc}-1  Started"));
+            }
+            c.compose(&["down", "--remove-orphans", "-v", "-t", "0"]);
+        },
+    );
+}
+
+#[test]
+fn test_start_stop_multiple_files() {
+    const P: &str = "e2e-start-stop-svc-multiple-files";
+    scenario(
+        "start_stop_test.go:TestStartStopMultipleFiles",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            c.with_env(&["COMPOSE_PROJECT_NAME=e2e-start-stop-svc-multiple-files"]);
+            c.compose(&["-f", STARTSTOP, "up", "-d"]);
+            c.compose(&["-f", "./fixtures/start-stop/other.yaml", "up", "-d"]);
+            let res = c.compose(&["-f", STARTSTOP, "stop"]);
+            let out = res.combined();
+            c.contains(&out, &format!("Container {P}-simple-1  Stopped"));
+            c.contains(&out, &format!("Container {P}-another-1  Stopped"));
+            c.not_contains(&out, &format!("Container {P}-a-different-one-1  Stopped"));
+            c.not_contains(&out, &format!("Container {P}-and-another-one-1  Stopped"));
+            c.compose(&["-p", P, "down", "--remove-orphans"]);
+        },
+    );
+}

@@ -1,0 +1,355 @@
+//! The engine state of a scenario's projects after a command, as a set of comparable lines.
+//!
+//! Containers, networks and volumes of each project (by the `com.docker.compose.project` label,
+//! and by name for anything a tool created without it) are read with `docker inspect` and flattened
+//! into `kind name: path = value` lines. Values the engine makes up per run (ids, addresses,
+//! timestamps, generated MAC addresses, anonymous volume names) are left out or replaced by a
+//! placeholder; everything a tool chose is kept. Empty values (null, "", 0, false, [], {}) are
+//! dropped, so that a tool that leaves a field unset and one that sets it to its zero value agree,
+//! as the engine treats them alike.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::harness::docker_lines;
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub lines: BTreeSet<String>,
+}
+
+/// Fields of a container's `Config` that are compared.
+const CONFIG_FIELDS: &[&str] = &[
+    "Image",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "Env",
+    "Labels",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "AttachStdin",
+    "StopSignal",
+    "StopTimeout",
+    "Healthcheck",
+    "ExposedPorts",
+    "Domainname",
+    "MacAddress",
+];
+
+/// Fields of a container's `HostConfig` that are not compared: the engine fills them per run or
+/// per client version, and no compose key sets them.
+const HOST_CONFIG_SKIP: &[&str] = &["ConsoleSize", "ContainerIDFile"];
+
+/// Labels whose values depend on the tool rather than the project: only their presence counts.
+const PRESENCE_LABELS: &[&str] = &[
+    "com.docker.compose.version",
+    "com.docker.compose.config-hash",
+    "com.docker.compose.replace",
+];
+
+pub fn capture(projects: &[String]) -> Snapshot {
+    let mut lines = BTreeSet::new();
+    for project in projects {
+        containers(project, &mut lines);
+        networks(project, &mut lines);
+        volumes(project, &mut lines);
+    }
+    Snapshot { lines }
+}
+
+/// Ids of objects of `kind` that belong to `project`: labelled, or named after it.
+fn ids(kind: &str, project: &str) -> Vec<String> {
+    let list: Vec<&str> = match kind {
+        "container" => vec!["ps", "-a", "--no-trunc", "-q"],
+        other => vec![other, "ls", "-q"],
+    };
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    for filter in [
+        format!("label=com.docker.compose.project={project}"),
+        format!("name={project}"),
+    ] {
+        let mut args = list.clone();
+        args.extend(["--filter", filter.as_str()]);
+        found.extend(docker_lines(&args));
+    }
+    found.into_iter().collect()
+}
+
+fn inspect(kind: &str, ids: &[String]) -> Vec<Value> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let mut args = vec![kind, "inspect"];
+    args.extend(ids.iter().map(String::as_str));
+    let text = docker_lines(&args).join("\n");
+    serde_json::from_str::<Vec<Value>>(&text).unwrap_or_default()
+}
+
+/// Labelled objects belong to the project their label names; unlabelled ones by their name.
+fn belongs(name: &str, labels: &Value, project: &str) -> bool {
+    match labels
+        .get("com.docker.compose.project")
+        .and_then(Value::as_str)
+    {
+        Some(label) => label == project,
+        None => {
+            name.starts_with(&format!("{project}-")) || name.starts_with(&format!("{project}_"))
+        }
+    }
+}
+
+fn containers(project: &str, out: &mut BTreeSet<String>) {
+    let found = inspect("container", &ids("container", project));
+    for c in &found {
+        let name = c["Name"].as_str().unwrap_or("").trim_start_matches('/');
+        if !belongs(name, &c["Config"]["Labels"], project) {
+            continue;
+        }
+        let id = c["Id"].as_str().unwrap_or("");
+        let head = format!("container {name}:");
+        let state = &c["State"];
+        push(out, &head, "State.Status", &state["Status"]);
+        if state["Status"] == "exited" {
+            push(out, &head, "State.ExitCode", &state["ExitCode"]);
+        }
+        let config = &c["Config"];
+        for field in CONFIG_FIELDS {
+            let value = match *field {
+                "Labels" => labels(&config["Labels"]),
+                "Env" => sorted(&config["Env"]),
+                "MacAddress" => mac(&config["MacAddress"]),
+                _ => config[*field].clone(),
+            };
+            flatten(out, &head, &format!("Config.{field}"), &value);
+        }
+        let hostname = config["Hostname"].as_str().unwrap_or("");
+        if !id.starts_with(hostname) || hostname.is_empty() {
+            push(out, &head, "Config.Hostname", &config["Hostname"]);
+        }
+        if let Some(host) = c["HostConfig"].as_object() {
+            for (k, v) in host {
+                if HOST_CONFIG_SKIP.contains(&k.as_str()) {
+                    continue;
+                }
+                let v = match k.as_str() {
+                    "NetworkMode" | "IpcMode" | "PidMode" => container_ref(v),
+                    "Links" => sorted(v),
+                    _ => v.clone(),
+                };
+                flatten(out, &head, &format!("HostConfig.{k}"), &v);
+            }
+        }
+        mounts(&c["Mounts"], &head, out);
+        if let Some(nets) = c["NetworkSettings"]["Networks"].as_object() {
+            for (net, v) in nets {
+                let key = format!("Networks.{net}");
+                let short = &id[..id.len().min(12)];
+                let aliases: Vec<Value> = v["Aliases"]
+                    .as_array()
+                    .map(|a| {
+                        let mut a: Vec<Value> = a
+                            .iter()
+                            .filter(|x| x.as_str() != Some(short))
+                            .cloned()
+                            .collect();
+                        a.sort_by_key(|x| x.to_string());
+                        a
+                    })
+                    .unwrap_or_default();
+                push(out, &head, &key, &Value::String("attached".into()));
+                flatten(
+                    out,
+                    &head,
+                    &format!("{key}.Aliases"),
+                    &Value::Array(aliases),
+                );
+                flatten(out, &head, &format!("{key}.Links"), &sorted(&v["Links"]));
+                flatten(out, &head, &format!("{key}.IPAMConfig"), &v["IPAMConfig"]);
+                flatten(out, &head, &format!("{key}.DriverOpts"), &v["DriverOpts"]);
+                flatten(
+                    out,
+                    &head,
+                    &format!("{key}.MacAddress"),
+                    &mac(&v["MacAddress"]),
+                );
+            }
+        }
+    }
+}
+
+/// `container:<id>` references name the container instead, ids differ between runs.
+fn container_ref(v: &Value) -> Value {
+    let s = v.as_str().unwrap_or("");
+    match s.split_once(':') {
+        Some((kind @ "container", id)) if id.len() == 64 => {
+            let names = docker_lines(&["inspect", "--format", "{{.Name}}", id]);
+            Value::String(format!(
+                "{kind}:{}",
+                names
+                    .first()
+                    .map(|n| n.trim_start_matches('/'))
+                    .unwrap_or("?")
+            ))
+        }
+        _ => v.clone(),
+    }
+}
+
+/// MAC addresses the engine generates (`02:42:...`) differ per run; chosen ones are kept.
+fn mac(v: &Value) -> Value {
+    match v.as_str() {
+        Some(m) if m.starts_with("02:42:") => Value::Null,
+        _ => v.clone(),
+    }
+}
+
+fn mounts(v: &Value, head: &str, out: &mut BTreeSet<String>) {
+    let Some(list) = v.as_array() else { return };
+    for m in list {
+        let dest = m["Destination"].as_str().unwrap_or("?");
+        let key = format!("Mounts[{dest}]");
+        push(out, head, &format!("{key}.Type"), &m["Type"]);
+        let name = m["Name"].as_str().unwrap_or("");
+        let anonymous = m["Type"] == "volume"
+            && name.len() == 64
+            && name.chars().all(|c| c.is_ascii_hexdigit());
+        if anonymous {
+            push(
+                out,
+                head,
+                &format!("{key}.Name"),
+                &Value::String("<anonymous>".into()),
+            );
+        } else {
+            push(out, head, &format!("{key}.Name"), &m["Name"]);
+            if m["Type"] == "bind" {
+                push(out, head, &format!("{key}.Source"), &m["Source"]);
+            }
+        }
+        push(out, head, &format!("{key}.RW"), &m["RW"]);
+        push(out, head, &format!("{key}.Mode"), &m["Mode"]);
+    }
+}
+
+fn networks(project: &str, out: &mut BTreeSet<String>) {
+    for n in inspect("network", &ids("network", project)) {
+        let name = n["Name"].as_str().unwrap_or("");
+        if !belongs(name, &n["Labels"], project) {
+            continue;
+        }
+        let head = format!("network {name}:");
+        for field in [
+            "Driver",
+            "Scope",
+            "Internal",
+            "Attachable",
+            "Ingress",
+            "EnableIPv6",
+        ] {
+            push(out, &head, field, &n[field]);
+        }
+        flatten(out, &head, "Labels", &labels(&n["Labels"]));
+        flatten(out, &head, "Options", &n["Options"]);
+        push(out, &head, "IPAM.Driver", &n["IPAM"]["Driver"]);
+        flatten(out, &head, "IPAM.Options", &n["IPAM"]["Options"]);
+        if let Some(configs) = n["IPAM"]["Config"].as_array() {
+            for (i, c) in configs.iter().enumerate() {
+                let subnet = c["Subnet"].as_str().unwrap_or("");
+                if !engine_chosen(subnet) {
+                    flatten(out, &head, &format!("IPAM.Config[{i}]"), c);
+                }
+            }
+        }
+    }
+}
+
+/// Subnets from the engine's default pools are allocated per run; others were asked for.
+fn engine_chosen(subnet: &str) -> bool {
+    let Some((a, rest)) = subnet.split_once('.') else {
+        return false;
+    };
+    let b: u8 = rest
+        .split('.')
+        .next()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
+    (a == "172" && (17..=31).contains(&b)) || (a == "192" && b == 168)
+}
+
+fn volumes(project: &str, out: &mut BTreeSet<String>) {
+    for v in inspect("volume", &ids("volume", project)) {
+        let name = v["Name"].as_str().unwrap_or("");
+        if !belongs(name, &v["Labels"], project) {
+            continue;
+        }
+        let head = format!("volume {name}:");
+        push(out, &head, "Driver", &v["Driver"]);
+        flatten(out, &head, "Labels", &labels(&v["Labels"]));
+        flatten(out, &head, "Options", &v["Options"]);
+    }
+}
+
+/// Labels with tool-specific values reduced to their presence.
+fn labels(v: &Value) -> Value {
+    let Some(map) = v.as_object() else {
+        return Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    for (k, val) in map {
+        let val = if PRESENCE_LABELS.contains(&k.as_str()) {
+            Value::String("<present>".into())
+        } else if k == "com.docker.compose.slug" {
+            let s = val.as_str().unwrap_or("");
+            Value::String(format!("<{} hex>", s.len()))
+        } else {
+            val.clone()
+        };
+        out.insert(k.clone(), val);
+    }
+    Value::Object(out)
+}
+
+fn sorted(v: &Value) -> Value {
+    match v.as_array() {
+        Some(a) => {
+            let mut a = a.clone();
+            a.sort_by_key(|x| x.to_string());
+            Value::Array(a)
+        }
+        None => v.clone(),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn push(out: &mut BTreeSet<String>, head: &str, path: &str, v: &Value) {
+    if !is_empty(v) {
+        out.insert(format!("{head} {path} = {v}"));
+    }
+}
+
+/// Objects become one line per key (so that a difference names the key); arrays stay whole.
+fn flatten(out: &mut BTreeSet<String>, head: &str, path: &str, v: &Value) {
+    match v {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+            for (k, v) in sorted {
+                flatten(out, head, &format!("{path}.{k}"), v);
+            }
+        }
+        _ => push(out, head, path, v),
+    }
+}
