@@ -217,6 +217,7 @@ fn service_spec(
             service: dep.to_string(),
             condition,
             required: d.required,
+            restart: d.restart,
         });
     }
     let links: Vec<Link> = s
@@ -261,6 +262,7 @@ fn service_spec(
                 service: target.to_string(),
                 condition: Condition::ServiceStarted,
                 required: true,
+                restart: false,
             });
         }
     }

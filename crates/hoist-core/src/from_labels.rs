@@ -145,6 +145,7 @@ fn parse_depends_on(text: &str) -> Vec<Dependency> {
                 service: service.to_string(),
                 condition,
                 required: true,
+                restart: parts.next() == Some("true"),
             })
         })
         .collect()
@@ -251,6 +252,7 @@ mod tests {
                 service: "db".into(),
                 condition: Condition::ServiceHealthy,
                 required: true,
+                restart: false,
             }],
             "dependencies on services that are not there are dropped"
         );

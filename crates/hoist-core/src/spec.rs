@@ -117,6 +117,10 @@ pub struct Dependency {
     pub service: String,
     pub condition: Condition,
     pub required: bool,
+    /// `depends_on.<svc>.restart`: restart this service when the dependency is restarted or
+    /// recreated.
+    #[serde(default)]
+    pub restart: bool,
 }
 
 /// One service: how many containers, built from which spec, after which others.

@@ -39,6 +39,7 @@ fn depends(mut s: ServiceSpec, on: &str, condition: Condition) -> ServiceSpec {
         service: on.into(),
         condition,
         required: true,
+        restart: false,
     });
     s
 }

@@ -658,7 +658,7 @@ pub fn container_body(
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
-                format!("{}:{condition}:false", d.service)
+                format!("{}:{condition}:{}", d.service, d.restart)
             })
             .collect();
         labels_map.insert(labels::DEPENDS_ON.into(), deps.join(","));

@@ -98,9 +98,11 @@ async fn stop_groups(
     groups: &[(String, Vec<ObservedContainer>)],
     timeout: Option<u64>,
 ) -> anyhow::Result<()> {
+    // As Compose: every container of the services is stopped and reported, stopped ones too
+    // (the engine answers "not modified").
     each_group(
         groups.iter().rev(),
-        |c| c.state.is_running(),
+        |_| true,
         |service, c| async move {
             say("Container", &c.name, "Stopping");
             let timeout = stop_timeout(spec, service, timeout);

@@ -165,9 +165,11 @@ fn truncate_command(command: &str) -> String {
 /// One container in Compose v2's `ps --format json` shape.
 pub fn row(c: &ObservedContainer, project: &str, now: i64) -> Value {
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let publishers: Vec<Value> = c
-        .ports
-        .iter()
+    // As Compose: by container port.
+    let mut ports: Vec<&ObservedPort> = c.ports.iter().collect();
+    ports.sort_by_key(|p| p.private_port);
+    let publishers: Vec<Value> = ports
+        .into_iter()
         .map(|p| {
             json!({
                 "URL": p.host_ip.clone().unwrap_or_default(),
@@ -179,7 +181,8 @@ pub fn row(c: &ObservedContainer, project: &str, now: i64) -> Value {
         .collect();
     json!({
         "Command": truncate_command(&c.command),
-        "CreatedAt": c.created,
+        // Go's `time.Time.String()` of the creation time, as Compose prints it (in UTC).
+        "CreatedAt": format!("{} +0000 UTC", crate::output::utc(c.created as f64)),
         "ExitCode": c.exit_code.unwrap_or(0),
         "Health": c.health.map(|h| serde_json::to_value(h).unwrap_or_default()).unwrap_or(json!("")),
         "ID": c.id,

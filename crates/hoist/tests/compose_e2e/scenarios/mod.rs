@@ -1,3 +1,5 @@
 //! One module per upstream test file (`pkg/e2e/<name>_test.go`).
 
-mod start_stop;
+mod ps;
+mod restart;
+pub mod start_stop;
