@@ -28,6 +28,7 @@ fn err(service: &str, message: impl Into<String>) -> DesiredError {
 /// The engine-level desired state of `project`.
 pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
     let mut spec = ProjectSpec {
+        env_files: Vec::new(),
         name: project.name.clone(),
         legacy: project.legacy,
         working_dir: project.project_dir.to_string_lossy().into_owned(),

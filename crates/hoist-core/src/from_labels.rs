@@ -109,6 +109,7 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
             .find_map(|c| c.labels.get(key).cloned())
     };
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.to_string(),
         legacy: observed
             .containers

@@ -212,7 +212,29 @@ pub struct PsArgs {
     /// Format output: table, json, or a Go template ("table {{.Name}}\t{{.Ports}}").
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Filter services by status. Values: [paused | restarting | removing | running | dead |
+    /// created | exited]. Implies --all.
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status), as KEY=VALUE.
+    #[arg(long)]
+    pub filter: Option<String>,
     pub service: Vec<String>,
+}
+
+impl PsArgs {
+    /// The statuses asked for with `--status` and `--filter status=...`.
+    pub fn statuses(&self) -> anyhow::Result<Vec<String>> {
+        let mut statuses = self.status.clone();
+        if let Some(filter) = &self.filter {
+            match filter.split_once('=') {
+                Some(("status", value)) => statuses.push(value.to_string()),
+                Some((key, _)) => anyhow::bail!("unknown filter {key}"),
+                None => anyhow::bail!("arguments to --filter should be in form KEY=VAL"),
+            }
+        }
+        Ok(statuses)
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

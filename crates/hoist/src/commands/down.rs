@@ -12,7 +12,7 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &[])?;
     let printer = Printer::new(args.progress.progress);
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;

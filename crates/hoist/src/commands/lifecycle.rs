@@ -62,7 +62,7 @@ where
 }
 
 pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -115,7 +115,7 @@ async fn stop_groups(
 }
 
 pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -125,7 +125,7 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
 }
 
 pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -148,7 +148,7 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
 }
 
 pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;

@@ -13,7 +13,7 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     for s in &args.services {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");

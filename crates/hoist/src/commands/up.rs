@@ -11,12 +11,12 @@ use hoist_docker::execute::{ExecOptions, execute};
 use hoist_docker::orchestrate;
 
 use crate::cli::{GlobalArgs, UpArgs};
-use crate::context::{connect, docker_config, load_project};
+use crate::context::{connect, docker_config, load_project_for};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let loaded = load_project_for(global, env, &args.services)?;
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()

@@ -332,6 +332,20 @@ impl Cli {
         self.check(pass, what, &format!("not met within {timeout:?}"))
     }
 
+    /// `res.Assert(t, icmd.Expected{Out: want})`: exit 0 and `want` in stdout.
+    pub fn expect_out(&mut self, res: &Res, want: &str) -> bool {
+        let code = self.exit_code(res, 0);
+        let out = self.contains(res.stdout(), want);
+        code && out
+    }
+
+    /// `res.Assert(t, icmd.Expected{ExitCode: code, Err: want})`.
+    pub fn expect_err(&mut self, res: &Res, code: i32, want: &str) -> bool {
+        let c = self.exit_code(res, code);
+        let e = self.contains(res.stderr(), want);
+        c && e
+    }
+
     /// A scenario's step that runs a compose command in the background (`StartCmd`), e.g. an
     /// attached `up` stopped later. Returns the child; stop it with `finish`.
     pub fn compose_start(&mut self, args: &[&str]) -> Background {
