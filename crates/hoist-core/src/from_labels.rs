@@ -297,6 +297,7 @@ mod tests {
             &crate::plan::DownOptions {
                 volumes: true,
                 remove_orphans: false,
+                services: Vec::new(),
             },
         );
         let text = plan.to_string();

@@ -27,6 +27,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Resul
             &DownOptions {
                 volumes: args.volumes,
                 remove_orphans: args.remove_orphans,
+                services: args.services.clone(),
             },
         );
         if args.dry_run {

@@ -52,7 +52,15 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         )
         .await?;
         if attach {
-            attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
+            attach_until_interrupted(
+                &engine,
+                &loaded.spec,
+                &opts,
+                &exec,
+                &printer,
+                args.attach_dependencies,
+            )
+            .await?;
         }
         anyhow::Ok(())
     })?;
@@ -95,18 +103,20 @@ async fn attach_until_interrupted(
     opts: &UpOptions,
     exec: &ExecOptions,
     sink: &dyn EventSink,
+    attach_dependencies: bool,
 ) -> anyhow::Result<()> {
     let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    let follow = hoist_docker::logs::LogOptions {
-        follow: true,
-        tail: None,
-        timestamps: false,
+    // As Compose: the services named, or with --attach-dependencies (or none named) all started.
+    let shown: Vec<String> = if opts.services.is_empty() || attach_dependencies {
+        services.clone()
+    } else {
+        opts.services.clone()
     };
     tokio::select! {
-        result = super::logs::stream(engine, spec, &services, follow, false) => result,
+        result = super::logs::attach(engine, spec, &shown, &opts.services) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
             let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;

@@ -1,5 +1,6 @@
 //! One module per upstream test file (`pkg/e2e/<name>_test.go`).
 
+mod compose;
 mod profiles;
 mod ps;
 mod restart;
