@@ -4,13 +4,127 @@
 //! TestAttachRestart, TestComposeFileSetByDotEnv, TestComposeFileSetByProjectDirectory and
 //! TestNestedDotEnv (their fixtures are not among the upstream fixtures provided).
 
+use std::time::Duration;
+
 use crate::harness::{Opts, scenario};
+use crate::scenarios::start_stop::assert_service_status;
+
+const SENTENCES: &str = "./fixtures/sentences/compose.yaml";
 
 fn opts(projects: &'static [&'static str]) -> Opts {
     Opts {
         projects,
         ..Opts::default()
     }
+}
+
+/// upstream `IsHealthy(name)`: an element of `ps --format json` is that container, healthy.
+fn is_healthy(ps_json: &str, name: &str) -> bool {
+    let field = |v: &serde_json::Value, k: &str| {
+        v.as_object()
+            .and_then(|o| o.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    for element in serde_json::Deserializer::from_str(ps_json).into_iter::<serde_json::Value>() {
+        let Ok(element) = element else {
+            return false;
+        };
+        if field(&element, "name") == name && field(&element, "health") == "healthy" {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn test_local_compose_up() {
+    const P: &str = "compose-e2e-demo";
+    scenario(
+        "compose_test.go:TestLocalComposeUp",
+        Opts {
+            projects: &[P],
+            exclusive: true,
+            ..Opts::default()
+        },
+        |c| {
+            // up
+            c.compose(&["-f", SENTENCES, "--project-name", P, "up", "-d"]);
+
+            // check accessing running app
+            let res = c.compose(&["-p", P, "ps"]);
+            c.contains(res.stdout(), "web");
+            let output = c.http_get(
+                "http://localhost:90/words/noun",
+                200,
+                Duration::from_secs(20),
+            );
+            c.contains(&output, r#""word":"#);
+            let res = c.docker(&["network", "ls"]);
+            c.contains(res.stdout(), &format!("{P}_default"));
+
+            // top: dropped, verb `top` (issue 20)
+
+            // check compose labels
+            let res = c.docker(&["inspect", &format!("{P}-web-1")]);
+            for want in [
+                r#""com.docker.compose.container-number": "1""#,
+                r#""com.docker.compose.project": "compose-e2e-demo""#,
+                r#""com.docker.compose.oneoff": "False","#,
+                r#""com.docker.compose.config-hash":"#,
+                r#""com.docker.compose.project.config_files":"#,
+                r#""com.docker.compose.project.working_dir":"#,
+                r#""com.docker.compose.service": "web""#,
+                r#""com.docker.compose.version":"#,
+            ] {
+                c.contains(res.stdout(), want);
+            }
+            let res = c.docker(&["network", "inspect", &format!("{P}_default")]);
+            for want in [
+                r#""com.docker.compose.network": "default""#,
+                r#""com.docker.compose.project": "#,
+                r#""com.docker.compose.version": "#,
+            ] {
+                c.contains(res.stdout(), want);
+            }
+
+            // check user labels
+            let res = c.docker(&["inspect", &format!("{P}-web-1")]);
+            c.contains(res.stdout(), r#""my-label": "test""#);
+
+            // check healthcheck output
+            c.poll(
+                "ps --format json shows compose-e2e-demo-web-1 healthy",
+                Duration::from_secs(5),
+                Duration::from_secs(1),
+                |c| {
+                    let res = c.compose_no_check(&["-p", P, "ps", "--format", "json"]);
+                    is_healthy(res.stdout(), &format!("{P}-web-1"))
+                },
+            );
+            let res = c.compose(&["-p", P, "ps"]);
+            assert_service_status(c, P, "web", r"\(healthy\)", res.stdout());
+
+            // images: dropped, verb `images` (issue 20)
+
+            // down SERVICE
+            c.compose(&["--project-name", P, "down", "web"]);
+            let res = c.compose(&["--project-name", P, "ps"]);
+            c.not_contains(&res.combined(), "compose-e2e-demo-web-1");
+            c.contains(&res.combined(), "compose-e2e-demo-db-1");
+
+            // down
+            c.compose(&["--project-name", P, "down"]);
+
+            // check containers after down
+            let res = c.docker(&["ps", "--all"]);
+            c.not_contains(&res.combined(), P);
+
+            // check networks after down
+            let res = c.docker(&["network", "ls"]);
+            c.not_contains(&res.combined(), P);
+        },
+    );
 }
 
 #[test]
