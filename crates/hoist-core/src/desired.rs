@@ -31,6 +31,7 @@ pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
         env_files: Vec::new(),
         name: project.name.clone(),
         legacy: project.legacy,
+        compatibility: false,
         working_dir: project.project_dir.to_string_lossy().into_owned(),
         config_files: project
             .files

@@ -115,6 +115,7 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
             .containers
             .iter()
             .any(|c| c.labels.contains_key(labels::LEGACY)),
+        compatibility: false,
         working_dir: label(labels::WORKING_DIR).unwrap_or_default(),
         config_files: label(labels::CONFIG_FILES)
             .map(|f| {

@@ -41,6 +41,10 @@ pub struct ProjectSpec {
     /// Loaded from a legacy v1 file: containers are named `project_service_N`, run on the default
     /// bridge and reach each other through legacy links.
     pub legacy: bool,
+    /// `--compatibility` (or `COMPOSE_COMPATIBILITY`): containers are named `project_service_N`
+    /// as Compose 1.x named them; nothing else changes.
+    #[serde(default)]
+    pub compatibility: bool,
     pub working_dir: String,
     pub config_files: Vec<String>,
     /// The `--env-file`s the project was loaded with, absolute (labelled on containers as
@@ -58,19 +62,29 @@ impl ProjectSpec {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// What joins the parts of a container's name: `_` for legacy projects and in compatibility
+    /// mode, else `-`.
+    pub fn separator(&self) -> char {
+        if self.legacy || self.compatibility {
+            '_'
+        } else {
+            '-'
+        }
+    }
+
     /// The name of replica `number` of `service`, as Compose names it (`project-service-N`, or
     /// `project_service_N` for legacy projects), unless the service sets `container_name`.
     pub fn container_name(&self, service: &ServiceSpec, number: u32) -> String {
         if let Some(name) = &service.container_name {
             return name.clone();
         }
-        let sep = if self.legacy { '_' } else { '-' };
+        let sep = self.separator();
         format!("{}{sep}{}{sep}{number}", self.name, service.name)
     }
 
     /// The name of a one-off (`run`) container.
     pub fn oneoff_name(&self, service: &str, suffix: &str) -> String {
-        let sep = if self.legacy { '_' } else { '-' };
+        let sep = self.separator();
         format!("{}{sep}{service}{sep}run{sep}{suffix}", self.name)
     }
 }

@@ -59,6 +59,7 @@ fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
         env_files: Vec::new(),
         name: name.into(),
         legacy: false,
+        compatibility: false,
         working_dir: "/src".into(),
         config_files: vec!["/src/compose.yaml".into()],
         services: services
@@ -95,6 +96,7 @@ fn v1(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
         env_files: Vec::new(),
         name: name.into(),
         legacy: true,
+        compatibility: false,
         working_dir: "/src".into(),
         config_files: vec!["/src/docker-compose.yml".into()],
         services,

@@ -23,6 +23,45 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The command line with the global flags and their environment variables folded into the
+    /// verb: `--dry-run` and `--progress` reach `up` and `down` (a verb's own `--progress` wins,
+    /// then the global flag, then COMPOSE_PROGRESS), COMPOSE_COMPATIBILITY turns on
+    /// `--compatibility`.
+    pub fn with_global_flags(mut self, env: &std::collections::BTreeMap<String, String>) -> Cli {
+        let g = &mut self.global;
+        g.compatibility |= env.get("COMPOSE_COMPATIBILITY").is_some_and(|v| go_bool(v));
+        if g.progress.is_none() {
+            g.progress = env
+                .get("COMPOSE_PROGRESS")
+                .and_then(|v| <Progress as clap::ValueEnum>::from_str(v, true).ok());
+        }
+        let (dry_run, progress) = (g.dry_run, g.progress);
+        let fold = |own: &mut ProgressArgs, verb_dry_run: &mut bool| {
+            *verb_dry_run |= dry_run;
+            if own.progress == Progress::Auto {
+                own.progress = progress.unwrap_or(Progress::Auto);
+            }
+        };
+        match &mut self.command {
+            Command::Up(args) => fold(&mut args.progress, &mut args.dry_run),
+            Command::Down(args) => fold(&mut args.progress, &mut args.dry_run),
+            _ => {}
+        }
+        self
+    }
+
+    /// The progress mode of verbs without their own `--progress` flag.
+    pub fn progress(&self) -> Progress {
+        self.global.progress.unwrap_or(Progress::Auto)
+    }
+}
+
+/// Go's `strconv.ParseBool` truth, as Compose reads boolean variables.
+fn go_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
 /// Flags shared by every command: which engine, which project.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
@@ -76,6 +115,26 @@ pub struct GlobalArgs {
     /// has none, so every value gives the same plain text.
     #[arg(long, value_enum, value_name = "WHEN")]
     pub ansi: Option<Ansi>,
+
+    /// Set type of progress output (auto, tty, plain, json, quiet); also COMPOSE_PROGRESS. A
+    /// verb's own `--progress` wins.
+    #[arg(long = "progress", value_enum, value_name = "MODE")]
+    pub progress: Option<Progress>,
+
+    /// Run in backward compatibility mode: containers are named `project_service_N`, as
+    /// Compose 1.x named them (also COMPOSE_COMPATIBILITY=true).
+    #[arg(long)]
+    pub compatibility: bool,
+
+    /// Include all resources, even those not used by services (accepted for Compose's command
+    /// lines; hoist does not act on it yet).
+    #[arg(long = "all-resources")]
+    pub all_resources: bool,
+
+    /// Execute the command in dry run mode: say what would be done, change nothing on the
+    /// engine (up, down, start, stop, restart, rm).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -490,4 +549,81 @@ pub struct ReleasesArgs {
     #[arg(long)]
     pub json: bool,
     pub service: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Cli {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Cli::try_parse_from(std::iter::once("hoist").chain(args.iter().copied()))
+            .expect("parses")
+            .with_global_flags(&env)
+    }
+
+    fn up(cli: &Cli) -> &UpArgs {
+        match &cli.command {
+            Command::Up(args) => args,
+            other => panic!("not up: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn global_dry_run_and_progress_reach_up() {
+        let cli = parse(&["--dry-run", "--progress", "quiet", "up", "-d"], &[]);
+        assert!(up(&cli).dry_run);
+        assert_eq!(up(&cli).progress.progress, Progress::Quiet);
+    }
+
+    #[test]
+    fn the_verbs_own_progress_wins_then_the_flag_then_the_variable() {
+        let cli = parse(
+            &["--progress", "quiet", "up", "--progress", "json"],
+            &[("COMPOSE_PROGRESS", "plain")],
+        );
+        assert_eq!(up(&cli).progress.progress, Progress::Json);
+        let cli = parse(
+            &["--progress", "quiet", "up"],
+            &[("COMPOSE_PROGRESS", "plain")],
+        );
+        assert_eq!(up(&cli).progress.progress, Progress::Quiet);
+        let cli = parse(&["up"], &[("COMPOSE_PROGRESS", "plain")]);
+        assert_eq!(up(&cli).progress.progress, Progress::Plain);
+        let cli = parse(&["up"], &[("COMPOSE_PROGRESS", "nonsense")]);
+        assert_eq!(up(&cli).progress.progress, Progress::Auto);
+    }
+
+    #[test]
+    fn compatibility_from_the_flag_or_a_go_true_variable() {
+        assert!(parse(&["--compatibility", "ps"], &[]).global.compatibility);
+        assert!(
+            parse(&["ps"], &[("COMPOSE_COMPATIBILITY", "true")])
+                .global
+                .compatibility
+        );
+        assert!(
+            parse(&["ps"], &[("COMPOSE_COMPATIBILITY", "1")])
+                .global
+                .compatibility
+        );
+        assert!(
+            !parse(&["ps"], &[("COMPOSE_COMPATIBILITY", "yes")])
+                .global
+                .compatibility
+        );
+        assert!(!parse(&["ps"], &[]).global.compatibility);
+    }
+
+    #[test]
+    fn all_resources_is_accepted() {
+        assert!(parse(&["--all-resources", "up"], &[]).global.all_resources);
+    }
 }

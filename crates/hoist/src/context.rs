@@ -58,6 +58,7 @@ pub fn load_project_for(
         eprintln!("warning: {warning}");
     }
     let mut spec = project_spec(&compose)?;
+    spec.compatibility = global.compatibility;
     spec.env_files = global
         .env_file
         .iter()

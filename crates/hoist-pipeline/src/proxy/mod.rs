@@ -236,6 +236,7 @@ impl ProxySpec {
             env_files: Vec::new(),
             name: self.name.clone(),
             legacy: false,
+            compatibility: false,
             working_dir: String::new(),
             config_files: Vec::new(),
             services: vec![ServiceSpec {

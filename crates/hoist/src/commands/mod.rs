@@ -28,6 +28,7 @@ use crate::settings::EnvVars;
 /// Runs the command and returns its exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = EnvVars::from_process();
+    let cli = cli.with_global_flags(&env.all);
     let g = &cli.global;
     // The remote-API policy is decided before anything else, so a refused engine gets nothing,
     // not even the compose file's name. (Connecting checks again, on its own resolution, and
