@@ -15,13 +15,15 @@ use crate::cli::{GlobalArgs, RmArgs, ServicesArgs, StopArgs};
 use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
-/// Containers of `services` (all when empty), grouped by service in dependency order.
+/// Containers of `services` (all when empty), with what they depend on unless `no_deps`, grouped
+/// by service in dependency order.
 async fn containers_by_service(
     engine: &Engine,
     spec: &ProjectSpec,
     services: &[String],
+    no_deps: bool,
 ) -> anyhow::Result<Vec<(String, Vec<ObservedContainer>)>> {
-    let order = select_services(spec, services, true)?;
+    let order = select_services(spec, services, no_deps)?;
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     Ok(order
         .into_iter()
@@ -65,7 +67,8 @@ pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow:
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        // As Compose: `start SERVICE` starts what SERVICE depends on first.
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         if !args.services.is_empty()
             && let Some((service, _)) = groups.iter().find(|(_, cs)| cs.is_empty())
         {
@@ -118,7 +121,7 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         stop_groups(&engine, spec, &groups, args.timeout).await
     })?;
     Ok(ExitCode::SUCCESS)
@@ -128,7 +131,7 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         let (engine, spec) = (&engine, spec);
         each_group(
             &groups,
@@ -151,11 +154,11 @@ pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<E
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         if args.stop {
             stop_groups(&engine, spec, &groups, None).await?;
         }
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         let stopped: Vec<&ObservedContainer> = groups
             .iter()
             .flat_map(|(_, cs)| cs.iter())

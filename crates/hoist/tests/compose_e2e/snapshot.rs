@@ -104,10 +104,14 @@ fn belongs(name: &str, labels: &Value, project: &str) -> bool {
 
 fn containers(project: &str, out: &mut BTreeSet<String>) {
     let found = inspect("container", &ids("container", project));
+    let mut renames = Vec::new();
     for c in &found {
         let name = c["Name"].as_str().unwrap_or("").trim_start_matches('/');
         if !belongs(name, &c["Config"]["Labels"], project) {
             continue;
+        }
+        if let Some(shown) = one_off_name(name) {
+            renames.push((name.to_string(), shown));
         }
         let id = c["Id"].as_str().unwrap_or("");
         let head = format!("container {name}:");
@@ -179,6 +183,7 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
             }
         }
     }
+    rename(out, &renames);
 }
 
 /// `container:<id>` references name the container instead, ids differ between runs.
@@ -352,4 +357,29 @@ fn flatten(out: &mut BTreeSet<String>, head: &str, path: &str, v: &Value) {
         }
         _ => push(out, head, path, v),
     }
+}
+
+/// A one-off container's name ends in `-run-` and 12 hex digits its tool drew at random; those
+/// digits are shown as `<slug>` so both tools' one-offs compare.
+fn one_off_name(name: &str) -> Option<String> {
+    let (stem, slug) = name
+        .rsplit_once("-run-")
+        .or_else(|| name.rsplit_once("_run_"))?;
+    let random = slug.len() == 12 && slug.bytes().all(|b| b.is_ascii_hexdigit());
+    random.then(|| format!("{stem}{}<slug>", &name[stem.len()..name.len() - 12]))
+}
+
+/// Every line naming a container in `renames` names it as shown instead.
+fn rename(out: &mut BTreeSet<String>, renames: &[(String, String)]) {
+    if renames.is_empty() {
+        return;
+    }
+    *out = std::mem::take(out)
+        .into_iter()
+        .map(|line| {
+            renames.iter().fold(line, |line, (name, shown)| {
+                line.replace(name.as_str(), shown)
+            })
+        })
+        .collect();
 }
