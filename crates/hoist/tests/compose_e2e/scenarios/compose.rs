@@ -195,9 +195,6 @@ fn test_compatibility() {
         Opts {
             projects: &[P],
             exclusive: true,
-            open: Some(
-                "`--compatibility` (Compose 1.x container names `project_service_1`) is not built",
-            ),
             ..Opts::default()
         },
         |c| {
