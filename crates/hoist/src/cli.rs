@@ -51,6 +51,30 @@ impl Cli {
         self
     }
 
+    /// The verb that cannot honour the global `--dry-run` (it would change the engine), if the
+    /// flag is given to one. `up` and `down` can; read-only verbs change nothing anyway.
+    pub fn dry_run_refused(&self) -> Option<&'static str> {
+        if !self.global.dry_run {
+            return None;
+        }
+        match &self.command {
+            Command::Start(_) => Some("start"),
+            Command::Stop(_) => Some("stop"),
+            Command::Restart(_) => Some("restart"),
+            Command::Rm(_) => Some("rm"),
+            Command::Run(_) => Some("run"),
+            Command::Pull(_) => Some("pull"),
+            Command::Push(_) => Some("push"),
+            Command::Build(_) => Some("build"),
+            Command::Scale(_) => Some("scale"),
+            Command::Deploy(_) => Some("deploy"),
+            Command::Rollback(_) => Some("rollback"),
+            Command::Pipeline(_) => Some("pipeline"),
+            Command::Ui(_) => Some("ui"),
+            _ => None,
+        }
+    }
+
     /// The progress mode of verbs without their own `--progress` flag.
     pub fn progress(&self) -> Progress {
         self.global.progress.unwrap_or(Progress::Auto)
@@ -620,6 +644,17 @@ mod tests {
                 .compatibility
         );
         assert!(!parse(&["ps"], &[]).global.compatibility);
+    }
+
+    #[test]
+    fn dry_run_is_refused_by_verbs_that_would_change_the_engine() {
+        assert_eq!(
+            parse(&["--dry-run", "stop"], &[]).dry_run_refused(),
+            Some("stop")
+        );
+        assert_eq!(parse(&["--dry-run", "up"], &[]).dry_run_refused(), None);
+        assert_eq!(parse(&["--dry-run", "ps"], &[]).dry_run_refused(), None);
+        assert_eq!(parse(&["stop"], &[]).dry_run_refused(), None);
     }
 
     #[test]

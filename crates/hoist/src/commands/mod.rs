@@ -29,6 +29,9 @@ use crate::settings::EnvVars;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = EnvVars::from_process();
     let cli = cli.with_global_flags(&env.all);
+    if let Some(verb) = cli.dry_run_refused() {
+        anyhow::bail!("--dry-run is not supported by `{verb}` yet: nothing was done");
+    }
     let g = &cli.global;
     // The remote-API policy is decided before anything else, so a refused engine gets nothing,
     // not even the compose file's name. (Connecting checks again, on its own resolution, and
