@@ -169,6 +169,10 @@ fn test_start_stop_with_dependencies() {
         "start_stop_test.go:TestStartStopWithDependencies",
         Opts {
             projects: &[P],
+            open: Some(
+                "`up --no-deps foo` still labels foo's depends_on and links it to bar (the --no-deps \
+                 selection, issue 23 worker B2)",
+            ),
             ..Opts::default()
         },
         |c| {
@@ -227,6 +231,10 @@ fn test_start_stop_with_one_offs() {
         "start_stop_test.go:TestStartStopWithOneOffs",
         Opts {
             projects: &[P],
+            open: Some(
+                "`run -d` one-off: no com.docker.compose.slug label, stdin not opened, a \
+                 container-number label Compose does not set (the `run` verb, issue 23 worker C1)",
+            ),
             ..Opts::default()
         },
         |c| {
