@@ -104,17 +104,14 @@ fn belongs(name: &str, labels: &Value, project: &str) -> bool {
 
 fn containers(project: &str, out: &mut BTreeSet<String>) {
     let found = inspect("container", &ids("container", project));
-    let mut renames = Vec::new();
     for c in &found {
         let name = c["Name"].as_str().unwrap_or("").trim_start_matches('/');
         if !belongs(name, &c["Config"]["Labels"], project) {
             continue;
         }
-        if let Some(shown) = one_off_name(name) {
-            renames.push((name.to_string(), shown));
-        }
         let id = c["Id"].as_str().unwrap_or("");
-        let head = format!("container {name}:");
+        let shown = shown_name(name, &c["Config"]["Labels"]);
+        let head = format!("container {shown}:");
         let state = &c["State"];
         push(out, &head, "State.Status", &state["Status"]);
         if state["Status"] == "exited" {
@@ -158,7 +155,10 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
                         let mut a: Vec<Value> = a
                             .iter()
                             .filter(|x| x.as_str() != Some(short))
-                            .cloned()
+                            .map(|x| match x.as_str() {
+                                Some(alias) if alias == name => Value::String(shown.clone()),
+                                _ => x.clone(),
+                            })
                             .collect();
                         a.sort_by_key(|x| x.to_string());
                         a
@@ -183,7 +183,21 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
             }
         }
     }
-    rename(out, &renames);
+}
+
+/// One-off containers are named `<project>-<service>-run-<random>`; the random part differs
+/// between runs, so it is shown as `<random>`.
+fn shown_name(name: &str, labels: &Value) -> String {
+    let oneoff = labels
+        .get("com.docker.compose.oneoff")
+        .and_then(Value::as_str)
+        == Some("True");
+    match name.rsplit_once("-run-") {
+        Some((head, tail)) if oneoff && tail.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("{head}-run-<random>")
+        }
+        _ => name.to_string(),
+    }
 }
 
 /// `container:<id>` references name the container instead, ids differ between runs.
@@ -357,29 +371,4 @@ fn flatten(out: &mut BTreeSet<String>, head: &str, path: &str, v: &Value) {
         }
         _ => push(out, head, path, v),
     }
-}
-
-/// A one-off container's name ends in `-run-` and 12 hex digits its tool drew at random; those
-/// digits are shown as `<slug>` so both tools' one-offs compare.
-fn one_off_name(name: &str) -> Option<String> {
-    let (stem, slug) = name
-        .rsplit_once("-run-")
-        .or_else(|| name.rsplit_once("_run_"))?;
-    let random = slug.len() == 12 && slug.bytes().all(|b| b.is_ascii_hexdigit());
-    random.then(|| format!("{stem}{}<slug>", &name[stem.len()..name.len() - 12]))
-}
-
-/// Every line naming a container in `renames` names it as shown instead.
-fn rename(out: &mut BTreeSet<String>, renames: &[(String, String)]) {
-    if renames.is_empty() {
-        return;
-    }
-    *out = std::mem::take(out)
-        .into_iter()
-        .map(|line| {
-            renames.iter().fold(line, |line, (name, shown)| {
-                line.replace(name.as_str(), shown)
-            })
-        })
-        .collect();
 }

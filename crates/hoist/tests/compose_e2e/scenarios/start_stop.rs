@@ -164,20 +164,22 @@ fn test_start_stop_multiple_files() {
 #[test]
 fn test_start_stop_with_dependencies() {
     const P: &str = "e2e-start-stop-with-dependencies";
-    const DEPS: &str = "./fixtures/dependencies/compose.yaml";
     scenario(
         "start_stop_test.go:TestStartStopWithDependencies",
         Opts {
             projects: &[P],
-            open: Some(
-                "`up --no-deps foo` still labels foo's depends_on and links it to bar (the --no-deps \
-                 selection, issue 23 worker B2)",
-            ),
             ..Opts::default()
         },
         |c| {
             // Up
-            let res = c.compose(&["-f", DEPS, "--project-name", P, "up", "-d"]);
+            let res = c.compose(&[
+                "-f",
+                "./fixtures/dependencies/compose.yaml",
+                "--project-name",
+                P,
+                "up",
+                "-d",
+            ]);
             c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
             c.contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
 
@@ -215,9 +217,8 @@ fn test_start_stop_with_dependencies() {
             c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
             c.not_contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
 
-            // down
+            // down, then the deferred `rm -fsv`
             c.compose(&["--project-name", P, "down"]);
-            // deferred
             c.compose(&["--project-name", P, "rm", "-fsv"]);
         },
     );
@@ -226,27 +227,26 @@ fn test_start_stop_with_dependencies() {
 #[test]
 fn test_start_stop_with_one_offs() {
     const P: &str = "e2e-start-stop-with-oneoffs";
-    const DEPS: &str = "./fixtures/dependencies/compose.yaml";
     scenario(
         "start_stop_test.go:TestStartStopWithOneOffs",
         Opts {
             projects: &[P],
             open: Some(
-                "`run -d` one-off: no com.docker.compose.slug label, stdin not opened, a \
-                 container-number label Compose does not set (the `run` verb, issue 23 worker C1)",
+                "`run`: one-off containers lack Compose's slug label and open stdin, and carry a \
+                 container number",
             ),
             ..Opts::default()
         },
         |c| {
-            // Up
-            let res = c.compose(&["-f", DEPS, "--project-name", P, "up", "-d"]);
+            let f = "./fixtures/dependencies/compose.yaml";
+            let res = c.compose(&["-f", f, "--project-name", P, "up", "-d"]);
             c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
             c.contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
 
             // run one-off
             c.compose(&[
                 "-f",
-                DEPS,
+                f,
                 "--project-name",
                 P,
                 "run",
@@ -268,17 +268,13 @@ fn test_start_stop_with_one_offs() {
             let res = c.compose(&["--project-name", P, "ps", "-a", "--status", "running"]);
             c.contains(&res.combined(), &format!("{P}-bar-run"));
 
-            // start (not one-off containers)
-            let res = c.compose(&["--project-name", P, "start"]);
-            c.contains(&res.combined(), &format!("{P}-foo-1"));
-            c.contains(&res.combined(), &format!("{P}-bar-1"));
-            c.not_contains(&res.combined(), &format!("{P}-bar-run"));
-
-            // restart (not one-off containers)
-            let res = c.compose(&["--project-name", P, "restart"]);
-            c.contains(&res.combined(), &format!("{P}-foo-1"));
-            c.contains(&res.combined(), &format!("{P}-bar-1"));
-            c.not_contains(&res.combined(), &format!("{P}-bar-run"));
+            // start and restart (not one-off containers)
+            for verb in ["start", "restart"] {
+                let res = c.compose(&["--project-name", P, verb]);
+                c.contains(&res.combined(), &format!("{P}-foo-1"));
+                c.contains(&res.combined(), &format!("{P}-bar-1"));
+                c.not_contains(&res.combined(), &format!("{P}-bar-run"));
+            }
 
             // down
             c.compose(&["--project-name", P, "down", "--remove-orphans"]);
