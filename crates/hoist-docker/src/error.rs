@@ -127,6 +127,19 @@ pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
     )
 }
 
+/// A container removal that failed because the container is gone (404) or the engine is
+/// already removing it (409, e.g. an auto-removed one-off that just stopped): either way it is
+/// going away, which is what Compose's `down` counts as removed.
+pub(crate) fn removal_under_way(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        }
+    )
+}
+
 /// What kind of JSON error happened and where, without serde_json's own message: that text
 /// quotes the input (`invalid type: string "hunter2", expected ...`), and the input hoist parses
 /// with it (a Docker config file, a credential helper's answer) holds secrets.
@@ -139,4 +152,24 @@ pub(crate) fn json_error_without_input(err: &serde_json::Error) -> String {
         Category::Io => "a read error",
     };
     format!("{what} at line {}, column {}", err.line(), err.column())
+}
+
+#[cfg(test)]
+mod removal_tests {
+    use super::removal_under_way;
+
+    fn status(code: u16) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: code,
+            message: "x".into(),
+        }
+    }
+
+    #[test]
+    fn a_gone_or_already_removing_container_counts_as_removed() {
+        assert!(removal_under_way(&status(404)));
+        assert!(removal_under_way(&status(409)));
+        assert!(!removal_under_way(&status(500)));
+        assert!(!removal_under_way(&status(400)));
+    }
 }

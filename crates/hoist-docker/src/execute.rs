@@ -275,7 +275,7 @@ async fn run_step(
         Action::RemoveContainer { name, .. } => {
             say(Phase::Working, "Removing");
             engine
-                .remove_container(name, true, opts.remove_volumes)
+                .remove_container_for_down(name, opts.remove_volumes)
                 .await?;
             say(Phase::Done, "Removed");
         }

@@ -342,6 +342,26 @@ impl Engine {
             .map_err(|e| EngineError::new(format!("removing container {name}"), e))
     }
 
+    /// Removes a container as `down` does: forced, and done when the container is already gone
+    /// or already being removed by the engine.
+    pub async fn remove_container_for_down(
+        &self,
+        name: &str,
+        volumes: bool,
+    ) -> Result<(), EngineError> {
+        let name = ids::container(name)?;
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(volumes)
+            .build();
+        match self.client().remove_container(name, Some(options)).await {
+            Err(e) if !crate::error::removal_under_way(&e) => {
+                Err(EngineError::new(format!("removing container {name}"), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         let name = ids::object(Kind::Network, name)?;
         self.client()
