@@ -1,3 +1,8 @@
 //! One module per upstream test file (`pkg/e2e/<name>_test.go`).
 
+mod cascade;
+mod compose;
+mod compose_up;
+mod recreate_no_deps;
 mod start_stop;
+mod up;
