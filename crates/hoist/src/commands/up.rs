@@ -10,6 +10,7 @@ use hoist_docker::Engine;
 use hoist_docker::execute::{ExecOptions, execute};
 use hoist_docker::orchestrate;
 
+use super::attach;
 use crate::cli::{GlobalArgs, UpArgs};
 use crate::context::{connect, docker_config, load_project};
 use crate::output::Printer;
@@ -38,8 +39,9 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         docker_config: docker_config(env),
     };
     let printer = Printer::new(args.progress.progress);
+    let exits = exits(&loaded.spec, args)?;
     let attach = !args.detach && !args.wait && !args.dry_run;
-    super::runtime()?.block_on(async {
+    let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         up(
             &engine,
@@ -51,12 +53,63 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
             &printer,
         )
         .await?;
-        if attach {
-            attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
+        if !attach {
+            return anyhow::Ok(0);
         }
-        anyhow::Ok(())
+        let services = attached_services(&loaded.spec, &opts, args.attach_dependencies)?;
+        attach_until_interrupted(&engine, &loaded.spec, &services, exits, &exec, &printer).await
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(code))
+}
+
+/// What the containers' exits do to an attached `up`, from its flags, checked as Compose checks
+/// them.
+fn exits(spec: &ProjectSpec, args: &UpArgs) -> anyhow::Result<attach::Exits> {
+    let cascade = cascade(args)?;
+    if let Some(service) = &args.exit_code_from
+        && spec.service(service).is_none()
+    {
+        anyhow::bail!("no such service: {service}");
+    }
+    Ok(attach::Exits::new(cascade, args.exit_code_from.clone()))
+}
+
+/// `--exit-code-from` implies `--abort-on-container-exit`, unless failures alone abort;
+/// neither goes with a detached `up`.
+fn cascade(args: &UpArgs) -> anyhow::Result<attach::Cascade> {
+    let stop = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let cascade = match (stop, args.abort_on_container_failure) {
+        (_, true) => attach::Cascade::Fail,
+        (true, false) => attach::Cascade::Stop,
+        (false, false) => attach::Cascade::Ignore,
+    };
+    let attaching = cascade != attach::Cascade::Ignore || args.attach_dependencies;
+    if args.wait && attaching {
+        anyhow::bail!(
+            "--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies"
+        );
+    }
+    if args.detach && attaching {
+        anyhow::bail!(
+            "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch"
+        );
+    }
+    Ok(cascade)
+}
+
+/// The services an attached `up` follows: those named (their dependencies too with
+/// `--attach-dependencies`), else every service `up` started.
+fn attached_services(
+    spec: &ProjectSpec,
+    opts: &UpOptions,
+    dependencies: bool,
+) -> anyhow::Result<Vec<String>> {
+    let selected = select_services(spec, &opts.services, opts.no_deps)?;
+    Ok(selected
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|name| dependencies || opts.services.is_empty() || opts.services.contains(name))
+        .collect())
 }
 
 /// The whole of `up` on one engine (also `scale`): the plan printed with `--dry-run`, else
@@ -87,34 +140,26 @@ pub fn explain(e: orchestrate::OrchestrateError) -> anyhow::Error {
     }
 }
 
-/// `up` without `-d`: follow the services' output until they stop or Ctrl+C, which stops them,
-/// as Compose does.
+/// `up` without `-d`: follow the services' output until they stop, or Ctrl+C, which stops them,
+/// as Compose does. Returns the exit code.
 async fn attach_until_interrupted(
     engine: &Engine,
     spec: &ProjectSpec,
-    opts: &UpOptions,
+    services: &[String],
+    exits: attach::Exits,
     exec: &ExecOptions,
     sink: &dyn EventSink,
-) -> anyhow::Result<()> {
-    let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
-    let follow = hoist_docker::logs::LogOptions {
-        follow: true,
-        tail: None,
-        timestamps: false,
-    };
+) -> anyhow::Result<u8> {
     tokio::select! {
-        result = super::logs::stream(engine, spec, &services, follow, false) => result,
+        result = attach::attach(engine, spec, services, exits, exec, sink) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
             let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
-            let plan = hoist_core::plan::reconcile_stop(spec, &observed, &services);
+            let plan = hoist_core::plan::reconcile_stop(spec, &observed, services);
             execute(engine, spec, &plan, exec, sink)
                 .await
                 .map_err(|e| failed(e, "stop"))?;
-            Ok(())
+            Ok(130)
         }
     }
 }
