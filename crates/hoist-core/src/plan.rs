@@ -110,6 +110,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     pub unchanged: Vec<String>,
     pub warnings: Vec<String>,
+    /// Waits for a dependency declared `required: false`: when one fails, the dependent starts
+    /// anyway and the failure is a warning, as Compose does.
+    pub optional: BTreeSet<usize>,
 }
 
 impl Plan {
@@ -451,10 +454,13 @@ pub fn reconcile_up(
     let selected: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     // Per service: the steps after which it counts as started / healthy / completed.
     let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut readiness: BTreeMap<(&str, Condition), Vec<usize>> = BTreeMap::new();
+    let mut readiness: BTreeMap<(&str, Condition, bool), Vec<usize>> = BTreeMap::new();
 
     for service in &services {
         let hash = config_hash(service);
+        // Containers are created as soon as their networks and volumes exist; only their start
+        // waits for their dependencies, so a failed dependency leaves them created, as Compose
+        // leaves them.
         let mut prerequisites: Vec<usize> = service
             .networks
             .iter()
@@ -467,6 +473,7 @@ pub fn reconcile_up(
                     .filter_map(|m| volume_steps.get(m.source.as_str()).copied()),
             )
             .collect();
+        let mut dependencies: Vec<usize> = Vec::new();
         for dep in &service.depends_on {
             if !selected.contains(dep.service.as_str()) {
                 continue;
@@ -488,15 +495,20 @@ pub fn reconcile_up(
                         .cloned()
                         .unwrap_or_default();
                     let waits = readiness
-                        .entry((dep.service.as_str(), condition))
+                        .entry((dep.service.as_str(), condition, dep.required))
                         .or_insert_with(|| {
-                            wait_steps(&mut plan, project, dep_spec, condition, after)
+                            let waits = wait_steps(&mut plan, project, dep_spec, condition, after);
+                            if !dep.required {
+                                plan.optional.extend(waits.iter().copied());
+                            }
+                            waits
                         });
                     Some(waits.clone())
                 }
             };
-            prerequisites.extend(steps.unwrap_or_default());
+            dependencies.extend(steps.unwrap_or_default());
         }
+        // A legacy link names its target at create time: that target must be up first.
         for link in &service.links {
             prerequisites.extend(
                 started
@@ -553,7 +565,7 @@ pub fn reconcile_up(
                                         name: c.name.clone(),
                                     },
                                     "stopped",
-                                    prerequisites.clone(),
+                                    [prerequisites.as_slice(), &dependencies].concat(),
                                 );
                                 service_started.push(id);
                             } else {
@@ -574,13 +586,15 @@ pub fn reconcile_up(
                     reason.clone(),
                     prerequisites.clone(),
                 );
+                let mut after = dependencies.clone();
+                after.push(create);
                 let start = plan.push(
                     Action::StartContainer {
                         service: service.name.clone(),
                         name,
                     },
                     reason,
-                    vec![create],
+                    after,
                 );
                 service_started.push(start);
             }
@@ -621,18 +635,29 @@ pub fn reconcile_up(
                 .cloned()
                 .unwrap_or_default();
             for number in 1..=service.replicas.max(1) {
-                plan.push(
-                    Action::WaitReady {
-                        service: service.name.clone(),
-                        name: project.container_name(service, number),
-                    },
-                    "--wait",
-                    after.clone(),
-                );
+                let name = project.container_name(service, number);
+                let service = service.name.clone();
+                let action = if awaited_completion(project, &service) {
+                    Action::WaitCompleted { service, name }
+                } else {
+                    Action::WaitReady { service, name }
+                };
+                plan.push(action, "--wait", after.clone());
             }
         }
     }
     Ok(plan)
+}
+
+/// Whether another service waits for `service` to complete successfully: `--wait` then waits
+/// for it to exit 0 instead of for it to run, or it would never finish waiting for a one-shot
+/// container (Compose's `getDependencyCondition`).
+fn awaited_completion(project: &ProjectSpec, service: &str) -> bool {
+    project.services.iter().any(|s| {
+        s.depends_on
+            .iter()
+            .any(|d| d.service == service && d.condition == Condition::ServiceCompletedSuccessfully)
+    })
 }
 
 fn wait_steps(

@@ -284,8 +284,8 @@ fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
   2. create container shop-db-1 (no container yet) after 1
   3. start container shop-db-1 (no container yet) after 2
   4. wait until shop-db-1 is healthy (a dependent service waits for it) after 3
-  5. create container shop-web-1 (no container yet) after 1, 4
-  6. start container shop-web-1 (no container yet) after 5",
+  5. create container shop-web-1 (no container yet) after 1
+  6. start container shop-web-1 (no container yet) after 4, 5",
     );
     let observed = Observed {
         networks: vec![ObservedNetwork {
@@ -297,6 +297,65 @@ fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
     };
     let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
     assert!(!plan.to_string().contains("create network"), "{plan}");
+}
+
+#[test]
+fn an_optional_dependencys_wait_is_marked_optional() {
+    let mut web = depends(svc("web"), "db", Condition::ServiceHealthy);
+    web.depends_on[0].required = false;
+    let project = v2("shop", vec![web, svc("db")]);
+    let plan = reconcile_up(&project, &Observed::default(), &UpOptions::default()).unwrap();
+    let waits: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.to_string().starts_with("wait until"))
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(waits.len(), 1, "{plan}");
+    assert_eq!(plan.optional.iter().copied().collect::<Vec<_>>(), waits);
+
+    let required = v2(
+        "shop",
+        vec![
+            depends(svc("web"), "db", Condition::ServiceHealthy),
+            svc("db"),
+        ],
+    );
+    let plan = reconcile_up(&required, &Observed::default(), &UpOptions::default()).unwrap();
+    assert!(plan.optional.is_empty(), "{plan}");
+}
+
+#[test]
+fn wait_waits_for_a_one_shot_dependency_to_complete_not_to_run() {
+    let project = v2(
+        "jobs",
+        vec![
+            svc("oneshot"),
+            depends(
+                svc("longrunning"),
+                "oneshot",
+                Condition::ServiceCompletedSuccessfully,
+            ),
+        ],
+    );
+    let opts = UpOptions {
+        wait: true,
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &Observed::default(),
+        &opts,
+        r"
+  1. create network jobs_default (not on the engine)
+  2. create container jobs-oneshot-1 (no container yet) after 1
+  3. start container jobs-oneshot-1 (no container yet) after 2
+  4. wait until jobs-oneshot-1 has completed successfully (a dependent service waits for it) after 3
+  5. create container jobs-longrunning-1 (no container yet) after 1
+  6. start container jobs-longrunning-1 (no container yet) after 4, 5
+  7. wait until jobs-oneshot-1 has completed successfully (--wait) after 3
+  8. wait until jobs-longrunning-1 is ready (--wait) after 6",
+    );
 }
 
 #[test]

@@ -95,6 +95,16 @@ pub async fn execute(
                 finished.insert(id);
                 done.push(step.action.to_string());
             }
+            Err(error) if plan.optional.contains(&id) => {
+                // A `required: false` dependency: its dependents start anyway.
+                let (kind, name) = subject(&step.action);
+                let dependency = service_of(&step.action).unwrap_or_default();
+                let why = format!("optional dependency {dependency:?} failed to start");
+                tracing::warn!("{why}: {error}");
+                sink.emit(Event::new(kind, name, Phase::Info, why));
+                finished.insert(id);
+                done.push(step.action.to_string());
+            }
             Err(error) => {
                 let (kind, name) = subject(&step.action);
                 sink.emit(Event::new(kind, name, Phase::Failed, error.to_string()));
@@ -251,7 +261,10 @@ async fn run_step(
         }
         Action::WaitHealthy { name, .. } => {
             say(Phase::Working, "Waiting");
-            engine.wait_healthy(name, opts.wait_timeout, true).await?;
+            engine
+                .wait_healthy(name, opts.wait_timeout, true)
+                .await
+                .map_err(dependency_failed)?;
             say(Phase::Done, "Healthy");
         }
         Action::WaitReady { name, .. } => {
@@ -291,4 +304,10 @@ async fn run_step(
         }
     }
     Ok(())
+}
+
+/// A required dependency that did not become healthy, in Compose's words.
+fn dependency_failed(mut e: EngineError) -> EngineError {
+    e.operation = format!("dependency failed to start: {}", e.operation);
+    e
 }

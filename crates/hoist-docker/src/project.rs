@@ -413,7 +413,7 @@ impl Engine {
             }
             if state.running != Some(true) && state.restarting != Some(true) {
                 return Err(EngineError::message(format!(
-                    "container {name} exited ({}) before it became healthy",
+                    "container {name} exited ({})",
                     state.exit_code.unwrap_or_default()
                 )));
             }
