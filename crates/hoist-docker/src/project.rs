@@ -697,11 +697,9 @@ pub fn container_body(
     let mut mounts = Vec::new();
     for m in &spec.mounts {
         if m.kind == "bind" && m.create_host_path {
-            let mut bind = format!("{}:{}", m.source, m.target);
-            if m.read_only {
-                bind.push_str(":ro");
-            }
-            binds.push(bind);
+            // Compose always names the access mode (`toBindString`), so the engine records it.
+            let access = if m.read_only { "ro" } else { "rw" };
+            binds.push(format!("{}:{}:{access}", m.source, m.target));
         } else {
             let mut mount = json!({"Type": m.kind, "Target": m.target, "ReadOnly": m.read_only});
             if !m.source.is_empty() {
