@@ -39,6 +39,7 @@ fn depends(mut s: ServiceSpec, on: &str, condition: Condition) -> ServiceSpec {
         service: on.into(),
         condition,
         required: true,
+        restart: false,
     });
     s
 }
@@ -55,6 +56,7 @@ fn link(mut s: ServiceSpec, to: &str) -> ServiceSpec {
 fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
     let net = format!("{name}_default");
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.into(),
         legacy: false,
         working_dir: "/src".into(),
@@ -90,6 +92,7 @@ fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
 /// A legacy v1 project: default bridge, no project networks.
 fn v1(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.into(),
         legacy: true,
         working_dir: "/src".into(),

@@ -71,12 +71,14 @@ impl Exits {
     }
 }
 
-/// Follows the containers of `services` until each exited, printing their output and exits.
-/// Returns the exit code `up` ends with.
+/// Follows the containers of `services` until each exited (or, when services were named, until
+/// the containers of the `watched` ones did), printing their output and exits. Returns the exit
+/// code `up` ends with.
 pub async fn attach(
     engine: &Engine,
     spec: &ProjectSpec,
     services: &[String],
+    watched: &[String],
     mut exits: Exits,
     exec: &ExecOptions,
     sink: &dyn EventSink,
@@ -96,9 +98,16 @@ pub async fn attach(
         .zip(&prefixes)
         .map(|(c, p)| follow(engine, c.name.clone(), c.service.clone(), p.clone(), width))
         .collect();
-    while let Some(done) = running.next().await {
+    let is_watched = |service: &str| watched.is_empty() || watched.iter().any(|w| w == service);
+    let mut waiting = containers.iter().filter(|c| is_watched(&c.service)).count();
+    while waiting > 0
+        && let Some(done) = running.next().await
+    {
         let (service, shown, code) = done?;
         println!("{shown} exited with code {code}");
+        if is_watched(&service) {
+            waiting -= 1;
+        }
         if exits.exited(&service, code) {
             eprintln!("Aborting on container exit...");
             let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;

@@ -62,7 +62,7 @@ where
 }
 
 pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -98,9 +98,11 @@ async fn stop_groups(
     groups: &[(String, Vec<ObservedContainer>)],
     timeout: Option<u64>,
 ) -> anyhow::Result<()> {
+    // As Compose: every container of the services is stopped and reported, stopped ones too
+    // (the engine answers "not modified").
     each_group(
         groups.iter().rev(),
-        |c| c.state.is_running(),
+        |_| true,
         |service, c| async move {
             say("Container", &c.name, "Stopping");
             let timeout = stop_timeout(spec, service, timeout);
@@ -113,7 +115,7 @@ async fn stop_groups(
 }
 
 pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -123,7 +125,7 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
 }
 
 pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;
@@ -146,7 +148,7 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
 }
 
 pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services).await?;

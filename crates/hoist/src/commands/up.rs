@@ -12,12 +12,12 @@ use hoist_docker::orchestrate;
 
 use super::attach;
 use crate::cli::{GlobalArgs, UpArgs};
-use crate::context::{connect, docker_config, load_project};
+use crate::context::{connect, docker_config, load_project_for};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let loaded = load_project_for(global, env, &args.services)?;
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
@@ -57,7 +57,17 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
             return anyhow::Ok(0);
         }
         let services = attached_services(&loaded.spec, &opts, args.attach_dependencies)?;
-        attach_until_interrupted(&engine, &loaded.spec, &services, exits, &exec, &printer).await
+        let watched = &opts.services;
+        attach_until_interrupted(
+            &engine,
+            &loaded.spec,
+            &services,
+            watched,
+            exits,
+            &exec,
+            &printer,
+        )
+        .await
     })?;
     Ok(ExitCode::from(code))
 }
@@ -146,12 +156,13 @@ async fn attach_until_interrupted(
     engine: &Engine,
     spec: &ProjectSpec,
     services: &[String],
+    watched: &[String],
     exits: attach::Exits,
     exec: &ExecOptions,
     sink: &dyn EventSink,
 ) -> anyhow::Result<u8> {
     tokio::select! {
-        result = attach::attach(engine, spec, services, exits, exec, sink) => result,
+        result = attach::attach(engine, spec, services, watched, exits, exec, sink) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
             let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;

@@ -3,6 +3,9 @@
 mod cascade;
 mod compose;
 mod compose_up;
+mod profiles;
+mod ps;
 mod recreate_no_deps;
-mod start_stop;
+mod restart;
+pub mod start_stop;
 mod up;
