@@ -89,19 +89,45 @@ pub async fn attach(
         .iter()
         .filter(|c| !c.oneoff && services.contains(&c.service))
         .collect();
-    containers.sort_by(|a, b| a.name.cmp(&b.name));
-    let prefixes: Vec<String> = containers.iter().map(|c| prefix(spec, c)).collect();
-    println!("Attaching to {}", prefixes.join(", "));
+    containers.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
+    let mut prefixes: Vec<String> = containers.iter().map(|c| prefix(spec, c)).collect();
     let width = prefixes.iter().map(String::len).max().unwrap_or(0);
-    let mut running: FuturesUnordered<_> = containers
-        .iter()
-        .zip(&prefixes)
-        .map(|(c, p)| follow(engine, c.name.clone(), c.service.clone(), p.clone(), width))
-        .collect();
+    prefixes.sort();
+    println!("Attaching to {}", prefixes.join(", "));
     let is_watched = |service: &str| watched.is_empty() || watched.iter().any(|w| w == service);
     let mut waiting = containers.iter().filter(|c| is_watched(&c.service)).count();
+    // Containers that already stopped (a one-shot service others waited for) show their whole
+    // output first, in the order they were created; the running ones are then followed together.
+    let (stopped, live): (Vec<_>, Vec<_>) =
+        containers.into_iter().partition(|c| !c.state.is_running());
+    let mut running: FuturesUnordered<_> = live
+        .iter()
+        .map(|c| {
+            follow(
+                engine,
+                c.name.clone(),
+                c.service.clone(),
+                prefix(spec, c),
+                width,
+            )
+        })
+        .collect();
+    let mut ended = futures_util::stream::iter(stopped.iter())
+        .then(|c| {
+            follow(
+                engine,
+                c.name.clone(),
+                c.service.clone(),
+                prefix(spec, c),
+                width,
+            )
+        })
+        .chain(futures_util::stream::poll_fn(move |cx| {
+            running.poll_next_unpin(cx)
+        }))
+        .boxed_local();
     while waiting > 0
-        && let Some(done) = running.next().await
+        && let Some(done) = ended.next().await
     {
         let (service, shown, code) = done?;
         println!("{shown} exited with code {code}");
