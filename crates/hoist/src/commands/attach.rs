@@ -7,10 +7,9 @@ use std::io::Write;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use hoist_core::events::EventSink;
 use hoist_core::spec::ProjectSpec;
 use hoist_docker::Engine;
-use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::execute::ExecOptions;
 use hoist_docker::logs::{LogOptions, LogStream};
 
 /// What a container's exit does to the others (`api.Cascade` of Compose).
@@ -81,7 +80,6 @@ pub async fn attach(
     watched: &[String],
     mut exits: Exits,
     exec: &ExecOptions,
-    sink: &dyn EventSink,
 ) -> anyhow::Result<u8> {
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     let mut containers: Vec<_> = observed
@@ -136,11 +134,7 @@ pub async fn attach(
         }
         if exits.exited(&service, code) {
             eprintln!("Aborting on container exit...");
-            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
-            let plan = hoist_core::plan::reconcile_stop(spec, &observed, services);
-            execute(engine, spec, &plan, exec, sink)
-                .await
-                .map_err(|e| super::up::failed(e, "stop"))?;
+            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout).await?;
         }
     }
     Ok(exits.code())
