@@ -37,6 +37,10 @@ pub enum Action {
         service: String,
         number: u32,
         name: String,
+        /// Recreating: the container it replaces, as Compose names it in
+        /// `com.docker.compose.replace` (`container_name`, else `SERVICE-N`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
     StartContainer {
         service: String,
@@ -196,6 +200,22 @@ pub struct UpOptions {
     pub remove_orphans: bool,
     /// Wait for every started service to be running/healthy before returning.
     pub wait: bool,
+}
+
+/// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
+/// only their dependencies on other named services (their `com.docker.compose.depends_on`
+/// label records no more than that). With no service named, nothing changes.
+pub fn without_unselected_dependencies(project: &ProjectSpec, named: &[String]) -> ProjectSpec {
+    let mut project = project.clone();
+    if named.is_empty() {
+        return project;
+    }
+    for service in &mut project.services {
+        if named.contains(&service.name) {
+            service.depends_on.retain(|d| named.contains(&d.service));
+        }
+    }
+    project
 }
 
 /// Services to act on: the named ones (all when none), plus what they depend on unless
@@ -524,6 +544,7 @@ pub fn reconcile_up(
         for number in 1..=service.replicas.max(1) {
             let name = project.container_name(service, number);
             let current = existing.iter().find(|c| c.number == number);
+            let mut replaces = None;
             let create_reason = match current {
                 None => Some("no container yet".to_string()),
                 Some(c) => {
@@ -555,6 +576,7 @@ pub fn reconcile_up(
                                 after,
                             );
                             prerequisites.push(remove);
+                            replaces = Some(replaced_name(service, number));
                             Some(format!("recreate: {why}"))
                         }
                         _ => {
@@ -582,6 +604,7 @@ pub fn reconcile_up(
                         service: service.name.clone(),
                         number,
                         name: name.clone(),
+                        replaces,
                     },
                     reason.clone(),
                     prerequisites.clone(),
@@ -647,6 +670,15 @@ pub fn reconcile_up(
         }
     }
     Ok(plan)
+}
+
+/// The name Compose records in `com.docker.compose.replace` for a recreated container: its
+/// `container_name`, else `SERVICE-N` (not the project-prefixed container name).
+fn replaced_name(service: &ServiceSpec, number: u32) -> String {
+    service
+        .container_name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{number}", service.name))
 }
 
 /// Whether another service waits for `service` to complete successfully: `--wait` then waits

@@ -8,6 +8,7 @@ use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
     DownOptions, PlanError, UpOptions, reconcile_down, reconcile_resources, reconcile_up,
+    without_unselected_dependencies,
 };
 use hoist_core::spec::{
     Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
@@ -578,4 +579,72 @@ fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothin
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn a_recreated_container_names_the_one_it_replaces_as_compose_does() {
+    let mut named = svc("db");
+    named.container_name = Some("the_db".into());
+    let project = v2("p", vec![svc("app"), named]);
+    let observed = Observed {
+        containers: vec![
+            running(&project, "app", RunState::Running),
+            running(&project, "db", RunState::Exited),
+        ],
+        ..Default::default()
+    };
+    let opts = UpOptions {
+        force_recreate: true,
+        ..only(&[])
+    };
+    let plan = reconcile_up(&project, &observed, &opts).expect("plan");
+    let replaces: Vec<Option<String>> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            hoist_core::plan::Action::CreateContainer { replaces, .. } => Some(replaces.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replaces,
+        vec![Some("app-1".to_string()), Some("the_db".to_string())]
+    );
+    let fresh = reconcile_up(&project, &Observed::default(), &only(&[])).expect("plan");
+    assert!(fresh.steps.iter().all(|s| !matches!(
+        &s.action,
+        hoist_core::plan::Action::CreateContainer {
+            replaces: Some(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn no_deps_keeps_only_dependencies_between_named_services() {
+    let project = v2(
+        "p",
+        vec![
+            svc("db"),
+            depends(svc("cache"), "db", Condition::ServiceStarted),
+            depends(
+                depends(svc("app"), "db", Condition::ServiceHealthy),
+                "cache",
+                Condition::ServiceStarted,
+            ),
+        ],
+    );
+    let deps = |p: &ProjectSpec, name: &str| -> Vec<String> {
+        p.service(name)
+            .expect("service")
+            .depends_on
+            .iter()
+            .map(|d| d.service.clone())
+            .collect()
+    };
+    let stripped = without_unselected_dependencies(&project, &["app".into(), "cache".into()]);
+    assert_eq!(deps(&stripped, "app"), vec!["cache".to_string()]);
+    assert!(deps(&stripped, "cache").is_empty());
+    let all = without_unselected_dependencies(&project, &[]);
+    assert_eq!(all, project);
 }

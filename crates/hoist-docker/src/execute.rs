@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::plan::{Action, Plan, Step};
-use hoist_core::spec::ProjectSpec;
+use hoist_core::spec::{ProjectSpec, labels};
 
 use crate::project::CreateRequest;
 use crate::{Engine, EngineError};
@@ -236,6 +236,7 @@ async fn run_step(
             service,
             number,
             name,
+            replaces,
         } => {
             let spec = project.service(service).ok_or_else(|| {
                 EngineError::message(format!("service {service} is not in the project"))
@@ -248,6 +249,10 @@ async fn run_step(
                     &CreateRequest {
                         name: name.clone(),
                         number: *number,
+                        labels: replaces
+                            .iter()
+                            .map(|r| (labels::REPLACE.to_string(), r.clone()))
+                            .collect(),
                         ..Default::default()
                     },
                 )

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use hoist_core::events::EventSink;
-use hoist_core::plan::{UpOptions, select_services};
+use hoist_core::plan::{UpOptions, select_services, without_unselected_dependencies};
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::Engine;
-use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate;
 
 use super::attach;
@@ -18,6 +18,11 @@ use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let loaded = load_project_for(global, env, &args.services)?;
+    let spec = if args.no_deps {
+        without_unselected_dependencies(&loaded.spec, &args.services)
+    } else {
+        loaded.spec.clone()
+    };
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
@@ -39,35 +44,17 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         docker_config: docker_config(env),
     };
     let printer = Printer::new(args.progress.progress);
-    let exits = exits(&loaded.spec, args)?;
+    let exits = exits(&spec, args)?;
     let attach = !args.detach && !args.wait && !args.dry_run;
     let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        up(
-            &engine,
-            &loaded.spec,
-            &opts,
-            pull,
-            &exec,
-            args.dry_run,
-            &printer,
-        )
-        .await?;
+        up(&engine, &spec, &opts, pull, &exec, args.dry_run, &printer).await?;
         if !attach {
             return anyhow::Ok(0);
         }
-        let services = attached_services(&loaded.spec, &opts, args.attach_dependencies)?;
+        let services = attached_services(&spec, &opts, args.attach_dependencies)?;
         let watched = &opts.services;
-        attach_until_interrupted(
-            &engine,
-            &loaded.spec,
-            &services,
-            watched,
-            exits,
-            &exec,
-            &printer,
-        )
-        .await
+        attach_until_interrupted(&engine, &spec, &services, watched, exits, &exec).await
     })?;
     Ok(ExitCode::from(code))
 }
@@ -159,17 +146,12 @@ async fn attach_until_interrupted(
     watched: &[String],
     exits: attach::Exits,
     exec: &ExecOptions,
-    sink: &dyn EventSink,
 ) -> anyhow::Result<u8> {
     tokio::select! {
-        result = attach::attach(engine, spec, services, watched, exits, exec, sink) => result,
+        result = attach::attach(engine, spec, services, watched, exits, exec) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
-            let plan = hoist_core::plan::reconcile_stop(spec, &observed, services);
-            execute(engine, spec, &plan, exec, sink)
-                .await
-                .map_err(|e| failed(e, "stop"))?;
+            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout).await?;
             Ok(130)
         }
     }
