@@ -203,7 +203,7 @@ pub struct UpOptions {
 }
 
 /// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
-/// only their dependencies on other named services (their `com.docker.compose.depends_on`
+/// only their dependencies and links on other named services (their `com.docker.compose.depends_on`
 /// label records no more than that). With no service named, nothing changes.
 pub fn without_unselected_dependencies(project: &ProjectSpec, named: &[String]) -> ProjectSpec {
     let mut project = project.clone();
@@ -213,6 +213,7 @@ pub fn without_unselected_dependencies(project: &ProjectSpec, named: &[String]) 
     for service in &mut project.services {
         if named.contains(&service.name) {
             service.depends_on.retain(|d| named.contains(&d.service));
+            service.links.retain(|l| named.contains(&l.service));
         }
     }
     project
