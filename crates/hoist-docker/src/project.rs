@@ -383,6 +383,9 @@ impl Engine {
         let name = ids::container(name)?;
         let deadline = Instant::now() + timeout;
         loop {
+            // As Compose, the first look comes one tick after the start: a container that exits
+            // at once is then reported as exited, not as lacking a health check.
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let inspect = self
                 .client()
                 .inspect_container(name, None::<InspectContainerOptions>)
@@ -423,7 +426,6 @@ impl Engine {
                     timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
