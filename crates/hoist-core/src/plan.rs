@@ -37,6 +37,10 @@ pub enum Action {
         service: String,
         number: u32,
         name: String,
+        /// Recreating: the container it replaces, as Compose names it in
+        /// `com.docker.compose.replace` (`container_name`, else `SERVICE-N`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
     StartContainer {
         service: String,
@@ -110,6 +114,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     pub unchanged: Vec<String>,
     pub warnings: Vec<String>,
+    /// Waits for a dependency declared `required: false`: when one fails, the dependent starts
+    /// anyway and the failure is a warning, as Compose does.
+    pub optional: BTreeSet<usize>,
 }
 
 impl Plan {
@@ -193,6 +200,23 @@ pub struct UpOptions {
     pub remove_orphans: bool,
     /// Wait for every started service to be running/healthy before returning.
     pub wait: bool,
+}
+
+/// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
+/// only their dependencies and links on other named services (their `com.docker.compose.depends_on`
+/// label records no more than that). With no service named, nothing changes.
+pub fn without_unselected_dependencies(project: &ProjectSpec, named: &[String]) -> ProjectSpec {
+    let mut project = project.clone();
+    if named.is_empty() {
+        return project;
+    }
+    for service in &mut project.services {
+        if named.contains(&service.name) {
+            service.depends_on.retain(|d| named.contains(&d.service));
+            service.links.retain(|l| named.contains(&l.service));
+        }
+    }
+    project
 }
 
 /// Services to act on: the named ones (all when none), plus what they depend on unless
@@ -451,10 +475,13 @@ pub fn reconcile_up(
     let selected: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     // Per service: the steps after which it counts as started / healthy / completed.
     let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut readiness: BTreeMap<(&str, Condition), Vec<usize>> = BTreeMap::new();
+    let mut readiness: BTreeMap<(&str, Condition, bool), Vec<usize>> = BTreeMap::new();
 
     for service in &services {
         let hash = config_hash(service);
+        // Containers are created as soon as their networks and volumes exist; only their start
+        // waits for their dependencies, so a failed dependency leaves them created, as Compose
+        // leaves them.
         let mut prerequisites: Vec<usize> = service
             .networks
             .iter()
@@ -467,6 +494,7 @@ pub fn reconcile_up(
                     .filter_map(|m| volume_steps.get(m.source.as_str()).copied()),
             )
             .collect();
+        let mut dependencies: Vec<usize> = Vec::new();
         for dep in &service.depends_on {
             if !selected.contains(dep.service.as_str()) {
                 continue;
@@ -488,15 +516,20 @@ pub fn reconcile_up(
                         .cloned()
                         .unwrap_or_default();
                     let waits = readiness
-                        .entry((dep.service.as_str(), condition))
+                        .entry((dep.service.as_str(), condition, dep.required))
                         .or_insert_with(|| {
-                            wait_steps(&mut plan, project, dep_spec, condition, after)
+                            let waits = wait_steps(&mut plan, project, dep_spec, condition, after);
+                            if !dep.required {
+                                plan.optional.extend(waits.iter().copied());
+                            }
+                            waits
                         });
                     Some(waits.clone())
                 }
             };
-            prerequisites.extend(steps.unwrap_or_default());
+            dependencies.extend(steps.unwrap_or_default());
         }
+        // A legacy link names its target at create time: that target must be up first.
         for link in &service.links {
             prerequisites.extend(
                 started
@@ -512,6 +545,7 @@ pub fn reconcile_up(
         for number in 1..=service.replicas.max(1) {
             let name = project.container_name(service, number);
             let current = existing.iter().find(|c| c.number == number);
+            let mut replaces = None;
             let create_reason = match current {
                 None => Some("no container yet".to_string()),
                 Some(c) => {
@@ -543,6 +577,7 @@ pub fn reconcile_up(
                                 after,
                             );
                             prerequisites.push(remove);
+                            replaces = Some(replaced_name(service, number));
                             Some(format!("recreate: {why}"))
                         }
                         _ => {
@@ -553,7 +588,7 @@ pub fn reconcile_up(
                                         name: c.name.clone(),
                                     },
                                     "stopped",
-                                    prerequisites.clone(),
+                                    [prerequisites.as_slice(), &dependencies].concat(),
                                 );
                                 service_started.push(id);
                             } else {
@@ -570,17 +605,20 @@ pub fn reconcile_up(
                         service: service.name.clone(),
                         number,
                         name: name.clone(),
+                        replaces,
                     },
                     reason.clone(),
                     prerequisites.clone(),
                 );
+                let mut after = dependencies.clone();
+                after.push(create);
                 let start = plan.push(
                     Action::StartContainer {
                         service: service.name.clone(),
                         name,
                     },
                     reason,
-                    vec![create],
+                    after,
                 );
                 service_started.push(start);
             }
@@ -621,18 +659,38 @@ pub fn reconcile_up(
                 .cloned()
                 .unwrap_or_default();
             for number in 1..=service.replicas.max(1) {
-                plan.push(
-                    Action::WaitReady {
-                        service: service.name.clone(),
-                        name: project.container_name(service, number),
-                    },
-                    "--wait",
-                    after.clone(),
-                );
+                let name = project.container_name(service, number);
+                let service = service.name.clone();
+                let action = if awaited_completion(project, &service) {
+                    Action::WaitCompleted { service, name }
+                } else {
+                    Action::WaitReady { service, name }
+                };
+                plan.push(action, "--wait", after.clone());
             }
         }
     }
     Ok(plan)
+}
+
+/// The name Compose records in `com.docker.compose.replace` for a recreated container: its
+/// `container_name`, else `SERVICE-N` (not the project-prefixed container name).
+fn replaced_name(service: &ServiceSpec, number: u32) -> String {
+    service
+        .container_name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{number}", service.name))
+}
+
+/// Whether another service waits for `service` to complete successfully: `--wait` then waits
+/// for it to exit 0 instead of for it to run, or it would never finish waiting for a one-shot
+/// container (Compose's `getDependencyCondition`).
+fn awaited_completion(project: &ProjectSpec, service: &str) -> bool {
+    project.services.iter().any(|s| {
+        s.depends_on
+            .iter()
+            .any(|d| d.service == service && d.condition == Condition::ServiceCompletedSuccessfully)
+    })
 }
 
 fn wait_steps(

@@ -25,6 +25,8 @@ pub mod labels {
     pub const IMAGE: &str = "com.docker.compose.image";
     pub const ENVIRONMENT_FILE: &str = "com.docker.compose.project.environment_file";
     pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
+    /// On a recreated container: the container it replaced.
+    pub const REPLACE: &str = "com.docker.compose.replace";
     /// hoist's own: the blue-green colour of a container.
     pub const COLOR: &str = "io.hoist.color";
     /// hoist's own: marks a project loaded from a legacy v1 file.

@@ -8,6 +8,7 @@ use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
     DownOptions, PlanError, UpOptions, reconcile_down, reconcile_resources, reconcile_up,
+    without_unselected_dependencies,
 };
 use hoist_core::spec::{
     Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
@@ -289,8 +290,8 @@ fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
   2. create container shop-db-1 (no container yet) after 1
   3. start container shop-db-1 (no container yet) after 2
   4. wait until shop-db-1 is healthy (a dependent service waits for it) after 3
-  5. create container shop-web-1 (no container yet) after 1, 4
-  6. start container shop-web-1 (no container yet) after 5",
+  5. create container shop-web-1 (no container yet) after 1
+  6. start container shop-web-1 (no container yet) after 4, 5",
     );
     let observed = Observed {
         networks: vec![ObservedNetwork {
@@ -302,6 +303,65 @@ fn v2_projects_create_their_network_and_wait_for_healthy_dependencies() {
     };
     let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
     assert!(!plan.to_string().contains("create network"), "{plan}");
+}
+
+#[test]
+fn an_optional_dependencys_wait_is_marked_optional() {
+    let mut web = depends(svc("web"), "db", Condition::ServiceHealthy);
+    web.depends_on[0].required = false;
+    let project = v2("shop", vec![web, svc("db")]);
+    let plan = reconcile_up(&project, &Observed::default(), &UpOptions::default()).unwrap();
+    let waits: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.to_string().starts_with("wait until"))
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(waits.len(), 1, "{plan}");
+    assert_eq!(plan.optional.iter().copied().collect::<Vec<_>>(), waits);
+
+    let required = v2(
+        "shop",
+        vec![
+            depends(svc("web"), "db", Condition::ServiceHealthy),
+            svc("db"),
+        ],
+    );
+    let plan = reconcile_up(&required, &Observed::default(), &UpOptions::default()).unwrap();
+    assert!(plan.optional.is_empty(), "{plan}");
+}
+
+#[test]
+fn wait_waits_for_a_one_shot_dependency_to_complete_not_to_run() {
+    let project = v2(
+        "jobs",
+        vec![
+            svc("oneshot"),
+            depends(
+                svc("longrunning"),
+                "oneshot",
+                Condition::ServiceCompletedSuccessfully,
+            ),
+        ],
+    );
+    let opts = UpOptions {
+        wait: true,
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &Observed::default(),
+        &opts,
+        r"
+  1. create network jobs_default (not on the engine)
+  2. create container jobs-oneshot-1 (no container yet) after 1
+  3. start container jobs-oneshot-1 (no container yet) after 2
+  4. wait until jobs-oneshot-1 has completed successfully (a dependent service waits for it) after 3
+  5. create container jobs-longrunning-1 (no container yet) after 1
+  6. start container jobs-longrunning-1 (no container yet) after 4, 5
+  7. wait until jobs-oneshot-1 has completed successfully (--wait) after 3
+  8. wait until jobs-longrunning-1 is ready (--wait) after 6",
+    );
 }
 
 #[test]
@@ -553,4 +613,72 @@ fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothin
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn a_recreated_container_names_the_one_it_replaces_as_compose_does() {
+    let mut named = svc("db");
+    named.container_name = Some("the_db".into());
+    let project = v2("p", vec![svc("app"), named]);
+    let observed = Observed {
+        containers: vec![
+            running(&project, "app", RunState::Running),
+            running(&project, "db", RunState::Exited),
+        ],
+        ..Default::default()
+    };
+    let opts = UpOptions {
+        force_recreate: true,
+        ..only(&[])
+    };
+    let plan = reconcile_up(&project, &observed, &opts).expect("plan");
+    let replaces: Vec<Option<String>> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            hoist_core::plan::Action::CreateContainer { replaces, .. } => Some(replaces.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replaces,
+        vec![Some("app-1".to_string()), Some("the_db".to_string())]
+    );
+    let fresh = reconcile_up(&project, &Observed::default(), &only(&[])).expect("plan");
+    assert!(fresh.steps.iter().all(|s| !matches!(
+        &s.action,
+        hoist_core::plan::Action::CreateContainer {
+            replaces: Some(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn no_deps_keeps_only_dependencies_between_named_services() {
+    let project = v2(
+        "p",
+        vec![
+            svc("db"),
+            depends(svc("cache"), "db", Condition::ServiceStarted),
+            depends(
+                depends(svc("app"), "db", Condition::ServiceHealthy),
+                "cache",
+                Condition::ServiceStarted,
+            ),
+        ],
+    );
+    let deps = |p: &ProjectSpec, name: &str| -> Vec<String> {
+        p.service(name)
+            .expect("service")
+            .depends_on
+            .iter()
+            .map(|d| d.service.clone())
+            .collect()
+    };
+    let stripped = without_unselected_dependencies(&project, &["app".into(), "cache".into()]);
+    assert_eq!(deps(&stripped, "app"), vec!["cache".to_string()]);
+    assert!(deps(&stripped, "cache").is_empty());
+    let all = without_unselected_dependencies(&project, &[]);
+    assert_eq!(all, project);
 }

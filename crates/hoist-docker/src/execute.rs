@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::plan::{Action, Plan, Step};
-use hoist_core::spec::ProjectSpec;
+use hoist_core::spec::{ProjectSpec, labels};
 
 use crate::project::CreateRequest;
 use crate::{Engine, EngineError};
@@ -92,6 +92,16 @@ pub async fn execute(
         let step = steps[&id];
         match result {
             Ok(()) => {
+                finished.insert(id);
+                done.push(step.action.to_string());
+            }
+            Err(error) if plan.optional.contains(&id) => {
+                // A `required: false` dependency: its dependents start anyway.
+                let (kind, name) = subject(&step.action);
+                let dependency = service_of(&step.action).unwrap_or_default();
+                let why = format!("optional dependency {dependency:?} failed to start");
+                tracing::warn!("{why}: {error}");
+                sink.emit(Event::new(kind, name, Phase::Info, why));
                 finished.insert(id);
                 done.push(step.action.to_string());
             }
@@ -226,6 +236,7 @@ async fn run_step(
             service,
             number,
             name,
+            replaces,
         } => {
             let spec = project.service(service).ok_or_else(|| {
                 EngineError::message(format!("service {service} is not in the project"))
@@ -238,6 +249,10 @@ async fn run_step(
                     &CreateRequest {
                         name: name.clone(),
                         number: *number,
+                        labels: replaces
+                            .iter()
+                            .map(|r| (labels::REPLACE.to_string(), r.clone()))
+                            .collect(),
                         ..Default::default()
                     },
                 )
@@ -251,7 +266,10 @@ async fn run_step(
         }
         Action::WaitHealthy { name, .. } => {
             say(Phase::Working, "Waiting");
-            engine.wait_healthy(name, opts.wait_timeout, true).await?;
+            engine
+                .wait_healthy(name, opts.wait_timeout, true)
+                .await
+                .map_err(dependency_failed)?;
             say(Phase::Done, "Healthy");
         }
         Action::WaitReady { name, .. } => {
@@ -291,4 +309,10 @@ async fn run_step(
         }
     }
     Ok(())
+}
+
+/// A required dependency that did not become healthy, in Compose's words.
+fn dependency_failed(mut e: EngineError) -> EngineError {
+    e.operation = format!("dependency failed to start: {}", e.operation);
+    e
 }

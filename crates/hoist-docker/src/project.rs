@@ -403,6 +403,9 @@ impl Engine {
         let name = ids::container(name)?;
         let deadline = Instant::now() + timeout;
         loop {
+            // As Compose, the first look comes one tick after the start: a container that exits
+            // at once is then reported as exited, not as lacking a health check.
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let inspect = self
                 .client()
                 .inspect_container(name, None::<InspectContainerOptions>)
@@ -433,7 +436,7 @@ impl Engine {
             }
             if state.running != Some(true) && state.restarting != Some(true) {
                 return Err(EngineError::message(format!(
-                    "container {name} exited ({}) before it became healthy",
+                    "container {name} exited ({})",
                     state.exit_code.unwrap_or_default()
                 )));
             }
@@ -443,7 +446,6 @@ impl Engine {
                     timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -720,11 +722,9 @@ pub fn container_body(
     let mut mounts = Vec::new();
     for m in &spec.mounts {
         if m.kind == "bind" && m.create_host_path {
-            let mut bind = format!("{}:{}", m.source, m.target);
-            if m.read_only {
-                bind.push_str(":ro");
-            }
-            binds.push(bind);
+            // Compose always names the access mode (`toBindString`), so the engine records it.
+            let access = if m.read_only { "ro" } else { "rw" };
+            binds.push(format!("{}:{}:{access}", m.source, m.target));
         } else {
             let mut mount = json!({"Type": m.kind, "Target": m.target, "ReadOnly": m.read_only});
             if !m.source.is_empty() {

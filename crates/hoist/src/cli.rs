@@ -271,6 +271,15 @@ pub struct UpArgs {
     /// Use this timeout in seconds for container shutdown when containers are recreated.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Stops all containers if any container was stopped. Incompatible with -d.
+    #[arg(long, conflicts_with = "abort_on_container_failure")]
+    pub abort_on_container_exit: bool,
+    /// Stops all containers if any container exited with failure. Incompatible with -d.
+    #[arg(long)]
+    pub abort_on_container_failure: bool,
+    /// Return the exit code of the selected service container. Implies --abort-on-container-exit.
+    #[arg(long, value_name = "SERVICE")]
+    pub exit_code_from: Option<String>,
     #[command(flatten)]
     pub progress: ProgressArgs,
     /// Show the output of the services the named ones depend on too.

@@ -198,3 +198,15 @@ pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<E
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `stop` of `services` as the verb does it, for an attached `up` that stops the project (on
+/// `--abort-on-container-exit` or Ctrl+C): every container reported, stopped ones too.
+pub(super) async fn stop_services(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    services: &[String],
+    timeout: Option<u64>,
+) -> anyhow::Result<()> {
+    let groups = containers_by_service(engine, spec, services, false).await?;
+    stop_groups(engine, spec, &groups, timeout).await
+}

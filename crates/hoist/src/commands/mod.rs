@@ -1,5 +1,6 @@
 //! One module per verb; `dispatch` routes a parsed command line to it.
 
+mod attach;
 pub mod config;
 mod down;
 mod images;

@@ -4,22 +4,25 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use hoist_core::events::EventSink;
-use hoist_core::plan::{UpOptions, select_services};
+use hoist_core::plan::{UpOptions, select_services, without_unselected_dependencies};
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::Engine;
-use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate;
 
+use super::attach;
 use crate::cli::{GlobalArgs, UpArgs};
 use crate::context::{connect, docker_config, load_project_for};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let mut loaded = load_project_for(global, env, &args.services)?;
-    if args.no_deps && !args.services.is_empty() {
-        without_unselected_dependencies(&mut loaded.spec, &args.services);
-    }
+    let loaded = load_project_for(global, env, &args.services)?;
+    let spec = if args.no_deps {
+        without_unselected_dependencies(&loaded.spec, &args.services)
+    } else {
+        loaded.spec.clone()
+    };
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
@@ -41,46 +44,69 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         docker_config: docker_config(env),
     };
     let printer = Printer::new(args.progress.progress);
+    let exits = exits(&spec, args)?;
     let attach = !args.detach && !args.wait && !args.dry_run;
-    super::runtime()?.block_on(async {
+    let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        up(
-            &engine,
-            &loaded.spec,
-            &opts,
-            pull,
-            &exec,
-            args.dry_run,
-            &printer,
-        )
-        .await?;
-        if attach {
-            attach_until_interrupted(
-                &engine,
-                &loaded.spec,
-                &opts,
-                &exec,
-                &printer,
-                args.attach_dependencies,
-            )
-            .await?;
+        up(&engine, &spec, &opts, pull, &exec, args.dry_run, &printer).await?;
+        if !attach {
+            return anyhow::Ok(0);
         }
-        anyhow::Ok(())
+        let services = attached_services(&spec, &opts, args.attach_dependencies)?;
+        let watched = &opts.services;
+        attach_until_interrupted(&engine, &spec, &services, watched, exits, &exec).await
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(code))
 }
 
-/// `up --no-deps SERVICE...`: as in Compose, the project is cut down to the services named, so
-/// their dependencies and links on other services are not part of the containers made.
-fn without_unselected_dependencies(spec: &mut ProjectSpec, selected: &[String]) {
-    for service in spec
-        .services
-        .iter_mut()
-        .filter(|s| selected.contains(&s.name))
+/// What the containers' exits do to an attached `up`, from its flags, checked as Compose checks
+/// them.
+fn exits(spec: &ProjectSpec, args: &UpArgs) -> anyhow::Result<attach::Exits> {
+    let cascade = cascade(args)?;
+    if let Some(service) = &args.exit_code_from
+        && spec.service(service).is_none()
     {
-        service.depends_on.retain(|d| selected.contains(&d.service));
-        service.links.retain(|l| selected.contains(&l.service));
+        anyhow::bail!("no such service: {service}");
     }
+    Ok(attach::Exits::new(cascade, args.exit_code_from.clone()))
+}
+
+/// `--exit-code-from` implies `--abort-on-container-exit`, unless failures alone abort;
+/// neither goes with a detached `up`.
+fn cascade(args: &UpArgs) -> anyhow::Result<attach::Cascade> {
+    let stop = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let cascade = match (stop, args.abort_on_container_failure) {
+        (_, true) => attach::Cascade::Fail,
+        (true, false) => attach::Cascade::Stop,
+        (false, false) => attach::Cascade::Ignore,
+    };
+    let attaching = cascade != attach::Cascade::Ignore || args.attach_dependencies;
+    if args.wait && attaching {
+        anyhow::bail!(
+            "--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies"
+        );
+    }
+    if args.detach && attaching {
+        anyhow::bail!(
+            "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch"
+        );
+    }
+    Ok(cascade)
+}
+
+/// The services an attached `up` follows: those named (their dependencies too with
+/// `--attach-dependencies`), else every service `up` started.
+fn attached_services(
+    spec: &ProjectSpec,
+    opts: &UpOptions,
+    dependencies: bool,
+) -> anyhow::Result<Vec<String>> {
+    let selected = select_services(spec, &opts.services, opts.no_deps)?;
+    Ok(selected
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|name| dependencies || opts.services.is_empty() || opts.services.contains(name))
+        .collect())
 }
 
 /// The whole of `up` on one engine (also `scale`): the plan printed with `--dry-run`, else
@@ -111,36 +137,22 @@ pub fn explain(e: orchestrate::OrchestrateError) -> anyhow::Error {
     }
 }
 
-/// `up` without `-d`: follow the services' output until they stop or Ctrl+C, which stops them,
-/// as Compose does.
+/// `up` without `-d`: follow the services' output until they stop, or Ctrl+C, which stops them,
+/// as Compose does. Returns the exit code.
 async fn attach_until_interrupted(
     engine: &Engine,
     spec: &ProjectSpec,
-    opts: &UpOptions,
+    services: &[String],
+    watched: &[String],
+    exits: attach::Exits,
     exec: &ExecOptions,
-    sink: &dyn EventSink,
-    attach_dependencies: bool,
-) -> anyhow::Result<()> {
-    let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
-    // As Compose: the services named, or with --attach-dependencies (or none named) all started.
-    let shown: Vec<String> = if opts.services.is_empty() || attach_dependencies {
-        services.clone()
-    } else {
-        opts.services.clone()
-    };
+) -> anyhow::Result<u8> {
     tokio::select! {
-        result = super::logs::attach(engine, spec, &shown, &opts.services) => result,
+        result = attach::attach(engine, spec, services, watched, exits, exec) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
-            let plan = hoist_core::plan::reconcile_stop(spec, &observed, &services);
-            execute(engine, spec, &plan, exec, sink)
-                .await
-                .map_err(|e| failed(e, "stop"))?;
-            Ok(())
+            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout).await?;
+            Ok(130)
         }
     }
 }
