@@ -13,6 +13,9 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    if args.index > 0 && args.services.len() != 1 {
+        anyhow::bail!("--index requires one service to be selected");
+    }
     let spec = &load_spec(global, env)?;
     for s in &args.services {
         if spec.service(s).is_none() {
@@ -33,7 +36,11 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Resul
     };
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        stream(&engine, spec, &args.services, options, args.no_log_prefix).await
+        let selection = Selection {
+            services: &args.services,
+            index: args.index,
+        };
+        stream_selected(&engine, spec, selection, options, args.no_log_prefix).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -47,12 +54,39 @@ pub async fn stream(
     options: LogOptions,
     no_prefix: bool,
 ) -> anyhow::Result<()> {
+    let selection = Selection { services, index: 0 };
+    stream_selected(engine, spec, selection, options, no_prefix).await
+}
+
+/// Which containers' logs are shown: those of `services` (all when empty), only the one numbered
+/// `index` when it is not 0.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    pub services: &'a [String],
+    pub index: u32,
+}
+
+impl Selection<'_> {
+    fn shows(&self, service: &str, number: u32) -> bool {
+        (self.services.is_empty() || self.services.iter().any(|s| s == service))
+            && (self.index == 0 || self.index == number)
+    }
+}
+
+/// [`stream`] for the containers `selection` picks.
+pub async fn stream_selected(
+    engine: &hoist_docker::Engine,
+    spec: &hoist_core::spec::ProjectSpec,
+    selection: Selection<'_>,
+    options: LogOptions,
+    no_prefix: bool,
+) -> anyhow::Result<()> {
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     let mut containers: Vec<_> = observed
         .containers
         .iter()
         .filter(|c| !c.oneoff)
-        .filter(|c| services.is_empty() || services.contains(&c.service))
+        .filter(|c| selection.shows(&c.service, c.number))
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     let prefixes: Vec<String> = containers
@@ -100,4 +134,31 @@ fn write_line(
     }
     out.write_all(line.text.as_bytes())?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::Selection;
+
+    #[test]
+    fn index_picks_one_replica_of_the_service() {
+        let services = vec!["hello".to_string()];
+        let sel = Selection {
+            services: &services,
+            index: 2,
+        };
+        assert!(sel.shows("hello", 2));
+        assert!(!sel.shows("hello", 1));
+        assert!(!sel.shows("ping", 2));
+    }
+
+    #[test]
+    fn no_index_shows_every_replica_of_the_selected_services() {
+        let sel = Selection {
+            services: &[],
+            index: 0,
+        };
+        assert!(sel.shows("hello", 1));
+        assert!(sel.shows("ping", 3));
+    }
 }
