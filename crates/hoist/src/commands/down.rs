@@ -12,7 +12,7 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &[])?;
     let printer = Printer::new(args.progress.progress);
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
@@ -27,6 +27,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Resul
             &DownOptions {
                 volumes: args.volumes,
                 remove_orphans: args.remove_orphans,
+                services: args.services.clone(),
             },
         );
         if args.dry_run {

@@ -1,6 +1,10 @@
 //! One module per upstream test file (`pkg/e2e/<name>_test.go`).
 
+mod compose;
 mod compose_run;
 mod hooks;
 mod logs;
-mod start_stop;
+mod profiles;
+mod ps;
+mod restart;
+pub mod start_stop;
