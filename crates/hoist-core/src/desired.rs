@@ -8,7 +8,7 @@ use hoist_compose::json::Value as J;
 use hoist_compose::{Project, Service};
 
 use crate::spec::{
-    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Link, LogSpec, MountSpec,
+    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, Link, LogSpec, MountSpec,
     NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
 };
 
@@ -401,6 +401,8 @@ fn service_spec(
         .map(|ns| (ns / 1_000_000_000) as u64);
 
     let x = &s.extra;
+    let post_start = hooks(name, "post_start", x.get("post_start"))?;
+    let pre_stop = hooks(name, "pre_stop", x.get("pre_stop"))?;
     let tmpfs: BTreeMap<String, String> = strings(x.get("tmpfs"))
         .into_iter()
         .map(|t| match t.split_once(':') {
@@ -553,5 +555,95 @@ fn service_spec(
         container,
         healthcheck_disabled,
         stop_timeout_secs,
+        post_start,
+        pre_stop,
     })
+}
+
+/// The hooks under `key` (`post_start`, `pre_stop`) of a service: a list of maps, each with a
+/// non-empty `command`.
+fn hooks(service: &str, key: &str, v: Option<&J>) -> Result<Vec<Hook>, DesiredError> {
+    let items = match v {
+        None | Some(J::Null) => return Ok(Vec::new()),
+        Some(J::Array(items)) => items,
+        Some(_) => return Err(err(service, format!("{key} must be a list of hooks"))),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let J::Object(o) = item else {
+                return Err(err(
+                    service,
+                    format!("{key}[{i}] must be a map with a command"),
+                ));
+            };
+            let command = strings(o.get("command"));
+            if command.is_empty() {
+                return Err(err(
+                    service,
+                    format!("{key}[{i}].command is missing or empty"),
+                ));
+            }
+            Ok(Hook {
+                command,
+                user: o.get("user").and_then(scalar),
+                privileged: o.get("privileged").and_then(J::as_bool).unwrap_or(false),
+                working_dir: o.get("working_dir").and_then(scalar),
+                environment: string_map(o.get("environment"))
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod hook_tests {
+    use super::*;
+    use hoist_compose::json::Map;
+
+    fn s(v: &str) -> J {
+        J::String(v.into())
+    }
+
+    #[test]
+    fn hooks_keep_command_user_and_environment() {
+        let mut env = Map::new();
+        env.insert("A", s("1"));
+        let mut hook = Map::new();
+        hook.insert("command", J::Array(vec![s("sh"), s("-c"), s("echo hi")]));
+        hook.insert("user", s("root"));
+        hook.insert("environment", J::Object(env));
+        let got = hooks("web", "post_start", Some(&J::Array(vec![J::Object(hook)]))).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].command, ["sh", "-c", "echo hi"]);
+        assert_eq!(got[0].user.as_deref(), Some("root"));
+        assert_eq!(got[0].environment, ["A=1"]);
+    }
+
+    #[test]
+    fn hooks_absent_are_none() {
+        assert!(hooks("web", "pre_stop", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_hook_without_command_names_the_service_and_key() {
+        let e = hooks(
+            "web",
+            "pre_stop",
+            Some(&J::Array(vec![J::Object(Map::new())])),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("web") && e.contains("pre_stop[0].command"),
+            "{e}"
+        );
+        let e = hooks("web", "pre_stop", Some(&s("x")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pre_stop must be a list"), "{e}");
+    }
 }

@@ -59,6 +59,8 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
                 },
                 healthcheck_disabled: false,
                 stop_timeout_secs: None,
+                post_start: Vec::new(),
+                pre_stop: Vec::new(),
             }
         })
         .collect();

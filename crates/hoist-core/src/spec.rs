@@ -164,6 +164,23 @@ pub struct ServiceSpec {
     /// so `service_healthy` can never be met.
     pub healthcheck_disabled: bool,
     pub stop_timeout_secs: Option<u64>,
+    /// Commands run in each container right after it starts (`post_start`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<Hook>,
+    /// Commands run in each running container right before it is stopped (`pre_stop`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<Hook>,
+}
+
+/// A lifecycle hook: a command run inside the service's container.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Hook {
+    pub command: Vec<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+    pub working_dir: Option<String>,
+    /// `KEY=VALUE` pairs.
+    pub environment: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

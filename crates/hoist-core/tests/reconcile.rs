@@ -32,6 +32,8 @@ fn svc(name: &str) -> ServiceSpec {
         },
         healthcheck_disabled: false,
         stop_timeout_secs: None,
+        post_start: Vec::new(),
+        pre_stop: Vec::new(),
     }
 }
 

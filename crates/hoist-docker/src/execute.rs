@@ -259,9 +259,11 @@ async fn run_step(
                 .await?;
             say(Phase::Done, "Created");
         }
-        Action::StartContainer { name, .. } => {
+        Action::StartContainer { service, name } => {
             say(Phase::Working, "Starting");
             engine.start_container(name).await?;
+            let hooks = project.service(service).map(|s| s.post_start.as_slice());
+            run_hooks(engine, name, service, hooks.unwrap_or_default(), false).await?;
             say(Phase::Done, "Started");
         }
         Action::WaitHealthy { name, .. } => {
@@ -284,6 +286,8 @@ async fn run_step(
         }
         Action::StopContainer { service, name } => {
             say(Phase::Working, "Stopping");
+            let hooks = project.service(service).map(|s| s.pre_stop.as_slice());
+            run_hooks(engine, name, service, hooks.unwrap_or_default(), true).await?;
             let timeout = opts
                 .stop_timeout
                 .or_else(|| project.service(service).and_then(|s| s.stop_timeout_secs));
@@ -315,4 +319,44 @@ async fn run_step(
 fn dependency_failed(mut e: EngineError) -> EngineError {
     e.operation = format!("dependency failed to start: {}", e.operation);
     e
+}
+
+/// Runs a service's lifecycle `hooks` in `container`, in order; the first one that exits non-zero
+/// fails the step with Compose's message. With `gone_is_fine` (pre_stop), a container that is no
+/// longer running or no longer exists ends the hooks without error, as Compose does.
+async fn run_hooks(
+    engine: &Engine,
+    container: &str,
+    service: &str,
+    hooks: &[hoist_core::spec::Hook],
+    gone_is_fine: bool,
+) -> Result<(), EngineError> {
+    use crate::exec::{ExecCommand, ExecError};
+    for hook in hooks {
+        let command = ExecCommand {
+            argv: hook.command.clone(),
+            env: hook.environment.clone(),
+            user: hook.user.clone(),
+            working_dir: hook.working_dir.clone(),
+        };
+        match engine.exec(container, &command).await {
+            Ok(out) if out.exit_code == 0 => {}
+            Ok(out) => {
+                return Err(EngineError::message(hook_failure(service, out.exit_code)));
+            }
+            Err(ExecError::NotRunning { .. } | ExecError::NoSuchContainer { .. })
+                if gone_is_fine =>
+            {
+                return Ok(());
+            }
+            Err(ExecError::Engine(e)) => return Err(e),
+            Err(e) => return Err(EngineError::message(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Compose's message for a hook that exited with `code`.
+fn hook_failure(service: &str, code: i64) -> String {
+    format!("{service} hook exited with status {code}")
 }

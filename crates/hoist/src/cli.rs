@@ -415,6 +415,9 @@ pub struct LogsArgs {
     /// Don't print prefix in logs.
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Index of the container if the service has several replicas (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub index: u32,
     pub services: Vec<String>,
 }
 

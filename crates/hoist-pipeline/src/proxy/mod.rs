@@ -252,6 +252,8 @@ impl ProxySpec {
                 container,
                 healthcheck_disabled: false,
                 stop_timeout_secs: None,
+                post_start: Vec::new(),
+                pre_stop: Vec::new(),
             }],
             networks: Vec::new(),
             volumes: Vec::new(),

@@ -1,8 +1,10 @@
 //! `hoist logs`: the output of the project's containers, merged, each line prefixed with its
 //! container as Compose does (`app-1  | ...`, or `vagrant_app_1  | ...` for legacy projects).
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
@@ -13,6 +15,9 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    if args.index > 0 && args.services.len() != 1 {
+        anyhow::bail!("--index requires one service to be selected");
+    }
     let spec = &load_spec(global, env, &args.services)?;
     for s in &args.services {
         if spec.service(s).is_none() {
@@ -33,17 +38,39 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Resul
     };
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        stream(&engine, spec, &args.services, options, args.no_log_prefix).await
+        let selection = Selection {
+            services: &args.services,
+            index: args.index,
+            watch: args.follow,
+        };
+        stream_selected(&engine, spec, selection, options, args.no_log_prefix).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Streams the logs of `services` (all when empty), merged and prefixed, until every stream ends
-/// (with `follow`, until the containers stop).
-pub async fn stream(
+/// Which containers' logs are shown: those of `services` (all when empty), only the one numbered
+/// `index` when it is not 0.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    pub services: &'a [String],
+    pub index: u32,
+    /// Also follow containers that appear while following (`logs -f`, as Compose does).
+    pub watch: bool,
+}
+
+impl Selection<'_> {
+    fn shows(&self, service: &str, number: u32) -> bool {
+        (self.services.is_empty() || self.services.iter().any(|s| s == service))
+            && (self.index == 0 || self.index == number)
+    }
+}
+
+/// Streams the logs of the containers `selection` picks, merged and prefixed, until every stream
+/// ends (with `follow`, until the containers stop).
+pub async fn stream_selected(
     engine: &hoist_docker::Engine,
     spec: &hoist_core::spec::ProjectSpec,
-    services: &[String],
+    selection: Selection<'_>,
     options: LogOptions,
     no_prefix: bool,
 ) -> anyhow::Result<()> {
@@ -52,39 +79,84 @@ pub async fn stream(
         .containers
         .iter()
         .filter(|c| !c.oneoff)
-        .filter(|c| services.is_empty() || services.contains(&c.service))
+        .filter(|c| selection.shows(&c.service, c.number))
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
-    let prefixes: Vec<String> = containers
+    let width = containers
         .iter()
-        .map(|c| {
-            if spec.legacy {
-                c.name.clone()
-            } else {
-                format!("{}-{}", c.service, c.number)
-            }
-        })
-        .collect();
-    let width = prefixes.iter().map(|p| p.len()).max().unwrap_or(0);
-    let mut streams = Vec::new();
-    for (c, prefix) in containers.iter().zip(prefixes) {
-        let lines = engine.logs(&c.name, options).await?;
-        let prefix = if no_prefix {
-            String::new()
-        } else {
-            format!("{prefix:width$}  | ")
-        };
-        streams.push(lines.map(move |l| (prefix.clone(), l)).boxed());
+        .map(|c| prefix_of(spec, c).len())
+        .max()
+        .unwrap_or(0);
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut merged = select_all(Vec::new());
+    for c in containers {
+        seen.insert(c.name.clone());
+        merged.push(prefixed(engine, spec, c, options, no_prefix, width).await?);
     }
-    let mut merged = select_all(streams);
-    while let Some((prefix, line)) = merged.next().await {
-        let line = line?;
-        match line.stream {
-            LogStream::Stdout => write_line(&mut std::io::stdout().lock(), &prefix, &line)?,
-            LogStream::Stderr => write_line(&mut std::io::stderr().lock(), &prefix, &line)?,
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            item = merged.next() => {
+                let Some((prefix, line)) = item else { break };
+                let line = line?;
+                match line.stream {
+                    LogStream::Stdout => write_line(&mut std::io::stdout().lock(), &prefix, &line)?,
+                    LogStream::Stderr => write_line(&mut std::io::stderr().lock(), &prefix, &line)?,
+                }
+            }
+            _ = tick.tick(), if selection.watch => {
+                let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+                let selected = observed
+                    .containers
+                    .iter()
+                    .filter(|c| !c.oneoff && selection.shows(&c.service, c.number));
+                for c in selected {
+                    if seen.insert(c.name.clone()) {
+                        merged.push(prefixed(engine, spec, c, options, no_prefix, width).await?);
+                    }
+                }
+            }
         }
     }
     Ok(())
+}
+
+type PrefixedLines = futures_util::stream::BoxStream<
+    'static,
+    (
+        String,
+        Result<hoist_docker::logs::LogLine, hoist_docker::logs::LogsError>,
+    ),
+>;
+
+/// The log lines of container `c`, each with its prefix.
+async fn prefixed(
+    engine: &hoist_docker::Engine,
+    spec: &hoist_core::spec::ProjectSpec,
+    c: &hoist_core::observed::ObservedContainer,
+    options: LogOptions,
+    no_prefix: bool,
+    width: usize,
+) -> anyhow::Result<PrefixedLines> {
+    let lines = engine.logs(&c.name, options).await?;
+    let prefix = if no_prefix {
+        String::new()
+    } else {
+        format!("{:width$}  | ", prefix_of(spec, c))
+    };
+    Ok(lines.map(move |l| (prefix.clone(), l)).boxed())
+}
+
+/// How a container's lines are prefixed: `service-N`, or the container's name (legacy projects).
+fn prefix_of(
+    spec: &hoist_core::spec::ProjectSpec,
+    c: &hoist_core::observed::ObservedContainer,
+) -> String {
+    if spec.legacy {
+        c.name.clone()
+    } else {
+        format!("{}-{}", c.service, c.number)
+    }
 }
 
 /// Writes one line in pieces under one lock: a 40 MB line is not copied into a second buffer.
@@ -100,4 +172,33 @@ fn write_line(
     }
     out.write_all(line.text.as_bytes())?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::Selection;
+
+    #[test]
+    fn index_picks_one_replica_of_the_service() {
+        let services = vec!["hello".to_string()];
+        let sel = Selection {
+            services: &services,
+            index: 2,
+            watch: false,
+        };
+        assert!(sel.shows("hello", 2));
+        assert!(!sel.shows("hello", 1));
+        assert!(!sel.shows("ping", 2));
+    }
+
+    #[test]
+    fn no_index_shows_every_replica_of_the_selected_services() {
+        let sel = Selection {
+            services: &[],
+            index: 0,
+            watch: false,
+        };
+        assert!(sel.shows("hello", 1));
+        assert!(sel.shows("ping", 3));
+    }
 }

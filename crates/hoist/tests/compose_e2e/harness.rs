@@ -388,6 +388,7 @@ impl Cli {
 pub struct Background {
     child: std::process::Child,
     shown: String,
+    live: std::sync::Arc<Mutex<Vec<u8>>>,
     out: std::thread::JoinHandle<String>,
     err: std::thread::JoinHandle<String>,
 }
@@ -396,13 +397,24 @@ impl Background {
     fn start(mut cmd: Command, shown: String) -> Background {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start background command");
-        let out = reader(child.stdout.take().expect("stdout"));
+        let live = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let out = live_reader(child.stdout.take().expect("stdout"), live.clone());
         let err = reader(child.stderr.take().expect("stderr"));
         Background {
             child,
             shown,
+            live,
             out,
             err,
+        }
+    }
+
+    /// What the command has written to stdout so far (upstream polls `res.Stdout()` of a
+    /// started command).
+    pub fn stdout_so_far(&self) -> impl Fn() -> String + use<> {
+        let live = self.live.clone();
+        move || {
+            String::from_utf8_lossy(&live.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
         }
     }
 
@@ -759,6 +771,27 @@ fn clip(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end]).replace('\n', "\n        ")
+}
+
+/// Like `reader`, and also copies what it reads into `live` as it arrives.
+fn live_reader<R: std::io::Read + Send + 'static>(
+    mut r: R,
+    live: std::sync::Arc<Mutex<Vec<u8>>>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => live
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]),
+            }
+        }
+        let buf = live.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&buf).into_owned()
+    })
 }
 
 /// Decodes a stream of JSON values (`json.NewDecoder(...).More()/Decode` upstream).

@@ -2,7 +2,10 @@
 
 mod cascade;
 mod compose;
+mod compose_run;
 mod compose_up;
+mod hooks;
+mod logs;
 mod orphans;
 mod profiles;
 mod ps;
