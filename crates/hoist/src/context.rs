@@ -39,6 +39,7 @@ pub fn load_options_for(
         env_files: global.env_file.clone(),
         environment: env.all.clone(),
         working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        env_file_services: (!services.is_empty()).then(|| services.to_vec()),
     })
 }
 
@@ -53,7 +54,11 @@ pub fn load_project_for(
     env: &EnvVars,
     services: &[String],
 ) -> anyhow::Result<Loaded> {
-    let compose = hoist_compose::load(&load_options_for(global, env, services)?)?;
+    load_with(load_options_for(global, env, services)?, global)
+}
+
+fn load_with(opts: LoadOptions, global: &GlobalArgs) -> anyhow::Result<Loaded> {
+    let compose = hoist_compose::load(&opts)?;
     for warning in &compose.warnings {
         eprintln!("warning: {warning}");
     }
@@ -81,7 +86,12 @@ pub fn load_spec(
     env: &EnvVars,
     services: &[String],
 ) -> anyhow::Result<ProjectSpec> {
-    let err = match load_project_for(global, env, services) {
+    // Verbs on what runs read no service's environment: a missing `env_file` is no error here.
+    let opts = LoadOptions {
+        env_file_services: Some(Vec::new()),
+        ..load_options_for(global, env, services)?
+    };
+    let err = match load_with(opts, global) {
         Ok(loaded) => return Ok(loaded.spec),
         Err(err) => err,
     };

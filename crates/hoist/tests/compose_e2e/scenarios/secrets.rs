@@ -31,6 +31,8 @@ fn test_secret_from_env() {
 fn test_secret_from_include() {
     let opts = Opts {
         projects: &["env-secret", "env-secret-include"],
+        // Upstream runs it in the project TestSecretFromEnv uses: not at the same time.
+        exclusive: true,
         ..Opts::default()
     };
     scenario("secrets_test.go:TestSecretFromInclude", opts, |c| {
