@@ -96,6 +96,9 @@ pub(crate) fn absolute(base: &Path, p: &Path) -> PathBuf {
 pub(crate) struct Ctx<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub warnings: &'a mut Vec<String>,
+    /// Variables an `include`'s `env_file` brought in: the project's environment gains those it
+    /// does not have (a secret's `environment` of an included file reads them), as Compose does.
+    pub included_env: &'a mut BTreeMap<String, String>,
     pub legacy: &'a mut bool,
     pub home: Option<String>,
     /// Files being included (canonical paths), outermost first: include cycles and depth.
@@ -176,10 +179,12 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let mut warnings = Vec::new();
     let mut legacy = false;
     let mut tree: Option<Node> = None;
+    let mut included_env = BTreeMap::new();
     {
         let mut ctx = Ctx {
             env: &env,
             warnings: &mut warnings,
+            included_env: &mut included_env,
             legacy: &mut legacy,
             home: env.get("HOME").cloned(),
             including: Vec::new(),
@@ -241,6 +246,10 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
+    }
+
+    for (k, v) in included_env {
+        env.entry(k).or_insert(v);
     }
 
     Ok(Loaded {
@@ -775,6 +784,13 @@ fn apply_include(
         for (k, v) in ctx.env {
             sub_env.insert(k.clone(), v.clone());
         }
+        for (k, v) in &sub_env {
+            if !ctx.env.contains_key(k) {
+                ctx.included_env
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
+            }
+        }
         let mut sub_legacy = false;
         let mut sub_tree: Option<Node> = None;
         {
@@ -783,6 +799,7 @@ fn apply_include(
             let mut sub = Ctx {
                 env: &sub_env,
                 warnings: ctx.warnings,
+                included_env: ctx.included_env,
                 legacy: &mut sub_legacy,
                 home: ctx.home.clone(),
                 including,

@@ -36,11 +36,28 @@ pub fn load_options_for(
         project_name: global.project_name.clone(),
         project_directory: global.project_directory.clone(),
         profiles: global.profile.clone(),
-        env_files: global.env_file.clone(),
+        env_files: env_files(global, env),
         environment: env.all.clone(),
         working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         env_file_services: (!services.is_empty()).then(|| services.to_vec()),
     })
+}
+
+/// `--env-file`, or else the comma-separated `COMPOSE_ENV_FILES`, as Compose reads them.
+fn env_files(global: &GlobalArgs, env: &EnvVars) -> Vec<PathBuf> {
+    match global.env_file.is_empty() {
+        false => global.env_file.clone(),
+        true => env
+            .all
+            .get("COMPOSE_ENV_FILES")
+            .map(|v| {
+                v.split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// Loads the compose project and its engine-level spec.
