@@ -180,7 +180,6 @@ fn test_config() {
     const P: &str = "compose-e2e-config";
     let opts = Opts {
         projects: &[P],
-        open: Some("`config` YAML: Compose omits empty fields and orders keys by its Go types"),
         ..Opts::default()
     };
     scenario("compose_test.go:TestConfig", opts, |c| {
