@@ -12,6 +12,7 @@ fn f(file: &str) -> String {
 fn test_env_priority() {
     let opts = Opts {
         projects: &["env-priority"],
+        open: Some("`up --build` is not built (worker B1)"),
         ..Opts::default()
     };
     scenario("compose_environment_test.go:TestEnvPriority", opts, |c| {
@@ -217,6 +218,7 @@ fn test_env_interpolation() {
 fn test_comments_in_env_file() {
     let opts = Opts {
         projects: &["env-file-comments"],
+        open: Some("`up --build` (worker B1) and `down --rmi all` are not built"),
         ..Opts::default()
     };
     scenario(
@@ -254,6 +256,7 @@ fn test_comments_in_env_file() {
 fn test_unset_env() {
     let opts = Opts {
         projects: &["empty-variable"],
+        open: Some("`down --rmi all` is not built"),
         ..Opts::default()
     };
     scenario("compose_environment_test.go:TestUnsetEnv", opts, |c| {

@@ -6,6 +6,9 @@ use crate::harness::{Opts, scenario};
 fn test_config_from_env() {
     let opts = Opts {
         projects: &["configs"],
+        open: Some(
+            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+        ),
         ..Opts::default()
     };
     scenario("configs_test.go:TestConfigFromEnv", opts, |c| {

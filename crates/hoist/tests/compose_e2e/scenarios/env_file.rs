@@ -6,6 +6,9 @@ use crate::harness::{Opts, scenario};
 fn test_raw_env_file() {
     let opts = Opts {
         projects: &["dotenv"],
+        open: Some(
+            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+        ),
         ..Opts::default()
     };
     scenario("env_file_test.go:TestRawEnvFile", opts, |c| {
@@ -38,6 +41,9 @@ fn test_unused_missing_env_file() {
 fn test_run_env_file() {
     let opts = Opts {
         projects: &["env_file", "run_dotenv"],
+        open: Some(
+            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+        ),
         ..Opts::default()
     };
     scenario("env_file_test.go:TestRunEnvFile", opts, |c| {

@@ -33,6 +33,9 @@ fn test_secret_from_include() {
         projects: &["env-secret", "env-secret-include"],
         // Upstream runs it in the project TestSecretFromEnv uses: not at the same time.
         exclusive: true,
+        open: Some(
+            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+        ),
         ..Opts::default()
     };
     scenario("secrets_test.go:TestSecretFromInclude", opts, |c| {
