@@ -880,29 +880,27 @@ pub fn apply_profiles(tree: &mut Map, profiles: &[String], enable: &[String]) {
     let Some(Value::Map(services)) = tree.get_mut("services").map(|s| &mut s.value) else {
         return;
     };
-    let mut keep: Vec<String> = services
+    let mut keep: std::collections::HashSet<String> = services
         .iter()
         .filter(|(_, s)| all || profile_active(s, profiles))
         .map(|(name, _)| name.to_string())
         .collect();
+    // The named services and, transitively, what they depend on.
     let mut todo: Vec<String> = enable.to_vec();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(name) = todo.pop() {
-        if keep.contains(&name) && !enable.contains(&name) {
+        if !seen.insert(name.clone()) {
             continue;
         }
         let Some(service) = services.get(name.as_str()) else {
             continue;
         };
-        todo.extend(
-            dependency_names(service)
-                .into_iter()
-                .filter(|d| !keep.contains(d)),
-        );
-        if !keep.contains(&name) {
-            keep.push(name);
-        }
+        todo.extend(dependency_names(service));
+        keep.insert(name);
     }
-    services.retain(|name, _| keep.iter().any(|k| k.as_str() == &**name));
+    if keep.len() < services.len() {
+        services.retain(|name, _| keep.contains(&**name));
+    }
 }
 
 /// A service without profiles is always active; one with profiles when one of them is.

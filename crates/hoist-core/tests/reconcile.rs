@@ -461,6 +461,38 @@ fn down_stops_then_removes_containers_then_the_network() {
     );
 }
 
+#[test]
+fn down_of_named_services_takes_their_dependents_and_leaves_the_rest_and_the_network() {
+    let web = depends(svc("web"), "api", Condition::ServiceStarted);
+    let project = v2("shop", vec![web, svc("api"), svc("db")]);
+    let observed = Observed {
+        containers: vec![
+            running(&project, "web", RunState::Running),
+            running(&project, "api", RunState::Running),
+            running(&project, "db", RunState::Running),
+        ],
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "shop_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    check_down(
+        &project,
+        &observed,
+        &DownOptions {
+            services: vec!["api".into()],
+            ..Default::default()
+        },
+        r"
+  1. stop container shop-web-1 (down)
+  2. remove container shop-web-1 (down) after 1
+  3. stop container shop-api-1 (down) after 1
+  4. remove container shop-api-1 (down) after 3",
+    );
+}
+
 /// A blue-green colour starts outside `up`: on a fresh target its networks and volumes must be
 /// created first, as `up` would, while its dependencies are left to `up` of their own.
 #[test]

@@ -20,8 +20,9 @@ async fn containers_by_service(
     engine: &Engine,
     spec: &ProjectSpec,
     services: &[String],
+    with_dependencies: bool,
 ) -> anyhow::Result<Vec<(String, Vec<ObservedContainer>)>> {
-    let order = select_services(spec, services, true)?;
+    let order = select_services(spec, services, !with_dependencies)?;
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     Ok(order
         .into_iter()
@@ -65,9 +66,12 @@ pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow:
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        // As Compose: what the named services depend on starts first.
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         if !args.services.is_empty()
-            && let Some((service, _)) = groups.iter().find(|(_, cs)| cs.is_empty())
+            && let Some((service, _)) = groups
+                .iter()
+                .find(|(s, cs)| cs.is_empty() && args.services.contains(s))
         {
             anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
         }
@@ -118,7 +122,7 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         stop_groups(&engine, spec, &groups, args.timeout).await
     })?;
     Ok(ExitCode::SUCCESS)
@@ -128,7 +132,7 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         let (engine, spec) = (&engine, spec);
         each_group(
             &groups,
@@ -151,11 +155,11 @@ pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<E
     let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         if args.stop {
             stop_groups(&engine, spec, &groups, None).await?;
         }
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         let stopped: Vec<&ObservedContainer> = groups
             .iter()
             .flat_map(|(_, cs)| cs.iter())

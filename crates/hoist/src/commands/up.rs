@@ -16,7 +16,10 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project_for(global, env, &args.services)?;
+    let mut loaded = load_project_for(global, env, &args.services)?;
+    if args.no_deps && !args.services.is_empty() {
+        without_unselected_dependencies(&mut loaded.spec, &args.services);
+    }
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
@@ -65,6 +68,19 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `up --no-deps SERVICE...`: as in Compose, the project is cut down to the services named, so
+/// their dependencies and links on other services are not part of the containers made.
+fn without_unselected_dependencies(spec: &mut ProjectSpec, selected: &[String]) {
+    for service in spec
+        .services
+        .iter_mut()
+        .filter(|s| selected.contains(&s.name))
+    {
+        service.depends_on.retain(|d| selected.contains(&d.service));
+        service.links.retain(|l| selected.contains(&l.service));
+    }
 }
 
 /// The whole of `up` on one engine (also `scale`): the plan printed with `--dry-run`, else
