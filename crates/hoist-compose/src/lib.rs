@@ -56,6 +56,9 @@ pub struct Canonical {
     pub project_dir: std::path::PathBuf,
     /// The compose files read, in order.
     pub files: Vec<std::path::PathBuf>,
+    /// The variables interpolation saw: the `.env`/`--env-file` files under the process
+    /// environment (what `run -e KEY` resolves against).
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Canonical {
@@ -77,6 +80,7 @@ pub fn load_canonical(opts: &LoadOptions) -> Result<Canonical, ComposeError> {
         legacy: loaded.legacy,
         project_dir: loaded.project_dir,
         files: loaded.files,
+        env: loaded.env,
     })
 }
 

@@ -35,6 +35,10 @@ pub struct LoadOptions {
     pub environment: BTreeMap<String, String>,
     /// The directory relative paths on the command line start from (the current directory).
     pub working_dir: PathBuf,
+    /// The services whose missing `env_file` is an error: `None` means every service; verbs that
+    /// only act on what runs (`ps`, `logs`, `down`) name none, `up SERVICE` names its services,
+    /// as Compose resolves the environment of the services a command uses only.
+    pub env_file_services: Option<Vec<String>>,
 }
 
 /// The default file names, in the order compose looks for them.
@@ -55,6 +59,8 @@ pub struct Loaded {
     pub profiles: Vec<String>,
     /// See [`LoadOptions::enable_services`].
     pub enable_services: Vec<String>,
+    /// See [`LoadOptions::env_file_services`].
+    pub env_file_services: Option<Vec<String>>,
     pub files: Vec<PathBuf>,
     pub warnings: Vec<String>,
 }
@@ -90,6 +96,9 @@ pub(crate) fn absolute(base: &Path, p: &Path) -> PathBuf {
 pub(crate) struct Ctx<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub warnings: &'a mut Vec<String>,
+    /// Variables an `include`'s `env_file` brought in: the project's environment gains those it
+    /// does not have (a secret's `environment` of an included file reads them), as Compose does.
+    pub included_env: &'a mut BTreeMap<String, String>,
     pub legacy: &'a mut bool,
     pub home: Option<String>,
     /// Files being included (canonical paths), outermost first: include cycles and depth.
@@ -123,7 +132,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
 
     // COMPOSE_FILE and friends may come from the `.env` of the working (or project) directory.
     let pre_dir = project_dir_flag.clone().unwrap_or_else(|| wd.clone());
-    let pre_env = project_env(opts, &pre_dir)?;
+    let pre_env = project_env(&opts.environment, opts, &pre_dir)?;
 
     let files: Vec<PathBuf> = if !opts.files.is_empty() {
         opts.files.iter().map(|f| absolute(&wd, f)).collect()
@@ -148,7 +157,12 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| wd.clone()),
     };
-    let mut env = project_env(opts, &project_dir)?;
+    // As Compose, the project directory's `.env` adds what the working directory's did not set.
+    let mut env = if project_dir == pre_dir {
+        pre_env
+    } else {
+        project_env(&pre_env, opts, &project_dir)?
+    };
 
     // The name as far as the command line and environment know it; the file's `name:` comes
     // later.
@@ -165,10 +179,12 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let mut warnings = Vec::new();
     let mut legacy = false;
     let mut tree: Option<Node> = None;
+    let mut included_env = BTreeMap::new();
     {
         let mut ctx = Ctx {
             env: &env,
             warnings: &mut warnings,
+            included_env: &mut included_env,
             legacy: &mut legacy,
             home: env.get("HOME").cloned(),
             including: Vec::new(),
@@ -232,6 +248,10 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             .collect();
     }
 
+    for (k, v) in included_env {
+        env.entry(k).or_insert(v);
+    }
+
     Ok(Loaded {
         tree,
         name,
@@ -240,6 +260,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
         legacy,
         profiles,
         enable_services: opts.enable_services.clone(),
+        env_file_services: opts.env_file_services.clone(),
         files,
         warnings,
     })
@@ -286,8 +307,13 @@ fn discover(dir: &Path) -> Result<Vec<PathBuf>, ComposeError> {
     })
 }
 
-/// The environment seen by interpolation: the shell over the env files.
-fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String>, ComposeError> {
+/// The environment seen by interpolation: `base` (the shell, or what an earlier `.env` added to
+/// it) over the env files.
+fn project_env(
+    base: &BTreeMap<String, String>,
+    opts: &LoadOptions,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, ComposeError> {
     let wd = &opts.working_dir;
     let files: Vec<PathBuf> = if opts.env_files.is_empty() {
         let f = dir.join(".env");
@@ -298,8 +324,7 @@ fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String
     let mut from_files: BTreeMap<String, String> = BTreeMap::new();
     for f in files {
         let text = read_text(&f).map_err(|e| ComposeError::read(&f, "env file", None, e))?;
-        let shell = &opts.environment;
-        let lookup = |k: &str| shell.get(k).cloned().or_else(|| from_files.get(k).cloned());
+        let lookup = |k: &str| base.get(k).cloned().or_else(|| from_files.get(k).cloned());
         let parsed = crate::dotenv::parse(&text, &lookup)
             .map_err(|m| ComposeError::invalid(format!("failed to read {}: {m}", f.display())))?;
         for (k, v) in parsed {
@@ -309,7 +334,7 @@ fn project_env(opts: &LoadOptions, dir: &Path) -> Result<BTreeMap<String, String
         }
     }
     let mut env = from_files;
-    for (k, v) in &opts.environment {
+    for (k, v) in base {
         env.insert(k.clone(), v.clone());
     }
     Ok(env)
@@ -759,6 +784,13 @@ fn apply_include(
         for (k, v) in ctx.env {
             sub_env.insert(k.clone(), v.clone());
         }
+        for (k, v) in &sub_env {
+            if !ctx.env.contains_key(k) {
+                ctx.included_env
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
+            }
+        }
         let mut sub_legacy = false;
         let mut sub_tree: Option<Node> = None;
         {
@@ -767,6 +799,7 @@ fn apply_include(
             let mut sub = Ctx {
                 env: &sub_env,
                 warnings: ctx.warnings,
+                included_env: ctx.included_env,
                 legacy: &mut sub_legacy,
                 home: ctx.home.clone(),
                 including,

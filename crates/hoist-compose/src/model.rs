@@ -37,6 +37,8 @@ pub struct Project {
     pub configs: OrderedMap<Str, FileObject>,
     /// Warnings compose would print (unset variables, obsolete `version`).
     pub warnings: Vec<String>,
+    /// The variables interpolation saw (`.env`/`--env-file` under the process environment).
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Project {
@@ -411,5 +413,6 @@ pub(crate) fn project(c: crate::Canonical) -> Result<Project, crate::ComposeErro
         secrets: section(&mut root, "secrets").map_err(bad)?,
         configs: section(&mut root, "configs").map_err(bad)?,
         warnings: c.warnings,
+        env: c.env,
     })
 }

@@ -703,6 +703,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
         env: &loaded.env,
         dir: &loaded.project_dir,
         home: home.as_deref(),
+        env_file_services: loaded.env_file_services.as_deref(),
     };
     let mut out = JMap::new();
     out.insert("name", J::from(loaded.name.clone()));
@@ -857,9 +858,16 @@ struct Cx<'a> {
     env: &'a BTreeMap<String, String>,
     dir: &'a Path,
     home: Option<&'a str>,
+    env_file_services: Option<&'a [String]>,
 }
 
 impl Cx<'_> {
+    /// Whether a missing required `env_file` of `service` is an error for this command.
+    fn env_file_required(&self, service: &str) -> bool {
+        self.env_file_services
+            .is_none_or(|names| names.iter().any(|n| n == service))
+    }
+
     fn env_or_null(&self, k: &str) -> J {
         match self.env.get(k) {
             Some(v) => s(v),
@@ -1132,7 +1140,7 @@ impl Cx<'_> {
                         e,
                     ));
                 }
-                Err(_) if !required => continue,
+                Err(_) if !required || !self.env_file_required(service) => continue,
                 Err(_) => {
                     return Err(ComposeError::invalid_at(
                         it.pos.location(),

@@ -18,6 +18,61 @@ pub fn to_yaml(v: &J) -> String {
     out
 }
 
+/// The project as `docker compose config` prints it in YAML: the top-level sections in the
+/// order of Compose's project type (`name`, `services`, `networks`, `volumes`, `secrets`,
+/// `configs`, then the rest), and without the fields its YAML leaves out when empty (a
+/// service's unset `command`/`entrypoint`, a network's empty `ipam`), which its JSON keeps.
+pub fn project_yaml(project: &J) -> String {
+    let J::Object(top) = project else {
+        return to_yaml(project);
+    };
+    const ORDER: [&str; 6] = [
+        "name", "services", "networks", "volumes", "secrets", "configs",
+    ];
+    let rank = |k: &str| ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len());
+    let mut keys: Vec<_> = top.keys().collect();
+    keys.sort_by_key(|k| rank(k));
+    let mut out = Map::new();
+    for k in keys {
+        let Some(v) = top.get(k) else { continue };
+        let v = match &**k {
+            "services" => without_in_each(v, |key, val| {
+                matches!(key, "command" | "entrypoint") && val.is_null()
+            }),
+            "networks" => without_in_each(v, |key, val| {
+                key == "ipam" && matches!(val, J::Object(m) if m.is_empty())
+            }),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    to_yaml(&J::Object(out))
+}
+
+/// `section` with the entries `drop` names removed from each of its items.
+fn without_in_each(section: &J, drop: impl Fn(&str, &J) -> bool) -> J {
+    let J::Object(items) = section else {
+        return section.clone();
+    };
+    let mut out = Map::new();
+    for (name, item) in items {
+        let item = match item {
+            J::Object(fields) => {
+                let mut kept = Map::new();
+                for (k, v) in fields {
+                    if !drop(k, v) {
+                        kept.insert(k.clone(), v.clone());
+                    }
+                }
+                J::Object(kept)
+            }
+            other => other.clone(),
+        };
+        out.insert(name.clone(), item);
+    }
+    J::Object(out)
+}
+
 fn indent(n: usize, out: &mut String) {
     for _ in 0..n {
         out.push(' ');
@@ -124,11 +179,22 @@ fn needs_quotes(s: &str) -> bool {
     s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control())
 }
 
+/// Whether a plain `s` would read back as another type (a number, a boolean, null, an old
+/// YAML 1.1 boolean): Go's yaml.v3, which Compose prints with, double-quotes those.
+fn reads_as_other_type(s: &str) -> bool {
+    s.is_empty()
+        || !matches!(crate::yaml::resolve_plain(s), crate::yaml::Value::Str(_))
+        || matches!(
+            s.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off"
+        )
+}
+
 fn quote(s: &str) -> String {
     if !needs_quotes(s) {
         return s.to_string();
     }
-    if s.chars().any(|c| c.is_control()) {
+    if reads_as_other_type(s) || s.chars().any(|c| c.is_control()) {
         return double_quoted(s);
     }
     format!("'{}'", s.replace('\'', "''"))

@@ -8,8 +8,9 @@ use hoist_compose::json::Value as J;
 use hoist_compose::{Project, Service};
 
 use crate::spec::{
-    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, Link, LogSpec, MountSpec,
-    NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
+    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, InjectedFile, Link,
+    LogSpec, MountSpec, NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy,
+    ServiceSpec, VolumeSpec,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -298,7 +299,12 @@ fn service_spec(
     let mut env: Vec<String> = s
         .environment
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        // A variable with no value goes as a bare name, which the engine reads as "unset", so
+        // that the image's value does not show through, as Compose does.
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.to_string(),
+        })
         .collect();
     env.sort();
 
@@ -351,7 +357,9 @@ fn service_spec(
             create_host_path,
         });
     }
-    // File-based secrets and configs are bind mounts, as Compose does it without Swarm.
+    // File-based secrets and configs are bind mounts, as Compose does it without Swarm; those
+    // from `content` or `environment` are written into the container before it starts.
+    let mut files = Vec::new();
     for (refs, objects, default_dir) in [
         (&s.secrets, &project.secrets, "/run/secrets/"),
         (&s.configs, &project.configs, "/"),
@@ -363,12 +371,21 @@ fn service_spec(
                     format!("refers to undefined secret/config {}", r.source),
                 ));
             };
-            let Some(file) = &object.file else { continue };
             let target = match &r.target {
                 Some(t) if t.starts_with('/') => t.to_string(),
                 Some(t) => format!("{default_dir}{t}"),
                 None => format!("{default_dir}{}", r.source),
             };
+            if let Some(content) = injected_content(object, &project.env) {
+                let mode = file_mode(name, r.mode.as_deref())?;
+                files.push(InjectedFile {
+                    path: target,
+                    content,
+                    mode,
+                });
+                continue;
+            }
+            let Some(file) = &object.file else { continue };
             mounts.push(MountSpec {
                 kind: "bind".into(),
                 source: file.to_string(),
@@ -478,6 +495,7 @@ fn service_spec(
         exposed_ports: exposed,
         ports,
         mounts,
+        files,
         working_dir: s.working_dir.as_deref().map(String::from),
         user: s.user.as_deref().map(String::from),
         hostname: s.hostname.as_deref().map(String::from),
@@ -646,4 +664,28 @@ mod hook_tests {
             .to_string();
         assert!(e.contains("pre_stop must be a list"), "{e}");
     }
+}
+
+/// What a secret or config from `content` or `environment` holds (`environment` names a
+/// variable of the project's environment; unset reads as empty, as Compose does); `None` for
+/// the other kinds.
+fn injected_content(
+    object: &hoist_compose::FileObject,
+    env: &BTreeMap<String, String>,
+) -> Option<String> {
+    match (&object.content, &object.environment) {
+        (Some(content), _) => Some(content.to_string()),
+        (None, Some(var)) => Some(env.get(var.as_str()).cloned().unwrap_or_default()),
+        (None, None) => None,
+    }
+}
+
+/// A secret's or config's `mode` (octal, as compose files write it; Compose's default 0444).
+fn file_mode(service: &str, mode: Option<&str>) -> Result<u32, DesiredError> {
+    let Some(mode) = mode else { return Ok(0o444) };
+    let digits = mode.strip_prefix("0o").unwrap_or(mode);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| err(service, format!("invalid secret/config mode {mode:?}")))
 }

@@ -207,6 +207,16 @@ pub struct PortBinding {
     pub host_port: Option<String>,
 }
 
+/// A file written into a container before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectedFile {
+    /// Absolute path inside the container.
+    pub path: String,
+    pub content: String,
+    /// Permission bits.
+    pub mode: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountSpec {
     /// `bind`, `volume` or `tmpfs`.
@@ -247,6 +257,10 @@ pub struct ContainerSpec {
     pub exposed_ports: Vec<String>,
     pub ports: Vec<PortBinding>,
     pub mounts: Vec<MountSpec>,
+    /// Secrets and configs from `environment` or `content`: written into the container after it
+    /// is created, before it starts, as Compose does without Swarm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<InjectedFile>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
     pub hostname: Option<String>,

@@ -262,6 +262,8 @@ impl Engine {
             )
             .await
             .map_err(|e| EngineError::new(format!("creating container {}", request.name), e))?;
+        self.inject_files(&request.name, &service.container.files)
+            .await?;
         // API 1.41 takes one network at create time; the others are connected before start.
         for attachment in service.networks.iter().skip(1) {
             if request.network_mode.is_some() {
@@ -290,6 +292,22 @@ impl Engine {
                 })?;
         }
         Ok(created.id)
+    }
+
+    /// Writes the service's secrets and configs from `content`/`environment` into a created
+    /// container.
+    async fn inject_files(
+        &self,
+        container: &str,
+        files: &[hoist_core::spec::InjectedFile],
+    ) -> Result<(), EngineError> {
+        let uploads: Vec<crate::archive::FileUpload> = files
+            .iter()
+            .map(|f| crate::archive::FileUpload::new(&f.path, f.content.as_bytes(), f.mode))
+            .collect();
+        self.upload_files(container, &uploads)
+            .await
+            .map_err(|e| EngineError::message(format!("container {container}: {e}")))
     }
 
     pub async fn start_container(&self, name: &str) -> Result<(), EngineError> {

@@ -177,6 +177,7 @@ pub fn deploy_project(
         env_files: Vec::new(),
         environment,
         working_dir: file.dir.clone(),
+        env_file_services: None,
     })
     .map_err(|e| load(e.to_string()))?;
     project_spec(&project).map_err(|e| load(e.to_string()))

@@ -618,6 +618,7 @@ impl StepCtx<'_> {
             env_files: Vec::new(),
             environment,
             working_dir: self.file().dir.clone(),
+            env_file_services: None,
         })
         .map_err(|e| e.to_string())?;
         project_spec(&project).map_err(|e| e.to_string())

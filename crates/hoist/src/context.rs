@@ -36,10 +36,28 @@ pub fn load_options_for(
         project_name: global.project_name.clone(),
         project_directory: global.project_directory.clone(),
         profiles: global.profile.clone(),
-        env_files: global.env_file.clone(),
+        env_files: env_files(global, env),
         environment: env.all.clone(),
         working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        env_file_services: (!services.is_empty()).then(|| services.to_vec()),
     })
+}
+
+/// `--env-file`, or else the comma-separated `COMPOSE_ENV_FILES`, as Compose reads them.
+fn env_files(global: &GlobalArgs, env: &EnvVars) -> Vec<PathBuf> {
+    match global.env_file.is_empty() {
+        false => global.env_file.clone(),
+        true => env
+            .all
+            .get("COMPOSE_ENV_FILES")
+            .map(|v| {
+                v.split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// Loads the compose project and its engine-level spec.
@@ -53,7 +71,11 @@ pub fn load_project_for(
     env: &EnvVars,
     services: &[String],
 ) -> anyhow::Result<Loaded> {
-    let compose = hoist_compose::load(&load_options_for(global, env, services)?)?;
+    load_with(load_options_for(global, env, services)?, global)
+}
+
+fn load_with(opts: LoadOptions, global: &GlobalArgs) -> anyhow::Result<Loaded> {
+    let compose = hoist_compose::load(&opts)?;
     for warning in &compose.warnings {
         eprintln!("warning: {warning}");
     }
@@ -82,7 +104,12 @@ pub fn load_spec(
     env: &EnvVars,
     services: &[String],
 ) -> anyhow::Result<ProjectSpec> {
-    let err = match load_project_for(global, env, services) {
+    // Verbs on what runs read no service's environment: a missing `env_file` is no error here.
+    let opts = LoadOptions {
+        env_file_services: Some(Vec::new()),
+        ..load_options_for(global, env, services)?
+    };
+    let err = match load_with(opts, global) {
         Ok(loaded) => return Ok(loaded.spec),
         Err(err) => err,
     };

@@ -65,7 +65,11 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
                 w.flush()?;
             }
             ConfigFormat::Yaml => {
-                write!(out, "{}", hoist_compose::render::to_yaml(&project.json))?;
+                write!(
+                    out,
+                    "{}",
+                    hoist_compose::render::project_yaml(&project.json)
+                )?;
             }
         }
         return Ok(ExitCode::SUCCESS);

@@ -2,6 +2,7 @@
 //! (`run --rm -e DOMAIN=... integ`). Dependencies are brought up first unless `--no-deps`; the
 //! container's output streams to hoist's; its exit code becomes hoist's.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
     let request = RunRequest {
         service: args.service.clone(),
         command: args.command.clone(),
-        env: args.env.clone(),
+        env: resolve_env(&args.env, &loaded.compose.env),
         with_deps: !args.no_deps,
         service_ports: args.service_ports,
         remove: args.rm,
@@ -57,4 +58,32 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
         println!("{}", outcome.container);
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+}
+
+/// `-e KEY=VALUE` stays; `-e KEY` takes KEY's value from the environment interpolation saw (the
+/// shell over `.env`/`--env-file`), and is left out when it has none, as Compose does (the
+/// image's value then stands).
+fn resolve_env(flags: &[String], env: &BTreeMap<String, String>) -> Vec<String> {
+    flags
+        .iter()
+        .filter_map(|flag| match flag.contains('=') {
+            true => Some(flag.clone()),
+            false => env.get(flag).map(|v| format!("{flag}={v}")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_take_the_project_environment_or_are_left_out() {
+        let env = BTreeMap::from([("WHEREAMI".to_string(), "Env File".to_string())]);
+        let flags = ["WHEREAMI", "UNSET", "A=b=c", "EMPTY="].map(String::from);
+        assert_eq!(
+            resolve_env(&flags, &env),
+            ["WHEREAMI=Env File", "A=b=c", "EMPTY="]
+        );
+    }
 }

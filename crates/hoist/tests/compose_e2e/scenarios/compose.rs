@@ -1,8 +1,7 @@
 //! `pkg/e2e/compose_test.go`.
 //!
 //! Not transcribed: TestLocalComposeUp's `top` and `images` steps (verbs of issue 20);
-//! TestAttachRestart, TestComposeFileSetByDotEnv, TestComposeFileSetByProjectDirectory and
-//! TestNestedDotEnv (their fixtures are not among the upstream fixtures provided).
+//! TestAttachRestart and TestNestedDotEnv (not yet transcribed).
 
 use std::time::Duration;
 
@@ -292,7 +291,6 @@ fn test_config() {
     const P: &str = "compose-e2e-config";
     let opts = Opts {
         projects: &[P],
-        open: Some("`config` YAML: Compose omits empty fields and orders keys by its Go types"),
         ..Opts::default()
     };
     scenario("compose_test.go:TestConfig", opts, |c| {
@@ -350,6 +348,42 @@ fn test_compose_file_set_by_env_file() {
             let res = c.compose_env(&[], &["--env-file", &env.to_string_lossy(), "config"]);
             c.expect_out(&res, "image: test:latest");
             c.expect_out(&res, "image: enabled:profile");
+            c.compose(&["-p", "dotenv", "down", "-v", "--remove-orphans"]);
+        },
+    );
+}
+
+#[test]
+fn test_compose_file_set_by_dot_env() {
+    scenario(
+        "compose_test.go:TestComposeFileSetByDotEnv",
+        opts(&["dotenv"]),
+        |c| {
+            let res = c.compose_in_dir("fixtures/dotenv", &[], &["config"]);
+            c.expect_out(&res, "image: test:latest");
+            c.expect_out(&res, "image: enabled:profile");
+            // defer cleanupWithDown
+            c.compose(&["-p", "dotenv", "down", "-v", "--remove-orphans"]);
+        },
+    );
+}
+
+#[test]
+fn test_compose_file_set_by_project_directory() {
+    scenario(
+        "compose_test.go:TestComposeFileSetByProjectDirectory",
+        opts(&["dotenv", "development"]),
+        |c| {
+            let res = c.compose_env(
+                &[],
+                &[
+                    "--project-directory",
+                    "fixtures/dotenv/development",
+                    "config",
+                ],
+            );
+            c.expect_out(&res, "image: backend:latest");
+            // defer cleanupWithDown
             c.compose(&["-p", "dotenv", "down", "-v", "--remove-orphans"]);
         },
     );

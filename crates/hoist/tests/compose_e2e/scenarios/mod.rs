@@ -2,8 +2,12 @@
 
 mod cascade;
 mod compose;
+mod compose_environment;
 mod compose_run;
 mod compose_up;
+mod config;
+mod configs;
+mod env_file;
 mod hooks;
 mod logs;
 mod orphans;
@@ -11,5 +15,6 @@ mod profiles;
 mod ps;
 mod recreate_no_deps;
 mod restart;
+mod secrets;
 pub mod start_stop;
 mod up;
