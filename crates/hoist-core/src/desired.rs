@@ -8,9 +8,9 @@ use hoist_compose::json::Value as J;
 use hoist_compose::{Project, Service};
 
 use crate::spec::{
-    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, InjectedFile, Link,
-    LogSpec, MountSpec, NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy,
-    ServiceSpec, VolumeSpec,
+    BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, InjectedFile, Link, LogSpec,
+    MountSpec, NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec,
+    VolumeSpec,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -617,6 +617,30 @@ fn hooks(service: &str, key: &str, v: Option<&J>) -> Result<Vec<Hook>, DesiredEr
         .collect()
 }
 
+/// What a secret or config from `content` or `environment` holds (`environment` names a
+/// variable of the project's environment; unset reads as empty, as Compose does); `None` for
+/// the other kinds.
+fn injected_content(
+    object: &hoist_compose::FileObject,
+    env: &BTreeMap<String, String>,
+) -> Option<String> {
+    match (&object.content, &object.environment) {
+        (Some(content), _) => Some(content.to_string()),
+        (None, Some(var)) => Some(env.get(var.as_str()).cloned().unwrap_or_default()),
+        (None, None) => None,
+    }
+}
+
+/// A secret's or config's `mode` (octal, as compose files write it; Compose's default 0444).
+fn file_mode(service: &str, mode: Option<&str>) -> Result<u32, DesiredError> {
+    let Some(mode) = mode else { return Ok(0o444) };
+    let digits = mode.strip_prefix("0o").unwrap_or(mode);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| err(service, format!("invalid secret/config mode {mode:?}")))
+}
+
 #[cfg(test)]
 mod hook_tests {
     use super::*;
@@ -664,28 +688,4 @@ mod hook_tests {
             .to_string();
         assert!(e.contains("pre_stop must be a list"), "{e}");
     }
-}
-
-/// What a secret or config from `content` or `environment` holds (`environment` names a
-/// variable of the project's environment; unset reads as empty, as Compose does); `None` for
-/// the other kinds.
-fn injected_content(
-    object: &hoist_compose::FileObject,
-    env: &BTreeMap<String, String>,
-) -> Option<String> {
-    match (&object.content, &object.environment) {
-        (Some(content), _) => Some(content.to_string()),
-        (None, Some(var)) => Some(env.get(var.as_str()).cloned().unwrap_or_default()),
-        (None, None) => None,
-    }
-}
-
-/// A secret's or config's `mode` (octal, as compose files write it; Compose's default 0444).
-fn file_mode(service: &str, mode: Option<&str>) -> Result<u32, DesiredError> {
-    let Some(mode) = mode else { return Ok(0o444) };
-    let digits = mode.strip_prefix("0o").unwrap_or(mode);
-    u32::from_str_radix(digits, 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| err(service, format!("invalid secret/config mode {mode:?}")))
 }

@@ -597,7 +597,45 @@ fn run_once(tool: Tool, dir: &Path, opts: Opts, body: &dyn Fn(&mut Cli)) -> Reco
     let projects: Vec<String> = cli.projects.clone();
     let refs: Vec<&str> = projects.iter().map(String::as_str).collect();
     clean(&refs);
+    ensure_standins();
     cli.record
+}
+
+/// The stand-in images `scripts/e2e-images` builds. Upstream's `down --rmi all` steps remove the
+/// ones a scenario used; they are rebuilt (from the builder's cache, in seconds) before the next
+/// run needs them. Scenarios with such steps are `exclusive`, so no other scenario runs meanwhile.
+const STANDINS: &[&str] = &[
+    "busybox:1.35.0",
+    "busybox:latest",
+    "alpine:latest",
+    "bash:latest",
+    "nginx:latest",
+    "nginx:alpine",
+    "hello-world:latest",
+    "mariadb:latest",
+    "gtardif/sentences-db:latest",
+    "gtardif/sentences-api:latest",
+    "gtardif/sentences-web:latest",
+];
+
+fn ensure_standins() {
+    let present = Command::new("docker")
+        .args(["image", "inspect"])
+        .args(STANDINS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/e2e-images");
+    let status = Command::new(&script).stdout(Stdio::null()).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "rebuilding the stand-in images with {} failed",
+        script.display()
+    );
 }
 
 /// Removes whatever a run left of `projects` on the engine (containers, networks, volumes), so

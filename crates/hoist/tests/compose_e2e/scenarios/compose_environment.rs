@@ -12,7 +12,7 @@ fn f(file: &str) -> String {
 fn test_env_priority() {
     let opts = Opts {
         projects: &["env-priority"],
-        open: Some("`up --build` is not built (worker B1)"),
+        open: Some("`up --build` is not built"),
         ..Opts::default()
     };
     scenario("compose_environment_test.go:TestEnvPriority", opts, |c| {
@@ -218,7 +218,8 @@ fn test_env_interpolation() {
 fn test_comments_in_env_file() {
     let opts = Opts {
         projects: &["env-file-comments"],
-        open: Some("`up --build` (worker B1) and `down --rmi all` are not built"),
+        exclusive: true,
+        open: Some("`up --build` and `down --rmi all` are not built"),
         ..Opts::default()
     };
     scenario(
@@ -256,6 +257,7 @@ fn test_comments_in_env_file() {
 fn test_unset_env() {
     let opts = Opts {
         projects: &["empty-variable"],
+        exclusive: true,
         open: Some("`down --rmi all` is not built"),
         ..Opts::default()
     };

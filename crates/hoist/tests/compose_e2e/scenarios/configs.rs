@@ -7,7 +7,7 @@ fn test_config_from_env() {
     let opts = Opts {
         projects: &["configs"],
         open: Some(
-            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
         ),
         ..Opts::default()
     };

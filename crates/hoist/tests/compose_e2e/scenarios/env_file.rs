@@ -7,7 +7,7 @@ fn test_raw_env_file() {
     let opts = Opts {
         projects: &["dotenv"],
         open: Some(
-            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
         ),
         ..Opts::default()
     };
@@ -42,7 +42,7 @@ fn test_run_env_file() {
     let opts = Opts {
         projects: &["env_file", "run_dotenv"],
         open: Some(
-            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
         ),
         ..Opts::default()
     };

@@ -34,7 +34,7 @@ fn test_secret_from_include() {
         // Upstream runs it in the project TestSecretFromEnv uses: not at the same time.
         exclusive: true,
         open: Some(
-            "`run` one-off containers: their random `-run-<slug>` names are not paired between the two runs and Compose attaches stdin (AttachStdin, OpenStdin); run is worker C1's",
+            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
         ),
         ..Opts::default()
     };
