@@ -498,6 +498,56 @@ pub struct Opts {
     pub open: Option<&'static str>,
 }
 
+/// Scenarios hoist does not agree with yet, and what it lacks (open work of issue 23); read when
+/// the scenario's own `Opts::open` is not set.
+const OPEN: &[(&str, &str)] = &[
+    (
+        "env_file_test.go:TestUnusedMissingEnvFile",
+        "after `up -d serviceA` Compose's container is seen in state `removing`, hoist's running: \
+         not explained yet",
+    ),
+    (
+        "hooks_test.go:TestPostStartAndPreStopHook",
+        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
+         hoist through Mounts",
+    ),
+    (
+        "hooks_test.go:TestPreStopHookInError",
+        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
+         hoist through Mounts",
+    ),
+    (
+        "hooks_test.go:TestPreStopHookSuccess",
+        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
+         hoist through Mounts",
+    ),
+    (
+        "hooks_test.go:TestPreStopHookSuccessWithPreviousStop",
+        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
+         hoist through Mounts",
+    ),
+    (
+        "logs_test.go:TestLocalComposeLogsFollow",
+        "`up --scale` is not built",
+    ),
+    (
+        "up_test.go:TestScaleDoesntRecreate",
+        "`up --scale` is not built",
+    ),
+    (
+        "up_test.go:TestUpWithAllResources",
+        "`--all-resources` is accepted but `up` does not create unused networks and volumes",
+    ),
+    (
+        "up_test.go:TestUpStopWithLogsMixed",
+        "attached `up` does not show a `pre_stop` hook's output (`service2-1 ->  | ...`)",
+    ),
+    (
+        "up_test.go:TestUpWithBuildDependencies",
+        "`down --rmi` is not built; the built image's id differs per build",
+    ),
+];
+
 /// Scenarios that publish fixed host ports take this exclusively; the others share it.
 static ENGINE: RwLock<()> = RwLock::new(());
 /// Where the summary lines go (one per scenario), for `scripts/compose-e2e`.
@@ -512,7 +562,13 @@ fn fixtures_root() -> Option<PathBuf> {
 }
 
 /// Runs the scenario `upstream` (`file.go:TestName`) with both tools and judges it.
-pub fn scenario(upstream: &str, opts: Opts, body: impl Fn(&mut Cli)) {
+pub fn scenario(upstream: &str, mut opts: Opts, body: impl Fn(&mut Cli)) {
+    if opts.open.is_none() {
+        opts.open = OPEN
+            .iter()
+            .find(|(name, _)| *name == upstream)
+            .map(|(_, cause)| *cause);
+    }
     if hoist_testkit::SkipPolicy::from_env().may_skip() && !docker_available() {
         eprintln!("skipping {upstream}: no local engine");
         return;

@@ -168,10 +168,6 @@ fn test_start_stop_with_dependencies() {
         "start_stop_test.go:TestStartStopWithDependencies",
         Opts {
             projects: &[P],
-            open: Some(
-                "`up --no-deps foo` (links fixture) still labels foo depends_on bar and links it to \
-                 bar: the trimmed selection does not reach container creation",
-            ),
             ..Opts::default()
         },
         |c| {
