@@ -268,10 +268,6 @@ fn test_unnecessary_resources() {
     const F: &str = "./fixtures/external/compose.yaml";
     let opts = Opts {
         projects: &[P],
-        deliberate: Some(
-            "hoist checks that external networks exist before it changes anything, so the failing \
-             `up` leaves no default network behind; Compose creates the default network first",
-        ),
         ..Opts::default()
     };
     scenario("compose_test.go:TestUnnecessaryResources", opts, |c| {
