@@ -616,8 +616,8 @@ pub fn scenario(upstream: &str, mut opts: Opts, body: impl Fn(&mut Cli)) {
     }
     match verdict {
         Verdict::Agree => {
-            if let Some(cause) = opts.open.or(opts.deliberate) {
-                panic!("{upstream} agrees now: remove its `open` or `deliberate` mark ({cause})");
+            if let Some(cause) = opts.open {
+                panic!("{upstream} agrees now: remove its `open` mark ({cause})");
             }
         }
         Verdict::ComposeFails(why) => {
