@@ -75,6 +75,38 @@ pub fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The store's tables (made when missing).
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                service TEXT NOT NULL, target TEXT NOT NULL, commit_sha TEXT NOT NULL,
+                status TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+                pid INTEGER NOT NULL, images TEXT NOT NULL DEFAULT '[]');
+             CREATE TABLE IF NOT EXISTS steps (
+                run_id INTEGER NOT NULL REFERENCES runs(id), number INTEGER NOT NULL,
+                status TEXT NOT NULL, started_at REAL, seconds REAL,
+                detail TEXT NOT NULL DEFAULT '', output TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (run_id, number));
+             CREATE TABLE IF NOT EXISTS releases (
+                run_id INTEGER NOT NULL REFERENCES runs(id), color TEXT NOT NULL,
+                image TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL);";
+
+/// Puts the store in write-ahead-log mode. Switching needs the database to itself, and SQLite
+/// reports a busy database at once here rather than waiting: retried until `patience` is spent.
+fn write_ahead_log(conn: &Connection, patience: std::time::Duration) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
 /// Stores made before runs recorded their step command's process group get the columns.
 fn add_group_columns(conn: &Connection) -> rusqlite::Result<()> {
     let has: bool = conn
@@ -112,26 +144,17 @@ impl History {
         if let Err(e) = crate::state::private_file(&path) {
             return Err(wrap(rusqlite::Error::InvalidPath(e.to_string().into())));
         }
-        let conn = Connection::open(&path).map_err(wrap)?;
+        let mut conn = Connection::open(&path).map_err(wrap)?;
         conn.busy_timeout(patience).map_err(wrap)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS runs (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                service TEXT NOT NULL, target TEXT NOT NULL, commit_sha TEXT NOT NULL,
-                status TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
-                pid INTEGER NOT NULL, images TEXT NOT NULL DEFAULT '[]');
-             CREATE TABLE IF NOT EXISTS steps (
-                run_id INTEGER NOT NULL REFERENCES runs(id), number INTEGER NOT NULL,
-                status TEXT NOT NULL, started_at REAL, seconds REAL,
-                detail TEXT NOT NULL DEFAULT '', output TEXT NOT NULL DEFAULT '',
-                PRIMARY KEY (run_id, number));
-             CREATE TABLE IF NOT EXISTS releases (
-                run_id INTEGER NOT NULL REFERENCES runs(id), color TEXT NOT NULL,
-                image TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL);",
-        )
-        .map_err(wrap)?;
-        add_group_columns(&conn).map_err(wrap)?;
+        write_ahead_log(&conn, patience).map_err(wrap)?;
+        // Several processes may open a new store at once (a run, `status` polls, the
+        // dashboard): the schema is made in one write transaction, taken with the busy timeout.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        tx.execute_batch(SCHEMA).map_err(wrap)?;
+        add_group_columns(&tx).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
         let history = History {
             conn: Mutex::new(conn),
             path: display,
@@ -495,6 +518,26 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn processes_opening_a_new_store_at_once_all_get_it() {
+        // A run and the `status` polls of whoever watches it start on a store nobody made yet.
+        for round in 0..20 {
+            let dir = temp_dir(&format!("race-{round}"));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let dir = dir.clone();
+                    std::thread::spawn(move || History::open(&dir).map(|_| ()))
+                })
+                .collect();
+            for opener in openers {
+                if let Err(e) = opener.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     #[test]

@@ -125,7 +125,10 @@ impl SqliteHistory {
             std::fs::create_dir_all(dir)
                 .map_err(|e| HistoryError(format!("creating {}: {e}", dir.display())))?;
         }
-        Self::init(Connection::open(path)?)
+        let conn = Connection::open(path)?;
+        // Two dashboards on one state folder write the same store: wait for the other's write.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Self::init(conn)
     }
 
     pub fn in_memory() -> Result<SqliteHistory, HistoryError> {

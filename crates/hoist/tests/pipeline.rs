@@ -6,7 +6,7 @@
 //! in parallel. The services are books-ms and its database from the images `build-images` made.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hoist_testkit::http::request;
@@ -216,6 +216,26 @@ impl Scenario {
         (out, load.stop())
     }
 
+    /// `pipeline ARGS` started in the background; what it prints on stderr goes to a file
+    /// [`Scenario::spawned_stderr`] reads.
+    fn spawn(&self, args: &[&str], stderr: Stdio) -> Child {
+        self.hoist(args)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
+    fn spawned_stderr_file(&self) -> Stdio {
+        std::fs::File::create(self.dir.join("spawned.stderr"))
+            .unwrap()
+            .into()
+    }
+
+    fn spawned_stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("spawned.stderr")).unwrap_or_default()
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut full = vec!["run"];
         full.extend_from_slice(args);
@@ -375,13 +395,8 @@ async fn a_second_run_for_the_same_target_and_service_is_refused_or_waits() {
         package: "command: sleep 6",
         ..Steps::default()
     });
-    let first = s
-        .hoist(&["run", "--only", "package"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_step(&s, "1", 3, "running");
+    let mut first = s.spawn(&["run", "--only", "package"], s.spawned_stderr_file());
+    wait_for_step(&s, &mut first, "1", 3, "running");
     let started = Instant::now();
     let second = s.run(&["--only", "package"]);
     assert!(!second.status.success(), "{}", text(&second));
@@ -391,7 +406,6 @@ async fn a_second_run_for_the_same_target_and_service_is_refused_or_waits() {
 
     let third = s.run(&["--only", "package", "--wait-lock"]);
     assert!(third.status.success(), "{}", text(&third));
-    let mut first = first;
     assert!(first.wait().unwrap().success());
     assert_eq!(s.status(Some("1"))["status"], "done");
     // The refused run left no record; the one that waited is run 2.
@@ -407,13 +421,8 @@ async fn sigint_during_deploy_leaves_the_lock_free_and_the_run_interrupted_and_a
         pre_deployment_tests: "command: 'true'",
         ..Steps::default()
     });
-    let child = s
-        .hoist(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_step(&s, "1", 6, "running");
+    let mut child = s.spawn(&["run"], s.spawned_stderr_file());
+    wait_for_step(&s, &mut child, "1", 6, "running");
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -653,8 +662,9 @@ async fn a_colour_whose_deploy_never_became_healthy_shows_failed_and_is_no_rollb
     assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
 }
 
-/// Polls `pipeline status RUN` until step `number` has `want`.
-fn wait_for_step(s: &Scenario, run: &str, number: usize, want: &str) {
+/// Polls `pipeline status RUN` until step `number` has `want`; fails at once, with what the run
+/// printed, when the run's process `child` ended first.
+fn wait_for_step(s: &Scenario, child: &mut Child, run: &str, number: usize, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let out = s.hoist(&["status", "--json", run]).output().unwrap();
@@ -668,8 +678,20 @@ fn wait_for_step(s: &Scenario, run: &str, number: usize, want: &str) {
                 "run {run} ended before step {number} was {want}: {status:#}"
             );
         }
-        assert!(Instant::now() < deadline, "step {number} never {want}");
-        std::thread::sleep(Duration::from_millis(20));
+        let last = text(&out);
+        if let Some(exit) = child.try_wait().unwrap() {
+            panic!(
+                "the run's process ended ({exit}) before step {number} was {want}; it printed: {}; \
+                 status printed: {last}",
+                s.spawned_stderr()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "step {number} never {want}; status printed: {last}; the run printed: {}",
+            s.spawned_stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -719,13 +741,8 @@ async fn a_sigkilled_run_leaves_no_step_command_running_once_the_next_run_takes_
         std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
         std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let mut first = s
-        .hoist(&["run", "--only", "package"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_step(&s, "1", 3, "running");
+    let mut first = s.spawn(&["run", "--only", "package"], s.spawned_stderr_file());
+    wait_for_step(&s, &mut first, "1", 3, "running");
     assert_eq!(mode(&lock), 0o600);
     assert_eq!(mode(&locks), 0o700);
     assert_eq!(mode(&s.state), 0o700);
@@ -772,13 +789,13 @@ async fn a_history_that_becomes_unwritable_mid_run_is_a_warning_in_the_runs_outp
         package: "command: sleep 8",
         ..Steps::default()
     });
-    let child = s
+    let mut child = s
         .hoist(&["run", "--only", "package"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_step(&s, "1", 3, "running");
+    wait_for_step(&s, &mut child, "1", 3, "running");
     // Another process holds the store's write lock until the run ended: every write the run
     // makes from now on fails once SQLite's busy timeout ran out.
     let holder = rusqlite::Connection::open(s.state.join("history.sqlite3")).unwrap();
