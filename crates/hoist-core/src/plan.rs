@@ -436,6 +436,63 @@ pub fn reconcile_resources(
     Ok(plan)
 }
 
+/// Which containers of a service `up` keeps, removes and creates, as Compose does: the
+/// up-to-date ones with the lowest numbers are kept first, obsolete ones last, so scaling down
+/// removes the obsolete and the highest numbered; new containers take numbers above the
+/// highest existing one.
+#[derive(Debug)]
+struct Slots<'a> {
+    keep: Vec<&'a ObservedContainer>,
+    remove: Vec<&'a ObservedContainer>,
+    create: Vec<u32>,
+}
+
+fn replica_slots<'a>(
+    existing: &[&'a ObservedContainer],
+    expected: u32,
+    obsolete: impl Fn(&ObservedContainer) -> bool,
+) -> Slots<'a> {
+    let mut ordered: Vec<&ObservedContainer> = existing.to_vec();
+    ordered.sort_by_key(|c| (obsolete(c), c.number));
+    let expected = expected as usize;
+    let next = existing.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+    let missing = expected.saturating_sub(ordered.len()) as u32;
+    let remove = ordered.split_off(expected.min(ordered.len()));
+    Slots {
+        keep: ordered,
+        remove,
+        create: (next..next + missing).collect(),
+    }
+}
+
+/// A container created then started; returns the start step.
+fn create_and_start(
+    plan: &mut Plan,
+    service: &ServiceSpec,
+    number: u32,
+    name: String,
+    reason: String,
+    after: Vec<usize>,
+) -> usize {
+    let create = plan.push(
+        Action::CreateContainer {
+            service: service.name.clone(),
+            number,
+            name: name.clone(),
+        },
+        reason.clone(),
+        after,
+    );
+    plan.push(
+        Action::StartContainer {
+            service: service.name.clone(),
+            name,
+        },
+        reason,
+        vec![create],
+    )
+}
+
 /// Decides what `up` does.
 pub fn reconcile_up(
     project: &ProjectSpec,
@@ -452,6 +509,8 @@ pub fn reconcile_up(
     // Per service: the steps after which it counts as started / healthy / completed.
     let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut readiness: BTreeMap<(&str, Condition), Vec<usize>> = BTreeMap::new();
+    // Per service: the names of its containers once `up` is done.
+    let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
 
     for service in &services {
         let hash = config_hash(service);
@@ -490,7 +549,9 @@ pub fn reconcile_up(
                     let waits = readiness
                         .entry((dep.service.as_str(), condition))
                         .or_insert_with(|| {
-                            wait_steps(&mut plan, project, dep_spec, condition, after)
+                            let dep_names =
+                                names.get(dep.service.as_str()).cloned().unwrap_or_default();
+                            wait_steps(&mut plan, dep_spec, dep_names, condition, after)
                         });
                     Some(waits.clone())
                 }
@@ -509,86 +570,81 @@ pub fn reconcile_up(
         let mut service_started = Vec::new();
         let existing: Vec<&ObservedContainer> =
             observed.service_containers(&service.name).collect();
-        for number in 1..=service.replicas.max(1) {
-            let name = project.container_name(service, number);
-            let current = existing.iter().find(|c| c.number == number);
-            let create_reason = match current {
-                None => Some("no container yet".to_string()),
-                Some(c) => {
-                    let why = if opts.force_recreate {
-                        Some("--force-recreate")
-                    } else {
-                        outdated(c, &hash, service, observed)
-                    };
-                    match why {
-                        Some(why) if !opts.no_recreate => {
-                            let mut after = prerequisites.clone();
-                            if c.state.is_running() {
-                                let stop = plan.push(
-                                    Action::StopContainer {
-                                        service: service.name.clone(),
-                                        name: c.name.clone(),
-                                    },
-                                    format!("recreate: {why}"),
-                                    vec![],
-                                );
-                                after = vec![stop];
-                            }
-                            let remove = plan.push(
-                                Action::RemoveContainer {
-                                    service: service.name.clone(),
-                                    name: c.name.clone(),
-                                },
-                                format!("recreate: {why}"),
-                                after,
-                            );
-                            prerequisites.push(remove);
-                            Some(format!("recreate: {why}"))
-                        }
-                        _ => {
-                            if !c.state.is_running() {
-                                let id = plan.push(
-                                    Action::StartContainer {
-                                        service: service.name.clone(),
-                                        name: c.name.clone(),
-                                    },
-                                    "stopped",
-                                    prerequisites.clone(),
-                                );
-                                service_started.push(id);
-                            } else {
-                                plan.unchanged.push(c.name.clone());
-                            }
-                            None
-                        }
+        let reason_of = |c: &ObservedContainer| {
+            if opts.no_recreate {
+                None
+            } else if opts.force_recreate {
+                Some("--force-recreate")
+            } else {
+                outdated(c, &hash, service, observed)
+            }
+        };
+        let slots = replica_slots(&existing, service.replicas, |c| reason_of(c).is_some());
+        let mut service_names = Vec::new();
+        for c in &slots.keep {
+            service_names.push(c.name.clone());
+            match reason_of(c) {
+                Some(why) => {
+                    let mut after = prerequisites.clone();
+                    if c.state.is_running() {
+                        let stop = plan.push(
+                            Action::StopContainer {
+                                service: service.name.clone(),
+                                name: c.name.clone(),
+                            },
+                            format!("recreate: {why}"),
+                            vec![],
+                        );
+                        after = vec![stop];
                     }
+                    let remove = plan.push(
+                        Action::RemoveContainer {
+                            service: service.name.clone(),
+                            name: c.name.clone(),
+                        },
+                        format!("recreate: {why}"),
+                        after,
+                    );
+                    let mut after_remove = prerequisites.clone();
+                    after_remove.push(remove);
+                    let start = create_and_start(
+                        &mut plan,
+                        service,
+                        c.number,
+                        c.name.clone(),
+                        format!("recreate: {why}"),
+                        after_remove,
+                    );
+                    service_started.push(start);
                 }
-            };
-            if let Some(reason) = create_reason {
-                let create = plan.push(
-                    Action::CreateContainer {
-                        service: service.name.clone(),
-                        number,
-                        name: name.clone(),
-                    },
-                    reason.clone(),
-                    prerequisites.clone(),
-                );
-                let start = plan.push(
-                    Action::StartContainer {
-                        service: service.name.clone(),
-                        name,
-                    },
-                    reason,
-                    vec![create],
-                );
-                service_started.push(start);
+                None if !c.state.is_running() => {
+                    let id = plan.push(
+                        Action::StartContainer {
+                            service: service.name.clone(),
+                            name: c.name.clone(),
+                        },
+                        "stopped",
+                        prerequisites.clone(),
+                    );
+                    service_started.push(id);
+                }
+                None => plan.unchanged.push(c.name.clone()),
             }
         }
-        for extra in existing
-            .iter()
-            .filter(|c| c.number > service.replicas.max(1))
-        {
+        for &number in &slots.create {
+            let name = project.container_name(service, number);
+            service_names.push(name.clone());
+            let start = create_and_start(
+                &mut plan,
+                service,
+                number,
+                name,
+                "no container yet".to_string(),
+                prerequisites.clone(),
+            );
+            service_started.push(start);
+        }
+        for extra in &slots.remove {
             let mut after = vec![];
             if extra.state.is_running() {
                 after.push(plan.push(
@@ -609,6 +665,7 @@ pub fn reconcile_up(
                 after,
             );
         }
+        names.insert(&service.name, service_names);
         started.insert(&service.name, service_started);
     }
 
@@ -620,11 +677,15 @@ pub fn reconcile_up(
                 .get(service.name.as_str())
                 .cloned()
                 .unwrap_or_default();
-            for number in 1..=service.replicas.max(1) {
+            for name in names
+                .get(service.name.as_str())
+                .cloned()
+                .unwrap_or_default()
+            {
                 plan.push(
                     Action::WaitReady {
                         service: service.name.clone(),
-                        name: project.container_name(service, number),
+                        name,
                     },
                     "--wait",
                     after.clone(),
@@ -637,14 +698,14 @@ pub fn reconcile_up(
 
 fn wait_steps(
     plan: &mut Plan,
-    project: &ProjectSpec,
     service: &ServiceSpec,
+    names: Vec<String>,
     condition: Condition,
     after: Vec<usize>,
 ) -> Vec<usize> {
-    (1..=service.replicas.max(1))
-        .map(|number| {
-            let name = project.container_name(service, number);
+    names
+        .into_iter()
+        .map(|name| {
             let action = match condition {
                 Condition::ServiceCompletedSuccessfully => Action::WaitCompleted {
                     service: service.name.clone(),
@@ -817,4 +878,62 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::RunState;
+
+    fn replica(number: u32) -> ObservedContainer {
+        ObservedContainer {
+            id: format!("id-{number}"),
+            name: format!("p-web-{number}"),
+            service: "web".into(),
+            number,
+            oneoff: false,
+            config_hash: None,
+            image: String::new(),
+            image_id: String::new(),
+            command: String::new(),
+            state: RunState::Running,
+            status: String::new(),
+            exit_code: None,
+            health: None,
+            created: 0,
+            ports: vec![],
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn numbers(list: &[&ObservedContainer]) -> Vec<u32> {
+        list.iter().map(|c| c.number).collect()
+    }
+
+    #[test]
+    fn scaling_down_removes_the_highest_numbers() {
+        let (a, b, c) = (replica(1), replica(2), replica(3));
+        let slots = replica_slots(&[&c, &a, &b], 1, |_| false);
+        assert_eq!(numbers(&slots.keep), [1]);
+        assert_eq!(numbers(&slots.remove), [2, 3]);
+        assert!(slots.create.is_empty());
+    }
+
+    #[test]
+    fn scaling_down_removes_obsolete_containers_first() {
+        let (a, b, c) = (replica(1), replica(2), replica(3));
+        let slots = replica_slots(&[&a, &b, &c], 2, |c| c.number == 1);
+        assert_eq!(numbers(&slots.keep), [2, 3]);
+        assert_eq!(numbers(&slots.remove), [1]);
+    }
+
+    #[test]
+    fn scaling_up_numbers_new_containers_above_the_highest() {
+        let (a, c) = (replica(1), replica(3));
+        let slots = replica_slots(&[&a, &c], 4, |_| false);
+        assert_eq!(numbers(&slots.keep), [1, 3]);
+        assert_eq!(slots.create, [4, 5]);
+        assert_eq!(replica_slots(&[], 2, |_| false).create, [1, 2]);
+        assert!(replica_slots(&[], 0, |_| false).create.is_empty());
+    }
 }

@@ -175,6 +175,9 @@ pub struct UpArgs {
     /// Use this timeout in seconds for container shutdown when containers are recreated.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
     #[command(flatten)]
     pub progress: ProgressArgs,
     pub services: Vec<String>,

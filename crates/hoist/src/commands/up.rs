@@ -16,7 +16,8 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let mut loaded = load_project(global, env)?;
+    super::scale::apply_scales(&mut loaded.spec, &args.scale)?;
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
