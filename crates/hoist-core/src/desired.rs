@@ -294,7 +294,7 @@ fn service_spec(
     let mut env: Vec<String> = s
         .environment
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .map(|(k, v)| env_entry(k, v.as_deref()))
         .collect();
     env.sort();
 
@@ -550,4 +550,25 @@ fn service_spec(
         healthcheck_disabled,
         stop_timeout_secs,
     })
+}
+
+/// One `Config.Env` entry. A variable listed without a value that the environment does not set
+/// either goes to the engine as the bare name, as Compose sends it (the engine keeps it unset).
+fn env_entry(key: &str, value: Option<&str>) -> String {
+    match value {
+        Some(value) => format!("{key}={value}"),
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::env_entry;
+
+    #[test]
+    fn an_unset_variable_goes_to_the_engine_as_its_bare_name() {
+        assert_eq!(env_entry("MAYBE", None), "MAYBE");
+        assert_eq!(env_entry("MAYBE", Some("")), "MAYBE=");
+        assert_eq!(env_entry("A", Some("b=c")), "A=b=c");
+    }
 }

@@ -792,6 +792,43 @@ pub struct DownOptions {
     pub remove_orphans: bool,
 }
 
+/// `down --rmi`: which images go with the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveImages {
+    /// Every image a service uses.
+    All,
+    /// Only the images the project builds.
+    Local,
+}
+
+impl std::str::FromStr for RemoveImages {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "local" => Ok(Self::Local),
+            other => Err(format!(
+                "invalid --rmi value {other:?}: expected \"local\" or \"all\""
+            )),
+        }
+    }
+}
+
+/// The images `down --rmi` removes, each once, in service order.
+pub fn images_to_remove(project: &ProjectSpec, mode: RemoveImages) -> Vec<String> {
+    let mut images: Vec<String> = Vec::new();
+    for service in &project.services {
+        let wanted = match mode {
+            RemoveImages::All => true,
+            RemoveImages::Local => service.build.is_some(),
+        };
+        if wanted && !service.image.is_empty() && !images.contains(&service.image) {
+            images.push(service.image.clone());
+        }
+    }
+    images
+}
+
 /// Decides what `down` does: stop and remove the project's containers, then its networks (and
 /// named volumes with `-v`). External networks and volumes are never removed.
 pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOptions) -> Plan {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
-    DownOptions, PlanError, UpOptions, reconcile_down, reconcile_resources, reconcile_up,
+    DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, reconcile_down, reconcile_resources, reconcile_up,
 };
 use hoist_core::spec::{
-    Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
+    BuildSpec, Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
     ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
 };
 
@@ -516,4 +516,25 @@ fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothin
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn down_rmi_all_takes_every_service_image_once_and_local_only_built_ones() {
+    let mut built = svc("built");
+    built.build = Some(BuildSpec {
+        context: ".".into(),
+        dockerfile: "Dockerfile".into(),
+        args: BTreeMap::new(),
+        target: None,
+        labels: BTreeMap::new(),
+    });
+    let mut twin = svc("twin");
+    twin.image = "img/web".into();
+    let project = v2("p", vec![svc("web"), twin, built]);
+    assert_eq!(
+        images_to_remove(&project, RemoveImages::All),
+        ["img/web", "img/built"]
+    );
+    assert_eq!(images_to_remove(&project, RemoveImages::Local), ["img/built"]);
+    assert!("none".parse::<RemoveImages>().is_err());
 }

@@ -188,6 +188,10 @@ pub struct DownArgs {
     /// Remove named volumes declared in the volumes section and anonymous volumes.
     #[arg(short = 'v', long)]
     pub volumes: bool,
+    /// Remove images used by services. "local" removes only the images the project builds,
+    /// "all" every image a service uses.
+    #[arg(long, value_name = "TYPE")]
+    pub rmi: Option<String>,
     /// Remove containers for services not defined in the compose file.
     #[arg(long)]
     pub remove_orphans: bool,
