@@ -9,7 +9,8 @@ use hoist_compose::{Project, Service};
 
 use crate::spec::{
     BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Link, LogSpec, MountSpec,
-    NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
+    NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec, Share,
+    ShareKind, VolumeSpec,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -242,6 +243,7 @@ fn service_spec(
             None => format!("{}{sep}{service}{sep}1", project.name),
         })
     };
+    let mut shares: Vec<Share> = Vec::new();
     let mut network_mode = s.network_mode.clone();
     if let Some(target) = network_mode
         .as_deref()
@@ -256,6 +258,10 @@ fn service_spec(
             )
         })?;
         network_mode = Some(format!("container:{container}").into());
+        shares.push(Share {
+            kind: ShareKind::Network,
+            service: target.to_string(),
+        });
         if !depends_on.iter().any(|d| d.service == target) {
             depends_on.push(Dependency {
                 service: target.to_string(),
@@ -397,6 +403,31 @@ fn service_spec(
         .map(|ns| (ns / 1_000_000_000) as u64);
 
     let x = &s.extra;
+    // `ipc: service:NAME` / `pid: service:NAME`: that service's first container's namespace.
+    let mut namespace = |key: &str, kind: ShareKind| -> Option<String> {
+        let mode = x.get(key).and_then(scalar)?;
+        let Some(target) = mode.strip_prefix("service:") else {
+            return Some(mode);
+        };
+        let container = container_of(target)?;
+        shares.push(Share {
+            kind,
+            service: target.to_string(),
+        });
+        Some(format!("container:{container}"))
+    };
+    let ipc = namespace("ipc", ShareKind::Ipc);
+    let pid = namespace("pid", ShareKind::Pid);
+    for v in &s.volumes_from {
+        let (kind, target) = v.split_once(':').unwrap_or(("service", v));
+        if kind != "container" {
+            let target = target.split_once(':').map_or(target, |(t, _)| t);
+            shares.push(Share {
+                kind: ShareKind::Volume,
+                service: target.to_string(),
+            });
+        }
+    }
     let tmpfs: BTreeMap<String, String> = strings(x.get("tmpfs"))
         .into_iter()
         .map(|t| match t.split_once(':') {
@@ -509,8 +540,8 @@ fn service_spec(
         }),
         sysctls: string_map(x.get("sysctls")),
         ulimits,
-        pid: x.get("pid").and_then(scalar),
-        ipc: x.get("ipc").and_then(scalar),
+        pid,
+        ipc,
         devices,
         group_add: strings(x.get("group_add")),
         platform: x.get("platform").and_then(scalar),
@@ -549,6 +580,7 @@ fn service_spec(
         container,
         healthcheck_disabled,
         stop_timeout_secs,
+        shares,
     })
 }
 

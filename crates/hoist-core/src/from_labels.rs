@@ -59,6 +59,7 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
                 },
                 healthcheck_disabled: false,
                 stop_timeout_secs: None,
+                shares: vec![],
             }
         })
         .collect();

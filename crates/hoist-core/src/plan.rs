@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::hash::config_hash;
 use crate::observed::{Observed, ObservedContainer};
-use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec};
+use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec, ShareKind};
 
 /// One engine operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -180,6 +180,10 @@ pub enum PlanError {
         "image {image} for service {service} is not on the engine and --pull never forbids pulling it"
     )]
     ImageMissing { service: String, image: String },
+    #[error("container name {name:?} is already in use by service {service}")]
+    ContainerNameInUse { name: String, service: String },
+    #[error("cannot share {} with service {service}: container missing", kind.what())]
+    SharedContainerMissing { kind: ShareKind, service: String },
 }
 
 /// Options of `up` that change decisions.
@@ -493,6 +497,43 @@ fn create_and_start(
     )
 }
 
+/// A service that takes volumes or a namespace from another service's container needs that
+/// container: created by this `up`, or already there (Compose refuses otherwise, e.g. with
+/// `--no-deps` after the container was removed).
+fn shared_containers_exist(
+    service: &ServiceSpec,
+    selected: &BTreeSet<&str>,
+    observed: &Observed,
+) -> Result<(), PlanError> {
+    for share in &service.shares {
+        if !selected.contains(share.service.as_str())
+            && observed.service_containers(&share.service).next().is_none()
+        {
+            return Err(PlanError::SharedContainerMissing {
+                kind: share.kind,
+                service: share.service.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The services `up` runs may not share a `container_name`.
+fn container_names_unique(services: &[&ServiceSpec]) -> Result<(), PlanError> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for service in services {
+        if let Some(name) = service.container_name.as_deref()
+            && !seen.insert(name)
+        {
+            return Err(PlanError::ContainerNameInUse {
+                name: name.to_string(),
+                service: service.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Decides what `up` does.
 pub fn reconcile_up(
     project: &ProjectSpec,
@@ -500,6 +541,7 @@ pub fn reconcile_up(
     opts: &UpOptions,
 ) -> Result<Plan, PlanError> {
     let services = select_services(project, &opts.services, opts.no_deps)?;
+    container_names_unique(&services)?;
     let mut plan = Plan::default();
 
     // Networks and volumes first; containers wait for the ones they use.
@@ -513,6 +555,7 @@ pub fn reconcile_up(
     let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
 
     for service in &services {
+        shared_containers_exist(service, &selected, observed)?;
         let hash = config_hash(service);
         let mut prerequisites: Vec<usize> = service
             .networks

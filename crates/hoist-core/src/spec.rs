@@ -139,6 +139,37 @@ pub struct ServiceSpec {
     /// so `service_healthy` can never be met.
     pub healthcheck_disabled: bool,
     pub stop_timeout_secs: Option<u64>,
+    /// What it takes from other services' containers (`service:NAME` references).
+    #[serde(default)]
+    pub shares: Vec<Share>,
+}
+
+/// A `service:NAME` reference: `volumes_from`, `network_mode`, `ipc` or `pid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub kind: ShareKind,
+    pub service: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareKind {
+    Volume,
+    Network,
+    Ipc,
+    Pid,
+}
+
+impl ShareKind {
+    /// As Compose words it: "cannot share {this} with service ...".
+    pub fn what(self) -> &'static str {
+        match self {
+            ShareKind::Volume => "volume",
+            ShareKind::Network => "network namespace",
+            ShareKind::Ipc => "IPC namespace",
+            ShareKind::Pid => "PID namespace",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

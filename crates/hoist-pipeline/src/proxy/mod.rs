@@ -250,6 +250,7 @@ impl ProxySpec {
                 container,
                 healthcheck_disabled: false,
                 stop_timeout_secs: None,
+                shares: vec![],
             }],
             networks: Vec::new(),
             volumes: Vec::new(),

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use hoist_core::plan::{DownOptions, RemoveImages, images_to_remove, reconcile_down};
 use hoist_docker::Engine;
-use hoist_docker::image::ImageRemoval;
 use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::image::ImageRemoval;
 
 use crate::cli::{DownArgs, GlobalArgs};
 use crate::context::{connect, load_spec};
