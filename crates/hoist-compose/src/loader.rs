@@ -26,6 +26,9 @@ pub struct LoadOptions {
     pub project_directory: Option<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// Services named on the command line: enabled, with what they depend on, whatever their
+    /// profiles (`up profiled-service`, `run tool`), as Compose does.
+    pub enable_services: Vec<String>,
     /// `--env-file`; empty means the project directory's `.env` if it exists.
     pub env_files: Vec<PathBuf>,
     /// The process environment.
@@ -50,6 +53,8 @@ pub struct Loaded {
     pub env: BTreeMap<String, String>,
     pub legacy: bool,
     pub profiles: Vec<String>,
+    /// See [`LoadOptions::enable_services`].
+    pub enable_services: Vec<String>,
     pub files: Vec<PathBuf>,
     pub warnings: Vec<String>,
 }
@@ -234,6 +239,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
         env,
         legacy,
         profiles,
+        enable_services: opts.enable_services.clone(),
         files,
         warnings,
     })
@@ -834,26 +840,61 @@ pub(crate) fn expand_home<'a>(p: &'a str, home: Option<&str>) -> std::borrow::Co
     }
 }
 
-/// Removes the services that none of the active profiles enables.
-pub fn apply_profiles(tree: &mut Map, profiles: &[String]) {
+/// Removes the services that none of the active profiles enables, except those named in
+/// `enable` and the services they depend on.
+pub fn apply_profiles(tree: &mut Map, profiles: &[String], enable: &[String]) {
     let all = profiles.iter().any(|p| p == "*");
     let Some(Value::Map(services)) = tree.get_mut("services").map(|s| &mut s.value) else {
         return;
     };
-    services.retain(|_, s| {
-        let Some(ps) = s
-            .as_map()
-            .and_then(|m| m.get("profiles"))
-            .and_then(Node::as_seq)
-        else {
-            return true;
-        };
-        if ps.is_empty() {
-            return true;
+    let mut keep: std::collections::HashSet<String> = services
+        .iter()
+        .filter(|(_, s)| all || profile_active(s, profiles))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    // The named services and, transitively, what they depend on.
+    let mut todo: Vec<String> = enable.to_vec();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
         }
-        all || ps
+        let Some(service) = services.get(name.as_str()) else {
+            continue;
+        };
+        todo.extend(dependency_names(service));
+        keep.insert(name);
+    }
+    if keep.len() < services.len() {
+        services.retain(|name, _| keep.contains(&**name));
+    }
+}
+
+/// A service without profiles is always active; one with profiles when one of them is.
+fn profile_active(service: &Node, profiles: &[String]) -> bool {
+    let Some(ps) = service
+        .as_map()
+        .and_then(|m| m.get("profiles"))
+        .and_then(Node::as_seq)
+    else {
+        return true;
+    };
+    ps.is_empty()
+        || ps
             .iter()
             .filter_map(Node::scalar_string)
             .any(|p| profiles.contains(&p))
-    });
+}
+
+/// The services a service's `depends_on` names (list or map form).
+fn dependency_names(service: &Node) -> Vec<String> {
+    let Some(deps) = service.as_map().and_then(|m| m.get("depends_on")) else {
+        return Vec::new();
+    };
+    if let Some(list) = deps.as_seq() {
+        return list.iter().filter_map(Node::scalar_string).collect();
+    }
+    deps.as_map()
+        .map(|m| m.keys().map(|k| k.to_string()).collect())
+        .unwrap_or_default()
 }

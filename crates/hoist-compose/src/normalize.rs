@@ -690,7 +690,7 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
     // Short volume specs stay short: `Cx::volumes` turns them into the long syntax with the same
     // directory, without building an intermediate tree for each.
     tree_paths(&mut tree, &loaded.project_dir, home.as_deref(), false);
-    crate::loader::apply_profiles(&mut tree, &loaded.profiles);
+    crate::loader::apply_profiles(&mut tree, &loaded.profiles, &loaded.enable_services);
     let mut warnings = loaded.warnings.clone();
     if tree.contains_key("version") {
         warnings.push(

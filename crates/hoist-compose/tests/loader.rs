@@ -142,6 +142,23 @@ fn shell_beats_dotenv_and_env_file_replaces_it() {
 }
 
 #[test]
+fn naming_a_service_enables_it_and_what_it_depends_on_whatever_their_profiles() {
+    let dir = project(
+        "p",
+        &[(
+            "compose.yaml",
+            "services:\n  a:\n    image: x\n  tool:\n    image: y\n    profiles: [debug]\n    depends_on: [helper]\n  helper:\n    image: z\n    profiles: [debug]\n  other:\n    image: w\n    profiles: [debug]\n",
+        )],
+    );
+    let mut o = opts(&dir, &[]);
+    o.enable_services = vec!["tool".into()];
+    let mut names: Vec<String> = ok(&o).services.keys().map(|k| k.to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "helper", "tool"], "other stays disabled");
+    assert_eq!(ok(&opts(&dir, &[])).services.len(), 1, "nothing named");
+}
+
+#[test]
 fn profiles_enable_services() {
     let dir = project(
         "p",

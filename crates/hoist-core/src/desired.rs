@@ -29,6 +29,7 @@ fn err(service: &str, message: impl Into<String>) -> DesiredError {
 /// The engine-level desired state of `project`.
 pub fn project_spec(project: &Project) -> Result<ProjectSpec, DesiredError> {
     let mut spec = ProjectSpec {
+        env_files: Vec::new(),
         name: project.name.clone(),
         legacy: project.legacy,
         working_dir: project.project_dir.to_string_lossy().into_owned(),
@@ -218,6 +219,7 @@ fn service_spec(
             service: dep.to_string(),
             condition,
             required: d.required,
+            restart: d.restart,
         });
     }
     let links: Vec<Link> = s
@@ -267,6 +269,7 @@ fn service_spec(
                 service: target.to_string(),
                 condition: Condition::ServiceStarted,
                 required: true,
+                restart: false,
             });
         }
     }

@@ -110,6 +110,7 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
             .find_map(|c| c.labels.get(key).cloned())
     };
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.to_string(),
         legacy: observed
             .containers
@@ -146,6 +147,7 @@ fn parse_depends_on(text: &str) -> Vec<Dependency> {
                 service: service.to_string(),
                 condition,
                 required: true,
+                restart: parts.next() == Some("true"),
             })
         })
         .collect()
@@ -252,6 +254,7 @@ mod tests {
                 service: "db".into(),
                 condition: Condition::ServiceHealthy,
                 required: true,
+                restart: false,
             }],
             "dependencies on services that are not there are dropped"
         );
@@ -295,6 +298,7 @@ mod tests {
             &crate::plan::DownOptions {
                 volumes: true,
                 remove_orphans: false,
+                services: Vec::new(),
             },
         );
         let text = plan.to_string();

@@ -172,7 +172,7 @@ pub enum PlanError {
          healthcheck (enable one, or use condition: service_started)"
     )]
     NoHealthcheck { service: String, dependency: String },
-    #[error("network {0} is declared as external, but could not be found")]
+    #[error("network {0} declared as external, but could not be found")]
     ExternalNetworkMissing(String),
     #[error("volume {0} is declared as external, but could not be found")]
     ExternalVolumeMissing(String),
@@ -833,6 +833,29 @@ pub fn reconcile_stop(project: &ProjectSpec, observed: &Observed, services: &[St
 pub struct DownOptions {
     pub volumes: bool,
     pub remove_orphans: bool,
+    /// `down SERVICE...`: only these services and those that depend on them; the project's
+    /// networks and volumes stay while other containers remain.
+    pub services: Vec<String>,
+}
+
+/// The services `down SERVICE...` removes: those named and, transitively, those that depend on
+/// them. `None`: all of them.
+fn down_selection(project: &ProjectSpec, named: &[String]) -> Option<Vec<String>> {
+    if named.is_empty() {
+        return None;
+    }
+    let mut chosen: Vec<String> = named.to_vec();
+    let mut i = 0;
+    while i < chosen.len() {
+        let current = chosen[i].clone();
+        for s in &project.services {
+            if !chosen.contains(&s.name) && dependencies(s).any(|d| d == current) {
+                chosen.push(s.name.clone());
+            }
+        }
+        i += 1;
+    }
+    Some(chosen)
 }
 
 /// `down --rmi`: which images go with the project.
@@ -877,11 +900,17 @@ pub fn images_to_remove(project: &ProjectSpec, mode: RemoveImages) -> Vec<String
 pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOptions) -> Plan {
     let mut plan = Plan::default();
     let mut removals = Vec::new();
+    let chosen = down_selection(project, &opts.services);
+    let orphan = |c: &ObservedContainer| !c.oneoff && project.service(&c.service).is_none();
     let mut containers: Vec<&ObservedContainer> = observed
         .containers
         .iter()
-        .filter(|c| opts.remove_orphans || c.oneoff || project.service(&c.service).is_some())
+        .filter(|c| {
+            (opts.remove_orphans && orphan(c))
+                || (!orphan(c) && chosen.as_ref().is_none_or(|s| s.contains(&c.service)))
+        })
         .collect();
+    let remaining = observed.containers.len() > containers.len();
     // Dependents stop before what they depend on, as Compose does: reverse dependency order.
     let order: Vec<&str> = select_services(project, &[], true)
         .map(|services| services.iter().map(|s| s.name.as_str()).collect())
@@ -934,7 +963,7 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
         }
     }
     for network in &project.networks {
-        if !network.external && observed.network(&network.name).is_some() {
+        if !remaining && !network.external && observed.network(&network.name).is_some() {
             plan.push(
                 Action::RemoveNetwork {
                     network: network.name.clone(),
@@ -944,7 +973,7 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
             );
         }
     }
-    if opts.volumes {
+    if opts.volumes && !remaining {
         for volume in &project.volumes {
             if !volume.external && observed.volume(&volume.name).is_some() {
                 plan.push(

@@ -23,6 +23,7 @@ pub mod labels {
     pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
     pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
     pub const IMAGE: &str = "com.docker.compose.image";
+    pub const ENVIRONMENT_FILE: &str = "com.docker.compose.project.environment_file";
     pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
     /// hoist's own: the blue-green colour of a container.
     pub const COLOR: &str = "io.hoist.color";
@@ -42,6 +43,10 @@ pub struct ProjectSpec {
     pub legacy: bool,
     pub working_dir: String,
     pub config_files: Vec<String>,
+    /// The `--env-file`s the project was loaded with, absolute (labelled on containers as
+    /// Compose does).
+    #[serde(default)]
+    pub env_files: Vec<String>,
     /// In declaration order.
     pub services: Vec<ServiceSpec>,
     pub networks: Vec<NetworkSpec>,
@@ -117,6 +122,10 @@ pub struct Dependency {
     pub service: String,
     pub condition: Condition,
     pub required: bool,
+    /// `depends_on.<svc>.restart`: restart this service when the dependency is restarted or
+    /// recreated.
+    #[serde(default)]
+    pub restart: bool,
 }
 
 /// One service: how many containers, built from which spec, after which others.

@@ -41,6 +41,7 @@ fn depends(mut s: ServiceSpec, on: &str, condition: Condition) -> ServiceSpec {
         service: on.into(),
         condition,
         required: true,
+        restart: false,
     });
     s
 }
@@ -57,6 +58,7 @@ fn link(mut s: ServiceSpec, to: &str) -> ServiceSpec {
 fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
     let net = format!("{name}_default");
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.into(),
         legacy: false,
         working_dir: "/src".into(),
@@ -92,6 +94,7 @@ fn v2(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
 /// A legacy v1 project: default bridge, no project networks.
 fn v1(name: &str, services: Vec<ServiceSpec>) -> ProjectSpec {
     ProjectSpec {
+        env_files: Vec::new(),
         name: name.into(),
         legacy: true,
         working_dir: "/src".into(),
@@ -457,6 +460,38 @@ fn down_stops_then_removes_containers_then_the_network() {
   2. stop container shop-web-1 (down)
   3. remove container shop-web-1 (down) after 2
   4. remove network shop_default (down) after 1, 3",
+    );
+}
+
+#[test]
+fn down_of_named_services_takes_their_dependents_and_leaves_the_rest_and_the_network() {
+    let web = depends(svc("web"), "api", Condition::ServiceStarted);
+    let project = v2("shop", vec![web, svc("api"), svc("db")]);
+    let observed = Observed {
+        containers: vec![
+            running(&project, "web", RunState::Running),
+            running(&project, "api", RunState::Running),
+            running(&project, "db", RunState::Running),
+        ],
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "shop_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    check_down(
+        &project,
+        &observed,
+        &DownOptions {
+            services: vec!["api".into()],
+            ..Default::default()
+        },
+        r"
+  1. stop container shop-web-1 (down)
+  2. remove container shop-web-1 (down) after 1
+  3. stop container shop-api-1 (down) after 1
+  4. remove container shop-api-1 (down) after 3",
     );
 }
 

@@ -641,6 +641,9 @@ pub fn container_body(
     labels_map.insert(labels::VERSION.into(), COMPOSE_VERSION_LABEL.into());
     labels_map.insert(labels::WORKING_DIR.into(), project.working_dir.clone());
     labels_map.insert(labels::CONFIG_FILES.into(), project.config_files.join(","));
+    if !project.env_files.is_empty() {
+        labels_map.insert(labels::ENVIRONMENT_FILE.into(), project.env_files.join(","));
+    }
     // As Compose: the id of the image the container was created from, when known.
     labels_map.insert(
         labels::IMAGE.into(),
@@ -658,7 +661,7 @@ pub fn container_body(
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))
                     .unwrap_or_default();
-                format!("{}:{condition}:false", d.service)
+                format!("{}:{condition}:{}", d.service, d.restart)
             })
             .collect();
         labels_map.insert(labels::DEPENDS_ON.into(), deps.join(","));

@@ -173,6 +173,7 @@ pub fn deploy_project(
         project_name: file.project.clone(),
         project_directory: None,
         profiles: Vec::new(),
+        enable_services: Vec::new(),
         env_files: Vec::new(),
         environment,
         working_dir: file.dir.clone(),

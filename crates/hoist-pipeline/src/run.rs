@@ -614,6 +614,7 @@ impl StepCtx<'_> {
             project_name: self.file().project.clone(),
             project_directory: None,
             profiles: Vec::new(),
+            enable_services: Vec::new(),
             env_files: Vec::new(),
             environment,
             working_dir: self.file().dir.clone(),

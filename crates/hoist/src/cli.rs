@@ -71,6 +71,11 @@ pub struct GlobalArgs {
     /// Alternate environment files.
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+
+    /// Control when to print ANSI control characters: never, always or auto. hoist's output
+    /// has none, so every value gives the same plain text.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub ansi: Option<Ansi>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +141,14 @@ pub enum Progress {
     Quiet,
 }
 
+/// `--ansi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ansi {
+    Never,
+    Always,
+    Auto,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct ProgressArgs {
     /// Set type of progress output.
@@ -180,6 +193,13 @@ pub struct UpArgs {
     pub scale: Vec<String>,
     #[command(flatten)]
     pub progress: ProgressArgs,
+    /// Show the output of the services the named ones depend on too.
+    #[arg(long)]
+    pub attach_dependencies: bool,
+    /// Enable the interactive shortcuts of attached mode (hoist has none: accepted for
+    /// compatibility with Compose's scripts, `--menu=false`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub menu: Option<bool>,
     pub services: Vec<String>,
 }
 
@@ -203,6 +223,8 @@ pub struct DownArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub progress: ProgressArgs,
+    /// Only these services (and those that depend on them).
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -219,7 +241,29 @@ pub struct PsArgs {
     /// Format output: table, json, or a Go template ("table {{.Name}}\t{{.Ports}}").
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Filter services by status. Values: [paused | restarting | removing | running | dead |
+    /// created | exited]. Implies --all.
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status), as KEY=VALUE.
+    #[arg(long)]
+    pub filter: Option<String>,
     pub service: Vec<String>,
+}
+
+impl PsArgs {
+    /// The statuses asked for with `--status` and `--filter status=...`.
+    pub fn statuses(&self) -> anyhow::Result<Vec<String>> {
+        let mut statuses = self.status.clone();
+        if let Some(filter) = &self.filter {
+            match filter.split_once('=') {
+                Some(("status", value)) => statuses.push(value.to_string()),
+                Some((key, _)) => anyhow::bail!("unknown filter {key}"),
+                None => anyhow::bail!("arguments to --filter should be in form KEY=VAL"),
+            }
+        }
+        Ok(statuses)
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -20,7 +20,18 @@ pub struct Loaded {
 
 /// Compose load options from the global flags.
 pub fn load_options(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<LoadOptions> {
+    load_options_for(global, env, &[])
+}
+
+/// [`load_options`] for a command that names `services`: they are enabled whatever their
+/// profiles, as Compose does.
+pub fn load_options_for(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    services: &[String],
+) -> anyhow::Result<LoadOptions> {
     Ok(LoadOptions {
+        enable_services: services.to_vec(),
         files: global.file.clone(),
         project_name: global.project_name.clone(),
         project_directory: global.project_directory.clone(),
@@ -33,11 +44,30 @@ pub fn load_options(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<LoadOp
 
 /// Loads the compose project and its engine-level spec.
 pub fn load_project(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Loaded> {
-    let compose = hoist_compose::load(&load_options(global, env)?)?;
+    load_project_for(global, env, &[])
+}
+
+/// [`load_project`] for a command that names `services` (enabled whatever their profiles).
+pub fn load_project_for(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    services: &[String],
+) -> anyhow::Result<Loaded> {
+    let compose = hoist_compose::load(&load_options_for(global, env, services)?)?;
     for warning in &compose.warnings {
         eprintln!("warning: {warning}");
     }
-    let spec = project_spec(&compose)?;
+    let mut spec = project_spec(&compose)?;
+    spec.env_files = global
+        .env_file
+        .iter()
+        .map(|f| {
+            std::path::absolute(f)
+                .unwrap_or_else(|_| f.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
     Ok(Loaded { compose, spec })
 }
 
@@ -46,8 +76,12 @@ pub fn load_project(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Loaded
 /// none and a project name is given (`-p`, `COMPOSE_PROJECT_NAME`), rebuilt from the engine's
 /// labels as Docker Compose v2 does. Without either, the loader's "no configuration file
 /// provided" error stands.
-pub fn load_spec(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<ProjectSpec> {
-    let err = match load_project(global, env) {
+pub fn load_spec(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    services: &[String],
+) -> anyhow::Result<ProjectSpec> {
+    let err = match load_project_for(global, env, services) {
         Ok(loaded) => return Ok(loaded.spec),
         Err(err) => err,
     };

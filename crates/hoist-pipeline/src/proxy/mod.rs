@@ -233,6 +233,7 @@ impl ProxySpec {
             ..Default::default()
         };
         ProjectSpec {
+            env_files: Vec::new(),
             name: self.name.clone(),
             legacy: false,
             working_dir: String::new(),

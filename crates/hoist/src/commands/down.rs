@@ -14,7 +14,7 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &[])?;
     let rmi: Option<RemoveImages> = args
         .rmi
         .as_deref()
@@ -35,6 +35,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Resul
             &DownOptions {
                 volumes: args.volumes,
                 remove_orphans: args.remove_orphans,
+                services: args.services.clone(),
             },
         );
         if args.dry_run {

@@ -20,8 +20,9 @@ async fn containers_by_service(
     engine: &Engine,
     spec: &ProjectSpec,
     services: &[String],
+    with_dependencies: bool,
 ) -> anyhow::Result<Vec<(String, Vec<ObservedContainer>)>> {
-    let order = select_services(spec, services, true)?;
+    let order = select_services(spec, services, !with_dependencies)?;
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     Ok(order
         .into_iter()
@@ -62,12 +63,15 @@ where
 }
 
 pub fn start(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        // As Compose: what the named services depend on starts first.
+        let groups = containers_by_service(&engine, spec, &args.services, true).await?;
         if !args.services.is_empty()
-            && let Some((service, _)) = groups.iter().find(|(_, cs)| cs.is_empty())
+            && let Some((service, _)) = groups
+                .iter()
+                .find(|(s, cs)| cs.is_empty() && args.services.contains(s))
         {
             anyhow::bail!("service {service} has no container to start (run `hoist up` first)");
         }
@@ -98,9 +102,11 @@ async fn stop_groups(
     groups: &[(String, Vec<ObservedContainer>)],
     timeout: Option<u64>,
 ) -> anyhow::Result<()> {
+    // As Compose: every container of the services is stopped and reported, stopped ones too
+    // (the engine answers "not modified").
     each_group(
         groups.iter().rev(),
-        |c| c.state.is_running(),
+        |_| true,
         |service, c| async move {
             say("Container", &c.name, "Stopping");
             let timeout = stop_timeout(spec, service, timeout);
@@ -113,20 +119,20 @@ async fn stop_groups(
 }
 
 pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         stop_groups(&engine, spec, &groups, args.timeout).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         let (engine, spec) = (&engine, spec);
         each_group(
             &groups,
@@ -146,14 +152,14 @@ pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::R
 }
 
 pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         if args.stop {
             stop_groups(&engine, spec, &groups, None).await?;
         }
-        let groups = containers_by_service(&engine, spec, &args.services).await?;
+        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         let stopped: Vec<&ObservedContainer> = groups
             .iter()
             .flat_map(|(_, cs)| cs.iter())

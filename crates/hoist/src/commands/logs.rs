@@ -13,7 +13,7 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.services)?;
     for s in &args.services {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");
@@ -85,6 +85,110 @@ pub async fn stream(
         }
     }
     Ok(())
+}
+
+/// What attached `up` shows, as Compose does: `Attaching to ...`, then each container's output
+/// prefixed, and `NAME exited with code N` as each one stops. Containers that already stopped
+/// (a service others waited for) show their whole output first, in the order they were created;
+/// the running ones are then followed together until they all stop.
+///
+/// It returns once the containers of the `watched` services (all shown ones when empty) have
+/// stopped, as Compose does with `--attach-dependencies`: dependencies may still run.
+pub async fn attach(
+    engine: &hoist_docker::Engine,
+    spec: &hoist_core::spec::ProjectSpec,
+    services: &[String],
+    watched: &[String],
+) -> anyhow::Result<()> {
+    let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+    let mut containers: Vec<_> = observed
+        .containers
+        .iter()
+        .filter(|c| !c.oneoff)
+        .filter(|c| services.is_empty() || services.contains(&c.service))
+        .collect();
+    containers.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
+    let prefix_of = |c: &hoist_core::observed::ObservedContainer| {
+        if spec.legacy {
+            c.name.clone()
+        } else {
+            format!("{}-{}", c.service, c.number)
+        }
+    };
+    let mut names: Vec<String> = containers.iter().map(|c| prefix_of(c)).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    names.sort();
+    println!("Attaching to {}", names.join(", "));
+    let (done, running): (Vec<_>, Vec<_>) =
+        containers.into_iter().partition(|c| !c.state.is_running());
+    let whole = LogOptions {
+        follow: false,
+        tail: None,
+        timestamps: false,
+    };
+    for c in done {
+        let name = prefix_of(c);
+        let prefix = format!("{name:width$}  | ");
+        let mut lines = engine.logs(&c.name, whole).await?;
+        while let Some(line) = lines.next().await {
+            print_line(&prefix, &line?)?;
+        }
+        println!("{name} exited with code {}", c.exit_code.unwrap_or(0));
+    }
+    let follow = LogOptions {
+        follow: true,
+        ..whole
+    };
+    let is_watched = |service: &str| watched.is_empty() || watched.iter().any(|w| w == service);
+    let mut waiting = running.iter().filter(|c| is_watched(&c.service)).count();
+    if waiting == 0 {
+        return Ok(());
+    }
+    let mut streams = Vec::new();
+    for c in running {
+        let name = prefix_of(c);
+        let prefix = format!("{name:width$}  | ");
+        let lines = engine.logs(&c.name, follow).await?;
+        let container = c.name.clone();
+        let counts = is_watched(&c.service);
+        let end = futures_util::stream::once(async move { Attached::End(name, container, counts) });
+        streams.push(
+            lines
+                .map(move |l| Attached::Line(prefix.clone(), l))
+                .chain(end)
+                .boxed(),
+        );
+    }
+    let mut merged = select_all(streams);
+    while let Some(item) = merged.next().await {
+        match item {
+            Attached::Line(prefix, line) => print_line(&prefix, &line?)?,
+            Attached::End(name, container, counts) => {
+                let code = engine.wait_exit(&container).await.unwrap_or(-1);
+                println!("{name} exited with code {code}");
+                if counts {
+                    waiting -= 1;
+                    if waiting == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Attached<E> {
+    Line(String, Result<hoist_docker::logs::LogLine, E>),
+    /// The display name, the container, whether its end counts towards returning.
+    End(String, String, bool),
+}
+
+fn print_line(prefix: &str, line: &hoist_docker::logs::LogLine) -> std::io::Result<()> {
+    match line.stream {
+        LogStream::Stdout => write_line(&mut std::io::stdout().lock(), prefix, line),
+        LogStream::Stderr => write_line(&mut std::io::stderr().lock(), prefix, line),
+    }
 }
 
 /// Writes one line in pieces under one lock: a 40 MB line is not copied into a second buffer.

@@ -18,6 +18,7 @@ use hoist_pipeline::steps::{StepId, StepLine, StepStatus, checklist, checklist_l
 
 use crate::cli::GlobalArgs;
 use crate::context::{connect, docker_config};
+use crate::output::utc;
 use crate::settings::EnvVars;
 
 #[derive(Debug, Subcommand)]
@@ -387,37 +388,9 @@ fn history_table(runs: &[RunRecord]) -> String {
     text
 }
 
-/// `2026-11-27 14:23:45` from Unix seconds (UTC; civil-from-days, no time-zone database).
-fn utc(seconds: f64) -> String {
-    let secs = seconds as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00:00");
-        assert_eq!(utc(1_795_789_425.0), "2026-11-27 14:23:45");
-    }
 
     #[test]
     fn the_state_folder_follows_the_environment() {

@@ -9,7 +9,7 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PortArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, std::slice::from_ref(&args.service))?;
     let service = spec
         .service(&args.service)
         .ok_or_else(|| anyhow::anyhow!("no such service: {}", args.service))?;

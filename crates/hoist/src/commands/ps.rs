@@ -13,7 +13,7 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env)?;
+    let spec = &load_spec(global, env, &args.service)?;
     for s in &args.service {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");
@@ -31,12 +31,16 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<
         let engine = connect(global, env).await?;
         anyhow::Ok(engine.observe_project(&spec.name, &[], &[], &[]).await?)
     })?;
-    // Compose 1.x listed every container of the project; v2 lists running ones unless -a.
+    // Compose 1.x listed every container of the project; v2 lists running ones unless -a
+    // (or a status filter).
+    let statuses = args.statuses()?;
+    let all = args.all || !statuses.is_empty();
     let mut containers: Vec<&ObservedContainer> = observed
         .containers
         .iter()
         .filter(|c| args.service.is_empty() || args.service.contains(&c.service))
-        .filter(|c| args.all || (spec.legacy && !c.oneoff) || (!c.oneoff && c.state.is_running()))
+        .filter(|c| all || (spec.legacy && !c.oneoff) || (!c.oneoff && c.state.is_running()))
+        .filter(|c| statuses.is_empty() || statuses.contains(&state_name(c)))
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     let now = now_unix();
@@ -162,12 +166,22 @@ fn truncate_command(command: &str) -> String {
     format!("\"{short}\"")
 }
 
+/// The engine's name of a container's state (`running`, `exited`, ...).
+fn state_name(c: &ObservedContainer) -> String {
+    serde_json::to_value(c.state)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 /// One container in Compose v2's `ps --format json` shape.
 pub fn row(c: &ObservedContainer, project: &str, now: i64) -> Value {
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let publishers: Vec<Value> = c
-        .ports
-        .iter()
+    // As Compose: by container port.
+    let mut ports: Vec<&ObservedPort> = c.ports.iter().collect();
+    ports.sort_by_key(|p| p.private_port);
+    let publishers: Vec<Value> = ports
+        .into_iter()
         .map(|p| {
             json!({
                 "URL": p.host_ip.clone().unwrap_or_default(),
@@ -179,7 +193,8 @@ pub fn row(c: &ObservedContainer, project: &str, now: i64) -> Value {
         .collect();
     json!({
         "Command": truncate_command(&c.command),
-        "CreatedAt": c.created,
+        // Go's `time.Time.String()` of the creation time, as Compose prints it (in UTC).
+        "CreatedAt": format!("{} +0000 UTC", crate::output::utc(c.created as f64)),
         "ExitCode": c.exit_code.unwrap_or(0),
         "Health": c.health.map(|h| serde_json::to_value(h).unwrap_or_default()).unwrap_or(json!("")),
         "ID": c.id,

@@ -10,12 +10,12 @@ use hoist_docker::logs::LogStream;
 use hoist_docker::orchestrate::{RunRequest, run_oneoff};
 
 use crate::cli::{GlobalArgs, Progress, RunArgs};
-use crate::context::{connect, docker_config, load_project};
+use crate::context::{connect, docker_config, load_project_for};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project(global, env)?;
+    let loaded = load_project_for(global, env, std::slice::from_ref(&args.service))?;
     let exec = ExecOptions {
         docker_config: docker_config(env),
         ..Default::default()

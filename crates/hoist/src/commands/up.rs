@@ -11,13 +11,16 @@ use hoist_docker::execute::{ExecOptions, execute};
 use hoist_docker::orchestrate;
 
 use crate::cli::{GlobalArgs, UpArgs};
-use crate::context::{connect, docker_config, load_project};
+use crate::context::{connect, docker_config, load_project_for};
 use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let mut loaded = load_project(global, env)?;
+    let mut loaded = load_project_for(global, env, &args.services)?;
     super::scale::apply_scales(&mut loaded.spec, &args.scale)?;
+    if args.no_deps && !args.services.is_empty() {
+        without_unselected_dependencies(&mut loaded.spec, &args.services);
+    }
     let pull: Option<PullPolicy> = args
         .pull
         .as_deref()
@@ -53,11 +56,32 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         )
         .await?;
         if attach {
-            attach_until_interrupted(&engine, &loaded.spec, &opts, &exec, &printer).await?;
+            attach_until_interrupted(
+                &engine,
+                &loaded.spec,
+                &opts,
+                &exec,
+                &printer,
+                args.attach_dependencies,
+            )
+            .await?;
         }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `up --no-deps SERVICE...`: as in Compose, the project is cut down to the services named, so
+/// their dependencies and links on other services are not part of the containers made.
+fn without_unselected_dependencies(spec: &mut ProjectSpec, selected: &[String]) {
+    for service in spec
+        .services
+        .iter_mut()
+        .filter(|s| selected.contains(&s.name))
+    {
+        service.depends_on.retain(|d| selected.contains(&d.service));
+        service.links.retain(|l| selected.contains(&l.service));
+    }
 }
 
 /// The whole of `up` on one engine (also `scale`): the plan printed with `--dry-run`, else
@@ -96,18 +120,20 @@ async fn attach_until_interrupted(
     opts: &UpOptions,
     exec: &ExecOptions,
     sink: &dyn EventSink,
+    attach_dependencies: bool,
 ) -> anyhow::Result<()> {
     let services: Vec<String> = select_services(spec, &opts.services, opts.no_deps)?
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    let follow = hoist_docker::logs::LogOptions {
-        follow: true,
-        tail: None,
-        timestamps: false,
+    // As Compose: the services named, or with --attach-dependencies (or none named) all started.
+    let shown: Vec<String> = if opts.services.is_empty() || attach_dependencies {
+        services.clone()
+    } else {
+        opts.services.clone()
     };
     tokio::select! {
-        result = super::logs::stream(engine, spec, &services, follow, false) => result,
+        result = super::logs::attach(engine, spec, &shown, &opts.services) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
             let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;

@@ -110,7 +110,8 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
             continue;
         }
         let id = c["Id"].as_str().unwrap_or("");
-        let head = format!("container {name}:");
+        let shown = shown_name(name, &c["Config"]["Labels"]);
+        let head = format!("container {shown}:");
         let state = &c["State"];
         push(out, &head, "State.Status", &state["Status"]);
         if state["Status"] == "exited" {
@@ -154,7 +155,10 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
                         let mut a: Vec<Value> = a
                             .iter()
                             .filter(|x| x.as_str() != Some(short))
-                            .cloned()
+                            .map(|x| match x.as_str() {
+                                Some(alias) if alias == name => Value::String(shown.clone()),
+                                _ => x.clone(),
+                            })
                             .collect();
                         a.sort_by_key(|x| x.to_string());
                         a
@@ -178,6 +182,21 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
                 );
             }
         }
+    }
+}
+
+/// One-off containers are named `<project>-<service>-run-<random>`; the random part differs
+/// between runs, so it is shown as `<random>`.
+fn shown_name(name: &str, labels: &Value) -> String {
+    let oneoff = labels
+        .get("com.docker.compose.oneoff")
+        .and_then(Value::as_str)
+        == Some("True");
+    match name.rsplit_once("-run-") {
+        Some((head, tail)) if oneoff && tail.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("{head}-run-<random>")
+        }
+        _ => name.to_string(),
     }
 }
 

@@ -158,3 +158,126 @@ fn test_start_stop_multiple_files() {
         },
     );
 }
+
+#[test]
+fn test_start_stop_with_dependencies() {
+    const P: &str = "e2e-start-stop-with-dependencies";
+    scenario(
+        "start_stop_test.go:TestStartStopWithDependencies",
+        Opts {
+            projects: &[P],
+            ..Opts::default()
+        },
+        |c| {
+            // Up
+            let res = c.compose(&[
+                "-f",
+                "./fixtures/dependencies/compose.yaml",
+                "--project-name",
+                P,
+                "up",
+                "-d",
+            ]);
+            c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
+            c.contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
+
+            // stop foo
+            let res = c.compose(&["--project-name", P, "stop", "foo"]);
+            c.contains(&res.combined(), &format!("Container {P}-foo-1  Stopped"));
+            let res = c.compose(&["--project-name", P, "ps", "--status", "running"]);
+            c.contains(&res.combined(), &format!("{P}-bar-1"));
+            c.not_contains(&res.combined(), &format!("{P}-foo-1"));
+
+            // start foo
+            let res = c.compose(&["--project-name", P, "stop"]);
+            c.contains(&res.combined(), &format!("Container {P}-bar-1  Stopped"));
+            let res = c.compose(&["--project-name", P, "start", "foo"]);
+            let out = res.combined();
+            c.contains(&out, &format!("Container {P}-bar-1  Started"));
+            c.contains(&out, &format!("Container {P}-foo-1  Started"));
+            let res = c.compose(&["--project-name", P, "ps", "--status", "running"]);
+            let out = res.combined();
+            c.contains(&out, &format!("{P}-bar-1"));
+            c.contains(&out, &format!("{P}-foo-1"));
+
+            // Up no-deps links
+            c.compose(&["--project-name", P, "down"]);
+            let res = c.compose(&[
+                "-f",
+                "./fixtures/links/compose.yaml",
+                "--project-name",
+                P,
+                "up",
+                "--no-deps",
+                "-d",
+                "foo",
+            ]);
+            c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
+            c.not_contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
+
+            // down, then the deferred `rm -fsv`
+            c.compose(&["--project-name", P, "down"]);
+            c.compose(&["--project-name", P, "rm", "-fsv"]);
+        },
+    );
+}
+
+#[test]
+fn test_start_stop_with_one_offs() {
+    const P: &str = "e2e-start-stop-with-oneoffs";
+    scenario(
+        "start_stop_test.go:TestStartStopWithOneOffs",
+        Opts {
+            projects: &[P],
+            open: Some(
+                "`run`: one-off containers lack Compose's slug label and open stdin, and carry a \
+                 container number",
+            ),
+            ..Opts::default()
+        },
+        |c| {
+            let f = "./fixtures/dependencies/compose.yaml";
+            let res = c.compose(&["-f", f, "--project-name", P, "up", "-d"]);
+            c.contains(&res.combined(), &format!("Container {P}-foo-1  Started"));
+            c.contains(&res.combined(), &format!("Container {P}-bar-1  Started"));
+
+            // run one-off
+            c.compose(&[
+                "-f",
+                f,
+                "--project-name",
+                P,
+                "run",
+                "-d",
+                "bar",
+                "sleep",
+                "infinity",
+            ]);
+            let res = c.compose(&["--project-name", P, "ps", "-a"]);
+            c.contains(&res.combined(), &format!("{P}-foo-1"));
+            c.contains(&res.combined(), &format!("{P}-bar-1"));
+            c.contains(&res.combined(), &format!("{P}-bar-run"));
+
+            // stop (not one-off containers)
+            let res = c.compose(&["--project-name", P, "stop"]);
+            c.contains(&res.combined(), &format!("{P}-foo-1"));
+            c.contains(&res.combined(), &format!("{P}-bar-1"));
+            c.not_contains(&res.combined(), "e2e_start_stop_with_oneoffs-bar-run");
+            let res = c.compose(&["--project-name", P, "ps", "-a", "--status", "running"]);
+            c.contains(&res.combined(), &format!("{P}-bar-run"));
+
+            // start and restart (not one-off containers)
+            for verb in ["start", "restart"] {
+                let res = c.compose(&["--project-name", P, verb]);
+                c.contains(&res.combined(), &format!("{P}-foo-1"));
+                c.contains(&res.combined(), &format!("{P}-bar-1"));
+                c.not_contains(&res.combined(), &format!("{P}-bar-run"));
+            }
+
+            // down
+            c.compose(&["--project-name", P, "down", "--remove-orphans"]);
+            let res = c.compose(&["--project-name", P, "ps", "-a", "--status", "running"]);
+            c.not_contains(&res.combined(), &format!("{P}-bar"));
+        },
+    );
+}
