@@ -2329,17 +2329,9 @@ fn check(
             }
         }
     }
-    let mut names: FastMap<&str, &str> = FastMap::default();
+    // Two services with one container_name are refused by `up` among the services it runs,
+    // not here: Compose loads such a file and runs either service alone.
     for (name, svc) in services {
-        if let Some(cn) = svc.get("container_name").and_then(J::as_str) {
-            if names.contains_key(cn) {
-                return Err(ComposeError::invalid(format!(
-                    "services.{name}: container name {cn:?} is already in use by service {}",
-                    names[cn]
-                )));
-            }
-            names.insert(cn, name);
-        }
         if let (Some(p), Some(J::Array(ps))) = (
             svc.get("platform").and_then(J::as_str),
             svc.get("build").and_then(|b| b.get("platforms")),

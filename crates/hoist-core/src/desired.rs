@@ -10,7 +10,7 @@ use hoist_compose::{Project, Service};
 use crate::spec::{
     BuildSpec, Condition, ContainerSpec, Dependency, HealthSpec, Hook, InjectedFile, Link, LogSpec,
     MountSpec, NetworkAttachment, NetworkSpec, PortBinding, ProjectSpec, PullPolicy, ServiceSpec,
-    VolumeSpec,
+    Share, ShareKind, VolumeSpec,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -246,6 +246,7 @@ fn service_spec(
             None => format!("{}{sep}{service}{sep}1", project.name),
         })
     };
+    let mut shares: Vec<Share> = Vec::new();
     let mut network_mode = s.network_mode.clone();
     if let Some(target) = network_mode
         .as_deref()
@@ -260,6 +261,10 @@ fn service_spec(
             )
         })?;
         network_mode = Some(format!("container:{container}").into());
+        shares.push(Share {
+            kind: ShareKind::Network,
+            service: target.to_string(),
+        });
         if !depends_on.iter().any(|d| d.service == target) {
             depends_on.push(Dependency {
                 service: target.to_string(),
@@ -299,12 +304,7 @@ fn service_spec(
     let mut env: Vec<String> = s
         .environment
         .iter()
-        // A variable with no value goes as a bare name, which the engine reads as "unset", so
-        // that the image's value does not show through, as Compose does.
-        .map(|(k, v)| match v {
-            Some(v) => format!("{k}={v}"),
-            None => k.to_string(),
-        })
+        .map(|(k, v)| env_entry(k, v.as_deref()))
         .collect();
     env.sort();
 
@@ -420,6 +420,31 @@ fn service_spec(
     let x = &s.extra;
     let post_start = hooks(name, "post_start", x.get("post_start"))?;
     let pre_stop = hooks(name, "pre_stop", x.get("pre_stop"))?;
+    // `ipc: service:NAME` / `pid: service:NAME`: that service's first container's namespace.
+    let mut namespace = |key: &str, kind: ShareKind| -> Option<String> {
+        let mode = x.get(key).and_then(scalar)?;
+        let Some(target) = mode.strip_prefix("service:") else {
+            return Some(mode);
+        };
+        let container = container_of(target)?;
+        shares.push(Share {
+            kind,
+            service: target.to_string(),
+        });
+        Some(format!("container:{container}"))
+    };
+    let ipc = namespace("ipc", ShareKind::Ipc);
+    let pid = namespace("pid", ShareKind::Pid);
+    for v in &s.volumes_from {
+        let (kind, target) = v.split_once(':').unwrap_or(("service", v));
+        if kind != "container" {
+            let target = target.split_once(':').map_or(target, |(t, _)| t);
+            shares.push(Share {
+                kind: ShareKind::Volume,
+                service: target.to_string(),
+            });
+        }
+    }
     let tmpfs: BTreeMap<String, String> = strings(x.get("tmpfs"))
         .into_iter()
         .map(|t| match t.split_once(':') {
@@ -533,8 +558,8 @@ fn service_spec(
         }),
         sysctls: string_map(x.get("sysctls")),
         ulimits,
-        pid: x.get("pid").and_then(scalar),
-        ipc: x.get("ipc").and_then(scalar),
+        pid,
+        ipc,
         devices,
         group_add: strings(x.get("group_add")),
         platform: x.get("platform").and_then(scalar),
@@ -575,6 +600,7 @@ fn service_spec(
         stop_timeout_secs,
         post_start,
         pre_stop,
+        shares,
     })
 }
 
@@ -687,5 +713,26 @@ mod hook_tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("pre_stop must be a list"), "{e}");
+    }
+}
+
+/// One `Config.Env` entry. A variable listed without a value that the environment does not set
+/// either goes to the engine as the bare name, as Compose sends it (the engine keeps it unset).
+fn env_entry(key: &str, value: Option<&str>) -> String {
+    match value {
+        Some(value) => format!("{key}={value}"),
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::env_entry;
+
+    #[test]
+    fn an_unset_variable_goes_to_the_engine_as_its_bare_name() {
+        assert_eq!(env_entry("MAYBE", None), "MAYBE");
+        assert_eq!(env_entry("MAYBE", Some("")), "MAYBE=");
+        assert_eq!(env_entry("A", Some("b=c")), "A=b=c");
     }
 }

@@ -61,6 +61,7 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> ProjectSpec {
                 stop_timeout_secs: None,
                 post_start: Vec::new(),
                 pre_stop: Vec::new(),
+                shares: vec![],
             }
         })
         .collect();

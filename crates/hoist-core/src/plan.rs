@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::hash::config_hash;
 use crate::observed::{Observed, ObservedContainer};
-use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec};
+use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec, ShareKind};
 
 /// One engine operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,6 +187,10 @@ pub enum PlanError {
         "image {image} for service {service} is not on the engine and --pull never forbids pulling it"
     )]
     ImageMissing { service: String, image: String },
+    #[error("container name {name:?} is already in use by service {service}")]
+    ContainerNameInUse { name: String, service: String },
+    #[error("cannot share {} with service {service}: container missing", kind.what())]
+    SharedContainerMissing { kind: ShareKind, service: String },
 }
 
 /// Options of `up` that change decisions.
@@ -460,6 +464,112 @@ pub fn reconcile_resources(
     Ok(plan)
 }
 
+/// Which containers of a service `up` keeps, removes and creates, as Compose does: the
+/// up-to-date ones with the lowest numbers are kept first, obsolete ones last, so scaling down
+/// removes the obsolete and the highest numbered; new containers take numbers above the
+/// highest existing one.
+#[derive(Debug)]
+struct Slots<'a> {
+    keep: Vec<&'a ObservedContainer>,
+    remove: Vec<&'a ObservedContainer>,
+    create: Vec<u32>,
+}
+
+fn replica_slots<'a>(
+    existing: &[&'a ObservedContainer],
+    expected: u32,
+    obsolete: impl Fn(&ObservedContainer) -> bool,
+) -> Slots<'a> {
+    let mut ordered: Vec<&ObservedContainer> = existing.to_vec();
+    ordered.sort_by_key(|c| (obsolete(c), c.number));
+    let expected = expected as usize;
+    let next = existing.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+    let missing = expected.saturating_sub(ordered.len()) as u32;
+    let remove = ordered.split_off(expected.min(ordered.len()));
+    Slots {
+        keep: ordered,
+        remove,
+        create: (next..next + missing).collect(),
+    }
+}
+
+/// A container to create: its number, its name and the name of the one it replaces.
+struct Slot {
+    number: u32,
+    name: String,
+    replaces: Option<String>,
+}
+
+/// A container created once `prerequisites` (its networks, volumes, the removal of the one it
+/// replaces) are done, then started once `dependencies` are met too; returns the start step.
+/// A failed dependency so leaves it created, as Compose leaves it.
+fn create_and_start(
+    plan: &mut Plan,
+    service: &ServiceSpec,
+    slot: Slot,
+    reason: String,
+    prerequisites: Vec<usize>,
+    dependencies: &[usize],
+) -> usize {
+    let create = plan.push(
+        Action::CreateContainer {
+            service: service.name.clone(),
+            number: slot.number,
+            name: slot.name.clone(),
+            replaces: slot.replaces,
+        },
+        reason.clone(),
+        prerequisites,
+    );
+    let mut after = dependencies.to_vec();
+    after.push(create);
+    plan.push(
+        Action::StartContainer {
+            service: service.name.clone(),
+            name: slot.name,
+        },
+        reason,
+        after,
+    )
+}
+
+/// A service that takes volumes or a namespace from another service's container needs that
+/// container: created by this `up`, or already there (Compose refuses otherwise, e.g. with
+/// `--no-deps` after the container was removed).
+fn shared_containers_exist(
+    service: &ServiceSpec,
+    selected: &BTreeSet<&str>,
+    observed: &Observed,
+) -> Result<(), PlanError> {
+    for share in &service.shares {
+        if !selected.contains(share.service.as_str())
+            && observed.service_containers(&share.service).next().is_none()
+        {
+            return Err(PlanError::SharedContainerMissing {
+                kind: share.kind,
+                service: share.service.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The services `up` runs may not share a `container_name`.
+fn container_names_unique(services: &[&ServiceSpec]) -> Result<(), PlanError> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for service in services {
+        if let Some(name) = service.container_name.as_deref()
+            && !seen.insert(name)
+        {
+            return Err(PlanError::ContainerNameInUse {
+                name: name.to_string(),
+                service: service.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Decides what `up` does.
 pub fn reconcile_up(
     project: &ProjectSpec,
@@ -467,6 +577,7 @@ pub fn reconcile_up(
     opts: &UpOptions,
 ) -> Result<Plan, PlanError> {
     let services = select_services(project, &opts.services, opts.no_deps)?;
+    container_names_unique(&services)?;
     let mut plan = Plan::default();
 
     // Networks and volumes first; containers wait for the ones they use.
@@ -476,8 +587,11 @@ pub fn reconcile_up(
     // Per service: the steps after which it counts as started / healthy / completed.
     let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut readiness: BTreeMap<(&str, Condition, bool), Vec<usize>> = BTreeMap::new();
+    // Per service: the names of its containers once `up` is done.
+    let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
 
     for service in &services {
+        shared_containers_exist(service, &selected, observed)?;
         let hash = config_hash(service);
         // Containers are created as soon as their networks and volumes exist; only their start
         // waits for their dependencies, so a failed dependency leaves them created, as Compose
@@ -518,7 +632,9 @@ pub fn reconcile_up(
                     let waits = readiness
                         .entry((dep.service.as_str(), condition, dep.required))
                         .or_insert_with(|| {
-                            let waits = wait_steps(&mut plan, project, dep_spec, condition, after);
+                            let dep_names =
+                                names.get(dep.service.as_str()).cloned().unwrap_or_default();
+                            let waits = wait_steps(&mut plan, dep_spec, dep_names, condition, after);
                             if !dep.required {
                                 plan.optional.extend(waits.iter().copied());
                             }
@@ -542,91 +658,91 @@ pub fn reconcile_up(
         let mut service_started = Vec::new();
         let existing: Vec<&ObservedContainer> =
             observed.service_containers(&service.name).collect();
-        for number in 1..=service.replicas.max(1) {
-            let name = project.container_name(service, number);
-            let current = existing.iter().find(|c| c.number == number);
-            let mut replaces = None;
-            let create_reason = match current {
-                None => Some("no container yet".to_string()),
-                Some(c) => {
-                    let why = if opts.force_recreate {
-                        Some("--force-recreate")
-                    } else {
-                        outdated(c, &hash, service, observed)
-                    };
-                    match why {
-                        Some(why) if !opts.no_recreate => {
-                            let mut after = prerequisites.clone();
-                            if c.state.is_running() {
-                                let stop = plan.push(
-                                    Action::StopContainer {
-                                        service: service.name.clone(),
-                                        name: c.name.clone(),
-                                    },
-                                    format!("recreate: {why}"),
-                                    vec![],
-                                );
-                                after = vec![stop];
-                            }
-                            let remove = plan.push(
-                                Action::RemoveContainer {
-                                    service: service.name.clone(),
-                                    name: c.name.clone(),
-                                },
-                                format!("recreate: {why}"),
-                                after,
-                            );
-                            prerequisites.push(remove);
-                            replaces = Some(replaced_name(service, number));
-                            Some(format!("recreate: {why}"))
-                        }
-                        _ => {
-                            if !c.state.is_running() {
-                                let id = plan.push(
-                                    Action::StartContainer {
-                                        service: service.name.clone(),
-                                        name: c.name.clone(),
-                                    },
-                                    "stopped",
-                                    [prerequisites.as_slice(), &dependencies].concat(),
-                                );
-                                service_started.push(id);
-                            } else {
-                                plan.unchanged.push(c.name.clone());
-                            }
-                            None
-                        }
+        let reason_of = |c: &ObservedContainer| {
+            if opts.no_recreate {
+                None
+            } else if opts.force_recreate {
+                Some("--force-recreate")
+            } else {
+                outdated(c, &hash, service, observed)
+            }
+        };
+        let slots = replica_slots(&existing, service.replicas, |c| reason_of(c).is_some());
+        let mut service_names = Vec::new();
+        for c in &slots.keep {
+            service_names.push(c.name.clone());
+            match reason_of(c) {
+                Some(why) => {
+                    let mut after = prerequisites.clone();
+                    if c.state.is_running() {
+                        let stop = plan.push(
+                            Action::StopContainer {
+                                service: service.name.clone(),
+                                name: c.name.clone(),
+                            },
+                            format!("recreate: {why}"),
+                            vec![],
+                        );
+                        after = vec![stop];
                     }
+                    let remove = plan.push(
+                        Action::RemoveContainer {
+                            service: service.name.clone(),
+                            name: c.name.clone(),
+                        },
+                        format!("recreate: {why}"),
+                        after,
+                    );
+                    let mut after_remove = prerequisites.clone();
+                    after_remove.push(remove);
+                    let slot = Slot {
+                        number: c.number,
+                        name: c.name.clone(),
+                        replaces: Some(replaced_name(service, c.number)),
+                    };
+                    let start = create_and_start(
+                        &mut plan,
+                        service,
+                        slot,
+                        format!("recreate: {why}"),
+                        after_remove,
+                        &dependencies,
+                    );
+                    service_started.push(start);
                 }
-            };
-            if let Some(reason) = create_reason {
-                let create = plan.push(
-                    Action::CreateContainer {
-                        service: service.name.clone(),
-                        number,
-                        name: name.clone(),
-                        replaces,
-                    },
-                    reason.clone(),
-                    prerequisites.clone(),
-                );
-                let mut after = dependencies.clone();
-                after.push(create);
-                let start = plan.push(
-                    Action::StartContainer {
-                        service: service.name.clone(),
-                        name,
-                    },
-                    reason,
-                    after,
-                );
-                service_started.push(start);
+                None if !c.state.is_running() => {
+                    let id = plan.push(
+                        Action::StartContainer {
+                            service: service.name.clone(),
+                            name: c.name.clone(),
+                        },
+                        "stopped",
+                        [prerequisites.as_slice(), &dependencies].concat(),
+                    );
+                    service_started.push(id);
+                }
+                None => plan.unchanged.push(c.name.clone()),
             }
         }
-        for extra in existing
-            .iter()
-            .filter(|c| c.number > service.replicas.max(1))
-        {
+        for &number in &slots.create {
+            let name = project.container_name(service, number);
+            service_names.push(name.clone());
+            let slot = Slot {
+                number,
+                name,
+                replaces: None,
+            };
+            let start = create_and_start(
+                &mut plan,
+                service,
+                slot,
+                "no container yet".to_string(),
+                prerequisites.clone(),
+                &dependencies,
+            );
+            service_started.push(start);
+        }
+        for extra in &slots.remove {
             let mut after = vec![];
             if extra.state.is_running() {
                 after.push(plan.push(
@@ -647,6 +763,7 @@ pub fn reconcile_up(
                 after,
             );
         }
+        names.insert(&service.name, service_names);
         started.insert(&service.name, service_started);
     }
 
@@ -658,8 +775,11 @@ pub fn reconcile_up(
                 .get(service.name.as_str())
                 .cloned()
                 .unwrap_or_default();
-            for number in 1..=service.replicas.max(1) {
-                let name = project.container_name(service, number);
+            for name in names
+                .get(service.name.as_str())
+                .cloned()
+                .unwrap_or_default()
+            {
                 let service = service.name.clone();
                 let action = if awaited_completion(project, &service) {
                     Action::WaitCompleted { service, name }
@@ -695,14 +815,14 @@ fn awaited_completion(project: &ProjectSpec, service: &str) -> bool {
 
 fn wait_steps(
     plan: &mut Plan,
-    project: &ProjectSpec,
     service: &ServiceSpec,
+    names: Vec<String>,
     condition: Condition,
     after: Vec<usize>,
 ) -> Vec<usize> {
-    (1..=service.replicas.max(1))
-        .map(|number| {
-            let name = project.container_name(service, number);
+    names
+        .into_iter()
+        .map(|name| {
             let action = match condition {
                 Condition::ServiceCompletedSuccessfully => Action::WaitCompleted {
                     service: service.name.clone(),
@@ -812,6 +932,43 @@ fn down_selection(project: &ProjectSpec, named: &[String]) -> Option<Vec<String>
     Some(chosen)
 }
 
+/// `down --rmi`: which images go with the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveImages {
+    /// Every image a service uses.
+    All,
+    /// Only the images the project builds.
+    Local,
+}
+
+impl std::str::FromStr for RemoveImages {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "local" => Ok(Self::Local),
+            other => Err(format!(
+                "invalid --rmi value {other:?}: expected \"local\" or \"all\""
+            )),
+        }
+    }
+}
+
+/// The images `down --rmi` removes, each once, in service order.
+pub fn images_to_remove(project: &ProjectSpec, mode: RemoveImages) -> Vec<String> {
+    let mut images: Vec<String> = Vec::new();
+    for service in &project.services {
+        let wanted = match mode {
+            RemoveImages::All => true,
+            RemoveImages::Local => service.build.is_some(),
+        };
+        if wanted && !service.image.is_empty() && !images.contains(&service.image) {
+            images.push(service.image.clone());
+        }
+    }
+    images
+}
+
 /// Decides what `down` does: stop and remove the project's containers, then its networks (and
 /// named volumes with `-v`). External networks and volumes are never removed.
 pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOptions) -> Plan {
@@ -904,4 +1061,62 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::RunState;
+
+    fn replica(number: u32) -> ObservedContainer {
+        ObservedContainer {
+            id: format!("id-{number}"),
+            name: format!("p-web-{number}"),
+            service: "web".into(),
+            number,
+            oneoff: false,
+            config_hash: None,
+            image: String::new(),
+            image_id: String::new(),
+            command: String::new(),
+            state: RunState::Running,
+            status: String::new(),
+            exit_code: None,
+            health: None,
+            created: 0,
+            ports: vec![],
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn numbers(list: &[&ObservedContainer]) -> Vec<u32> {
+        list.iter().map(|c| c.number).collect()
+    }
+
+    #[test]
+    fn scaling_down_removes_the_highest_numbers() {
+        let (a, b, c) = (replica(1), replica(2), replica(3));
+        let slots = replica_slots(&[&c, &a, &b], 1, |_| false);
+        assert_eq!(numbers(&slots.keep), [1]);
+        assert_eq!(numbers(&slots.remove), [2, 3]);
+        assert!(slots.create.is_empty());
+    }
+
+    #[test]
+    fn scaling_down_removes_obsolete_containers_first() {
+        let (a, b, c) = (replica(1), replica(2), replica(3));
+        let slots = replica_slots(&[&a, &b, &c], 2, |c| c.number == 1);
+        assert_eq!(numbers(&slots.keep), [2, 3]);
+        assert_eq!(numbers(&slots.remove), [1]);
+    }
+
+    #[test]
+    fn scaling_up_numbers_new_containers_above_the_highest() {
+        let (a, c) = (replica(1), replica(3));
+        let slots = replica_slots(&[&a, &c], 4, |_| false);
+        assert_eq!(numbers(&slots.keep), [1, 3]);
+        assert_eq!(slots.create, [4, 5]);
+        assert_eq!(replica_slots(&[], 2, |_| false).create, [1, 2]);
+        assert!(replica_slots(&[], 0, |_| false).create.is_empty());
+    }
 }

@@ -170,6 +170,9 @@ pub struct ServiceSpec {
     /// Commands run in each running container right before it is stopped (`pre_stop`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_stop: Vec<Hook>,
+    /// What it takes from other services' containers (`service:NAME` references).
+    #[serde(default)]
+    pub shares: Vec<Share>,
 }
 
 /// A lifecycle hook: a command run inside the service's container.
@@ -181,6 +184,34 @@ pub struct Hook {
     pub working_dir: Option<String>,
     /// `KEY=VALUE` pairs.
     pub environment: Vec<String>,
+}
+
+/// A `service:NAME` reference: `volumes_from`, `network_mode`, `ipc` or `pid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub kind: ShareKind,
+    pub service: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareKind {
+    Volume,
+    Network,
+    Ipc,
+    Pid,
+}
+
+impl ShareKind {
+    /// As Compose words it: "cannot share {this} with service ...".
+    pub fn what(self) -> &'static str {
+        match self {
+            ShareKind::Volume => "volume",
+            ShareKind::Network => "network namespace",
+            ShareKind::Ipc => "IPC namespace",
+            ShareKind::Pid => "PID namespace",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

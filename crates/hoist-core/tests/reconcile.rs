@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
-    DownOptions, PlanError, UpOptions, reconcile_down, reconcile_resources, reconcile_up,
-    without_unselected_dependencies,
+    DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, reconcile_down,
+    reconcile_resources, reconcile_up, without_unselected_dependencies,
 };
 use hoist_core::spec::{
-    Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment, NetworkSpec,
-    ProjectSpec, PullPolicy, ServiceSpec, VolumeSpec,
+    BuildSpec, Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment,
+    NetworkSpec, ProjectSpec, PullPolicy, ServiceSpec, Share, ShareKind, VolumeSpec,
 };
 
 fn svc(name: &str) -> ServiceSpec {
@@ -34,6 +34,7 @@ fn svc(name: &str) -> ServiceSpec {
         stop_timeout_secs: None,
         post_start: Vec::new(),
         pre_stop: Vec::new(),
+        shares: vec![],
     }
 }
 
@@ -683,4 +684,72 @@ fn no_deps_keeps_only_dependencies_between_named_services() {
     assert!(deps(&stripped, "cache").is_empty());
     let all = without_unselected_dependencies(&project, &[]);
     assert_eq!(all, project);
+}
+
+#[test]
+fn down_rmi_all_takes_every_service_image_once_and_local_only_built_ones() {
+    let mut built = svc("built");
+    built.build = Some(BuildSpec {
+        context: ".".into(),
+        dockerfile: "Dockerfile".into(),
+        args: BTreeMap::new(),
+        target: None,
+        labels: BTreeMap::new(),
+    });
+    let mut twin = svc("twin");
+    twin.image = "img/web".into();
+    let project = v2("p", vec![svc("web"), twin, built]);
+    assert_eq!(
+        images_to_remove(&project, RemoveImages::All),
+        ["img/web", "img/built"]
+    );
+    assert_eq!(
+        images_to_remove(&project, RemoveImages::Local),
+        ["img/built"]
+    );
+    assert!("none".parse::<RemoveImages>().is_err());
+}
+
+#[test]
+fn up_refuses_two_selected_services_with_one_container_name_only_when_both_run() {
+    let mut a = svc("a");
+    a.container_name = Some("same".into());
+    let mut b = svc("b");
+    b.container_name = Some("same".into());
+    let project = v2("p", vec![a, b]);
+    let err = reconcile_up(&project, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"container name "same" is already in use by service b"#
+    );
+    let one = UpOptions {
+        services: vec!["a".into()],
+        ..Default::default()
+    };
+    assert!(reconcile_up(&project, &Observed::default(), &one).is_ok());
+}
+
+#[test]
+fn no_deps_refuses_to_share_with_a_service_that_has_no_container() {
+    let mut app = svc("app");
+    app.shares.push(Share {
+        kind: ShareKind::Volume,
+        service: "db".into(),
+    });
+    let project = v2("p", vec![svc("db"), app]);
+    let opts = UpOptions {
+        services: vec!["app".into()],
+        no_deps: true,
+        ..Default::default()
+    };
+    let err = reconcile_up(&project, &Observed::default(), &opts).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot share volume with service db: container missing"
+    );
+    let mut observed = Observed::default();
+    observed
+        .containers
+        .push(running(&project, "db", RunState::Running));
+    assert!(reconcile_up(&project, &observed, &opts).is_ok());
 }

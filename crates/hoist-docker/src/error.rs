@@ -116,6 +116,17 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// HTTP 409 from the engine: the object is in use.
+pub(crate) fn is_conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
+
 /// HTTP 404 from the engine.
 pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
     matches!(

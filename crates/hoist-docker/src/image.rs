@@ -9,9 +9,19 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::auth::RegistryAuth;
-use crate::error::{engine_message, is_not_found};
+use crate::error::{engine_message, is_conflict, is_not_found};
 use crate::reference::{ImageRef, ReferenceError};
 use crate::{Engine, EngineError};
+
+/// What `remove_image` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageRemoval {
+    Removed,
+    /// A container still uses it.
+    InUse,
+    /// The engine does not have it.
+    Missing,
+}
 
 /// One progress message of a pull or push, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -334,6 +344,26 @@ impl Engine {
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(EngineError::new(format!("inspecting image {reference}"), e).into()),
+        }
+    }
+
+    /// Removes a local image (`down --rmi`), as Compose does: an image still used by a
+    /// container or already gone is reported, not an error.
+    pub async fn remove_image(&self, reference: &str) -> Result<ImageRemoval, ImageError> {
+        let reference = crate::ids::image(reference).map_err(EngineError::from)?;
+        let removal = self
+            .client()
+            .remove_image(
+                reference,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+        match removal {
+            Ok(_) => Ok(ImageRemoval::Removed),
+            Err(e) if is_not_found(&e) => Ok(ImageRemoval::Missing),
+            Err(e) if is_conflict(&e) => Ok(ImageRemoval::InUse),
+            Err(e) => Err(EngineError::new(format!("removing image {reference}"), e).into()),
         }
     }
 

@@ -280,6 +280,9 @@ pub struct UpArgs {
     /// Return the exit code of the selected service container. Implies --abort-on-container-exit.
     #[arg(long, value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
+    /// Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
     #[command(flatten)]
     pub progress: ProgressArgs,
     /// Show the output of the services the named ones depend on too.
@@ -297,6 +300,10 @@ pub struct DownArgs {
     /// Remove named volumes declared in the volumes section and anonymous volumes.
     #[arg(short = 'v', long)]
     pub volumes: bool,
+    /// Remove images used by services. "local" removes only the images the project builds,
+    /// "all" every image a service uses.
+    #[arg(long, value_name = "TYPE")]
+    pub rmi: Option<String>,
     /// Remove containers for services not defined in the compose file.
     #[arg(long)]
     pub remove_orphans: bool,

@@ -254,6 +254,7 @@ impl ProxySpec {
                 stop_timeout_secs: None,
                 post_start: Vec::new(),
                 pre_stop: Vec::new(),
+                shares: vec![],
             }],
             networks: Vec::new(),
             volumes: Vec::new(),

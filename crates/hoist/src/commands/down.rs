@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
-use hoist_core::plan::{DownOptions, reconcile_down};
+use hoist_core::plan::{DownOptions, RemoveImages, images_to_remove, reconcile_down};
+use hoist_docker::Engine;
 use hoist_docker::execute::{ExecOptions, execute};
+use hoist_docker::image::ImageRemoval;
 
 use crate::cli::{DownArgs, GlobalArgs};
 use crate::context::{connect, load_spec};
@@ -13,6 +15,12 @@ use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Result<ExitCode> {
     let spec = &load_spec(global, env, &[])?;
+    let rmi: Option<RemoveImages> = args
+        .rmi
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let printer = Printer::new(args.progress.progress);
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
@@ -51,7 +59,24 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &DownArgs) -> anyhow::Resul
         execute(&engine, spec, &plan, &exec, &printer)
             .await
             .map_err(|e| super::up::failed(e, "down"))?;
+        if let Some(mode) = rmi {
+            remove_images(&engine, &images_to_remove(spec, mode)).await?;
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes each image, reporting as Compose does: in use or missing is not an error.
+async fn remove_images(engine: &Engine, images: &[String]) -> anyhow::Result<()> {
+    for image in images {
+        eprintln!(" Image {image}  Removing");
+        let outcome = match engine.remove_image(image).await? {
+            ImageRemoval::Removed => "Removed",
+            ImageRemoval::InUse => "Resource is still in use",
+            ImageRemoval::Missing => "Warning: No resource found to remove",
+        };
+        eprintln!(" Image {image}  {outcome}");
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use hoist_core::plan::UpOptions;
+use hoist_core::spec::ProjectSpec;
 use hoist_docker::execute::ExecOptions;
 
 use crate::cli::{GlobalArgs, Progress, ScaleArgs};
@@ -22,13 +23,12 @@ pub fn parse_scale(text: &str) -> anyhow::Result<(String, u32)> {
     Ok((service.to_string(), n))
 }
 
-pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
-    let mut loaded = load_project(global, env)?;
+/// Sets the replica counts `SERVICE=NUM` (`scale`, `up --scale`); returns the services named.
+pub fn apply_scales(spec: &mut ProjectSpec, scales: &[String]) -> anyhow::Result<Vec<String>> {
     let mut services = Vec::new();
-    for text in &args.scales {
+    for text in scales {
         let (service, n) = parse_scale(text)?;
-        let spec = loaded
-            .spec
+        let spec = spec
             .services
             .iter_mut()
             .find(|s| s.name == service)
@@ -41,6 +41,12 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ScaleArgs) -> anyhow::Resu
         spec.replicas = n;
         services.push(service);
     }
+    Ok(services)
+}
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
+    let mut loaded = load_project(global, env)?;
+    let services = apply_scales(&mut loaded.spec, &args.scales)?;
     let opts = UpOptions {
         services,
         no_deps: args.no_deps,

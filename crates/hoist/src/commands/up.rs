@@ -17,7 +17,8 @@ use crate::output::Printer;
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_project_for(global, env, &args.services)?;
+    let mut loaded = load_project_for(global, env, &args.services)?;
+    super::scale::apply_scales(&mut loaded.spec, &args.scale)?;
     let spec = if args.no_deps {
         without_unselected_dependencies(&loaded.spec, &args.services)
     } else {
