@@ -39,6 +39,9 @@ pub struct LoadOptions {
     /// only act on what runs (`ps`, `logs`, `down`) name none, `up SERVICE` names its services,
     /// as Compose resolves the environment of the services a command uses only.
     pub env_file_services: Option<Vec<String>>,
+    /// `--all-resources`: networks, volumes, secrets and configs no service uses are kept (by
+    /// default they are dropped, as Compose drops them).
+    pub all_resources: bool,
 }
 
 /// The default file names, in the order compose looks for them.
@@ -61,6 +64,8 @@ pub struct Loaded {
     pub enable_services: Vec<String>,
     /// See [`LoadOptions::env_file_services`].
     pub env_file_services: Option<Vec<String>>,
+    /// See [`LoadOptions::all_resources`].
+    pub all_resources: bool,
     pub files: Vec<PathBuf>,
     pub warnings: Vec<String>,
 }
@@ -261,6 +266,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
         profiles,
         enable_services: opts.enable_services.clone(),
         env_file_services: opts.env_file_services.clone(),
+        all_resources: opts.all_resources,
         files,
         warnings,
     })

@@ -782,13 +782,15 @@ pub fn normalize(loaded: &mut Loaded) -> Result<Normalized, ComposeError> {
             ]),
         );
     }
-    net_out.retain(|k, _| used_networks.iter().any(|u| u == k));
     let mut vol_out = volumes;
-    vol_out.retain(|k, _| used_volumes.iter().any(|u| u == k));
     let mut sec_out = secrets;
-    sec_out.retain(|k, _| used_secrets.iter().any(|u| u == k));
     let mut cfg_out = configs;
-    cfg_out.retain(|k, _| used_configs.iter().any(|u| u == k));
+    if !loaded.all_resources {
+        net_out.retain(|k, _| used_networks.iter().any(|u| u == k));
+        vol_out.retain(|k, _| used_volumes.iter().any(|u| u == k));
+        sec_out.retain(|k, _| used_secrets.iter().any(|u| u == k));
+        cfg_out.retain(|k, _| used_configs.iter().any(|u| u == k));
+    }
 
     for (key, m) in [("networks", net_out)] {
         if !m.is_empty() {

@@ -108,6 +108,17 @@ pub struct Step {
     pub after: Vec<usize>,
 }
 
+/// How the reasons of the steps that recreate a container begin.
+const RECREATE: &str = "recreate: ";
+
+impl Step {
+    /// Whether the step is part of recreating a container (its stop, removal or creation):
+    /// Compose reports those as one `Recreate`/`Recreated` pair.
+    pub fn recreates(&self) -> bool {
+        self.reason.starts_with(RECREATE)
+    }
+}
+
 /// What reconcile decided. `unchanged` lists containers left as they are, so output can say so.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -204,6 +215,9 @@ pub struct UpOptions {
     pub remove_orphans: bool,
     /// Wait for every started service to be running/healthy before returning.
     pub wait: bool,
+    /// `--all-resources`: the project's networks and volumes no selected service uses are
+    /// created too.
+    pub all_resources: bool,
 }
 
 /// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
@@ -216,11 +230,49 @@ pub fn without_unselected_dependencies(project: &ProjectSpec, named: &[String]) 
     }
     for service in &mut project.services {
         if named.contains(&service.name) {
-            service.depends_on.retain(|d| named.contains(&d.service));
+            // What it shares from another service's container stays a dependency: that
+            // container must exist all the same (and Compose keeps it in the label).
+            let shared: Vec<String> = service.shares.iter().map(|s| s.service.clone()).collect();
+            service
+                .depends_on
+                .retain(|d| named.contains(&d.service) || shared.contains(&d.service));
             service.links.retain(|l| named.contains(&l.service));
         }
     }
     project
+}
+
+/// What `restart SERVICE...` restarts, as Compose does: the named services (all when none) and,
+/// transitively, the services that depend on one of them with `restart: true`, in dependency
+/// order.
+pub fn restart_selection(
+    project: &ProjectSpec,
+    named: &[String],
+) -> Result<Vec<String>, PlanError> {
+    if named.is_empty() {
+        let all = select_services(project, &[], true)?;
+        return Ok(all.into_iter().map(|s| s.name.clone()).collect());
+    }
+    let mut chosen: Vec<String> = named.to_vec();
+    loop {
+        let more: Vec<String> = project
+            .services
+            .iter()
+            .filter(|s| !chosen.contains(&s.name))
+            .filter(|s| {
+                s.depends_on
+                    .iter()
+                    .any(|d| d.restart && chosen.contains(&d.service))
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        chosen.extend(more);
+    }
+    let ordered = select_services(project, &chosen, true)?;
+    Ok(ordered.into_iter().map(|s| s.name.clone()).collect())
 }
 
 /// Services to act on: the named ones (all when none), plus what they depend on unless
@@ -451,6 +503,36 @@ fn resource_steps<'a>(
     Ok((network_steps, volume_steps))
 }
 
+/// `--all-resources`: the project's own networks and volumes that no selected service made
+/// `up` create, created all the same (external ones are the user's, and left alone).
+fn unused_resource_steps(
+    project: &ProjectSpec,
+    observed: &Observed,
+    (networks, volumes): &ResourceSteps<'_>,
+    plan: &mut Plan,
+) {
+    for network in &project.networks {
+        if network.external
+            || networks.contains_key(network.name.as_str())
+            || observed.network(&network.name).is_some()
+        {
+            continue;
+        }
+        let network = network.name.clone();
+        plan.push(Action::CreateNetwork { network }, "--all-resources", vec![]);
+    }
+    for volume in &project.volumes {
+        if volume.external
+            || volumes.contains_key(volume.name.as_str())
+            || observed.volume(&volume.name).is_some()
+        {
+            continue;
+        }
+        let volume = volume.name.clone();
+        plan.push(Action::CreateVolume { volume }, "--all-resources", vec![]);
+    }
+}
+
 /// What a service started outside `up` (a blue-green colour) needs first: the project networks
 /// and volumes it uses, as `up` would create them, and nothing for its dependencies.
 pub fn reconcile_resources(
@@ -490,6 +572,117 @@ fn replica_slots<'a>(
         keep: ordered,
         remove,
         create: (next..next + missing).collect(),
+    }
+}
+
+/// A container `up` keeps in its slot: why it is recreated (if it is) and the step that
+/// stopped it for a recreated dependency (if one did).
+struct Kept<'a> {
+    container: &'a ObservedContainer,
+    why: Option<&'a str>,
+    stopped: Option<usize>,
+}
+
+/// What `up` does with a container it keeps: recreates it when outdated (stopped first unless
+/// it is not running or was stopped already), starts it when it is not running, or leaves it.
+/// Returns its start step, if any.
+fn plan_kept(
+    plan: &mut Plan,
+    service: &ServiceSpec,
+    kept: Kept<'_>,
+    prerequisites: &[usize],
+    before_recreate: &[usize],
+    dependencies: &[usize],
+) -> Option<usize> {
+    let c = kept.container;
+    let running = c.state.is_running() && kept.stopped.is_none();
+    let Some(why) = kept.why else {
+        if running {
+            plan.unchanged.push(c.name.clone());
+            return None;
+        }
+        let (after, reason) = match kept.stopped {
+            Some(stop) => (vec![stop], "its dependency was recreated"),
+            None => (prerequisites.to_vec(), "stopped"),
+        };
+        return Some(plan.push(
+            Action::StartContainer {
+                service: service.name.clone(),
+                name: c.name.clone(),
+            },
+            reason,
+            [after.as_slice(), dependencies].concat(),
+        ));
+    };
+    let reason = format!("{RECREATE}{why}");
+    let mut after = [prerequisites, before_recreate].concat();
+    after.extend(kept.stopped);
+    if running {
+        let stop = plan.push(
+            Action::StopContainer {
+                service: service.name.clone(),
+                name: c.name.clone(),
+            },
+            reason.clone(),
+            before_recreate.to_vec(),
+        );
+        after = vec![stop];
+    }
+    let remove = plan.push(
+        Action::RemoveContainer {
+            service: service.name.clone(),
+            name: c.name.clone(),
+        },
+        reason.clone(),
+        after,
+    );
+    let mut after_remove = prerequisites.to_vec();
+    after_remove.push(remove);
+    let slot = Slot {
+        number: c.number,
+        name: c.name.clone(),
+        replaces: Some(replaced_name(service, c.number)),
+    };
+    Some(create_and_start(
+        plan,
+        service,
+        slot,
+        reason,
+        after_remove,
+        dependencies,
+    ))
+}
+
+/// Stops the running containers of the selected services that depend on `service` with
+/// `restart: true` (Compose's `stopDependentContainers`), once each; records the steps in `held`.
+fn stop_restarting_dependents(
+    plan: &mut Plan,
+    service: &ServiceSpec,
+    services: &[&ServiceSpec],
+    observed: &Observed,
+    held: &mut BTreeMap<String, Vec<(String, usize)>>,
+) {
+    let dependents = services.iter().filter(|d| {
+        d.depends_on
+            .iter()
+            .any(|dep| dep.restart && dep.service == service.name)
+    });
+    for dependent in dependents {
+        let stops = held.entry(dependent.name.clone()).or_default();
+        for c in observed.service_containers(&dependent.name) {
+            if !c.state.is_running() || stops.iter().any(|(name, _)| *name == c.name) {
+                continue;
+            }
+            let stop = plan.push(
+                Action::StopContainer {
+                    service: dependent.name.clone(),
+                    name: c.name.clone(),
+                },
+                format!("its dependency {} is recreated", service.name),
+                vec![],
+            );
+            stops.push((c.name.clone(), stop));
+        }
     }
 }
 
@@ -581,7 +774,11 @@ pub fn reconcile_up(
     let mut plan = Plan::default();
 
     // Networks and volumes first; containers wait for the ones they use.
-    let (network_steps, volume_steps) = resource_steps(project, observed, &services, &mut plan)?;
+    let resources = resource_steps(project, observed, &services, &mut plan)?;
+    if opts.all_resources {
+        unused_resource_steps(project, observed, &resources, &mut plan);
+    }
+    let (network_steps, volume_steps) = resources;
 
     let selected: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     // Per service: the steps after which it counts as started / healthy / completed.
@@ -589,6 +786,8 @@ pub fn reconcile_up(
     let mut readiness: BTreeMap<(&str, Condition, bool), Vec<usize>> = BTreeMap::new();
     // Per service: the names of its containers once `up` is done.
     let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // Per service: its containers stopped because a dependency is recreated, and the steps.
+    let mut held: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
 
     for service in &services {
         shared_containers_exist(service, &selected, observed)?;
@@ -634,7 +833,8 @@ pub fn reconcile_up(
                         .or_insert_with(|| {
                             let dep_names =
                                 names.get(dep.service.as_str()).cloned().unwrap_or_default();
-                            let waits = wait_steps(&mut plan, dep_spec, dep_names, condition, after);
+                            let waits =
+                                wait_steps(&mut plan, dep_spec, dep_names, condition, after);
                             if !dep.required {
                                 plan.optional.extend(waits.iter().copied());
                             }
@@ -644,6 +844,16 @@ pub fn reconcile_up(
                 }
             };
             dependencies.extend(steps.unwrap_or_default());
+        }
+        // Volumes and namespaces taken from another service's container (`volumes_from`,
+        // `network_mode`/`ipc`/`pid: service:NAME`) need that container at create time.
+        for share in &service.shares {
+            prerequisites.extend(
+                started
+                    .get(share.service.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
         // A legacy link names its target at create time: that target must be up first.
         for link in &service.links {
@@ -669,60 +879,31 @@ pub fn reconcile_up(
         };
         let slots = replica_slots(&existing, service.replicas, |c| reason_of(c).is_some());
         let mut service_names = Vec::new();
+        // Recreating a container first stops the running dependents that asked to restart
+        // with it (`depends_on.<this>.restart`); they start again once it is back.
+        if slots.keep.iter().any(|c| reason_of(c).is_some()) {
+            stop_restarting_dependents(&mut plan, service, &services, observed, &mut held);
+        }
+        let before_recreate: Vec<usize> = held.values().flatten().map(|(_, id)| *id).collect();
         for c in &slots.keep {
             service_names.push(c.name.clone());
-            match reason_of(c) {
-                Some(why) => {
-                    let mut after = prerequisites.clone();
-                    if c.state.is_running() {
-                        let stop = plan.push(
-                            Action::StopContainer {
-                                service: service.name.clone(),
-                                name: c.name.clone(),
-                            },
-                            format!("recreate: {why}"),
-                            vec![],
-                        );
-                        after = vec![stop];
-                    }
-                    let remove = plan.push(
-                        Action::RemoveContainer {
-                            service: service.name.clone(),
-                            name: c.name.clone(),
-                        },
-                        format!("recreate: {why}"),
-                        after,
-                    );
-                    let mut after_remove = prerequisites.clone();
-                    after_remove.push(remove);
-                    let slot = Slot {
-                        number: c.number,
-                        name: c.name.clone(),
-                        replaces: Some(replaced_name(service, c.number)),
-                    };
-                    let start = create_and_start(
-                        &mut plan,
-                        service,
-                        slot,
-                        format!("recreate: {why}"),
-                        after_remove,
-                        &dependencies,
-                    );
-                    service_started.push(start);
-                }
-                None if !c.state.is_running() => {
-                    let id = plan.push(
-                        Action::StartContainer {
-                            service: service.name.clone(),
-                            name: c.name.clone(),
-                        },
-                        "stopped",
-                        [prerequisites.as_slice(), &dependencies].concat(),
-                    );
-                    service_started.push(id);
-                }
-                None => plan.unchanged.push(c.name.clone()),
-            }
+            let kept = Kept {
+                container: c,
+                why: reason_of(c),
+                stopped: held
+                    .get(service.name.as_str())
+                    .and_then(|stops| stops.iter().find(|(name, _)| *name == c.name))
+                    .map(|(_, id)| *id),
+            };
+            let start = plan_kept(
+                &mut plan,
+                service,
+                kept,
+                &prerequisites,
+                &before_recreate,
+                &dependencies,
+            );
+            service_started.extend(start);
         }
         for &number in &slots.create {
             let name = project.container_name(service, number);

@@ -8,7 +8,7 @@ use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
     DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, reconcile_down,
-    reconcile_resources, reconcile_up, without_unselected_dependencies,
+    reconcile_resources, reconcile_up, restart_selection, without_unselected_dependencies,
 };
 use hoist_core::spec::{
     BuildSpec, Condition, ContainerSpec, Dependency, Link, MountSpec, NetworkAttachment,
@@ -752,4 +752,123 @@ fn no_deps_refuses_to_share_with_a_service_that_has_no_container() {
         .containers
         .push(running(&project, "db", RunState::Running));
     assert!(reconcile_up(&project, &observed, &opts).is_ok());
+}
+
+#[test]
+fn all_resources_creates_the_networks_and_volumes_no_selected_service_uses() {
+    let mut project = v2("res", vec![svc("app")]);
+    let mut unused = project.networks[0].clone();
+    unused.key = "spare".into();
+    unused.name = "res_spare".into();
+    let mut external = unused.clone();
+    external.name = "theirs".into();
+    external.external = true;
+    project.networks.extend([unused, external]);
+    for (name, external) in [("res_data", false), ("shared", true)] {
+        project.volumes.push(VolumeSpec {
+            key: name.into(),
+            name: name.into(),
+            driver: None,
+            external,
+            labels: BTreeMap::new(),
+            driver_opts: BTreeMap::new(),
+        });
+    }
+    let opts = UpOptions {
+        all_resources: true,
+        ..Default::default()
+    };
+    let plan = reconcile_up(&project, &Observed::default(), &opts).unwrap();
+    let resources: Vec<String> = plan
+        .to_string()
+        .lines()
+        .filter(|l| l.contains("create network") || l.contains("create volume"))
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "1. create network res_default (not on the engine)",
+            "2. create network res_spare (--all-resources)",
+            "3. create volume res_data (--all-resources)",
+        ]
+    );
+    // Without the flag only what the services use is made.
+    let plan = reconcile_up(&project, &Observed::default(), &UpOptions::default()).unwrap();
+    assert!(!plan.to_string().contains("res_spare"), "{plan}");
+    assert!(!plan.to_string().contains("res_data"), "{plan}");
+}
+
+#[test]
+fn recreating_a_dependency_stops_the_dependents_that_restart_with_it_and_starts_them_after() {
+    let mut with_restart = depends(svc("follower"), "db", Condition::ServiceStarted);
+    with_restart.depends_on[0].restart = true;
+    let project = v2(
+        "r",
+        vec![
+            svc("db"),
+            with_restart,
+            depends(svc("bystander"), "db", Condition::ServiceStarted),
+        ],
+    );
+    let mut db = running(&project, "db", RunState::Running);
+    db.config_hash = Some("an older configuration".into());
+    let observed = Observed {
+        containers: vec![
+            db,
+            running(&project, "follower", RunState::Running),
+            running(&project, "bystander", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &UpOptions::default(),
+        "1. create network r_default (not on the engine)
+  2. stop container r-follower-1 (its dependency db is recreated)
+  3. stop container r-db-1 (recreate: configuration changed) after 2
+  4. remove container r-db-1 (recreate: configuration changed) after 3
+  5. create container r-db-1 (recreate: configuration changed) after 1, 4
+  6. start container r-db-1 (recreate: configuration changed) after 5
+  7. start container r-follower-1 (its dependency was recreated) after 2, 6
+  -  r-bystander-1 is up to date",
+    );
+    // Nothing to recreate: nothing is stopped.
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "follower", RunState::Running),
+        ],
+        ..Default::default()
+    };
+    let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
+    assert!(!plan.to_string().contains("stop"), "{plan}");
+}
+
+#[test]
+fn restart_takes_the_dependents_that_restart_with_a_named_service_in_dependency_order() {
+    let mut follower = depends(svc("follower"), "db", Condition::ServiceHealthy);
+    follower.depends_on[0].restart = true;
+    let mut second = depends(svc("second"), "follower", Condition::ServiceStarted);
+    second.depends_on[0].restart = true;
+    let project = v2(
+        "r",
+        vec![
+            second,
+            follower,
+            depends(svc("bystander"), "db", Condition::ServiceStarted),
+            svc("db"),
+        ],
+    );
+    assert_eq!(
+        restart_selection(&project, &["db".into()]).unwrap(),
+        ["db", "follower", "second"]
+    );
+    assert_eq!(
+        restart_selection(&project, &["bystander".into()]).unwrap(),
+        ["bystander"]
+    );
+    assert_eq!(restart_selection(&project, &[]).unwrap().len(), 4);
+    assert!(restart_selection(&project, &["nope".into()]).is_err());
 }

@@ -79,10 +79,7 @@ pub async fn execute(
                 pending.remove(&id);
                 let step = steps[&id];
                 running.push(Box::pin(async move {
-                    (
-                        id,
-                        run_step(engine, project, &step.action, opts, sink).await,
-                    )
+                    (id, run_step(engine, project, step, opts, sink).await)
                 }));
             }
         }
@@ -171,12 +168,21 @@ pub fn subject(action: &Action) -> (&'static str, String) {
 async fn run_step(
     engine: &Engine,
     project: &ProjectSpec,
-    action: &Action,
+    step: &Step,
     opts: &ExecOptions,
     sink: &dyn EventSink,
 ) -> Result<(), EngineError> {
+    let action = &step.action;
     let (kind, name) = subject(action);
     let say = |phase: Phase, text: &str| sink.emit(Event::new(kind, name.clone(), phase, text));
+    // As Compose: a recreation is reported as `Recreate` when it begins and `Recreated` once
+    // the new container exists, not as the stop, removal and creation it is made of.
+    let recreates = step.recreates();
+    let progress = |phase: Phase, text: &str| {
+        if !recreates {
+            say(phase, text);
+        }
+    };
     match action {
         Action::PullImage { image, .. } => {
             say(Phase::Working, "Pulling");
@@ -241,7 +247,7 @@ async fn run_step(
             let spec = project.service(service).ok_or_else(|| {
                 EngineError::message(format!("service {service} is not in the project"))
             })?;
-            say(Phase::Working, "Creating");
+            progress(Phase::Working, "Creating");
             engine
                 .create_service_container(
                     project,
@@ -257,7 +263,10 @@ async fn run_step(
                     },
                 )
                 .await?;
-            say(Phase::Done, "Created");
+            match recreates {
+                true => say(Phase::Done, "Recreated"),
+                false => say(Phase::Done, "Created"),
+            }
         }
         Action::StartContainer { service, name } => {
             say(Phase::Working, "Starting");
@@ -285,21 +294,24 @@ async fn run_step(
             say(Phase::Done, "Exited");
         }
         Action::StopContainer { service, name } => {
-            say(Phase::Working, "Stopping");
+            match recreates {
+                true => say(Phase::Working, "Recreate"),
+                false => say(Phase::Working, "Stopping"),
+            }
             let hooks = project.service(service).map(|s| s.pre_stop.as_slice());
             run_hooks(engine, name, service, hooks.unwrap_or_default(), true).await?;
             let timeout = opts
                 .stop_timeout
                 .or_else(|| project.service(service).and_then(|s| s.stop_timeout_secs));
             engine.stop_container(name, timeout).await?;
-            say(Phase::Done, "Stopped");
+            progress(Phase::Done, "Stopped");
         }
         Action::RemoveContainer { name, .. } => {
-            say(Phase::Working, "Removing");
+            progress(Phase::Working, "Removing");
             engine
                 .remove_container_for_down(name, opts.remove_volumes)
                 .await?;
-            say(Phase::Done, "Removed");
+            progress(Phase::Done, "Removed");
         }
         Action::RemoveNetwork { network } => {
             say(Phase::Working, "Removing");

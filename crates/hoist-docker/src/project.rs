@@ -223,6 +223,58 @@ impl Engine {
         Ok(())
     }
 
+    /// The service with the containers it shares from (`container:NAME` network, IPC and PID
+    /// modes, `volumes_from`) named by their engine id, as Compose passes them: the reference
+    /// keeps to the container it was made with, even once another takes its name.
+    async fn with_container_ids(
+        &self,
+        service: &ServiceSpec,
+        request: &mut CreateRequest,
+    ) -> Result<ServiceSpec, EngineError> {
+        // The configuration hash stays that of the service as written, not of the ids.
+        request
+            .labels
+            .entry(labels::CONFIG_HASH.to_string())
+            .or_insert_with(|| config_hash(service));
+        let mut service = service.clone();
+        let spec = &mut service.container;
+        for mode in [
+            &mut spec.network_mode,
+            &mut spec.ipc,
+            &mut spec.pid,
+            &mut request.network_mode,
+        ] {
+            if let Some(name) = mode.as_deref().and_then(|m| m.strip_prefix("container:")) {
+                *mode = Some(format!("container:{}", self.container_id(name).await?));
+            }
+        }
+        for entry in &mut spec.volumes_from {
+            let (name, access) = match entry.split_once(':') {
+                Some((name, access)) => (name, Some(access)),
+                None => (entry.as_str(), None),
+            };
+            let id = self.container_id(name).await?;
+            *entry = match access {
+                Some(access) => format!("{id}:{access}"),
+                None => id,
+            };
+        }
+        Ok(service)
+    }
+
+    /// The full id of the container `name` (a name or an id).
+    async fn container_id(&self, name: &str) -> Result<String, EngineError> {
+        let name = ids::container(name)?;
+        let inspect = self
+            .client()
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("inspecting container {name}"), e))?;
+        inspect
+            .id
+            .ok_or_else(|| EngineError::message(format!("container {name} has no id")))
+    }
+
     /// Creates replica `number` of `service` named `name`; `oneoff` marks `run` containers.
     /// Returns the container id.
     pub async fn create_service_container(
@@ -240,6 +292,7 @@ impl Engine {
                 .flatten()
                 .map(|i| i.id);
         }
+        let service = &self.with_container_ids(service, &mut request).await?;
         let request = &request;
         let body = container_body(project, service, request);
         let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
@@ -739,12 +792,19 @@ pub fn container_body(
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     for m in &spec.mounts {
-        if m.kind == "bind" && m.create_host_path {
-            // Compose always names the access mode (`toBindString`), so the engine records it.
+        // Compose binds host paths it may create and named volumes through the older `Binds`
+        // API (`buildContainerVolumes`), and always names the access mode, so the engine
+        // records what Compose's containers show.
+        let named_volume = m.kind == "volume" && !m.source.is_empty();
+        if (m.kind == "bind" && m.create_host_path) || named_volume {
             let access = if m.read_only { "ro" } else { "rw" };
             binds.push(format!("{}:{}:{access}", m.source, m.target));
         } else {
             let mut mount = json!({"Type": m.kind, "Target": m.target, "ReadOnly": m.read_only});
+            if m.kind == "volume" {
+                // As Compose sends an anonymous volume, so the engine records the same mount.
+                mount["VolumeOptions"] = json!({});
+            }
             if !m.source.is_empty() {
                 mount["Source"] = json!(m.source);
             }

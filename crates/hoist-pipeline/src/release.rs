@@ -178,6 +178,7 @@ pub fn deploy_project(
         environment,
         working_dir: file.dir.clone(),
         env_file_services: None,
+        all_resources: false,
     })
     .map_err(|e| load(e.to_string()))?;
     project_spec(&project).map_err(|e| load(e.to_string()))

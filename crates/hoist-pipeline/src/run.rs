@@ -619,6 +619,7 @@ impl StepCtx<'_> {
             environment,
             working_dir: self.file().dir.clone(),
             env_file_services: None,
+            all_resources: false,
         })
         .map_err(|e| e.to_string())?;
         project_spec(&project).map_err(|e| e.to_string())

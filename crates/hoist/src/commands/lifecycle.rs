@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use futures_util::future::try_join_all;
 use hoist_core::observed::ObservedContainer;
-use hoist_core::plan::select_services;
-use hoist_core::spec::ProjectSpec;
+use hoist_core::plan::{restart_selection, select_services};
+use hoist_core::spec::{Condition, ProjectSpec};
 use hoist_docker::Engine;
 
 use crate::cli::{GlobalArgs, RmArgs, ServicesArgs, StopArgs};
@@ -130,25 +130,73 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
 
 pub fn restart(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Result<ExitCode> {
     let spec = &load_spec(global, env, &args.services)?;
+    // As Compose: the services that depend on a restarted one with `restart: true` restart
+    // after it, each once what it depends on that way is ready again.
+    let services = restart_selection(spec, &args.services)?;
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
-        let groups = containers_by_service(&engine, spec, &args.services, false).await?;
+        let groups = containers_by_service(&engine, spec, &services, false).await?;
         let (engine, spec) = (&engine, spec);
-        each_group(
-            &groups,
-            |_| true,
-            |service, c| async move {
-                say("Container", &c.name, "Restarting");
-                let timeout = stop_timeout(spec, service, args.timeout);
-                engine.stop_container(&c.name, timeout).await?;
-                engine.start_container(&c.name).await?;
-                say("Container", &c.name, "Started");
-                anyhow::Ok(())
-            },
-        )
-        .await
+        for group in &groups {
+            wait_restart_dependencies(engine, spec, &group.0, &groups).await?;
+            each_group(
+                [group],
+                |_| true,
+                |service, c| async move {
+                    say("Container", &c.name, "Restarting");
+                    let timeout = stop_timeout(spec, service, args.timeout);
+                    engine.stop_container(&c.name, timeout).await?;
+                    engine.start_container(&c.name).await?;
+                    say("Container", &c.name, "Started");
+                    anyhow::Ok(())
+                },
+            )
+            .await?;
+        }
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Before `service` restarts: its `restart: true` dependencies that `restart` restarted too are
+/// healthy (or completed) again, as their condition asks.
+async fn wait_restart_dependencies(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    service: &str,
+    groups: &[(String, Vec<ObservedContainer>)],
+) -> anyhow::Result<()> {
+    let Some(config) = spec.service(service) else {
+        return Ok(());
+    };
+    let timeout = std::time::Duration::from_secs(600);
+    for dep in config.depends_on.iter().filter(|d| d.restart) {
+        let Some((_, containers)) = groups.iter().find(|(s, _)| *s == dep.service) else {
+            continue;
+        };
+        let done = match dep.condition {
+            Condition::ServiceStarted => continue,
+            Condition::ServiceHealthy => "Healthy",
+            Condition::ServiceCompletedSuccessfully => "Exited",
+        };
+        for c in containers {
+            say("Container", &c.name, "Waiting");
+        }
+        try_join_all(containers.iter().map(|c| async move {
+            match dep.condition {
+                Condition::ServiceCompletedSuccessfully => {
+                    engine.wait_completed(&c.name, timeout).await
+                }
+                _ => engine.wait_healthy(&c.name, timeout, true).await,
+            }
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!("dependency failed to start: {e}"))?;
+        for c in containers {
+            say("Container", &c.name, done);
+        }
+    }
+    Ok(())
 }
 
 pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<ExitCode> {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use hoist_core::plan::UpOptions;
+use hoist_core::plan::{UpOptions, without_unselected_dependencies};
 use hoist_core::spec::ProjectSpec;
 use hoist_docker::execute::ExecOptions;
 
@@ -47,6 +47,10 @@ pub fn apply_scales(spec: &mut ProjectSpec, scales: &[String]) -> anyhow::Result
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
     let mut loaded = load_project(global, env)?;
     let services = apply_scales(&mut loaded.spec, &args.scales)?;
+    if args.no_deps {
+        // As Compose: new containers record no dependency on services left out.
+        loaded.spec = without_unselected_dependencies(&loaded.spec, &services);
+    }
     let opts = UpOptions {
         services,
         no_deps: args.no_deps,

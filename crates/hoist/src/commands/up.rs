@@ -37,6 +37,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         no_recreate: args.no_recreate,
         remove_orphans: args.remove_orphans,
         wait: args.wait,
+        all_resources: global.all_resources,
     };
     let exec = ExecOptions {
         stop_timeout: args.timeout,

@@ -500,53 +500,10 @@ pub struct Opts {
 
 /// Scenarios hoist does not agree with yet, and what it lacks (open work of issue 23); read when
 /// the scenario's own `Opts::open` is not set.
-const OPEN: &[(&str, &str)] = &[
-    (
-        "env_file_test.go:TestUnusedMissingEnvFile",
-        "after `up -d serviceA` Compose's container is seen in state `removing`, hoist's running: \
-         not explained yet",
-    ),
-    (
-        "hooks_test.go:TestPostStartAndPreStopHook",
-        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
-         hoist through Mounts",
-    ),
-    (
-        "hooks_test.go:TestPreStopHookInError",
-        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
-         hoist through Mounts",
-    ),
-    (
-        "hooks_test.go:TestPreStopHookSuccess",
-        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
-         hoist through Mounts",
-    ),
-    (
-        "hooks_test.go:TestPreStopHookSuccessWithPreviousStop",
-        "named volumes without options: Compose binds them through HostConfig.Binds (`:rw`), \
-         hoist through Mounts",
-    ),
-    (
-        "logs_test.go:TestLocalComposeLogsFollow",
-        "`up --scale` is not built",
-    ),
-    (
-        "up_test.go:TestScaleDoesntRecreate",
-        "`up --scale` is not built",
-    ),
-    (
-        "up_test.go:TestUpWithAllResources",
-        "`--all-resources` is accepted but `up` does not create unused networks and volumes",
-    ),
-    (
-        "up_test.go:TestUpStopWithLogsMixed",
-        "attached `up` does not show a `pre_stop` hook's output (`service2-1 ->  | ...`)",
-    ),
-    (
-        "up_test.go:TestUpWithBuildDependencies",
-        "`down --rmi` is not built; the built image's id differs per build",
-    ),
-];
+const OPEN: &[(&str, &str)] = &[(
+    "up_test.go:TestUpStopWithLogsMixed",
+    "attached `up` does not show a `pre_stop` hook's output (`service2-1 ->  | ...`)",
+)];
 
 /// Scenarios that publish fixed host ports take this exclusively; the others share it.
 static ENGINE: RwLock<()> = RwLock::new(());

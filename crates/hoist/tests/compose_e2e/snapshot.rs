@@ -102,8 +102,31 @@ fn belongs(name: &str, labels: &Value, project: &str) -> bool {
     }
 }
 
+/// The images the project's containers run (their `com.docker.compose.image` ids), numbered
+/// in the order of the containers' names: an image each tool builds gets another id per build,
+/// so the ids are compared by which containers share one.
+fn image_ordinals(found: &[Value], project: &str) -> BTreeMap<String, usize> {
+    let mut by_name: Vec<(String, String)> = found
+        .iter()
+        .filter_map(|c| {
+            let name = c["Name"].as_str().unwrap_or("").trim_start_matches('/');
+            let labels = &c["Config"]["Labels"];
+            let image = labels["com.docker.compose.image"].as_str()?;
+            belongs(name, labels, project).then(|| (name.to_string(), image.to_string()))
+        })
+        .collect();
+    by_name.sort();
+    let mut ordinals = BTreeMap::new();
+    for (_, image) in by_name {
+        let next = ordinals.len() + 1;
+        ordinals.entry(image).or_insert(next);
+    }
+    ordinals
+}
+
 fn containers(project: &str, out: &mut BTreeSet<String>) {
     let found = inspect("container", &ids("container", project));
+    let images = image_ordinals(&found, project);
     for c in &found {
         let name = c["Name"].as_str().unwrap_or("").trim_start_matches('/');
         if !belongs(name, &c["Config"]["Labels"], project) {
@@ -120,15 +143,25 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
         let config = &c["Config"];
         for field in CONFIG_FIELDS {
             let value = match *field {
-                "Labels" => labels(&config["Labels"]),
+                "Labels" => {
+                    let mut labels = labels(&config["Labels"]);
+                    if let Some(image) = labels.get_mut("com.docker.compose.image") {
+                        let id = image.as_str().unwrap_or("");
+                        *image = Value::String(format!("<image {}>", images[id]));
+                    }
+                    labels
+                }
                 "Env" => sorted(&config["Env"]),
                 "MacAddress" => mac(&config["MacAddress"]),
                 _ => config[*field].clone(),
             };
             flatten(out, &head, &format!("Config.{field}"), &value);
         }
+        // The engine names a container's host after its id, or after the id of the container
+        // whose network it joins (`network_mode: service:...`): both differ per run.
         let hostname = config["Hostname"].as_str().unwrap_or("");
-        if !id.starts_with(hostname) || hostname.is_empty() {
+        let generated = hostname.len() == 12 && hostname.chars().all(|c| c.is_ascii_hexdigit());
+        if !generated && (!id.starts_with(hostname) || hostname.is_empty()) {
             push(out, &head, "Config.Hostname", &config["Hostname"]);
         }
         if let Some(host) = c["HostConfig"].as_object() {
@@ -138,6 +171,18 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
                 }
                 let v = match k.as_str() {
                     "NetworkMode" | "IpcMode" | "PidMode" => container_ref(v),
+                    "VolumesFrom" => Value::Array(
+                        v.as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|entry| {
+                                container_ref(&Value::String(format!(
+                                    "container:{}",
+                                    entry.as_str().unwrap_or("")
+                                )))
+                            })
+                            .collect(),
+                    ),
                     "Links" => sorted(v),
                     _ => v.clone(),
                 };
@@ -204,10 +249,16 @@ fn shown_name(name: &str, labels: &Value) -> String {
 fn container_ref(v: &Value) -> Value {
     let s = v.as_str().unwrap_or("");
     match s.split_once(':') {
-        Some((kind @ "container", id)) if id.len() == 64 => {
+        Some((kind @ "container", reference))
+            if reference.split(':').next().unwrap_or("").len() == 64 =>
+        {
+            let (id, access) = match reference.split_once(':') {
+                Some((id, access)) => (id, format!(":{access}")),
+                None => (reference, String::new()),
+            };
             let names = docker_lines(&["inspect", "--format", "{{.Name}}", id]);
             Value::String(format!(
-                "{kind}:{}",
+                "{kind}:{}{access}",
                 names
                     .first()
                     .map(|n| n.trim_start_matches('/'))

@@ -258,7 +258,6 @@ fn test_unset_env() {
     let opts = Opts {
         projects: &["empty-variable"],
         exclusive: true,
-        open: Some("`down --rmi all` is not built"),
         ..Opts::default()
     };
     scenario("compose_environment_test.go:TestUnsetEnv", opts, |c| {

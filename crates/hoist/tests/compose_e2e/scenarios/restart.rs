@@ -58,10 +58,6 @@ fn test_restart_with_dependencies() {
         "restart_test.go:TestRestartWithDependencies",
         Opts {
             projects: &[P],
-            open: Some(
-                "`depends_on.restart: true`: hoist does not yet restart dependents with their \
-                 dependency, nor print `Recreated`/`Healthy` as Compose does",
-            ),
             ..Opts::default()
         },
         |c| {
