@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::hash::config_hash;
-use crate::observed::{Observed, ObservedContainer};
+use crate::observed::{Observed, ObservedContainer, RunState};
 use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec, ShareKind};
 
 /// One engine operation.
@@ -1021,7 +1021,13 @@ fn wait_steps(
 
 fn orphans(project: &ProjectSpec, observed: &Observed, remove: bool, plan: &mut Plan) {
     for c in &observed.containers {
-        if c.oneoff || project.service(&c.service).is_some() {
+        // As Compose: a one-off container that ended is an orphan; a service container is one
+        // when its service left the project.
+        let orphan = match c.oneoff {
+            true => matches!(c.state, RunState::Exited | RunState::Dead),
+            false => project.service(&c.service).is_none(),
+        };
+        if !orphan {
             continue;
         }
         if remove {

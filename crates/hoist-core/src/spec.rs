@@ -25,6 +25,9 @@ pub mod labels {
     pub const IMAGE: &str = "com.docker.compose.image";
     pub const ENVIRONMENT_FILE: &str = "com.docker.compose.project.environment_file";
     pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
+    /// On a one-off (`run`) container: its random slug, whose first twelve characters end
+    /// its name.
+    pub const SLUG: &str = "com.docker.compose.slug";
     /// On a recreated container: the container it replaced.
     pub const REPLACE: &str = "com.docker.compose.replace";
     /// hoist's own: the blue-green colour of a container.

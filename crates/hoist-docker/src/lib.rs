@@ -3,6 +3,7 @@
 //! observes them into plain values and executes operations that the core decided on.
 
 pub mod archive;
+pub mod attach;
 pub mod auth;
 pub mod build;
 pub mod connect;

@@ -9,7 +9,7 @@ use hoist_core::events::{Event, EventSink, Phase};
 use hoist_core::plan::{
     PlanError, UpOptions, plan_images, reconcile_resources, reconcile_up, select_services,
 };
-use hoist_core::spec::{ProjectSpec, PullPolicy};
+use hoist_core::spec::{ProjectSpec, PullPolicy, labels};
 
 use crate::execute::{ExecError, ExecOptions, execute};
 use crate::logs::{LogOptions, LogStream, LogsError};
@@ -137,6 +137,8 @@ pub struct RunRequest {
     /// Container name; `project-service-run-<hex>` otherwise.
     pub name: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Keep the container's stdin open for hoist to attach to (`run`'s default, `-i`).
+    pub interactive: bool,
 }
 
 /// The outcome of a one-off run.
@@ -146,16 +148,24 @@ pub struct RunOutcome {
     pub exit_code: i64,
 }
 
-/// Runs a one-off container of `request.service` and streams its output lines to `output`
-/// (stdout or stderr, text). Returns its exit code once it stopped (unless detached).
-pub async fn run_oneoff(
+/// A one-off container [`create_oneoff`] made, not started yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOff {
+    pub name: String,
+    pub id: String,
+}
+
+/// Makes what a one-off container of `request.service` needs (its dependencies up unless
+/// `--no-deps`, its image, its networks) and creates it, as `docker compose run` does: named
+/// `PROJECT-SERVICE-run-<slug>`, labelled with its slug, unnumbered, with its stdin open and
+/// attached when `request.interactive`.
+pub async fn create_oneoff(
     engine: &Engine,
     spec: &ProjectSpec,
     request: &RunRequest,
     exec: &ExecOptions,
     sink: &dyn EventSink,
-    mut output: impl FnMut(LogStream, &str) + Send,
-) -> Result<RunOutcome, OrchestrateError> {
+) -> Result<OneOff, OrchestrateError> {
     let service = spec
         .service(&request.service)
         .ok_or_else(|| OrchestrateError::NoSuchService(request.service.clone()))?;
@@ -188,10 +198,13 @@ pub async fn run_oneoff(
                 .await?;
         }
     }
+    let slug = oneoff_slug();
     let name = request
         .name
         .clone()
-        .unwrap_or_else(|| spec.oneoff_name(&service.name, &oneoff_suffix()));
+        .unwrap_or_else(|| spec.oneoff_name(&service.name, &slug[..12]));
+    let mut labels = request.labels.clone();
+    labels.insert(labels::SLUG.to_string(), slug);
     let create = CreateRequest {
         name: name.clone(),
         number: 1,
@@ -199,16 +212,31 @@ pub async fn run_oneoff(
         command: (!request.command.is_empty()).then(|| request.command.clone()),
         extra_env: request.env.clone(),
         no_ports: !request.service_ports,
-        // Output is streamed, not attached: keep stdout and stderr apart.
+        // Output is multiplexed, not a terminal: stdout and stderr stay apart.
         tty: Some(false),
-        stdin_open: Some(false),
+        stdin_open: Some(request.interactive),
+        attach_stdin: request.interactive,
         network_mode: None,
-        labels: request.labels.clone(),
+        labels,
         image_id: None,
     };
-    engine
+    let id = engine
         .create_service_container(spec, service, &create)
         .await?;
+    Ok(OneOff { name, id })
+}
+
+/// Runs a one-off container of `request.service` and streams its output lines to `output`
+/// (nothing reaches its stdin); returns its exit code, or at once with `request.detach`.
+pub async fn run_oneoff(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    request: &RunRequest,
+    exec: &ExecOptions,
+    sink: &dyn EventSink,
+    mut output: impl FnMut(LogStream, &str) + Send,
+) -> Result<RunOutcome, OrchestrateError> {
+    let OneOff { name, .. } = create_oneoff(engine, spec, request, exec, sink).await?;
     engine.start_container(&name).await?;
     if request.detach {
         return Ok(RunOutcome {
@@ -240,12 +268,21 @@ pub async fn run_oneoff(
     })
 }
 
-/// Twelve hex characters, as Compose suffixes one-off containers.
-fn oneoff_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let mixed = nanos ^ ((std::process::id() as u128) << 64);
-    format!("{:012x}", (mixed ^ (mixed >> 48)) & 0xffff_ffff_ffff)
+/// A one-off container's slug: 64 random hex characters, as Compose makes them (the container
+/// name takes the first twelve).
+fn oneoff_slug() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        // No urandom: the clock and the process id still make a name no other run has.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mixed = nanos ^ ((std::process::id() as u128) << 64);
+        bytes[..16].copy_from_slice(&mixed.to_le_bytes());
+        bytes[16..].copy_from_slice(&mixed.rotate_left(61).to_be_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

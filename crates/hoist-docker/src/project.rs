@@ -707,6 +707,9 @@ pub struct CreateRequest {
     /// `run -T` disables the TTY; `run` defaults to one when stdin is a terminal.
     pub tty: Option<bool>,
     pub stdin_open: Option<bool>,
+    /// `run` attaches to the container's stdin (`AttachStdin`, and `StdinOnce` with an open
+    /// stdin: it closes when hoist's input ends).
+    pub attach_stdin: bool,
     /// Overrides the service's network mode (unused by default).
     pub network_mode: Option<String>,
     /// Extra labels (`io.hoist.color`).
@@ -725,7 +728,10 @@ pub fn container_body(
     let mut labels_map: BTreeMap<String, String> = spec.labels.clone();
     labels_map.insert(labels::PROJECT.into(), project.name.clone());
     labels_map.insert(labels::SERVICE.into(), service.name.clone());
-    labels_map.insert(labels::NUMBER.into(), request.number.to_string());
+    // One-off containers are not numbered, as Compose leaves them.
+    if !request.oneoff {
+        labels_map.insert(labels::NUMBER.into(), request.number.to_string());
+    }
     labels_map.insert(
         labels::ONEOFF.into(),
         if request.oneoff { "True" } else { "False" }.into(),
@@ -880,7 +886,8 @@ pub fn container_body(
             .collect();
         hc.insert("Devices".into(), json!(devices));
     }
-    if let Some(restart) = &spec.restart {
+    // A one-off container runs once: Compose drops the service's restart policy for it.
+    if let Some(restart) = spec.restart.as_ref().filter(|_| !request.oneoff) {
         let (name, retries) = match restart.split_once(':') {
             Some((n, r)) => (n.to_string(), r.parse::<i64>().unwrap_or(0)),
             None => (restart.clone(), 0),
@@ -916,14 +923,16 @@ pub fn container_body(
         );
     }
 
+    let open_stdin = request.stdin_open.unwrap_or(spec.stdin_open);
     let mut body = json!({
         "Image": spec.image,
         "Env": env,
         "Labels": labels_map,
         "ExposedPorts": exposed,
         "Tty": request.tty.unwrap_or(spec.tty),
-        "OpenStdin": request.stdin_open.unwrap_or(spec.stdin_open),
-        "AttachStdin": false,
+        "OpenStdin": open_stdin,
+        "AttachStdin": request.attach_stdin,
+        "StdinOnce": request.attach_stdin && open_stdin,
         "HostConfig": host_config,
         "NetworkingConfig": {"EndpointsConfig": networking},
     });

@@ -397,6 +397,9 @@ pub struct RunArgs {
     /// Disable pseudo-TTY allocation.
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Keep STDIN open even if not attached (the default; `--interactive=false` closes it).
+    #[arg(short = 'i', long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub interactive: bool,
     /// Run command with the service's ports enabled and mapped to the host.
     #[arg(long)]
     pub service_ports: bool,

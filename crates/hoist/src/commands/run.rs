@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
+use hoist_docker::Engine;
+use hoist_docker::attach::stdin_chunks;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::logs::LogStream;
-use hoist_docker::orchestrate::{RunRequest, run_oneoff};
+use hoist_docker::orchestrate::{RunRequest, create_oneoff};
 
 use crate::cli::{GlobalArgs, Progress, RunArgs};
 use crate::context::{connect, docker_config, load_project_for};
@@ -31,33 +33,47 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
         detach: args.detach,
         name: args.name.clone(),
         labels: Default::default(),
+        interactive: args.interactive,
     };
-    let outcome = super::runtime()?.block_on(async {
+    let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let printer = Printer::new(Progress::Plain);
-        anyhow::Ok(
-            run_oneoff(
-                &engine,
-                &loaded.spec,
-                &request,
-                &exec,
-                &printer,
-                |stream, text| {
-                    let line = format!("{text}\n");
-                    let _ = match stream {
-                        LogStream::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-                        LogStream::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-                    };
-                },
-            )
+        let oneoff = create_oneoff(&engine, &loaded.spec, &request, &exec, &printer)
             .await
-            .map_err(super::up::explain)?,
-        )
+            .map_err(super::up::explain)?;
+        if args.detach {
+            engine.start_container(&oneoff.name).await?;
+            // As Compose: the new container's id, for scripts.
+            println!("{}", oneoff.id);
+            return anyhow::Ok(0);
+        }
+        let code = attached(&engine, &oneoff.name, args.interactive).await?;
+        if args.rm {
+            engine.remove_container(&oneoff.name, true, true).await?;
+        }
+        anyhow::Ok(code)
     })?;
-    if args.detach {
-        println!("{}", outcome.container);
-    }
-    Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Attaches to the one-off container (hoist's stdin feeding its stdin when `interactive`),
+/// starts it, copies its output until it exits and returns its exit code.
+async fn attached(engine: &Engine, name: &str, interactive: bool) -> anyhow::Result<i64> {
+    let attachment = engine.attach(name, interactive).await?;
+    engine.start_container(name).await?;
+    let stdin = interactive.then(stdin_chunks);
+    attachment
+        .pump(stdin, |stream, bytes| {
+            let _ = match stream {
+                LogStream::Stdout => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(bytes).and_then(|()| out.flush())
+                }
+                LogStream::Stderr => std::io::stderr().lock().write_all(bytes),
+            };
+        })
+        .await?;
+    Ok(engine.wait_exit(name).await?)
 }
 
 /// `-e KEY=VALUE` stays; `-e KEY` takes KEY's value from the environment interpolation saw (the

@@ -35,7 +35,8 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         no_deps: args.no_deps,
         force_recreate: args.force_recreate,
         no_recreate: args.no_recreate,
-        remove_orphans: args.remove_orphans,
+        remove_orphans: args.remove_orphans
+            || truthy(loaded.compose.env.get("COMPOSE_REMOVE_ORPHANS")),
         wait: args.wait,
         all_resources: global.all_resources,
     };
@@ -59,6 +60,12 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         attach_until_interrupted(&engine, &spec, &services, watched, exits, &exec).await
     })?;
     Ok(ExitCode::from(code))
+}
+
+/// A `COMPOSE_*` switch as Compose reads it (from the environment or the project's `.env`):
+/// `true` or `1`.
+fn truthy(value: Option<&String>) -> bool {
+    value.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// What the containers' exits do to an attached `up`, from its flags, checked as Compose checks

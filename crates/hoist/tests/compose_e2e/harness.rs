@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::snapshot::{self, Snapshot};
@@ -541,6 +541,8 @@ pub fn scenario(upstream: &str, mut opts: Opts, body: impl Fn(&mut Cli)) {
     } else {
         Guard::Read(ENGINE.read().unwrap_or_else(|e| e.into_inner()))
     };
+    // Two upstream tests may use one project name (`env_file`): they take turns.
+    let _projects = ProjectsInUse::take(opts.projects);
     let work = tempfile::Builder::new()
         .prefix("hoist-e2e-")
         .tempdir()
@@ -585,6 +587,36 @@ pub fn scenario(upstream: &str, mut opts: Opts, body: impl Fn(&mut Cli)) {
             (None, Some(cause)) => println!("{upstream}: open difference ({cause}):\n{why}"),
             (None, None) => panic!("{upstream}: hoist and Docker Compose v2 disagree:\n{why}"),
         },
+    }
+}
+
+/// The projects scenarios running now act on.
+static PROJECTS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+static PROJECTS_FREED: Condvar = Condvar::new();
+
+/// Holds a scenario's projects until it ends; a scenario waits for one that holds any of them.
+struct ProjectsInUse(&'static [&'static str]);
+
+impl ProjectsInUse {
+    fn take(projects: &'static [&'static str]) -> ProjectsInUse {
+        let mut in_use = PROJECTS.lock().unwrap_or_else(|e| e.into_inner());
+        while projects.iter().any(|p| in_use.contains(p)) {
+            in_use = PROJECTS_FREED
+                .wait(in_use)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        in_use.extend(projects.iter().copied());
+        ProjectsInUse(projects)
+    }
+}
+
+impl Drop for ProjectsInUse {
+    fn drop(&mut self) {
+        let mut in_use = PROJECTS.lock().unwrap_or_else(|e| e.into_inner());
+        for p in self.0 {
+            in_use.remove(p);
+        }
+        PROJECTS_FREED.notify_all();
     }
 }
 

@@ -6,9 +6,6 @@ use crate::harness::{Opts, scenario};
 fn test_config_from_env() {
     let opts = Opts {
         projects: &["configs"],
-        open: Some(
-            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
-        ),
         ..Opts::default()
     };
     scenario("configs_test.go:TestConfigFromEnv", opts, |c| {

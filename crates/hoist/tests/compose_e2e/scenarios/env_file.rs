@@ -6,9 +6,6 @@ use crate::harness::{Opts, scenario};
 fn test_raw_env_file() {
     let opts = Opts {
         projects: &["dotenv"],
-        open: Some(
-            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
-        ),
         ..Opts::default()
     };
     scenario("env_file_test.go:TestRawEnvFile", opts, |c| {
@@ -41,9 +38,6 @@ fn test_unused_missing_env_file() {
 fn test_run_env_file() {
     let opts = Opts {
         projects: &["env_file", "run_dotenv"],
-        open: Some(
-            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
-        ),
         ..Opts::default()
     };
     scenario("env_file_test.go:TestRunEnvFile", opts, |c| {

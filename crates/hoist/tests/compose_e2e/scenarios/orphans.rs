@@ -9,11 +9,6 @@ fn test_remove_orphans() {
         "orphans_test.go:TestRemoveOrphans",
         Opts {
             projects: &[P],
-            open: Some(
-                "`run` one-off: no com.docker.compose.slug label, stdin not opened, a container-number \
-                 label; and Compose's exited one-off is gone after `up -d` here, which a \
-                 standalone Compose v2.40.3 run does not reproduce (it keeps it and warns): unexplained",
-            ),
             ..Opts::default()
         },
         |c| {

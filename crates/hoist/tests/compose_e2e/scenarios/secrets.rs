@@ -33,9 +33,6 @@ fn test_secret_from_include() {
         projects: &["env-secret", "env-secret-include"],
         // Upstream runs it in the project TestSecretFromEnv uses: not at the same time.
         exclusive: true,
-        open: Some(
-            "`run`: one-off containers lack Compose's slug label and its open stdin (AttachStdin, OpenStdin)",
-        ),
         ..Opts::default()
     };
     scenario("secrets_test.go:TestSecretFromInclude", opts, |c| {

@@ -231,10 +231,6 @@ fn test_start_stop_with_one_offs() {
         "start_stop_test.go:TestStartStopWithOneOffs",
         Opts {
             projects: &[P],
-            open: Some(
-                "`run`: one-off containers lack Compose's slug label and open stdin, and carry a \
-                 container number",
-            ),
             ..Opts::default()
         },
         |c| {
