@@ -378,10 +378,12 @@ fn service_spec(
             };
             if let Some(content) = injected_content(object, &project.env) {
                 let mode = file_mode(name, r.mode.as_deref())?;
+                let owner = file_owner(name, r.uid.as_deref(), r.gid.as_deref())?;
                 files.push(InjectedFile {
                     path: target,
                     content,
                     mode,
+                    owner,
                 });
                 continue;
             }
@@ -657,6 +659,29 @@ fn injected_content(
     }
 }
 
+/// A secret's or config's `uid` and `gid` (numbers; root's for the one not given), or `None`
+/// when neither is.
+fn file_owner(
+    service: &str,
+    uid: Option<&str>,
+    gid: Option<&str>,
+) -> Result<Option<(u64, u64)>, DesiredError> {
+    if uid.is_none() && gid.is_none() {
+        return Ok(None);
+    }
+    let id = |key: &str, value: Option<&str>| -> Result<u64, DesiredError> {
+        value.map_or(Ok(0), |v| {
+            v.parse().map_err(|_| {
+                err(
+                    service,
+                    format!("secret/config {key} {v:?} is not a number"),
+                )
+            })
+        })
+    };
+    Ok(Some((id("uid", uid)?, id("gid", gid)?)))
+}
+
 /// A secret's or config's `mode` (octal, as compose files write it; Compose's default 0444).
 fn file_mode(service: &str, mode: Option<&str>) -> Result<u32, DesiredError> {
     let Some(mode) = mode else { return Ok(0o444) };
@@ -727,7 +752,24 @@ fn env_entry(key: &str, value: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::env_entry;
+    use super::{env_entry, file_owner};
+
+    #[test]
+    fn a_secrets_owner_is_numeric_and_root_where_not_given() {
+        assert_eq!(file_owner("web", None, None).unwrap(), None);
+        assert_eq!(
+            file_owner("web", Some("1005"), Some("1006")).unwrap(),
+            Some((1005, 1006))
+        );
+        assert_eq!(file_owner("web", Some("7"), None).unwrap(), Some((7, 0)));
+        let e = file_owner("web", Some("nobody"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("web") && e.contains("uid") && e.contains("nobody"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn an_unset_variable_goes_to_the_engine_as_its_bare_name() {

@@ -249,6 +249,9 @@ pub struct InjectedFile {
     pub content: String,
     /// Permission bits.
     pub mode: u32,
+    /// Owner user and group ids (`uid`, `gid`); root's when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,8 @@ pub struct FileUpload {
     pub contents: Vec<u8>,
     /// Permission bits, such as `0o644`.
     pub mode: u32,
+    /// Owner (user, group) ids; root's by default.
+    pub owner: (u64, u64),
 }
 
 impl FileUpload {
@@ -24,6 +26,15 @@ impl FileUpload {
             path: path.into(),
             contents: contents.into(),
             mode,
+            owner: (0, 0),
+        }
+    }
+
+    /// The same file owned by `uid` and `gid`.
+    pub fn owned_by(self, uid: u64, gid: u64) -> FileUpload {
+        FileUpload {
+            owner: (uid, gid),
+            ..self
         }
     }
 }
@@ -99,8 +110,8 @@ fn tar_of(files: &[FileUpload]) -> Result<Vec<u8>, ArchiveError> {
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(file.contents.len() as u64);
         header.set_mode(file.mode & 0o7777);
-        header.set_uid(0);
-        header.set_gid(0);
+        header.set_uid(file.owner.0);
+        header.set_gid(file.owner.1);
         header.set_mtime(mtime);
         tar.append_data(&mut header, &name, file.contents.as_slice())
             .map_err(|e| ArchiveError::BadPath {

@@ -356,7 +356,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let uploads: Vec<crate::archive::FileUpload> = files
             .iter()
-            .map(|f| crate::archive::FileUpload::new(&f.path, f.content.as_bytes(), f.mode))
+            .map(|f| {
+                let (uid, gid) = f.owner.unwrap_or((0, 0));
+                crate::archive::FileUpload::new(&f.path, f.content.as_bytes(), f.mode)
+                    .owned_by(uid, gid)
+            })
             .collect();
         self.upload_files(container, &uploads)
             .await
