@@ -218,6 +218,9 @@ pub struct UpOptions {
     /// `--all-resources`: the project's networks and volumes no selected service uses are
     /// created too.
     pub all_resources: bool,
+    /// `--build` (`Some(true)`: build every image that has a build section) or `--no-build`
+    /// (`Some(false)`: build none); `None` builds missing images.
+    pub build: Option<bool>,
 }
 
 /// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
@@ -354,6 +357,7 @@ pub fn plan_images(
     observed: &Observed,
     services: &[&ServiceSpec],
     pull_override: Option<PullPolicy>,
+    build_override: Option<bool>,
 ) -> Result<Plan, PlanError> {
     let mut plan = Plan::default();
     let mut seen = BTreeSet::new();
@@ -364,6 +368,29 @@ pub fn plan_images(
         let present = observed.images.contains_key(&service.image);
         let policy = pull_override.unwrap_or(service.pull_policy);
         let build = service.build.is_some();
+        match build_override {
+            // `--build`: what can be built is built, whatever is there already.
+            Some(true) if build => {
+                plan.push(
+                    Action::BuildImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "--build",
+                    vec![],
+                );
+                continue;
+            }
+            // `--no-build`: nothing is built; a missing image is an error.
+            Some(false) if build && !present => {
+                return Err(PlanError::ImageMissing {
+                    service: service.name.clone(),
+                    image: service.image.clone(),
+                });
+            }
+            Some(false) if build => continue,
+            _ => {}
+        }
         match policy {
             PullPolicy::Always if !build => {
                 plan.push(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use hoist_core::hash::config_hash;
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
-    DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, reconcile_down,
+    DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, plan_images, reconcile_down,
     reconcile_resources, reconcile_up, restart_selection, without_unselected_dependencies,
 };
 use hoist_core::spec::{
@@ -871,4 +871,42 @@ fn restart_takes_the_dependents_that_restart_with_a_named_service_in_dependency_
     );
     assert_eq!(restart_selection(&project, &[]).unwrap().len(), 4);
     assert!(restart_selection(&project, &["nope".into()]).is_err());
+}
+
+#[test]
+fn up_build_builds_what_has_a_build_section_and_no_build_builds_nothing() {
+    let mut built = svc("built");
+    built.image = "img/built".into();
+    built.build = Some(BuildSpec {
+        context: ".".into(),
+        dockerfile: "Dockerfile".into(),
+        args: BTreeMap::new(),
+        target: None,
+        labels: BTreeMap::new(),
+    });
+    let project = v2("b", vec![svc("web"), built]);
+    let services: Vec<&ServiceSpec> = project.services.iter().collect();
+    let mut observed = Observed::default();
+    for s in &project.services {
+        observed
+            .images
+            .insert(s.image.clone(), format!("sha256:{}", s.name));
+    }
+    // Both images are there: nothing to do, unless --build.
+    let plan = plan_images(&project, &observed, &services, None, None).unwrap();
+    assert!(plan.is_empty(), "{plan}");
+    let plan = plan_images(&project, &observed, &services, None, Some(true)).unwrap();
+    assert_eq!(
+        plan.to_string().trim(),
+        "1. build img/built (service built) (--build)"
+    );
+    // --no-build with the built image missing: an error naming the service.
+    observed.images.remove("img/built");
+    let err = plan_images(&project, &observed, &services, None, Some(false)).unwrap_err();
+    assert!(err.to_string().contains("built"), "{err}");
+    let plan = plan_images(&project, &observed, &services, None, None).unwrap();
+    assert_eq!(
+        plan.to_string().trim(),
+        "1. build img/built (service built) (image not built yet)"
+    );
 }

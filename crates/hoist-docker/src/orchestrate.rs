@@ -40,7 +40,7 @@ pub async fn plan_up(
 ) -> Result<String, OrchestrateError> {
     let services = select_services(spec, &opts.services, opts.no_deps)?;
     let observed = observe(engine, spec, &services).await?;
-    let images = plan_images(spec, &observed, &services, pull)?;
+    let images = plan_images(spec, &observed, &services, pull, opts.build)?;
     let plan = reconcile_up(spec, &observed, opts)?;
     let mut text = images.to_string();
     if !images.is_empty() {
@@ -75,7 +75,7 @@ pub async fn up(
 ) -> Result<(), OrchestrateError> {
     let services = select_services(spec, &opts.services, opts.no_deps)?;
     let observed = observe(engine, spec, &services).await?;
-    let image_plan = plan_images(spec, &observed, &services, pull)?;
+    let image_plan = plan_images(spec, &observed, &services, pull, opts.build)?;
     let observed = if image_plan.is_empty() {
         observed
     } else {
@@ -184,7 +184,7 @@ pub async fn create_oneoff(
         }
     }
     let observed = observe(engine, spec, &[service]).await?;
-    let images = plan_images(spec, &observed, &[service], None)?;
+    let images = plan_images(spec, &observed, &[service], None, None)?;
     execute(engine, spec, &images, exec, sink).await?;
     // The service's networks may not exist yet when no dependency brought them up.
     let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();

@@ -244,6 +244,12 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,

@@ -12,7 +12,6 @@ fn f(file: &str) -> String {
 fn test_env_priority() {
     let opts = Opts {
         projects: &["env-priority"],
-        open: Some("`up --build` is not built"),
         ..Opts::default()
     };
     scenario("compose_environment_test.go:TestEnvPriority", opts, |c| {
@@ -219,7 +218,6 @@ fn test_comments_in_env_file() {
     let opts = Opts {
         projects: &["env-file-comments"],
         exclusive: true,
-        open: Some("`up --build` and `down --rmi all` are not built"),
         ..Opts::default()
     };
     scenario(
