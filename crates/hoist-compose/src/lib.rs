@@ -28,6 +28,7 @@ pub mod normalize;
 pub mod read;
 pub mod render;
 pub mod schema;
+pub mod uninterpolated;
 pub mod units;
 pub mod vecmap;
 pub mod yaml;

@@ -42,6 +42,9 @@ pub struct LoadOptions {
     /// `--all-resources`: networks, volumes, secrets and configs no service uses are kept (by
     /// default they are dropped, as Compose drops them).
     pub all_resources: bool,
+    /// Keep `${...}` expressions as written (`config --no-interpolate`, `--variables`); the
+    /// tree is then not validated against the schema, whose types the expressions stand for.
+    pub no_interpolate: bool,
 }
 
 /// The default file names, in the order compose looks for them.
@@ -114,6 +117,8 @@ pub(crate) struct Ctx<'a> {
     /// Files read for `extends.file`, parsed and interpolated, by canonical path: a file many
     /// services extend from is read once per load.
     pub parsed: HashMap<PathBuf, Rc<Parsed>>,
+    /// Substitute variables (not with `--no-interpolate`).
+    pub interpolate: bool,
 }
 
 /// How deep `include` may nest. Compose projects nest a few levels; the limit keeps a chain of
@@ -195,6 +200,7 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             including: Vec::new(),
             resolved: Default::default(),
             parsed: Default::default(),
+            interpolate: !opts.no_interpolate,
         };
         for f in &files {
             let docs = load_file(f, &mut ctx, &project_dir, "compose file", None)?;
@@ -205,7 +211,9 @@ pub fn load_tree(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
                 };
                 let mut merged = merged;
                 enforce_unicity(&mut merged);
-                crate::schema::validate(&merged, &f.display().to_string())?;
+                if !opts.no_interpolate {
+                    crate::schema::validate(&merged, &f.display().to_string())?;
+                }
                 tree = Some(merged);
             }
         }
@@ -399,6 +407,10 @@ pub(crate) fn parse_interpolated(
                 doc.pos.location(),
                 "top-level object must be a mapping",
             ));
+        }
+        if !ctx.interpolate {
+            out.push(doc);
+            continue;
         }
         let mut unset = BTreeSet::new();
         let env = ctx.env;
@@ -811,6 +823,7 @@ fn apply_include(
                 including,
                 resolved: Default::default(),
                 parsed: Default::default(),
+                interpolate: ctx.interpolate,
             };
             for f in &files {
                 for d in load_file(f, &mut sub, &sub_dir, "include", item.pos.location())? {

@@ -46,6 +46,13 @@ pub fn plain(n: &Node) -> J {
     }
 }
 
+/// [`plain`] of a whole mapping (a loaded tree).
+pub fn plain_map(m: &Map) -> J {
+    J::Object(JMap::from_distinct(
+        m.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
+    ))
+}
+
 fn string_of(n: &Node) -> J {
     match n.scalar_str() {
         Some(x) => s(&x),

@@ -179,6 +179,7 @@ pub fn deploy_project(
         working_dir: file.dir.clone(),
         env_file_services: None,
         all_resources: false,
+        no_interpolate: false,
     })
     .map_err(|e| load(e.to_string()))?;
     project_spec(&project).map_err(|e| load(e.to_string()))

@@ -620,6 +620,7 @@ impl StepCtx<'_> {
             working_dir: self.file().dir.clone(),
             env_file_services: None,
             all_resources: false,
+            no_interpolate: false,
         })
         .map_err(|e| e.to_string())?;
         project_spec(&project).map_err(|e| e.to_string())

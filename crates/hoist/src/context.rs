@@ -41,6 +41,7 @@ pub fn load_options_for(
         working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         env_file_services: (!services.is_empty()).then(|| services.to_vec()),
         all_resources: global.all_resources,
+        no_interpolate: false,
     })
 }
 

@@ -35,11 +35,30 @@ pub struct ConfigArgs {
     /// Only validate the configuration, print nothing.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Don't interpolate environment variables.
+    #[arg(long)]
+    pub no_interpolate: bool,
+
+    /// Print model variables and default values.
+    #[arg(long)]
+    pub variables: bool,
 }
 
 /// The options the loader needs, from the global flags and the process environment.
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let opts = crate::context::load_options(global, env)?;
+    if args.variables {
+        return print_variables(&opts, args.format);
+    }
+    if args.no_interpolate {
+        let loaded = hoist_compose::uninterpolated::load(&opts)?;
+        let model = hoist_compose::uninterpolated::model(&loaded);
+        if !args.quiet {
+            print_tree(&model, args.format)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !args.images {
         // Everything but `--images` prints the canonical tree only: the typed model is not built.
         let project = hoist_compose::load_canonical(&opts)?;
@@ -90,4 +109,60 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The uninterpolated model as `config --no-interpolate` prints it: YAML, or JSON indented by
+/// two; its `$` are the file's own, printed as they are.
+fn print_tree(tree: &hoist_compose::json::Value, format: ConfigFormat) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        ConfigFormat::Json => serde_json::to_writer_pretty(&mut out, tree)?,
+        // The YAML renderer prints interpolated trees, whose every `$` it doubles (and only
+        // in values): halving the pairs gives the file's text back.
+        ConfigFormat::Yaml => write!(
+            out,
+            "{}",
+            hoist_compose::render::to_yaml(tree).replace("$$", "$")
+        )?,
+    }
+    Ok(())
+}
+
+/// `config --variables`: the variables the files use, as a table (sorted by name), JSON
+/// (indented by four, as Compose prints it) or YAML (Compose's lower-cased field names).
+fn print_variables(
+    opts: &hoist_compose::LoadOptions,
+    format: ConfigFormat,
+) -> anyhow::Result<ExitCode> {
+    let loaded = hoist_compose::uninterpolated::load(opts)?;
+    let variables = hoist_compose::uninterpolated::variables(&loaded);
+    let mut out = std::io::stdout().lock();
+    match format {
+        ConfigFormat::Json => {
+            let mut w = serde_json::Serializer::with_formatter(
+                &mut out,
+                serde_json::ser::PrettyFormatter::with_indent(b"    "),
+            );
+            serde::Serialize::serialize(&variables, &mut w)?;
+            // Compose ends the document with an empty line.
+            writeln!(out, "\n")?;
+        }
+        ConfigFormat::Yaml => {
+            for v in variables.values() {
+                writeln!(out, "{}:", v.name)?;
+                writeln!(out, "    name: {}", yaml_scalar(&v.name))?;
+                writeln!(out, "    defaultvalue: {}", yaml_scalar(&v.default_value))?;
+                writeln!(out, "    presencevalue: {}", yaml_scalar(&v.presence_value))?;
+                writeln!(out, "    required: {}", v.required)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A string as a YAML scalar: quoted unless it reads back as the same plain string.
+fn yaml_scalar(s: &str) -> String {
+    hoist_compose::render::to_yaml(&hoist_compose::json::Value::String(s.into()))
+        .trim_end()
+        .to_string()
 }

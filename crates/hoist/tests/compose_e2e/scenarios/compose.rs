@@ -316,7 +316,6 @@ fn test_config_interpolate() {
     const P: &str = "compose-e2e-config-interpolate";
     let opts = Opts {
         projects: &[P],
-        open: Some("`config --no-interpolate` is not built"),
         ..Opts::default()
     };
     scenario("compose_test.go:TestConfigInterpolate", opts, |c| {

@@ -8,7 +8,6 @@ fn test_local_compose_config() {
     const F: &str = "./fixtures/config/compose.yaml";
     let opts = Opts {
         projects: &[P],
-        open: Some("`config --no-interpolate` and `config --variables` are not built"),
         ..Opts::default()
     };
     scenario("config_test.go:TestLocalComposeConfig", opts, |c| {
