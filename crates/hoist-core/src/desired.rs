@@ -281,8 +281,8 @@ fn service_spec(
     let networks: Vec<NetworkAttachment> = if network_mode.is_some() {
         Vec::new()
     } else {
-        s.networks
-            .iter()
+        by_priority(&s.networks)
+            .into_iter()
             .map(|(key, opts)| {
                 let engine_name = spec
                     .networks
@@ -355,6 +355,7 @@ fn service_spec(
             target: m.target.to_string(),
             read_only: m.read_only,
             create_host_path,
+            bind_options: false,
         });
     }
     // File-based secrets and configs are bind mounts, as Compose does it without Swarm; those
@@ -394,6 +395,7 @@ fn service_spec(
                 target,
                 read_only: true,
                 create_host_path: false,
+                bind_options: default_dir == "/run/secrets/",
             });
         }
     }
@@ -413,6 +415,11 @@ fn service_spec(
                 h.start_period.as_deref(),
             )?,
             retries: h.retries.map(|r| r as i64),
+            start_interval_ns: duration_ns(
+                name,
+                "healthcheck.start_interval",
+                h.start_interval.as_deref(),
+            )?,
         }),
         _ => None,
     };
@@ -739,6 +746,25 @@ mod hook_tests {
             .to_string();
         assert!(e.contains("pre_stop must be a list"), "{e}");
     }
+}
+
+/// A service's networks in the order Compose attaches them: the highest `priority` first, then
+/// by key. The first is the one the container is created on (its `NetworkMode`).
+fn by_priority(
+    networks: &hoist_compose::vecmap::VecMap<Option<hoist_compose::model::ServiceNetwork>>,
+) -> Vec<(
+    &hoist_compose::json::Str,
+    &Option<hoist_compose::model::ServiceNetwork>,
+)> {
+    let priority = |opts: &Option<hoist_compose::model::ServiceNetwork>| -> i64 {
+        opts.as_ref()
+            .and_then(|o| o.extra.get("priority"))
+            .and_then(J::as_i64)
+            .unwrap_or(0)
+    };
+    let mut ordered: Vec<_> = networks.iter().collect();
+    ordered.sort_by(|(ka, a), (kb, b)| priority(b).cmp(&priority(a)).then(ka.cmp(kb)));
+    ordered
 }
 
 /// One `Config.Env` entry. A variable listed without a value that the environment does not set

@@ -263,6 +263,9 @@ pub struct MountSpec {
     pub target: String,
     pub read_only: bool,
     pub create_host_path: bool,
+    /// A bind that carries (empty) bind options, as Compose mounts secret files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bind_options: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +275,9 @@ pub struct HealthSpec {
     pub timeout_ns: Option<i64>,
     pub start_period_ns: Option<i64>,
     pub retries: Option<i64>,
+    /// How often the check runs during the start period (Docker Engine 25 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval_ns: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

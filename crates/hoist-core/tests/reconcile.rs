@@ -569,6 +569,7 @@ fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothin
         target: "/data".into(),
         read_only: false,
         create_host_path: false,
+        bind_options: false,
     });
     let mut db = svc("db");
     db.container.mounts.push(MountSpec {
@@ -577,6 +578,7 @@ fn a_service_started_outside_up_gets_the_networks_and_volumes_it_uses_and_nothin
         target: "/var/lib/db".into(),
         read_only: false,
         create_host_path: false,
+        bind_options: false,
     });
     let mut project = v2("shop", vec![app, db]);
     for name in ["shop_data", "shop_dbdata"] {

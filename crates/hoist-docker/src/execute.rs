@@ -28,6 +28,26 @@ pub struct ExecOptions {
     pub remove_volumes: bool,
     /// Where registry credentials come from (`~/.docker/config.json`).
     pub docker_config: Option<std::sync::Arc<crate::auth::DockerConfig>>,
+    /// `up -V`: a recreated container gets new anonymous volumes instead of its predecessor's.
+    pub renew_anon_volumes: bool,
+}
+
+/// The anonymous volumes of containers removed to be recreated, by container name: the new
+/// container mounts them again at the same paths, so recreating loses no data (Compose's
+/// inheritance).
+#[derive(Default)]
+struct Inherited(std::sync::Mutex<BTreeMap<String, Vec<(String, String)>>>);
+
+impl Inherited {
+    fn keep(&self, container: &str, volumes: Vec<(String, String)>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.insert(container.to_string(), volumes);
+    }
+
+    fn take(&self, container: &str) -> Vec<(String, String)> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.remove(container).unwrap_or_default()
+    }
 }
 
 impl Default for ExecOptions {
@@ -37,6 +57,7 @@ impl Default for ExecOptions {
             wait_timeout: Duration::from_secs(600),
             remove_volumes: false,
             docker_config: None,
+            renew_anon_volumes: false,
         }
     }
 }
@@ -61,6 +82,8 @@ pub async fn execute(
     opts: &ExecOptions,
     sink: &dyn EventSink,
 ) -> Result<(), ExecError> {
+    let inherited = Inherited::default();
+    let inherited = &inherited;
     let steps: BTreeMap<usize, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
     let mut pending: BTreeSet<usize> = steps.keys().copied().collect();
     let mut finished: BTreeSet<usize> = BTreeSet::new();
@@ -79,7 +102,10 @@ pub async fn execute(
                 pending.remove(&id);
                 let step = steps[&id];
                 running.push(Box::pin(async move {
-                    (id, run_step(engine, project, step, opts, sink).await)
+                    (
+                        id,
+                        run_step(engine, project, step, opts, inherited, sink).await,
+                    )
                 }));
             }
         }
@@ -170,6 +196,7 @@ async fn run_step(
     project: &ProjectSpec,
     step: &Step,
     opts: &ExecOptions,
+    inherited: &Inherited,
     sink: &dyn EventSink,
 ) -> Result<(), EngineError> {
     let action = &step.action;
@@ -259,6 +286,10 @@ async fn run_step(
                             .iter()
                             .map(|r| (labels::REPLACE.to_string(), r.clone()))
                             .collect(),
+                        inherited_volumes: match replaces {
+                            Some(_) => inherited.take(name),
+                            None => Vec::new(),
+                        },
                         ..Default::default()
                     },
                 )
@@ -307,6 +338,9 @@ async fn run_step(
             progress(Phase::Done, "Stopped");
         }
         Action::RemoveContainer { name, .. } => {
+            if recreates && !opts.renew_anon_volumes {
+                inherited.keep(name, engine.anonymous_volumes(name).await?);
+            }
             progress(Phase::Working, "Removing");
             engine
                 .remove_container_for_down(name, opts.remove_volumes)

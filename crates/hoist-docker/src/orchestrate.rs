@@ -219,6 +219,7 @@ pub async fn create_oneoff(
         network_mode: None,
         labels,
         image_id: None,
+        inherited_volumes: Vec::new(),
     };
     let id = engine
         .create_service_container(spec, service, &create)

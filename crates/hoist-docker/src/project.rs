@@ -262,6 +262,58 @@ impl Engine {
         Ok(service)
     }
 
+    /// A health check's `start_interval` needs Docker Engine 25 (API 1.44) and a start period,
+    /// as Compose checks it: refused before anything is created, not silently dropped.
+    fn check_health_start_interval(&self, service: &ServiceSpec) -> Result<(), EngineError> {
+        let Some(h) = &service.container.healthcheck else {
+            return Ok(());
+        };
+        if h.start_interval_ns.is_none() {
+            return Ok(());
+        }
+        let version = self.api_version();
+        let (major, minor) = version.split_once('.').unwrap_or((&version, "0"));
+        let numeric = (
+            major.parse::<u32>().unwrap_or(0),
+            minor.parse::<u32>().unwrap_or(0),
+        );
+        if numeric < (1, 44) {
+            return Err(EngineError::message(
+                "can't set healthcheck.start_interval as feature require Docker Engine v25 or later",
+            ));
+        }
+        if h.start_period_ns.is_none() {
+            return Err(EngineError::message(
+                "healthcheck.start_interval requires healthcheck.start_period to be set",
+            ));
+        }
+        Ok(())
+    }
+
+    /// (path, volume name) of the anonymous volumes `container` mounts: volumes the engine named
+    /// (64 hex characters), not the project's named ones.
+    pub async fn anonymous_volumes(
+        &self,
+        container: &str,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let name = ids::container(container)?;
+        let inspect = self
+            .client()
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::new(format!("inspecting container {name}"), e))?;
+        Ok(inspect
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_deref() == Some("volume"))
+            .filter_map(|m| Some((m.destination?, m.name?)))
+            .filter(|(_, volume)| {
+                volume.len() == 64 && volume.chars().all(|c| c.is_ascii_hexdigit())
+            })
+            .collect())
+    }
+
     /// The full id of the container `name` (a name or an id).
     async fn container_id(&self, name: &str) -> Result<String, EngineError> {
         let name = ids::container(name)?;
@@ -292,6 +344,7 @@ impl Engine {
                 .flatten()
                 .map(|i| i.id);
         }
+        self.check_health_start_interval(service)?;
         let service = &self.with_container_ids(service, &mut request).await?;
         let request = &request;
         let body = container_body(project, service, request);
@@ -720,6 +773,9 @@ pub struct CreateRequest {
     pub labels: BTreeMap<String, String>,
     /// The id of the service's image (`com.docker.compose.image`); looked up when `None`.
     pub image_id: Option<String>,
+    /// (path, volume): anonymous volumes of the container this one replaces, mounted again at
+    /// the same paths.
+    pub inherited_volumes: Vec<(String, String)>,
 }
 
 /// The Engine API create body for one container, as JSON in the API's own field names.
@@ -810,10 +866,21 @@ pub fn container_body(
             let access = if m.read_only { "ro" } else { "rw" };
             binds.push(format!("{}:{}:{access}", m.source, m.target));
         } else {
+            let inherited = request
+                .inherited_volumes
+                .iter()
+                .find(|(path, _)| m.kind == "volume" && m.source.is_empty() && *path == m.target);
+            if let Some((_, volume)) = inherited {
+                mounts.push(json!({"Type": "volume", "Source": volume, "Target": m.target, "ReadOnly": m.read_only}));
+                continue;
+            }
             let mut mount = json!({"Type": m.kind, "Target": m.target, "ReadOnly": m.read_only});
             if m.kind == "volume" {
                 // As Compose sends an anonymous volume, so the engine records the same mount.
                 mount["VolumeOptions"] = json!({});
+            }
+            if m.bind_options {
+                mount["BindOptions"] = json!({});
             }
             if !m.source.is_empty() {
                 mount["Source"] = json!(m.source);
@@ -971,6 +1038,7 @@ pub fn container_body(
             ("Interval", h.interval_ns),
             ("Timeout", h.timeout_ns),
             ("StartPeriod", h.start_period_ns),
+            ("StartInterval", h.start_interval_ns),
             ("Retries", h.retries),
         ] {
             if let Some(v) = value {

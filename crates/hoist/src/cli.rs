@@ -250,6 +250,9 @@ pub struct UpArgs {
     /// Don't build an image, even if it's missing.
     #[arg(long)]
     pub no_build: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers.
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,

@@ -50,6 +50,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
         wait_timeout: Duration::from_secs(args.wait_timeout.unwrap_or(600)),
         remove_volumes: false,
         docker_config: docker_config(env),
+        renew_anon_volumes: args.renew_anon_volumes,
     };
     let printer = Printer::new(args.progress.progress);
     let exits = exits(&spec, args)?;

@@ -171,6 +171,10 @@ fn containers(project: &str, out: &mut BTreeSet<String>) {
                 }
                 let v = match k.as_str() {
                     "NetworkMode" | "IpcMode" | "PidMode" => container_ref(v),
+                    // Compose lists binds and mounts in the order of a Go map: compared as sets,
+                    // anonymous volumes (named by the engine) by where they are mounted.
+                    "Binds" => sorted(v),
+                    "Mounts" => mounts_as_set(v),
                     "VolumesFrom" => Value::Array(
                         v.as_array()
                             .into_iter()
@@ -267,6 +271,21 @@ fn container_ref(v: &Value) -> Value {
         }
         _ => v.clone(),
     }
+}
+
+/// `HostConfig.Mounts` sorted by target, an anonymous volume's engine-made name replaced.
+fn mounts_as_set(v: &Value) -> Value {
+    let mut list: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+    for m in &mut list {
+        let anonymous = m["Source"]
+            .as_str()
+            .is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
+        if anonymous && m["Type"] == "volume" {
+            m["Source"] = Value::String("<anonymous volume>".into());
+        }
+    }
+    list.sort_by_key(|m| m["Target"].as_str().unwrap_or("").to_string());
+    Value::Array(list)
 }
 
 /// MAC addresses the engine generates (`02:42:...`) differ per run; chosen ones are kept.
