@@ -11,9 +11,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::hash::config_hash;
+use crate::hash::{config_hash, resource_hash};
 use crate::observed::{Observed, ObservedContainer, RunState};
-use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec, ShareKind};
+use crate::spec::{Condition, ProjectSpec, PullPolicy, ServiceSpec, ShareKind, labels};
 
 /// One engine operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +73,16 @@ pub enum Action {
     RemoveVolume {
         volume: String,
     },
+    /// Takes a (stopped) container off a network about to be recreated.
+    DisconnectNetwork {
+        network: String,
+        name: String,
+    },
+    /// Puts a container back on a recreated network (without aliases, as Compose does).
+    ConnectNetwork {
+        network: String,
+        name: String,
+    },
 }
 
 impl fmt::Display for Action {
@@ -95,6 +105,12 @@ impl fmt::Display for Action {
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
             Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume}"),
+            Action::DisconnectNetwork { network, name } => {
+                write!(f, "disconnect container {name} from network {network}")
+            }
+            Action::ConnectNetwork { network, name } => {
+                write!(f, "connect container {name} to network {network}")
+            }
         }
     }
 }
@@ -117,7 +133,15 @@ impl Step {
     pub fn recreates(&self) -> bool {
         self.reason.starts_with(RECREATE)
     }
+
+    /// Whether the step is part of making a changed network again.
+    pub fn recreates_network(&self) -> bool {
+        self.reason.starts_with(NETWORK_CHANGED)
+    }
 }
+
+/// How the reasons of the steps that make a changed network again begin.
+const NETWORK_CHANGED: &str = "network changed: ";
 
 /// What reconcile decided. `unchanged` lists containers left as they are, so output can say so.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -471,8 +495,9 @@ fn resource_steps<'a>(
     observed: &Observed,
     services: &[&'a ServiceSpec],
     plan: &mut Plan,
+    recreated: BTreeMap<&'a str, usize>,
 ) -> Result<ResourceSteps<'a>, PlanError> {
-    let mut network_steps: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut network_steps: BTreeMap<&str, usize> = recreated;
     for service in services {
         for attachment in &service.networks {
             let Some(network) = project
@@ -530,6 +555,89 @@ fn resource_steps<'a>(
     Ok((network_steps, volume_steps))
 }
 
+/// Project networks whose configuration changed since they were made (their config-hash
+/// label differs), as Compose handles them: the containers of the services on one are stopped
+/// and taken off it, the network is removed and made again, the containers are put back on it
+/// and (those that ran) started again later. Returns the new networks' create steps.
+fn recreate_diverged_networks<'a>(
+    project: &'a ProjectSpec,
+    observed: &Observed,
+    services: &[&'a ServiceSpec],
+    plan: &mut Plan,
+    held: &mut BTreeMap<String, Vec<(String, usize)>>,
+) -> BTreeMap<&'a str, usize> {
+    let mut created = BTreeMap::new();
+    let used: BTreeSet<&str> = services
+        .iter()
+        .flat_map(|s| s.networks.iter().map(|a| a.network.as_str()))
+        .collect();
+    for network in project
+        .networks
+        .iter()
+        .filter(|n| used.contains(n.name.as_str()))
+    {
+        let Some(existing) = observed.network(&network.name) else {
+            continue;
+        };
+        let hash = existing.labels.get(labels::CONFIG_HASH);
+        if network.external || hash.is_none_or(|h| h.is_empty() || *h == resource_hash(network)) {
+            continue;
+        }
+        let reason = format!("{NETWORK_CHANGED}{}", network.name);
+        let attached: Vec<&ObservedContainer> = project
+            .services
+            .iter()
+            .filter(|s| s.networks.iter().any(|a| a.network == network.name))
+            .flat_map(|s| observed.service_containers(&s.name))
+            .filter(|c| !c.oneoff)
+            .collect();
+        let mut disconnects = Vec::new();
+        for c in &attached {
+            let mut after = Vec::new();
+            if c.state.is_running() {
+                let action = Action::StopContainer {
+                    service: c.service.clone(),
+                    name: c.name.clone(),
+                };
+                after.push(plan.push(action, reason.clone(), vec![]));
+            }
+            let action = Action::DisconnectNetwork {
+                network: network.name.clone(),
+                name: c.name.clone(),
+            };
+            disconnects.push(plan.push(action, reason.clone(), after));
+        }
+        let remove = plan.push(
+            Action::RemoveNetwork {
+                network: network.name.clone(),
+            },
+            reason.clone(),
+            disconnects,
+        );
+        let create = plan.push(
+            Action::CreateNetwork {
+                network: network.name.clone(),
+            },
+            reason.clone(),
+            vec![remove],
+        );
+        created.insert(network.name.as_str(), create);
+        for c in &attached {
+            let action = Action::ConnectNetwork {
+                network: network.name.clone(),
+                name: c.name.clone(),
+            };
+            let connect = plan.push(action, reason.clone(), vec![create]);
+            if c.state.is_running() {
+                held.entry(c.service.clone())
+                    .or_default()
+                    .push((c.name.clone(), connect));
+            }
+        }
+    }
+    created
+}
+
 /// `--all-resources`: the project's own networks and volumes that no selected service made
 /// `up` create, created all the same (external ones are the user's, and left alone).
 fn unused_resource_steps(
@@ -569,7 +677,7 @@ pub fn reconcile_resources(
 ) -> Result<Plan, PlanError> {
     let services = select_services(project, services, true)?;
     let mut plan = Plan::default();
-    resource_steps(project, observed, &services, &mut plan)?;
+    resource_steps(project, observed, &services, &mut plan, BTreeMap::new())?;
     Ok(plan)
 }
 
@@ -629,7 +737,7 @@ fn plan_kept(
             return None;
         }
         let (after, reason) = match kept.stopped {
-            Some(stop) => (vec![stop], "its dependency was recreated"),
+            Some(stop) => (vec![stop], "restarted once what it uses was recreated"),
             None => (prerequisites.to_vec(), "stopped"),
         };
         return Some(plan.push(
@@ -801,7 +909,11 @@ pub fn reconcile_up(
     let mut plan = Plan::default();
 
     // Networks and volumes first; containers wait for the ones they use.
-    let resources = resource_steps(project, observed, &services, &mut plan)?;
+    // Per service: its containers stopped for this `up` (a network or a dependency is
+    // recreated), with the step after which they may start again.
+    let mut held: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
+    let recreated = recreate_diverged_networks(project, observed, &services, &mut plan, &mut held);
+    let resources = resource_steps(project, observed, &services, &mut plan, recreated)?;
     if opts.all_resources {
         unused_resource_steps(project, observed, &resources, &mut plan);
     }
@@ -813,8 +925,6 @@ pub fn reconcile_up(
     let mut readiness: BTreeMap<(&str, Condition, bool), Vec<usize>> = BTreeMap::new();
     // Per service: the names of its containers once `up` is done.
     let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    // Per service: its containers stopped because a dependency is recreated, and the steps.
-    let mut held: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
 
     for service in &services {
         shared_containers_exist(service, &selected, observed)?;

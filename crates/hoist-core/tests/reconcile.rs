@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hoist_core::hash::config_hash;
+use hoist_core::hash::{config_hash, resource_hash};
 use hoist_core::observed::{Observed, ObservedContainer, ObservedNetwork, RunState};
 use hoist_core::plan::{
     DownOptions, PlanError, RemoveImages, UpOptions, images_to_remove, plan_images, reconcile_down,
@@ -833,7 +833,7 @@ fn recreating_a_dependency_stops_the_dependents_that_restart_with_it_and_starts_
   4. remove container r-db-1 (recreate: configuration changed) after 3
   5. create container r-db-1 (recreate: configuration changed) after 1, 4
   6. start container r-db-1 (recreate: configuration changed) after 5
-  7. start container r-follower-1 (its dependency was recreated) after 2, 6
+  7. start container r-follower-1 (restarted once what it uses was recreated) after 2, 6
   -  r-bystander-1 is up to date",
     );
     // Nothing to recreate: nothing is stopped.
@@ -911,4 +911,44 @@ fn up_build_builds_what_has_a_build_section_and_no_build_builds_nothing() {
         plan.to_string().trim(),
         "1. build img/built (service built) (image not built yet)"
     );
+}
+
+#[test]
+fn a_changed_network_is_made_again_with_its_containers_stopped_off_it_and_back_on() {
+    let project = v2("n", vec![svc("web")]);
+    let network = &project.networks[0];
+    let observed_network = |hash: &str| ObservedNetwork {
+        id: "n1".into(),
+        name: network.name.clone(),
+        labels: BTreeMap::from([(
+            hoist_core::spec::labels::CONFIG_HASH.to_string(),
+            hash.to_string(),
+        )]),
+    };
+    let observed = Observed {
+        containers: vec![running(&project, "web", RunState::Running)],
+        networks: vec![observed_network("an older definition")],
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &UpOptions::default(),
+        "1. stop container n-web-1 (network changed: n_default)
+  2. disconnect container n-web-1 from network n_default (network changed: n_default) after 1
+  3. remove network n_default (network changed: n_default) after 2
+  4. create network n_default (network changed: n_default) after 3
+  5. connect container n-web-1 to network n_default (network changed: n_default) after 4
+  6. start container n-web-1 (restarted once what it uses was recreated) after 5",
+    );
+    // The same definition, or a network made before networks carried a hash: left alone.
+    for hash in [resource_hash(network), String::new()] {
+        let observed = Observed {
+            containers: vec![running(&project, "web", RunState::Running)],
+            networks: vec![observed_network(&hash)],
+            ..Default::default()
+        };
+        let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
+        assert!(plan.steps.is_empty(), "{plan}");
+    }
 }

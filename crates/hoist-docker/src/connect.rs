@@ -213,7 +213,8 @@ fn not_loopback(host: &str, untrusted: &[IpAddr]) -> String {
 }
 
 /// Where the connections of one engine go.
-enum Route {
+#[derive(Clone)]
+pub(crate) enum Route {
     Unix(PathBuf),
     Tcp(Pinned),
 }
@@ -222,6 +223,8 @@ enum Route {
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// Where requests hoist sends itself go (see [`Engine::post_json`]).
+    pub(crate) route: Route,
     address: Address,
     channel: Channel,
     /// The user's trusted hosts, for the credential decision.
@@ -312,7 +315,7 @@ impl Engine {
             Some(v) if v < *API_DEFAULT_VERSION => v,
             _ => *API_DEFAULT_VERSION,
         };
-        let docker = match route {
+        let docker = match route.clone() {
             Route::Unix(path) => {
                 Docker::connect_with_unix(&path.to_string_lossy(), DEFAULT_TIMEOUT_SECS, &version)
             }
@@ -338,6 +341,7 @@ impl Engine {
         };
         Ok(Engine {
             docker,
+            route,
             address,
             channel,
             trusted: spec.trusted_insecure_hosts.clone(),

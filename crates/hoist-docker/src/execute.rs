@@ -178,6 +178,9 @@ pub fn subject(action: &Action) -> (&'static str, String) {
         Action::CreateNetwork { network } | Action::RemoveNetwork { network } => {
             ("Network", network.clone())
         }
+        Action::DisconnectNetwork { name, .. } | Action::ConnectNetwork { name, .. } => {
+            ("Container", name.clone())
+        }
         Action::CreateVolume { volume } | Action::RemoveVolume { volume } => {
             ("Volume", volume.clone())
         }
@@ -348,9 +351,19 @@ async fn run_step(
             progress(Phase::Done, "Removed");
         }
         Action::RemoveNetwork { network } => {
-            say(Phase::Working, "Removing");
+            // Removing a network to make it again is reported as Compose does: `Removed` only.
+            if !step.recreates_network() {
+                say(Phase::Working, "Removing");
+            }
             engine.remove_network(network).await?;
             say(Phase::Done, "Removed");
+        }
+        // Compose reports neither.
+        Action::DisconnectNetwork { network, name } => {
+            engine.disconnect_network(network, name).await?;
+        }
+        Action::ConnectNetwork { network, name } => {
+            engine.connect_network_plain(network, name).await?;
         }
         Action::RemoveVolume { volume } => {
             say(Phase::Working, "Removing");

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, NetworkConnectRequest, NetworkCreateRequest};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder,
 };
 use hoist_core::hash::config_hash;
 use hoist_core::observed::{
@@ -348,26 +348,22 @@ impl Engine {
         let service = &self.with_container_ids(service, &mut request).await?;
         let request = &request;
         let body = container_body(project, service, request);
-        let body: ContainerCreateBody = serde_json::from_value(body).map_err(|e| {
-            // Not serde's message: it would quote a value, and the body holds the environment.
-            EngineError::message(format!(
-                "building the create call for {}: {}",
-                request.name,
-                crate::error::json_error_without_input(&e)
-            ))
-        })?;
-        let created = self
-            .client()
-            .create_container(
-                Some(
-                    CreateContainerOptionsBuilder::default()
-                        .name(&request.name)
-                        .build(),
-                ),
-                body,
-            )
+        // Sent as built, not through bollard's typed body: that one has only the fields of the
+        // newest API, and an API 1.41 engine reads the MAC address from `Config.MacAddress`.
+        let name = ids::container(&request.name)?;
+        let path = format!("/v{}/containers/create?name={name}", self.api_version());
+        let answer = self
+            .route
+            .post_json(&path, &body)
             .await
             .map_err(|e| EngineError::new(format!("creating container {}", request.name), e))?;
+        let created: bollard::models::ContainerCreateResponse = serde_json::from_slice(&answer)
+            .map_err(|e| {
+                EngineError::message(format!(
+                    "the engine's answer to creating container {}: {e}",
+                    request.name
+                ))
+            })?;
         self.inject_files(&request.name, &service.container.files)
             .await?;
         // API 1.41 takes one network at create time; the others are connected before start.
@@ -496,6 +492,56 @@ impl Engine {
             .remove_network(name)
             .await
             .map_err(|e| EngineError::new(format!("removing network {name}"), e))
+    }
+
+    /// Takes `container` off `network`, forcibly (it may be stopped).
+    pub async fn disconnect_network(
+        &self,
+        network: &str,
+        container: &str,
+    ) -> Result<(), EngineError> {
+        let network = ids::object(Kind::Network, network)?;
+        let container = ids::container(container)?;
+        self.client()
+            .disconnect_network(
+                network,
+                bollard::models::NetworkDisconnectRequest {
+                    container: container.to_string(),
+                    force: Some(true),
+                },
+            )
+            .await
+            .map_err(|e| {
+                EngineError::new(
+                    format!("disconnecting container {container} from network {network}"),
+                    e,
+                )
+            })
+    }
+
+    /// Puts `container` on `network`, with no endpoint settings of its own.
+    pub async fn connect_network_plain(
+        &self,
+        network: &str,
+        container: &str,
+    ) -> Result<(), EngineError> {
+        let network = ids::object(Kind::Network, network)?;
+        let container = ids::container(container)?;
+        self.client()
+            .connect_network(
+                network,
+                NetworkConnectRequest {
+                    container: container.to_string(),
+                    endpoint_config: None,
+                },
+            )
+            .await
+            .map_err(|e| {
+                EngineError::new(
+                    format!("connecting container {container} to network {network}"),
+                    e,
+                )
+            })
     }
 
     pub async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {

@@ -102,6 +102,57 @@ impl Pinned {
     }
 }
 
+impl crate::connect::Route {
+    /// A stream to the engine, as every request opens one.
+    async fn open(&self) -> io::Result<Box<dyn Io>> {
+        match self {
+            crate::connect::Route::Unix(path) => {
+                Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+            }
+            crate::connect::Route::Tcp(pinned) => pinned.open().await,
+        }
+    }
+
+    /// `POST path` with a JSON body exactly as given (bollard's typed bodies only carry the
+    /// fields of the newest API, and some older engines read others); the answer's status and
+    /// body. An answer outside 2xx is the engine's error, as bollard reports one.
+    pub(crate) async fn post_json(
+        &self,
+        path_and_query: &str,
+        body: &serde_json::Value,
+    ) -> Result<bytes::Bytes, bollard::errors::Error> {
+        use http_body_util::BodyExt;
+        let stream = self.open().await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("engine connection ended: {e}");
+            }
+        });
+        let payload = serde_json::to_vec(body)?;
+        let request = Request::post(path_and_query)
+            .header(HOST, "docker")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(payload)))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        // The engine's errors are `{"message": "..."}`.
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: status.as_u16(),
+            message,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

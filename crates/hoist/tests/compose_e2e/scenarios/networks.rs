@@ -115,13 +115,6 @@ fn test_mac_address() {
         projects: &[P],
         ..Opts::default()
     };
-    let opts = Opts {
-        open: Some(
-            "`mac_address` does not reach an API 1.41 engine: it takes the address only in the \
-             create body's Config.MacAddress, which the typed body hoist sends has no field for",
-        ),
-        ..opts
-    };
     scenario("networks_test.go:TestMacAddress", opts, |c| {
         c.compose(&[
             "-f",
@@ -148,13 +141,6 @@ fn test_network_recreate() {
     let opts = Opts {
         projects: &[P],
         ..Opts::default()
-    };
-    let opts = Opts {
-        open: Some(
-            "a project network whose configuration changed is not recreated (its containers \
-             stopped, the network removed and made again, the containers started)",
-        ),
-        ..opts
     };
     scenario("networks_test.go:TestNetworkRecreate", opts, |c| {
         let file = "./fixtures/network-recreate/compose.yaml";
