@@ -138,10 +138,17 @@ impl Step {
     pub fn recreates_network(&self) -> bool {
         self.reason.starts_with(NETWORK_CHANGED)
     }
+
+    /// Whether the step removes a volume to make it again (Compose reports nothing for it).
+    pub fn recreates_volume(&self) -> bool {
+        self.reason.starts_with(VOLUME_CHANGED)
+    }
 }
 
 /// How the reasons of the steps that make a changed network again begin.
 const NETWORK_CHANGED: &str = "network changed: ";
+/// The reason of the removal of a volume that is made again.
+const VOLUME_CHANGED: &str = "volume changed: ";
 
 /// What reconcile decided. `unchanged` lists containers left as they are, so output can say so.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -245,6 +252,9 @@ pub struct UpOptions {
     /// `--build` (`Some(true)`: build every image that has a build section) or `--no-build`
     /// (`Some(false)`: build none); `None` builds missing images.
     pub build: Option<bool>,
+    /// `-y`: a project volume whose definition changed is made again (its data is lost);
+    /// without it, `up` warns and keeps the volume.
+    pub assume_yes: bool,
 }
 
 /// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
@@ -638,6 +648,88 @@ fn recreate_diverged_networks<'a>(
     created
 }
 
+/// Project volumes whose definition changed since they were made (their config-hash label
+/// differs). With `-y`, as Compose does: the containers of the services that mount one are
+/// stopped and removed, the volume is removed and made again (its data is lost), and the
+/// containers are made again after it. Without `-y`, a warning, and the volume stays.
+/// Returns the new volumes' create steps and the names of the containers removed.
+fn recreate_diverged_volumes<'a>(
+    project: &'a ProjectSpec,
+    observed: &Observed,
+    services: &[&'a ServiceSpec],
+    plan: &mut Plan,
+    assume_yes: bool,
+) -> (BTreeMap<&'a str, usize>, BTreeSet<String>) {
+    let mut created = BTreeMap::new();
+    let mut removed = BTreeSet::new();
+    let mounts = |s: &ServiceSpec, volume: &str| {
+        s.container
+            .mounts
+            .iter()
+            .any(|m| m.kind == "volume" && m.source == volume)
+    };
+    for volume in &project.volumes {
+        if volume.external || !services.iter().any(|s| mounts(s, &volume.name)) {
+            continue;
+        }
+        let Some(existing) = observed.volume(&volume.name) else {
+            continue;
+        };
+        let hash = existing.labels.get(labels::CONFIG_HASH);
+        if hash.is_none_or(|h| h.is_empty() || *h == resource_hash(volume)) {
+            continue;
+        }
+        if !assume_yes {
+            plan.warnings.push(format!(
+                "volume {} exists but does not match its definition in the compose file; \
+                 `up -y` makes it again (its data is lost)",
+                volume.name
+            ));
+            continue;
+        }
+        let reason = format!("volume {} changed", volume.name);
+        let users: Vec<&ObservedContainer> = project
+            .services
+            .iter()
+            .filter(|s| mounts(s, &volume.name))
+            .flat_map(|s| observed.service_containers(&s.name))
+            .collect();
+        let mut removals = Vec::new();
+        for c in users {
+            let mut after = Vec::new();
+            if c.state.is_running() {
+                let action = Action::StopContainer {
+                    service: c.service.clone(),
+                    name: c.name.clone(),
+                };
+                after.push(plan.push(action, reason.clone(), vec![]));
+            }
+            let action = Action::RemoveContainer {
+                service: c.service.clone(),
+                name: c.name.clone(),
+            };
+            removals.push(plan.push(action, reason.clone(), after));
+            removed.insert(c.name.clone());
+        }
+        let remove = plan.push(
+            Action::RemoveVolume {
+                volume: volume.name.clone(),
+            },
+            format!("{VOLUME_CHANGED}{}", volume.name),
+            removals,
+        );
+        let create = plan.push(
+            Action::CreateVolume {
+                volume: volume.name.clone(),
+            },
+            reason,
+            vec![remove],
+        );
+        created.insert(volume.name.as_str(), create);
+    }
+    (created, removed)
+}
+
 /// `--all-resources`: the project's own networks and volumes that no selected service made
 /// `up` create, created all the same (external ones are the user's, and left alone).
 fn unused_resource_steps(
@@ -913,7 +1005,26 @@ pub fn reconcile_up(
     // recreated), with the step after which they may start again.
     let mut held: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
     let recreated = recreate_diverged_networks(project, observed, &services, &mut plan, &mut held);
-    let resources = resource_steps(project, observed, &services, &mut plan, recreated)?;
+    let (recreated_volumes, removed) =
+        recreate_diverged_volumes(project, observed, &services, &mut plan, opts.assume_yes);
+    // The containers removed with a changed volume are made again, as if they never were.
+    let without_removed;
+    let observed = if removed.is_empty() {
+        observed
+    } else {
+        without_removed = Observed {
+            containers: observed
+                .containers
+                .iter()
+                .filter(|c| !removed.contains(&c.name))
+                .cloned()
+                .collect(),
+            ..observed.clone()
+        };
+        &without_removed
+    };
+    let mut resources = resource_steps(project, observed, &services, &mut plan, recreated)?;
+    resources.1.extend(recreated_volumes);
     if opts.all_resources {
         unused_resource_steps(project, observed, &resources, &mut plan);
     }

@@ -952,3 +952,63 @@ fn a_changed_network_is_made_again_with_its_containers_stopped_off_it_and_back_o
         assert!(plan.steps.is_empty(), "{plan}");
     }
 }
+
+#[test]
+fn a_changed_volume_is_made_again_only_with_yes_and_its_users_with_it() {
+    let mut app = svc("app");
+    app.container.mounts.push(MountSpec {
+        kind: "volume".into(),
+        source: "v_data".into(),
+        target: "/data".into(),
+        read_only: false,
+        create_host_path: false,
+        bind_options: false,
+    });
+    let mut project = v2("v", vec![app, svc("other")]);
+    project.volumes.push(VolumeSpec {
+        key: "data".into(),
+        name: "v_data".into(),
+        driver: None,
+        external: false,
+        labels: BTreeMap::new(),
+        driver_opts: BTreeMap::new(),
+    });
+    let observed = Observed {
+        containers: vec![
+            running(&project, "app", RunState::Running),
+            running(&project, "other", RunState::Running),
+        ],
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "v_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        volumes: vec![hoist_core::observed::ObservedVolume {
+            name: "v_data".into(),
+            labels: BTreeMap::from([(
+                hoist_core::spec::labels::CONFIG_HASH.to_string(),
+                "an older definition".to_string(),
+            )]),
+        }],
+        ..Default::default()
+    };
+    let plan = reconcile_up(&project, &observed, &UpOptions::default()).unwrap();
+    assert!(plan.steps.is_empty(), "{plan}");
+    assert!(plan.warnings[0].contains("up -y"), "{:?}", plan.warnings);
+    let yes = UpOptions {
+        assume_yes: true,
+        ..Default::default()
+    };
+    check_up(
+        &project,
+        &observed,
+        &yes,
+        "1. stop container v-app-1 (volume v_data changed)
+  2. remove container v-app-1 (volume v_data changed) after 1
+  3. remove volume v_data (volume changed: v_data) after 2
+  4. create volume v_data (volume v_data changed) after 3
+  5. create container v-app-1 (no container yet) after 4
+  6. start container v-app-1 (no container yet) after 5
+  -  v-other-1 is up to date",
+    );
+}

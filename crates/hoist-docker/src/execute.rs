@@ -366,9 +366,14 @@ async fn run_step(
             engine.connect_network_plain(network, name).await?;
         }
         Action::RemoveVolume { volume } => {
-            say(Phase::Working, "Removing");
+            // Removing a volume to make it again is not reported, as Compose does it.
+            if !step.recreates_volume() {
+                say(Phase::Working, "Removing");
+            }
             engine.remove_volume(volume).await?;
-            say(Phase::Done, "Removed");
+            if !step.recreates_volume() {
+                say(Phase::Done, "Removed");
+            }
         }
     }
     Ok(())

@@ -253,6 +253,10 @@ pub struct UpArgs {
     /// Recreate anonymous volumes instead of retrieving data from the previous containers.
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (a changed volume is
+    /// made again).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,

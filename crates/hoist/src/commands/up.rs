@@ -39,6 +39,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
             || truthy(loaded.compose.env.get("COMPOSE_REMOVE_ORPHANS")),
         wait: args.wait,
         all_resources: global.all_resources,
+        assume_yes: args.yes,
         build: match (args.build, args.no_build) {
             (true, _) => Some(true),
             (_, true) => Some(false),

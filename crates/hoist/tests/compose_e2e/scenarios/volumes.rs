@@ -173,13 +173,6 @@ fn test_up_recreate_volumes() {
         projects: &[P],
         ..Opts::default()
     };
-    let opts = Opts {
-        open: Some(
-            "`up -y` is not accepted, and a project volume whose configuration changed is not \
-             recreated (Compose asks, and `-y` answers yes)",
-        ),
-        ..opts
-    };
     scenario("volumes_test.go:TestUpRecreateVolumes", opts, |c| {
         c.compose(&[
             "-f",
