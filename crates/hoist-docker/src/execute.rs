@@ -306,7 +306,15 @@ async fn run_step(
             say(Phase::Working, "Starting");
             engine.start_container(name).await?;
             let hooks = project.service(service).map(|s| s.post_start.as_slice());
-            run_hooks(engine, name, service, hooks.unwrap_or_default(), false).await?;
+            run_hooks(
+                engine,
+                name,
+                service,
+                hooks.unwrap_or_default(),
+                false,
+                &|_| {},
+            )
+            .await?;
             say(Phase::Done, "Started");
         }
         Action::WaitHealthy { name, .. } => {
@@ -333,7 +341,15 @@ async fn run_step(
                 false => say(Phase::Working, "Stopping"),
             }
             let hooks = project.service(service).map(|s| s.pre_stop.as_slice());
-            run_hooks(engine, name, service, hooks.unwrap_or_default(), true).await?;
+            run_hooks(
+                engine,
+                name,
+                service,
+                hooks.unwrap_or_default(),
+                true,
+                &|_| {},
+            )
+            .await?;
             let timeout = opts
                 .stop_timeout
                 .or_else(|| project.service(service).and_then(|s| s.stop_timeout_secs));
@@ -394,6 +410,7 @@ async fn run_hooks(
     service: &str,
     hooks: &[hoist_core::spec::Hook],
     gone_is_fine: bool,
+    output: &(dyn Fn(&str) + Sync),
 ) -> Result<(), EngineError> {
     use crate::exec::{ExecCommand, ExecError};
     for hook in hooks {
@@ -403,7 +420,13 @@ async fn run_hooks(
             user: hook.user.clone(),
             working_dir: hook.working_dir.clone(),
         };
-        match engine.exec(container, &command).await {
+        let result = engine.exec(container, &command).await;
+        if let Ok(out) = &result {
+            for text in [&out.stdout, &out.stderr] {
+                String::from_utf8_lossy(text).lines().for_each(output);
+            }
+        }
+        match result {
             Ok(out) if out.exit_code == 0 => {}
             Ok(out) => {
                 return Err(EngineError::message(hook_failure(service, out.exit_code)));
@@ -418,6 +441,27 @@ async fn run_hooks(
         }
     }
     Ok(())
+}
+
+/// Runs `service`'s `pre_stop` hooks in its running `container`, as `stop` does before it stops
+/// one; their output lines go to `output`. A container that is gone or stopped is not an error.
+pub async fn run_pre_stop_hooks(
+    engine: &Engine,
+    project: &ProjectSpec,
+    service: &str,
+    container: &str,
+    output: &(dyn Fn(&str) + Sync),
+) -> Result<(), EngineError> {
+    let hooks = project.service(service).map(|s| s.pre_stop.as_slice());
+    run_hooks(
+        engine,
+        container,
+        service,
+        hooks.unwrap_or_default(),
+        true,
+        output,
+    )
+    .await
 }
 
 /// Compose's message for a hook that exited with `code`.

@@ -4,6 +4,7 @@
 //! one Compose returns (`--exit-code-from`).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -89,7 +90,9 @@ pub async fn attach(
         .collect();
     containers.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
     let mut prefixes: Vec<String> = containers.iter().map(|c| prefix(spec, c)).collect();
-    let width = prefixes.iter().map(String::len).max().unwrap_or(0);
+    // The prefixes' width grows, as Compose's does, when a longer source (a hook) shows.
+    let width = AtomicUsize::new(prefixes.iter().map(String::len).max().unwrap_or(0));
+    let width = &width;
     prefixes.sort();
     println!("Attaching to {}", prefixes.join(", "));
     let is_watched = |service: &str| watched.is_empty() || watched.iter().any(|w| w == service);
@@ -134,7 +137,22 @@ pub async fn attach(
         }
         if exits.exited(&service, code) {
             eprintln!("Aborting on container exit...");
-            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout).await?;
+            // A `pre_stop` hook's output shows as its container's, marked `NAME ->`.
+            let hook_output = |c: &hoist_core::observed::ObservedContainer, line: &str| {
+                let source = format!("{} ->", prefix(spec, c));
+                let w = width
+                    .fetch_max(source.len(), Ordering::SeqCst)
+                    .max(source.len());
+                let _ = writeln!(std::io::stdout().lock(), "{source:w$}  | {line}");
+            };
+            super::lifecycle::stop_services(
+                engine,
+                spec,
+                services,
+                exec.stop_timeout,
+                &hook_output,
+            )
+            .await?;
         }
     }
     Ok(exits.code())
@@ -156,18 +174,18 @@ async fn follow(
     name: String,
     service: String,
     shown: String,
-    width: usize,
+    width: &AtomicUsize,
 ) -> anyhow::Result<(String, String, i64)> {
     let options = LogOptions {
         follow: true,
         tail: None,
         timestamps: false,
     };
-    let head = format!("{shown:width$}  | ");
     let mut lines = engine.logs(&name, options).await?;
     while let Some(line) = lines.next().await {
         let line = line?;
-        let text = format!("{head}{}\n", line.text);
+        let w = width.load(Ordering::SeqCst);
+        let text = format!("{shown:w$}  | {}\n", line.text);
         // A closed pipe is not the containers' problem: keep following them.
         let _ = match line.stream {
             LogStream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),

@@ -10,6 +10,7 @@ use hoist_core::observed::ObservedContainer;
 use hoist_core::plan::{restart_selection, select_services};
 use hoist_core::spec::{Condition, ProjectSpec};
 use hoist_docker::Engine;
+use hoist_docker::execute::run_pre_stop_hooks;
 
 use crate::cli::{GlobalArgs, RmArgs, ServicesArgs, StopArgs};
 use crate::context::{connect, load_spec};
@@ -96,18 +97,25 @@ fn stop_timeout(spec: &ProjectSpec, service: &str, given: Option<u64>) -> Option
     given.or_else(|| spec.service(service).and_then(|s| s.stop_timeout_secs))
 }
 
+/// Where the output of `pre_stop` hooks goes: nowhere for `stop` (Compose runs them detached),
+/// the attached output for an attached `up`.
+pub(super) type HookOutput<'a> = &'a (dyn Fn(&ObservedContainer, &str) + Sync);
+
 async fn stop_groups(
     engine: &Engine,
     spec: &ProjectSpec,
     groups: &[(String, Vec<ObservedContainer>)],
     timeout: Option<u64>,
+    hook_output: HookOutput<'_>,
 ) -> anyhow::Result<()> {
     // As Compose: every container of the services is stopped and reported, stopped ones too
-    // (the engine answers "not modified").
+    // (the engine answers "not modified"), each after its `pre_stop` hooks ran.
     each_group(
         groups.iter().rev(),
         |_| true,
         |service, c| async move {
+            let output = |line: &str| hook_output(c, line);
+            run_pre_stop_hooks(engine, spec, service, &c.name, &output).await?;
             say("Container", &c.name, "Stopping");
             let timeout = stop_timeout(spec, service, timeout);
             engine.stop_container(&c.name, timeout).await?;
@@ -123,7 +131,7 @@ pub fn stop(global: &GlobalArgs, env: &EnvVars, args: &StopArgs) -> anyhow::Resu
     super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services, false).await?;
-        stop_groups(&engine, spec, &groups, args.timeout).await
+        stop_groups(&engine, spec, &groups, args.timeout, &|_, _| {}).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -205,7 +213,7 @@ pub fn rm(global: &GlobalArgs, env: &EnvVars, args: &RmArgs) -> anyhow::Result<E
         let engine = connect(global, env).await?;
         let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         if args.stop {
-            stop_groups(&engine, spec, &groups, None).await?;
+            stop_groups(&engine, spec, &groups, None, &|_, _| {}).await?;
         }
         let groups = containers_by_service(&engine, spec, &args.services, false).await?;
         let stopped: Vec<&ObservedContainer> = groups
@@ -254,7 +262,8 @@ pub(super) async fn stop_services(
     spec: &ProjectSpec,
     services: &[String],
     timeout: Option<u64>,
+    hook_output: HookOutput<'_>,
 ) -> anyhow::Result<()> {
     let groups = containers_by_service(engine, spec, services, false).await?;
-    stop_groups(engine, spec, &groups, timeout).await
+    stop_groups(engine, spec, &groups, timeout, hook_output).await
 }

@@ -167,7 +167,8 @@ async fn attach_until_interrupted(
         result = attach::attach(engine, spec, services, watched, exits, exec) => result,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout).await?;
+            super::lifecycle::stop_services(engine, spec, services, exec.stop_timeout, &|_, _| {})
+                .await?;
             Ok(130)
         }
     }

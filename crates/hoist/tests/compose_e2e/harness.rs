@@ -500,10 +500,7 @@ pub struct Opts {
 
 /// Scenarios hoist does not agree with yet, and what it lacks (open work of issue 23); read when
 /// the scenario's own `Opts::open` is not set.
-const OPEN: &[(&str, &str)] = &[(
-    "up_test.go:TestUpStopWithLogsMixed",
-    "attached `up` does not show a `pre_stop` hook's output (`service2-1 ->  | ...`)",
-)];
+const OPEN: &[(&str, &str)] = &[];
 
 /// Scenarios that publish fixed host ports take this exclusively; the others share it.
 static ENGINE: RwLock<()> = RwLock::new(());

@@ -1,7 +1,7 @@
 //! `pkg/e2e/compose_test.go`.
 //!
 //! Not transcribed: TestLocalComposeUp's `top` and `images` steps (verbs of issue 20);
-//! TestAttachRestart and TestNestedDotEnv (not yet transcribed).
+//! TestAttachRestart (its fixture `attach-restart` is not in the upstream fixtures here).
 
 use std::time::Duration;
 
@@ -387,4 +387,20 @@ fn test_compose_file_set_by_project_directory() {
             c.compose(&["-p", "dotenv", "down", "-v", "--remove-orphans"]);
         },
     );
+}
+
+#[test]
+fn test_nested_dot_env() {
+    scenario("compose_test.go:TestNestedDotEnv", opts(&["nested"]), |c| {
+        let res = c.compose_in_dir("fixtures/nested", &[], &["run", "echo"]);
+        c.exit_code(&res, 0);
+        c.expect_out(&res, "root win=root");
+
+        // From a folder below the project's: the compose file is found above it, and the
+        // `.env` of the working folder wins over the project folder's.
+        let res = c.compose_in_dir("fixtures/nested/sub", &[], &["run", "echo"]);
+        c.exit_code(&res, 0);
+        c.expect_out(&res, "root sub win=sub");
+        c.compose(&["-p", "nested", "down", "-v", "--remove-orphans"]);
+    });
 }
