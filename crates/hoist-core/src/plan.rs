@@ -73,6 +73,11 @@ pub enum Action {
     RemoveVolume {
         volume: String,
     },
+    /// Fails unless the external network exists (it was missing when `up` looked), after the
+    /// project's own networks were made, as Compose checks it.
+    RequireNetwork {
+        network: String,
+    },
     /// Takes a (stopped) container off a network about to be recreated.
     DisconnectNetwork {
         network: String,
@@ -105,6 +110,9 @@ impl fmt::Display for Action {
             Action::RemoveContainer { name, .. } => write!(f, "remove container {name}"),
             Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume}"),
+            Action::RequireNetwork { network } => {
+                write!(f, "check that external network {network} exists")
+            }
             Action::DisconnectNetwork { network, name } => {
                 write!(f, "disconnect container {name} from network {network}")
             }
@@ -523,7 +531,15 @@ fn resource_steps<'a>(
                 continue;
             }
             if network.external {
-                return Err(PlanError::ExternalNetworkMissing(network.name.clone()));
+                // Compose makes the project's networks first, then finds the external one
+                // missing: the failure comes after them, and nothing that uses it starts.
+                let after: Vec<usize> = network_steps.values().copied().collect();
+                let action = Action::RequireNetwork {
+                    network: network.name.clone(),
+                };
+                let id = plan.push(action, "external, not on the engine", after);
+                network_steps.insert(&network.name, id);
+                continue;
             }
             let id = plan.push(
                 Action::CreateNetwork {

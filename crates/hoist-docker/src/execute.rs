@@ -175,9 +175,9 @@ pub fn subject(action: &Action) -> (&'static str, String) {
         Action::PullImage { image, .. } | Action::BuildImage { image, .. } => {
             ("Image", image.clone())
         }
-        Action::CreateNetwork { network } | Action::RemoveNetwork { network } => {
-            ("Network", network.clone())
-        }
+        Action::CreateNetwork { network }
+        | Action::RemoveNetwork { network }
+        | Action::RequireNetwork { network } => ("Network", network.clone()),
         Action::DisconnectNetwork { name, .. } | Action::ConnectNetwork { name, .. } => {
             ("Container", name.clone())
         }
@@ -373,6 +373,13 @@ async fn run_step(
             }
             engine.remove_network(network).await?;
             say(Phase::Done, "Removed");
+        }
+        Action::RequireNetwork { network } => {
+            if !engine.network_exists(network).await? {
+                return Err(EngineError::message(format!(
+                    "network {network} declared as external, but could not be found"
+                )));
+            }
         }
         // Compose reports neither.
         Action::DisconnectNetwork { network, name } => {

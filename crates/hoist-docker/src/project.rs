@@ -494,6 +494,25 @@ impl Engine {
             .map_err(|e| EngineError::new(format!("removing network {name}"), e))
     }
 
+    /// Whether the engine has a network named `name`.
+    pub async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        let name = ids::object(Kind::Network, name)?;
+        match self
+            .client()
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(EngineError::new(format!("inspecting network {name}"), e)),
+        }
+    }
+
     /// Takes `container` off `network`, forcibly (it may be stopped).
     pub async fn disconnect_network(
         &self,

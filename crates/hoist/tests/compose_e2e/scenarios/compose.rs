@@ -269,9 +269,10 @@ fn test_unnecessary_resources() {
     let opts = Opts {
         projects: &[P],
         deliberate: Some(
-            "hoist checks external networks while it creates the default one, so whether the \
-             failing `up` leaves the default network depends on which finishes first; Compose \
-             always creates it first. Either way nothing runs",
+            "Compose checks the external network while it creates the default one, so whether \
+             its failing `up` leaves the default network depends on which finishes first (run \
+             after run, both happen); hoist always makes the project's networks first, then \
+             fails on the external one. Either way nothing runs",
         ),
         ..Opts::default()
     };
