@@ -121,6 +121,18 @@ impl crate::connect::Route {
         path_and_query: &str,
         body: &serde_json::Value,
     ) -> Result<bytes::Bytes, bollard::errors::Error> {
+        // The same bound as every request bollard sends.
+        let limit = std::time::Duration::from_secs(crate::connect::DEFAULT_TIMEOUT_SECS);
+        tokio::time::timeout(limit, self.post_json_unbounded(path_and_query, body))
+            .await
+            .map_err(|_| bollard::errors::Error::RequestTimeoutError)?
+    }
+
+    async fn post_json_unbounded(
+        &self,
+        path_and_query: &str,
+        body: &serde_json::Value,
+    ) -> Result<bytes::Bytes, bollard::errors::Error> {
         use http_body_util::BodyExt;
         let stream = self.open().await?;
         let (mut sender, connection) =
@@ -219,5 +231,80 @@ mod tests {
             .unwrap();
         let err = Pinned::new(vec![closed], None).open().await.err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    /// A one-shot HTTP server that answers `status` with `body`; returns what it was sent.
+    async fn answering(
+        status: &'static str,
+        body: &'static str,
+    ) -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then the body its Content-Length announces.
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&seen).to_string();
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if rest.len() >= length || n == 0 {
+                        break;
+                    }
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+        (addr, server)
+    }
+
+    #[tokio::test]
+    async fn a_json_body_goes_as_given_and_an_engine_error_keeps_its_message() {
+        let (addr, server) = answering("201 Created", r#"{"Id":"abc","Warnings":[]}"#).await;
+        let route = crate::connect::Route::Tcp(Pinned::new(vec![addr], None));
+        let body = serde_json::json!({"Image": "alpine", "MacAddress": "00:e0:84:35:d0:e8"});
+        let answer = route
+            .post_json("/v1.41/containers/create?name=x", &body)
+            .await
+            .unwrap();
+        assert_eq!(&answer[..], br#"{"Id":"abc","Warnings":[]}"#);
+        let seen = server.await.unwrap();
+        assert!(
+            seen.starts_with("POST /v1.41/containers/create?name=x HTTP/1.1\r\n"),
+            "{seen}"
+        );
+        assert!(
+            seen.ends_with(r#"{"Image":"alpine","MacAddress":"00:e0:84:35:d0:e8"}"#),
+            "{seen}"
+        );
+
+        let (addr, _server) =
+            answering("404 Not Found", r#"{"message":"No such image: nope"}"#).await;
+        let route = crate::connect::Route::Tcp(Pinned::new(vec![addr], None));
+        match route.post_json("/v1.41/containers/create", &body).await {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
+                assert_eq!(status_code, 404);
+                assert_eq!(message, "No such image: nope");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
