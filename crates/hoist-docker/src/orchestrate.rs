@@ -139,6 +139,10 @@ pub struct RunRequest {
     pub labels: BTreeMap<String, String>,
     /// Keep the container's stdin open for hoist to attach to (`run`'s default, `-i`).
     pub interactive: bool,
+    /// `--use-aliases`: the service's network aliases for the one-off container too.
+    pub use_aliases: bool,
+    /// `--pull`: the policy for the service's image; the service's own otherwise.
+    pub pull: Option<PullPolicy>,
 }
 
 /// The outcome of a one-off run.
@@ -184,7 +188,7 @@ pub async fn create_oneoff(
         }
     }
     let observed = observe(engine, spec, &[service]).await?;
-    let images = plan_images(spec, &observed, &[service], None, None)?;
+    let images = plan_images(spec, &observed, &[service], request.pull, None)?;
     execute(engine, spec, &images, exec, sink).await?;
     // The service's networks may not exist yet when no dependency brought them up.
     let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
@@ -220,6 +224,7 @@ pub async fn create_oneoff(
         labels,
         image_id: None,
         inherited_volumes: Vec::new(),
+        use_aliases: request.use_aliases,
     };
     let id = engine
         .create_service_container(spec, service, &create)

@@ -841,6 +841,8 @@ pub struct CreateRequest {
     /// (path, volume): anonymous volumes of the container this one replaces, mounted again at
     /// the same paths.
     pub inherited_volumes: Vec<(String, String)>,
+    /// `run --use-aliases`: a one-off container answers to the service's aliases too.
+    pub use_aliases: bool,
 }
 
 /// The Engine API create body for one container, as JSON in the API's own field names.
@@ -1124,7 +1126,7 @@ fn endpoint(
     // As Compose: the container's own name first; services (not one-off containers) are also
     // reachable by the service's name and the attachment's aliases.
     let mut aliases = vec![request.name.clone()];
-    if !request.oneoff {
+    if !request.oneoff || request.use_aliases {
         aliases.push(service.name.clone());
         aliases.extend(attachment.aliases.iter().cloned());
     }

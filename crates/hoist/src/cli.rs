@@ -398,7 +398,7 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
-    /// Run container in background and print its name.
+    /// Run container in background and print container ID.
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Set environment variables.
@@ -413,6 +413,39 @@ pub struct RunArgs {
     /// Keep STDIN open even if not attached (the default; `--interactive=false` closes it).
     #[arg(short = 'i', long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub interactive: bool,
+    /// Override the entrypoint of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Run as specified username or uid.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Add or override a label.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VAL")]
+    pub label: Vec<String>,
+    /// Bind mount a volume.
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Publish a container's port(s) to the host.
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Pull image before running ("always"|"missing"|"never").
+    #[arg(long)]
+    pub pull: Option<String>,
+    /// Pull without printing progress information.
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Use the service's network aliases in the network(s) the container connects to.
+    #[arg(long)]
+    pub use_aliases: bool,
     /// Run command with the service's ports enabled and mapped to the host.
     #[arg(long)]
     pub service_ports: bool,
