@@ -143,6 +143,19 @@ pub struct RunRequest {
     pub use_aliases: bool,
     /// `--pull`: the policy for the service's image; the service's own otherwise.
     pub pull: Option<PullPolicy>,
+    /// `--quiet-pull`: pulling the service's image reports nothing.
+    pub quiet_pull: bool,
+}
+
+/// Passes every event on but those of images (`--quiet-pull`).
+struct WithoutImages<'a>(&'a dyn EventSink);
+
+impl EventSink for WithoutImages<'_> {
+    fn emit(&self, event: Event) {
+        if event.kind != "Image" {
+            self.0.emit(event);
+        }
+    }
 }
 
 /// The outcome of a one-off run.
@@ -189,7 +202,9 @@ pub async fn create_oneoff(
     }
     let observed = observe(engine, spec, &[service]).await?;
     let images = plan_images(spec, &observed, &[service], request.pull, None)?;
-    execute(engine, spec, &images, exec, sink).await?;
+    let quiet = WithoutImages(sink);
+    let image_sink: &dyn EventSink = if request.quiet_pull { &quiet } else { sink };
+    execute(engine, spec, &images, exec, image_sink).await?;
     // The service's networks may not exist yet when no dependency brought them up.
     let networks: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let observed = engine

@@ -46,6 +46,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &RunArgs) -> anyhow::Result
         interactive: args.interactive,
         use_aliases: args.use_aliases,
         pull,
+        quiet_pull: args.quiet_pull,
     };
     let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
