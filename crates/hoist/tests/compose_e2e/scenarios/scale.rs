@@ -30,6 +30,8 @@ fn test_scale_basic_cases() {
         "scale_test.go:TestScaleBasicCases",
         Opts {
             projects: &[P],
+            // `down --rmi all` removes the stand-in images other scenarios run.
+            exclusive: true,
             ..Opts::default()
         },
         |c| {
@@ -82,6 +84,8 @@ fn test_scale_with_deps_cases() {
         "scale_test.go:TestScaleWithDepsCases",
         Opts {
             projects: &[P],
+            // `down --rmi all` removes the stand-in images other scenarios run.
+            exclusive: true,
             ..Opts::default()
         },
         |c| {
@@ -135,6 +139,8 @@ fn test_scale_up_and_down_preserve_container_number() {
         "scale_test.go:TestScaleUpAndDownPreserveContainerNumber",
         Opts {
             projects: &[P],
+            // `down --rmi all` removes the stand-in images other scenarios run.
+            exclusive: true,
             ..Opts::default()
         },
         |c| {
@@ -175,6 +181,8 @@ fn test_scale_down_removes_obsolete() {
         "scale_test.go:TestScaleDownRemovesObsolete",
         Opts {
             projects: &[P],
+            // `down --rmi all` removes the stand-in images other scenarios run.
+            exclusive: true,
             ..Opts::default()
         },
         |c| {
@@ -219,6 +227,8 @@ fn test_scale_down_no_recreate() {
         "scale_test.go:TestScaleDownNoRecreate",
         Opts {
             projects: &[P],
+            // `down --rmi all` removes the stand-in images other scenarios run.
+            exclusive: true,
             ..Opts::default()
         },
         |c| {
