@@ -35,7 +35,7 @@ pub enum ConnectError {
 
     #[error(
         "cannot reach the Docker engine at {address}: {cause}. Is the engine running and \
-         listening there? (-H/DOCKER_HOST selects the engine)"
+         listening there? (-H, --context or DOCKER_HOST selects the engine)"
     )]
     Unreachable { address: String, cause: String },
 }

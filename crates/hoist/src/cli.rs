@@ -93,6 +93,10 @@ pub struct GlobalArgs {
     /// local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,
+    /// Name of the docker context to use (overrides DOCKER_HOST and DOCKER_CONTEXT; see `hoist
+    /// context ls`).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 
     /// Use TLS and verify the engine's certificate.
     #[arg(long)]
@@ -193,6 +197,8 @@ pub enum Command {
     Build(BuildArgs),
     /// List running compose projects.
     Ls(LsArgs),
+    /// The docker contexts hoist can use (`--context NAME`); `docker context create` makes them.
+    Context(ContextArgs),
     /// Set the number of containers of a service (legacy `scale SERVICE=N`).
     Scale(ScaleArgs),
     /// Release a service with zero downtime: start the next colour beside the live one, check
@@ -729,4 +735,23 @@ mod tests {
     fn all_resources_is_accepted() {
         assert!(parse(&["--all-resources", "up"], &[]).global.all_resources);
     }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ContextArgs {
+    #[command(subcommand)]
+    pub command: ContextCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ContextCommand {
+    /// List the docker contexts, the current one marked `*`.
+    Ls {
+        /// `json`: one object per line.
+        #[arg(long)]
+        format: Option<String>,
+        /// Only show context names.
+        #[arg(short, long)]
+        quiet: bool,
+    },
 }

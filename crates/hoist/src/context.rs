@@ -155,7 +155,7 @@ pub fn pipeline_file(
 
 /// Connects to the engine the flags and environment name.
 pub async fn connect(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Engine> {
-    let spec = engine_spec(global, env);
+    let spec = engine_spec(global, env)?;
     Engine::connect(&spec)
         .await
         .with_context(|| format!("connecting to the Docker engine at {}", spec.host))

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod context;
+pub mod docker_context;
 pub mod output;
 pub mod settings;
 

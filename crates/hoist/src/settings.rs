@@ -10,6 +10,11 @@ use crate::cli::GlobalArgs;
 #[derive(Debug, Clone, Default)]
 pub struct EnvVars {
     pub docker_host: Option<String>,
+    /// `DOCKER_CONTEXT`: the docker context to use when neither `-H`, `--context` nor
+    /// `DOCKER_HOST` says otherwise.
+    pub docker_context: Option<String>,
+    /// `DOCKER_CONFIG`: the docker CLI's configuration folder (contexts, credentials).
+    pub docker_config: Option<String>,
     pub docker_tls_verify: Option<String>,
     pub docker_cert_path: Option<String>,
     pub trust_insecure_host: Option<String>,
@@ -23,6 +28,8 @@ impl EnvVars {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         EnvVars {
             docker_host: get("DOCKER_HOST"),
+            docker_context: get("DOCKER_CONTEXT"),
+            docker_config: get("DOCKER_CONFIG"),
             docker_tls_verify: get("DOCKER_TLS_VERIFY"),
             docker_cert_path: get("DOCKER_CERT_PATH"),
             trust_insecure_host: get("HOIST_TRUST_INSECURE_HOST"),
@@ -32,9 +39,44 @@ impl EnvVars {
     }
 }
 
-/// Which engine to talk to, from `-H`/`--tls*` flags over `DOCKER_*` variables, as the docker CLI
-/// resolves them.
-pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> EngineSpec {
+/// Which engine to talk to, as the docker CLI resolves it: `-H`/`--tls*`, a docker context
+/// (`--context`, `DOCKER_CONTEXT`, the current one), or `DOCKER_*` variables.
+pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<EngineSpec> {
+    use crate::docker_context as ctx;
+    let store = ctx::config_dir(env.docker_config.as_deref(), env.home.as_deref());
+    let needs_current =
+        global.host.is_none() && global.context.is_none() && env.docker_host.is_none();
+    let current = match needs_current && env.docker_context.is_none() {
+        true => ctx::current(&store).map_err(anyhow::Error::msg)?,
+        false => None,
+    };
+    let name = ctx::chosen_name(
+        global.host.is_some(),
+        global.context.as_deref(),
+        env.docker_host.is_some(),
+        env.docker_context.as_deref(),
+        current.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if name == ctx::DEFAULT {
+        return Ok(from_flags_and_env(global, env));
+    }
+    let context = ctx::read(&store, &name).map_err(anyhow::Error::msg)?;
+    if context.skip_tls_verify {
+        anyhow::bail!(
+            "context \"{name}\" skips TLS verification; hoist verifies the engine's certificate \
+             (recreate the context with its CA: `docker context create ... --docker ca=...`)"
+        );
+    }
+    Ok(EngineSpec {
+        host: context.host,
+        tls: context.tls,
+        trusted_insecure_hosts: trusted_insecure_hosts(global, env),
+    })
+}
+
+/// The default context: `-H`/`--tls*` flags over `DOCKER_*` variables.
+fn from_flags_and_env(global: &GlobalArgs, env: &EnvVars) -> EngineSpec {
     let host = global
         .host
         .clone()
@@ -92,13 +134,15 @@ mod tests {
     fn flag_beats_environment_and_tls_comes_from_cert_path() {
         let env = EnvVars {
             docker_host: Some("tcp://prod:2376".into()),
+            docker_context: None,
+            docker_config: None,
             docker_tls_verify: Some("1".into()),
             docker_cert_path: Some("/certs".into()),
             trust_insecure_host: Some("a, b".into()),
             home: None,
             all: Default::default(),
         };
-        let spec = engine_spec(&GlobalArgs::default(), &env);
+        let spec = engine_spec(&GlobalArgs::default(), &env).unwrap();
         assert_eq!(spec.host, "tcp://prod:2376");
         assert_eq!(spec.tls.unwrap().ca, PathBuf::from("/certs/ca.pem"));
         assert_eq!(spec.trusted_insecure_hosts, vec!["a", "b"]);
@@ -107,7 +151,7 @@ mod tests {
             host: Some("unix:///tmp/d.sock".into()),
             ..Default::default()
         };
-        let spec = engine_spec(&global, &EnvVars::default());
+        let spec = engine_spec(&global, &EnvVars::default()).unwrap();
         assert_eq!(spec.host, "unix:///tmp/d.sock");
         assert!(spec.tls.is_none());
     }

@@ -2,6 +2,7 @@
 
 mod attach;
 pub mod config;
+mod contexts;
 mod down;
 mod images;
 mod inspect;
@@ -37,8 +38,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // The remote-API policy is decided before anything else, so a refused engine gets nothing,
     // not even the compose file's name. (Connecting checks again, on its own resolution, and
     // connects to exactly the addresses that check allowed.)
-    if !matches!(cli.command, Command::Version | Command::Config(_)) {
-        let spec = crate::settings::engine_spec(g, &env);
+    if !matches!(
+        cli.command,
+        Command::Version | Command::Config(_) | Command::Context(_)
+    ) {
+        let spec = crate::settings::engine_spec(g, &env)?;
         hoist_docker::connect::check_policy(&spec)?;
     }
     match &cli.command {
@@ -57,6 +61,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Push(args) => images::push(g, &env, args),
         Command::Build(args) => images::build(g, &env, args),
         Command::Ls(args) => ls::run(g, &env, args),
+        Command::Context(args) => contexts::run(g, &env, args),
         Command::Scale(args) => scale::run(g, &env, args),
         Command::Deploy(args) => release::deploy(g, &env, args),
         Command::Rollback(args) => release::rollback(g, &env, args),

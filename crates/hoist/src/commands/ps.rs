@@ -213,7 +213,7 @@ pub fn row(c: &ObservedContainer, project: &str, now: i64) -> Value {
 }
 
 /// Left-aligned columns separated by three spaces (the docker CLI's tabwriter settings).
-fn columns(rows: &[Vec<String>]) -> String {
+pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; width];
     for r in rows {

@@ -28,7 +28,7 @@ fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Resu
     let Some(name) = &args.target else {
         return Ok(Located {
             global: global.clone(),
-            place: Place::of_engine(engine_spec(global, env)),
+            place: Place::of_engine(engine_spec(global, env)?),
         });
     };
     let file: PipelineFile = crate::context::pipeline_file(&args.pipeline_file, global, env)?;

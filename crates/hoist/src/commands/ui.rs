@@ -87,7 +87,7 @@ fn engine_specs(
     env: &EnvVars,
     args: &UiArgs,
 ) -> anyhow::Result<Vec<(String, EngineSpec)>> {
-    let first = engine_spec(global, env);
+    let first = engine_spec(global, env)?;
     let first_name = args.name.clone().unwrap_or_else(|| {
         match hoist_docker::Address::parse(&first.host, first.tls.is_some()) {
             Ok(hoist_docker::Address::Tcp { host, .. }) => host,

@@ -9,7 +9,7 @@ use crate::settings::{EnvVars, engine_spec};
 
 pub fn run(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<ExitCode> {
     println!("hoist {}", env!("CARGO_PKG_VERSION"));
-    let spec = engine_spec(global, env);
+    let spec = engine_spec(global, env)?;
     super::runtime()?.block_on(async {
         let engine = Engine::connect(&spec).await?;
         let id = engine.identity().await?;
