@@ -199,6 +199,8 @@ pub enum Command {
     Ls(LsArgs),
     /// The docker contexts hoist can use (`--context NAME`); `docker context create` makes them.
     Context(ContextArgs),
+    /// Make a CA, a server and a client certificate that protect an engine's remote API.
+    Tls(crate::commands::tls::TlsArgs),
     /// Set the number of containers of a service (legacy `scale SERVICE=N`).
     Scale(ScaleArgs),
     /// Release a service with zero downtime: start the next colour beside the live one, check

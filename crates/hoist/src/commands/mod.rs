@@ -15,6 +15,7 @@ mod ps;
 mod release;
 mod run;
 mod scale;
+pub mod tls;
 pub mod ui;
 mod up;
 mod version;
@@ -40,7 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // connects to exactly the addresses that check allowed.)
     if !matches!(
         cli.command,
-        Command::Version | Command::Config(_) | Command::Context(_)
+        Command::Version | Command::Config(_) | Command::Context(_) | Command::Tls(_)
     ) {
         let spec = crate::settings::engine_spec(g, &env)?;
         hoist_docker::connect::check_policy(&spec)?;
@@ -62,6 +63,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => images::build(g, &env, args),
         Command::Ls(args) => ls::run(g, &env, args),
         Command::Context(args) => contexts::run(g, &env, args),
+        Command::Tls(args) => tls::run(args),
         Command::Scale(args) => scale::run(g, &env, args),
         Command::Deploy(args) => release::deploy(g, &env, args),
         Command::Rollback(args) => release::rollback(g, &env, args),
