@@ -619,14 +619,7 @@ fn recreate_diverged_networks<'a>(
             .collect();
         let mut disconnects = Vec::new();
         for c in &attached {
-            let mut after = Vec::new();
-            if c.state.is_running() {
-                let action = Action::StopContainer {
-                    service: c.service.clone(),
-                    name: c.name.clone(),
-                };
-                after.push(plan.push(action, reason.clone(), vec![]));
-            }
+            let after = stop_if_running(plan, c, &reason);
             let action = Action::DisconnectNetwork {
                 network: network.name.clone(),
                 name: c.name.clone(),
@@ -712,14 +705,7 @@ fn recreate_diverged_volumes<'a>(
             .collect();
         let mut removals = Vec::new();
         for c in users {
-            let mut after = Vec::new();
-            if c.state.is_running() {
-                let action = Action::StopContainer {
-                    service: c.service.clone(),
-                    name: c.name.clone(),
-                };
-                after.push(plan.push(action, reason.clone(), vec![]));
-            }
+            let after = stop_if_running(plan, c, &reason);
             let action = Action::RemoveContainer {
                 service: c.service.clone(),
                 name: c.name.clone(),
@@ -927,6 +913,19 @@ fn stop_restarting_dependents(
             stops.push((c.name.clone(), stop));
         }
     }
+}
+
+/// A step stopping `c` when it runs, for `reason`: what must happen before its container is
+/// removed or taken off a network (nothing when it does not run).
+fn stop_if_running(plan: &mut Plan, c: &ObservedContainer, reason: &str) -> Vec<usize> {
+    if !c.state.is_running() {
+        return Vec::new();
+    }
+    let action = Action::StopContainer {
+        service: c.service.clone(),
+        name: c.name.clone(),
+    };
+    vec![plan.push(action, reason, vec![])]
 }
 
 /// A container to create: its number, its name and the name of the one it replaces.
@@ -1188,17 +1187,7 @@ pub fn reconcile_up(
             service_started.push(start);
         }
         for extra in &slots.remove {
-            let mut after = vec![];
-            if extra.state.is_running() {
-                after.push(plan.push(
-                    Action::StopContainer {
-                        service: service.name.clone(),
-                        name: extra.name.clone(),
-                    },
-                    "scaled down",
-                    vec![],
-                ));
-            }
+            let after = stop_if_running(&mut plan, extra, "scaled down");
             plan.push(
                 Action::RemoveContainer {
                     service: service.name.clone(),
@@ -1295,17 +1284,7 @@ fn orphans(project: &ProjectSpec, observed: &Observed, remove: bool, plan: &mut 
             continue;
         }
         if remove {
-            let mut after = vec![];
-            if c.state.is_running() {
-                after.push(plan.push(
-                    Action::StopContainer {
-                        service: c.service.clone(),
-                        name: c.name.clone(),
-                    },
-                    "orphan (--remove-orphans)",
-                    vec![],
-                ));
-            }
+            let after = stop_if_running(plan, c, "orphan (--remove-orphans)");
             plan.push(
                 Action::RemoveContainer {
                     service: c.service.clone(),
