@@ -292,18 +292,6 @@ pub async fn run_oneoff(
 /// A one-off container's slug: 64 random hex characters, as Compose makes them (the container
 /// name takes the first twelve).
 fn oneoff_slug() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if random.is_err() {
-        // No urandom: the clock and the process id still make a name no other run has.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mixed = nanos ^ ((std::process::id() as u128) << 64);
-        bytes[..16].copy_from_slice(&mixed.to_le_bytes());
-        bytes[16..].copy_from_slice(&mixed.rotate_left(61).to_be_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    format!("{}{}", a.simple(), b.simple())
 }
