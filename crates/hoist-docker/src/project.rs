@@ -226,11 +226,21 @@ impl Engine {
     /// The service with the containers it shares from (`container:NAME` network, IPC and PID
     /// modes, `volumes_from`) named by their engine id, as Compose passes them: the reference
     /// keeps to the container it was made with, even once another takes its name.
-    async fn with_container_ids(
+    async fn with_container_ids<'s>(
         &self,
-        service: &ServiceSpec,
+        service: &'s ServiceSpec,
         request: &mut CreateRequest,
-    ) -> Result<ServiceSpec, EngineError> {
+    ) -> Result<std::borrow::Cow<'s, ServiceSpec>, EngineError> {
+        let c = &service.container;
+        let refers =
+            |mode: &Option<String>| mode.as_deref().is_some_and(|m| m.starts_with("container:"));
+        let shares = [&c.network_mode, &c.ipc, &c.pid, &request.network_mode]
+            .into_iter()
+            .any(refers)
+            || !c.volumes_from.is_empty();
+        if !shares {
+            return Ok(std::borrow::Cow::Borrowed(service));
+        }
         // The configuration hash stays that of the service as written, not of the ids.
         request
             .labels
@@ -259,7 +269,7 @@ impl Engine {
                 None => id,
             };
         }
-        Ok(service)
+        Ok(std::borrow::Cow::Owned(service))
     }
 
     /// A health check's `start_interval` needs Docker Engine 25 (API 1.44) and a start period,
