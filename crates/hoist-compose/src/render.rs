@@ -4,14 +4,40 @@
 
 use crate::json::{Map, Value as J, printed_str};
 
+/// How a string's `$` is printed: doubled (an interpolated tree, as compose prints it), or as
+/// it stands (a tree as written, `${...}` kept).
+#[derive(Clone, Copy)]
+enum Dollars {
+    Doubled,
+    AsWritten,
+}
+
+impl Dollars {
+    fn text(self, s: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Dollars::Doubled => printed_str(s),
+            Dollars::AsWritten => std::borrow::Cow::Borrowed(s),
+        }
+    }
+}
+
 /// Renders a JSON tree as a YAML document.
 pub fn to_yaml(v: &J) -> String {
+    render(v, Dollars::Doubled)
+}
+
+/// [`to_yaml`] of a tree that was not interpolated: its `$` are the file's own.
+pub fn to_yaml_as_written(v: &J) -> String {
+    render(v, Dollars::AsWritten)
+}
+
+fn render(v: &J, d: Dollars) -> String {
     let mut out = String::new();
     match v {
-        J::Object(m) if !m.is_empty() => block_map(m, 0, &mut out),
-        J::Array(a) if !a.is_empty() => block_seq(a, 0, &mut out),
+        J::Object(m) if !m.is_empty() => block_map(m, 0, d, &mut out),
+        J::Array(a) if !a.is_empty() => block_seq(a, 0, d, &mut out),
         other => {
-            out.push_str(&scalar(other));
+            out.push_str(&scalar(other, d));
             out.push('\n');
         }
     }
@@ -79,39 +105,39 @@ fn indent(n: usize, out: &mut String) {
     }
 }
 
-fn block_map(m: &Map, level: usize, out: &mut String) {
+fn block_map(m: &Map, level: usize, d: Dollars, out: &mut String) {
     for (k, v) in m {
         indent(level, out);
         out.push_str(&quote_key(k));
         out.push(':');
-        value_after_key(v, level, out);
+        value_after_key(v, level, d, out);
     }
 }
 
-fn value_after_key(v: &J, level: usize, out: &mut String) {
+fn value_after_key(v: &J, level: usize, d: Dollars, out: &mut String) {
     match v {
         J::Object(m) if !m.is_empty() => {
             out.push('\n');
-            block_map(m, level + 2, out);
+            block_map(m, level + 2, d, out);
         }
         J::Array(a) if !a.is_empty() => {
             out.push('\n');
-            block_seq(a, level + 2, out);
+            block_seq(a, level + 2, d, out);
         }
         J::String(s) if s.contains('\n') => {
             out.push(' ');
-            out.push_str(&double_quoted(&printed_str(s)));
+            out.push_str(&double_quoted(&d.text(s)));
             out.push('\n');
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other));
+            out.push_str(&scalar(other, d));
             out.push('\n');
         }
     }
 }
 
-fn block_seq(a: &[J], level: usize, out: &mut String) {
+fn block_seq(a: &[J], level: usize, d: Dollars, out: &mut String) {
     for v in a {
         indent(level, out);
         out.push('-');
@@ -128,28 +154,28 @@ fn block_seq(a: &[J], level: usize, out: &mut String) {
                     }
                     out.push_str(&quote_key(k));
                     out.push(':');
-                    value_after_key(x, level + 2, out);
+                    value_after_key(x, level + 2, d, out);
                 }
             }
             J::Array(inner) if !inner.is_empty() => {
                 out.push('\n');
-                block_seq(inner, level + 2, out);
+                block_seq(inner, level + 2, d, out);
             }
             other => {
                 out.push(' ');
-                out.push_str(&scalar(other));
+                out.push_str(&scalar(other, d));
                 out.push('\n');
             }
         }
     }
 }
 
-fn scalar(v: &J) -> String {
+fn scalar(v: &J, d: Dollars) -> String {
     match v {
         J::Null => "null".into(),
         J::Bool(b) => b.to_string(),
         J::Number(n) => n.to_string(),
-        J::String(s) => quote(&printed_str(s)),
+        J::String(s) => quote(&d.text(s)),
         J::Array(_) => "[]".into(),
         J::Object(_) => "{}".into(),
     }

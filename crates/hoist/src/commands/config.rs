@@ -117,13 +117,7 @@ fn print_tree(tree: &hoist_compose::json::Value, format: ConfigFormat) -> anyhow
     let mut out = std::io::stdout().lock();
     match format {
         ConfigFormat::Json => serde_json::to_writer_pretty(&mut out, tree)?,
-        // The YAML renderer prints interpolated trees, whose every `$` it doubles (and only
-        // in values): halving the pairs gives the file's text back.
-        ConfigFormat::Yaml => write!(
-            out,
-            "{}",
-            hoist_compose::render::to_yaml(tree).replace("$$", "$")
-        )?,
+        ConfigFormat::Yaml => write!(out, "{}", hoist_compose::render::to_yaml_as_written(tree))?,
     }
     Ok(())
 }
@@ -162,7 +156,7 @@ fn print_variables(
 
 /// A string as a YAML scalar: quoted unless it reads back as the same plain string.
 fn yaml_scalar(s: &str) -> String {
-    hoist_compose::render::to_yaml(&hoist_compose::json::Value::String(s.into()))
+    hoist_compose::render::to_yaml_as_written(&hoist_compose::json::Value::String(s.into()))
         .trim_end()
         .to_string()
 }
