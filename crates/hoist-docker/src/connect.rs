@@ -14,6 +14,7 @@ use tokio::net::UnixStream;
 
 use crate::error::ConnectError;
 use crate::policy::{self, Channel, PlainTcp};
+use crate::ssh::SshTarget;
 use crate::transport::Pinned;
 
 /// Default socket of a local engine.
@@ -25,7 +26,12 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
     Unix(PathBuf),
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    /// An engine's unix socket on a host reached with the user's `ssh` ([`crate::ssh`]).
+    Ssh(SshTarget),
 }
 
 impl fmt::Display for Address {
@@ -34,20 +40,41 @@ impl fmt::Display for Address {
             Address::Unix(path) => write!(f, "unix://{}", path.display()),
             Address::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
             Address::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Address::Ssh(target) => target.fmt(f),
         }
     }
 }
 
 impl Address {
-    /// Parses `unix:///path`, `tcp://host[:port]`, `http://`/`https://` (as docker does) and
-    /// `[::1]:port`. A TCP address without a port gets 2376 with TLS and 2375 without, like the
-    /// docker CLI.
+    /// The remote host the engine runs on, where its published ports answer: the TCP host, or
+    /// the SSH host's real name (`HostName` of an ssh config alias). None for a local socket.
+    pub fn remote_host(&self) -> Option<String> {
+        match self {
+            Address::Unix(_) => None,
+            Address::Tcp { host, .. } => Some(host.clone()),
+            Address::Ssh(target) => Some(crate::ssh::host_name(target)),
+        }
+    }
+
+    /// Parses `unix:///path`, `tcp://host[:port]`, `http://`/`https://` (as docker does),
+    /// `[::1]:port` and `ssh://[user@]host[:port][/socket]`. A TCP address without a port gets
+    /// 2376 with TLS and 2375 without, like the docker CLI.
     pub fn parse(raw: &str, tls: bool) -> Result<Address, ConnectError> {
         let raw = raw.trim();
         let bad = |why: &str| ConnectError::BadAddress {
             address: raw.to_string(),
             why: why.to_string(),
         };
+        if let Some(rest) = raw.strip_prefix("ssh://") {
+            if tls {
+                return Err(bad(
+                    "an ssh:// engine is protected by SSH; TLS settings do not apply to it",
+                ));
+            }
+            return SshTarget::parse(rest)
+                .map(Address::Ssh)
+                .map_err(|why| bad(&why));
+        }
         if let Some(path) = raw.strip_prefix("unix://") {
             if path.is_empty() {
                 return Err(bad("a unix:// address needs a socket path"));
@@ -57,7 +84,7 @@ impl Address {
         let rest = ["tcp://", "http://", "https://"]
             .iter()
             .find_map(|scheme| raw.strip_prefix(scheme))
-            .ok_or_else(|| bad("expected unix://PATH or tcp://HOST:PORT"))?;
+            .ok_or_else(|| bad("expected unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST"))?;
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() {
             return Err(bad("no host given"));
@@ -159,6 +186,15 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
 /// [`Engine::connect`] off the async threads.
 pub fn check_policy(spec: &EngineSpec) -> Result<Checked, ConnectError> {
     let address = Address::parse(&spec.host, spec.tls.is_some())?;
+    if let Address::Ssh(target) = &address {
+        return Ok(Checked {
+            channel: Channel::Ssh {
+                host: target.host.clone(),
+            },
+            address,
+            addrs: Vec::new(),
+        });
+    }
     let Address::Tcp { host, port } = &address else {
         return Ok(Checked {
             address,
@@ -275,7 +311,21 @@ impl Engine {
                 }
             }
         }
+        let mut tunnel = None;
         let route = match &address {
+            Address::Ssh(target) => {
+                let owned = target.clone();
+                let opened = tokio::task::spawn_blocking(move || crate::ssh::tunnel(&owned))
+                    .await
+                    .map_err(|e| unreachable(format!("the SSH connection did not finish: {e}")))?
+                    .map_err(|why| ConnectError::Ssh {
+                        address: address.to_string(),
+                        why,
+                    })?;
+                let local = opened.local.clone();
+                tunnel = Some(opened);
+                Route::Unix(local)
+            }
             Address::Unix(path) => {
                 if !path.exists() {
                     return Err(unreachable("the socket does not exist".into()));
@@ -308,9 +358,13 @@ impl Engine {
                 Err(e) => Err(e.to_string()),
             },
         };
-        let pinged = head
-            .and_then(|head| parse_ping_head(&head))
-            .map_err(unreachable)?;
+        let pinged = match (head.and_then(|head| parse_ping_head(&head)), &address) {
+            (Ok(pinged), _) => pinged,
+            (Err(cause), Address::Ssh(target)) => {
+                return Err(ssh_ping_failed(target, tunnel.as_deref(), cause));
+            }
+            (Err(cause), _) => return Err(unreachable(cause)),
+        };
         let version = match pinged {
             Some(v) if v < *API_DEFAULT_VERSION => v,
             _ => *API_DEFAULT_VERSION,
@@ -394,6 +448,29 @@ impl Engine {
     pub fn api_version(&self) -> String {
         let v = self.docker.client_version();
         format!("{}.{}", v.major_version, v.minor_version)
+    }
+}
+
+/// A ping through a working SSH session that failed: sshd could not reach the socket (it says
+/// so on the channel), or the engine there did not answer.
+fn ssh_ping_failed(
+    target: &SshTarget,
+    tunnel: Option<&crate::ssh::Tunnel>,
+    cause: String,
+) -> ConnectError {
+    // The channel's refusal reaches ssh's stderr a moment after the local connection closes.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let said = tunnel.map(crate::ssh::Tunnel::said).unwrap_or_default();
+    let why = match crate::ssh::classify(&said) {
+        failure @ crate::ssh::SshFailure::SocketUnavailable { .. } => failure.explain(target),
+        _ => format!(
+            "the SSH session is up, but the engine behind {} did not answer: {cause}",
+            target.socket
+        ),
+    };
+    ConnectError::Ssh {
+        address: target.to_string(),
+        why,
     }
 }
 

@@ -38,6 +38,9 @@ pub enum ConnectError {
          listening there? (-H, --context or DOCKER_HOST selects the engine)"
     )]
     Unreachable { address: String, cause: String },
+
+    #[error("cannot reach the Docker engine at {address}: {why}")]
+    Ssh { address: String, why: String },
 }
 
 /// An engine call that failed, with the operation that was attempted; or a failure hoist

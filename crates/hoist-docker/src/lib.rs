@@ -21,6 +21,7 @@ pub mod orchestrate;
 pub mod policy;
 pub mod project;
 pub mod reference;
+pub mod ssh;
 pub mod system;
 mod transport;
 

@@ -17,6 +17,9 @@ pub enum Channel {
     Unix,
     /// TLS, with the engine's certificate verified and a client certificate presented.
     Tls,
+    /// SSH to `host` (the user's ssh, its host key checked against known_hosts), forwarding to
+    /// the engine's unix socket there.
+    Ssh { host: String },
     /// Plain TCP to `host` (as the user wrote it), connecting only to `addrs`.
     PlainTcp { host: String, addrs: Vec<IpAddr> },
 }
@@ -74,7 +77,7 @@ pub fn plain_tcp(host: &str, addrs: &[IpAddr], trusted: &[String]) -> PlainTcp {
 /// itself is allowed, to loopback or to a host the user trusted.
 pub fn send_credentials(channel: &Channel, trusted: &[String]) -> bool {
     match channel {
-        Channel::Unix | Channel::Tls => true,
+        Channel::Unix | Channel::Tls | Channel::Ssh { .. } => true,
         Channel::PlainTcp { host, addrs } => {
             !matches!(plain_tcp(host, addrs, trusted), PlainTcp::Refused { .. })
         }

@@ -13,7 +13,7 @@ use hoist_core::desired::project_spec;
 use hoist_core::events::EventSink;
 use hoist_core::spec::ProjectSpec;
 use hoist_docker::execute::ExecOptions;
-use hoist_docker::{Address, Engine, EngineSpec};
+use hoist_docker::{Engine, EngineSpec};
 
 use crate::bluegreen::{
     HealthGate, HttpCheck, Outcome, Release, ReleaseError, ReleaseTest, with_failures,
@@ -217,10 +217,10 @@ pub fn release<'e>(
     }
     let host = match opts.target_host.as_ref().or(place.upstream_host.as_ref()) {
         Some(h) => h.clone(),
-        None => match engine.address() {
-            Address::Tcp { host, .. } => host.clone(),
-            Address::Unix(_) => "127.0.0.1".to_string(),
-        },
+        None => engine
+            .address()
+            .remote_host()
+            .unwrap_or_else(|| "127.0.0.1".to_string()),
     };
     let (matcher, directives) = match (&opts.route_host, &opts.route_path, &place.route) {
         (Some(name), _, _) => (Match::Host(name.clone()), Vec::new()),

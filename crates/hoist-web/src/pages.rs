@@ -13,7 +13,6 @@ use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use hoist_docker::connect::Address;
 use hoist_docker::{ContainerDetail, ContainerSummary, Inventory, LogOptions};
 use serde::{Deserialize, Serialize};
 
@@ -38,9 +37,9 @@ const HISTORY_ROWS: usize = 200;
 /// binding address (or localhost) for a local one. The binding address comes from the engine,
 /// so only an IP address is taken from it.
 fn port_host(engine: &NamedEngine, host_ip: Option<&str>) -> String {
-    match engine.engine.address() {
-        Address::Tcp { host, .. } => host.clone(),
-        Address::Unix(_) => match host_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
+    match engine.engine.address().remote_host() {
+        Some(host) => host,
+        None => match host_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
             Some(ip) if !ip.is_unspecified() => ip.to_string(),
             _ => "localhost".into(),
         },

@@ -34,7 +34,10 @@ where
         }
     };
     install_logging();
-    match commands::dispatch(cli) {
+    let outcome = commands::dispatch(cli);
+    // ssh:// engines: their ssh processes end with the command.
+    hoist_docker::ssh::close_all();
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -45,9 +45,54 @@ fn hoist(engine_name: &str) -> Command {
                 .env("DOCKER_CERT_PATH", state_dir().join("certs/client"))
                 .args(["-H", "tcp://10.200.0.3:2376"]);
         }
+        // prod's engine through the dev environment's sshd, as a user with a key reaches it.
+        "prod-ssh" => {
+            cmd.args(["-H", "ssh://root@10.200.0.2"]);
+        }
+        // prod-tls through a context the docker CLI made.
+        "prod-tls-context" => {
+            cmd.env("DOCKER_CONFIG", tls_context_config())
+                .args(["--context", "prod-tls"]);
+        }
         other => panic!("unknown engine {other}"),
     }
     cmd
+}
+
+/// The dev-env engine behind one of [`hoist`]'s ways in.
+fn engine_behind(way: &str) -> &str {
+    match way {
+        "prod-ssh" => "prod",
+        "prod-tls-context" => "prod-tls",
+        other => other,
+    }
+}
+
+/// A docker CLI config folder holding a context `prod-tls` (TLS, the dev env's client
+/// certificates), made once per test process by `docker context create`.
+fn tls_context_config() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = state_dir().join("certs/client");
+        let out = Command::new("docker")
+            .env("DOCKER_CONFIG", dir.path())
+            .env_remove("DOCKER_HOST")
+            .args(["context", "create", "prod-tls", "--docker"])
+            .arg(format!(
+                "host=tcp://10.200.0.3:2376,ca={0}/ca.pem,cert={0}/cert.pem,key={0}/key.pem",
+                certs.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+    .path()
 }
 
 fn run_ok(cmd: &mut Command) -> Output {
@@ -77,7 +122,7 @@ const BOOKS: [&str; 3] = [
 ];
 
 async fn chapter7_replay(engine_name: &str, address: &str) {
-    let Some(engine) = engine(engine_name).await else {
+    let Some(engine) = engine(engine_behind(engine_name)).await else {
         return;
     };
     let project = TestProject::new("ch7", &[&engine]);
@@ -174,6 +219,18 @@ async fn chapter7_replay(engine_name: &str, address: &str) {
         !progress.contains("Creating"),
         "nothing recreated:\n{progress}"
     );
+
+    // The book's clean-up: `down` removes both containers.
+    let mut down = hoist(engine_name);
+    base(&mut down);
+    run_ok(down.arg("down"));
+    let mut ps = hoist(engine_name);
+    base(&mut ps);
+    let table = stdout(&run_ok(ps.args(["ps", "-a"])));
+    assert!(
+        !table.contains(&format!("{p}_app_1")) && !table.contains(&format!("{p}_db_1")),
+        "down left containers:\n{table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -184,6 +241,16 @@ async fn chapter7_replay_on_prod_over_plain_tcp() {
 #[tokio::test(flavor = "multi_thread")]
 async fn chapter7_replay_on_prod_tls_over_tls() {
     chapter7_replay("prod-tls", "10.200.0.3").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chapter7_replay_on_prod_over_ssh() {
+    chapter7_replay("prod-ssh", "10.200.0.2").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chapter7_replay_on_prod_tls_through_a_docker_context() {
+    chapter7_replay("prod-tls-context", "10.200.0.3").await;
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -89,10 +89,10 @@ fn engine_specs(
 ) -> anyhow::Result<Vec<(String, EngineSpec)>> {
     let first = engine_spec(global, env)?;
     let first_name = args.name.clone().unwrap_or_else(|| {
-        match hoist_docker::Address::parse(&first.host, first.tls.is_some()) {
-            Ok(hoist_docker::Address::Tcp { host, .. }) => host,
-            _ => "local".into(),
-        }
+        hoist_docker::Address::parse(&first.host, first.tls.is_some())
+            .ok()
+            .and_then(|address| address.remote_host())
+            .unwrap_or_else(|| "local".into())
     });
     let mut certs = std::collections::BTreeMap::new();
     for raw in &args.engine_certs {
