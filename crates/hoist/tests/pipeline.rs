@@ -22,6 +22,8 @@ struct Scenario {
     port: u16,
     _cd: hoist_docker::Engine,
     prod: hoist_docker::Engine,
+    /// How hoist.yml's target reaches prod: `host:` and what follows it.
+    target_host: String,
 }
 
 /// Steps of a test's hoist.yml, beyond the fixed head.
@@ -45,6 +47,15 @@ impl Default for Steps<'_> {
 
 impl Scenario {
     async fn new(prefix: &str) -> Option<Scenario> {
+        Scenario::reaching_prod(
+            prefix,
+            &format!("tcp://{PROD}:2375\n    trust_insecure: true"),
+        )
+        .await
+    }
+
+    /// A scenario whose target reaches prod with `host: {target_host}`.
+    async fn reaching_prod(prefix: &str, target_host: &str) -> Option<Scenario> {
         let cd = hoist_testkit::engine("cd").await?;
         let prod = hoist_testkit::engine("prod").await?;
         let project = TestProject::new(prefix, &[&cd, &prod]);
@@ -62,6 +73,7 @@ impl Scenario {
             port,
             _cd: cd,
             prod,
+            target_host: target_host.to_string(),
         })
     }
 
@@ -98,7 +110,7 @@ impl Scenario {
         )
         .unwrap();
         let yml = format!(
-            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: {host}\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
             project = self.project.name,
             proxy = self.proxy.name,
             port = self.port,
@@ -106,6 +118,7 @@ impl Scenario {
             package = steps.package,
             extra = steps.integrate_extra,
             deploy_extra = steps.deploy_extra,
+            host = self.target_host,
         );
         std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
         git(&self.dir, &["init", "-q"]);
@@ -354,6 +367,33 @@ async fn the_whole_pipeline_deploys_to_prod_behind_the_proxy_and_a_rejected_rout
     for _ in 0..10 {
         assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_pipeline_runs_on_a_target_reached_over_ssh() {
+    let Some(s) = Scenario::reaching_prod("pipe-ssh", "ssh://root@10.200.0.2").await else {
+        return;
+    };
+    s.write(&Steps::default());
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    let put = request(
+        "PUT",
+        &s.url(),
+        Some(r#"{"_id": 1, "title": "My First Book", "author": "John Doe", "description": "Not a very good book"}"#),
+    )
+    .unwrap();
+    assert_eq!(put.status, 200, "{put:?}");
+    let books = request("GET", &s.url(), None).unwrap();
+    assert_eq!(books.json()[0]["title"], "My First Book");
+    // The release record lives on the target, reached the same way.
+    let releases = s.releases();
+    assert!(
+        releases.iter().any(|(_, state, _)| state == "live"),
+        "{releases:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -145,3 +145,96 @@ async fn hoist_tls_files_let_a_client_with_its_certificate_in_and_keep_others_ou
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("ca.pem exists"));
 }
+
+/// The dev environment's prod-tls engine is a real dockerd started with the certificates
+/// `hoist tls` made (`scripts/dev-env`): hoist and the docker CLI get in with the client
+/// certificate; a client without one is refused in the handshake.
+#[tokio::test]
+async fn a_dockerd_started_with_hoist_tls_certificates_takes_only_clients_with_one() {
+    if hoist_testkit::engine("prod-tls").await.is_none() {
+        return;
+    }
+    let certs = hoist_testkit::state_dir().join("certs");
+    assert!(
+        certs.join(".made-by-hoist").exists(),
+        "prod-tls's certificates were not made by hoist tls (scripts/dev-env up makes them)"
+    );
+    let client = certs.join("client");
+    let hoist = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &client)
+        .args(["-H", "tcp://10.200.0.3:2376", "version"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&hoist.stdout);
+    assert!(hoist.status.success() && said.contains("Docker"), "{said}");
+    let docker = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &client)
+        .args([
+            "-H",
+            "tcp://10.200.0.3:2376",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        docker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&docker.stderr)
+    );
+
+    // The engine's CA is trusted, but no client certificate is shown.
+    let without = Command::new("curl")
+        .args(["-sS", "-m", "10", "--cacert"])
+        .arg(client.join("ca.pem"))
+        .arg("https://10.200.0.3:2376/_ping")
+        .output()
+        .unwrap();
+    assert!(
+        !without.status.success(),
+        "the engine answered a client without a certificate: {}",
+        String::from_utf8_lossy(&without.stdout)
+    );
+    let with = Command::new("curl")
+        .args(["-sS", "-m", "10", "--cacert"])
+        .arg(client.join("ca.pem"))
+        .arg("--cert")
+        .arg(client.join("cert.pem"))
+        .arg("--key")
+        .arg(client.join("key.pem"))
+        .arg("https://10.200.0.3:2376/_ping")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&with.stdout), "OK");
+    // And rustls, as hoist's own transport, without a certificate: refused too.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certs(&client.join("ca.pem")) {
+        roots.add(c).unwrap();
+    }
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect("10.200.0.3:2376")
+        .await
+        .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::try_from("10.200.0.3").unwrap();
+    let refused = match connector.connect(name, tcp).await {
+        Err(_) => true,
+        Ok(mut tls) => {
+            // TLS 1.3: the server's refusal arrives with the first read.
+            let _ = tls
+                .write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await;
+            let mut buf = [0u8; 64];
+            !matches!(tls.read(&mut buf).await, Ok(n) if n > 0)
+        }
+    };
+    assert!(refused, "a client without a certificate got an answer");
+}
