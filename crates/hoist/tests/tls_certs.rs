@@ -154,12 +154,12 @@ async fn a_dockerd_started_with_hoist_tls_certificates_takes_only_clients_with_o
     if hoist_testkit::engine("prod-tls").await.is_none() {
         return;
     }
-    let certs = hoist_testkit::state_dir().join("certs");
+    let store = hoist_testkit::state_dir().join("certs");
     assert!(
-        certs.join(".made-by-hoist").exists(),
+        store.join(".made-by-hoist").exists(),
         "prod-tls's certificates were not made by hoist tls (scripts/dev-env up makes them)"
     );
-    let client = certs.join("client");
+    let client = store.join("client");
     let hoist = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .env_remove("DOCKER_HOST")
         .env("DOCKER_TLS_VERIFY", "1")
