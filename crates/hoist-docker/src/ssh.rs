@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_REMOTE_SOCKET: &str = "/var/run/docker.sock";
 /// Seconds ssh may take to reach the host (`HOIST_SSH_CONNECT_TIMEOUT` changes it).
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Seconds a shared connection stays after its last use, unless `HOIST_SSH_PERSIST` says.
+pub const DEFAULT_PERSIST_SECS: u64 = 60;
 /// Seconds the key exchange and authentication may take once the host answered.
 const HANDSHAKE_GRACE_SECS: u64 = 20;
 
@@ -135,26 +137,55 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), String> {
     }
 }
 
+/// How long the connection lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// As long as this hoist process: ssh's messages come through a pipe.
+    Process,
+    /// Shared by this user's hoist processes, until `idle_secs` without use: ssh is its own
+    /// master (`control`), runs in the background and writes its messages to `log`.
+    Shared {
+        control: PathBuf,
+        log: PathBuf,
+        idle_secs: u64,
+    },
+}
+
 /// The `ssh` arguments that forward `local` to the target's engine socket.
 pub fn ssh_args(
     target: &SshTarget,
     local: &Path,
     connect_timeout: u64,
     config: Option<&Path>,
+    keep: &Keep,
 ) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if let Some(config) = config {
         args.extend(["-F".into(), config.display().to_string()]);
     }
-    for option in [
+    let control = match keep {
+        // Our own connection: a user's ControlMaster would outlive hoist or carry it away.
+        Keep::Process => vec![
+            "ControlPath=none".to_string(),
+            "ControlMaster=no".to_string(),
+        ],
+        Keep::Shared {
+            control, idle_secs, ..
+        } => vec![
+            format!("ControlPath={}", control.display()),
+            "ControlMaster=yes".to_string(),
+            format!("ControlPersist={idle_secs}s"),
+        ],
+    };
+    if let Keep::Shared { log, .. } = keep {
+        args.extend(["-E".into(), log.display().to_string()]);
+    }
+    for option in control.into_iter().chain([
         // Never ask: no passwords, no "are you sure" about a host key.
         "BatchMode=yes".to_string(),
         // An unknown or changed host key ends the connection, whatever the config says.
         "StrictHostKeyChecking=yes".to_string(),
         format!("ConnectTimeout={connect_timeout}"),
-        // Our own connection: a user's ControlMaster would outlive hoist or carry it away.
-        "ControlPath=none".to_string(),
-        "ControlMaster=no".to_string(),
         // No forward, no session: ssh exits instead of sitting there without one.
         "ExitOnForwardFailure=yes".to_string(),
         // Only this user may connect to the local end.
@@ -163,7 +194,7 @@ pub fn ssh_args(
         // A peer that vanished is noticed within half a minute.
         "ServerAliveInterval=10".to_string(),
         "ServerAliveCountMax=3".to_string(),
-    ] {
+    ]) {
         args.extend(["-o".into(), option]);
     }
     // -v: what ssh tells about keys and host keys, for the errors (kept in memory, never printed
@@ -346,32 +377,66 @@ struct Said {
 
 const SAID_KEPT: usize = 400;
 
-/// An `ssh -N -L` process carrying one engine's socket.
+/// An `ssh -N -L` carrying one engine's socket: this process's own, or the one this user's
+/// hoist processes share.
 pub struct Tunnel {
     /// The local end: connect here to reach the remote engine.
     pub local: PathBuf,
-    dir: PathBuf,
-    child: Mutex<Child>,
-    said: Arc<Mutex<Said>>,
+    kind: TunnelKind,
+}
+
+enum TunnelKind {
+    Own {
+        dir: PathBuf,
+        child: Mutex<Child>,
+        said: Arc<Mutex<Said>>,
+    },
+    Shared {
+        log: PathBuf,
+    },
 }
 
 impl Tunnel {
     fn alive(&self) -> bool {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(child.try_wait(), Ok(None))
+        match &self.kind {
+            TunnelKind::Own { child, .. } => {
+                let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
+                matches!(child.try_wait(), Ok(None))
+            }
+            TunnelKind::Shared { .. } => {
+                std::os::unix::net::UnixStream::connect(&self.local).is_ok()
+            }
+        }
     }
 
-    /// What ssh said so far, oldest first.
+    /// What ssh said lately, oldest first.
     pub fn said(&self) -> Vec<String> {
-        let said = self.said.lock().unwrap_or_else(|e| e.into_inner());
-        said.lines.iter().cloned().collect()
+        match &self.kind {
+            TunnelKind::Own { said, .. } => {
+                let said = said.lock().unwrap_or_else(|e| e.into_inner());
+                said.lines.iter().cloned().collect()
+            }
+            TunnelKind::Shared { log } => {
+                let text = std::fs::read(log).unwrap_or_default();
+                let text = String::from_utf8_lossy(&text);
+                let lines: Vec<&str> = text.lines().collect();
+                let from = lines.len().saturating_sub(SAID_KEPT);
+                lines[from..]
+                    .iter()
+                    .map(|l| l.trim_end_matches('\r').to_string())
+                    .collect()
+            }
+        }
     }
 
+    /// Ends this process's own ssh; a shared one is left to its idle timeout.
     fn close(&self) {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = child.kill();
-        let _ = child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let TunnelKind::Own { dir, child, .. } = &self.kind {
+            let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -457,11 +522,134 @@ fn connect_timeout() -> u64 {
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)
 }
 
+/// Seconds a shared connection outlives its last use (`HOIST_SSH_PERSIST`; 0: none is shared,
+/// each hoist process makes its own).
+fn persist_secs() -> u64 {
+    std::env::var("HOIST_SSH_PERSIST")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_PERSIST_SECS)
+}
+
 fn open(target: &SshTarget) -> Result<Tunnel, String> {
+    match persist_secs() {
+        0 => open_own(target),
+        idle => open_shared(target, idle),
+    }
+}
+
+/// The connection this user's hoist processes share for `target`: taken when its socket
+/// answers, else started (it then goes to the background and ends after `idle` seconds unused).
+fn open_shared(target: &SshTarget, idle: u64) -> Result<Tunnel, String> {
+    let dir = shared_dir()?;
+    let config = config_file();
+    let key = shared_key(target, config.as_deref());
+    let local = dir.join(format!("{key}.sock"));
+    let log = dir.join(format!("{key}.log"));
+    let tunnel = Tunnel {
+        local: local.clone(),
+        kind: TunnelKind::Shared { log: log.clone() },
+    };
+    if tunnel.alive() {
+        return Ok(tunnel);
+    }
+    let _ = std::fs::remove_file(&local);
+    let _ = std::fs::write(&log, b"");
+    let keep = Keep::Shared {
+        control: dir.join(format!("{key}.ctl")),
+        log,
+        idle_secs: idle,
+    };
+    let timeout = connect_timeout();
+    let mut child = spawn(ssh_args(target, &local, timeout, config.as_deref(), &keep))?;
+    let deadline = Instant::now() + Duration::from_secs(timeout + HANDSHAKE_GRACE_SECS);
+    let mut exited = None;
+    loop {
+        if tunnel.alive() {
+            // The foreground ssh exits once its master is in the background.
+            std::thread::spawn(move || child.wait());
+            return Ok(tunnel);
+        }
+        if exited.is_none() {
+            exited = child.try_wait().ok().flatten();
+        }
+        if let Some(status) = exited.filter(|s| !s.success()) {
+            let _ = status;
+            return Err(classify(&tunnel.said()).explain(target));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(no_session(target, timeout));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn no_session(target: &SshTarget, timeout: u64) -> String {
+    format!(
+        "SSH: no session with {} within {} s (the host answered but the login did not finish)",
+        target.destination(),
+        timeout + HANDSHAKE_GRACE_SECS
+    )
+}
+
+/// A stable name for a target and the ssh config it is read with (FNV-1a, 64 bits).
+fn shared_key(target: &SshTarget, config: Option<&Path>) -> String {
+    let text = format!(
+        "{}\0{}\0{}",
+        target,
+        target.user.as_deref().unwrap_or(""),
+        config.map(|c| c.display().to_string()).unwrap_or_default()
+    );
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// This user's folder for shared connections: made 0700, and refused when it is anyone else's
+/// or open to others (in a shared /tmp, someone could have made it first).
+fn shared_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .map_err(|e| format!("cannot tell this user's id: {e}"))?;
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("hoist-ssh-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot make {}: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is not a folder of this user's alone (owner {}, mode {:o}); remove it",
+            dir.display(),
+            meta.uid(),
+            meta.permissions().mode() & 0o7777
+        ));
+    }
+    Ok(dir)
+}
+
+fn open_own(target: &SshTarget) -> Result<Tunnel, String> {
     let dir = private_dir()?;
     let local = dir.join("docker.sock");
     let timeout = connect_timeout();
-    let args = ssh_args(target, &local, timeout, config_file().as_deref());
+    let args = ssh_args(
+        target,
+        &local,
+        timeout,
+        config_file().as_deref(),
+        &Keep::Process,
+    );
     let mut child = spawn(args).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&dir);
     })?;
@@ -482,9 +670,11 @@ fn open(target: &SshTarget) -> Result<Tunnel, String> {
     }
     let tunnel = Tunnel {
         local,
-        dir,
-        child: Mutex::new(child),
-        said,
+        kind: TunnelKind::Own {
+            dir,
+            child: Mutex::new(child),
+            said,
+        },
     };
     let deadline = Instant::now() + Duration::from_secs(timeout + HANDSHAKE_GRACE_SECS);
     loop {
@@ -500,12 +690,7 @@ fn open(target: &SshTarget) -> Result<Tunnel, String> {
         }
         if Instant::now() > deadline {
             tunnel.close();
-            return Err(format!(
-                "SSH: no session with {} within {} s (the host answered but the login did not \
-                 finish)",
-                target.destination(),
-                timeout + HANDSHAKE_GRACE_SECS
-            ));
+            return Err(no_session(target, timeout));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -642,7 +827,7 @@ mod tests {
     #[test]
     fn the_command_line_forwards_the_socket_and_never_prompts() {
         let t = SshTarget::parse("deploy@prod:2222/run/d.sock").unwrap();
-        let args = ssh_args(&t, Path::new("/tmp/x/docker.sock"), 7, None);
+        let args = ssh_args(&t, Path::new("/tmp/x/docker.sock"), 7, None, &Keep::Process);
         let joined = args.join(" ");
         for want in [
             "-o BatchMode=yes",
@@ -657,8 +842,35 @@ mod tests {
         }
         // the host comes last, after the end of options
         assert_eq!(&args[args.len() - 2..], ["--", "prod"]);
-        let with_config = ssh_args(&t, Path::new("/s"), 7, Some(Path::new("/etc/c")));
+        let with_config = ssh_args(
+            &t,
+            Path::new("/s"),
+            7,
+            Some(Path::new("/etc/c")),
+            &Keep::Process,
+        );
         assert_eq!(&with_config[..2], ["-F", "/etc/c"]);
+        assert!(with_config.join(" ").contains("-o ControlPath=none"));
+        let shared = ssh_args(
+            &t,
+            Path::new("/s"),
+            7,
+            None,
+            &Keep::Shared {
+                control: "/d/k.ctl".into(),
+                log: "/d/k.log".into(),
+                idle_secs: 60,
+            },
+        )
+        .join(" ");
+        for want in [
+            "-E /d/k.log",
+            "-o ControlPath=/d/k.ctl",
+            "-o ControlMaster=yes",
+            "-o ControlPersist=60s",
+        ] {
+            assert!(shared.contains(want), "{want} missing from {shared}");
+        }
     }
 
     #[test]

@@ -97,11 +97,13 @@ async fn up_of_20_services_over_ssh_opens_one_ssh_session() {
     let dir = tempfile::tempdir().unwrap();
     let file = twenty_services(dir.path());
 
+    // A hoist process alone (no connection shared with later ones): exactly one.
     let before = accepted_logins("prod-tls");
     let connections_before = connections("prod-tls");
     let started = Instant::now();
     run_ok(
         hoist(PROD_TLS_SSH)
+            .env("HOIST_SSH_PERSIST", "0")
             .args(["-p", &project.name, "-f"])
             .arg(&file)
             .args(["up", "-d"]),
@@ -109,8 +111,26 @@ async fn up_of_20_services_over_ssh_opens_one_ssh_session() {
     let took = started.elapsed();
     let hoist_sessions = accepted_logins("prod-tls") - before;
     let hoist_connections = connections("prod-tls") - connections_before;
+
+    // As users run it (the connection outlives a command for a minute): `down`, `up -d`, `ps`
+    // and `port` in four processes share one. A copy of the dev ssh config gives this test a
+    // connection of its own.
+    let config = dir.path().join("ssh_config");
+    std::fs::copy(ssh_dir().join("config"), &config).unwrap();
+    let shared_before = connections("prod-tls");
+    for args in [&["down"][..], &["up", "-d"], &["ps"], &["ps", "-q"]] {
+        run_ok(
+            hoist(PROD_TLS_SSH)
+                .env("HOIST_SSH_CONFIG", &config)
+                .args(["-p", &project.name, "-f"])
+                .arg(&file)
+                .args(args),
+        );
+    }
+    let shared_connections = connections("prod-tls") - shared_before;
     let ps = run_ok(
         hoist(PROD_TLS_SSH)
+            .env("HOIST_SSH_CONFIG", &config)
             .args(["-p", &project.name, "-f"])
             .arg(&file)
             .args(["ps", "-q"]),
@@ -125,6 +145,10 @@ async fn up_of_20_services_over_ssh_opens_one_ssh_session() {
         (hoist_connections, hoist_sessions),
         (1, 1),
         "hoist up -d of 20 services: (TCP connections to sshd, SSH logins)"
+    );
+    assert_eq!(
+        shared_connections, 1,
+        "down, up -d, ps, ps -q in four hoist processes"
     );
 
     // Docker Compose v2, same file, same host, for comparison (not asserted: it is the peer).
@@ -340,6 +364,8 @@ async fn a_dropped_ssh_connection_ends_a_follow_with_an_error() {
     let mut logs = hoist(PROD_SSH);
     base(&mut logs);
     let mut child = logs
+        // its own ssh, a child of the process
+        .env("HOIST_SSH_PERSIST", "0")
         .args(["logs", "-f"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
