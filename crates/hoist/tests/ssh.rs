@@ -328,6 +328,21 @@ fn a_missing_remote_socket_is_named() {
 }
 
 #[test]
+fn a_user_the_engine_socket_keeps_out_is_told_so() {
+    if !dev_env_up() {
+        return;
+    }
+    // scripts/dev-env's user outside the docker group: sshd lets them in, the socket does not.
+    let err = failing(&mut hoist("ssh://hoistnodocker@10.200.0.2"));
+    eprintln!("{err}");
+    assert!(
+        err.contains("could not open the engine's socket /var/run/docker.sock"),
+        "{err}"
+    );
+    assert!(err.contains("hoistnodocker may not use it"), "{err}");
+}
+
+#[test]
 fn addresses_that_would_reach_ssh_as_options_are_refused_before_ssh_runs() {
     for bad in [
         "ssh://-oProxyCommand=touch${IFS}/tmp/pwned",
