@@ -23,6 +23,7 @@ pub mod project;
 pub mod reference;
 pub mod ssh;
 pub mod system;
+pub mod target_lock;
 mod transport;
 
 pub use archive::{ArchiveError, ContainerFile, FileUpload};

@@ -23,6 +23,7 @@ use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
 use crate::proxy::{Match, Proxy, ProxySpec};
 use crate::steps::{StepId, StepStatus};
+use hoist_docker::target_lock::{Holder, LockKind, TargetLock};
 
 /// Where a release happens.
 #[derive(Debug, Clone)]
@@ -77,6 +78,46 @@ impl Place {
             .clone()
             .unwrap_or_else(|| format!("{project}-{service}"))
     }
+
+    /// The image the target's deploy lock container runs: the proxy's (every release target
+    /// has it, and it has a shell).
+    pub fn lock_image(&self, opts: &ReleaseOptions) -> String {
+        self.proxy
+            .as_ref()
+            .map(|p| p.image.clone())
+            .unwrap_or_else(|| opts.proxy_image.clone())
+    }
+}
+
+impl From<hoist_docker::target_lock::TargetLockError> for ReleaseRunError {
+    fn from(e: hoist_docker::target_lock::TargetLockError) -> Self {
+        ReleaseRunError::TargetLock(Box::new(e))
+    }
+}
+
+/// Takes the deploy lock on the target's engine for `service` of `project` (see
+/// [`hoist_docker::target_lock`]): every machine deploying there sees it. A dead holder's lock is
+/// taken over with a warning naming it.
+pub async fn lock_target(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+    image: &str,
+    what: &str,
+    wait: bool,
+) -> Result<TargetLock, ReleaseRunError> {
+    let me = Holder::me(LockKind::Run, what);
+    let (held, taken) = engine
+        .take_target_lock(project, service, &me, image, wait)
+        .await?;
+    if let Some(dead) = taken.took_over {
+        tracing::warn!(
+            "took over the deploy lock of {service}: its holder, {}, is gone (its lock container \
+             had stopped)",
+            dead.describe()
+        );
+    }
+    Ok(held)
 }
 
 /// What a release takes beyond its place: the command line's flags. `Default` is what a
@@ -134,6 +175,9 @@ pub enum ReleaseRunError {
     },
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Boxed: an engine error inside makes it large.
+    #[error(transparent)]
+    TargetLock(Box<hoist_docker::target_lock::TargetLockError>),
     #[error(transparent)]
     History(#[from] HistoryError),
     /// Boxed: a failed release carries what was undone, and would make every result large.
@@ -413,10 +457,29 @@ pub async fn rollback(
     let hold = tokio::task::spawn_blocking(move || Hold::take(&dir, &target, &k, wait_lock))
         .await
         .map_err(|e| ReleaseRunError::Join(e.to_string()))??;
+    let on_target = match lock_target(
+        engine,
+        &project.name,
+        service,
+        &place.lock_image(opts),
+        &format!("rollback of {service}"),
+        wait_lock,
+    )
+    .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            hold.finish(&Err(e.to_string()));
+            return Err(e);
+        }
+    };
     let result = match refuse_failed(&release, &hold, &key, &place.target, service).await {
         Ok(()) => release.rollback(sink).await.map_err(ReleaseRunError::from),
         Err(e) => Err(e),
     };
+    if let Err(e) = on_target.release().await {
+        tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
+    }
     let text = match &result {
         Ok(o) => Ok(format!("{service} rolled back to {}", o.live)),
         Err(e) => Err(e.to_string()),

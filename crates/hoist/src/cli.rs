@@ -69,6 +69,7 @@ impl Cli {
             Command::Scale(_) => Some("scale"),
             Command::Deploy(_) => Some("deploy"),
             Command::Rollback(_) => Some("rollback"),
+            Command::Lock(_) => Some("lock"),
             Command::Pipeline(_) => Some("pipeline"),
             Command::Ui(_) => Some("ui"),
             _ => None,
@@ -210,6 +211,8 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// A service's colours: image, commit, when deployed, state.
     Releases(ReleasesArgs),
+    /// The deploy lock on the target: who holds it, a maintenance window, releasing it.
+    Lock(LockArgs),
     /// Show the engine hoist talks to: address, version and API version.
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.
@@ -737,6 +740,42 @@ mod tests {
     fn all_resources_is_accepted() {
         assert!(parse(&["--all-resources", "up"], &[]).global.all_resources);
     }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    #[command(subcommand)]
+    pub command: LockCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum LockCommand {
+    /// Who holds the service's deploy lock on the target, since when, and whether the holder is
+    /// alive.
+    Status {
+        #[command(flatten)]
+        release: ReleaseArgs,
+        service: String,
+    },
+    /// Take the lock for a maintenance window: deploys and rollbacks wait or fail until
+    /// `hoist lock release`.
+    Acquire {
+        #[command(flatten)]
+        release: ReleaseArgs,
+        /// Why (shown to whoever is refused).
+        #[arg(short, long, default_value = "")]
+        message: String,
+        service: String,
+    },
+    /// End a maintenance window, or remove a dead holder's lock; `--force` also removes a live
+    /// deploy's.
+    Release {
+        #[command(flatten)]
+        release: ReleaseArgs,
+        #[arg(long)]
+        force: bool,
+        service: String,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

@@ -1192,3 +1192,137 @@ fn hoist_killed_at_each_phase_of_a_pipeline_run_keeps_serving_and_a_rerun_conver
         "yes",
     );
 }
+
+/// The deploy lock lives on the target: deploys from two machines (two state folders here) at
+/// once are excluded from each other, a maintenance window holds every deploy off, and the
+/// service keeps serving throughout.
+#[test]
+fn deploys_from_two_state_folders_at_once_one_proceeds_and_the_other_names_the_holder() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-lock", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let load = stage.load();
+    let other_state = stage.dir.join(".other-machine");
+    std::fs::create_dir_all(&other_state).unwrap();
+
+    // Two deploys of v2 started together, each with its own state folder.
+    let args = stage.deploy_args("v2");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = Running::spawn(stage.hoist(&args));
+    let mut second_cmd = stage.hoist(&args);
+    second_cmd.env("HOIST_STATE_DIR", &other_state);
+    let second = Running::spawn(second_cmd);
+    let (a, a_lines) = first.finish();
+    let (b, b_lines) = second.finish();
+    let outcomes = [(a, &a_lines), (b, &b_lines)];
+    let won: Vec<_> = outcomes.iter().filter(|(c, _)| *c == Some(0)).collect();
+    let lost: Vec<_> = outcomes.iter().filter(|(c, _)| *c != Some(0)).collect();
+    assert_eq!(
+        (won.len(), lost.len()),
+        (1, 1),
+        "exactly one deploy proceeds:\nfirst: {a_lines:?}\nsecond: {b_lines:?}"
+    );
+    let refused = last_line(lost[0].1);
+    assert!(
+        refused.contains("is locked on this engine by") && refused.contains("deploy of"),
+        "{refused}"
+    );
+    eprintln!("the refused deploy said: {refused}");
+    stage.assert_serves("v2");
+
+    // A maintenance window from the other machine holds deploys off until it is released.
+    let mut acquire = stage.hoist(&[
+        "lock",
+        "acquire",
+        "--target",
+        "fault",
+        "-m",
+        "db migration",
+        "app",
+    ]);
+    acquire.env("HOIST_STATE_DIR", &other_state);
+    let out = acquire.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let status = stage.run(&["lock", "status", "--target", "fault", "app"]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        said.contains("db migration") && said.contains("maintenance window"),
+        "{said}"
+    );
+    let refused = stage.deploy("v1");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        err.contains("db migration") && err.contains("hoist lock release"),
+        "{err}"
+    );
+    stage.assert_serves("v2");
+    let released = stage.run(&["lock", "release", "--target", "fault", "app"]);
+    assert!(released.status.success(), "{}", text(&released));
+    let deployed = stage.deploy("v1");
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    stage.assert_serves("v1");
+    let status = stage.run(&["lock", "status", "--target", "fault", "app"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("not locked"),
+        "{}",
+        text(&status)
+    );
+
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    assert_no_failed_request(&report, "two deploys at once and a maintenance window");
+    row(
+        "two `deploy`s of one service at once from two state folders",
+        &refused_line(&b_lines, &a_lines),
+        &failed(&report),
+        "yes: one released, the other refused naming the holder",
+    );
+}
+
+fn refused_line(a: &[String], b: &[String]) -> String {
+    [a, b]
+        .iter()
+        .map(|l| last_line(l))
+        .find(|l| l.contains("locked"))
+        .unwrap_or_default()
+}
+
+/// A holder that dies keeps nobody out: `hoist lock status` says who held the lock and that it
+/// is gone, and the next deploy takes the lock over, naming the dead holder.
+#[test]
+fn a_sigkilled_holders_lock_is_named_and_taken_over_by_the_next_deploy() {
+    let _serial = serial();
+    let Some(stage) = Stage::new("fault-lockkill", &["v1", "v2"]) else {
+        return;
+    };
+    stage.first_release();
+    let mut deploy = stage.spawn_deploy("v2");
+    deploy.wait_for("healthy", Duration::from_secs(120));
+    let held = stage.run(&["lock", "status", "--target", "fault", "app"]);
+    let said = String::from_utf8_lossy(&held.stdout).into_owned();
+    assert!(said.contains("held (its holder is alive)"), "{said}");
+    let pid = deploy.child.id();
+    assert!(said.contains(&format!("pid {pid}")), "{said}");
+    deploy.kill();
+    let (code, _) = deploy.finish();
+    assert_eq!(code, None, "killed");
+
+    let status = stage.run(&["lock", "status", "--target", "fault", "app"]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        said.contains(&format!("pid {pid}")) && said.contains("its holder is gone"),
+        "{said}"
+    );
+    assert!(said.contains("rule: "), "{said}");
+    let rerun = stage.deploy("v2");
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    let err = String::from_utf8_lossy(&rerun.stderr).into_owned();
+    assert!(
+        err.contains("took over the deploy lock") && err.contains(&format!("pid {pid}")),
+        "{err}"
+    );
+    stage.assert_serves("v2");
+}

@@ -58,12 +58,13 @@ fn sshd_log(host: &str) -> PathBuf {
 
 /// Logins sshd accepted so far (`LogLevel VERBOSE` logs one line per authenticated session).
 fn accepted_logins(host: &str) -> usize {
-    sshd_lines(host, "Accepted publickey for root")
+    sshd_lines(host, "Accepted publickey for root from 10.200.0.1 ")
 }
 
-/// TCP connections sshd saw: served ones and those it dropped past `MaxStartups`.
+/// TCP connections sshd saw from this machine (10.200.0.1): served ones and those it dropped
+/// past `MaxStartups`. (A jump through another prod host comes from that host's address.)
 fn connections(host: &str) -> usize {
-    sshd_lines(host, "Connection from ") + sshd_lines(host, "past MaxStartups")
+    sshd_lines(host, "Connection from 10.200.0.1 ") + sshd_lines(host, "from [10.200.0.1]:")
 }
 
 fn sshd_lines(host: &str, needle: &str) -> usize {
@@ -324,6 +325,43 @@ fn a_missing_remote_socket_is_named() {
     assert!(
         err.contains("could not open the engine's socket /run/nothing-here.sock"),
         "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_config_alias_with_proxyjump_is_followed_as_ssh_follows_it() {
+    let Some(_engine) = hoist_testkit::engine("prod-tls").await else {
+        return;
+    };
+    // prod-tls reached as "behind-prod": ssh logs in to prod first and jumps from there (the
+    // namespaces reach each other), as the user's own ssh config says.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host behind-prod\n  HostName 10.200.0.3\n  User root\n  ProxyJump root@10.200.0.2\n\
+             Host *\n  IdentityFile {0}/id_ed25519\n  UserKnownHostsFile {0}/known_hosts\n",
+            ssh_dir().display()
+        ),
+    )
+    .unwrap();
+    let jumped_before = sshd_lines("prod-tls", "Connection from 10.200.0.2 ");
+    let out = run_ok(
+        hoist("ssh://behind-prod")
+            .env("HOIST_SSH_CONFIG", &config)
+            .env("HOIST_SSH_PERSIST", "0")
+            .args(["version"]),
+    );
+    let printed = text(&out);
+    assert!(
+        printed.contains("engine ssh://behind-prod: Docker"),
+        "{printed}"
+    );
+    assert_eq!(
+        sshd_lines("prod-tls", "Connection from 10.200.0.2 ") - jumped_before,
+        1,
+        "the command reached prod-tls's sshd from prod"
     );
 }
 

@@ -68,6 +68,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => release::deploy(g, &env, args),
         Command::Rollback(args) => release::rollback(g, &env, args),
         Command::Releases(args) => release::releases(g, &env, args),
+        Command::Lock(args) => release::lock(g, &env, args),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),

@@ -10,9 +10,12 @@ use hoist_docker::execute::ExecOptions;
 use hoist_pipeline::bluegreen::{Release, with_failures};
 use hoist_pipeline::config::{PipelineFile, Target};
 use hoist_pipeline::history::History;
-use hoist_pipeline::release::{Place, Recorded, ReleaseOptions};
+use hoist_pipeline::release::{Place, Recorded, ReleaseOptions, lock_target};
 
-use crate::cli::{DeployArgs, GlobalArgs, Progress, ReleaseArgs, ReleasesArgs, RollbackArgs};
+use crate::cli::{
+    DeployArgs, GlobalArgs, LockArgs, LockCommand, Progress, ReleaseArgs, ReleasesArgs,
+    RollbackArgs,
+};
 use crate::context::{Loaded, docker_config, load_project};
 use crate::output::Printer;
 use crate::settings::{EnvVars, engine_spec};
@@ -80,6 +83,14 @@ fn exec_options(env: &EnvVars) -> ExecOptions {
 fn begin(env: &EnvVars, place: &Place, key: &str, wait: bool) -> anyhow::Result<Recorded> {
     let state = super::pipeline::state_dir(env)?;
     Ok(Recorded::begin(&state, &place.target, key, wait)?)
+}
+
+/// Removes the target's deploy lock; when that fails the lock ends with this process anyway (its
+/// heartbeat stops).
+async fn unlock(held: hoist_docker::target_lock::TargetLock, service: &str) {
+    if let Err(e) = held.release().await {
+        tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
+    }
 }
 
 /// `--image v2` means the service's image with tag `v2`; anything with a `/` or `:` is a full
@@ -150,11 +161,30 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
             };
             let exec = exec_options(env);
             let recorded = begin(env, &place, &key, args.release.wait_lock)?;
+            let lock_image = place.lock_image(&options(&args.release));
             let result = super::runtime()?.block_on(async {
                 let engine = Engine::connect(&place.engine).await?;
-                hoist_docker::orchestrate::up(&engine, &loaded.spec, &opts, None, &exec, &printer)
-                    .await
-                    .map_err(super::up::explain)
+                let held = lock_target(
+                    &engine,
+                    &loaded.spec.name,
+                    &args.service,
+                    &lock_image,
+                    &format!("deploy of {image}"),
+                    args.release.wait_lock,
+                )
+                .await?;
+                let result = hoist_docker::orchestrate::up(
+                    &engine,
+                    &loaded.spec,
+                    &opts,
+                    None,
+                    &exec,
+                    &printer,
+                )
+                .await
+                .map_err(super::up::explain);
+                unlock(held, &args.service).await;
+                result
             });
             let text = result
                 .as_ref()
@@ -167,10 +197,22 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         other => anyhow::bail!("unknown --strategy {other:?}: expected blue-green or recreate"),
     }
     let recorded = begin(env, &place, &key, args.release.wait_lock)?;
+    let lock_image = place.lock_image(&options(&args.release));
     let result = super::runtime()?.block_on(async {
         let engine = Engine::connect(&place.engine).await?;
         let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
+        // Decisions (which colour is live) are made by the release after this, inside the lock.
+        let held = lock_target(
+            &engine,
+            &loaded.spec.name,
+            &args.service,
+            &lock_image,
+            &format!("deploy of {image}"),
+            args.release.wait_lock,
+        )
+        .await?;
         let (color, result) = release.deploy_color(&image, &printer).await;
+        unlock(held, &args.service).await;
         if let Some(color) = color {
             // `hoist releases` shows a colour whose last deploy failed as failed.
             let status = if result.is_ok() { "done" } else { "failed" };
@@ -298,6 +340,87 @@ pub fn releases(
     );
     println!();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hoist lock status|acquire|release SERVICE`: the deploy lock on the target's engine.
+pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Result<ExitCode> {
+    use hoist_docker::target_lock::{self as tl, Holder, LockKind, Verdict};
+    let (release, service) = match &args.command {
+        LockCommand::Status { release, service }
+        | LockCommand::Acquire {
+            release, service, ..
+        }
+        | LockCommand::Release {
+            release, service, ..
+        } => (release, service),
+    };
+    let Located { global, place } = place(global, env, release)?;
+    let loaded = load_project(&global, env)?;
+    let project = loaded.spec.name.clone();
+    if loaded.spec.service(service).is_none() {
+        anyhow::bail!("no such service: {service} (project {project})");
+    }
+    let engine_name = place.target.clone();
+    super::runtime()?.block_on(async {
+        let engine = Engine::connect(&place.engine).await?;
+        match &args.command {
+            LockCommand::Status { .. } => {
+                match engine.target_lock(&project, service).await? {
+                    None => println!("{service} of {project} on {engine_name}: not locked"),
+                    Some(observed) => {
+                        let state = match tl::judge(&observed) {
+                            Verdict::Held if observed.holder.kind == LockKind::Manual => {
+                                "held (maintenance window)".to_string()
+                            }
+                            Verdict::Held => "held (its holder is alive)".to_string(),
+                            Verdict::Dead => format!(
+                                "free to take over: its holder is gone (lock container {}{})",
+                                observed.status,
+                                observed
+                                    .finished_at
+                                    .as_deref()
+                                    .map(|t| format!(" at {t}"))
+                                    .unwrap_or_default()
+                            ),
+                        };
+                        println!(
+                            "{service} of {project} on {engine_name}: locked by {}\nstate: {state}\nrule: {}",
+                            observed.holder.describe(),
+                            tl::RULE
+                        );
+                    }
+                }
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            LockCommand::Acquire { message, .. } => {
+                let me = Holder::me(LockKind::Manual, message);
+                let image = place.lock_image(&options(release));
+                let (_held, taken) = engine
+                    .take_target_lock(&project, service, &me, &image, release.wait_lock)
+                    .await?;
+                if let Some(dead) = taken.took_over {
+                    eprintln!(
+                        "took over the lock of a holder that is gone: {}",
+                        dead.describe()
+                    );
+                }
+                println!(
+                    "{service} of {project} on {engine_name} is locked until `hoist lock release {service}`"
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            LockCommand::Release { force, .. } => {
+                match engine.release_target_lock(&project, service, *force).await? {
+                    None => println!("{service} of {project} on {engine_name}: not locked"),
+                    Some(holder) => println!(
+                        "released the lock of {service} of {project} on {engine_name} (held by {})",
+                        holder.describe()
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
 }
 
 #[cfg(test)]
