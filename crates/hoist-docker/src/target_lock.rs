@@ -65,9 +65,7 @@ impl Holder {
     /// This process, now.
     pub fn me(kind: LockKind, message: &str) -> Holder {
         Holder {
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "?".into()),
+            user: user_name(),
             machine: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_string())
                 .unwrap_or_else(|_| "?".into()),
@@ -453,6 +451,30 @@ impl Engine {
             .map(|_| ())
             .map_err(|e| EngineError::new(format!("creating the deploy lock {name}"), e))
     }
+}
+
+/// `USER` or `LOGNAME`, else this process's uid looked up in `/etc/passwd`, else `uid N`.
+fn user_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(name) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    {
+        return name;
+    }
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "?".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 fn now_rfc3339() -> String {

@@ -127,32 +127,44 @@ pub async fn attach(
             running.poll_next_unpin(cx)
         }))
         .boxed_local();
-    while waiting > 0
-        && let Some(done) = ended.next().await
-    {
-        let (service, shown, code) = done?;
-        println!("{shown} exited with code {code}");
-        if is_watched(&service) {
-            waiting -= 1;
+    // A `pre_stop` hook's output shows as its container's, marked `NAME ->`.
+    let hook_output = |c: &hoist_core::observed::ObservedContainer, line: &str| {
+        let source = format!("{} ->", prefix(spec, c));
+        let w = width
+            .fetch_max(source.len(), Ordering::SeqCst)
+            .max(source.len());
+        let _ = writeln!(std::io::stdout().lock(), "{source:w$}  | {line}");
+    };
+    // The cascade's stop runs while the other containers' output keeps coming, as Compose
+    // shows it: their lines and the stop hooks' interleave as they happen.
+    let mut stopping = None;
+    loop {
+        if waiting == 0 && stopping.is_none() {
+            break;
         }
-        if exits.exited(&service, code) {
-            eprintln!("Aborting on container exit...");
-            // A `pre_stop` hook's output shows as its container's, marked `NAME ->`.
-            let hook_output = |c: &hoist_core::observed::ObservedContainer, line: &str| {
-                let source = format!("{} ->", prefix(spec, c));
-                let w = width
-                    .fetch_max(source.len(), Ordering::SeqCst)
-                    .max(source.len());
-                let _ = writeln!(std::io::stdout().lock(), "{source:w$}  | {line}");
-            };
-            super::lifecycle::stop_services(
-                engine,
-                spec,
-                services,
-                exec.stop_timeout,
-                &hook_output,
-            )
-            .await?;
+        tokio::select! {
+            done = ended.next(), if waiting > 0 => {
+                let Some(done) = done else { break };
+                let (service, shown, code) = done?;
+                println!("{shown} exited with code {code}");
+                if is_watched(&service) {
+                    waiting -= 1;
+                }
+                if exits.exited(&service, code) {
+                    eprintln!("Aborting on container exit...");
+                    stopping = Some(Box::pin(super::lifecycle::stop_services(
+                        engine,
+                        spec,
+                        services,
+                        exec.stop_timeout,
+                        &hook_output,
+                    )));
+                }
+            }
+            stopped = async { stopping.as_mut().expect("guarded").await }, if stopping.is_some() => {
+                stopping = None;
+                stopped?;
+            }
         }
     }
     Ok(exits.code())
