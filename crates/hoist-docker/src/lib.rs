@@ -24,6 +24,7 @@ pub mod reference;
 pub mod ssh;
 pub mod system;
 pub mod target_lock;
+pub mod target_records;
 mod transport;
 
 pub use archive::{ArchiveError, ContainerFile, FileUpload};

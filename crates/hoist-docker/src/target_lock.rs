@@ -245,7 +245,7 @@ pub enum TargetLockError {
     Engine(#[from] EngineError),
 }
 
-async fn remove_quietly(engine: &Engine, name: &str) -> Result<(), EngineError> {
+pub(crate) async fn remove_quietly(engine: &Engine, name: &str) -> Result<(), EngineError> {
     match engine.remove_container(name, true, false).await {
         Ok(()) => Ok(()),
         Err(e) if is_status(&e, 404) || is_status(&e, 409) => Ok(()),
@@ -454,7 +454,7 @@ impl Engine {
 }
 
 /// `USER` or `LOGNAME`, else this process's uid looked up in `/etc/passwd`, else `uid N`.
-fn user_name() -> String {
+pub(crate) fn user_name() -> String {
     use std::os::unix::fs::MetadataExt;
     if let Some(name) = ["USER", "LOGNAME"]
         .iter()
@@ -477,7 +477,7 @@ fn user_name() -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

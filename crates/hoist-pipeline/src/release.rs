@@ -95,6 +95,34 @@ impl From<hoist_docker::target_lock::TargetLockError> for ReleaseRunError {
     }
 }
 
+/// The latest release of each colour: the target's records ([`hoist_docker::target_records`])
+/// when it has any, so that every machine sees the same; else `local` (the state folder's
+/// history, from before records were kept on targets).
+pub async fn latest_records(
+    engine: &Engine,
+    project: &str,
+    service: &str,
+    local: impl FnOnce() -> Vec<crate::history::ReleaseRecord>,
+) -> Vec<crate::history::ReleaseRecord> {
+    match engine.release_records(project, service).await {
+        Ok(records) if !records.is_empty() => records
+            .into_iter()
+            .map(|r| crate::history::ReleaseRecord {
+                run: 0,
+                color: r.color,
+                image: r.image,
+                status: r.status,
+                at: 0.0,
+            })
+            .collect(),
+        Ok(_) => local(),
+        Err(e) => {
+            tracing::warn!("the target's release records could not be read: {e}");
+            local()
+        }
+    }
+}
+
 /// Takes the deploy lock on the target's engine for `service` of `project` (see
 /// [`hoist_docker::target_lock`]): every machine deploying there sees it. A dead holder's lock is
 /// taken over with a warning naming it.
@@ -473,7 +501,17 @@ pub async fn rollback(
             return Err(e);
         }
     };
-    let result = match refuse_failed(&release, &hold, &key, &place.target, service).await {
+    let result = match refuse_failed(
+        engine,
+        &project.name,
+        &release,
+        &hold,
+        &key,
+        &place.target,
+        service,
+    )
+    .await
+    {
         Ok(()) => release.rollback(sink).await.map_err(ReleaseRunError::from),
         Err(e) => Err(e),
     };
@@ -491,25 +529,31 @@ pub async fn rollback(
 /// After a failed deploy the stopped colour holds the failed image (the release before it was
 /// replaced): starting it again would be no rollback, so it is refused.
 async fn refuse_failed(
+    engine: &Engine,
+    project: &str,
     release: &Release<'_>,
     hold: &Hold,
     key: &str,
     target: &str,
     service: &str,
 ) -> Result<(), ReleaseRunError> {
-    let latest = match hold {
-        Hold::Recorded(recorded) => recorded.history().latest_releases(key, target),
-        Hold::Unrecorded { .. } => Ok(Vec::new()),
+    let local = || {
+        let latest = match hold {
+            Hold::Recorded(recorded) => recorded.history().latest_releases(key, target),
+            Hold::Unrecorded { .. } => Ok(Vec::new()),
+        };
+        if matches!(hold, Hold::Unrecorded { .. }) {
+            tracing::warn!(
+                "without the history, whether {service}'s stopped colour failed its deploy is \
+                 unknown"
+            );
+        }
+        latest.unwrap_or_else(|e| {
+            tracing::warn!("whether {service}'s stopped colour failed its deploy is unknown: {e}");
+            Vec::new()
+        })
     };
-    let latest = latest.unwrap_or_else(|e| {
-        tracing::warn!("whether {service}'s stopped colour failed its deploy is unknown: {e}");
-        Vec::new()
-    });
-    if matches!(hold, Hold::Unrecorded { .. }) {
-        tracing::warn!(
-            "without the history, whether {service}'s stopped colour failed its deploy is unknown"
-        );
-    }
+    let latest = latest_records(engine, project, service, local).await;
     let list = with_failures(release.releases().await?, &latest);
     match list
         .iter()

@@ -335,32 +335,15 @@ pub async fn remove_project(docker: &Docker, project: &str) {
         vec![format!("{PROJECT_LABEL}={project}")],
     )]
     .into();
-    if let Ok(containers) = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await
-    {
-        let removals = containers
-            .into_iter()
-            .filter_map(|c| c.id)
-            .map(|id| async move {
-                let _ = docker
-                    .remove_container(
-                        &id,
-                        Some(
-                            RemoveContainerOptionsBuilder::default()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await;
-            });
-        futures_util::future::join_all(removals).await;
+    // The project's containers, and hoist's deploy lock and release records for it.
+    for key in [
+        PROJECT_LABEL,
+        "io.hoist.lock.project",
+        "io.hoist.release.project",
+    ] {
+        let filter: std::collections::HashMap<String, Vec<String>> =
+            [("label".to_string(), vec![format!("{key}={project}")])].into();
+        remove_containers(docker, &filter).await;
     }
     if let Ok(networks) = docker
         .list_networks(Some(
@@ -390,6 +373,39 @@ pub async fn remove_project(docker: &Docker, project: &str) {
                 )
                 .await;
         }
+    }
+}
+
+async fn remove_containers(
+    docker: &Docker,
+    filter: &std::collections::HashMap<String, Vec<String>>,
+) {
+    if let Ok(containers) = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(filter)
+                .build(),
+        ))
+        .await
+    {
+        let removals = containers
+            .into_iter()
+            .filter_map(|c| c.id)
+            .map(|id| async move {
+                let _ = docker
+                    .remove_container(
+                        &id,
+                        Some(
+                            RemoveContainerOptionsBuilder::default()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await;
+            });
+        futures_util::future::join_all(removals).await;
     }
 }
 

@@ -700,6 +700,36 @@ async fn a_colour_whose_deploy_never_became_healthy_shows_failed_and_is_no_rollb
         "blue still serves"
     );
     assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+
+    // Another machine (a fresh state folder, no local history) sees the same: the failed
+    // release is recorded on the target.
+    let elsewhere = s.dir.join(".another-machine");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let from_elsewhere = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(args)
+            .current_dir(&s.dir)
+            .env("HOIST_STATE_DIR", &elsewhere)
+            .env("HOIST_TRUST_INSECURE_HOST", PROD)
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap()
+    };
+    let table = from_elsewhere(&["releases", "--target", "prod", "app"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let green = table.lines().find(|l| l.starts_with("green")).unwrap();
+    assert!(
+        green.contains("failed"),
+        "from a fresh state folder: {table}"
+    );
+    let out = from_elsewhere(&["rollback", "--target", "prod", "app"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("whose deploy failed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
 }
 
 /// Polls `pipeline status RUN` until step `number` has `want`; fails at once, with what the run

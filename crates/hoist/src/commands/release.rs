@@ -212,14 +212,28 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         )
         .await?;
         let (color, result) = release.deploy_color(&image, &printer).await;
-        unlock(held, &args.service).await;
         if let Some(color) = color {
-            // `hoist releases` shows a colour whose last deploy failed as failed.
+            // `hoist releases` shows a colour whose last deploy failed as failed, from any
+            // machine: the record is written on the target, under the lock.
             let status = if result.is_ok() { "done" } else { "failed" };
+            if let Err(e) = engine
+                .write_release_record(
+                    &loaded.spec.name,
+                    &args.service,
+                    color.as_str(),
+                    &image,
+                    status,
+                    &lock_image,
+                )
+                .await
+            {
+                tracing::warn!("the release record on the target was not written: {e}");
+            }
             let _ = recorded
                 .history()
                 .record_release(recorded.run, color.as_str(), &image, status);
         }
+        unlock(held, &args.service).await;
         anyhow::Ok(result?)
     });
     let text = match &result {
@@ -285,19 +299,28 @@ pub fn releases(
 ) -> anyhow::Result<ExitCode> {
     let Located { global, place } = place(global, env, &args.release)?;
     let loaded = load_project(&global, env)?;
-    let list = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&place.engine).await?;
-        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
-        anyhow::Ok(release.releases().await?)
-    })?;
-    // A colour whose last deploy failed reads `failed`: the engine only knows it stopped.
+    // A colour whose last deploy failed reads `failed`: the engine's containers only say it
+    // stopped, the target's release records say why (the local history before those).
     let key = place.key(&loaded.spec.name, &args.service);
-    let latest = match History::open(&super::pipeline::state_dir(env)?) {
+    let state = super::pipeline::state_dir(env)?;
+    let local = || match History::open(&state) {
         Ok(history) => history
             .latest_releases(&key, &place.target)
             .unwrap_or_default(),
         Err(_) => Vec::new(),
     };
+    let (list, latest) = super::runtime()?.block_on(async {
+        let engine = Engine::connect(&place.engine).await?;
+        let release = release(&engine, &loaded, &args.service, &args.release, env, &place)?;
+        let latest = hoist_pipeline::release::latest_records(
+            &engine,
+            &loaded.spec.name,
+            &args.service,
+            local,
+        )
+        .await;
+        anyhow::Ok((release.releases().await?, latest))
+    })?;
     let list = with_failures(list, &latest);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);

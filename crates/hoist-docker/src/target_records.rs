@@ -1,0 +1,169 @@
+//! What each colour of a service last released, kept on the target: one record per colour, a
+//! container named `hoist-release.PROJECT.SERVICE.COLOUR` that is created and never started,
+//! its labels the record (image, outcome, when, by whom). Every machine that deploys there reads
+//! the same records, so a deploy that failed is seen as failed from anywhere (the rollback
+//! safety check, `hoist releases`, the dashboard). Records are written by a deploy that holds
+//! the target's deploy lock ([`crate::target_lock`]), so writers never race.
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use serde_json::json;
+
+use crate::connect::Engine;
+use crate::error::EngineError;
+use crate::target_lock::{now_rfc3339, remove_quietly, user_name};
+
+const LABEL: &str = "io.hoist.release";
+const PREFIX: &str = "io.hoist.release.";
+
+/// A colour's last release, as recorded on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRecord {
+    pub color: String,
+    pub image: String,
+    /// `done` or `failed`.
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `user@machine`.
+    pub by: String,
+}
+
+/// The record container's name.
+pub fn record_name(project: &str, service: &str, color: &str) -> String {
+    format!("hoist-release.{project}.{service}.{color}")
+}
+
+fn clean(value: Option<&String>) -> String {
+    value
+        .map(|v| v.chars().filter(|c| !c.is_control()).take(500).collect())
+        .unwrap_or_default()
+}
+
+/// A record from a container's labels; None when they are not a release record's.
+pub fn from_labels(labels: &HashMap<String, String>) -> Option<TargetRecord> {
+    labels.get(LABEL)?;
+    let get = |k: &str| clean(labels.get(&format!("{PREFIX}{k}")));
+    let record = TargetRecord {
+        color: get("color"),
+        image: get("image"),
+        status: get("status"),
+        at: get("at"),
+        by: get("by"),
+    };
+    (matches!(record.color.as_str(), "blue" | "green")
+        && matches!(record.status.as_str(), "done" | "failed"))
+    .then_some(record)
+}
+
+impl Engine {
+    /// Records on the target that `color` of `service` last released `image` with `status`
+    /// (replacing that colour's previous record). The caller holds the target's deploy lock.
+    /// `image_for_record` is any image present there (the record is never started).
+    pub async fn write_release_record(
+        &self,
+        project: &str,
+        service: &str,
+        color: &str,
+        image: &str,
+        status: &str,
+        image_for_record: &str,
+    ) -> Result<(), EngineError> {
+        let name = record_name(project, service, color);
+        let name = crate::ids::container(&name)?.to_string();
+        crate::ids::image(image_for_record)?;
+        let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        let mut labels = HashMap::new();
+        labels.insert(LABEL.to_string(), "1".to_string());
+        for (k, v) in [
+            ("project", project.to_string()),
+            ("service", service.to_string()),
+            ("color", color.to_string()),
+            ("image", image.to_string()),
+            ("status", status.to_string()),
+            ("at", now_rfc3339()),
+            ("by", format!("{}@{machine}", user_name())),
+        ] {
+            labels.insert(format!("{PREFIX}{k}"), v);
+        }
+        remove_quietly(self, &name).await?;
+        let body = json!({
+            "Image": image_for_record,
+            "Cmd": ["true"],
+            "Entrypoint": [],
+            "Labels": labels,
+            "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
+        });
+        let path = format!("/v{}/containers/create?name={name}", self.api_version());
+        self.route
+            .post_json(&path, &body)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::new(format!("writing the release record {name}"), e))
+    }
+
+    /// The records of `service` of `project` on this engine, one per colour at most.
+    pub async fn release_records(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Vec<TargetRecord>, EngineError> {
+        let filters: HashMap<String, Vec<String>> = [(
+            "label".to_string(),
+            vec![
+                format!("{PREFIX}project={project}"),
+                format!("{PREFIX}service={service}"),
+            ],
+        )]
+        .into();
+        let list = self
+            .client()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new("listing the release records", e))?;
+        Ok(list
+            .iter()
+            .filter_map(|c| from_labels(c.labels.as_ref()?))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_read_only_from_their_own_labels() {
+        let mut labels: HashMap<String, String> = [
+            (LABEL, "1"),
+            ("io.hoist.release.color", "green"),
+            ("io.hoist.release.image", "books-ms:v2"),
+            ("io.hoist.release.status", "failed"),
+            ("io.hoist.release.at", "2026-12-06T21:00:00Z"),
+            ("io.hoist.release.by", "ci@runner\u{1b}[2J"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let record = from_labels(&labels).unwrap();
+        assert_eq!(record.color, "green");
+        assert_eq!(record.status, "failed");
+        assert_eq!(record.by, "ci@runner[2J");
+        labels.insert("io.hoist.release.color".into(), "red".into());
+        assert_eq!(from_labels(&labels), None);
+        labels.remove(LABEL);
+        assert_eq!(from_labels(&labels), None);
+        assert_eq!(
+            record_name("books", "app", "blue"),
+            "hoist-release.books.app.blue"
+        );
+    }
+}
