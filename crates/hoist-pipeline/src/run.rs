@@ -202,6 +202,8 @@ pub struct Run {
     pub target: Target,
     history: Arc<History>,
     plan: Vec<(StepId, StepStatus)>,
+    /// Whether step 6 waits for the target's deploy lock when another machine holds it.
+    wait_lock: bool,
     _lock: DeployLock,
 }
 
@@ -248,6 +250,7 @@ impl Run {
             target,
             history,
             plan,
+            wait_lock: opts.wait_lock,
             _lock: lock,
         })
     }
@@ -886,7 +889,40 @@ impl StepCtx<'_> {
             spec.name, self.run.target.name
         ));
         let _proxy_lock = self.proxy_lock().await?;
-        let release = self.release(&engine, spec, service, integrate, work);
+        // The target's own lock, so that runs and deploys from other machines are excluded;
+        // what is live is read below, inside it.
+        let held = crate::release::lock_target(
+            &engine,
+            &spec.name,
+            service,
+            &self.run.target.proxy.image,
+            &format!("pipeline run {} of {reference}", self.run.id),
+            self.run.wait_lock,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let result = self
+            .deploy_blue_green_locked(&engine, spec, service, integrate, work, &reference)
+            .await;
+        if let Err(e) = held.release().await {
+            tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
+        }
+        result
+    }
+
+    /// Step 6's release, under the target's deploy lock; the outcome is recorded on the target.
+    async fn deploy_blue_green_locked(
+        &self,
+        engine: &Engine,
+        spec: ProjectSpec,
+        service: &str,
+        integrate: &Integrate,
+        work: &Work,
+        reference: &str,
+    ) -> Result<String, String> {
+        let project = spec.name.clone();
+        let reference = reference.to_string();
+        let release = self.release(engine, spec, service, integrate, work);
         // The commit's image already serving (a run again, or resumed after step 6): nothing
         // to release, as `up` leaves an unchanged container alone. (No proxy yet: the release
         // below creates it.) When the other colour still runs, a run was killed after its
@@ -906,6 +942,20 @@ impl StepCtx<'_> {
         }
         let (color, result) = release.deploy_color(&reference, &OutputEvents(self)).await;
         if let Some(color) = color {
+            let status = if result.is_ok() { "done" } else { "failed" };
+            if let Err(e) = engine
+                .write_release_record(
+                    &project,
+                    service,
+                    color.as_str(),
+                    &reference,
+                    status,
+                    &self.run.target.proxy.image,
+                )
+                .await
+            {
+                tracing::warn!("the release record on the target was not written: {e}");
+            }
             (self.emit)(PipelineEvent::Release {
                 run: self.run.id,
                 color: color.to_string(),
