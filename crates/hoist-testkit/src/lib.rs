@@ -58,7 +58,15 @@ pub fn engine_spec(name: &str) -> EngineSpec {
             tls: None,
             trusted_insecure_hosts: Vec::new(),
         },
-        other => panic!("unknown dev-env engine {other:?}: expected cd, prod, prod-tls or fault"),
+        // A third prod host, plain TCP as prod: with prod and prod-tls, a fleet of three.
+        "prod3" => EngineSpec {
+            host: "tcp://10.200.0.4:2375".into(),
+            tls: None,
+            trusted_insecure_hosts: vec!["10.200.0.4".into()],
+        },
+        other => {
+            panic!("unknown dev-env engine {other:?}: expected cd, prod, prod-tls, prod3 or fault")
+        }
     }
 }
 
