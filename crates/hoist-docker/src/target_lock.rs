@@ -326,6 +326,7 @@ impl Engine {
         service: &str,
         holder: &Holder,
         image: &str,
+        auth: Option<&crate::auth::RegistryAuth>,
         wait: bool,
     ) -> Result<(TargetLock, Taken), TargetLockError> {
         let name = container_name(project, service);
@@ -340,7 +341,7 @@ impl Engine {
                 Err(e) if is_status(&e, 409) => {}
                 Err(e) if is_status(&e, 404) && !pulled => {
                     pulled = true;
-                    self.pull(image, None, |_| {}).await.map_err(|e| {
+                    self.pull(image, auth, |_| {}).await.map_err(|e| {
                         EngineError::message(format!("pulling {image} for the deploy lock: {e}"))
                     })?;
                     continue;

@@ -133,10 +133,16 @@ pub async fn lock_target(
     image: &str,
     what: &str,
     wait: bool,
+    exec: &ExecOptions,
 ) -> Result<TargetLock, ReleaseRunError> {
     let me = Holder::me(LockKind::Run, what);
+    // The lock container runs the proxy's image, pulled with the user's credentials if missing.
+    let auth = exec
+        .docker_config
+        .as_ref()
+        .and_then(|c| c.credentials_for_image(image).ok().flatten());
     let (held, taken) = engine
-        .take_target_lock(project, service, &me, image, wait)
+        .take_target_lock(project, service, &me, image, auth.as_ref(), wait)
         .await?;
     if let Some(dead) = taken.took_over {
         tracing::warn!(
@@ -478,6 +484,7 @@ pub async fn rollback(
     wait_lock: bool,
     sink: &dyn EventSink,
 ) -> Result<Outcome, ReleaseRunError> {
+    let lock_exec = exec.clone();
     let release = release(engine, project, service, place, opts, exec)?;
     let key = place.key(&project.name, service);
     let (dir, target, k) = (state_dir.to_path_buf(), place.target.clone(), key.clone());
@@ -492,6 +499,7 @@ pub async fn rollback(
         &place.lock_image(opts),
         &format!("rollback of {service}"),
         wait_lock,
+        &lock_exec,
     )
     .await
     {

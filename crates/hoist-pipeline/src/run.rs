@@ -898,6 +898,7 @@ impl StepCtx<'_> {
             &self.run.target.proxy.image,
             &format!("pipeline run {} of {reference}", self.run.id),
             self.run.wait_lock,
+            &self.exec_options(),
         )
         .await
         .map_err(|e| e.to_string())?;

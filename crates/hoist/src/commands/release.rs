@@ -171,6 +171,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                     &lock_image,
                     &format!("deploy of {image}"),
                     args.release.wait_lock,
+                    &exec,
                 )
                 .await?;
                 let result = hoist_docker::orchestrate::up(
@@ -209,6 +210,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
             &lock_image,
             &format!("deploy of {image}"),
             args.release.wait_lock,
+            &exec_options(env),
         )
         .await?;
         let (color, result) = release.deploy_color(&image, &printer).await;
@@ -418,8 +420,19 @@ pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Resu
             LockCommand::Acquire { message, .. } => {
                 let me = Holder::me(LockKind::Manual, message);
                 let image = place.lock_image(&options(release));
+                let auth = exec_options(env)
+                    .docker_config
+                    .as_ref()
+                    .and_then(|c| c.credentials_for_image(&image).ok().flatten());
                 let (_held, taken) = engine
-                    .take_target_lock(&project, service, &me, &image, release.wait_lock)
+                    .take_target_lock(
+                        &project,
+                        service,
+                        &me,
+                        &image,
+                        auth.as_ref(),
+                        release.wait_lock,
+                    )
                     .await?;
                 if let Some(dead) = taken.took_over {
                     eprintln!(
