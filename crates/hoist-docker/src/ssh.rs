@@ -553,10 +553,15 @@ fn open_shared(target: &SshTarget, idle: u64) -> Result<Tunnel, String> {
     if tunnel.alive() {
         return Ok(tunnel);
     }
+    // A master that died left its sockets: a new one could not take the control socket's name
+    // (ssh would then run without persisting).
+    let control = dir.join(format!("{key}.ctl"));
     let _ = std::fs::remove_file(&local);
+    let _ = std::fs::remove_file(&control);
     let _ = std::fs::write(&log, b"");
+    prune(&dir);
     let keep = Keep::Shared {
-        control: dir.join(format!("{key}.ctl")),
+        control,
         log,
         idle_secs: idle,
     };
@@ -583,6 +588,26 @@ fn open_shared(target: &SshTarget, idle: u64) -> Result<Tunnel, String> {
             return Err(no_session(target, timeout));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Removes what connections unused for a day left in the shared folder (a master ends after
+/// `HOIST_SSH_PERSIST` seconds idle; its files stay).
+fn prune(dir: &Path) {
+    let day = Duration::from_secs(86_400);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
