@@ -591,22 +591,33 @@ fn open_shared(target: &SshTarget, idle: u64) -> Result<Tunnel, String> {
     }
 }
 
-/// Removes what connections unused for a day left in the shared folder (a master ends after
-/// `HOIST_SSH_PERSIST` seconds idle; its files stay).
+/// Removes what ended connections left in the shared folder (a master ends after
+/// `HOIST_SSH_PERSIST` seconds idle; its files stay): sockets nothing answers on, and logs a day
+/// old whose connection is gone. A live master's files are never touched.
 fn prune(dir: &Path) {
     let day = Duration::from_secs(86_400);
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let answers = |p: &Path| std::os::unix::net::UnixStream::connect(p).is_ok();
     for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
+        let path = entry.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let gone = match ext {
+            "sock" | "ctl" => !answers(&path),
+            "log" => {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > day);
+                old && !answers(&path.with_extension("sock"))
+            }
+            _ => false,
+        };
+        if gone {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }
