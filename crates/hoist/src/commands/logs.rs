@@ -90,8 +90,15 @@ pub async fn stream_selected(
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut merged = select_all(Vec::new());
     for c in containers {
-        seen.insert(c.name.clone());
-        merged.push(prefixed(engine, spec, c, options, no_prefix, width).await?);
+        match prefixed(engine, spec, c, options, no_prefix, width).await {
+            Ok(lines) => {
+                seen.insert(c.name.clone());
+                merged.push(lines);
+            }
+            // Removed since the listing: nothing to show (with -f, found again if it returns).
+            Err(e) if vanished(&e) => {}
+            Err(e) => return Err(e),
+        }
     }
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
@@ -111,14 +118,31 @@ pub async fn stream_selected(
                     .iter()
                     .filter(|c| !c.oneoff && selection.shows(&c.service, c.number));
                 for c in selected {
-                    if seen.insert(c.name.clone()) {
-                        merged.push(prefixed(engine, spec, c, options, no_prefix, width).await?);
+                    if !seen.insert(c.name.clone()) {
+                        continue;
+                    }
+                    match prefixed(engine, spec, c, options, no_prefix, width).await {
+                        Ok(lines) => merged.push(lines),
+                        // Gone between the listing and the logs call (removed, or replaced by
+                        // `up` under the same name): looked for again at the next tick.
+                        Err(e) if vanished(&e) => {
+                            seen.remove(&c.name);
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Whether `e` says the container no longer exists.
+fn vanished(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<hoist_docker::logs::LogsError>(),
+        Some(hoist_docker::logs::LogsError::NoSuchContainer { .. })
+    )
 }
 
 type PrefixedLines = futures_util::stream::BoxStream<
