@@ -360,13 +360,13 @@ impl Engine {
         let body = container_body(project, service, request);
         // Sent as built, not through bollard's typed body: that one has only the fields of the
         // newest API, and an API 1.41 engine reads the MAC address from `Config.MacAddress`.
-        let name = ids::container(&request.name)?;
-        let path = format!("/v{}/containers/create?name={name}", self.api_version());
         let answer = self
-            .route
-            .post_json(&path, &body)
-            .await
-            .map_err(|e| EngineError::new(format!("creating container {}", request.name), e))?;
+            .create_container_raw(
+                &request.name,
+                &body,
+                &format!("creating container {}", request.name),
+            )
+            .await?;
         let created: bollard::models::ContainerCreateResponse = serde_json::from_slice(&answer)
             .map_err(|e| {
                 EngineError::message(format!(
@@ -424,6 +424,24 @@ impl Engine {
         self.upload_files(container, &uploads)
             .await
             .map_err(|e| EngineError::message(format!("container {container}: {e}")))
+    }
+
+    /// `POST /containers/create?name=NAME` with `body` sent exactly as given (bollard's typed
+    /// body only has the newest API's fields). The one place that puts a container name into
+    /// that path; the name is checked first.
+    /// `operation` names the attempt in the error (`creating container x`).
+    pub(crate) async fn create_container_raw(
+        &self,
+        name: &str,
+        body: &Value,
+        operation: &str,
+    ) -> Result<bytes::Bytes, EngineError> {
+        let name = ids::container(name)?;
+        let path = format!("/v{}/containers/create?name={name}", self.api_version());
+        self.route
+            .post_json(&path, body)
+            .await
+            .map_err(|e| EngineError::new(operation, e))
     }
 
     pub async fn start_container(&self, name: &str) -> Result<(), EngineError> {

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::attach::Attachment;
 use crate::connect::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, is_conflict, is_not_found};
 
 /// Labels of a lock container.
 pub const LABEL: &str = "io.hoist.lock";
@@ -66,9 +66,7 @@ impl Holder {
     pub fn me(kind: LockKind, message: &str) -> Holder {
         Holder {
             user: user_name(),
-            machine: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "?".into()),
+            machine: machine_name(),
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             since: now_rfc3339(),
@@ -214,13 +212,9 @@ impl TargetLock {
 
     /// Removes the lock container.
     pub async fn release(self) -> Result<(), EngineError> {
-        let TargetLock {
-            engine,
-            name,
-            _heartbeat,
-        } = self;
-        drop(_heartbeat);
-        remove_quietly(&engine, &name).await
+        self.engine
+            .remove_container_for_down(&self.name, false)
+            .await
     }
 }
 
@@ -245,20 +239,9 @@ pub enum TargetLockError {
     Engine(#[from] EngineError),
 }
 
-pub(crate) async fn remove_quietly(engine: &Engine, name: &str) -> Result<(), EngineError> {
-    match engine.remove_container(name, true, false).await {
-        Ok(()) => Ok(()),
-        Err(e) if is_status(&e, 404) || is_status(&e, 409) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn is_status(e: &EngineError, code: u16) -> bool {
-    matches!(
-        &e.source,
-        Some(bollard::errors::Error::DockerResponseServerError { status_code, .. })
-            if *status_code == code
-    )
+/// Whether the engine's answer behind `e` passes `check` (`is_not_found`, `is_conflict`).
+fn is_engine(e: &EngineError, check: fn(&bollard::errors::Error) -> bool) -> bool {
+    e.source.as_ref().is_some_and(check)
 }
 
 /// What taking the lock did beside taking it.
@@ -278,7 +261,7 @@ impl Engine {
         let name = container_name(project, service);
         let value = match self.inspect_container_json(&name).await {
             Ok(v) => v,
-            Err(e) if is_status(&e, 404) => return Ok(None),
+            Err(e) if is_engine(&e, is_not_found) => return Ok(None),
             Err(e) => return Err(e),
         };
         let labels: HashMap<String, String> = value["Config"]["Labels"]
@@ -303,10 +286,9 @@ impl Engine {
             .filter(|t| !t.starts_with("0001-"))
             .map(str::to_string);
         let age_secs = seconds_since(&holder.since);
-        let here = Holder::me(LockKind::Run, "");
-        let holder_gone_here = holder.machine == here.machine
+        let holder_gone_here = holder.machine == machine_name()
             && holder.pid != 0
-            && holder.pid != here.pid
+            && holder.pid != std::process::id()
             && !std::path::Path::new(&format!("/proc/{}", holder.pid)).exists();
         Ok(Some(Observed {
             holder,
@@ -338,8 +320,8 @@ impl Engine {
                 .await
             {
                 Ok(()) => break,
-                Err(e) if is_status(&e, 409) => {}
-                Err(e) if is_status(&e, 404) && !pulled => {
+                Err(e) if is_engine(&e, is_conflict) => {}
+                Err(e) if is_engine(&e, is_not_found) && !pulled => {
                     pulled = true;
                     self.pull(image, auth, |_| {}).await.map_err(|e| {
                         EngineError::message(format!("pulling {image} for the deploy lock: {e}"))
@@ -354,7 +336,7 @@ impl Engine {
             };
             match judge(&observed) {
                 Verdict::Dead => {
-                    remove_quietly(self, &name).await?;
+                    self.remove_container_for_down(&name, false).await?;
                     taken.took_over = Some(observed.holder);
                 }
                 Verdict::Held if wait => {
@@ -381,7 +363,7 @@ impl Engine {
                 match started.await {
                     Ok(attachment) => Some(attachment),
                     Err(e) => {
-                        let _ = remove_quietly(self, &name).await;
+                        let _ = self.remove_container_for_down(&name, false).await;
                         return Err(e.into());
                     }
                 }
@@ -416,7 +398,8 @@ impl Engine {
                 holder: Box::new(observed.holder),
             });
         }
-        remove_quietly(self, &container_name(project, service)).await?;
+        self.remove_container_for_down(&container_name(project, service), false)
+            .await?;
         Ok(Some(observed.holder))
     }
 
@@ -428,7 +411,6 @@ impl Engine {
         holder: &Holder,
         image: &str,
     ) -> Result<(), EngineError> {
-        let name = crate::ids::container(name)?;
         crate::ids::image(image)?;
         let body = json!({
             "Image": image,
@@ -445,13 +427,17 @@ impl Engine {
                 "LogConfig": {"Type": "none"},
             },
         });
-        let path = format!("/v{}/containers/create?name={name}", self.api_version());
-        self.route
-            .post_json(&path, &body)
+        self.create_container_raw(name, &body, &format!("creating the deploy lock {name}"))
             .await
             .map(|_| ())
-            .map_err(|e| EngineError::new(format!("creating the deploy lock {name}"), e))
     }
+}
+
+/// This machine's host name, as holders and records name it.
+pub(crate) fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// `USER` or `LOGNAME`, else this process's uid looked up in `/etc/passwd`, else `uid N`.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::connect::Engine;
 use crate::error::EngineError;
-use crate::target_lock::{now_rfc3339, remove_quietly, user_name};
+use crate::target_lock::{machine_name, now_rfc3339, user_name};
 
 const LABEL: &str = "io.hoist.release";
 const PREFIX: &str = "io.hoist.release.";
@@ -71,11 +71,7 @@ impl Engine {
         image_for_record: &str,
     ) -> Result<(), EngineError> {
         let name = record_name(project, service, color);
-        let name = crate::ids::container(&name)?.to_string();
         crate::ids::image(image_for_record)?;
-        let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "?".into());
         let mut labels = HashMap::new();
         labels.insert(LABEL.to_string(), "1".to_string());
         for (k, v) in [
@@ -85,11 +81,11 @@ impl Engine {
             ("image", image.to_string()),
             ("status", status.to_string()),
             ("at", now_rfc3339()),
-            ("by", format!("{}@{machine}", user_name())),
+            ("by", format!("{}@{}", user_name(), machine_name())),
         ] {
             labels.insert(format!("{PREFIX}{k}"), v);
         }
-        remove_quietly(self, &name).await?;
+        self.remove_container_for_down(&name, false).await?;
         let body = json!({
             "Image": image_for_record,
             "Cmd": ["true"],
@@ -97,12 +93,9 @@ impl Engine {
             "Labels": labels,
             "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
         });
-        let path = format!("/v{}/containers/create?name={name}", self.api_version());
-        self.route
-            .post_json(&path, &body)
+        self.create_container_raw(&name, &body, &format!("writing the release record {name}"))
             .await
             .map(|_| ())
-            .map_err(|e| EngineError::new(format!("writing the release record {name}"), e))
     }
 
     /// The records of `service` of `project` on this engine, one per colour at most.
