@@ -361,7 +361,7 @@ impl Engine {
         let pinged = match (head.and_then(|head| parse_ping_head(&head)), &address) {
             (Ok(pinged), _) => pinged,
             (Err(cause), Address::Ssh(target)) => {
-                return Err(ssh_ping_failed(target, tunnel.as_deref(), cause));
+                return Err(ssh_ping_failed(target, tunnel.as_deref(), cause).await);
             }
             (Err(cause), _) => return Err(unreachable(cause)),
         };
@@ -453,13 +453,13 @@ impl Engine {
 
 /// A ping through a working SSH session that failed: sshd could not reach the socket (it says
 /// so on the channel), or the engine there did not answer.
-fn ssh_ping_failed(
+async fn ssh_ping_failed(
     target: &SshTarget,
     tunnel: Option<&crate::ssh::Tunnel>,
     cause: String,
 ) -> ConnectError {
     // The channel's refusal reaches ssh's stderr a moment after the local connection closes.
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let said = tunnel.map(crate::ssh::Tunnel::said).unwrap_or_default();
     let why = match crate::ssh::classify(&said) {
         failure @ crate::ssh::SshFailure::SocketUnavailable { .. } => failure.explain(target),

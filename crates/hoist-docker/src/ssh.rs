@@ -568,18 +568,15 @@ fn open_shared(target: &SshTarget, idle: u64) -> Result<Tunnel, String> {
     let timeout = connect_timeout();
     let mut child = spawn(ssh_args(target, &local, timeout, config.as_deref(), &keep))?;
     let deadline = Instant::now() + Duration::from_secs(timeout + HANDSHAKE_GRACE_SECS);
-    let mut exited = None;
     loop {
         if tunnel.alive() {
             // The foreground ssh exits once its master is in the background.
             std::thread::spawn(move || child.wait());
             return Ok(tunnel);
         }
-        if exited.is_none() {
-            exited = child.try_wait().ok().flatten();
-        }
-        if let Some(status) = exited.filter(|s| !s.success()) {
-            let _ = status;
+        // A zero exit is the foreground ssh leaving its master in the background: keep waiting
+        // for the socket. Anything else ended the connection.
+        if matches!(child.try_wait(), Ok(Some(status)) if !status.success()) {
             return Err(classify(&tunnel.said()).explain(target));
         }
         if Instant::now() > deadline {
