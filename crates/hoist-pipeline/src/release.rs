@@ -131,18 +131,17 @@ pub async fn lock_target(
     project: &str,
     service: &str,
     image: &str,
-    what: &str,
+    me: &Holder,
     wait: bool,
     exec: &ExecOptions,
 ) -> Result<TargetLock, ReleaseRunError> {
-    let me = Holder::me(LockKind::Run, what);
     // The lock container runs the proxy's image, pulled with the user's credentials if missing.
     let auth = exec
         .docker_config
         .as_ref()
         .and_then(|c| c.credentials_for_image(image).ok().flatten());
     let (held, taken) = engine
-        .take_target_lock(project, service, &me, image, auth.as_ref(), wait)
+        .take_target_lock(project, service, me, image, auth.as_ref(), wait)
         .await?;
     if let Some(dead) = taken.took_over {
         tracing::warn!(
@@ -497,7 +496,7 @@ pub async fn rollback(
         &project.name,
         service,
         &place.lock_image(opts),
-        &format!("rollback of {service}"),
+        &Holder::me(LockKind::Run, &format!("rollback of {service}")),
         wait_lock,
         &lock_exec,
     )

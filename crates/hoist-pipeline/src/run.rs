@@ -896,7 +896,10 @@ impl StepCtx<'_> {
             &spec.name,
             service,
             &self.run.target.proxy.image,
-            &format!("pipeline run {} of {reference}", self.run.id),
+            &hoist_docker::target_lock::Holder::me(
+                hoist_docker::target_lock::LockKind::Run,
+                &format!("pipeline run {} of {reference}", self.run.id),
+            ),
             self.run.wait_lock,
             &self.exec_options(),
         )

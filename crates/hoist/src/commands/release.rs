@@ -7,6 +7,7 @@ use std::time::Duration;
 use hoist_core::plan::UpOptions;
 use hoist_docker::Engine;
 use hoist_docker::execute::ExecOptions;
+use hoist_docker::target_lock::{Holder, LockKind};
 use hoist_pipeline::bluegreen::{Release, with_failures};
 use hoist_pipeline::config::{PipelineFile, Target};
 use hoist_pipeline::history::History;
@@ -169,7 +170,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                     &loaded.spec.name,
                     &args.service,
                     &lock_image,
-                    &format!("deploy of {image}"),
+                    &Holder::me(LockKind::Run, &format!("deploy of {image}")),
                     args.release.wait_lock,
                     &exec,
                 )
@@ -208,7 +209,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
             &loaded.spec.name,
             &args.service,
             &lock_image,
-            &format!("deploy of {image}"),
+            &Holder::me(LockKind::Run, &format!("deploy of {image}")),
             args.release.wait_lock,
             &exec_options(env),
         )
@@ -369,7 +370,7 @@ pub fn releases(
 
 /// `hoist lock status|acquire|release SERVICE`: the deploy lock on the target's engine.
 pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Result<ExitCode> {
-    use hoist_docker::target_lock::{self as tl, Holder, LockKind, Verdict};
+    use hoist_docker::target_lock::{self as tl, Verdict};
     let (release, service) = match &args.command {
         LockCommand::Status { release, service }
         | LockCommand::Acquire {
@@ -418,28 +419,18 @@ pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Resu
                 anyhow::Ok(ExitCode::SUCCESS)
             }
             LockCommand::Acquire { message, .. } => {
-                let me = Holder::me(LockKind::Manual, message);
                 let image = place.lock_image(&options(release));
-                let auth = exec_options(env)
-                    .docker_config
-                    .as_ref()
-                    .and_then(|c| c.credentials_for_image(&image).ok().flatten());
-                let (_held, taken) = engine
-                    .take_target_lock(
-                        &project,
-                        service,
-                        &me,
-                        &image,
-                        auth.as_ref(),
-                        release.wait_lock,
-                    )
-                    .await?;
-                if let Some(dead) = taken.took_over {
-                    eprintln!(
-                        "took over the lock of a holder that is gone: {}",
-                        dead.describe()
-                    );
-                }
+                // Kept when this process ends: a maintenance lock has no heartbeat.
+                let _held = lock_target(
+                    &engine,
+                    &project,
+                    service,
+                    &image,
+                    &Holder::me(LockKind::Manual, message),
+                    release.wait_lock,
+                    &exec_options(env),
+                )
+                .await?;
                 println!(
                     "{service} of {project} on {engine_name} is locked until `hoist lock release {service}`"
                 );
