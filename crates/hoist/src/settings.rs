@@ -50,14 +50,7 @@ pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<EngineS
         true => ctx::current(&store).map_err(anyhow::Error::msg)?,
         false => None,
     };
-    let name = ctx::chosen_name(
-        global.host.is_some(),
-        global.context.as_deref(),
-        env.docker_host.is_some(),
-        env.docker_context.as_deref(),
-        current.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let name = chosen_context(global, env, current.as_deref())?;
     if name == ctx::DEFAULT {
         return Ok(from_flags_and_env(global, env));
     }
@@ -73,6 +66,23 @@ pub fn engine_spec(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<EngineS
         tls: context.tls,
         trusted_insecure_hosts: trusted_insecure_hosts(global, env),
     })
+}
+
+/// The context the flags and environment choose, with the docker CLI's precedence; `current`
+/// is `currentContext` of the config file.
+pub fn chosen_context(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    current: Option<&str>,
+) -> anyhow::Result<String> {
+    crate::docker_context::chosen_name(
+        global.host.is_some(),
+        global.context.as_deref(),
+        env.docker_host.is_some(),
+        env.docker_context.as_deref(),
+        current,
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 /// The default context: `-H`/`--tls*` flags over `DOCKER_*` variables.

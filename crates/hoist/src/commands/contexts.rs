@@ -12,21 +12,14 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ContextArgs) -> anyhow::Re
     let ContextCommand::Ls { format, quiet } = &args.command;
     let store = ctx::config_dir(env.docker_config.as_deref(), env.home.as_deref());
     let current = ctx::current(&store).map_err(anyhow::Error::msg)?;
-    let chosen = ctx::chosen_name(
-        global.host.is_some(),
-        global.context.as_deref(),
-        env.docker_host.is_some(),
-        env.docker_context.as_deref(),
-        current.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let chosen = crate::settings::chosen_context(global, env, current.as_deref())?;
     // The default context first: what DOCKER_HOST (or the local socket) names.
     let mut rows = vec![(
         ctx::DEFAULT.to_string(),
         "Current DOCKER_HOST based configuration".to_string(),
         env.docker_host
             .clone()
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into()),
+            .unwrap_or_else(|| hoist_docker::EngineSpec::local().host),
     )];
     for c in ctx::list(&store).map_err(anyhow::Error::msg)? {
         rows.push((c.name, c.description, c.host));
