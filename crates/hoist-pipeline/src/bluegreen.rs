@@ -827,7 +827,7 @@ impl<'e> Release<'e> {
     }
 
     /// Pulls `image` unless the target has it.
-    async fn ensure_image(&self, image: &str) -> Result<(), String> {
+    pub(crate) async fn ensure_image(&self, image: &str) -> Result<(), String> {
         if self
             .engine
             .image_exists(image)

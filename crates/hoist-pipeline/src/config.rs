@@ -53,6 +53,9 @@ impl PipelineFile {
     pub fn with_user_trust(mut self, trusted_insecure_hosts: &[String]) -> PipelineFile {
         for target in &mut self.targets {
             target.trusted_insecure_hosts = trusted_insecure_hosts.to_vec();
+            for host in &mut target.hosts {
+                host.trusted_insecure_hosts = trusted_insecure_hosts.to_vec();
+            }
         }
         self
     }
@@ -139,9 +142,29 @@ pub struct Target {
     pub proxy: ProxySpec,
     /// The deploy step's strategy on this target, over the file's (`strategy:`).
     pub strategy: Option<Strategy>,
+    /// A target of several hosts (`hosts:`): each one's engine, proxy and addresses, in the
+    /// order releases go. Empty for a target of one host, whose fields above are its own; a
+    /// target of several has its first host's there.
+    pub hosts: Vec<Target>,
+    /// How many hosts a release changes at once (`batch:`, 1 by default).
+    pub batch: usize,
 }
 
 impl Target {
+    /// The hosts a release goes to, in order: the target itself when it is one host.
+    pub fn members(&self) -> Vec<&Target> {
+        if self.hosts.is_empty() {
+            vec![self]
+        } else {
+            self.hosts.iter().collect()
+        }
+    }
+
+    /// Whether the target lists `hosts:`.
+    pub fn is_fleet(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
     /// How to reach the target's engine: its address, its TLS files, and the hosts the user
     /// trusts for plain TCP (the file's `trust_insecure` adds none).
     pub fn engine_spec(&self) -> EngineSpec {
@@ -385,8 +408,114 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             "upstream_host",
             "proxy",
             "strategy",
+            "hosts",
+            "batch",
         ],
     )?;
+    let defaults = HostDefaults {
+        tls: f.string("tls")?.map(PathBuf::from),
+        trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
+        registry: f
+            .string("registry")?
+            .unwrap_or_else(|| registry.to_string()),
+        proxy: proxy_of(&f, ProxySpec::new(ProxySpec::DEFAULT_IMAGE))?,
+        strategy: strategy_of(&f)?,
+    };
+    let Some(hosts) = f.get("hosts") else {
+        if let Some(batch) = f.get("batch") {
+            return Err(err_key(
+                batch,
+                format!("target {name}: batch needs hosts: (a target of several hosts)"),
+            ));
+        }
+        return host_of(name, &f, &defaults);
+    };
+    for key in ["host", "public_address", "upstream_host"] {
+        if let Some(node) = f.get(key) {
+            return Err(err_key(
+                node,
+                format!("target {name} lists hosts: its {key} goes under each host"),
+            ));
+        }
+    }
+    let items = hosts
+        .as_seq()
+        .filter(|items| !items.is_empty())
+        .ok_or_else(|| err_at(hosts, format!("target {name}: hosts is a list of hosts")))?;
+    let mut members: Vec<Target> = Vec::with_capacity(items.len());
+    for item in items {
+        let h = Fields::new(
+            item,
+            "a host of a target",
+            &[
+                "name",
+                "host",
+                "tls",
+                "trust_insecure",
+                "public_address",
+                "registry",
+                "upstream_host",
+                "proxy",
+            ],
+        )?;
+        let mut own = defaults.clone();
+        if let Some(tls) = h.string("tls")? {
+            own.tls = Some(PathBuf::from(tls));
+        }
+        if let Some(trust) = h.bool("trust_insecure")? {
+            own.trust_insecure = trust;
+        }
+        if let Some(registry) = h.string("registry")? {
+            own.registry = registry;
+        }
+        own.proxy = proxy_of(&h, own.proxy)?;
+        let host = h.string("host")?.ok_or_else(|| h.missing("host"))?;
+        let member_name = match h.string("name")? {
+            Some(n) => n,
+            None => host_name_of(&host),
+        };
+        let member = host_of(&member_name, &h, &own)?;
+        if members.iter().any(|m| m.name == member.name) {
+            return Err(err_at(
+                item,
+                format!(
+                    "target {name}: two hosts are named {} (give each a distinct `name:`)",
+                    member.name
+                ),
+            ));
+        }
+        members.push(member);
+    }
+    let batch = match f.get("batch") {
+        None => 1,
+        Some(node) => node
+            .scalar_string()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|b| *b >= 1)
+            .ok_or_else(|| err_at(node, "batch is a number of hosts, 1 or more"))?,
+    };
+    // The target's own fields are its first host's, so that what reads one host of a target
+    // reads a real one; what works across hosts reads `hosts`.
+    let mut fleet = members[0].clone();
+    fleet.name = name.to_string();
+    fleet.strategy = defaults.strategy;
+    fleet.hosts = members;
+    fleet.batch = batch;
+    Ok(fleet)
+}
+
+/// What a target of several hosts gives each of its hosts unless the host says otherwise.
+#[derive(Clone)]
+struct HostDefaults {
+    tls: Option<PathBuf>,
+    trust_insecure: bool,
+    registry: String,
+    proxy: ProxySpec,
+    strategy: Option<Strategy>,
+}
+
+/// One engine of a target, from `f` (the target itself, or an entry of its `hosts:`).
+fn host_of(name: &str, f: &Fields, defaults: &HostDefaults) -> Result<Target, ConfigError> {
     let host = f.string("host")?.ok_or_else(|| f.missing("host"))?;
     let public_address = f
         .string("public_address")?
@@ -401,7 +530,41 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             .unwrap_or_default()
             .to_string(),
     };
-    let mut proxy = ProxySpec::new(ProxySpec::DEFAULT_IMAGE);
+    Ok(Target {
+        name: name.to_string(),
+        host,
+        tls: defaults.tls.clone(),
+        trust_insecure: defaults.trust_insecure,
+        trusted_insecure_hosts: Vec::new(),
+        public_address,
+        registry: defaults.registry.clone(),
+        upstream_host,
+        proxy: defaults.proxy.clone(),
+        strategy: defaults.strategy,
+        hosts: Vec::new(),
+        batch: 1,
+    })
+}
+
+/// A host's default name: its address's host part (`10.200.0.2` of `tcp://10.200.0.2:2375`,
+/// `web1` of `ssh://deploy@web1`).
+fn host_name_of(address: &str) -> String {
+    let rest = address.split_once("://").map_or(address, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else {
+        rest.split([':', '/']).next().unwrap_or(rest)
+    };
+    if host.is_empty() {
+        address.to_string()
+    } else {
+        host.to_string()
+    }
+}
+
+/// `proxy:` of `f` over `proxy`.
+fn proxy_of(f: &Fields, mut proxy: ProxySpec) -> Result<ProxySpec, ConfigError> {
     if let Some(node) = f.get("proxy") {
         let p = Fields::new(node, "proxy", &["image", "port", "name"])?;
         if let Some(image) = p.string("image")? {
@@ -414,20 +577,7 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             proxy.port = port_of(port)?;
         }
     }
-    Ok(Target {
-        name: name.to_string(),
-        host,
-        tls: f.string("tls")?.map(PathBuf::from),
-        trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
-        trusted_insecure_hosts: Vec::new(),
-        public_address,
-        registry: f
-            .string("registry")?
-            .unwrap_or_else(|| registry.to_string()),
-        upstream_host,
-        proxy,
-        strategy: strategy_of(&f)?,
-    })
+    Ok(proxy)
 }
 
 fn strategy_of(f: &Fields) -> Result<Option<Strategy>, ConfigError> {
@@ -760,6 +910,55 @@ mod tests {
         assert_eq!(spec("plain").trusted_insecure_hosts, user);
         let tls = spec("tls");
         assert_eq!(tls.tls.unwrap().ca, PathBuf::from("/certs/ca.pem"));
+    }
+
+    #[test]
+    fn a_target_of_several_hosts_gives_each_its_defaults_and_checks_its_shape() {
+        let file = parse_text(&format!(
+            "{MINIMAL}targets:\n  fleet:\n    batch: 2\n    trust_insecure: true\n    proxy:\n      port: 8081\n    hosts:\n      - host: ssh://deploy@web1\n        public_address: http://web1\n      - name: two\n        host: tcp://10.0.0.2:2376\n        tls: /certs\n        public_address: http://10.0.0.2\n        proxy:\n          port: 80\n"
+        ))
+        .unwrap();
+        let fleet = file.target("fleet").unwrap();
+        assert!(fleet.is_fleet());
+        assert_eq!(fleet.batch, 2);
+        let hosts = fleet.members();
+        assert_eq!(
+            hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            ["web1", "two"]
+        );
+        assert_eq!((hosts[0].proxy.port, hosts[1].proxy.port), (8081, 80));
+        assert!(hosts[0].tls.is_none() && hosts[1].tls.is_some());
+        assert!(hosts.iter().all(|h| h.trust_insecure));
+        assert_eq!(hosts[0].registry, "localhost:5000");
+        // A target of one host is its own only member.
+        let one = parse_text(&format!(
+            "{MINIMAL}targets:\n  prod:\n    host: tcp://a:2375\n    public_address: http://a\n"
+        ))
+        .unwrap();
+        let prod = one.target("prod").unwrap();
+        assert!(!prod.is_fleet());
+        assert_eq!(prod.members().len(), 1);
+
+        let bad = |targets: &str| {
+            parse_text(&format!("{MINIMAL}targets:\n  fleet:\n{targets}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let host = "      - host: tcp://a:2375\n        public_address: http://a\n";
+        let err = bad(&format!("    host: tcp://x:2375\n    hosts:\n{host}"));
+        assert!(err.contains("its host goes under each host"), "{err}");
+        let err = bad(&format!("    hosts:\n{host}{host}"));
+        assert!(err.contains("two hosts are named a"), "{err}");
+        let err = bad(&format!("    batch: 0\n    hosts:\n{host}"));
+        assert!(err.contains("batch is a number of hosts"), "{err}");
+        let err = bad("    hosts: []\n");
+        assert!(err.contains("hosts is a list of hosts"), "{err}");
+        let err = bad("    batch: 2\n    host: tcp://a:2375\n    public_address: http://a\n");
+        assert!(err.contains("batch needs hosts"), "{err}");
+        let err = bad("    hosts:\n      - public_address: http://a\n");
+        assert!(err.contains("host"), "{err}");
+        let err = bad(&format!("    hosts:\n{host}        colour: blue\n"));
+        assert!(err.contains("unknown key \"colour\""), "{err}");
     }
 
     #[test]

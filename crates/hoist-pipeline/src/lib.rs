@@ -14,6 +14,7 @@
 
 pub mod bluegreen;
 pub mod config;
+pub mod fleet;
 pub mod group;
 pub mod history;
 pub mod lock;

@@ -218,6 +218,12 @@ pub enum ReleaseRunError {
     Release(Box<ReleaseError>),
     #[error("waiting for the deploy lock: {0}")]
     Join(String),
+    /// One host of a target of several.
+    #[error("on host {host}: {cause}")]
+    OnHost {
+        host: String,
+        cause: Box<ReleaseRunError>,
+    },
     #[error(
         "{service} was not rolled back: the stopped colour {color} holds {image}, whose deploy \
          failed; deploy a working image instead"

@@ -43,6 +43,31 @@ fn the_reference_file_defines_the_books_nine_steps() {
         file.strategy(file.target("prod-tls").unwrap()),
         Strategy::Recreate
     );
+    // The fleet: three hosts, each with its own proxy on port 80, one at a time.
+    let fleet = file.target("fleet").expect("a fleet target");
+    let hosts: Vec<(&str, &str, &str)> = fleet
+        .members()
+        .iter()
+        .map(|h| (h.name.as_str(), h.host.as_str(), h.public_address.as_str()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("10.200.0.2", "tcp://10.200.0.2:2375", "http://10.200.0.2"),
+            ("10.200.0.3", "tcp://10.200.0.3:2376", "http://10.200.0.3"),
+            ("prod3", "tcp://10.200.0.4:2375", "http://10.200.0.4"),
+        ]
+    );
+    assert_eq!(fleet.batch, 1);
+    for h in fleet.members() {
+        assert_eq!((h.proxy.port, h.registry.as_str()), (80, "10.200.0.1:5000"));
+        assert_eq!(h.tls.is_some(), h.name == "10.200.0.3", "{}", h.name);
+        assert_eq!(
+            h.upstream_host,
+            h.public_address.trim_start_matches("http://")
+        );
+    }
+    assert_eq!(file.strategy(fleet), Strategy::BlueGreen);
     let Some(Work::Deploy {
         service,
         health_path,

@@ -4,6 +4,7 @@ mod attach;
 pub mod config;
 mod contexts;
 mod down;
+mod fleet;
 mod images;
 mod inspect;
 mod lifecycle;

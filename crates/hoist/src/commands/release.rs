@@ -8,7 +8,7 @@ use hoist_core::plan::UpOptions;
 use hoist_docker::Engine;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::target_lock::{Holder, LockKind};
-use hoist_pipeline::bluegreen::{Release, with_failures};
+use hoist_pipeline::bluegreen::{Release, ReleaseInfo, with_failures};
 use hoist_pipeline::config::{PipelineFile, Target};
 use hoist_pipeline::history::History;
 use hoist_pipeline::release::{Place, Recorded, ReleaseOptions, lock_target};
@@ -23,16 +23,35 @@ use crate::settings::{EnvVars, engine_spec};
 
 /// Where a release happens (from `--target` in `hoist.yml`, or from the global flags), with the
 /// global flags the target's compose files and project name filled in.
-struct Located {
-    global: GlobalArgs,
-    place: Place,
+pub(super) struct Located {
+    pub(super) global: GlobalArgs,
+    pub(super) place: Place,
+    /// Each host of the target with its place: one for a target of one host or an engine
+    /// named by flags.
+    pub(super) hosts: Vec<(String, Place)>,
+    /// Hosts a release changes at once.
+    pub(super) batch: usize,
 }
 
-fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Result<Located> {
+impl Located {
+    /// Whether the target lists several hosts.
+    pub(super) fn is_fleet(&self) -> bool {
+        self.hosts.len() > 1
+    }
+}
+
+pub(super) fn place(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    args: &ReleaseArgs,
+) -> anyhow::Result<Located> {
     let Some(name) = &args.target else {
+        let place = Place::of_engine(engine_spec(global, env)?);
         return Ok(Located {
             global: global.clone(),
-            place: Place::of_engine(engine_spec(global, env)?),
+            hosts: vec![(place.target.clone(), place.clone())],
+            place,
+            batch: 1,
         });
     };
     let file: PipelineFile = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
@@ -51,13 +70,27 @@ fn place(global: &GlobalArgs, env: &EnvVars, args: &ReleaseArgs) -> anyhow::Resu
     if global.project_name.is_none() {
         global.project_name = file.project.clone();
     }
+    let hosts = target
+        .members()
+        .into_iter()
+        .map(|member| {
+            let mut place = Place::of_target(&file, member);
+            if target.is_fleet() {
+                // The local history's key: the target, then the host.
+                place.target = format!("{}/{}", target.name, member.name);
+            }
+            (member.name.clone(), place)
+        })
+        .collect();
     Ok(Located {
         global,
         place: Place::of_target(&file, target),
+        hosts,
+        batch: target.batch,
     })
 }
 
-fn options(args: &ReleaseArgs) -> ReleaseOptions {
+pub(super) fn options(args: &ReleaseArgs) -> ReleaseOptions {
     ReleaseOptions {
         target_host: args.target_host.clone(),
         route_path: args.route_path.clone(),
@@ -72,7 +105,7 @@ fn options(args: &ReleaseArgs) -> ReleaseOptions {
     }
 }
 
-fn exec_options(env: &EnvVars) -> ExecOptions {
+pub(super) fn exec_options(env: &EnvVars) -> ExecOptions {
     ExecOptions {
         docker_config: docker_config(env),
         ..Default::default()
@@ -81,9 +114,14 @@ fn exec_options(env: &EnvVars) -> ExecOptions {
 
 /// Takes the deploy lock of the service on the target and opens a history record of the
 /// release (shown by `hoist pipeline history` and the dashboard).
-fn begin(env: &EnvVars, place: &Place, key: &str, wait: bool) -> anyhow::Result<Recorded> {
+pub(super) fn begin(
+    env: &EnvVars,
+    target: &str,
+    key: &str,
+    wait: bool,
+) -> anyhow::Result<Recorded> {
     let state = super::pipeline::state_dir(env)?;
-    Ok(Recorded::begin(&state, &place.target, key, wait)?)
+    Ok(Recorded::begin(&state, target, key, wait)?)
 }
 
 /// Removes the target's deploy lock; when that fails the lock ends with this process anyway (its
@@ -113,7 +151,7 @@ pub fn resolve_image(service_image: &str, given: Option<&str>) -> String {
     }
 }
 
-fn release<'e>(
+pub(super) fn release<'e>(
     engine: &'e Engine,
     loaded: &Loaded,
     service: &str,
@@ -132,7 +170,11 @@ fn release<'e>(
 }
 
 pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
-    let Located { global, place } = place(global, env, &args.release)?;
+    let located = place(global, env, &args.release)?;
+    if located.is_fleet() {
+        return super::fleet::deploy(located, env, args);
+    }
+    let Located { global, place, .. } = located;
     let mut loaded = load_project(&global, env)?;
     let service_image = loaded
         .spec
@@ -161,7 +203,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                 ..Default::default()
             };
             let exec = exec_options(env);
-            let recorded = begin(env, &place, &key, args.release.wait_lock)?;
+            let recorded = begin(env, &place.target, &key, args.release.wait_lock)?;
             let lock_image = place.lock_image(&options(&args.release));
             let result = super::runtime()?.block_on(async {
                 let engine = Engine::connect(&place.engine).await?;
@@ -198,7 +240,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         }
         other => anyhow::bail!("unknown --strategy {other:?}: expected blue-green or recreate"),
     }
-    let recorded = begin(env, &place, &key, args.release.wait_lock)?;
+    let recorded = begin(env, &place.target, &key, args.release.wait_lock)?;
     let lock_image = place.lock_image(&options(&args.release));
     let result = super::runtime()?.block_on(async {
         let engine = Engine::connect(&place.engine).await?;
@@ -265,7 +307,11 @@ pub fn rollback(
     env: &EnvVars,
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Located { global, place } = place(global, env, &args.release)?;
+    let located = place(global, env, &args.release)?;
+    if located.is_fleet() {
+        return super::fleet::rollback(located, env, args);
+    }
+    let Located { global, place, .. } = located;
     let loaded = load_project(&global, env)?;
     let printer = Printer::new(Progress::Plain);
     let state = super::pipeline::state_dir(env)?;
@@ -300,7 +346,11 @@ pub fn releases(
     env: &EnvVars,
     args: &ReleasesArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Located { global, place } = place(global, env, &args.release)?;
+    let located = place(global, env, &args.release)?;
+    if located.is_fleet() {
+        return super::fleet::releases(located, env, args);
+    }
+    let Located { global, place, .. } = located;
     let loaded = load_project(&global, env)?;
     // A colour whose last deploy failed reads `failed`: the engine's containers only say it
     // stopped, the target's release records say why (the local history before those).
@@ -329,14 +379,24 @@ pub fn releases(
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let rows: Vec<(Option<&str>, &ReleaseInfo)> = list.iter().map(|r| (None, r)).collect();
+    print_releases(&rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The releases table; with a HOST column first when the rows name their hosts.
+pub(super) fn print_releases(list: &[(Option<&str>, &ReleaseInfo)]) -> anyhow::Result<()> {
     let now = super::ps::now_unix();
-    let mut rows = vec![
-        ["COLOR", "STATE", "IMAGE", "IMAGE ID", "COMMIT", "DEPLOYED"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for r in &list {
-        rows.push(vec![
+    let hosts = list.iter().any(|(h, _)| h.is_some());
+    let mut header: Vec<String> = ["COLOR", "STATE", "IMAGE", "IMAGE ID", "COMMIT", "DEPLOYED"]
+        .map(String::from)
+        .to_vec();
+    if hosts {
+        header.insert(0, "HOST".into());
+    }
+    let mut rows = vec![header];
+    for (host, r) in list {
+        let mut row = vec![
             r.color.to_string(),
             serde_json::to_value(r.state)?
                 .as_str()
@@ -352,7 +412,11 @@ pub fn releases(
             r.deployed
                 .map(|d| format!("{} ago", super::ps::human_duration(now - d)))
                 .unwrap_or_default(),
-        ]);
+        ];
+        if hosts {
+            row.insert(0, host.unwrap_or_default().to_string());
+        }
+        rows.push(row);
     }
     print!(
         "{}",
@@ -365,12 +429,11 @@ pub fn releases(
         )
     );
     println!();
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `hoist lock status|acquire|release SERVICE`: the deploy lock on the target's engine.
 pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Result<ExitCode> {
-    use hoist_docker::target_lock::{self as tl, Verdict};
     let (release, service) = match &args.command {
         LockCommand::Status { release, service }
         | LockCommand::Acquire {
@@ -380,74 +443,108 @@ pub fn lock(global: &GlobalArgs, env: &EnvVars, args: &LockArgs) -> anyhow::Resu
             release, service, ..
         } => (release, service),
     };
-    let Located { global, place } = place(global, env, release)?;
-    let loaded = load_project(&global, env)?;
+    let located = place(global, env, release)?;
+    let loaded = load_project(&located.global, env)?;
     let project = loaded.spec.name.clone();
     if loaded.spec.service(service).is_none() {
         anyhow::bail!("no such service: {service} (project {project})");
     }
-    let engine_name = place.target.clone();
+    let lock_image = located.place.lock_image(&options(release));
     super::runtime()?.block_on(async {
-        let engine = Engine::connect(&place.engine).await?;
+        let engines = super::fleet::connect_all(&located).await?;
+        let mut on: Vec<(&Engine, &str)> = engines
+            .iter()
+            .zip(&located.hosts)
+            .map(|(engine, (_, place))| (engine, place.target.as_str()))
+            .collect();
         match &args.command {
             LockCommand::Status { .. } => {
-                match engine.target_lock(&project, service).await? {
-                    None => println!("{service} of {project} on {engine_name}: not locked"),
-                    Some(observed) => {
-                        let state = match tl::judge(&observed) {
-                            Verdict::Held if observed.holder.kind == LockKind::Manual => {
-                                "held (maintenance window)".to_string()
-                            }
-                            Verdict::Held => "held (its holder is alive)".to_string(),
-                            Verdict::Dead => format!(
-                                "free to take over: its holder is gone (lock container {}{})",
-                                observed.status,
-                                observed
-                                    .finished_at
-                                    .as_deref()
-                                    .map(|t| format!(" at {t}"))
-                                    .unwrap_or_default()
-                            ),
-                        };
-                        println!(
-                            "{service} of {project} on {engine_name}: locked by {}\nstate: {state}\nrule: {}",
-                            observed.holder.describe(),
-                            tl::RULE
-                        );
-                    }
+                for (engine, engine_name) in on {
+                    let observed = engine.target_lock(&project, service).await?;
+                    println!("{}", lock_state(observed, service, &project, engine_name));
                 }
                 anyhow::Ok(ExitCode::SUCCESS)
             }
             LockCommand::Acquire { message, .. } => {
-                let image = place.lock_image(&options(release));
+                // Every host's, in the order of their addresses (as deploys take them), or
+                // none: a lock taken before one that fails is given back.
+                on.sort_by_key(|(engine, _)| engine.address().to_string());
+                let mut held = Vec::new();
+                for (engine, engine_name) in &on {
+                    match lock_target(
+                        engine,
+                        &project,
+                        service,
+                        &lock_image,
+                        &Holder::me(LockKind::Manual, message),
+                        release.wait_lock,
+                        &exec_options(env),
+                    )
+                    .await
+                    {
+                        Ok(lock) => held.push(lock),
+                        Err(e) => {
+                            hoist_pipeline::fleet::unlock_all(held, service).await;
+                            anyhow::bail!("on {engine_name}: {e}");
+                        }
+                    }
+                }
                 // Kept when this process ends: a maintenance lock has no heartbeat.
-                let _held = lock_target(
-                    &engine,
-                    &project,
-                    service,
-                    &image,
-                    &Holder::me(LockKind::Manual, message),
-                    release.wait_lock,
-                    &exec_options(env),
-                )
-                .await?;
-                println!(
-                    "{service} of {project} on {engine_name} is locked until `hoist lock release {service}`"
-                );
+                drop(held);
+                for (_, engine_name) in &on {
+                    println!(
+                        "{service} of {project} on {engine_name} is locked until `hoist lock release {service}`"
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             LockCommand::Release { force, .. } => {
-                match engine.release_target_lock(&project, service, *force).await? {
-                    None => println!("{service} of {project} on {engine_name}: not locked"),
-                    Some(holder) => println!(
-                        "released the lock of {service} of {project} on {engine_name} (held by {})",
-                        holder.describe()
-                    ),
+                for (engine, engine_name) in on {
+                    match engine.release_target_lock(&project, service, *force).await? {
+                        None => println!("{service} of {project} on {engine_name}: not locked"),
+                        Some(holder) => println!(
+                            "released the lock of {service} of {project} on {engine_name} (held by {})",
+                            holder.describe()
+                        ),
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
         }
     })
+}
+
+/// What `hoist lock status` says of one engine's lock.
+fn lock_state(
+    observed: Option<hoist_docker::target_lock::Observed>,
+    service: &str,
+    project: &str,
+    engine_name: &str,
+) -> String {
+    use hoist_docker::target_lock::{self as tl, Verdict};
+    let Some(observed) = observed else {
+        return format!("{service} of {project} on {engine_name}: not locked");
+    };
+    let state = match tl::judge(&observed) {
+        Verdict::Held if observed.holder.kind == LockKind::Manual => {
+            "held (maintenance window)".to_string()
+        }
+        Verdict::Held => "held (its holder is alive)".to_string(),
+        Verdict::Dead => format!(
+            "free to take over: its holder is gone (lock container {}{})",
+            observed.status,
+            observed
+                .finished_at
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default()
+        ),
+    };
+    format!(
+        "{service} of {project} on {engine_name}: locked by {}\nstate: {state}\nrule: {}",
+        observed.holder.describe(),
+        tl::RULE
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,281 @@
+//! `hoist deploy`, `hoist rollback` and `hoist releases` against a target of several hosts
+//! (`hosts:` in `hoist.yml`): one target-wide lock, the release host by host in batches
+//! ([`hoist_pipeline::fleet`]), every host's state in one answer.
+
+use std::process::ExitCode;
+
+use futures_util::future::join_all;
+use hoist_docker::Engine;
+use hoist_docker::target_lock::{Holder, LockKind};
+use hoist_pipeline::bluegreen::{Outcome, ReleaseInfo, with_failures};
+use hoist_pipeline::fleet::{self, FleetError, HostRelease, HostResult, Ticket};
+
+use super::release::{Located, begin, exec_options, options, print_releases, release};
+use crate::cli::{DeployArgs, Progress, ReleaseArgs, ReleasesArgs, RollbackArgs};
+use crate::context::{Loaded, load_project};
+use crate::output::Printer;
+use crate::settings::EnvVars;
+
+/// Connects to every host at once; the first that cannot be reached is the error, by name.
+pub(super) async fn connect_all(located: &Located) -> anyhow::Result<Vec<Engine>> {
+    let connected = join_all(
+        located
+            .hosts
+            .iter()
+            .map(|(_, place)| Engine::connect(&place.engine)),
+    )
+    .await;
+    located
+        .hosts
+        .iter()
+        .zip(connected)
+        .map(|((host, _), engine)| {
+            engine.map_err(|e| anyhow::anyhow!("host {host} of the target: {e}"))
+        })
+        .collect()
+}
+
+/// The release of `service` on each host.
+fn host_releases<'e>(
+    engines: &'e [Engine],
+    located: &Located,
+    loaded: &Loaded,
+    service: &str,
+    args: &ReleaseArgs,
+    env: &EnvVars,
+) -> anyhow::Result<Vec<HostRelease<'e>>> {
+    engines
+        .iter()
+        .zip(&located.hosts)
+        .map(|(engine, (host, place))| {
+            Ok(HostRelease {
+                host: host.clone(),
+                release: release(engine, loaded, service, args, env, place)?,
+            })
+        })
+        .collect()
+}
+
+fn target_name(args: &ReleaseArgs) -> String {
+    args.target.clone().unwrap_or_default()
+}
+
+/// One line per host: what the release did there.
+fn describe(results: &[(String, HostResult)], service: &str) -> String {
+    results
+        .iter()
+        .map(|(host, r)| {
+            let what = match r {
+                HostResult::Released { color } => format!("{service} live on {color}"),
+                HostResult::Failed { cause, .. } => format!("failed: {cause}"),
+                HostResult::SwitchedBack { color } => {
+                    format!("switched back ({color} stopped again)")
+                }
+                HostResult::NotSwitchedBack { color, cause } => {
+                    format!("NOT switched back, {color} serves: {cause}")
+                }
+                HostResult::Untouched => "untouched".to_string(),
+            };
+            format!("{host}: {what}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+type Walked = (Vec<(String, HostResult)>, Result<Vec<Outcome>, FleetError>);
+
+/// Prints every host's line, records the run's end, and turns a failed host into the error.
+fn finish(
+    recorded: hoist_pipeline::release::Recorded,
+    result: anyhow::Result<Walked>,
+    service: &str,
+    done: &str,
+) -> anyhow::Result<ExitCode> {
+    let (results, outcome) = match result {
+        Ok(walked) => walked,
+        Err(e) => {
+            recorded.finish(&Err(format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    let lines = describe(&results, service);
+    match outcome {
+        Ok(_) => {
+            recorded.finish(&Ok(lines.clone()));
+            println!("{lines}");
+            println!("{done}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            recorded.finish(&Err(format!("{e}\n{lines}")));
+            eprintln!("{lines}");
+            Err(anyhow::anyhow!("{e}"))
+        }
+    }
+}
+
+pub(super) fn deploy(
+    located: Located,
+    env: &EnvVars,
+    args: &DeployArgs,
+) -> anyhow::Result<ExitCode> {
+    let target = target_name(&args.release);
+    if args.strategy != "blue-green" {
+        anyhow::bail!(
+            "target {target} has {} hosts: its releases go blue-green, host by host \
+             (--strategy {} is for a target of one host)",
+            located.hosts.len(),
+            args.strategy
+        );
+    }
+    let loaded = load_project(&located.global, env)?;
+    let service_image = loaded
+        .spec
+        .service(&args.service)
+        .ok_or_else(|| anyhow::anyhow!("no such service: {}", args.service))?
+        .image
+        .clone();
+    let image = super::release::resolve_image(&service_image, args.image.as_deref());
+    let key = located.place.key(&loaded.spec.name, &args.service);
+    let recorded = begin(env, &target, &key, args.release.wait_lock)?;
+    let printer = Printer::new(Progress::Plain);
+    let exec = exec_options(env);
+    let lock_image = located.place.lock_image(&options(&args.release));
+    let holder = Holder::me(LockKind::Run, &format!("deploy of {image}"));
+    let result = super::runtime()?.block_on(async {
+        let engines = connect_all(&located).await?;
+        let hosts = host_releases(
+            &engines,
+            &located,
+            &loaded,
+            &args.service,
+            &args.release,
+            env,
+        )?;
+        let ticket = Ticket {
+            project: &loaded.spec.name,
+            service: &args.service,
+            lock_image: &lock_image,
+            holder: &holder,
+            wait: args.release.wait_lock,
+            exec: &exec,
+        };
+        anyhow::Ok(fleet::deploy_locked(&hosts, located.batch, &image, &ticket, &printer).await?)
+    });
+    finish(
+        recorded,
+        result,
+        &args.service,
+        &format!(
+            "{} is live with {image} on all {} hosts of {target}",
+            args.service,
+            located.hosts.len()
+        ),
+    )
+}
+
+pub(super) fn rollback(
+    located: Located,
+    env: &EnvVars,
+    args: &RollbackArgs,
+) -> anyhow::Result<ExitCode> {
+    let target = target_name(&args.release);
+    let loaded = load_project(&located.global, env)?;
+    if loaded.spec.service(&args.service).is_none() {
+        anyhow::bail!("no such service: {}", args.service);
+    }
+    let key = located.place.key(&loaded.spec.name, &args.service);
+    let recorded = begin(env, &target, &key, args.release.wait_lock)?;
+    let printer = Printer::new(Progress::Plain);
+    let exec = exec_options(env);
+    let lock_image = located.place.lock_image(&options(&args.release));
+    let holder = Holder::me(LockKind::Run, &format!("rollback of {}", args.service));
+    let result = super::runtime()?.block_on(async {
+        let engines = connect_all(&located).await?;
+        let hosts = host_releases(
+            &engines,
+            &located,
+            &loaded,
+            &args.service,
+            &args.release,
+            env,
+        )?;
+        let ticket = Ticket {
+            project: &loaded.spec.name,
+            service: &args.service,
+            lock_image: &lock_image,
+            holder: &holder,
+            wait: args.release.wait_lock,
+            exec: &exec,
+        };
+        anyhow::Ok(fleet::rollback_locked(&hosts, located.batch, &ticket, &printer).await?)
+    });
+    finish(
+        recorded,
+        result,
+        &args.service,
+        &format!(
+            "{} is back on its previous release on all {} hosts of {target}",
+            args.service,
+            located.hosts.len()
+        ),
+    )
+}
+
+pub(super) fn releases(
+    located: Located,
+    env: &EnvVars,
+    args: &ReleasesArgs,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load_project(&located.global, env)?;
+    let per_host: Vec<(String, Vec<ReleaseInfo>)> = super::runtime()?.block_on(async {
+        let engines = connect_all(&located).await?;
+        let hosts = host_releases(
+            &engines,
+            &located,
+            &loaded,
+            &args.service,
+            &args.release,
+            env,
+        )?;
+        let listed = join_all(hosts.iter().map(|h| async {
+            let latest = hoist_pipeline::release::latest_records(
+                h.release.engine,
+                &loaded.spec.name,
+                &args.service,
+                Vec::new,
+            )
+            .await;
+            let list = h
+                .release
+                .releases()
+                .await
+                .map_err(|e| anyhow::anyhow!("host {}: {e}", h.host))?;
+            anyhow::Ok((h.host.clone(), with_failures(list, &latest)))
+        }))
+        .await;
+        listed.into_iter().collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    if args.json {
+        let value: Vec<serde_json::Value> = per_host
+            .iter()
+            .flat_map(|(host, list)| {
+                list.iter().map(move |r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if let Some(map) = v.as_object_mut() {
+                        map.insert("host".into(), host.clone().into());
+                    }
+                    v
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<(Option<&str>, &ReleaseInfo)> = per_host
+        .iter()
+        .flat_map(|(host, list)| list.iter().map(move |r| (Some(host.as_str()), r)))
+        .collect();
+    print_releases(&rows)?;
+    Ok(ExitCode::SUCCESS)
+}
