@@ -364,7 +364,24 @@ pub struct PsArgs {
     /// Filter services by a property (supported filters: status), as KEY=VALUE.
     #[arg(long)]
     pub filter: Option<String>,
+    #[command(flatten)]
+    pub on: OnTarget,
     pub service: Vec<String>,
+}
+
+/// `--target`: a `hoist.yml` target's hosts instead of the engine the global flags name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OnTarget {
+    /// A target of `hoist.yml`: every one of its hosts, each row or line naming its host.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The pipeline file that names the targets.
+    #[arg(
+        long = "pipeline-file",
+        value_name = "PATH",
+        default_value = "hoist.yml"
+    )]
+    pub pipeline_file: PathBuf,
 }
 
 impl PsArgs {
@@ -485,6 +502,8 @@ pub struct LogsArgs {
     /// Index of the container if the service has several replicas (0: all).
     #[arg(long, default_value_t = 0)]
     pub index: u32,
+    #[command(flatten)]
+    pub on: OnTarget,
     pub services: Vec<String>,
 }
 

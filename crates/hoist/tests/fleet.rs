@@ -300,6 +300,35 @@ fn a_fleet_deploy_and_rollback_under_load_on_every_proxy_fail_no_request() {
         );
     }
 
+    // ps and logs: every host's containers, each naming its host.
+    let ps = fleet.run(&["ps", "--target", "fleet"]);
+    assert!(ps.status.success(), "{}", text(&ps));
+    let table = String::from_utf8_lossy(&ps.stdout).into_owned();
+    assert!(table.starts_with("HOST "), "{table}");
+    for (name, _, _) in HOSTS {
+        let services: Vec<&str> = table
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(name))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        assert!(
+            services.iter().any(|c| c.ends_with("-app-green-1"))
+                && services.iter().any(|c| c.ends_with("-db-1")),
+            "the running green and db on {name}: {table}"
+        );
+    }
+    let logs = fleet.run(&["logs", "--target", "fleet", "app"]);
+    assert!(logs.status.success(), "{}", text(&logs));
+    let lines = String::from_utf8_lossy(&logs.stdout).into_owned();
+    for (name, _, _) in HOSTS {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.starts_with(&format!("app-1@{name} ")) && l.contains("starting")),
+            "books-ms's start on {name}: {lines}"
+        );
+    }
+
     let back = fleet.run(&["rollback", "app", "--target", "fleet"]);
     assert!(back.status.success(), "rollback: {}", text(&back));
     assert_eq!(fleet.serving(), ["v1", "v1", "v1"]);

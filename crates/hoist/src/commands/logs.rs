@@ -18,7 +18,14 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Resul
     if args.index > 0 && args.services.len() != 1 {
         anyhow::bail!("--index requires one service to be selected");
     }
-    let spec = &load_spec(global, env, &args.services)?;
+    let (global, hosts) = match &args.on.target {
+        Some(name) => {
+            let located = super::release::of_target(global, env, name, &args.on.pipeline_file)?;
+            (located.global.clone(), Some(located))
+        }
+        None => (global.clone(), None),
+    };
+    let spec = &load_spec(&global, env, &args.services)?;
     for s in &args.services {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");
@@ -36,16 +43,47 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Resul
         tail,
         timestamps: args.timestamps,
     };
+    let selection = Selection {
+        services: &args.services,
+        index: args.index,
+        watch: args.follow,
+    };
     super::runtime()?.block_on(async {
-        let engine = connect(global, env).await?;
-        let selection = Selection {
-            services: &args.services,
-            index: args.index,
-            watch: args.follow,
+        let Some(located) = &hosts else {
+            let engine = connect(&global, env).await?;
+            let prefix = Prefixing {
+                off: args.no_log_prefix,
+                host: None,
+            };
+            return stream_selected(&engine, spec, selection, options, prefix).await;
         };
-        stream_selected(&engine, spec, selection, options, args.no_log_prefix).await
+        // Every host's containers at once, each line naming its host (`app-1@prod  | ...`).
+        let engines = super::fleet::connect_all(located).await?;
+        let streams = engines
+            .iter()
+            .zip(&located.hosts)
+            .map(|(engine, (host, _))| async move {
+                let prefix = Prefixing {
+                    off: args.no_log_prefix,
+                    host: Some(host),
+                };
+                stream_selected(engine, spec, selection, options, prefix)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("host {host}: {e:#}"))
+            });
+        futures_util::future::try_join_all(streams)
+            .await
+            .map(|_| ())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How lines are prefixed: not at all (`--no-log-prefix`), or with the container and, for a
+/// target's hosts, `@host`.
+#[derive(Clone, Copy)]
+pub struct Prefixing<'a> {
+    pub off: bool,
+    pub host: Option<&'a str>,
 }
 
 /// Which containers' logs are shown: those of `services` (all when empty), only the one numbered
@@ -72,7 +110,7 @@ pub async fn stream_selected(
     spec: &hoist_core::spec::ProjectSpec,
     selection: Selection<'_>,
     options: LogOptions,
-    no_prefix: bool,
+    prefix: Prefixing<'_>,
 ) -> anyhow::Result<()> {
     let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
     let mut containers: Vec<_> = observed
@@ -84,13 +122,13 @@ pub async fn stream_selected(
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     let width = containers
         .iter()
-        .map(|c| prefix_of(spec, c).len())
+        .map(|c| prefix_of(spec, c, prefix.host).len())
         .max()
         .unwrap_or(0);
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut merged = select_all(Vec::new());
     for c in containers {
-        match prefixed(engine, spec, c, options, no_prefix, width).await {
+        match prefixed(engine, spec, c, options, prefix, width).await {
             Ok(lines) => {
                 seen.insert(c.name.clone());
                 merged.push(lines);
@@ -121,7 +159,7 @@ pub async fn stream_selected(
                     if !seen.insert(c.name.clone()) {
                         continue;
                     }
-                    match prefixed(engine, spec, c, options, no_prefix, width).await {
+                    match prefixed(engine, spec, c, options, prefix, width).await {
                         Ok(lines) => merged.push(lines),
                         // Gone between the listing and the logs call (removed, or replaced by
                         // `up` under the same name): looked for again at the next tick.
@@ -159,27 +197,33 @@ async fn prefixed(
     spec: &hoist_core::spec::ProjectSpec,
     c: &hoist_core::observed::ObservedContainer,
     options: LogOptions,
-    no_prefix: bool,
+    prefixing: Prefixing<'_>,
     width: usize,
 ) -> anyhow::Result<PrefixedLines> {
     let lines = engine.logs(&c.name, options).await?;
-    let prefix = if no_prefix {
+    let prefix = if prefixing.off {
         String::new()
     } else {
-        format!("{:width$}  | ", prefix_of(spec, c))
+        format!("{:width$}  | ", prefix_of(spec, c, prefixing.host))
     };
     Ok(lines.map(move |l| (prefix.clone(), l)).boxed())
 }
 
-/// How a container's lines are prefixed: `service-N`, or the container's name (legacy projects).
+/// How a container's lines are prefixed: `service-N`, or the container's name (legacy
+/// projects); `@host` after it on a target's hosts.
 fn prefix_of(
     spec: &hoist_core::spec::ProjectSpec,
     c: &hoist_core::observed::ObservedContainer,
+    host: Option<&str>,
 ) -> String {
-    if spec.legacy {
+    let name = if spec.legacy {
         c.name.clone()
     } else {
         format!("{}-{}", c.service, c.number)
+    };
+    match host {
+        Some(host) => format!("{name}@{host}"),
+        None => name,
     }
 }
 

@@ -5,7 +5,8 @@
 
 use std::process::ExitCode;
 
-use hoist_core::observed::{ObservedContainer, ObservedPort, RunState};
+use futures_util::future::join_all;
+use hoist_core::observed::{Observed, ObservedContainer, ObservedPort, RunState};
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PsArgs};
@@ -13,7 +14,15 @@ use crate::context::{connect, load_spec};
 use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let spec = &load_spec(global, env, &args.service)?;
+    // With --target: every host of the target, each row naming its host.
+    let (global, hosts) = match &args.on.target {
+        Some(name) => {
+            let located = super::release::of_target(global, env, name, &args.on.pipeline_file)?;
+            (located.global.clone(), Some(located))
+        }
+        None => (global.clone(), None),
+    };
+    let spec = &load_spec(&global, env, &args.service)?;
     for s in &args.service {
         if spec.service(s).is_none() {
             anyhow::bail!("no such service: {s}");
@@ -27,33 +36,64 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let observed = super::runtime()?.block_on(async {
-        let engine = connect(global, env).await?;
-        anyhow::Ok(engine.observe_project(&spec.name, &[], &[], &[]).await?)
+    let observed: Vec<(Option<String>, Observed)> = super::runtime()?.block_on(async {
+        let Some(located) = &hosts else {
+            let engine = connect(&global, env).await?;
+            let observed = engine.observe_project(&spec.name, &[], &[], &[]).await?;
+            return anyhow::Ok(vec![(None, observed)]);
+        };
+        let engines = super::fleet::connect_all(located).await?;
+        let listed = join_all(engines.iter().zip(&located.hosts).map(
+            |(engine, (host, _))| async move {
+                let observed = engine
+                    .observe_project(&spec.name, &[], &[], &[])
+                    .await
+                    .map_err(|e| anyhow::anyhow!("host {host}: {e}"))?;
+                anyhow::Ok((Some(host.clone()), observed))
+            },
+        ))
+        .await;
+        listed.into_iter().collect()
     })?;
     // Compose 1.x listed every container of the project; v2 lists running ones unless -a
     // (or a status filter).
     let statuses = args.statuses()?;
     let all = args.all || !statuses.is_empty();
-    let mut containers: Vec<&ObservedContainer> = observed
-        .containers
-        .iter()
-        .filter(|c| args.service.is_empty() || args.service.contains(&c.service))
-        .filter(|c| all || (spec.legacy && !c.oneoff) || (!c.oneoff && c.state.is_running()))
-        .filter(|c| statuses.is_empty() || statuses.contains(&state_name(c)))
-        .collect();
-    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut containers: Vec<(Option<&str>, &ObservedContainer)> = Vec::new();
+    for (host, observed) in &observed {
+        let mut on_host: Vec<&ObservedContainer> = observed
+            .containers
+            .iter()
+            .filter(|c| args.service.is_empty() || args.service.contains(&c.service))
+            .filter(|c| all || (spec.legacy && !c.oneoff) || (!c.oneoff && c.state.is_running()))
+            .filter(|c| statuses.is_empty() || statuses.contains(&state_name(c)))
+            .collect();
+        on_host.sort_by(|a, b| a.name.cmp(&b.name));
+        containers.extend(on_host.into_iter().map(|c| (host.as_deref(), c)));
+    }
     let now = now_unix();
     if args.quiet {
-        for c in &containers {
+        for (_, c) in &containers {
             println!("{}", c.id);
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Value> = containers.iter().map(|c| row(c, &spec.name, now)).collect();
+    let rows: Vec<Value> = containers
+        .iter()
+        .map(|(host, c)| {
+            let mut r = row(c, &spec.name, now);
+            if let (Some(host), Some(map)) = (host, r.as_object_mut()) {
+                map.insert("Host".into(), json!(host));
+            }
+            r
+        })
+        .collect();
     match args.format.as_str() {
-        "table" if spec.legacy => print!("{}", legacy_table(&containers)),
-        "table" => print!("{}", v2_table(&rows)),
+        "table" if spec.legacy && hosts.is_none() => {
+            let plain: Vec<&ObservedContainer> = containers.iter().map(|(_, c)| *c).collect();
+            print!("{}", legacy_table(&plain))
+        }
+        "table" => print!("{}", v2_table(&rows, hosts.is_some())),
         "json" => {
             for r in &rows {
                 println!("{r}");
@@ -237,28 +277,26 @@ pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn v2_table(rows: &[Value]) -> String {
-    let mut table = vec![
-        [
-            "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
-        ]
-        .map(String::from)
-        .to_vec(),
+/// Compose v2's table; with a HOST column first for the hosts of a target.
+fn v2_table(rows: &[Value], hosts: bool) -> String {
+    let mut keys = vec![
+        ("NAME", "Name"),
+        ("IMAGE", "Image"),
+        ("COMMAND", "Command"),
+        ("SERVICE", "Service"),
+        ("CREATED", "RunningFor"),
+        ("STATUS", "Status"),
+        ("PORTS", "Ports"),
     ];
+    if hosts {
+        keys.insert(0, ("HOST", "Host"));
+    }
+    let mut table = vec![keys.iter().map(|(h, _)| h.to_string()).collect()];
     for r in rows {
         table.push(
-            [
-                "Name",
-                "Image",
-                "Command",
-                "Service",
-                "RunningFor",
-                "Status",
-                "Ports",
-            ]
-            .iter()
-            .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-            .collect(),
+            keys.iter()
+                .map(|(_, k)| r[*k].as_str().unwrap_or_default().to_string())
+                .collect(),
         );
     }
     columns(&table)

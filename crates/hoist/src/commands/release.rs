@@ -54,12 +54,23 @@ pub(super) fn place(
             batch: 1,
         });
     };
-    let file: PipelineFile = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
+    of_target(global, env, name, &args.pipeline_file)
+}
+
+/// Target `name` of the pipeline file at `pipeline_file`: every host's place, and the global
+/// flags with the file's compose files and project name filled in.
+pub(super) fn of_target(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    name: &str,
+    pipeline_file: &std::path::Path,
+) -> anyhow::Result<Located> {
+    let file: PipelineFile = crate::context::pipeline_file(pipeline_file, global, env)?;
     let target: &Target = file.target(name).ok_or_else(|| {
         let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
         anyhow::anyhow!(
             "{}: no target {name} (targets: {})",
-            args.pipeline_file.display(),
+            pipeline_file.display(),
             names.join(", ")
         )
     })?;
