@@ -270,38 +270,65 @@ pub struct Ticket<'a> {
     pub exec: &'a ExecOptions,
 }
 
-/// The target-wide deploy lock: the service's lock on every host's engine, taken in the order
-/// of the engines' addresses (so two targets sharing hosts cannot each hold half), all or none.
+/// The target-wide deploy lock: the service's lock on every host's engine, all or none. Without
+/// waiting, every host's is tried at once and the ones taken are given back when any is held
+/// elsewhere. Waiting, they are taken one by one in the order of the engines' addresses, so that
+/// two deploys of targets sharing hosts cannot each hold a part and wait for the other's.
 pub async fn lock_all(
     hosts: &[HostRelease<'_>],
     t: &Ticket<'_>,
 ) -> Result<Vec<TargetLock>, ReleaseRunError> {
     let mut order: Vec<&HostRelease<'_>> = hosts.iter().collect();
     order.sort_by_key(|h| h.release.engine.address().to_string());
+    let on_host = |h: &HostRelease<'_>, e: ReleaseRunError| ReleaseRunError::OnHost {
+        host: h.host.clone(),
+        cause: Box::new(e),
+    };
     let mut held = Vec::with_capacity(order.len());
-    for h in order {
-        match lock_target(
-            h.release.engine,
-            t.project,
-            t.service,
-            t.lock_image,
-            t.holder,
-            t.wait,
-            t.exec,
-        )
-        .await
+    if !t.wait {
+        let mut refused = None;
+        for (h, result) in order
+            .iter()
+            .zip(join_all(order.iter().map(|h| take(h, t))).await)
         {
+            match result {
+                Ok(lock) => held.push(lock),
+                Err(e) if refused.is_none() => refused = Some(on_host(h, e)),
+                Err(_) => {}
+            }
+        }
+        return match refused {
+            None => Ok(held),
+            Some(e) => {
+                unlock_all(held, t.service).await;
+                Err(e)
+            }
+        };
+    }
+    for h in order {
+        match take(h, t).await {
             Ok(lock) => held.push(lock),
             Err(e) => {
                 unlock_all(held, t.service).await;
-                return Err(ReleaseRunError::OnHost {
-                    host: h.host.clone(),
-                    cause: Box::new(e),
-                });
+                return Err(on_host(h, e));
             }
         }
     }
     Ok(held)
+}
+
+/// Takes the service's lock on `h`'s engine.
+async fn take(h: &HostRelease<'_>, t: &Ticket<'_>) -> Result<TargetLock, ReleaseRunError> {
+    lock_target(
+        h.release.engine,
+        t.project,
+        t.service,
+        t.lock_image,
+        t.holder,
+        t.wait,
+        t.exec,
+    )
+    .await
 }
 
 /// Removes the locks `lock_all` took; one that cannot be removed ends with its heartbeat.
