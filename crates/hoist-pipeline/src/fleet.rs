@@ -83,6 +83,28 @@ impl fmt::Display for FleetError {
 
 impl std::error::Error for FleetError {}
 
+/// One line per host: what the release did there.
+pub fn describe(results: &[(String, HostResult)], service: &str) -> String {
+    results
+        .iter()
+        .map(|(host, r)| {
+            let what = match r {
+                HostResult::Released { color } => format!("{service} live on {color}"),
+                HostResult::Failed { cause, .. } => format!("failed: {cause}"),
+                HostResult::SwitchedBack { color } => {
+                    format!("switched back ({color} stopped again)")
+                }
+                HostResult::NotSwitchedBack { color, cause } => {
+                    format!("NOT switched back, {color} serves: {cause}")
+                }
+                HostResult::Untouched => "untouched".to_string(),
+            };
+            format!("{host}: {what}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Which hosts go together, in order: `batch` at a time (at least one).
 pub fn batches(hosts: usize, batch: usize) -> Vec<std::ops::Range<usize>> {
     let batch = batch.max(1);

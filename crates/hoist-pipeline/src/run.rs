@@ -331,6 +331,7 @@ impl Run {
                 run: self,
                 step: *step,
                 emit: &emit,
+                domain: None,
             };
             let result = step_ctx.perform(work).await;
             let seconds = Some(started.elapsed().as_secs_f64());
@@ -445,6 +446,9 @@ struct StepCtx<'a> {
     run: &'a Run,
     step: StepId,
     emit: &'a (dyn Fn(PipelineEvent) + Send + Sync),
+    /// `DOMAIN` of the post-deployment tests when it is not the target's public address: each
+    /// host's, in turn, on a target of several hosts.
+    domain: Option<String>,
 }
 
 /// Engine progress events of a step become lines of its output.
@@ -457,7 +461,7 @@ impl EventSink for OutputEvents<'_> {
     }
 }
 
-impl StepCtx<'_> {
+impl<'a> StepCtx<'a> {
     fn output(&self, text: &str) {
         (self.emit)(PipelineEvent::Output {
             run: self.run.id,
@@ -470,8 +474,34 @@ impl StepCtx<'_> {
         &self.ctx.file
     }
 
-    /// The step's work; `Ok(detail)` for the checklist or `Err(why)`.
+    /// The step's work; `Ok(detail)` for the checklist or `Err(why)`. On a target of several
+    /// hosts the post-deployment tests run against each host's public address in turn.
     async fn perform(&self, work: &Work) -> Result<String, String> {
+        let target = &self.run.target;
+        if self.step != StepId::PostDeploymentTests || !target.is_fleet() {
+            return self.perform_once(work).await;
+        }
+        for member in target.members() {
+            self.output(&format!(
+                "against host {} ({})",
+                member.name, member.public_address
+            ));
+            let on_host = StepCtx {
+                ctx: self.ctx,
+                run: self.run,
+                step: self.step,
+                emit: self.emit,
+                domain: Some(member.public_address.clone()),
+            };
+            on_host
+                .perform_once(work)
+                .await
+                .map_err(|e| format!("host {}: {e}", member.name))?;
+        }
+        Ok(format!("passed on {} hosts", target.hosts.len()))
+    }
+
+    async fn perform_once(&self, work: &Work) -> Result<String, String> {
         match work {
             Work::Checkout => {
                 let commit = git_commit(&self.file().dir).await.ok_or_else(|| {
@@ -503,12 +533,18 @@ impl StepCtx<'_> {
             Work::Build(images) => self.build(images).await,
             Work::Push(names) => self.push(names).await,
             Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
-                Strategy::Recreate => self.deploy(service).await,
+                Strategy::Recreate => self.on_each_host(|m| self.deploy(m, service)).await,
+                Strategy::BlueGreen if self.run.target.is_fleet() => {
+                    self.deploy_blue_green_fleet(work).await
+                }
                 Strategy::BlueGreen => self.deploy_blue_green(work).await,
             },
             Work::Integrate(integrate) => match self.file().strategy(&self.run.target) {
-                Strategy::Recreate => self.integrate(integrate).await,
-                Strategy::BlueGreen => self.confirm_route(integrate).await,
+                Strategy::Recreate => self.on_each_host(|m| self.integrate(m, integrate)).await,
+                Strategy::BlueGreen => {
+                    self.on_each_host(|m| self.confirm_route(m, integrate))
+                        .await
+                }
             },
         }
     }
@@ -522,7 +558,11 @@ impl StepCtx<'_> {
             ("HOIST_TARGET".to_string(), self.run.target.name.clone()),
         ];
         if self.step == StepId::PostDeploymentTests {
-            vars.push(("DOMAIN".into(), self.run.target.public_address.clone()));
+            let domain = self
+                .domain
+                .clone()
+                .unwrap_or_else(|| self.run.target.public_address.clone());
+            vars.push(("DOMAIN".into(), domain));
         }
         vars
     }
@@ -753,12 +793,33 @@ impl StepCtx<'_> {
         Ok(digests.join(", "))
     }
 
-    async fn connect_target(&self) -> Result<Engine, String> {
-        let target = &self.run.target;
-        let spec = target.engine_spec();
-        Engine::connect(&spec)
+    /// Each host of the target in turn (the target itself when it is one host); the first
+    /// failure ends it, naming the host.
+    async fn on_each_host<F, Fut>(&self, mut change: F) -> Result<String, String>
+    where
+        F: FnMut(&'a Target) -> Fut,
+        Fut: std::future::Future<Output = Result<String, String>>,
+    {
+        let run: &'a Run = self.run;
+        let target: &'a Target = &run.target;
+        if !target.is_fleet() {
+            return change(target).await;
+        }
+        let mut done = Vec::new();
+        for member in target.members() {
+            let detail = change(member)
+                .await
+                .map_err(|e| format!("host {}: {e}", member.name))?;
+            done.push(format!("{}: {detail}", member.name));
+        }
+        Ok(done.join("; "))
+    }
+
+    /// The engine of `member` (the target, or one of its hosts).
+    async fn connect(&self, member: &Target) -> Result<Engine, String> {
+        Engine::connect(&member.engine_spec())
             .await
-            .map_err(|e| format!("target {}: {e}", target.name))
+            .map_err(|e| format!("target {}: {e}", member.name))
     }
 
     /// The deploy files' project with `service` set to the commit's image, as the target's
@@ -780,12 +841,12 @@ impl StepCtx<'_> {
         Ok((spec, reference))
     }
 
-    async fn deploy(&self, service: &str) -> Result<String, String> {
-        let engine = self.connect_target().await?;
+    async fn deploy(&self, member: &Target, service: &str) -> Result<String, String> {
+        let engine = self.connect(member).await?;
         let (spec, reference) = self.deploy_spec(service)?;
         self.output(&format!(
             "deploying {reference} as {}/{service} on {}",
-            spec.name, self.run.target.name
+            spec.name, member.name
         ));
         let opts = UpOptions {
             services: vec![service.to_string()],
@@ -801,15 +862,20 @@ impl StepCtx<'_> {
         )
         .await
         .map_err(|e| e.to_string())?;
-        Ok(format!("{reference} on {}", self.run.target.name))
+        Ok(format!("{reference} on {}", member.name))
     }
 
     /// Routes of other services may change on the same proxy at the same time: one change at a
     /// time per proxy, so that no update is lost.
-    async fn proxy_lock(&self) -> Result<DeployLock, String> {
+    async fn proxy_lock(&self, member: &Target) -> Result<DeployLock, String> {
         let target = &self.run.target;
         let state = self.ctx.state_dir.clone();
-        let (t, p) = (target.name.clone(), format!("proxy-{}", target.proxy.name));
+        let t = if target.is_fleet() {
+            format!("{}/{}", target.name, member.name)
+        } else {
+            target.name.clone()
+        };
+        let p = format!("proxy-{}", member.proxy.name);
         tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &p, true))
             .await
             .map_err(|e| e.to_string())?
@@ -821,12 +887,13 @@ impl StepCtx<'_> {
     fn release<'e>(
         &self,
         engine: &'e Engine,
+        member: &Target,
         spec: ProjectSpec,
         service: &str,
         integrate: &Integrate,
         work: &Work,
     ) -> Release<'e> {
-        let target = &self.run.target;
+        let target = member;
         let (health_path, health_timeout, drain) = match work {
             Work::Deploy {
                 health_path,
@@ -882,13 +949,13 @@ impl StepCtx<'_> {
         let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
             return Err("blue-green needs the integrate step's route (steps.integrate)".into());
         };
-        let engine = self.connect_target().await?;
+        let engine = self.connect(&self.run.target).await?;
         let (spec, reference) = self.deploy_spec(service)?;
         self.output(&format!(
             "releasing {reference} as {}/{service} on {}, blue-green",
             spec.name, self.run.target.name
         ));
-        let _proxy_lock = self.proxy_lock().await?;
+        let _proxy_lock = self.proxy_lock(&self.run.target).await?;
         // The target's own lock, so that runs and deploys from other machines are excluded;
         // what is live is read below, inside it.
         let held = crate::release::lock_target(
@@ -914,6 +981,95 @@ impl StepCtx<'_> {
         result
     }
 
+    /// Step 6 on a target of several hosts: the release of `hoist deploy --target` (the image
+    /// pulled everywhere first, then batch by batch, the hosts switched so far switched back on
+    /// the first failure), under the target-wide lock.
+    async fn deploy_blue_green_fleet(&self, work: &Work) -> Result<String, String> {
+        let Work::Deploy { service, .. } = work else {
+            unreachable!("called for the deploy step")
+        };
+        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+            return Err("blue-green needs the integrate step's route (steps.integrate)".into());
+        };
+        let target = &self.run.target;
+        let members = target.members();
+        let (spec, reference) = self.deploy_spec(service)?;
+        self.output(&format!(
+            "releasing {reference} as {}/{service} on the {} hosts of {}, {} at a time",
+            spec.name,
+            members.len(),
+            target.name,
+            target.batch
+        ));
+        let mut engines = Vec::with_capacity(members.len());
+        for connected in
+            futures_util::future::join_all(members.iter().map(|m| self.connect(m))).await
+        {
+            engines.push(connected?);
+        }
+        let mut proxy_locks = Vec::with_capacity(members.len());
+        for member in &members {
+            proxy_locks.push(self.proxy_lock(member).await?);
+        }
+        let hosts: Vec<crate::fleet::HostRelease<'_>> = members
+            .iter()
+            .zip(&engines)
+            .map(|(member, engine)| crate::fleet::HostRelease {
+                host: member.name.clone(),
+                release: self.release(engine, member, spec.clone(), service, integrate, work),
+            })
+            .collect();
+        // The commit's image already serving everywhere (a run again, or resumed after step
+        // 6): nothing to release.
+        let mut everywhere = true;
+        for h in &hosts {
+            let releases = h.release.releases().await.unwrap_or_default();
+            everywhere &= !releases.iter().any(|r| r.state == ReleaseState::Idle)
+                && releases
+                    .iter()
+                    .any(|r| r.state == ReleaseState::Live && r.image == reference);
+        }
+        if everywhere {
+            self.output(&format!("{reference} is already live on every host"));
+            return Ok(format!(
+                "{reference} already live on the {} hosts of {}",
+                members.len(),
+                target.name
+            ));
+        }
+        let holder = hoist_docker::target_lock::Holder::me(
+            hoist_docker::target_lock::LockKind::Run,
+            &format!("pipeline run {} of {reference}", self.run.id),
+        );
+        let exec = self.exec_options();
+        let ticket = crate::fleet::Ticket {
+            project: &spec.name,
+            service,
+            lock_image: &target.proxy.image,
+            holder: &holder,
+            wait: self.run.wait_lock,
+            exec: &exec,
+        };
+        let (results, outcome) = crate::fleet::deploy_locked(
+            &hosts,
+            target.batch,
+            &reference,
+            &ticket,
+            &OutputEvents(self),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        for line in crate::fleet::describe(&results, service).lines() {
+            self.output(line);
+        }
+        outcome.map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{reference} live on the {} hosts of {}",
+            members.len(),
+            target.name
+        ))
+    }
+
     /// Step 6's release, under the target's deploy lock; the outcome is recorded on the target.
     async fn deploy_blue_green_locked(
         &self,
@@ -926,7 +1082,7 @@ impl StepCtx<'_> {
     ) -> Result<String, String> {
         let project = spec.name.clone();
         let reference = reference.to_string();
-        let release = self.release(engine, spec, service, integrate, work);
+        let release = self.release(engine, &self.run.target, spec, service, integrate, work);
         // The commit's image already serving (a run again, or resumed after step 6): nothing
         // to release, as `up` leaves an unchanged container alone. (No proxy yet: the release
         // below creates it.) When the other colour still runs, a run was killed after its
@@ -990,15 +1146,19 @@ impl StepCtx<'_> {
     /// Step 7 after a blue-green deploy: the route must point at the live colour. Right after
     /// the release it does, and nginx is not reloaded; a changed route in hoist.yml (its
     /// directives, say) is checked by nginx and applied to the live colour's upstream.
-    async fn confirm_route(&self, integrate: &Integrate) -> Result<String, String> {
+    async fn confirm_route(
+        &self,
+        member: &Target,
+        integrate: &Integrate,
+    ) -> Result<String, String> {
         let Some(work @ Work::Deploy { service, .. }) = self.file().work(StepId::Deploy) else {
             return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
         };
-        let target = &self.run.target;
-        let engine = self.connect_target().await?;
+        let target = member;
+        let engine = self.connect(member).await?;
         let (spec, _) = self.deploy_spec(service)?;
-        let _proxy_lock = self.proxy_lock().await?;
-        let release = self.release(&engine, spec, service, integrate, work);
+        let _proxy_lock = self.proxy_lock(member).await?;
+        let release = self.release(&engine, member, spec, service, integrate, work);
         let events = OutputEvents(self);
         release
             .proxy
@@ -1024,12 +1184,12 @@ impl StepCtx<'_> {
         Ok(format!("{at} on {live}"))
     }
 
-    async fn integrate(&self, integrate: &Integrate) -> Result<String, String> {
+    async fn integrate(&self, member: &Target, integrate: &Integrate) -> Result<String, String> {
         let Some(Work::Deploy { service, .. }) = self.file().work(StepId::Deploy) else {
             return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
         };
-        let target = &self.run.target;
-        let engine = self.connect_target().await?;
+        let target = member;
+        let engine = self.connect(member).await?;
         let (spec, _) = self.deploy_spec(service)?;
         let servers = published_servers(
             &engine,
@@ -1047,7 +1207,7 @@ impl StepCtx<'_> {
             ));
         }
         self.output(&format!("servers: {}", servers.join(" ")));
-        let _proxy_lock = self.proxy_lock().await?;
+        let _proxy_lock = self.proxy_lock(member).await?;
         let proxy = Proxy::new(&engine, target.proxy.clone());
         let events = OutputEvents(self);
         proxy.ensure(&events).await.map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ use hoist_testkit::http::request;
 use hoist_testkit::{REGISTRY_FROM_CD, REGISTRY_FROM_PROD, TestProject};
 
 const PROD: &str = "10.200.0.2";
+const PROD3: &str = "10.200.0.4";
 
 struct Scenario {
     dir: PathBuf,
@@ -24,6 +25,8 @@ struct Scenario {
     prod: hoist_docker::Engine,
     /// How hoist.yml's target reaches prod: `host:` and what follows it.
     target_host: String,
+    /// A fleet target instead: prod and prod3, each with its own proxy, `batch` at a time.
+    fleet: Option<(hoist_docker::Engine, usize)>,
 }
 
 /// Steps of a test's hoist.yml, beyond the fixed head.
@@ -74,7 +77,54 @@ impl Scenario {
             _cd: cd,
             prod,
             target_host: target_host.to_string(),
+            fleet: None,
         })
+    }
+
+    /// A scenario whose target `prod` has two hosts, prod and prod3.
+    async fn fleet(prefix: &str, batch: usize) -> Option<Scenario> {
+        let cd = hoist_testkit::engine("cd").await?;
+        let prod = hoist_testkit::engine("prod").await?;
+        let prod3 = hoist_testkit::engine("prod3").await?;
+        let project = TestProject::new(prefix, &[&cd, &prod, &prod3]);
+        let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&prod, &prod3]);
+        let dir = std::env::temp_dir().join(format!("hoist-pipeline-{}", project.name));
+        let state = dir.join(".state");
+        std::fs::create_dir_all(dir.join("image/books-ms")).unwrap();
+        std::fs::create_dir_all(dir.join("image/books-ms-tests")).unwrap();
+        let port = hoist_testkit::proxy_port(&project.name);
+        Some(Scenario {
+            dir,
+            state,
+            project,
+            proxy,
+            port,
+            _cd: cd,
+            prod,
+            target_host: String::new(),
+            fleet: Some((prod3, batch)),
+        })
+    }
+
+    /// hoist.yml's lines for the target's engines and addresses.
+    fn target_lines(&self) -> String {
+        match &self.fleet {
+            None => format!(
+                "    host: {}\n    public_address: http://{PROD}:{}\n",
+                self.target_host, self.port
+            ),
+            Some((_, batch)) => {
+                let mut lines =
+                    format!("    batch: {batch}\n    trust_insecure: true\n    hosts:\n");
+                for (name, address) in [("prod", PROD), ("prod3", PROD3)] {
+                    lines.push_str(&format!(
+                        "      - name: {name}\n        host: tcp://{address}:2375\n        public_address: http://{address}:{}\n",
+                        self.port
+                    ));
+                }
+                lines
+            }
+        }
     }
 
     fn repo(&self) -> String {
@@ -110,7 +160,7 @@ impl Scenario {
         )
         .unwrap();
         let yml = format!(
-            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n    host: {host}\n    public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n{target}    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
             project = self.project.name,
             proxy = self.proxy.name,
             port = self.port,
@@ -118,7 +168,7 @@ impl Scenario {
             package = steps.package,
             extra = steps.integrate_extra,
             deploy_extra = steps.deploy_extra,
-            host = self.target_host,
+            target = self.target_lines(),
         );
         std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
         git(&self.dir, &["init", "-q"]);
@@ -155,6 +205,10 @@ impl Scenario {
         }
         self.project
             .track_image(1, &format!("{REGISTRY_FROM_PROD}/{repo}/books-ms:{commit}"));
+        if self.fleet.is_some() {
+            self.project
+                .track_image(2, &format!("{REGISTRY_FROM_PROD}/{repo}/books-ms:{commit}"));
+        }
     }
 
     fn hoist(&self, args: &[&str]) -> Command {
@@ -164,7 +218,7 @@ impl Scenario {
             .current_dir(&self.dir)
             .env("HOIST_STATE_DIR", &self.state)
             // The person running hoist trusts prod's plain TCP; hoist.yml cannot.
-            .env("HOIST_TRUST_INSECURE_HOST", PROD)
+            .env("HOIST_TRUST_INSECURE_HOST", format!("{PROD},{PROD3}"))
             .env_remove("DOCKER_HOST");
         cmd
     }
@@ -175,7 +229,7 @@ impl Scenario {
             .args(args)
             .current_dir(&self.dir)
             .env("HOIST_STATE_DIR", &self.state)
-            .env("HOIST_TRUST_INSECURE_HOST", PROD)
+            .env("HOIST_TRUST_INSECURE_HOST", format!("{PROD},{PROD3}"))
             .env_remove("DOCKER_HOST")
             .output()
             .unwrap()
@@ -393,6 +447,55 @@ async fn the_whole_pipeline_runs_on_a_target_reached_over_ssh() {
     assert!(
         releases.iter().any(|(_, state, _)| state == "live"),
         "{releases:?}"
+    );
+}
+
+/// The pipeline on a target of two hosts: step 6 releases on both (under one target-wide lock),
+/// step 7 confirms both routes, step 8 tests each host through its own proxy.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_pipeline_deploys_to_every_host_of_a_target_and_tests_each_through_its_proxy() {
+    let Some(s) = Scenario::fleet("pipe-fleet", 2).await else {
+        return;
+    };
+    s.write(&Steps::default());
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    assert_eq!(statuses(&status), vec!["done"; 9], "{status:#}");
+    let log = s.hoist(&["logs", "1", "8"]).output().unwrap();
+    let said = String::from_utf8_lossy(&log.stdout).into_owned();
+    for address in [PROD, PROD3] {
+        assert!(
+            said.contains(&format!("(http://{address}:{})", s.port)),
+            "step 8 ran against {address}: {said}"
+        );
+        let books = request(
+            "GET",
+            &format!("http://{address}:{}/api/v1/books", s.port),
+            None,
+        )
+        .unwrap();
+        assert_eq!(books.status, 200, "{address}: {books:?}");
+    }
+    let out = s.cli(&["releases", "--target", "prod", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    for host in ["prod", "prod3"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(host) && l.contains("live")),
+            "{host} live: {table}"
+        );
+    }
+    // A second run of the same commit finds it live everywhere and releases nothing.
+    let again = s.run(&[]);
+    assert!(again.status.success(), "{}", text(&again));
+    let log = s.hoist(&["logs", "2", "6"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("already live on every host"),
+        "{}",
+        text(&log)
     );
 }
 

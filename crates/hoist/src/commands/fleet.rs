@@ -60,28 +60,6 @@ fn target_name(args: &ReleaseArgs) -> String {
     args.target.clone().unwrap_or_default()
 }
 
-/// One line per host: what the release did there.
-fn describe(results: &[(String, HostResult)], service: &str) -> String {
-    results
-        .iter()
-        .map(|(host, r)| {
-            let what = match r {
-                HostResult::Released { color } => format!("{service} live on {color}"),
-                HostResult::Failed { cause, .. } => format!("failed: {cause}"),
-                HostResult::SwitchedBack { color } => {
-                    format!("switched back ({color} stopped again)")
-                }
-                HostResult::NotSwitchedBack { color, cause } => {
-                    format!("NOT switched back, {color} serves: {cause}")
-                }
-                HostResult::Untouched => "untouched".to_string(),
-            };
-            format!("{host}: {what}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 type Walked = (Vec<(String, HostResult)>, Result<Vec<Outcome>, FleetError>);
 
 /// Prints every host's line, records the run's end, and turns a failed host into the error.
@@ -98,7 +76,7 @@ fn finish(
             return Err(e);
         }
     };
-    let lines = describe(&results, service);
+    let lines = fleet::describe(&results, service);
     match outcome {
         Ok(_) => {
             recorded.finish(&Ok(lines.clone()));
