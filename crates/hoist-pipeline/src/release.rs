@@ -218,6 +218,9 @@ pub enum ReleaseRunError {
     Release(Box<ReleaseError>),
     #[error("waiting for the deploy lock: {0}")]
     Join(String),
+    /// A release across the hosts of a target that failed on one of them.
+    #[error(transparent)]
+    Fleet(Box<crate::fleet::FleetError>),
     /// One host of a target of several.
     #[error("on host {host}: {cause}")]
     OnHost {
@@ -579,4 +582,48 @@ async fn refuse_failed(
         }),
         None => Ok(()),
     }
+}
+
+/// Where a rollback of a target of several hosts is recorded locally: the state folder, the
+/// target's name and the service's key (as [`Recorded::begin`] takes them).
+pub struct LocalRecord<'a> {
+    pub state_dir: &'a Path,
+    pub target: &'a str,
+    pub key: &'a str,
+}
+
+/// `hoist rollback` of a target of several hosts (also the dashboard's): the local lock and
+/// history record (a history that cannot take it is a warning, as for one host), then
+/// [`crate::fleet::rollback_locked`] under the target-wide lock.
+pub async fn rollback_fleet(
+    hosts: &[crate::fleet::HostRelease<'_>],
+    batch: usize,
+    ticket: &crate::fleet::Ticket<'_>,
+    local: &LocalRecord<'_>,
+    sink: &dyn EventSink,
+) -> Result<Vec<Outcome>, ReleaseRunError> {
+    let (dir, target, key) = (
+        local.state_dir.to_path_buf(),
+        local.target.to_string(),
+        local.key.to_string(),
+    );
+    let wait = ticket.wait;
+    let hold = tokio::task::spawn_blocking(move || Hold::take(&dir, &target, &key, wait))
+        .await
+        .map_err(|e| ReleaseRunError::Join(e.to_string()))??;
+    let result = match crate::fleet::rollback_locked(hosts, batch, ticket, sink).await {
+        Ok((results, outcome)) => {
+            let lines = crate::fleet::describe(&results, ticket.service);
+            outcome
+                .map_err(|e| ReleaseRunError::Fleet(Box::new(e)))
+                .map(|o| (o, lines))
+        }
+        Err(e) => Err(e),
+    };
+    let text = match &result {
+        Ok((_, lines)) => Ok(lines.clone()),
+        Err(e) => Err(e.to_string()),
+    };
+    hold.finish(&text);
+    result.map(|(o, _)| o)
 }

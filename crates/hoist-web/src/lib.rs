@@ -42,7 +42,7 @@ pub use history::{
     ActionRecord, DeploymentRecord, History, HistoryError, RunRecord, SqliteHistory, StepRecord,
 };
 pub use pipeline::PipelineHistory;
-pub use release::Releases;
+pub use release::{Releases, fleet_engine_name};
 pub use serve::{DRAIN, TlsError, serve, tls_config};
 
 /// How many engine events each engine keeps for the overview.

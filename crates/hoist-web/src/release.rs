@@ -14,8 +14,12 @@ use axum::response::{IntoResponse, Response};
 use hoist_core::events::Collect;
 use hoist_docker::ContainerSummary;
 use hoist_docker::execute::ExecOptions;
-use hoist_pipeline::config::PipelineFile;
-use hoist_pipeline::release::{Place, ReleaseOptions, ReleaseRunError, deploy_project};
+use hoist_docker::target_lock::{Holder, LockKind};
+use hoist_pipeline::config::{PipelineFile, Target};
+use hoist_pipeline::fleet::{HostRelease, Ticket};
+use hoist_pipeline::release::{
+    LocalRecord, Place, ReleaseOptions, ReleaseRunError, deploy_project,
+};
 
 use crate::audit;
 use crate::auth::Identity;
@@ -36,15 +40,37 @@ pub struct Releases {
     pub exec: ExecOptions,
 }
 
+/// What a rollback from an engine's page acts on.
+enum At<'a> {
+    /// A target of one host.
+    One(Box<Place>),
+    /// Every host of a target of several (the engine is one of them, named `HOST@TARGET`).
+    Fleet(&'a Target),
+}
+
 impl Releases {
-    fn place(&self, engine: &str) -> Option<Place> {
-        if !self.targets.iter().any(|t| t == engine) {
+    fn at(&self, engine: &str) -> Option<At<'_>> {
+        if let Some(target) = self.targets.iter().find(|t| *t == engine) {
+            let target = self.file.target(target)?;
+            return (!target.is_fleet())
+                .then(|| At::One(Box::new(Place::of_target(&self.file, target))));
+        }
+        let (host, target) = engine.rsplit_once('@')?;
+        if !self.targets.iter().any(|t| t == target) {
             return None;
         }
-        self.file
-            .target(engine)
-            .map(|t| Place::of_target(&self.file, t))
+        let target = self.file.target(target)?;
+        target
+            .hosts
+            .iter()
+            .any(|h| h.name == host)
+            .then_some(At::Fleet(target))
     }
+}
+
+/// The dashboard's engine name of a host of a target of several.
+pub fn fleet_engine_name(target: &str, host: &str) -> String {
+    format!("{host}@{target}")
 }
 
 /// The services of a project page that can be rolled back: those with both colours, when the
@@ -59,7 +85,7 @@ pub(crate) fn rollback_rows(
     let Some(releases) = state.releases.get() else {
         return Vec::new();
     };
-    if state.read_only || releases.place(&engine.name).is_none() {
+    if state.read_only || releases.at(&engine.name).is_none() {
         return Vec::new();
     }
     let coloured: Vec<RollbackRow> = services
@@ -118,11 +144,7 @@ pub(crate) async fn rollback(
     let Some(e) = state.engine(&engine) else {
         return not_found("no such engine");
     };
-    let Some((releases, place)) = state
-        .releases
-        .get()
-        .and_then(|r| Some((r, r.place(&engine)?)))
-    else {
+    let Some((releases, at)) = state.releases.get().and_then(|r| Some((r, r.at(&engine)?))) else {
         return not_found("this engine is not a hoist.yml target of the dashboard: no rollback");
     };
     let pending = match audit::begin(
@@ -143,28 +165,39 @@ pub(crate) async fn rollback(
                 cause: format!("it deploys project {}, not {project}", spec.name),
             });
         }
-        hoist_pipeline::release::rollback(
-            &e.engine,
-            &spec,
-            &service,
-            &place,
-            &ReleaseOptions::default(),
-            releases.exec.clone(),
-            &releases.state_dir,
-            false,
-            &Collect::default(),
-        )
-        .await
+        match &at {
+            At::One(place) => hoist_pipeline::release::rollback(
+                &e.engine,
+                &spec,
+                &service,
+                place,
+                &ReleaseOptions::default(),
+                releases.exec.clone(),
+                &releases.state_dir,
+                false,
+                &Collect::default(),
+            )
+            .await
+            .map(|o| vec![o]),
+            At::Fleet(target) => rollback_fleet(&state, releases, target, &spec, &service).await,
+        }
     }
     .await;
     let outcome = match &result {
-        Ok(o) => format!(
-            "ok: {} back on {}{}",
+        Ok(outcomes) => format!(
+            "ok: {} back on {}",
             service,
-            o.live,
-            o.previous
-                .map(|p| format!(", {p} stopped"))
-                .unwrap_or_default()
+            outcomes
+                .iter()
+                .map(|o| format!(
+                    "{}{}",
+                    o.live,
+                    o.previous
+                        .map(|p| format!(", {p} stopped"))
+                        .unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         Err(err) => err.to_string(),
     };
@@ -182,9 +215,9 @@ pub(crate) async fn rollback(
         Err(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let steps = match &result {
-        Ok(o) => o
-            .steps
+        Ok(outcomes) => outcomes
             .iter()
+            .flat_map(|o| &o.steps)
             .map(|(step, took)| (step.to_string(), format!("{:.1} s", took.as_secs_f64())))
             .collect(),
         Err(_) => Vec::new(),
@@ -199,4 +232,68 @@ pub(crate) async fn rollback(
         project,
     };
     (status, render(&page)).into_response()
+}
+
+/// The dashboard's rollback of a service on every host of `target`: the engines it already
+/// follows (`HOST@TARGET`), `hoist rollback SERVICE --target TARGET`'s walk.
+async fn rollback_fleet(
+    state: &AppState,
+    releases: &Releases,
+    target: &Target,
+    spec: &hoist_core::spec::ProjectSpec,
+    service: &str,
+) -> Result<Vec<hoist_pipeline::bluegreen::Outcome>, ReleaseRunError> {
+    let mut hosts = Vec::new();
+    for member in &target.hosts {
+        let name = fleet_engine_name(&target.name, &member.name);
+        let Some(named) = state.engine(&name) else {
+            return Err(ReleaseRunError::OnHost {
+                host: member.name.clone(),
+                cause: Box::new(ReleaseRunError::Load {
+                    file: releases.file.path.clone(),
+                    cause: format!("the dashboard does not follow engine {name}"),
+                }),
+            });
+        };
+        let mut place = Place::of_target(&releases.file, member);
+        place.target = format!("{}/{}", target.name, member.name);
+        hosts.push(HostRelease {
+            host: member.name.clone(),
+            release: hoist_pipeline::release::release(
+                &named.engine,
+                spec,
+                service,
+                &place,
+                &ReleaseOptions::default(),
+                releases.exec.clone(),
+            )?,
+        });
+    }
+    let holder = Holder::me(
+        LockKind::Run,
+        &format!("rollback of {service} from the dashboard"),
+    );
+    let place = Place::of_target(&releases.file, target);
+    let ticket = Ticket {
+        project: &spec.name,
+        service,
+        lock_image: &place.lock_image(&ReleaseOptions::default()),
+        holder: &holder,
+        wait: false,
+        exec: &releases.exec,
+    };
+    let key = place.key(&spec.name, service);
+    let local = LocalRecord {
+        state_dir: &releases.state_dir,
+        target: &target.name,
+        key: &key,
+    };
+    hoist_pipeline::release::rollback_fleet(
+        &hosts,
+        target.batch,
+        &ticket,
+        &local,
+        &Collect::default(),
+    )
+    .await
 }

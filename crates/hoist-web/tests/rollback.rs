@@ -210,3 +210,161 @@ async fn roll_back_from_the_project_page_moves_the_route_to_the_previous_colour(
     assert!(page.contains("roll back to green"), "{page}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On a target of several hosts the dashboard shows each host as `HOST@TARGET`, and "roll back"
+/// on any of them is `hoist rollback SERVICE --target TARGET`: every host goes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roll_back_on_a_host_of_a_fleet_rolls_every_host_of_it_back() {
+    const PROD3: &str = "10.200.0.4";
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let Some(prod) = hoist_testkit::engine("prod").await else {
+        return;
+    };
+    let Some(prod3) = hoist_testkit::engine("prod3").await else {
+        return;
+    };
+    let project = TestProject::new("ui-fleet", &[&cd, &prod, &prod3]);
+    let proxy = TestProject::new("ui-fleet-proxy", &[&prod, &prod3]);
+    let v1 = hoist_testkit::books_ms_release(&cd, &project, "v1", "").await;
+    let v2 = hoist_testkit::books_ms_release(&cd, &project, "v2", "").await;
+    for i in [1, 2] {
+        project.track_image(i, &v1);
+        project.track_image(i, &v2);
+    }
+    let port = hoist_testkit::proxy_port(&project.name);
+    let dir = std::env::temp_dir().join(format!("hoist-{}", project.name));
+    let state_dir = dir.join(".state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            "app:\n  image: {v1}\n  ports:\n    - 8080\n  links:\n    - db:db\n\
+             db:\n  image: {REGISTRY_FROM_PROD}/books-ms-db\n"
+        ),
+    )
+    .unwrap();
+    let host = |name: &str, address: &str| {
+        format!(
+            "      - name: {name}\n        host: tcp://{address}:2375\n\
+             \x20       public_address: http://{address}:{port}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("hoist.yml"),
+        format!(
+            "service: books-{name}\nregistry: localhost:5000\nproject: {name}\n\
+             compose:\n  deploy: docker-compose.yml\n\
+             targets:\n  fleet:\n    batch: 2\n    registry: {REGISTRY_FROM_PROD}\n\
+             \x20   proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n\
+             \x20     name: {proxy}\n      port: {port}\n    hosts:\n{one}{two}\
+             steps:\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n    port: 8080\n",
+            name = project.name,
+            proxy = proxy.name,
+            one = host("prod", PROD),
+            two = host("prod3", PROD3),
+        ),
+    )
+    .unwrap();
+    let file = hoist_pipeline::config::load(&dir.join("hoist.yml"))
+        .expect("hoist.yml")
+        .with_user_trust(&[PROD.to_string(), PROD3.to_string()]);
+    let fleet = file.target("fleet").unwrap();
+    let spec = deploy_project(&file, Default::default()).expect("the deploy file");
+    let opts = ReleaseOptions {
+        health_path: Some("/api/v1/books".into()),
+        ..Default::default()
+    };
+    let engines = [&prod, &prod3];
+    let hosts: Vec<hoist_pipeline::fleet::HostRelease<'_>> = fleet
+        .hosts
+        .iter()
+        .zip(engines)
+        .map(|(member, engine)| hoist_pipeline::fleet::HostRelease {
+            host: member.name.clone(),
+            release: hoist_pipeline::release::release(
+                engine,
+                &spec,
+                "app",
+                &Place::of_target(&file, member),
+                &opts,
+                Default::default(),
+            )
+            .unwrap(),
+        })
+        .collect();
+    for image in [&v1, &v2] {
+        let (_, outcome) = hoist_pipeline::fleet::deploy(&hosts, 2, image, &Discard).await;
+        outcome.expect("a release on both hosts");
+    }
+
+    let history = Arc::new(SqliteHistory::in_memory().unwrap());
+    let state = AppState::new(
+        vec![
+            NamedEngine {
+                name: "prod@fleet".into(),
+                engine: prod.clone(),
+            },
+            NamedEngine {
+                name: "prod3@fleet".into(),
+                engine: prod3.clone(),
+            },
+        ],
+        None,
+        false,
+        history.clone(),
+    );
+    state.set_releases(Releases {
+        file: file.clone(),
+        targets: vec!["fleet".into()],
+        state_dir: state_dir.clone(),
+        environment: Default::default(),
+        exec: Default::default(),
+    });
+    let page_path = format!("/e/prod3%40fleet/projects/{}", project.name);
+    let (status, page) = call(
+        &state,
+        Request::get(&page_path)
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let action = format!("{page_path}/services/app/rollback");
+    assert!(page.contains(&action), "no rollback form: {page}");
+    let at = page[page.find(&action).unwrap()..]
+        .find("name=csrf value=\"")
+        .unwrap()
+        + page.find(&action).unwrap()
+        + 17;
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let (status, outcome) = call(
+        &state,
+        Request::post(&action)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    for h in &hosts {
+        assert_eq!(
+            h.release.live().await.unwrap(),
+            Some(Color::Blue),
+            "{} back on blue",
+            h.host
+        );
+    }
+    let actions = history.actions(10).unwrap();
+    assert_eq!(actions[0].engine, "prod3@fleet");
+    assert!(actions[0].outcome.starts_with("ok"), "{:?}", actions[0]);
+    let runs = hoist_pipeline::history::History::open(&state_dir)
+        .unwrap()
+        .runs(10)
+        .unwrap();
+    assert_eq!((runs.len(), runs[0].status.as_str()), (1, "done"));
+    drop(hosts);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -120,10 +120,25 @@ fn engine_specs(
             let target = file
                 .target(name)
                 .with_context(|| format!("{} defines no target {name:?}", args.config.display()))?;
-            if specs.iter().any(|(n, _)| n == name) {
-                bail!("two engines are named {name:?}; rename the --engine");
+            // A target of several hosts shows each of them, as `HOST@TARGET`.
+            let members: Vec<(String, EngineSpec)> = if target.is_fleet() {
+                target
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        let name = hoist_web::fleet_engine_name(name, &h.name);
+                        (name, h.engine_spec())
+                    })
+                    .collect()
+            } else {
+                vec![(name.clone(), target.engine_spec())]
+            };
+            for (name, spec) in members {
+                if specs.iter().any(|(n, _)| *n == name) {
+                    bail!("two engines are named {name:?}; rename the --engine");
+                }
+                specs.push((name, spec));
             }
-            specs.push((name.clone(), target.engine_spec()));
         }
     }
     if let Some(name) = certs.keys().find(|n| !specs.iter().any(|(s, _)| s == *n)) {
