@@ -23,6 +23,7 @@ pub mod project;
 pub mod reference;
 pub mod ssh;
 pub mod system;
+pub mod target_journal;
 pub mod target_lock;
 pub mod target_records;
 mod transport;

@@ -290,6 +290,9 @@ pub struct Ticket<'a> {
     pub holder: &'a Holder,
     pub wait: bool,
     pub exec: &'a ExecOptions,
+    /// Who the target's journal names (the dashboard's signed-in user); this machine's
+    /// `user@host` when `None`.
+    pub actor: Option<&'a str>,
 }
 
 /// The target-wide deploy lock: the service's lock on every host's engine, all or none. Without

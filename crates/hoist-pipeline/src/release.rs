@@ -23,6 +23,7 @@ use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
 use crate::proxy::{Match, Proxy, ProxySpec};
 use crate::steps::{StepId, StepStatus};
+use hoist_docker::target_journal::JournalEntry;
 use hoist_docker::target_lock::{Holder, LockKind, TargetLock};
 
 /// Where a release happens.
@@ -168,6 +169,9 @@ pub struct ReleaseOptions {
     pub health_timeout: Duration,
     pub drain: Duration,
     pub test_path: Option<String>,
+    /// Who the target's journal names for this release (the dashboard's signed-in user); this
+    /// machine's `user@host` when `None`.
+    pub actor: Option<String>,
 }
 
 impl Default for ReleaseOptions {
@@ -183,6 +187,7 @@ impl Default for ReleaseOptions {
             health_timeout: Duration::from_secs(60),
             drain: Duration::from_secs(2),
             test_path: None,
+            actor: None,
         }
     }
 }
@@ -493,6 +498,11 @@ pub async fn rollback(
     sink: &dyn EventSink,
 ) -> Result<Outcome, ReleaseRunError> {
     let lock_exec = exec.clone();
+    let started = Instant::now();
+    let mut entry = JournalEntry::begin("rollback", &place.target);
+    if let Some(actor) = &opts.actor {
+        entry.by = actor.clone();
+    }
     let release = release(engine, project, service, place, opts, exec)?;
     let key = place.key(&project.name, service);
     let (dir, target, k) = (state_dir.to_path_buf(), place.target.clone(), key.clone());
@@ -538,6 +548,15 @@ pub async fn rollback(
         Ok(o) => Ok(format!("{service} rolled back to {}", o.live)),
         Err(e) => Err(e.to_string()),
     };
+    entry.finish(started.elapsed().as_secs_f64(), &text);
+    journal(
+        &[engine],
+        &project.name,
+        service,
+        &entry,
+        &place.lock_image(opts),
+    )
+    .await;
     hold.finish(&text);
     result
 }
@@ -601,7 +620,12 @@ pub async fn rollback_fleet(
     ticket: &crate::fleet::Ticket<'_>,
     local: &LocalRecord<'_>,
     sink: &dyn EventSink,
-) -> Result<Vec<Outcome>, ReleaseRunError> {
+) -> Result<Vec<(String, crate::fleet::HostResult)>, ReleaseRunError> {
+    let started = Instant::now();
+    let mut entry = JournalEntry::begin("rollback", local.target);
+    if let Some(actor) = ticket.actor {
+        entry.by = actor.to_string();
+    }
     let (dir, target, key) = (
         local.state_dir.to_path_buf(),
         local.target.to_string(),
@@ -616,7 +640,7 @@ pub async fn rollback_fleet(
             let lines = crate::fleet::describe(&results, ticket.service);
             outcome
                 .map_err(|e| ReleaseRunError::Fleet(Box::new(e)))
-                .map(|o| (o, lines))
+                .map(|_| (results, lines))
         }
         Err(e) => Err(e),
     };
@@ -624,6 +648,43 @@ pub async fn rollback_fleet(
         Ok((_, lines)) => Ok(lines.clone()),
         Err(e) => Err(e.to_string()),
     };
+    entry.finish(started.elapsed().as_secs_f64(), &text);
+    let engines: Vec<&Engine> = hosts.iter().map(|h| h.release.engine).collect();
+    journal(
+        &engines,
+        ticket.project,
+        ticket.service,
+        &entry,
+        ticket.lock_image,
+    )
+    .await;
     hold.finish(&text);
-    result.map(|(o, _)| o)
+    result.map(|(results, _)| results)
+}
+
+/// Adds `entry` to the service's journal on every engine of the place (each host of a target
+/// of several): what `hoist pipeline history --target` shows from any machine. An engine that
+/// cannot take it is a warning: the release it records has happened either way.
+pub async fn journal(
+    engines: &[&Engine],
+    project: &str,
+    service: &str,
+    entry: &hoist_docker::target_journal::JournalEntry,
+    image_for_record: &str,
+) {
+    let writes = engines
+        .iter()
+        .map(|e| e.write_journal_entry(project, service, entry, image_for_record));
+    for (engine, result) in engines
+        .iter()
+        .zip(futures_util::future::join_all(writes).await)
+    {
+        if let Err(e) = result {
+            tracing::warn!(
+                "the journal on {} did not record this {}: {e}",
+                engine.address(),
+                entry.kind
+            );
+        }
+    }
 }

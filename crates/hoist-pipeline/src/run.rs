@@ -20,6 +20,7 @@ use hoist_core::plan::UpOptions;
 use hoist_core::spec::{ProjectSpec, PullPolicy};
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::orchestrate::{self, RunRequest};
+use hoist_docker::target_journal::JournalEntry;
 use hoist_docker::{DockerConfig, Engine, ImageRef};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -288,10 +289,14 @@ impl Run {
             steps: lines.clone(),
         });
         let mut failed = false;
+        let started_run = Instant::now();
+        let mut entry = JournalEntry::begin("pipeline", &self.target.name);
+        let mut finals: Vec<(StepId, StepStatus, String)> = Vec::new();
         for (step, status) in &self.plan {
             // Steps that do not run are reported in their place, so a checklist printed as
             // events arrive is in the book's order.
             if *status != StepStatus::Pending {
+                finals.push((*step, *status, String::new()));
                 emit(PipelineEvent::Step {
                     run: self.id,
                     line: StepLine {
@@ -304,6 +309,7 @@ impl Run {
                 continue;
             }
             if failed {
+                finals.push((*step, StepStatus::NotRun, String::new()));
                 emit(PipelineEvent::Step {
                     run: self.id,
                     line: StepLine {
@@ -343,6 +349,7 @@ impl Run {
                     (StepStatus::Failed, message)
                 }
             };
+            finals.push((*step, status, masker.text(&detail).into_owned()));
             emit(PipelineEvent::Step {
                 run: self.id,
                 line: StepLine {
@@ -353,11 +360,83 @@ impl Run {
                 },
             });
         }
+        self.journal(ctx, &mut entry, started_run, &finals, failed)
+            .await;
         emit(PipelineEvent::RunFinished {
             run: self.id,
             status: if failed { "failed" } else { "done" }.into(),
         });
         !failed
+    }
+
+    /// Adds the run to the target's journal (each host's, for a target of several), when it
+    /// reached the target: steps 6 to 8 ran. The step details were masked with the run's
+    /// secrets.
+    async fn journal(
+        &self,
+        ctx: &Context,
+        entry: &mut JournalEntry,
+        started: Instant,
+        finals: &[(StepId, StepStatus, String)],
+        failed: bool,
+    ) {
+        let reached = finals.iter().any(|(step, status, _)| {
+            matches!(
+                step,
+                StepId::Deploy | StepId::Integrate | StepId::PostDeploymentTests
+            ) && matches!(
+                status,
+                StepStatus::Done | StepStatus::Failed | StepStatus::Interrupted
+            )
+        });
+        if !reached {
+            return;
+        }
+        entry.commit = self.commit.clone();
+        entry.steps = finals
+            .iter()
+            .map(|(_, status, _)| status.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let summary = match finals
+            .iter()
+            .find(|(_, status, _)| matches!(status, StepStatus::Failed | StepStatus::Interrupted))
+        {
+            Some((step, status, detail)) => Err(format!(
+                "run {} on {}: step {} {}: {detail}",
+                self.id,
+                entry.by,
+                step.number(),
+                status.as_str()
+            )),
+            None if !failed => Ok(format!("run {} on {}", self.id, entry.by)),
+            None => Err(format!("run {} on {}", self.id, entry.by)),
+        };
+        entry.finish(started.elapsed().as_secs_f64(), &summary);
+        let mut engines = Vec::new();
+        for member in self.target.members() {
+            match Engine::connect(&member.engine_spec()).await {
+                Ok(engine) => engines.push(engine),
+                Err(e) => tracing::warn!(
+                    "the journal on {} did not record run {}: {e}",
+                    member.name,
+                    self.id
+                ),
+            }
+        }
+        let refs: Vec<&Engine> = engines.iter().collect();
+        let project = match crate::release::deploy_project(&ctx.file, ctx.environment.clone()) {
+            Ok(spec) => spec.name,
+            Err(e) => {
+                tracing::warn!("the journal did not record run {}: {e}", self.id);
+                return;
+            }
+        };
+        let service = match ctx.file.work(StepId::Deploy) {
+            Some(Work::Deploy { service, .. }) => service.clone(),
+            _ => return,
+        };
+        crate::release::journal(&refs, &project, &service, entry, &self.target.proxy.image).await;
     }
 }
 
@@ -1049,6 +1128,7 @@ impl<'a> StepCtx<'a> {
             holder: &holder,
             wait: self.run.wait_lock,
             exec: &exec,
+            actor: None,
         };
         let (results, outcome) = crate::fleet::deploy_locked(
             &hosts,

@@ -348,6 +348,7 @@ pub async fn remove_project(docker: &Docker, project: &str) {
         PROJECT_LABEL,
         "io.hoist.lock.project",
         "io.hoist.release.project",
+        "io.hoist.journal.project",
     ] {
         let filter: std::collections::HashMap<String, Vec<String>> =
             [("label".to_string(), vec![format!("{key}={project}")])].into();

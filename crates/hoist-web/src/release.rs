@@ -171,7 +171,10 @@ pub(crate) async fn rollback(
                 &spec,
                 &service,
                 place,
-                &ReleaseOptions::default(),
+                &ReleaseOptions {
+                    actor: Some(who.who.clone()),
+                    ..ReleaseOptions::default()
+                },
                 releases.exec.clone(),
                 &releases.state_dir,
                 false,
@@ -179,7 +182,9 @@ pub(crate) async fn rollback(
             )
             .await
             .map(|o| vec![o]),
-            At::Fleet(target) => rollback_fleet(&state, releases, target, &spec, &service).await,
+            At::Fleet(target) => {
+                rollback_fleet(&state, releases, target, &spec, &service, &who.who).await
+            }
         }
     }
     .await;
@@ -242,6 +247,7 @@ async fn rollback_fleet(
     target: &Target,
     spec: &hoist_core::spec::ProjectSpec,
     service: &str,
+    actor: &str,
 ) -> Result<Vec<hoist_pipeline::bluegreen::Outcome>, ReleaseRunError> {
     let mut hosts = Vec::new();
     for member in &target.hosts {
@@ -281,6 +287,7 @@ async fn rollback_fleet(
         holder: &holder,
         wait: false,
         exec: &releases.exec,
+        actor: Some(actor),
     };
     let key = place.key(&spec.name, service);
     let local = LocalRecord {
@@ -288,12 +295,26 @@ async fn rollback_fleet(
         target: &target.name,
         key: &key,
     };
-    hoist_pipeline::release::rollback_fleet(
+    let results = hoist_pipeline::release::rollback_fleet(
         &hosts,
         target.batch,
         &ticket,
         &local,
         &Collect::default(),
     )
-    .await
+    .await?;
+    // The page reads each host's outcome: the colour serving now, the one stopped.
+    Ok(results
+        .into_iter()
+        .filter_map(|(_, result)| match result {
+            hoist_pipeline::fleet::HostResult::Released { color } => {
+                Some(hoist_pipeline::bluegreen::Outcome {
+                    live: color,
+                    previous: Some(color.other()),
+                    steps: Vec::new(),
+                })
+            }
+            _ => None,
+        })
+        .collect())
 }

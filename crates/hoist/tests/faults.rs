@@ -1271,6 +1271,21 @@ fn deploys_from_two_state_folders_at_once_one_proceeds_and_the_other_names_the_h
         text(&status)
     );
 
+    // The other machine sees every deploy that was made, from either state folder, in the
+    // target's journal: the first release, the one of the two that proceeded, and the last.
+    let mut history = stage.hoist(&["pipeline", "history", "--target", "fault", "--json"]);
+    history.env("HOIST_STATE_DIR", &other_state);
+    let out = history.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen: Vec<(&str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("deploy", "done"); 3], "{entries:#}");
+
     std::thread::sleep(Duration::from_secs(1));
     let report = load.stop();
     assert_no_failed_request(&report, "two deploys at once and a maintenance window");

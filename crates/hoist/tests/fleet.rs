@@ -341,6 +341,37 @@ fn a_fleet_deploy_and_rollback_under_load_on_every_proxy_fail_no_request() {
     std::thread::sleep(Duration::from_secs(1));
     let total = assert_none_failed(loads, "a fleet deploy and rollback");
     assert!(total > 1000, "the loads ran: {total} requests");
+
+    // Another machine (a fresh state folder) reads what happened from the targets' journal:
+    // each release once, though every host keeps it, newest first.
+    let elsewhere = fleet.dir.join(".elsewhere");
+    let out = fleet
+        .hoist(&["pipeline", "history", "--target", "fleet", "--json"])
+        .env("HOIST_STATE_DIR", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<(&str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("rollback", "done"), ("deploy", "done"), ("deploy", "done")],
+        "{entries:#}"
+    );
+    let newest = &entries[1];
+    assert!(
+        newest["detail"]
+            .as_str()
+            .unwrap()
+            .contains("prod3: app live on green")
+            && newest["by"].as_str().unwrap().contains('@'),
+        "{newest:#}"
+    );
 }
 
 #[test]

@@ -488,6 +488,22 @@ async fn the_whole_pipeline_deploys_to_every_host_of_a_target_and_tests_each_thr
             "{host} live: {table}"
         );
     }
+    // Another machine (a fresh state folder) sees the run in the targets' journal.
+    let out = s
+        .hoist(&["history", "--target", "prod"])
+        .env("HOIST_STATE_DIR", s.dir.join(".elsewhere"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let run = table
+        .lines()
+        .find(|l| l.contains(" pipeline "))
+        .unwrap_or_else(|| panic!("the run in the journal: {table}"));
+    assert!(
+        run.contains(" done ") && run.contains("9 done; run 1 on "),
+        "{table}"
+    );
     // A second run of the same commit finds it live everywhere and releases nothing.
     let again = s.run(&[]);
     assert!(again.status.success(), "{}", text(&again));

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use futures_util::future::join_all;
 use hoist_docker::Engine;
+use hoist_docker::target_journal::JournalEntry;
 use hoist_docker::target_lock::{Holder, LockKind};
 use hoist_pipeline::bluegreen::{Outcome, ReleaseInfo, with_failures};
 use hoist_pipeline::fleet::{self, FleetError, HostRelease, HostResult, Ticket};
+use hoist_pipeline::release::{LocalRecord, ReleaseRunError, journal, rollback_fleet};
 
 use super::release::{Located, begin, exec_options, options, print_releases, release};
 use crate::cli::{DeployArgs, Progress, ReleaseArgs, ReleasesArgs, RollbackArgs};
@@ -120,6 +122,8 @@ pub(super) fn deploy(
     let exec = exec_options(env);
     let lock_image = located.place.lock_image(&options(&args.release));
     let holder = Holder::me(LockKind::Run, &format!("deploy of {image}"));
+    let started = std::time::Instant::now();
+    let mut entry = JournalEntry::begin("deploy", &target);
     let result = super::runtime()?.block_on(async {
         let engines = connect_all(&located).await?;
         let hosts = host_releases(
@@ -137,8 +141,19 @@ pub(super) fn deploy(
             holder: &holder,
             wait: args.release.wait_lock,
             exec: &exec,
+            actor: None,
         };
-        anyhow::Ok(fleet::deploy_locked(&hosts, located.batch, &image, &ticket, &printer).await?)
+        let walked = fleet::deploy_locked(&hosts, located.batch, &image, &ticket, &printer).await;
+        // The target's journal: what every machine's `hoist pipeline history --target` shows.
+        let text = match &walked {
+            Ok((results, Ok(_))) => Ok(fleet::describe(results, &args.service)),
+            Ok((_, Err(e))) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        entry.finish(started.elapsed().as_secs_f64(), &text);
+        let all: Vec<&Engine> = engines.iter().collect();
+        journal(&all, &loaded.spec.name, &args.service, &entry, &lock_image).await;
+        anyhow::Ok(walked?)
     });
     finish(
         recorded,
@@ -163,7 +178,7 @@ pub(super) fn rollback(
         anyhow::bail!("no such service: {}", args.service);
     }
     let key = located.place.key(&loaded.spec.name, &args.service);
-    let recorded = begin(env, &target, &key, args.release.wait_lock)?;
+    let state = super::pipeline::state_dir(env)?;
     let printer = Printer::new(Progress::Plain);
     let exec = exec_options(env);
     let lock_image = located.place.lock_image(&options(&args.release));
@@ -185,19 +200,31 @@ pub(super) fn rollback(
             holder: &holder,
             wait: args.release.wait_lock,
             exec: &exec,
+            actor: None,
         };
-        anyhow::Ok(fleet::rollback_locked(&hosts, located.batch, &ticket, &printer).await?)
-    });
-    finish(
-        recorded,
-        result,
-        &args.service,
-        &format!(
-            "{} is back on its previous release on all {} hosts of {target}",
-            args.service,
-            located.hosts.len()
-        ),
-    )
+        let local = LocalRecord {
+            state_dir: &state,
+            target: &target,
+            key: &key,
+        };
+        anyhow::Ok(rollback_fleet(&hosts, located.batch, &ticket, &local, &printer).await)
+    })?;
+    match result {
+        Ok(results) => {
+            println!("{}", fleet::describe(&results, &args.service));
+            println!(
+                "{} is back on its previous release on all {} hosts of {target}",
+                args.service,
+                located.hosts.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ReleaseRunError::Fleet(e)) => {
+            eprintln!("{}", fleet::describe(&e.results, &args.service));
+            Err(anyhow::anyhow!("{e}"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) fn releases(

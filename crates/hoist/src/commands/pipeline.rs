@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use hoist_docker::target_journal::JournalEntry;
+use hoist_pipeline::config::Work;
 use hoist_pipeline::history::{History, RunRecord, now};
 use hoist_pipeline::run::{Context, HistorySink, PipelineEvent, PipelineSink, Run, RunOptions};
 use hoist_pipeline::steps::{StepId, StepLine, StepStatus, checklist, checklist_line};
@@ -70,6 +72,13 @@ pub struct HistoryArgs {
     pub limit: usize,
     #[arg(long)]
     pub json: bool,
+    /// The journal kept on this target of the pipeline file (every host's, for a target of
+    /// several): pipeline runs, deploys and rollbacks from every machine, newest first.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// The pipeline file that names the target.
+    #[arg(long, value_name = "PATH", default_value = "hoist.yml")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +134,9 @@ pub fn run(
             } else {
                 ExitCode::FAILURE
             })
+        }
+        PipelineCommand::History(args) if args.target.is_some() => {
+            target_history(global, env, args)
         }
         PipelineCommand::History(args) => {
             let runs = history()?.runs(args.limit)?;
@@ -349,6 +361,91 @@ fn status_text(record: &RunRecord) -> String {
         }
     }
     text
+}
+
+/// `hoist pipeline history --target NAME`: the journal on the target's engines, merged (an
+/// entry written to several hosts is shown once) and newest first.
+fn target_history(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    args: &HistoryArgs,
+) -> anyhow::Result<ExitCode> {
+    let name = args.target.as_deref().unwrap_or_default();
+    let file = crate::context::pipeline_file(&args.config, global, env)?;
+    let target = file.target(name).ok_or_else(|| {
+        let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
+        anyhow::anyhow!(
+            "{}: no target {name} (targets: {})",
+            args.config.display(),
+            names.join(", ")
+        )
+    })?;
+    let Some(Work::Deploy { service, .. }) = file.work(StepId::Deploy) else {
+        anyhow::bail!(
+            "{}: the journal is kept per deployed service, and steps.deploy names none",
+            args.config.display()
+        );
+    };
+    let project = hoist_pipeline::release::deploy_project(&file, env.all.clone())?.name;
+    let entries = super::runtime()?.block_on(async {
+        let mut all: Vec<JournalEntry> = Vec::new();
+        for member in target.members() {
+            let engine = hoist_docker::Engine::connect(&member.engine_spec())
+                .await
+                .map_err(|e| anyhow::anyhow!("host {}: {e}", member.name))?;
+            for entry in engine.journal(&project, service).await? {
+                // One release writes the same entry (same identity) to every host.
+                if !all.iter().any(|e| e.id == entry.id) {
+                    all.push(entry);
+                }
+            }
+        }
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        all.truncate(args.limit);
+        anyhow::Ok(all)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        print!("{}", journal_table(&entries));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn journal_table(entries: &[JournalEntry]) -> String {
+    let mut rows = vec![
+        [
+            "STARTED (UTC)",
+            "KIND",
+            "BY",
+            "TARGET",
+            "COMMIT",
+            "STATUS",
+            "DURATION",
+            "DETAIL",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for e in entries {
+        let steps = e.steps.split(',').filter(|s| *s == "done").count();
+        let detail = if e.kind == "pipeline" {
+            format!("{steps} done; {}", e.detail)
+        } else {
+            e.detail.clone()
+        };
+        rows.push(vec![
+            e.at.replace('T', " ").trim_end_matches('Z').to_string(),
+            e.kind.clone(),
+            e.by.clone(),
+            e.target.clone(),
+            e.commit.clone(),
+            e.status.clone(),
+            format!("{:.1} s", e.seconds),
+            detail,
+        ]);
+    }
+    super::ps::columns(&rows)
 }
 
 fn history_table(runs: &[RunRecord]) -> String {

@@ -7,11 +7,12 @@ use std::time::Duration;
 use hoist_core::plan::UpOptions;
 use hoist_docker::Engine;
 use hoist_docker::execute::ExecOptions;
+use hoist_docker::target_journal::JournalEntry;
 use hoist_docker::target_lock::{Holder, LockKind};
 use hoist_pipeline::bluegreen::{Release, ReleaseInfo, with_failures};
 use hoist_pipeline::config::{PipelineFile, Target};
 use hoist_pipeline::history::History;
-use hoist_pipeline::release::{Place, Recorded, ReleaseOptions, lock_target};
+use hoist_pipeline::release::{Place, Recorded, ReleaseOptions, journal, lock_target};
 
 use crate::cli::{
     DeployArgs, GlobalArgs, LockArgs, LockCommand, Progress, ReleaseArgs, ReleasesArgs,
@@ -113,6 +114,7 @@ pub(super) fn options(args: &ReleaseArgs) -> ReleaseOptions {
         health_timeout: Duration::from_secs(args.health_timeout),
         drain: Duration::from_secs(args.drain),
         test_path: args.test_path.clone(),
+        actor: None,
     }
 }
 
@@ -228,6 +230,8 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                     &exec,
                 )
                 .await?;
+                let started = std::time::Instant::now();
+                let mut entry = JournalEntry::begin("deploy", &place.target);
                 let result = hoist_docker::orchestrate::up(
                     &engine,
                     &loaded.spec,
@@ -238,6 +242,19 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                 )
                 .await
                 .map_err(super::up::explain);
+                let text = match &result {
+                    Ok(_) => Ok(format!("{image} recreated")),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                entry.finish(started.elapsed().as_secs_f64(), &text);
+                journal(
+                    &[&engine],
+                    &loaded.spec.name,
+                    &args.service,
+                    &entry,
+                    &lock_image,
+                )
+                .await;
                 unlock(held, &args.service).await;
                 result
             });
@@ -267,7 +284,22 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
             &exec_options(env),
         )
         .await?;
+        let started = std::time::Instant::now();
+        let mut entry = JournalEntry::begin("deploy", &place.target);
         let (color, result) = release.deploy_color(&image, &printer).await;
+        let text = match &result {
+            Ok(o) => Ok(format!("{} live on {} with {image}", args.service, o.live)),
+            Err(e) => Err(e.to_string()),
+        };
+        entry.finish(started.elapsed().as_secs_f64(), &text);
+        journal(
+            &[&engine],
+            &loaded.spec.name,
+            &args.service,
+            &entry,
+            &lock_image,
+        )
+        .await;
         if let Some(color) = color {
             // `hoist releases` shows a colour whose last deploy failed as failed, from any
             // machine: the record is written on the target, under the lock.
