@@ -528,6 +528,17 @@ pub struct ActionRow {
     pub outcome: String,
 }
 
+/// An entry of a target's journal: a pipeline run, deploy or rollback, from any machine.
+pub struct JournalRow {
+    pub when: String,
+    pub kind: String,
+    pub by: String,
+    pub target: String,
+    pub status: String,
+    pub took: String,
+    pub detail: String,
+}
+
 #[derive(Template)]
 #[template(path = "history.html")]
 pub struct HistoryPage {
@@ -535,6 +546,9 @@ pub struct HistoryPage {
     pub user: Option<User>,
     pub deployments: Result<Vec<DeploymentRow>, String>,
     pub actions: Result<Vec<ActionRow>, String>,
+    /// Whether the dashboard shows `hoist.yml` targets, whose journals `journal` lists.
+    pub has_targets: bool,
+    pub journal: Result<Vec<JournalRow>, String>,
 }
 
 #[derive(Template)]

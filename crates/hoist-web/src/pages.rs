@@ -880,11 +880,20 @@ pub(crate) async fn history(
                 .collect()
         })
         .map_err(|err| engine_error("history", &err));
+    let (has_targets, journal) = match state.releases.get() {
+        Some(releases) => (
+            true,
+            crate::release::journal_rows(&state, releases, HISTORY_ROWS).await,
+        ),
+        None => (false, Ok(Vec::new())),
+    };
     render(&HistoryPage {
         title: "History".into(),
         user: user(&state, &who),
         deployments,
         actions,
+        has_targets,
+        journal,
     })
 }
 

@@ -15,15 +15,16 @@ use hoist_core::events::Collect;
 use hoist_docker::ContainerSummary;
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::target_lock::{Holder, LockKind};
-use hoist_pipeline::config::{PipelineFile, Target};
+use hoist_pipeline::config::{PipelineFile, Target, Work};
 use hoist_pipeline::fleet::{HostRelease, Ticket};
 use hoist_pipeline::release::{
     LocalRecord, Place, ReleaseOptions, ReleaseRunError, deploy_project,
 };
+use hoist_pipeline::steps::StepId;
 
 use crate::audit;
 use crate::auth::Identity;
-use crate::html::{Colour, Kind, RollbackPage, RollbackRow, render, url};
+use crate::html::{Colour, JournalRow, Kind, RollbackPage, RollbackRow, render, url};
 use crate::pages::{ActionForm, not_found, refused, user};
 use crate::{AppState, NamedEngine};
 
@@ -315,6 +316,60 @@ async fn rollback_fleet(
                 })
             }
             _ => None,
+        })
+        .collect())
+}
+
+/// The journals kept on the dashboard's targets (every host's for a target of several), merged
+/// (an entry written to several hosts once) and newest first: what every machine sees.
+pub(crate) async fn journal_rows(
+    state: &AppState,
+    releases: &Releases,
+    limit: usize,
+) -> Result<Vec<JournalRow>, String> {
+    let spec =
+        deploy_project(&releases.file, releases.environment.clone()).map_err(|e| e.to_string())?;
+    let Some(Work::Deploy { service, .. }) = releases.file.work(StepId::Deploy) else {
+        return Ok(Vec::new());
+    };
+    let mut all: Vec<hoist_docker::target_journal::JournalEntry> = Vec::new();
+    for name in &releases.targets {
+        let Some(target) = releases.file.target(name) else {
+            continue;
+        };
+        for member in target.members() {
+            let engine_name = if target.is_fleet() {
+                fleet_engine_name(&target.name, &member.name)
+            } else {
+                target.name.clone()
+            };
+            let Some(named) = state.engine(&engine_name) else {
+                continue;
+            };
+            let entries = named
+                .engine
+                .journal(&spec.name, service)
+                .await
+                .map_err(|e| format!("{engine_name}: {e}"))?;
+            for entry in entries {
+                if !all.iter().any(|e| e.id == entry.id) {
+                    all.push(entry);
+                }
+            }
+        }
+    }
+    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.truncate(limit);
+    Ok(all
+        .into_iter()
+        .map(|e| JournalRow {
+            when: e.at.replace('T', " ").trim_end_matches('Z').to_string(),
+            kind: e.kind,
+            by: e.by,
+            target: e.target,
+            status: e.status,
+            took: format!("{:.1} s", e.seconds),
+            detail: hoist_core::mask::mask_url_passwords(&e.detail).into_owned(),
         })
         .collect())
 }

@@ -365,6 +365,22 @@ async fn roll_back_on_a_host_of_a_fleet_rolls_every_host_of_it_back() {
         .runs(10)
         .unwrap();
     assert_eq!((runs.len(), runs[0].status.as_str()), (1, "done"));
+    // The rollback is in the targets' journal, with the dashboard's user: what any machine's
+    // dashboard or `hoist pipeline history --target` shows.
+    let (_, page) = call(
+        &state,
+        Request::get("/history").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let journal = &page[page.find("On the targets").expect("the journal section")..];
+    let row = journal
+        .split("<tr>")
+        .find(|r| r.contains("<td>rollback</td>"))
+        .unwrap_or_else(|| panic!("the rollback in the journal: {page}"));
+    assert!(
+        row.contains("local@") && row.contains("prod3: app live on blue") && row.contains("done"),
+        "{row}"
+    );
     drop(hosts);
     let _ = std::fs::remove_dir_all(&dir);
 }
