@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde_json::json;
 
 use crate::connect::Engine;
@@ -227,24 +226,9 @@ impl Engine {
         project: &str,
         service: &str,
     ) -> Result<Vec<JournalEntry>, EngineError> {
-        let filters: HashMap<String, Vec<String>> = [(
-            "label".to_string(),
-            vec![
-                format!("{PREFIX}project={project}"),
-                format!("{PREFIX}service={service}"),
-            ],
-        )]
-        .into();
         let list = self
-            .client()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| EngineError::new("listing the journal", e))?;
+            .state_containers(PREFIX, project, service, "listing the journal")
+            .await?;
         let want = prefix(project, service);
         let mut entries: Vec<JournalEntry> = list
             .iter()

@@ -58,6 +58,34 @@ pub fn from_labels(labels: &HashMap<String, String>) -> Option<TargetRecord> {
 }
 
 impl Engine {
+    /// Every container, running or not, of hoist's state kept on this engine for `service` of
+    /// `project` under the label prefix `prefix` (`io.hoist.release.`, `io.hoist.journal.`).
+    pub(crate) async fn state_containers(
+        &self,
+        prefix: &str,
+        project: &str,
+        service: &str,
+        operation: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
+        let filters: HashMap<String, Vec<String>> = [(
+            "label".to_string(),
+            vec![
+                format!("{prefix}project={project}"),
+                format!("{prefix}service={service}"),
+            ],
+        )]
+        .into();
+        self.client()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new(operation, e))
+    }
+
     /// Records on the target that `color` of `service` last released `image` with `status`
     /// (replacing that colour's previous record). The caller holds the target's deploy lock.
     /// `image_for_record` is any image present there (the record is never started).
@@ -104,24 +132,9 @@ impl Engine {
         project: &str,
         service: &str,
     ) -> Result<Vec<TargetRecord>, EngineError> {
-        let filters: HashMap<String, Vec<String>> = [(
-            "label".to_string(),
-            vec![
-                format!("{PREFIX}project={project}"),
-                format!("{PREFIX}service={service}"),
-            ],
-        )]
-        .into();
         let list = self
-            .client()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| EngineError::new("listing the release records", e))?;
+            .state_containers(PREFIX, project, service, "listing the release records")
+            .await?;
         Ok(list
             .iter()
             .filter_map(|c| from_labels(c.labels.as_ref()?))

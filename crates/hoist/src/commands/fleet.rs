@@ -62,6 +62,43 @@ fn target_name(args: &ReleaseArgs) -> String {
     args.target.clone().unwrap_or_default()
 }
 
+/// What a deploy and a rollback across the hosts share: the project, the image of the lock
+/// containers and records, the user's registry credentials, and who holds the lock.
+struct Common {
+    loaded: Loaded,
+    lock_image: String,
+    exec: hoist_docker::execute::ExecOptions,
+    holder: Holder,
+}
+
+impl Common {
+    fn new(
+        located: &Located,
+        env: &EnvVars,
+        args: &ReleaseArgs,
+        doing: &str,
+    ) -> anyhow::Result<Common> {
+        Ok(Common {
+            loaded: load_project(&located.global, env)?,
+            lock_image: located.place.lock_image(&options(args)),
+            exec: exec_options(env),
+            holder: Holder::me(LockKind::Run, doing),
+        })
+    }
+
+    fn ticket<'a>(&'a self, service: &'a str, wait: bool) -> Ticket<'a> {
+        Ticket {
+            project: &self.loaded.spec.name,
+            service,
+            lock_image: &self.lock_image,
+            holder: &self.holder,
+            wait,
+            exec: &self.exec,
+            actor: None,
+        }
+    }
+}
+
 type Walked = (Vec<(String, HostResult)>, Result<Vec<Outcome>, FleetError>);
 
 /// Prints every host's line, records the run's end, and turns a failed host into the error.
@@ -108,20 +145,20 @@ pub(super) fn deploy(
             args.strategy
         );
     }
-    let loaded = load_project(&located.global, env)?;
-    let service_image = loaded
+    let mut common = Common::new(&located, env, &args.release, "deploy")?;
+    let service_image = common
+        .loaded
         .spec
         .service(&args.service)
         .ok_or_else(|| anyhow::anyhow!("no such service: {}", args.service))?
         .image
         .clone();
     let image = super::release::resolve_image(&service_image, args.image.as_deref());
+    common.holder = Holder::me(LockKind::Run, &format!("deploy of {image}"));
+    let loaded = &common.loaded;
     let key = located.place.key(&loaded.spec.name, &args.service);
     let recorded = begin(env, &target, &key, args.release.wait_lock)?;
     let printer = Printer::new(Progress::Plain);
-    let exec = exec_options(env);
-    let lock_image = located.place.lock_image(&options(&args.release));
-    let holder = Holder::me(LockKind::Run, &format!("deploy of {image}"));
     let started = std::time::Instant::now();
     let mut entry = JournalEntry::begin("deploy", &target);
     let result = super::runtime()?.block_on(async {
@@ -129,20 +166,12 @@ pub(super) fn deploy(
         let hosts = host_releases(
             &engines,
             &located,
-            &loaded,
+            loaded,
             &args.service,
             &args.release,
             env,
         )?;
-        let ticket = Ticket {
-            project: &loaded.spec.name,
-            service: &args.service,
-            lock_image: &lock_image,
-            holder: &holder,
-            wait: args.release.wait_lock,
-            exec: &exec,
-            actor: None,
-        };
+        let ticket = common.ticket(&args.service, args.release.wait_lock);
         let walked = fleet::deploy_locked(&hosts, located.batch, &image, &ticket, &printer).await;
         // The target's journal: what every machine's `hoist pipeline history --target` shows.
         let text = match &walked {
@@ -152,7 +181,14 @@ pub(super) fn deploy(
         };
         entry.finish(started.elapsed().as_secs_f64(), &text);
         let all: Vec<&Engine> = engines.iter().collect();
-        journal(&all, &loaded.spec.name, &args.service, &entry, &lock_image).await;
+        journal(
+            &all,
+            &loaded.spec.name,
+            &args.service,
+            &entry,
+            &common.lock_image,
+        )
+        .await;
         anyhow::Ok(walked?)
     });
     finish(
@@ -173,35 +209,26 @@ pub(super) fn rollback(
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
     let target = target_name(&args.release);
-    let loaded = load_project(&located.global, env)?;
+    let doing = format!("rollback of {}", args.service);
+    let common = Common::new(&located, env, &args.release, &doing)?;
+    let loaded = &common.loaded;
     if loaded.spec.service(&args.service).is_none() {
         anyhow::bail!("no such service: {}", args.service);
     }
     let key = located.place.key(&loaded.spec.name, &args.service);
     let state = super::pipeline::state_dir(env)?;
     let printer = Printer::new(Progress::Plain);
-    let exec = exec_options(env);
-    let lock_image = located.place.lock_image(&options(&args.release));
-    let holder = Holder::me(LockKind::Run, &format!("rollback of {}", args.service));
     let result = super::runtime()?.block_on(async {
         let engines = connect_all(&located).await?;
         let hosts = host_releases(
             &engines,
             &located,
-            &loaded,
+            loaded,
             &args.service,
             &args.release,
             env,
         )?;
-        let ticket = Ticket {
-            project: &loaded.spec.name,
-            service: &args.service,
-            lock_image: &lock_image,
-            holder: &holder,
-            wait: args.release.wait_lock,
-            exec: &exec,
-            actor: None,
-        };
+        let ticket = common.ticket(&args.service, args.release.wait_lock);
         let local = LocalRecord {
             state_dir: &state,
             target: &target,

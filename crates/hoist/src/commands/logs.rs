@@ -18,13 +18,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &LogsArgs) -> anyhow::Resul
     if args.index > 0 && args.services.len() != 1 {
         anyhow::bail!("--index requires one service to be selected");
     }
-    let (global, hosts) = match &args.on.target {
-        Some(name) => {
-            let located = super::release::of_target(global, env, name, &args.on.pipeline_file)?;
-            (located.global.clone(), Some(located))
-        }
-        None => (global.clone(), None),
-    };
+    let (global, hosts) = super::release::on_target(global, env, &args.on)?;
     let spec = &load_spec(&global, env, &args.services)?;
     for s in &args.services {
         if spec.service(s).is_none() {

@@ -15,13 +15,7 @@ use crate::settings::EnvVars;
 
 pub fn run(global: &GlobalArgs, env: &EnvVars, args: &PsArgs) -> anyhow::Result<ExitCode> {
     // With --target: every host of the target, each row naming its host.
-    let (global, hosts) = match &args.on.target {
-        Some(name) => {
-            let located = super::release::of_target(global, env, name, &args.on.pipeline_file)?;
-            (located.global.clone(), Some(located))
-        }
-        None => (global.clone(), None),
-    };
+    let (global, hosts) = super::release::on_target(global, env, &args.on)?;
     let spec = &load_spec(&global, env, &args.service)?;
     for s in &args.service {
         if spec.service(s).is_none() {

@@ -58,6 +58,22 @@ pub(super) fn place(
     of_target(global, env, name, &args.pipeline_file)
 }
 
+/// The global flags, and with `--target` the target's hosts (`ps`, `logs`), the flags then
+/// naming the target's compose files and project.
+pub(super) fn on_target(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    on: &crate::cli::OnTarget,
+) -> anyhow::Result<(GlobalArgs, Option<Located>)> {
+    Ok(match &on.target {
+        Some(name) => {
+            let located = of_target(global, env, name, &on.pipeline_file)?;
+            (located.global.clone(), Some(located))
+        }
+        None => (global.clone(), None),
+    })
+}
+
 /// Target `name` of the pipeline file at `pipeline_file`: every host's place, and the global
 /// flags with the file's compose files and project name filled in.
 pub(super) fn of_target(
