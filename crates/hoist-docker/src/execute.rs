@@ -410,7 +410,8 @@ fn dependency_failed(mut e: EngineError) -> EngineError {
 
 /// Runs a service's lifecycle `hooks` in `container`, in order; the first one that exits non-zero
 /// fails the step with Compose's message. With `gone_is_fine` (pre_stop), a container that is no
-/// longer running or no longer exists ends the hooks without error, as Compose does.
+/// longer running or no longer exists ends the hooks without error, as Compose does; that
+/// includes one that ended on its own while a hook ran in it (the hook is killed with it).
 async fn run_hooks(
     engine: &Engine,
     container: &str,
@@ -435,6 +436,7 @@ async fn run_hooks(
         }
         match result {
             Ok(out) if out.exit_code == 0 => {}
+            Ok(_) if gone_is_fine && !engine.is_running(container).await? => return Ok(()),
             Ok(out) => {
                 return Err(EngineError::message(hook_failure(service, out.exit_code)));
             }

@@ -324,6 +324,20 @@ impl Engine {
             .collect())
     }
 
+    /// Whether container `name` is running now (false when it is gone).
+    pub async fn is_running(&self, name: &str) -> Result<bool, EngineError> {
+        let name = ids::container(name)?;
+        match self
+            .client()
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(inspect) => Ok(inspect.state.and_then(|s| s.running).unwrap_or(false)),
+            Err(e) if crate::error::is_not_found(&e) => Ok(false),
+            Err(e) => Err(EngineError::new(format!("inspecting container {name}"), e)),
+        }
+    }
+
     /// The full id of the container `name` (a name or an id).
     async fn container_id(&self, name: &str) -> Result<String, EngineError> {
         let name = ids::container(name)?;
