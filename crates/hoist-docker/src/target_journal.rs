@@ -184,12 +184,6 @@ impl Engine {
             "NetworkDisabled": true,
             "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
         });
-        if crate::ids::container(&entry_name(project, service, &entry.id, 0)).is_err() {
-            return Err(EngineError::message(format!(
-                "journal entry {:?} of {project}/{service}: not a valid identity",
-                entry.id
-            )));
-        }
         let mut tries = 0;
         loop {
             let name = entry_name(project, service, &entry.id, tries);

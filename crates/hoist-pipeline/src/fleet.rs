@@ -12,13 +12,13 @@
 use std::fmt;
 
 use futures_util::future::join_all;
-use hoist_core::bluegreen::{Color, ReleaseState};
+use hoist_core::bluegreen::Color;
 use hoist_core::events::{Event, EventSink};
 use hoist_docker::execute::ExecOptions;
 use hoist_docker::target_lock::{Holder, TargetLock};
 
-use crate::bluegreen::{Outcome, Release, ReleaseError, with_failures};
-use crate::release::{ReleaseRunError, latest_records, lock_target};
+use crate::bluegreen::{Outcome, Release, ReleaseError};
+use crate::release::{ReleaseRunError, lock_target};
 
 /// One host of a target with the release of the service there.
 pub struct HostRelease<'e> {
@@ -442,27 +442,14 @@ pub async fn rollback_locked(
     Ok((results, outcome))
 }
 
+/// [`crate::release::refuse_failed_colour`] on one host, the error naming it.
 async fn refuse_failed_on(h: &HostRelease<'_>, t: &Ticket<'_>) -> Result<(), ReleaseRunError> {
-    let on_host = |e: ReleaseRunError| ReleaseRunError::OnHost {
-        host: h.host.clone(),
-        cause: Box::new(e),
-    };
-    let latest = latest_records(h.release.engine, t.project, t.service, Vec::new).await;
-    let list = with_failures(
-        h.release
-            .releases()
-            .await
-            .map_err(|e| on_host(ReleaseRunError::from(e)))?,
-        &latest,
-    );
-    match list.iter().find(|r| r.state == ReleaseState::Failed) {
-        Some(failed) => Err(on_host(ReleaseRunError::FailedColour {
-            service: t.service.to_string(),
-            color: failed.color.to_string(),
-            image: failed.image.clone(),
-        })),
-        None => Ok(()),
-    }
+    crate::release::refuse_failed_colour(h.release.engine, t.project, &h.release, Vec::new)
+        .await
+        .map_err(|e| ReleaseRunError::OnHost {
+            host: h.host.clone(),
+            cause: Box::new(e),
+        })
 }
 
 #[cfg(test)]

@@ -73,6 +73,16 @@ impl Place {
         }
     }
 
+    /// Host `member` of `target` (a target of several hosts; the target itself otherwise): its
+    /// engine, proxy and addresses, named `TARGET/HOST` in the local history.
+    pub fn of_host(file: &PipelineFile, target: &Target, member: &Target) -> Place {
+        let mut place = Place::of_target(file, member);
+        if target.is_fleet() {
+            place.target = format!("{}/{}", target.name, member.name);
+        }
+        place
+    }
+
     /// The deploy lock's and the history's name for `service` of `project` here.
     pub fn key(&self, project: &str, service: &str) -> String {
         self.service_key
@@ -588,14 +598,25 @@ async fn refuse_failed(
             Vec::new()
         })
     };
-    let latest = latest_records(engine, project, service, local).await;
+    refuse_failed_colour(engine, project, release, local).await
+}
+
+/// Refuses to roll `release` back when its stopped colour holds a release whose deploy failed,
+/// as the target's records say (`local`'s, from the state folder, when it has none).
+pub(crate) async fn refuse_failed_colour(
+    engine: &Engine,
+    project: &str,
+    release: &Release<'_>,
+    local: impl FnOnce() -> Vec<crate::history::ReleaseRecord>,
+) -> Result<(), ReleaseRunError> {
+    let latest = latest_records(engine, project, &release.service, local).await;
     let list = with_failures(release.releases().await?, &latest);
     match list
         .iter()
         .find(|r| r.state == hoist_core::bluegreen::ReleaseState::Failed)
     {
         Some(failed) => Err(ReleaseRunError::FailedColour {
-            service: service.to_string(),
+            service: release.service.clone(),
             color: failed.color.to_string(),
             image: failed.image.clone(),
         }),

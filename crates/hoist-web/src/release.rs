@@ -262,8 +262,7 @@ async fn rollback_fleet(
                 }),
             });
         };
-        let mut place = Place::of_target(&releases.file, member);
-        place.target = format!("{}/{}", target.name, member.name);
+        let place = Place::of_host(&releases.file, target, member);
         hosts.push(HostRelease {
             host: member.name.clone(),
             release: hoist_pipeline::release::release(

@@ -101,14 +101,7 @@ pub(super) fn of_target(
     let hosts = target
         .members()
         .into_iter()
-        .map(|member| {
-            let mut place = Place::of_target(&file, member);
-            if target.is_fleet() {
-                // The local history's key: the target, then the host.
-                place.target = format!("{}/{}", target.name, member.name);
-            }
-            (member.name.clone(), place)
-        })
+        .map(|member| (member.name.clone(), Place::of_host(&file, target, member)))
         .collect();
     Ok(Located {
         global,
