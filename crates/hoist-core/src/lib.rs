@@ -11,4 +11,5 @@ pub mod mask;
 pub mod observed;
 pub mod plan;
 pub mod spec;
+pub mod swarm;
 pub mod template;

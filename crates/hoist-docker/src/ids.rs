@@ -19,6 +19,9 @@ pub enum Kind {
     Network,
     Volume,
     Exec,
+    Service,
+    Secret,
+    Config,
 }
 
 impl Kind {
@@ -28,6 +31,9 @@ impl Kind {
             Kind::Network => "network",
             Kind::Volume => "volume",
             Kind::Exec => "exec",
+            Kind::Service => "service",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
         }
     }
 }

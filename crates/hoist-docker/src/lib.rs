@@ -22,6 +22,7 @@ pub mod policy;
 pub mod project;
 pub mod reference;
 pub mod ssh;
+pub mod swarm;
 pub mod system;
 pub mod target_journal;
 pub mod target_lock;

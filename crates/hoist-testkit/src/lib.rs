@@ -64,9 +64,18 @@ pub fn engine_spec(name: &str) -> EngineSpec {
             tls: None,
             trusted_insecure_hosts: vec!["10.200.0.4".into()],
         },
-        other => {
-            panic!("unknown dev-env engine {other:?}: expected cd, prod, prod-tls, prod3 or fault")
+        // The three nodes of the dev environment's Swarm (all managers).
+        "swarm1" | "swarm2" | "swarm3" => {
+            let address = format!("10.200.0.1{}", &name[5..]);
+            EngineSpec {
+                host: format!("tcp://{address}:2375"),
+                tls: None,
+                trusted_insecure_hosts: vec![address],
+            }
         }
+        other => panic!(
+            "unknown dev-env engine {other:?}: expected cd, prod, prod-tls, prod3, fault or swarm1-3"
+        ),
     }
 }
 

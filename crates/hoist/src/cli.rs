@@ -70,6 +70,7 @@ impl Cli {
             Command::Deploy(_) => Some("deploy"),
             Command::Rollback(_) => Some("rollback"),
             Command::Lock(_) => Some("lock"),
+            Command::Stack(_) => Some("stack"),
             Command::Pipeline(_) => Some("pipeline"),
             Command::Ui(_) => Some("ui"),
             _ => None,
@@ -213,6 +214,10 @@ pub enum Command {
     Releases(ReleasesArgs),
     /// The deploy lock on the target: who holds it, a maintenance window, releasing it.
     Lock(LockArgs),
+    /// Docker Swarm stacks: deploy a compose project to a cluster, list its tasks and services,
+    /// remove it.
+    #[command(subcommand)]
+    Stack(crate::commands::stack::StackCommand),
     /// Show the engine hoist talks to: address, version and API version.
     Version,
     /// Parse, resolve and render the compose files, as `docker compose config` does.

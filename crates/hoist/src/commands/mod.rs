@@ -16,6 +16,7 @@ mod ps;
 mod release;
 mod run;
 mod scale;
+pub mod stack;
 pub mod tls;
 pub mod ui;
 mod up;
@@ -70,6 +71,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => release::rollback(g, &env, args),
         Command::Releases(args) => release::releases(g, &env, args),
         Command::Lock(args) => release::lock(g, &env, args),
+        Command::Stack(cmd) => stack::run(g, &env, cmd),
         Command::Version => version::run(g, &env),
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),

@@ -1,0 +1,843 @@
+//! `hoist stack deploy|ps|services|rm|ls`: a compose project as a Docker Swarm stack, with the
+//! docker CLI's flags and output, from any file hoist reads (legacy v1, `extends`, `.env`,
+//! profiles, `include`). The objects carry docker's `com.docker.stack.namespace` label, so
+//! `docker stack` and hoist see the same stacks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hoist_core::swarm::{
+    self, Cluster, NAMESPACE_LABEL, ObjectSource, PublishMode, ServiceAction, Stack, StackObject,
+    StackOptions,
+};
+use hoist_docker::Engine;
+use hoist_docker::swarm::{NodeRow, ServiceRow, TaskRow};
+
+use crate::cli::GlobalArgs;
+use crate::context::{connect, docker_config, load_options};
+use crate::settings::EnvVars;
+
+#[derive(Debug, clap::Subcommand, Clone)]
+pub enum StackCommand {
+    /// Deploy a new stack or update an existing one.
+    Deploy(DeployArgs),
+    /// List the tasks of a stack.
+    Ps(NameArgs),
+    /// List the services of a stack.
+    Services(NameArgs),
+    /// Remove a stack: its services, networks, secrets and configs.
+    Rm(NameArgs),
+    /// List the stacks.
+    Ls,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct DeployArgs {
+    /// Compose file(s); default: the files `-f` or the project directory names.
+    #[arg(short = 'c', long = "compose-file", value_name = "FILE")]
+    pub compose_file: Vec<PathBuf>,
+    /// Remove the stack's services the files no longer have.
+    #[arg(long)]
+    pub prune: bool,
+    /// Send the registry credentials to the Swarm agents.
+    #[arg(long = "with-registry-auth")]
+    pub with_registry_auth: bool,
+    /// Pin each image to its registry digest: always, changed, never.
+    #[arg(long = "resolve-image", default_value = "always", value_parser = ["always", "changed", "never"])]
+    pub resolve_image: String,
+    /// Publish every port in this mode (host: on the node that runs the task, for clusters
+    /// without the routing mesh); default: as the file says.
+    #[arg(long = "publish-mode", value_parser = ["host", "ingress"])]
+    pub publish_mode: Option<String>,
+    /// Endpoint mode of services whose file does not say: vip or dnsrr.
+    #[arg(long = "endpoint-mode", value_parser = ["vip", "dnsrr"])]
+    pub endpoint_mode: Option<String>,
+    /// Return at once (default), or `--detach=false` to wait until every task runs (and is
+    /// healthy).
+    #[arg(short = 'd', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub detach: bool,
+    /// Run N replicas of SERVICE, whatever the file says (repeatable).
+    #[arg(long, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
+    /// Seconds to wait with `--detach=false`.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Print only errors and warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The stack's name.
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct NameArgs {
+    /// Only ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The stack's name.
+    pub name: String,
+}
+
+pub fn run(global: &GlobalArgs, env: &EnvVars, cmd: &StackCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StackCommand::Deploy(args) => deploy(global, env, args),
+        StackCommand::Ps(args) => ps(global, env, args),
+        StackCommand::Services(args) => services(global, env, args),
+        StackCommand::Rm(args) => rm(global, env, args),
+        StackCommand::Ls => ls(global, env),
+    }
+}
+
+/// The stack's name checked as docker checks it: it prefixes every object's name.
+fn checked_name(name: &str) -> anyhow::Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        anyhow::bail!(
+            "invalid stack name {name:?}: lower-case letters, digits, `-` and `_`, starting \
+             with a letter or digit"
+        );
+    }
+    Ok(name)
+}
+
+/// Connects to the engine and checks it manages a Swarm.
+async fn manager(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Engine> {
+    let engine = connect(global, env).await?;
+    let role = engine.swarm_role().await?;
+    if !role.manager {
+        anyhow::bail!(
+            "the engine at {} is not a Swarm manager (its swarm state: {}): point -H or \
+             --context at a manager, or make one with `docker swarm init`",
+            engine.address(),
+            if role.state.is_empty() {
+                "inactive"
+            } else {
+                &role.state
+            }
+        );
+    }
+    Ok(engine)
+}
+
+fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let name = checked_name(&args.name)?.to_string();
+    let mut opts = load_options(global, env)?;
+    if !args.compose_file.is_empty() {
+        opts.files = args.compose_file.clone();
+    }
+    opts.project_name = Some(name.clone());
+    let compose = hoist_compose::load(&opts)?;
+    for warning in &compose.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let spec = hoist_core::desired::project_spec(&compose)?;
+    let options = StackOptions {
+        publish: match args.publish_mode.as_deref() {
+            Some("host") => PublishMode::Host,
+            _ => PublishMode::AsWritten,
+        },
+        endpoint_mode: args.endpoint_mode.clone(),
+        scale: scale_of(&args.scale)?,
+    };
+    let config = docker_config(env);
+    let auth_for = |image: &str| -> anyhow::Result<Option<hoist_docker::RegistryAuth>> {
+        match &config {
+            Some(c) => Ok(c.credentials_for_image(image)?),
+            None => Ok(None),
+        }
+    };
+    super::runtime()?.block_on(async {
+        let engine = manager(global, env).await?;
+        let cluster = observe_cluster(&engine, &compose, &spec, &auth_for).await?;
+        let mut stack = swarm::stack(&compose, &spec, &cluster, &options)?;
+        for note in &stack.notes {
+            eprintln!("warning: {note}");
+        }
+        let say = |line: String| {
+            if !args.quiet {
+                println!("{line}");
+            }
+        };
+        create_networks(&engine, &stack, &say).await?;
+        let secrets = converge_objects(&engine, true, &name, &stack.secrets, &say).await?;
+        let configs = converge_objects(&engine, false, &name, &stack.configs, &say).await?;
+        if args.resolve_image != "never" {
+            pin_images(&engine, &mut stack, &auth_for).await;
+        }
+        let running = engine.running_stack(&name).await?;
+        let (actions, gone) = swarm::service_actions(&stack, &running, args.prune);
+        for (service, action) in actions {
+            let mut body = service.spec.clone();
+            swarm::fill_object_ids(&mut body, &secrets, &configs);
+            let auth = match args.with_registry_auth {
+                true => auth_for(&service.image)?,
+                false => None,
+            };
+            let warnings = match action {
+                ServiceAction::Create => {
+                    say(format!("Creating service {}", service.name));
+                    engine.create_service(&body, auth.as_ref()).await?.1
+                }
+                ServiceAction::Update { id, version } => {
+                    say(format!("Updating service {} (id: {id})", service.name));
+                    engine
+                        .update_service(&id, version, &body, auth.as_ref())
+                        .await?
+                }
+            };
+            for w in warnings {
+                eprintln!("warning: service {}: {w}", service.name);
+            }
+        }
+        for old in gone {
+            say(format!("Removing service {}", old.name));
+            engine.remove_service(&old.id).await?;
+        }
+        if !args.detach {
+            converge(&engine, &name, Duration::from_secs(args.timeout), &say).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--scale SERVICE=N` flags.
+fn scale_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+    flags
+        .iter()
+        .map(|f| {
+            let (service, n) = f
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--scale {f}: expected SERVICE=N"))?;
+            let n = n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--scale {f}: {n:?} is not a number of replicas"))?;
+            Ok((service.to_string(), n))
+        })
+        .collect()
+}
+
+/// What the decision needs from the cluster: how many nodes can run tasks, and the exposed
+/// ports of the images legacy links point at.
+async fn observe_cluster(
+    engine: &Engine,
+    compose: &hoist_compose::Project,
+    spec: &hoist_core::spec::ProjectSpec,
+    auth_for: &impl Fn(&str) -> anyhow::Result<Option<hoist_docker::RegistryAuth>>,
+) -> anyhow::Result<Cluster> {
+    let nodes = engine
+        .swarm_nodes()
+        .await?
+        .iter()
+        .filter(|n| n.status == "ready" && n.availability == "active")
+        .count();
+    let mut exposed = BTreeMap::new();
+    for link in spec.services.iter().flat_map(|s| &s.links) {
+        let Some(image) = compose
+            .services
+            .get(link.service.as_str())
+            .and_then(|s| s.image.as_deref())
+        else {
+            continue;
+        };
+        if exposed.contains_key(image) {
+            continue;
+        }
+        let ports = engine
+            .exposed_ports(image, auth_for(image)?.as_ref())
+            .await
+            .with_context(|| {
+                format!(
+                    "service {}: reading the ports image {image} exposes (for the link variables)",
+                    link.service
+                )
+            })?;
+        exposed.insert(image.to_string(), ports);
+    }
+    Ok(Cluster { nodes, exposed })
+}
+
+async fn create_networks(
+    engine: &Engine,
+    stack: &Stack,
+    say: &impl Fn(String),
+) -> anyhow::Result<()> {
+    let existing = engine.stack_networks(&stack.namespace).await?;
+    for network in &stack.networks {
+        if network.external {
+            if !engine.network_exists(&network.name).await? {
+                anyhow::bail!(
+                    "network {} is declared as external, but could not be found: create it \
+                     with `docker network create -d overlay --attachable {}`",
+                    network.name,
+                    network.name
+                );
+            }
+            continue;
+        }
+        if existing.contains(&network.name) || engine.network_exists(&network.name).await? {
+            continue;
+        }
+        say(format!("Creating network {}", network.name));
+        engine.create_stack_network(&network.create).await?;
+    }
+    Ok(())
+}
+
+/// Each secret (or config) of the stack by name → id: found when it exists with the same
+/// data (its digest label), created when it does not. Swarm never changes an object's data, so
+/// a changed file is refused with what to do.
+async fn converge_objects(
+    engine: &Engine,
+    secret: bool,
+    namespace: &str,
+    wanted: &[StackObject],
+    say: &impl Fn(String),
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let kind = if secret { "secret" } else { "config" };
+    let existing = engine.swarm_objects(secret, namespace).await?;
+    let mut ids = BTreeMap::new();
+    for object in wanted {
+        let found = existing.iter().find(|o| o.name == object.name);
+        let data = match &object.source {
+            ObjectSource::External => {
+                let found = found.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{kind} {} is declared as external, but could not be found: create it \
+                         with `docker {kind} create {} FILE`",
+                        object.name,
+                        object.name
+                    )
+                })?;
+                ids.insert(object.name.clone(), found.id.clone());
+                continue;
+            }
+            ObjectSource::Data(text) => text.clone().into_bytes(),
+            ObjectSource::File(path) => std::fs::read(path)
+                .with_context(|| format!("{kind} {}: reading {path}", object.name))?,
+        };
+        let digest = swarm::digest(&data);
+        match found {
+            Some(o)
+                if o.digest.as_deref() == Some(digest.as_str())
+                    || o.digest.is_none() && !o.in_stack =>
+            {
+                ids.insert(object.name.clone(), o.id.clone());
+            }
+            Some(_) => anyhow::bail!(
+                "{kind} {}: its content changed, and Swarm never changes a {kind}'s content: \
+                 give it a new `name:` in the file (the services move to it on this deploy), \
+                 or remove the stack first",
+                object.name
+            ),
+            None => {
+                say(format!("Creating {kind} {}", object.name));
+                let labels = BTreeMap::from([
+                    (NAMESPACE_LABEL.to_string(), namespace.to_string()),
+                    (swarm::DIGEST_LABEL.to_string(), digest),
+                ]);
+                let id = engine
+                    .create_swarm_object(secret, &object.name, labels, &data)
+                    .await?;
+                ids.insert(object.name.clone(), id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Each service's image pinned to the digest its registry has now; an image the registry
+/// cannot be asked about is deployed by its tag, with a warning (as docker does).
+async fn pin_images(
+    engine: &Engine,
+    stack: &mut Stack,
+    auth_for: &impl Fn(&str) -> anyhow::Result<Option<hoist_docker::RegistryAuth>>,
+) {
+    for service in &mut stack.services {
+        if service.image.contains('@') {
+            continue;
+        }
+        let auth = auth_for(&service.image).ok().flatten();
+        match engine.registry_digest(&service.image, auth.as_ref()).await {
+            Ok(Some(digest)) => {
+                let base = service.image.clone();
+                service.spec["TaskTemplate"]["ContainerSpec"]["Image"] =
+                    serde_json::json!(format!("{base}@{digest}"));
+            }
+            Ok(None) | Err(_) => eprintln!(
+                "warning: image {} could not be accessed on a registry to record its digest; \
+                 each node will use the image its tag names when it pulls",
+                service.image
+            ),
+        }
+    }
+}
+
+/// Waits until every service runs all its replicas on their current spec (healthy, for
+/// services with a health check: Swarm reports a task running only then).
+async fn converge(
+    engine: &Engine,
+    namespace: &str,
+    timeout: Duration,
+    say: &impl Fn(String),
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let services = engine.stack_services(namespace).await?;
+        let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
+        let tasks = engine.service_tasks(&ids).await?;
+        let nodes = engine
+            .swarm_nodes()
+            .await?
+            .iter()
+            .filter(|n| n.status == "ready" && n.availability == "active")
+            .count() as u64;
+        let behind: Vec<String> = services
+            .iter()
+            .filter_map(|s| {
+                let (running, want) = replicas(s, &tasks, nodes);
+                let updating = s
+                    .update
+                    .as_ref()
+                    .is_some_and(|(state, _)| state == "updating" || state == "rollback_started");
+                (running < want || updating).then(|| format!("{} {running}/{want}", s.name))
+            })
+            .collect();
+        if let Some(failed) = services.iter().find(|s| {
+            s.update
+                .as_ref()
+                .is_some_and(|(state, _)| state == "rollback_completed" || state == "paused")
+        }) {
+            let (state, message) = failed.update.clone().unwrap_or_default();
+            anyhow::bail!("service {}: update {state}: {message}", failed.name);
+        }
+        if behind.is_empty() {
+            say(format!(
+                "stack {namespace}: every task running ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            anyhow::bail!(
+                "stack {namespace}: not converged after {} s: {}",
+                timeout.as_secs(),
+                behind.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A service's running tasks and the number it wants.
+fn replicas(s: &ServiceRow, tasks: &[TaskRow], nodes: u64) -> (u64, u64) {
+    let running = tasks
+        .iter()
+        .filter(|t| t.service_id == s.id && t.desired == "running" && t.state == "running")
+        .count() as u64;
+    (running, s.replicas.unwrap_or(nodes))
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// The image as docker's listings show it: a tagged reference without the digest it was
+/// pinned to; an untagged one as it is.
+fn image_shown(image: &str) -> &str {
+    match image.split_once('@') {
+        Some((named, _))
+            if named
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':')) =>
+        {
+            named
+        }
+        _ => image,
+    }
+}
+
+fn ps(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
+    let name = checked_name(&args.name)?;
+    let (services, tasks, nodes) = super::runtime()?.block_on(async {
+        let engine = manager(global, env).await?;
+        let services = engine.stack_services(name).await?;
+        let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
+        let tasks = engine.service_tasks(&ids).await?;
+        let nodes = engine.swarm_nodes().await?;
+        anyhow::Ok((services, tasks, nodes))
+    })?;
+    if services.is_empty() {
+        anyhow::bail!("nothing found in stack: {name}");
+    }
+    for line in ps_lines(&services, tasks, &nodes, args.quiet, now_secs()) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// `docker stack ps`'s table: each slot's current task, then its earlier ones (`\_ `).
+fn ps_lines(
+    services: &[ServiceRow],
+    mut tasks: Vec<TaskRow>,
+    nodes: &[NodeRow],
+    quiet: bool,
+    now: i64,
+) -> Vec<String> {
+    let service_name = |id: &str| {
+        services
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    };
+    // By service, slot (or node, for global services), newest first.
+    tasks.sort_by(|a, b| {
+        (service_name(&a.service_id), a.slot, &a.node_id)
+            .cmp(&(service_name(&b.service_id), b.slot, &b.node_id))
+            .then_with(|| b.since.cmp(&a.since))
+    });
+    if quiet {
+        return tasks.iter().map(|t| t.id.clone()).collect();
+    }
+    let mut rows = Vec::new();
+    let mut previous: Option<(String, Option<i64>, String)> = None;
+    for t in &tasks {
+        let service = service_name(&t.service_id);
+        let key = (
+            service.clone(),
+            t.slot,
+            if t.slot.is_some() {
+                String::new()
+            } else {
+                t.node_id.clone()
+            },
+        );
+        let task_name = match t.slot {
+            Some(slot) => format!("{service}.{slot}"),
+            None => format!("{service}.{}", t.node_id),
+        };
+        let shown = match previous.as_ref() == Some(&key) {
+            true => format!(" \\_ {task_name}"),
+            false => task_name,
+        };
+        previous = Some(key);
+        let node = nodes
+            .iter()
+            .find(|n| n.id == t.node_id)
+            .map(|n| n.hostname.clone())
+            .unwrap_or_default();
+        rows.push([
+            short(&t.id).to_string(),
+            shown,
+            image_shown(&t.image).to_string(),
+            node,
+            capitalised(&t.desired),
+            format!("{} {}", capitalised(&t.state), ago(&t.since, now)),
+            match t.error.is_empty() {
+                true => String::new(),
+                false => format!("\"{}\"", t.error),
+            },
+            t.ports.join(","),
+        ]);
+    }
+    table(
+        &[
+            "ID",
+            "NAME",
+            "IMAGE",
+            "NODE",
+            "DESIRED STATE",
+            "CURRENT STATE",
+            "ERROR",
+            "PORTS",
+        ],
+        &rows,
+    )
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `5 seconds ago`, as docker prints a task's state time.
+fn ago(rfc3339: &str, now: i64) -> String {
+    let Some(then) = parse_rfc3339(rfc3339) else {
+        return String::new();
+    };
+    let secs = (now - then).max(0);
+    let text = match secs {
+        0 => "Less than a second".to_string(),
+        1 => "1 second".to_string(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s < 120 => "About a minute".to_string(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if s < 7200 => "About an hour".to_string(),
+        s if s < 172_800 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86_400),
+    };
+    format!("{text} ago")
+}
+
+/// Seconds since the epoch of `2026-12-07T03:00:00.123Z` (the engine's task timestamps).
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let hms = time.get(..8)?;
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + min * 60 + sec)
+}
+
+/// Columns padded as docker's tabwriter pads them (three spaces between columns).
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    out
+}
+
+fn services(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
+    let name = checked_name(&args.name)?;
+    let (services, tasks, nodes) = super::runtime()?.block_on(async {
+        let engine = manager(global, env).await?;
+        let services = engine.stack_services(name).await?;
+        let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
+        let tasks = engine.service_tasks(&ids).await?;
+        let nodes = engine.swarm_nodes().await?;
+        anyhow::Ok((services, tasks, nodes))
+    })?;
+    if services.is_empty() {
+        eprintln!("Nothing found in stack: {name}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.quiet {
+        for s in &services {
+            println!("{}", s.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ready = nodes.iter().filter(|n| n.status == "ready").count() as u64;
+    let rows: Vec<[String; 6]> = services
+        .iter()
+        .map(|s| {
+            let (running, want) = replicas(s, &tasks, ready);
+            [
+                short(&s.id).to_string(),
+                s.name.clone(),
+                s.mode.clone(),
+                format!("{running}/{want}"),
+                image_shown(&s.image).to_string(),
+                s.ports.join(","),
+            ]
+        })
+        .collect();
+    for line in table(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
+    let name = checked_name(&args.name)?;
+    super::runtime()?.block_on(async {
+        let engine = manager(global, env).await?;
+        let services = engine.stack_services(name).await?;
+        let secrets = engine.swarm_objects(true, name).await?;
+        let configs = engine.swarm_objects(false, name).await?;
+        let networks = engine.stack_networks(name).await?;
+        if services.is_empty()
+            && networks.is_empty()
+            && !secrets.iter().chain(&configs).any(|o| o.in_stack)
+        {
+            eprintln!("Nothing found in stack: {name}");
+            return anyhow::Ok(());
+        }
+        for s in &services {
+            println!("Removing service {}", s.name);
+            engine.remove_service(&s.id).await?;
+        }
+        for (secret, list) in [(true, &secrets), (false, &configs)] {
+            for o in list.iter().filter(|o| o.in_stack) {
+                println!(
+                    "Removing {} {}",
+                    if secret { "secret" } else { "config" },
+                    o.name
+                );
+                engine.remove_swarm_object(secret, &o.id).await?;
+            }
+        }
+        for n in &networks {
+            println!("Removing network {n}");
+            remove_network_when_free(&engine, n).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A network is in use until the removed services' tasks are gone; Swarm takes a moment.
+async fn remove_network_when_free(engine: &Engine, name: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match engine.remove_network(name).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.to_string().contains("in use") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn ls(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<ExitCode> {
+    let stacks = super::runtime()?.block_on(async {
+        let engine = manager(global, env).await?;
+        anyhow::Ok(engine.stacks().await?)
+    })?;
+    let rows: Vec<[String; 3]> = stacks
+        .iter()
+        .map(|(name, n)| [name.clone(), n.to_string(), "Swarm".to_string()])
+        .collect();
+    for line in table(&["NAME", "SERVICES", "ORCHESTRATOR"], &rows) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(id: &str, name: &str) -> ServiceRow {
+        ServiceRow {
+            id: id.into(),
+            name: name.into(),
+            version: 1,
+            mode: "replicated".into(),
+            replicas: Some(2),
+            image: "reg/app:1@sha256:abc".into(),
+            ports: vec![],
+            update: None,
+        }
+    }
+
+    fn task(id: &str, slot: i64, state: &str, since: &str) -> TaskRow {
+        TaskRow {
+            id: id.into(),
+            service_id: "s1".into(),
+            slot: Some(slot),
+            node_id: "n1".into(),
+            image: "reg/app:1@sha256:abc".into(),
+            desired: if state == "running" {
+                "running"
+            } else {
+                "shutdown"
+            }
+            .into(),
+            state: state.into(),
+            since: since.into(),
+            error: String::new(),
+            ports: vec!["*:30001->8080/tcp".into()],
+            container: None,
+        }
+    }
+
+    #[test]
+    fn ps_shows_each_slot_then_its_earlier_tasks_as_docker_does() {
+        let nodes = vec![NodeRow {
+            id: "n1".into(),
+            hostname: "swarm1".into(),
+            status: "ready".into(),
+            availability: "active".into(),
+            role: "manager".into(),
+            manager_status: "Leader".into(),
+            addr: "10.200.0.11".into(),
+            engine_version: "20.10".into(),
+        }];
+        let now = parse_rfc3339("2026-12-07T03:00:10Z").unwrap();
+        let tasks = vec![
+            task("old111111111111", 1, "shutdown", "2026-12-07T02:58:00.5Z"),
+            task("new222222222222", 1, "running", "2026-12-07T03:00:05.1Z"),
+            task("two333333333333", 2, "running", "2026-12-07T03:00:09.9Z"),
+        ];
+        let lines = ps_lines(&[service("s1", "books_app")], tasks, &nodes, false, now);
+        assert_eq!(lines[0].split_whitespace().next(), Some("ID"));
+        assert!(
+            lines[1].starts_with("new222222222   books_app.1       reg/app:1   swarm1   Running"),
+            "{lines:#?}"
+        );
+        assert!(lines[1].contains("Running 5 seconds ago"), "{lines:#?}");
+        assert!(lines[2].contains(" \\_ books_app.1"), "{lines:#?}");
+        assert!(lines[2].contains("Shutdown 2 minutes ago"), "{lines:#?}");
+        assert!(lines[3].contains("books_app.2") && lines[3].contains("*:30001->8080/tcp"));
+    }
+
+    #[test]
+    fn stack_names_that_could_not_prefix_an_object_are_refused() {
+        assert!(checked_name("books-ms").is_ok());
+        for bad in ["", "Books", "a/b", "-x", "a b", "a.b"] {
+            assert!(checked_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn task_times_read_as_docker_prints_them() {
+        let t = parse_rfc3339("1970-01-02T00:00:01.999999Z").unwrap();
+        assert_eq!(t, 86_401);
+        assert_eq!(
+            ago("1970-01-02T00:00:01Z", 86_401 + 75),
+            "About a minute ago"
+        );
+        assert_eq!(ago("garbage", 0), "");
+    }
+}

@@ -1,0 +1,433 @@
+//! `hoist stack` on the dev environment's three-node Swarm (swarm1-3, all managers), through
+//! the binary, side by side with the docker CLI: the book's legacy v1 file as a stack, a stack
+//! docker deployed seen by hoist, secrets and configs that reach the tasks.
+//!
+//! The nodes have no IPVS, so the stacks publish in host mode with dnsrr endpoints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hoist_testkit::http::request;
+
+const MANAGER: &str = "tcp://10.200.0.11:2375";
+const TRUSTED: &str = "10.200.0.11,10.200.0.12,10.200.0.13";
+
+/// The stacks share three nodes and two cores: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn hoist(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    cmd.args(["-H", MANAGER])
+        .args(args)
+        .env("HOIST_TRUST_INSECURE_HOST", TRUSTED)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run hoist")
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(["-H", MANAGER])
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A stack name of this test's own, removed with `docker stack rm` when the test ends.
+struct TestStack {
+    name: String,
+}
+
+impl TestStack {
+    /// Fails the test, naming the fix, when the Swarm does not answer.
+    fn new(prefix: &str) -> Option<TestStack> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(hoist_testkit::engine("swarm1"))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Some(TestStack {
+            name: format!("{prefix}{:x}{nanos:x}", std::process::id()),
+        })
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let _ = docker(&["stack", "rm", &self.name]);
+        // Networks go once their tasks are gone.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let left = docker(&[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=com.docker.stack.namespace={}", self.name),
+            ]);
+            if left.stdout.is_empty() {
+                break;
+            }
+            let _ = docker(&["stack", "rm", &self.name]);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/books-ms")
+}
+
+/// `docker stack ps NAME` rows of running tasks: (task name, node, ports).
+fn running_tasks(stack: &str) -> Vec<(String, String, String)> {
+    let out = ok(docker(&[
+        "stack",
+        "ps",
+        stack,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Name}}|{{.Node}}|{{.CurrentState}}|{{.Ports}}",
+    ]));
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            f[2].starts_with("Running")
+                .then(|| (f[0].to_string(), f[1].to_string(), f[3].to_string()))
+        })
+        .collect()
+}
+
+/// `swarm2` → `10.200.0.12`.
+fn node_address(node: &str) -> String {
+    format!("10.200.0.1{}", node.trim_start_matches("swarm"))
+}
+
+/// `*:32768->8080/tcp` → 32768.
+fn published(ports: &str) -> u16 {
+    ports
+        .split(',')
+        .next()
+        .and_then(|p| p.strip_prefix("*:"))
+        .and_then(|p| p.split("->").next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no published port in {ports:?}"))
+}
+
+fn until_answers(url: &str) {
+    if let Err(e) = hoist_testkit::http::wait_for_status(url, 200, Duration::from_secs(60)) {
+        panic!("{url}: {e}");
+    }
+}
+
+#[test]
+fn the_books_legacy_file_runs_as_a_stack_of_three_replicas_spread_over_three_nodes() {
+    let _serial = serial();
+    let Some(stack) = TestStack::new("books") else {
+        return;
+    };
+    let file = examples().join("docker-compose.yml");
+    let out = ok(hoist(
+        &[
+            "stack",
+            "deploy",
+            "-c",
+            file.to_str().unwrap(),
+            "--scale",
+            "app=3",
+            "--publish-mode",
+            "host",
+            "--endpoint-mode",
+            "dnsrr",
+            "--detach=false",
+            &stack.name,
+        ],
+        &[],
+    ));
+    // The docker CLI's lines: the network, then each service.
+    assert!(
+        out.contains(&format!("Creating network {}_default", stack.name)),
+        "{out}"
+    );
+    for service in ["app", "app-blue", "app-green", "applocal", "db"] {
+        assert!(
+            out.contains(&format!("Creating service {}_{service}\n", stack.name)),
+            "{out}"
+        );
+    }
+    // `docker stack ps` sees hoist's stack: three app tasks, one on each node.
+    let tasks = running_tasks(&stack.name);
+    let app: Vec<&(String, String, String)> = tasks
+        .iter()
+        .filter(|(name, _, _)| name.starts_with(&format!("{}_app.", stack.name)))
+        .collect();
+    assert_eq!(app.len(), 3, "{tasks:#?}");
+    let mut nodes: Vec<&str> = app.iter().map(|(_, node, _)| node.as_str()).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["swarm1", "swarm2", "swarm3"], "{tasks:#?}");
+    // The book's curl sequence, through each replica: the link `db:db` is an alias on the
+    // stack's overlay, and its variables name it, so every replica reaches the one database.
+    let base = |t: &(String, String, String)| {
+        format!(
+            "http://{}:{}/api/v1/books",
+            node_address(&t.1),
+            published(&t.2)
+        )
+    };
+    for t in &app {
+        until_answers(&base(t));
+    }
+    let book = r#"{"_id": 1, "title": "My First Book", "author": "John Doe", "description": "Not a very good book"}"#;
+    let put = request("PUT", &base(app[0]), Some(book)).unwrap();
+    assert_eq!(put.status, 200, "{}", put.body);
+    for t in &app {
+        let got = request("GET", &base(t), None).unwrap();
+        assert_eq!(got.status, 200, "{}", got.body);
+        assert!(
+            got.body.contains("My First Book"),
+            "{} answered {}",
+            t.1,
+            got.body
+        );
+    }
+    let one = request("GET", &format!("{}/_id/1", base(app[1])), None).unwrap();
+    assert_eq!(
+        (one.status, one.body.contains("Not a very good book")),
+        (200, true),
+        "{}",
+        one.body
+    );
+    let gone = request("DELETE", &format!("{}/_id/1", base(app[2])), None).unwrap();
+    assert_eq!(gone.status, 200);
+    assert_eq!(
+        request("GET", &base(app[0]), None).unwrap().body.trim(),
+        "[]"
+    );
+    // hoist's own listings, in the docker CLI's shapes.
+    let services = ok(hoist(&["stack", "services", &stack.name], &[]));
+    let header: Vec<&str> = services
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]);
+    assert!(
+        services
+            .lines()
+            .any(|l| l.contains(&format!("{}_app ", stack.name)) && l.contains(" 3/3 ")),
+        "{services}"
+    );
+    let ps = ok(hoist(&["stack", "ps", &stack.name], &[]));
+    assert_eq!(
+        ps.lines()
+            .filter(|l| l.contains(&format!(" {}_app.", stack.name)) && l.contains("Running"))
+            .count(),
+        3,
+        "{ps}"
+    );
+    // Deploying again changes the services in place, as docker does.
+    let again = ok(hoist(
+        &[
+            "stack",
+            "deploy",
+            "-c",
+            file.to_str().unwrap(),
+            "--scale",
+            "app=3",
+            "--publish-mode",
+            "host",
+            "--endpoint-mode",
+            "dnsrr",
+            &stack.name,
+        ],
+        &[],
+    ));
+    assert!(
+        again.contains(&format!("Updating service {}_app (id: ", stack.name)),
+        "{again}"
+    );
+    assert!(!again.contains("Creating"), "{again}");
+    // `hoist stack rm` leaves nothing `docker stack ls` lists.
+    let rm = ok(hoist(&["stack", "rm", &stack.name], &[]));
+    assert!(
+        rm.contains(&format!("Removing service {}_db", stack.name)),
+        "{rm}"
+    );
+    assert!(
+        rm.contains(&format!("Removing network {}_default", stack.name)),
+        "{rm}"
+    );
+    let ls = ok(docker(&["stack", "ls"]));
+    assert!(
+        !ls.lines()
+            .any(|l| l.starts_with(&format!("{} ", stack.name))),
+        "{ls}"
+    );
+}
+
+#[test]
+fn a_stack_docker_deployed_is_listed_and_removed_by_hoist() {
+    let _serial = serial();
+    let Some(stack) = TestStack::new("dock") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yml");
+    std::fs::write(
+        &file,
+        "version: '3.8'\nservices:\n  web:\n    image: 10.200.0.1:5000/books-ms-db\n    deploy:\n      replicas: 2\n      endpoint_mode: dnsrr\n",
+    )
+    .unwrap();
+    ok(docker(&[
+        "stack",
+        "deploy",
+        "-c",
+        file.to_str().unwrap(),
+        &stack.name,
+    ]));
+    let ls = ok(hoist(&["stack", "ls"], &[]));
+    assert!(
+        ls.lines().any(
+            |l| l.split_whitespace().collect::<Vec<_>>() == [stack.name.as_str(), "1", "Swarm"]
+        ),
+        "{ls}"
+    );
+    let services = ok(hoist(&["stack", "services", &stack.name], &[]));
+    assert!(
+        services.contains(&format!("{}_web ", stack.name)),
+        "{services}"
+    );
+    let rm = ok(hoist(&["stack", "rm", &stack.name], &[]));
+    assert!(
+        rm.contains(&format!("Removing service {}_web", stack.name)),
+        "{rm}"
+    );
+    let left = ok(docker(&["stack", "ls"]));
+    assert!(!left.contains(&stack.name), "{left}");
+}
+
+#[test]
+fn secrets_and_configs_from_every_source_reach_the_tasks_and_bad_input_names_its_place() {
+    let _serial = serial();
+    let Some(stack) = TestStack::new("obj") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db_password.txt"), "from-a-file\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "TAG=latest\n").unwrap();
+    let file = dir.path().join("compose.yml");
+    std::fs::write(
+        &file,
+        "services:\n  web:\n    image: 10.200.0.1:5000/books-ms-db:${TAG}\n    secrets:\n      - db_password\n      - source: api_key\n        target: key\n    configs:\n      - source: site\n        target: /etc/site.conf\n    deploy:\n      endpoint_mode: dnsrr\n\
+         secrets:\n  db_password:\n    file: ./db_password.txt\n  api_key:\n    environment: API_KEY\nconfigs:\n  site:\n    content: |\n      listen 8080\n",
+    )
+    .unwrap();
+    let deploy = |env: &[(&str, &str)]| {
+        hoist(
+            &[
+                "stack",
+                "deploy",
+                "-c",
+                file.to_str().unwrap(),
+                "--detach=false",
+                &stack.name,
+            ],
+            env,
+        )
+    };
+    let out = ok(deploy(&[("API_KEY", "k-123")]));
+    for line in [
+        "Creating secret {}_db_password",
+        "Creating secret {}_api_key",
+        "Creating config {}_site",
+    ] {
+        assert!(out.contains(&line.replace("{}", &stack.name)), "{out}");
+    }
+    let tasks = running_tasks(&stack.name);
+    let (task, node, _) = &tasks[0];
+    let on_node = |args: &[&str]| {
+        Command::new("docker")
+            .args(["-H", &format!("tcp://{}:2375", node_address(node))])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let container = ok(on_node(&["ps", "-q", "--filter", &format!("name={task}")]));
+    let container = container.trim();
+    let read = |path: &str| ok(on_node(&["exec", container, "cat", path]));
+    assert_eq!(read("/run/secrets/db_password"), "from-a-file\n");
+    assert_eq!(read("/run/secrets/key"), "k-123");
+    assert_eq!(read("/etc/site.conf"), "listen 8080\n");
+    // The same data again: nothing to create.
+    let again = ok(deploy(&[("API_KEY", "k-123")]));
+    assert!(!again.contains("Creating secret"), "{again}");
+    // Changed data: Swarm cannot change a secret, so hoist says which and what to do, and the
+    // error does not carry the value.
+    let changed = deploy(&[("API_KEY", "k-456")]);
+    assert!(!changed.status.success(), "{}", text(&changed));
+    let err = String::from_utf8_lossy(&changed.stderr);
+    assert!(
+        err.contains(&format!(
+            "secret {}_api_key: its content changed",
+            stack.name
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("k-456") && !err.contains("k-123"), "{err}");
+    // A file Swarm cannot run: every such service named, nothing created.
+    std::fs::write(
+        &file,
+        "services:\n  built:\n    build: .\n  hostnet:\n    image: 10.200.0.1:5000/books-ms-db\n    network_mode: host\n",
+    )
+    .unwrap();
+    let refused = hoist(
+        &[
+            "stack",
+            "deploy",
+            "-c",
+            file.to_str().unwrap(),
+            "refused-stack",
+        ],
+        &[],
+    );
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("service built: `build` without `image`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("service hostnet: `network_mode: host`"),
+        "{err}"
+    );
+    let ls = ok(docker(&["stack", "ls"]));
+    assert!(!ls.contains("refused-stack"), "{ls}");
+}
