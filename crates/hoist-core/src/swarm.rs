@@ -212,13 +212,15 @@ fn networks(namespace: &str, spec: &ProjectSpec) -> Vec<StackNetwork> {
             "Name": name,
             "Driver": declared.and_then(|n| n.driver.clone()).unwrap_or_else(|| "overlay".into()),
             "Labels": labels,
+            // A proxy in front of the services runs as a plain container on this network.
+            "Attachable": true,
         });
         if let Some(n) = declared {
             let mut all = n.labels.clone();
             all.insert(NAMESPACE_LABEL.into(), namespace.into());
             create["Labels"] = json!(all);
             create["Internal"] = json!(n.internal);
-            create["Attachable"] = json!(n.attachable);
+            create["Attachable"] = json!(true);
             if !n.driver_opts.is_empty() {
                 create["Options"] = json!(n.driver_opts);
             }

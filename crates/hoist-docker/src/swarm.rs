@@ -521,6 +521,54 @@ impl Engine {
         Ok(ports)
     }
 
+    /// A service's current spec (as the Engine API's JSON), its version, the image of its
+    /// previous spec (what a rollback returns to), and its update's state.
+    pub async fn inspect_stack_service(&self, id: &str) -> Result<ServiceState, EngineError> {
+        let id = ids::object(Kind::Service, id)?;
+        let path = format!("/v{}/services/{id}", self.api_version());
+        let service = self
+            .route
+            .get_json(&path)
+            .await
+            .map_err(|e| EngineError::new(format!("inspecting service {id}"), e))?;
+        let image_of = |spec: &Value| {
+            spec["TaskTemplate"]["ContainerSpec"]["Image"]
+                .as_str()
+                .map(String::from)
+        };
+        let update = service.get("UpdateStatus").map(|u| UpdateState {
+            state: u["State"].as_str().unwrap_or_default().to_string(),
+            started_at: u["StartedAt"].as_str().unwrap_or_default().to_string(),
+            message: u["Message"].as_str().unwrap_or_default().to_string(),
+        });
+        Ok(ServiceState {
+            id: service["ID"].as_str().unwrap_or_default().to_string(),
+            version: service["Version"]["Index"].as_u64().unwrap_or_default(),
+            image: image_of(&service["Spec"]).unwrap_or_default(),
+            previous_image: image_of(&service["PreviousSpec"]),
+            spec: service["Spec"].clone(),
+            update,
+        })
+    }
+
+    /// Asks Swarm to return service `id` to its previous spec, as `docker service rollback`
+    /// does (the rollback runs by the service's `RollbackConfig`).
+    pub async fn rollback_service(&self, state: &ServiceState) -> Result<(), EngineError> {
+        let id = ids::object(Kind::Service, &state.id)?;
+        let (name, typed) = typed_spec(&state.spec)?;
+        let options = UpdateServiceOptions {
+            version: i32::try_from(state.version)
+                .map_err(|_| EngineError::message(format!("service {name}: version")))?,
+            registry_auth_from: "previous-spec".into(),
+            rollback: Some("previous".into()),
+        };
+        self.client()
+            .update_service(id, typed, options, None)
+            .await
+            .map_err(|e| EngineError::new(format!("rolling back service {name}"), e))?;
+        Ok(())
+    }
+
     pub async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
         let id = ids::object(Kind::Service, id)?;
         self.client()
@@ -528,6 +576,27 @@ impl Engine {
             .await
             .map_err(|e| EngineError::new(format!("removing service {id}"), e))
     }
+}
+
+/// A service as a release sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceState {
+    pub id: String,
+    pub version: u64,
+    pub image: String,
+    pub previous_image: Option<String>,
+    pub spec: Value,
+    pub update: Option<UpdateState>,
+}
+
+/// A rolling update's (or rollback's) progress, as Swarm reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateState {
+    /// `updating`, `paused`, `completed`, `rollback_started`, `rollback_paused`,
+    /// `rollback_completed`.
+    pub state: String,
+    pub started_at: String,
+    pub message: String,
 }
 
 /// A secret or config as the cluster has it.

@@ -128,10 +128,34 @@ impl crate::connect::Route {
             .map_err(|_| bollard::errors::Error::RequestTimeoutError)?
     }
 
+    /// `GET path`: the answer's body, or the engine's error. For fields bollard's models lack
+    /// (a service's `PreviousSpec`).
+    pub(crate) async fn get_json(
+        &self,
+        path_and_query: &str,
+    ) -> Result<serde_json::Value, bollard::errors::Error> {
+        let limit = std::time::Duration::from_secs(crate::connect::DEFAULT_TIMEOUT_SECS);
+        let bytes =
+            tokio::time::timeout(limit, self.request_unbounded("GET", path_and_query, None))
+                .await
+                .map_err(|_| bollard::errors::Error::RequestTimeoutError)??;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
     async fn post_json_unbounded(
         &self,
         path_and_query: &str,
         body: &serde_json::Value,
+    ) -> Result<bytes::Bytes, bollard::errors::Error> {
+        self.request_unbounded("POST", path_and_query, Some(body))
+            .await
+    }
+
+    async fn request_unbounded(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
     ) -> Result<bytes::Bytes, bollard::errors::Error> {
         use http_body_util::BodyExt;
         let stream = self.open().await?;
@@ -142,11 +166,18 @@ impl crate::connect::Route {
                 tracing::debug!("engine connection ended: {e}");
             }
         });
-        let payload = serde_json::to_vec(body)?;
-        let request = Request::post(path_and_query)
-            .header(HOST, "docker")
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(payload)))?;
+        let payload = match body {
+            Some(body) => serde_json::to_vec(body)?,
+            None => Vec::new(),
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(HOST, "docker");
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(http_body_util::Full::new(bytes::Bytes::from(payload)))?;
         let response = sender.send_request(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();

@@ -148,6 +148,21 @@ pub struct Target {
     pub hosts: Vec<Target>,
     /// How many hosts a release changes at once (`batch:`, 1 by default).
     pub batch: usize,
+    /// A Docker Swarm (`swarm:`): `host` is a manager, and a release is a rolling update of
+    /// the service's tasks across the cluster.
+    pub swarm: Option<SwarmSettings>,
+}
+
+/// How a release rolls over a Swarm service's tasks; what is not given comes from the compose
+/// file's `deploy.update_config`, else Swarm's defaults with start-first and rollback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmSettings {
+    /// Tasks updated at once.
+    pub parallelism: Option<u64>,
+    /// Between two batches of tasks (`10s`).
+    pub delay: Option<String>,
+    /// How long each new task is watched for a failure (`5s`).
+    pub monitor: Option<String>,
 }
 
 impl Target {
@@ -410,8 +425,12 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             "strategy",
             "hosts",
             "batch",
+            "swarm",
         ],
     )?;
+    if let Some(node) = f.get("swarm") {
+        return swarm_target(name, node, &f, registry);
+    }
     let defaults = HostDefaults {
         tls: f.string("tls")?.map(PathBuf::from),
         trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
@@ -517,6 +536,17 @@ struct HostDefaults {
 /// One engine of a target, from `f` (the target itself, or an entry of its `hosts:`).
 fn host_of(name: &str, f: &Fields, defaults: &HostDefaults) -> Result<Target, ConfigError> {
     let host = f.string("host")?.ok_or_else(|| f.missing("host"))?;
+    host_with(name, &host, f, defaults)
+}
+
+/// One engine of a target at `host`, the rest from `f`.
+fn host_with(
+    name: &str,
+    host: &str,
+    f: &Fields,
+    defaults: &HostDefaults,
+) -> Result<Target, ConfigError> {
+    let host = host.to_string();
     let public_address = f
         .string("public_address")?
         .ok_or_else(|| f.missing("public_address"))?;
@@ -543,7 +573,76 @@ fn host_of(name: &str, f: &Fields, defaults: &HostDefaults) -> Result<Target, Co
         strategy: defaults.strategy,
         hosts: Vec::new(),
         batch: 1,
+        swarm: None,
     })
+}
+
+/// A target whose `swarm:` names a manager (`swarm: tcp://10.200.0.11:2375`), or gives it as
+/// `manager:` with the rolling update's `parallelism`, `delay` and `monitor`.
+fn swarm_target(
+    name: &str,
+    node: &Node,
+    f: &Fields,
+    registry: &str,
+) -> Result<Target, ConfigError> {
+    for key in ["host", "hosts", "batch", "strategy"] {
+        if let Some(n) = f.get(key) {
+            return Err(err_key(
+                n,
+                format!(
+                    "target {name} is a Swarm (swarm:): its manager is the engine, and releases roll over its tasks, so it takes no {key}"
+                ),
+            ));
+        }
+    }
+    let (manager, settings) = match node.scalar_string() {
+        Some(address) => (address, SwarmSettings::default()),
+        None => {
+            let s = Fields::new(
+                node,
+                "swarm",
+                &["manager", "parallelism", "delay", "monitor"],
+            )?;
+            let manager = s.string("manager")?.ok_or_else(|| s.missing("manager"))?;
+            let parallelism = match s.get("parallelism") {
+                None => None,
+                Some(n) => Some(
+                    n.scalar_string()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| err_at(n, "parallelism is a number of tasks, 1 or more"))?,
+                ),
+            };
+            let duration = |key: &str| -> Result<Option<String>, ConfigError> {
+                match s.get(key) {
+                    None => Ok(None),
+                    Some(n) => n
+                        .scalar_string()
+                        .filter(|v| hoist_compose::units::parse_duration(v).is_some())
+                        .map(Some)
+                        .ok_or_else(|| err_at(n, format!("{key} is a duration (10s, 1m30s)"))),
+                }
+            };
+            let settings = SwarmSettings {
+                parallelism,
+                delay: duration("delay")?,
+                monitor: duration("monitor")?,
+            };
+            (manager, settings)
+        }
+    };
+    let defaults = HostDefaults {
+        tls: f.string("tls")?.map(PathBuf::from),
+        trust_insecure: f.bool("trust_insecure")?.unwrap_or(false),
+        registry: f
+            .string("registry")?
+            .unwrap_or_else(|| registry.to_string()),
+        proxy: proxy_of(f, ProxySpec::new(ProxySpec::DEFAULT_IMAGE))?,
+        strategy: None,
+    };
+    let mut target = host_with(name, &manager, f, &defaults)?;
+    target.swarm = Some(settings);
+    Ok(target)
 }
 
 /// A host's default name: its address's host part (`10.200.0.2` of `tcp://10.200.0.2:2375`,

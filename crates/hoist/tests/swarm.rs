@@ -431,3 +431,157 @@ fn secrets_and_configs_from_every_source_reach_the_tasks_and_bad_input_names_its
     let ls = ok(docker(&["stack", "ls"]));
     assert!(!ls.contains("refused-stack"), "{ls}");
 }
+
+/// Containers hoist keeps on the manager for a stack's releases (lock, journal) and its proxy.
+struct ManagerLeftovers {
+    stack: String,
+    proxy: String,
+}
+
+impl Drop for ManagerLeftovers {
+    fn drop(&mut self) {
+        for filter in [
+            format!("label=io.hoist.lock.project={}", self.stack),
+            format!("label=io.hoist.journal.project={}", self.stack),
+            format!("name=^{}$", self.proxy),
+        ] {
+            let ids = docker(&["ps", "-aq", "--filter", &filter]);
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rolling_release_on_the_swarm_keeps_serving_and_an_unhealthy_image_is_rolled_back() {
+    let _serial = serial();
+    let Some(stack) = TestStack::new("rel") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(cd) = rt.block_on(hoist_testkit::engine("cd")) else {
+        return;
+    };
+    let images = hoist_testkit::TestProject::new(&stack.name, &[&cd]);
+    let build = |version: &str, extra: &str| {
+        rt.block_on(hoist_testkit::books_ms_release(
+            &cd, &images, version, extra,
+        ))
+    };
+    let v1 = build("v1", "");
+    let v2 = build("v2", "");
+    // Never listens: its health check fails, so Swarm never counts a task of it as running.
+    let bad = build("bad", r#"CMD ["sleep", "3600"]"#);
+    let port = hoist_testkit::proxy_port(&stack.name);
+    let proxy = format!("{}-proxy", stack.name);
+    let _leftovers = ManagerLeftovers {
+        stack: stack.name.clone(),
+        proxy: proxy.clone(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        format!(
+            "services:\n  app:\n    image: {v1}\n    environment:\n      DB_HOST: db\n    healthcheck:\n      test: [CMD, /usr/local/bin/books-ms, health]\n      interval: 1s\n      timeout: 2s\n      retries: 3\n    deploy:\n      replicas: 3\n  db:\n    image: 10.200.0.1:5000/books-ms-db\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("hoist.yml"),
+        format!(
+            "service: books-ms\nregistry: localhost:5000\nproject: {name}\ntargets:\n  swarm:\n    swarm:\n      manager: {MANAGER}\n      monitor: 3s\n    public_address: http://10.200.0.11:{port}\n    registry: 10.200.0.1:5000\n    proxy: {{image: 10.200.0.1:5000/hoist-proxy:latest, name: {proxy}, port: {port}}}\nsteps:\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n    port: 8080\n",
+            name = stack.name
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let release = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        cmd.current_dir(dir.path())
+            .args(args)
+            .args(["--target", "swarm"])
+            .env("HOIST_TRUST_INSECURE_HOST", TRUSTED)
+            .env("HOIST_STATE_DIR", &state)
+            .env_remove("DOCKER_HOST");
+        cmd.output().unwrap()
+    };
+    let url = format!("http://10.200.0.11:{port}/api/v1/books");
+    let first = release(&["deploy", "app"]);
+    assert!(first.status.success(), "{}", text(&first));
+    until_answers(&url);
+    // Each release under 200 requests a second through the proxy.
+    let under_load = |args: &[&str]| {
+        let load = hoist_testkit::load::start(
+            &url,
+            200,
+            8,
+            "x-books-ms-version",
+            Duration::from_secs(300),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let out = release(args);
+        std::thread::sleep(Duration::from_secs(2));
+        (out, load.stop())
+    };
+    let versions = |report: &hoist_testkit::load::Report| -> Vec<String> {
+        let tail = &report.samples[report.samples.len().saturating_sub(100)..];
+        let mut seen: Vec<String> = tail.iter().filter_map(|s| s.version.clone()).collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    };
+    let (out, report) = under_load(&["deploy", "app", "--image", &v2]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.summary(),
+        text(&out)
+    );
+    assert_eq!(versions(&report), ["v2"], "{}", report.summary());
+    let (out, report) = under_load(&["rollback", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.summary(),
+        text(&out)
+    );
+    assert_eq!(versions(&report), ["v1"], "{}", report.summary());
+    // The unhealthy image: Swarm rolls it back by itself; hoist says so and fails.
+    let (out, report) = under_load(&["deploy", "app", "--image", &bad]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed and Swarm rolled it back"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.summary(),
+        text(&out)
+    );
+    assert_eq!(versions(&report), ["v1"], "{}", report.summary());
+    // Its previous spec is now the failed release: a rollback would bring it back, so none.
+    let refused = release(&["rollback", "app"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("it was already rolled back to"),
+        "{}",
+        text(&refused)
+    );
+    // Every release is in the target's journal, readable from any machine.
+    let history = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .current_dir(dir.path())
+        .args(["pipeline", "history", "--target", "swarm"])
+        .env("HOIST_TRUST_INSECURE_HOST", TRUSTED)
+        .env("HOIST_STATE_DIR", dir.path().join("another-machine"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&history.stdout);
+    assert!(history.status.success(), "{}", text(&history));
+    assert!(listed.matches("deploy").count() >= 3, "{listed}");
+    assert!(listed.contains("rollback"), "{listed}");
+}

@@ -10,6 +10,11 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `books-ms health`: a container health check that needs nothing in the image but this
+    // binary (no curl): 0 when the service answers its list with 200.
+    if std::env::args().nth(1).as_deref() == Some("health") {
+        return health();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BOOKS_MS_LOG")
@@ -54,6 +59,25 @@ async fn run() -> anyhow::Result<()> {
     let router = books_ms::http::app(db, &config.version);
     books_ms::serve(listener, router, stop, books_ms::SHUTDOWN_GRACE).await;
     Ok(())
+}
+
+/// `GET /api/v1/books` on this container's port 8080, within two seconds.
+fn health() -> ExitCode {
+    use std::io::{Read, Write};
+    let check = || -> std::io::Result<bool> {
+        let timeout = std::time::Duration::from_secs(2);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.write_all(b"GET /api/v1/books HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {

@@ -44,6 +44,11 @@ pub struct Route {
 pub struct Upstream {
     pub name: String,
     pub servers: Vec<String>,
+    /// The servers are names the container network's DNS answers with the current set of
+    /// addresses (a Swarm service with `endpoint_mode: dnsrr`): nginx asks again every second
+    /// and balances over every address it gets, instead of resolving once at reload.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resolve: bool,
 }
 
 impl Upstream {
@@ -55,6 +60,16 @@ impl Upstream {
         Upstream {
             name: name.into(),
             servers: servers.into_iter().map(Into::into).collect(),
+            resolve: false,
+        }
+    }
+
+    /// An upstream of one DNS name (`app:8080`) resolved while nginx runs (see `resolve`).
+    pub fn resolved(name: impl Into<String>, server: impl Into<String>) -> Upstream {
+        Upstream {
+            name: name.into(),
+            servers: vec![server.into()],
+            resolve: true,
         }
     }
 }
@@ -158,6 +173,30 @@ impl ProxyConfig {
             for server in &upstream.servers {
                 check_server(server)?;
             }
+            // Written into a `set`, where `$` would be a variable: a DNS name and a port only.
+            if upstream.resolve {
+                let one = match upstream.servers.as_slice() {
+                    [one] => one,
+                    _ => {
+                        return Err(invalid(
+                            "upstream",
+                            &upstream.name,
+                            "a resolved upstream is one name:port",
+                        ));
+                    }
+                };
+                let host = one.rsplit_once(':').map_or("", |(h, _)| h);
+                if !host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+                {
+                    return Err(invalid(
+                        "server",
+                        one,
+                        "a resolved server is a DNS name and a port",
+                    ));
+                }
+            }
         }
         for (i, route) in self.routes.iter().enumerate() {
             check_name("route name", &route.name)?;
@@ -229,7 +268,7 @@ impl ProxyConfig {
                 used.push(upstream);
             }
         }
-        for upstream in &used {
+        for upstream in used.iter().filter(|u| !u.resolve) {
             let _ = writeln!(out, "\nupstream {} {{", upstream.name);
             for server in &upstream.servers {
                 // A server that stops answering is skipped for a while, and the request retried
@@ -243,9 +282,13 @@ impl ProxyConfig {
             out,
             "\nserver {{\n    listen {port} default_server;\n    server_name _;\n"
         );
+        if used.iter().any(|u| u.resolve) {
+            // The container network's DNS (Docker's embedded server); answers kept a second.
+            out.push_str("    resolver 127.0.0.11 valid=1s ipv6=off;\n    resolver_timeout 2s;\n");
+        }
         for route in &self.routes {
             if let Match::PathPrefix(path) = &route.matcher {
-                render_location(&mut out, path, route);
+                render_location(&mut out, path, route, self.upstream(&route.upstream));
             }
         }
         // A route on `/` takes every path no longer route claims (nginx picks the longest
@@ -260,7 +303,13 @@ impl ProxyConfig {
                     out,
                     "\nserver {{\n    listen {port};\n    server_name {host};\n"
                 );
-                render_location(&mut out, "/", route);
+                let upstream = self.upstream(&route.upstream);
+                if upstream.is_some_and(|u| u.resolve) {
+                    out.push_str(
+                        "    resolver 127.0.0.11 valid=1s ipv6=off;\n    resolver_timeout 2s;\n",
+                    );
+                }
+                render_location(&mut out, "/", route, upstream);
                 out.push_str("}\n");
             }
         }
@@ -277,12 +326,23 @@ impl ProxyConfig {
     }
 }
 
-fn render_location(out: &mut String, path: &str, route: &Route) {
+fn render_location(out: &mut String, path: &str, route: &Route, upstream: Option<&Upstream>) {
     let _ = writeln!(out, "\n    # route {}", route.name);
     let _ = writeln!(out, "    location {path} {{");
     // No URI after the upstream: the request's own URI is passed on unchanged, which is what
     // the book's `proxy_pass http://books-ms/api/v1/books;` amounts to for its location.
-    let _ = writeln!(out, "        proxy_pass http://{};", route.upstream);
+    match upstream.filter(|u| u.resolve) {
+        // A variable makes nginx resolve the name per request (through `resolver`), and use
+        // every address it answers with, round-robin, retrying the next on an error.
+        Some(u) => {
+            let var = u.name.replace(['-', '.'], "_");
+            let _ = writeln!(out, "        set $hoist_{var} {};", u.servers[0]);
+            let _ = writeln!(out, "        proxy_pass http://$hoist_{var};");
+        }
+        None => {
+            let _ = writeln!(out, "        proxy_pass http://{};", route.upstream);
+        }
+    }
     out.push_str(
         "        proxy_http_version 1.1;\n\
          \x20       proxy_set_header Connection \"\";\n\
@@ -621,5 +681,31 @@ mod tests {
         let config = books(&["a:1"]);
         let text = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<ProxyConfig>(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn a_resolved_upstream_is_asked_of_the_network_dns_per_request() {
+        let mut table = ProxyConfig::default();
+        table.set_upstream(Upstream::resolved("books-ms", "app:8080"));
+        table.set_route(Route {
+            name: "books-ms".into(),
+            matcher: Match::PathPrefix("/api/v1/books".into()),
+            upstream: "books-ms".into(),
+            directives: vec![],
+        });
+        let text = table.render(8080).unwrap();
+        assert!(!text.contains("upstream books-ms"), "{text}");
+        assert!(
+            text.contains("    resolver 127.0.0.11 valid=1s ipv6=off;\n"),
+            "{text}"
+        );
+        assert!(text.contains("        set $hoist_books_ms app:8080;\n        proxy_pass http://$hoist_books_ms;\n"), "{text}");
+        // A name that would be read as a variable (or more) is refused before nginx sees it.
+        table.set_upstream(Upstream::resolved("books-ms", "$host:8080"));
+        assert!(table.render(8080).is_err());
+        let mut two = Upstream::resolved("books-ms", "a:1");
+        two.servers.push("b:2".into());
+        table.set_upstream(two);
+        assert!(table.render(8080).is_err());
     }
 }

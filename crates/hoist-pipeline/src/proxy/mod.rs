@@ -191,6 +191,10 @@ pub struct ProxySpec {
     pub port: u16,
     /// Pull the image before creating the container: `missing` (default) or `always`.
     pub pull: PullPolicy,
+    /// A network to join instead of the host's (a Swarm stack's attachable overlay, whose DNS
+    /// names the services' tasks): nginx then listens inside the container and the engine
+    /// publishes `port` on the host.
+    pub network: Option<String>,
 }
 
 impl ProxySpec {
@@ -204,6 +208,7 @@ impl ProxySpec {
             image: image.into(),
             port: 80,
             pull: PullPolicy::Missing,
+            network: None,
         }
     }
 
@@ -232,6 +237,36 @@ impl ProxySpec {
             stop_signal: Some("SIGQUIT".into()),
             ..Default::default()
         };
+        let mut container = container;
+        let mut attachments = Vec::new();
+        let mut networks = Vec::new();
+        if let Some(network) = &self.network {
+            container.network_mode = None;
+            container.exposed_ports = vec![format!("{}/tcp", self.port)];
+            container.ports = vec![hoist_core::spec::PortBinding {
+                container_port: format!("{}/tcp", self.port),
+                host_ip: None,
+                host_port: Some(self.port.to_string()),
+            }];
+            attachments.push(hoist_core::spec::NetworkAttachment {
+                network: network.clone(),
+                aliases: Vec::new(),
+                ipv4_address: None,
+                ipv6_address: None,
+            });
+            networks.push(hoist_core::spec::NetworkSpec {
+                key: network.clone(),
+                name: network.clone(),
+                driver: None,
+                external: true,
+                internal: false,
+                attachable: true,
+                enable_ipv6: false,
+                labels: BTreeMap::new(),
+                driver_opts: BTreeMap::new(),
+                subnets: Vec::new(),
+            });
+        }
         ProjectSpec {
             env_files: Vec::new(),
             name: self.name.clone(),
@@ -248,7 +283,7 @@ impl ProxySpec {
                 container_name: Some(self.name.clone()),
                 depends_on: Vec::new(),
                 links: Vec::new(),
-                networks: Vec::new(),
+                networks: attachments,
                 container,
                 healthcheck_disabled: false,
                 stop_timeout_secs: None,
@@ -256,7 +291,7 @@ impl ProxySpec {
                 pre_stop: Vec::new(),
                 shares: vec![],
             }],
-            networks: Vec::new(),
+            networks,
             volumes: Vec::new(),
         }
     }

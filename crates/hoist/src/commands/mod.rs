@@ -17,6 +17,7 @@ mod release;
 mod run;
 mod scale;
 pub mod stack;
+mod swarm_release;
 pub mod tls;
 pub mod ui;
 mod up;

@@ -32,6 +32,8 @@ pub(super) struct Located {
     pub(super) hosts: Vec<(String, Place)>,
     /// Hosts a release changes at once.
     pub(super) batch: usize,
+    /// The target is a Docker Swarm (`swarm:`); its engine is a manager.
+    pub(super) swarm: Option<hoist_pipeline::config::SwarmSettings>,
 }
 
 impl Located {
@@ -53,6 +55,7 @@ pub(super) fn place(
             hosts: vec![(place.target.clone(), place.clone())],
             place,
             batch: 1,
+            swarm: None,
         });
     };
     of_target(global, env, name, &args.pipeline_file)
@@ -108,6 +111,7 @@ pub(super) fn of_target(
         place: Place::of_target(&file, target),
         hosts,
         batch: target.batch,
+        swarm: target.swarm.clone(),
     })
 }
 
@@ -193,6 +197,9 @@ pub(super) fn release<'e>(
 
 pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let located = place(global, env, &args.release)?;
+    if located.swarm.is_some() {
+        return super::swarm_release::deploy(located, env, args);
+    }
     if located.is_fleet() {
         return super::fleet::deploy(located, env, args);
     }
@@ -360,6 +367,9 @@ pub fn rollback(
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
     let located = place(global, env, &args.release)?;
+    if located.swarm.is_some() {
+        return super::swarm_release::rollback(located, env, args);
+    }
     if located.is_fleet() {
         return super::fleet::rollback(located, env, args);
     }

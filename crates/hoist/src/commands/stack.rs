@@ -111,6 +111,18 @@ fn checked_name(name: &str) -> anyhow::Result<&str> {
 /// Connects to the engine and checks it manages a Swarm.
 async fn manager(global: &GlobalArgs, env: &EnvVars) -> anyhow::Result<Engine> {
     let engine = connect(global, env).await?;
+    checked_manager(engine).await
+}
+
+/// The engine of a `hoist.yml` target, checked to manage a Swarm.
+pub(super) async fn manager_at(spec: &hoist_docker::EngineSpec) -> anyhow::Result<Engine> {
+    let engine = Engine::connect(spec)
+        .await
+        .with_context(|| format!("connecting to the Swarm manager at {}", spec.host))?;
+    checked_manager(engine).await
+}
+
+async fn checked_manager(engine: Engine) -> anyhow::Result<Engine> {
     let role = engine.swarm_role().await?;
     if !role.manager {
         anyhow::bail!(
@@ -227,7 +239,7 @@ fn scale_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
 
 /// What the decision needs from the cluster: how many nodes can run tasks, and the exposed
 /// ports of the images legacy links point at.
-async fn observe_cluster(
+pub(super) async fn observe_cluster(
     engine: &Engine,
     compose: &hoist_compose::Project,
     spec: &hoist_core::spec::ProjectSpec,
@@ -265,7 +277,7 @@ async fn observe_cluster(
     Ok(Cluster { nodes, exposed })
 }
 
-async fn create_networks(
+pub(super) async fn create_networks(
     engine: &Engine,
     stack: &Stack,
     say: &impl Fn(String),
@@ -295,7 +307,7 @@ async fn create_networks(
 /// Each secret (or config) of the stack by name → id: found when it exists with the same
 /// data (its digest label), created when it does not. Swarm never changes an object's data, so
 /// a changed file is refused with what to do.
-async fn converge_objects(
+pub(super) async fn converge_objects(
     engine: &Engine,
     secret: bool,
     namespace: &str,
@@ -356,7 +368,7 @@ async fn converge_objects(
 
 /// Each service's image pinned to the digest its registry has now; an image the registry
 /// cannot be asked about is deployed by its tag, with a warning (as docker does).
-async fn pin_images(
+pub(super) async fn pin_images(
     engine: &Engine,
     stack: &mut Stack,
     auth_for: &impl Fn(&str) -> anyhow::Result<Option<hoist_docker::RegistryAuth>>,
@@ -383,7 +395,7 @@ async fn pin_images(
 
 /// Waits until every service runs all its replicas on their current spec (healthy, for
 /// services with a health check: Swarm reports a task running only then).
-async fn converge(
+pub(super) async fn converge(
     engine: &Engine,
     namespace: &str,
     timeout: Duration,
