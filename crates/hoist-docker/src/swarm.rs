@@ -164,17 +164,27 @@ impl Engine {
 
     /// The services of stack `namespace`, by name.
     pub async fn stack_services(&self, namespace: &str) -> Result<Vec<ServiceRow>, EngineError> {
+        self.services_where(Some(stack_filter(namespace))).await
+    }
+
+    /// Every service of the cluster, by name.
+    pub async fn all_services(&self) -> Result<Vec<ServiceRow>, EngineError> {
+        self.services_where(None).await
+    }
+
+    async fn services_where(
+        &self,
+        filters: Option<HashMap<String, Vec<String>>>,
+    ) -> Result<Vec<ServiceRow>, EngineError> {
         let options = ListServicesOptions {
-            filters: Some(stack_filter(namespace)),
+            filters,
             status: None,
         };
         let services = self
             .client()
             .list_services(Some(options))
             .await
-            .map_err(|e| {
-                EngineError::new(format!("listing the services of stack {namespace}"), e)
-            })?;
+            .map_err(|e| EngineError::new("listing services", e))?;
         let mut out: Vec<ServiceRow> = services
             .into_iter()
             .map(|s| {

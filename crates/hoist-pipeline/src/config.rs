@@ -1012,6 +1012,53 @@ mod tests {
     }
 
     #[test]
+    fn a_swarm_target_names_its_manager_and_how_releases_roll() {
+        let file = parse_text(&format!(
+            "{MINIMAL}targets:\n  short:\n    swarm: tcp://10.0.0.11:2375\n    public_address: http://10.0.0.11\n  long:\n    swarm:\n      manager: tcp://10.0.0.12:2376\n      parallelism: 2\n      delay: 1s\n      monitor: 5s\n    tls: /certs\n    public_address: http://10.0.0.12\n"
+        ))
+        .unwrap();
+        let short = file.target("short").unwrap();
+        assert_eq!(short.host, "tcp://10.0.0.11:2375");
+        assert_eq!(short.swarm, Some(SwarmSettings::default()));
+        let long = file.target("long").unwrap();
+        assert_eq!(
+            (long.host.as_str(), long.tls.is_some()),
+            ("tcp://10.0.0.12:2376", true)
+        );
+        assert_eq!(
+            long.swarm,
+            Some(SwarmSettings {
+                parallelism: Some(2),
+                delay: Some("1s".into()),
+                monitor: Some("5s".into()),
+            })
+        );
+        let bad = |target: &str| {
+            parse_text(&format!("{MINIMAL}targets:\n  s:\n{target}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let both =
+            bad("    swarm: tcp://a:2375\n    host: tcp://b:2375\n    public_address: http://a\n");
+        assert!(
+            both.contains("target s is a Swarm") && both.contains("no host"),
+            "{both}"
+        );
+        let zero = bad(
+            "    swarm:\n      manager: tcp://a:2375\n      parallelism: 0\n    public_address: http://a\n",
+        );
+        assert!(zero.contains("parallelism is a number of tasks"), "{zero}");
+        let when = bad(
+            "    swarm:\n      manager: tcp://a:2375\n      delay: soon\n    public_address: http://a\n",
+        );
+        assert!(when.contains("delay is a duration"), "{when}");
+        let unknown = bad(
+            "    swarm:\n      manager: tcp://a:2375\n      replicas: 3\n    public_address: http://a\n",
+        );
+        assert!(unknown.contains("replicas"), "{unknown}");
+    }
+
+    #[test]
     fn a_target_of_several_hosts_gives_each_its_defaults_and_checks_its_shape() {
         let file = parse_text(&format!(
             "{MINIMAL}targets:\n  fleet:\n    batch: 2\n    trust_insecure: true\n    proxy:\n      port: 8081\n    hosts:\n      - host: ssh://deploy@web1\n        public_address: http://web1\n      - name: two\n        host: tcp://10.0.0.2:2376\n        tls: /certs\n        public_address: http://10.0.0.2\n        proxy:\n          port: 80\n"

@@ -611,6 +611,15 @@ impl<'a> StepCtx<'a> {
             }
             Work::Build(images) => self.build(images).await,
             Work::Push(names) => self.push(names).await,
+            // A Swarm's rolling release is `hoist deploy SERVICE --target NAME` for now: the
+            // pipeline's release steps would treat the manager as one host.
+            Work::Deploy { .. } | Work::Integrate(_) if self.run.target.swarm.is_some() => {
+                Err(format!(
+                    "target {} is a Swarm: the pipeline does not release to it yet; run steps up to \
+                 5 here, then `hoist deploy SERVICE --target {}`",
+                    self.run.target.name, self.run.target.name
+                ))
+            }
             Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
                 Strategy::Recreate => self.on_each_host(|m| self.deploy(m, service)).await,
                 Strategy::BlueGreen if self.run.target.is_fleet() => {

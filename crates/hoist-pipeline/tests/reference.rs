@@ -68,6 +68,18 @@ fn the_reference_file_defines_the_books_nine_steps() {
         );
     }
     assert_eq!(file.strategy(fleet), Strategy::BlueGreen);
+    // The Swarm: its manager is the engine; one task at a time, each watched 5 s.
+    let swarm = file.target("swarm").expect("a swarm target");
+    assert_eq!(swarm.host, "tcp://10.200.0.11:2375");
+    let rolls = swarm.swarm.as_ref().expect("swarm settings");
+    assert_eq!(
+        (rolls.parallelism, rolls.monitor.as_deref()),
+        (Some(1), Some("5s"))
+    );
+    assert_eq!(
+        (swarm.proxy.port, swarm.registry.as_str()),
+        (80, "10.200.0.1:5000")
+    );
     let Some(Work::Deploy {
         service,
         health_path,

@@ -382,6 +382,61 @@ pub struct NetworkRow {
     pub labels: Vec<String>,
 }
 
+/// One engine on the Swarm page: a manager's cluster, or why there is none to show.
+pub struct SwarmSection {
+    pub engine: String,
+    pub view: Result<SwarmView, String>,
+}
+
+pub enum SwarmView {
+    /// Not in a swarm, or a worker (only managers answer for the cluster): the sentence.
+    Outside(String),
+    Cluster {
+        nodes: Vec<SwarmNodeRow>,
+        /// Node hostnames, the task columns' order.
+        columns: Vec<String>,
+        services: Vec<SwarmServiceRow>,
+    },
+}
+
+pub struct SwarmNodeRow {
+    pub hostname: String,
+    pub role: String,
+    pub manager_status: String,
+    pub status: String,
+    pub availability: String,
+    pub addr: String,
+    pub engine_version: String,
+    /// `t-ok` or `t-bad`, from the status.
+    pub status_class: &'static str,
+}
+
+pub struct SwarmServiceRow {
+    pub name: String,
+    pub mode: String,
+    pub replicas: String,
+    pub image: String,
+    pub update: String,
+    /// For each column's node: the service's current tasks there (`app.2 running`).
+    pub per_node: Vec<Vec<SwarmTaskCell>>,
+}
+
+pub struct SwarmTaskCell {
+    pub name: String,
+    pub state: String,
+    pub error: String,
+    /// `t-ok` running, `t-warn` on its way, `t-bad` failed or rejected.
+    pub class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "swarm.html")]
+pub struct SwarmPage {
+    pub title: String,
+    pub user: Option<User>,
+    pub sections: Vec<SwarmSection>,
+}
+
 #[derive(Template)]
 #[template(path = "networks.html")]
 pub struct NetworksPage {

@@ -251,6 +251,7 @@ pub fn app(state: AppState) -> Router {
         .route("/images", get(pages::images))
         .route("/networks", get(pages::networks))
         .route("/volumes", get(pages::volumes))
+        .route("/swarm", get(pages::swarm))
         .route("/projects", get(pages::projects))
         .route("/e/{engine}/projects/{name}", get(pages::project))
         .route(

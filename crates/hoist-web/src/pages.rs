@@ -23,9 +23,10 @@ use crate::html::{
     ActionRow, Choice, ColourTag, ContainerPage, ContainerRow, ContainersPage, DeploymentRow,
     EndpointRow, EngineCard, EngineFacts, HistoryPage, ImageRow, ImagesPage, Link, LoginPage,
     MessagePage, MountRow, NetworkRow, NetworksPage, OverviewPage, Port, ProjectPage, ProjectRow,
-    ProjectsPage, RunPage, RunRow, RunsPage, Section, ServiceRow, StepRow, User, VolumeRow,
-    VolumesPage, ago, colour_class, health_class, health_name, render, size, state_class,
-    state_name, status_class, url,
+    ProjectsPage, RunPage, RunRow, RunsPage, Section, ServiceRow, StepRow, SwarmNodeRow, SwarmPage,
+    SwarmSection, SwarmServiceRow, SwarmTaskCell, SwarmView, User, VolumeRow, VolumesPage, ago,
+    colour_class, health_class, health_name, render, size, state_class, state_name, status_class,
+    url,
 };
 use crate::mask::{self, Masker};
 use crate::{AppState, NamedEngine};
@@ -604,6 +605,119 @@ pub(crate) async fn networks(
         user: user(&state, &who),
         sections,
     })
+}
+
+// ------------------------------------------------------------------------------------ swarm
+
+/// Each engine's Swarm: a manager's nodes, services, and each service's tasks per node,
+/// re-read every second while the page is open.
+pub(crate) async fn swarm(
+    State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
+) -> Response {
+    let sections = join_all(state.engines.iter().map(|e| async move {
+        SwarmSection {
+            engine: e.name.clone(),
+            view: swarm_view(&e.engine)
+                .await
+                .map_err(|err| engine_error(&e.name, &err)),
+        }
+    }))
+    .await;
+    render(&SwarmPage {
+        title: "Swarm".into(),
+        user: user(&state, &who),
+        sections,
+    })
+}
+
+async fn swarm_view(engine: &hoist_docker::Engine) -> Result<SwarmView, hoist_docker::EngineError> {
+    let role = engine.swarm_role().await?;
+    if !role.manager {
+        return Ok(SwarmView::Outside(match role.state.as_str() {
+            "active" => "a worker of a swarm: its managers show the cluster".into(),
+            "" | "inactive" => "not part of a swarm".into(),
+            other => format!("swarm state: {other}"),
+        }));
+    }
+    let (nodes, services) = futures_util::try_join!(engine.swarm_nodes(), engine.all_services())?;
+    let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
+    let tasks = engine.service_tasks(&ids).await?;
+    Ok(swarm_cluster(&nodes, &services, &tasks))
+}
+
+/// The page's cluster from what the manager listed (pure).
+fn swarm_cluster(
+    nodes: &[hoist_docker::swarm::NodeRow],
+    services: &[hoist_docker::swarm::ServiceRow],
+    tasks: &[hoist_docker::swarm::TaskRow],
+) -> SwarmView {
+    let ready = nodes.iter().filter(|n| n.status == "ready").count() as u64;
+    let columns: Vec<String> = nodes.iter().map(|n| n.hostname.clone()).collect();
+    let services = services
+        .iter()
+        .map(|s| {
+            let current: Vec<&hoist_docker::swarm::TaskRow> = tasks
+                .iter()
+                .filter(|t| {
+                    t.service_id == s.id && (t.desired == "running" || t.state == "running")
+                })
+                .collect();
+            let running = current.iter().filter(|t| t.state == "running").count();
+            let want = s.replicas.unwrap_or(ready);
+            let per_node = nodes
+                .iter()
+                .map(|n| {
+                    current
+                        .iter()
+                        .filter(|t| t.node_id == n.id)
+                        .map(|t| SwarmTaskCell {
+                            name: match t.slot {
+                                Some(slot) => format!("{}.{slot}", s.name),
+                                None => s.name.clone(),
+                            },
+                            state: t.state.clone(),
+                            error: t.error.clone(),
+                            class: match t.state.as_str() {
+                                "running" => "t-ok",
+                                "failed" | "rejected" | "orphaned" => "t-bad",
+                                _ => "t-warn",
+                            },
+                        })
+                        .collect()
+                })
+                .collect();
+            SwarmServiceRow {
+                name: s.name.clone(),
+                mode: s.mode.clone(),
+                replicas: format!("{running}/{want}"),
+                image: s.image.split('@').next().unwrap_or_default().to_string(),
+                update: s
+                    .update
+                    .as_ref()
+                    .map(|(state, _)| state.clone())
+                    .unwrap_or_default(),
+                per_node,
+            }
+        })
+        .collect();
+    SwarmView::Cluster {
+        nodes: nodes
+            .iter()
+            .map(|n| SwarmNodeRow {
+                hostname: n.hostname.clone(),
+                role: n.role.clone(),
+                manager_status: n.manager_status.clone(),
+                status: n.status.clone(),
+                availability: n.availability.clone(),
+                addr: n.addr.clone(),
+                engine_version: n.engine_version.clone(),
+                status_class: if n.status == "ready" { "t-ok" } else { "t-bad" },
+            })
+            .collect(),
+        columns,
+        services,
+    }
 }
 
 pub(crate) async fn volumes(
