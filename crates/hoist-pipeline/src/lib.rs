@@ -23,3 +23,4 @@ pub mod release;
 pub mod run;
 pub mod state;
 pub mod steps;
+pub mod swarm;

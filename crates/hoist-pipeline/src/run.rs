@@ -611,15 +611,14 @@ impl<'a> StepCtx<'a> {
             }
             Work::Build(images) => self.build(images).await,
             Work::Push(names) => self.push(names).await,
-            // A Swarm's rolling release is `hoist deploy SERVICE --target NAME` for now: the
-            // pipeline's release steps would treat the manager as one host.
-            Work::Deploy { .. } | Work::Integrate(_) if self.run.target.swarm.is_some() => {
-                Err(format!(
-                    "target {} is a Swarm: the pipeline does not release to it yet; run steps up to \
-                 5 here, then `hoist deploy SERVICE --target {}`",
-                    self.run.target.name, self.run.target.name
-                ))
+            Work::Deploy { service, .. } if self.run.target.swarm.is_some() => {
+                self.deploy_swarm(service).await
             }
+            // The deploy step put the route on the proxy, which follows the tasks by DNS.
+            Work::Integrate(_) if self.run.target.swarm.is_some() => Ok(format!(
+                "the proxy on {} routes to the service's tasks on the Swarm",
+                self.run.target.name
+            )),
             Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
                 Strategy::Recreate => self.on_each_host(|m| self.deploy(m, service)).await,
                 Strategy::BlueGreen if self.run.target.is_fleet() => {
@@ -738,9 +737,19 @@ impl<'a> StepCtx<'a> {
     }
 
     fn load(&self, files: &[PathBuf], extra: &[(String, String)]) -> Result<ProjectSpec, String> {
+        let project = self.load_compose(files, extra)?;
+        project_spec(&project).map_err(|e| e.to_string())
+    }
+
+    /// The compose project of `files`, with the run's environment and `extra` variables.
+    fn load_compose(
+        &self,
+        files: &[PathBuf],
+        extra: &[(String, String)],
+    ) -> Result<hoist_compose::Project, String> {
         let mut environment = self.ctx.environment.clone();
         environment.extend(extra.iter().cloned());
-        let project = hoist_compose::load(&LoadOptions {
+        hoist_compose::load(&LoadOptions {
             files: files.to_vec(),
             project_name: self.file().project.clone(),
             project_directory: None,
@@ -753,8 +762,7 @@ impl<'a> StepCtx<'a> {
             all_resources: false,
             no_interpolate: false,
         })
-        .map_err(|e| e.to_string())?;
-        project_spec(&project).map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())
     }
 
     fn exec_options(&self) -> ExecOptions {
@@ -1063,6 +1071,76 @@ impl<'a> StepCtx<'a> {
         let result = self
             .deploy_blue_green_locked(&engine, spec, service, integrate, work, &reference)
             .await;
+        if let Err(e) = held.release().await {
+            tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
+        }
+        result
+    }
+
+    /// Step 6 on a Swarm target: the commit's image as a start-first rolling update of the
+    /// service's tasks (Swarm rolls it back by itself when a new task fails), under the
+    /// target's lock, with the proxy on the manager routing to the tasks.
+    async fn deploy_swarm(&self, service: &str) -> Result<String, String> {
+        let target = &self.run.target;
+        let settings = target.swarm.clone().unwrap_or_default();
+        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+            return Err(
+                "a release on a Swarm needs the integrate step's route (steps.integrate)".into(),
+            );
+        };
+        let engine = self.connect(target).await?;
+        let (_, reference) = self.deploy_spec(service)?;
+        let compose = self.load_compose(&self.file().deploy_files, &self.variables())?;
+        let spec = project_spec(&compose).map_err(|e| e.to_string())?;
+        self.output(&format!(
+            "releasing {reference} as {}/{service} on the Swarm of {}, a rolling update",
+            spec.name, target.name
+        ));
+        let held = crate::release::lock_target(
+            &engine,
+            &spec.name,
+            service,
+            &target.proxy.image,
+            &hoist_docker::target_lock::Holder::me(
+                hoist_docker::target_lock::LockKind::Run,
+                &format!("pipeline run {} of {reference}", self.run.id),
+            ),
+            self.run.wait_lock,
+            &self.exec_options(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let config = self.ctx.docker_config.clone();
+        let auth = move |image: &str| -> Result<
+            Option<hoist_docker::RegistryAuth>,
+            crate::swarm::SwarmError,
+        > {
+            match &config {
+                Some(c) => c
+                    .credentials_for_image(image)
+                    .map_err(|e| crate::swarm::SwarmError(e.to_string())),
+                None => Ok(None),
+            }
+        };
+        let say = |line: String| self.output(&line);
+        let swarm_target = crate::swarm::SwarmTarget {
+            engine: &engine,
+            compose: &compose,
+            spec: &spec,
+            settings: &settings,
+            proxy: Some(target.proxy.clone()),
+            route: Some((
+                integrate.matcher(),
+                integrate.port,
+                integrate.directives.clone(),
+            )),
+            route_name: self.file().service.clone(),
+            auth: &auth,
+            say: &say,
+        };
+        let result = crate::swarm::release(&swarm_target, service, &reference)
+            .await
+            .map_err(|e| e.to_string());
         if let Err(e) = held.release().await {
             tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
         }

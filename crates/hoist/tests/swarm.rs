@@ -572,6 +572,40 @@ fn a_rolling_release_on_the_swarm_keeps_serving_and_an_unhealthy_image_is_rolled
         "{}",
         text(&refused)
     );
+    // The pipeline's step 6 on the Swarm: the commit's image, as a rolling update too.
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "release"]);
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let local_v2 = v2.replace("10.200.0.1:5000", "localhost:5000");
+    let at_commit = format!("{}:{commit}", local_v2.rsplit_once(':').unwrap().0);
+    for args in [
+        vec!["tag", local_v2.as_str(), at_commit.as_str()],
+        vec!["push", "-q", at_commit.as_str()],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    images.track_image(0, &at_commit);
+    let (out, report) = under_load(&["pipeline", "run", "--only", "deploy"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        report.failures().is_empty(),
+        "{}\n{}",
+        report.summary(),
+        text(&out)
+    );
+    assert_eq!(versions(&report), ["v2"], "{}", report.summary());
     // Every release is in the target's journal, readable from any machine.
     let history = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .current_dir(dir.path())

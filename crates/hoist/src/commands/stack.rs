@@ -9,12 +9,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hoist_core::swarm::{
-    self, Cluster, NAMESPACE_LABEL, ObjectSource, PublishMode, ServiceAction, Stack, StackObject,
-    StackOptions,
-};
+use hoist_core::swarm::{self, PublishMode, ServiceAction, StackOptions};
 use hoist_docker::Engine;
 use hoist_docker::swarm::{NodeRow, ServiceRow, TaskRow};
+use hoist_pipeline::swarm::{self as swarm_run, SwarmError};
 
 use crate::cli::GlobalArgs;
 use crate::context::{connect, docker_config, load_options};
@@ -160,48 +158,58 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
         scale: scale_of(&args.scale)?,
     };
     let config = docker_config(env);
-    let auth_for = |image: &str| -> anyhow::Result<Option<hoist_docker::RegistryAuth>> {
+    let auth_for = |image: &str| -> Result<Option<hoist_docker::RegistryAuth>, SwarmError> {
         match &config {
-            Some(c) => Ok(c.credentials_for_image(image)?),
+            Some(c) => c
+                .credentials_for_image(image)
+                .map_err(|e| SwarmError(e.to_string())),
             None => Ok(None),
         }
     };
+    let auth: swarm_run::Auth<'_> = &auth_for;
     super::runtime()?.block_on(async {
         let engine = manager(global, env).await?;
-        let cluster = observe_cluster(&engine, &compose, &spec, &auth_for).await?;
+        let cluster = swarm_run::observe_cluster(&engine, &compose, &spec, auth).await?;
         let mut stack = swarm::stack(&compose, &spec, &cluster, &options)?;
         for note in &stack.notes {
             eprintln!("warning: {note}");
         }
         let say = |line: String| {
-            if !args.quiet {
+            if line.starts_with("warning: ") {
+                eprintln!("{line}");
+            } else if !args.quiet {
                 println!("{line}");
             }
         };
-        create_networks(&engine, &stack, &say).await?;
-        let secrets = converge_objects(&engine, true, &name, &stack.secrets, &say).await?;
-        let configs = converge_objects(&engine, false, &name, &stack.configs, &say).await?;
+        swarm_run::create_networks(&engine, &stack, &say).await?;
+        let secrets =
+            swarm_run::converge_objects(&engine, true, &name, &stack.secrets, &say).await?;
+        let configs =
+            swarm_run::converge_objects(&engine, false, &name, &stack.configs, &say).await?;
         if args.resolve_image != "never" {
-            pin_images(&engine, &mut stack, &auth_for).await;
+            swarm_run::pin_images(&engine, &mut stack, auth, &say).await;
         }
         let running = engine.running_stack(&name).await?;
         let (actions, gone) = swarm::service_actions(&stack, &running, args.prune);
         for (service, action) in actions {
             let mut body = service.spec.clone();
             swarm::fill_object_ids(&mut body, &secrets, &configs);
-            let auth = match args.with_registry_auth {
-                true => auth_for(&service.image)?,
+            let registry_auth = match args.with_registry_auth {
+                true => auth(&service.image)?,
                 false => None,
             };
             let warnings = match action {
                 ServiceAction::Create => {
                     say(format!("Creating service {}", service.name));
-                    engine.create_service(&body, auth.as_ref()).await?.1
+                    engine
+                        .create_service(&body, registry_auth.as_ref())
+                        .await?
+                        .1
                 }
                 ServiceAction::Update { id, version } => {
                     say(format!("Updating service {} (id: {id})", service.name));
                     engine
-                        .update_service(&id, version, &body, auth.as_ref())
+                        .update_service(&id, version, &body, registry_auth.as_ref())
                         .await?
                 }
             };
@@ -214,7 +222,7 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
             engine.remove_service(&old.id).await?;
         }
         if !args.detach {
-            converge(&engine, &name, Duration::from_secs(args.timeout), &say).await?;
+            swarm_run::converge(&engine, &name, Duration::from_secs(args.timeout), &say).await?;
         }
         anyhow::Ok(())
     })?;
@@ -235,227 +243,6 @@ fn scale_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
             Ok((service.to_string(), n))
         })
         .collect()
-}
-
-/// What the decision needs from the cluster: how many nodes can run tasks, and the exposed
-/// ports of the images legacy links point at.
-pub(super) async fn observe_cluster(
-    engine: &Engine,
-    compose: &hoist_compose::Project,
-    spec: &hoist_core::spec::ProjectSpec,
-    auth_for: &impl Fn(&str) -> anyhow::Result<Option<hoist_docker::RegistryAuth>>,
-) -> anyhow::Result<Cluster> {
-    let nodes = engine
-        .swarm_nodes()
-        .await?
-        .iter()
-        .filter(|n| n.status == "ready" && n.availability == "active")
-        .count();
-    let mut exposed = BTreeMap::new();
-    for link in spec.services.iter().flat_map(|s| &s.links) {
-        let Some(image) = compose
-            .services
-            .get(link.service.as_str())
-            .and_then(|s| s.image.as_deref())
-        else {
-            continue;
-        };
-        if exposed.contains_key(image) {
-            continue;
-        }
-        let ports = engine
-            .exposed_ports(image, auth_for(image)?.as_ref())
-            .await
-            .with_context(|| {
-                format!(
-                    "service {}: reading the ports image {image} exposes (for the link variables)",
-                    link.service
-                )
-            })?;
-        exposed.insert(image.to_string(), ports);
-    }
-    Ok(Cluster { nodes, exposed })
-}
-
-pub(super) async fn create_networks(
-    engine: &Engine,
-    stack: &Stack,
-    say: &impl Fn(String),
-) -> anyhow::Result<()> {
-    let existing = engine.stack_networks(&stack.namespace).await?;
-    for network in &stack.networks {
-        if network.external {
-            if !engine.network_exists(&network.name).await? {
-                anyhow::bail!(
-                    "network {} is declared as external, but could not be found: create it \
-                     with `docker network create -d overlay --attachable {}`",
-                    network.name,
-                    network.name
-                );
-            }
-            continue;
-        }
-        if existing.contains(&network.name) || engine.network_exists(&network.name).await? {
-            continue;
-        }
-        say(format!("Creating network {}", network.name));
-        engine.create_stack_network(&network.create).await?;
-    }
-    Ok(())
-}
-
-/// Each secret (or config) of the stack by name → id: found when it exists with the same
-/// data (its digest label), created when it does not. Swarm never changes an object's data, so
-/// a changed file is refused with what to do.
-pub(super) async fn converge_objects(
-    engine: &Engine,
-    secret: bool,
-    namespace: &str,
-    wanted: &[StackObject],
-    say: &impl Fn(String),
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let kind = if secret { "secret" } else { "config" };
-    let existing = engine.swarm_objects(secret, namespace).await?;
-    let mut ids = BTreeMap::new();
-    for object in wanted {
-        let found = existing.iter().find(|o| o.name == object.name);
-        let data = match &object.source {
-            ObjectSource::External => {
-                let found = found.ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{kind} {} is declared as external, but could not be found: create it \
-                         with `docker {kind} create {} FILE`",
-                        object.name,
-                        object.name
-                    )
-                })?;
-                ids.insert(object.name.clone(), found.id.clone());
-                continue;
-            }
-            ObjectSource::Data(text) => text.clone().into_bytes(),
-            ObjectSource::File(path) => std::fs::read(path)
-                .with_context(|| format!("{kind} {}: reading {path}", object.name))?,
-        };
-        let digest = swarm::digest(&data);
-        match found {
-            Some(o)
-                if o.digest.as_deref() == Some(digest.as_str())
-                    || o.digest.is_none() && !o.in_stack =>
-            {
-                ids.insert(object.name.clone(), o.id.clone());
-            }
-            Some(_) => anyhow::bail!(
-                "{kind} {}: its content changed, and Swarm never changes a {kind}'s content: \
-                 give it a new `name:` in the file (the services move to it on this deploy), \
-                 or remove the stack first",
-                object.name
-            ),
-            None => {
-                say(format!("Creating {kind} {}", object.name));
-                let labels = BTreeMap::from([
-                    (NAMESPACE_LABEL.to_string(), namespace.to_string()),
-                    (swarm::DIGEST_LABEL.to_string(), digest),
-                ]);
-                let id = engine
-                    .create_swarm_object(secret, &object.name, labels, &data)
-                    .await?;
-                ids.insert(object.name.clone(), id);
-            }
-        }
-    }
-    Ok(ids)
-}
-
-/// Each service's image pinned to the digest its registry has now; an image the registry
-/// cannot be asked about is deployed by its tag, with a warning (as docker does).
-pub(super) async fn pin_images(
-    engine: &Engine,
-    stack: &mut Stack,
-    auth_for: &impl Fn(&str) -> anyhow::Result<Option<hoist_docker::RegistryAuth>>,
-) {
-    for service in &mut stack.services {
-        if service.image.contains('@') {
-            continue;
-        }
-        let auth = auth_for(&service.image).ok().flatten();
-        match engine.registry_digest(&service.image, auth.as_ref()).await {
-            Ok(Some(digest)) => {
-                let base = service.image.clone();
-                service.spec["TaskTemplate"]["ContainerSpec"]["Image"] =
-                    serde_json::json!(format!("{base}@{digest}"));
-            }
-            Ok(None) | Err(_) => eprintln!(
-                "warning: image {} could not be accessed on a registry to record its digest; \
-                 each node will use the image its tag names when it pulls",
-                service.image
-            ),
-        }
-    }
-}
-
-/// Waits until every service runs all its replicas on their current spec (healthy, for
-/// services with a health check: Swarm reports a task running only then).
-pub(super) async fn converge(
-    engine: &Engine,
-    namespace: &str,
-    timeout: Duration,
-    say: &impl Fn(String),
-) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let services = engine.stack_services(namespace).await?;
-        let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
-        let tasks = engine.service_tasks(&ids).await?;
-        let nodes = engine
-            .swarm_nodes()
-            .await?
-            .iter()
-            .filter(|n| n.status == "ready" && n.availability == "active")
-            .count() as u64;
-        let behind: Vec<String> = services
-            .iter()
-            .filter_map(|s| {
-                let (running, want) = replicas(s, &tasks, nodes);
-                let updating = s
-                    .update
-                    .as_ref()
-                    .is_some_and(|(state, _)| state == "updating" || state == "rollback_started");
-                (running < want || updating).then(|| format!("{} {running}/{want}", s.name))
-            })
-            .collect();
-        if let Some(failed) = services.iter().find(|s| {
-            s.update
-                .as_ref()
-                .is_some_and(|(state, _)| state == "rollback_completed" || state == "paused")
-        }) {
-            let (state, message) = failed.update.clone().unwrap_or_default();
-            anyhow::bail!("service {}: update {state}: {message}", failed.name);
-        }
-        if behind.is_empty() {
-            say(format!(
-                "stack {namespace}: every task running ({:.1} s)",
-                started.elapsed().as_secs_f64()
-            ));
-            return Ok(());
-        }
-        if started.elapsed() > timeout {
-            anyhow::bail!(
-                "stack {namespace}: not converged after {} s: {}",
-                timeout.as_secs(),
-                behind.join(", ")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// A service's running tasks and the number it wants.
-fn replicas(s: &ServiceRow, tasks: &[TaskRow], nodes: u64) -> (u64, u64) {
-    let running = tasks
-        .iter()
-        .filter(|t| t.service_id == s.id && t.desired == "running" && t.state == "running")
-        .count() as u64;
-    (running, s.replicas.unwrap_or(nodes))
 }
 
 fn short(id: &str) -> &str {
@@ -682,7 +469,7 @@ fn services(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Resu
     let rows: Vec<[String; 6]> = services
         .iter()
         .map(|s| {
-            let (running, want) = replicas(s, &tasks, ready);
+            let (running, want) = swarm_run::replicas(s, &tasks, ready);
             [
                 short(&s.id).to_string(),
                 s.name.clone(),
