@@ -540,6 +540,26 @@ fn a_rolling_release_on_the_swarm_keeps_serving_and_an_unhealthy_image_is_rolled
         text(&out)
     );
     assert_eq!(versions(&report), ["v2"], "{}", report.summary());
+    // What runs and what a rollback returns to, as Swarm keeps them.
+    let listed = release(&["releases", "app"]);
+    let shown = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(shown.contains("3/3 tasks running"), "{shown}");
+    let line = |prefix: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("current ").contains(&format!("{v2}@sha256:")),
+        "{shown}"
+    );
+    assert!(
+        line("previous ").contains(&format!("{v1}@sha256:")),
+        "{shown}"
+    );
     let (out, report) = under_load(&["rollback", "app"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

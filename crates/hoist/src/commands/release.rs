@@ -409,6 +409,9 @@ pub fn releases(
     args: &ReleasesArgs,
 ) -> anyhow::Result<ExitCode> {
     let located = place(global, env, &args.release)?;
+    if located.swarm.is_some() {
+        return super::swarm_release::releases(located, env, args);
+    }
     if located.is_fleet() {
         return super::fleet::releases(located, env, args);
     }

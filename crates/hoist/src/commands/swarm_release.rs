@@ -14,7 +14,7 @@ use hoist_docker::target_lock::{Holder, LockKind, TargetLock};
 use hoist_pipeline::swarm::{SwarmError, SwarmTarget};
 
 use super::release::{Located, exec_options, options, resolve_image};
-use crate::cli::{DeployArgs, RollbackArgs};
+use crate::cli::{DeployArgs, ReleasesArgs, RollbackArgs};
 use crate::context::{docker_config, load_options};
 use crate::settings::EnvVars;
 
@@ -172,5 +172,53 @@ pub(super) fn rollback(
         println!("{}", result?);
         anyhow::Ok(())
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hoist releases SERVICE --target NAME` on a Swarm: the spec that runs and the one a rollback
+/// returns to, as Swarm keeps them, with the last update's state and the running tasks.
+pub(super) fn releases(
+    located: Located,
+    env: &EnvVars,
+    args: &ReleasesArgs,
+) -> anyhow::Result<ExitCode> {
+    let setup = setup(&located, env, &args.service)?;
+    let name = hoist_core::swarm::scoped(&setup.namespace, &args.service);
+    let (state, running) = super::runtime()?.block_on(async {
+        let engine = super::stack::manager_at(&located.place.engine).await?;
+        let services = engine.stack_services(&setup.namespace).await?;
+        let Some(row) = services.iter().find(|s| s.name == name) else {
+            anyhow::bail!(
+                "service {name} is not on the Swarm at {}",
+                located.place.engine.host
+            );
+        };
+        let state = engine.inspect_stack_service(&row.id).await?;
+        let tasks = engine.service_tasks(std::slice::from_ref(&row.id)).await?;
+        let (running, want) = hoist_pipeline::swarm::replicas(row, &tasks, 0);
+        anyhow::Ok((state, format!("{running}/{want} tasks running")))
+    })?;
+    let update = state
+        .update
+        .as_ref()
+        .map(|u| format!("{}: {}", u.state, u.message))
+        .unwrap_or_else(|| "created, never updated".into());
+    if args.json {
+        let out = serde_json::json!({
+            "service": name,
+            "current": state.image,
+            "previous": state.previous_image,
+            "update": state.update.as_ref().map(|u| serde_json::json!({"state": u.state, "message": u.message, "started_at": u.started_at})),
+            "tasks": running,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{name} on the Swarm ({running}; last change {update})");
+    println!("current    {}", state.image);
+    println!(
+        "previous   {}",
+        state.previous_image.as_deref().unwrap_or("(none)")
+    );
     Ok(ExitCode::SUCCESS)
 }
