@@ -338,6 +338,9 @@ fn render_location(out: &mut String, path: &str, route: &Route, upstream: Option
             let var = u.name.replace(['-', '.'], "_");
             let _ = writeln!(out, "        set $hoist_{var} {};", u.servers[0]);
             let _ = writeln!(out, "        proxy_pass http://$hoist_{var};");
+            // A task whose node died still has its address in DNS until Swarm notices: a
+            // short connect timeout moves the request on to the next address.
+            out.push_str("        proxy_connect_timeout 2s;\n");
         }
         None => {
             let _ = writeln!(out, "        proxy_pass http://{};", route.upstream);
@@ -699,7 +702,7 @@ mod tests {
             text.contains("    resolver 127.0.0.11 valid=1s ipv6=off;\n"),
             "{text}"
         );
-        assert!(text.contains("        set $hoist_books_ms app:8080;\n        proxy_pass http://$hoist_books_ms;\n"), "{text}");
+        assert!(text.contains("        set $hoist_books_ms app:8080;\n        proxy_pass http://$hoist_books_ms;\n        proxy_connect_timeout 2s;\n"), "{text}");
         // A name that would be read as a variable (or more) is refused before nginx sees it.
         table.set_upstream(Upstream::resolved("books-ms", "$host:8080"));
         assert!(table.render(8080).is_err());
