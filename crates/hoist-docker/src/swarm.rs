@@ -326,6 +326,38 @@ impl Engine {
         Ok(list.into_iter().filter_map(|n| n.name).collect())
     }
 
+    /// The containers of this engine attached to `network` that carry `label` (by name).
+    pub async fn labelled_containers_on(
+        &self,
+        network: &str,
+        label: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let network = ids::object(Kind::Network, network)?;
+        let filters: HashMap<String, Vec<String>> = [
+            ("network".to_string(), vec![network.to_string()]),
+            ("label".to_string(), vec![label.to_string()]),
+        ]
+        .into();
+        let list = self
+            .client()
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new(format!("listing the containers on {network}"), e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                c.names?
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+            })
+            .collect())
+    }
+
     /// Creates a network from its `POST /networks/create` body.
     pub async fn create_stack_network(&self, body: &Value) -> Result<(), EngineError> {
         let request: NetworkCreateRequest = serde_json::from_value(body.clone())

@@ -638,4 +638,17 @@ fn a_rolling_release_on_the_swarm_keeps_serving_and_an_unhealthy_image_is_rolled
     assert!(history.status.success(), "{}", text(&history));
     assert!(listed.matches("deploy").count() >= 3, "{listed}");
     assert!(listed.contains("rollback"), "{listed}");
+    // Removing the stack takes the proxy off its network first.
+    let rm = ok(hoist(&["stack", "rm", &stack.name], &[]));
+    assert!(
+        rm.contains(&format!(
+            "Disconnecting proxy {proxy} from network {}_default",
+            stack.name
+        )),
+        "{rm}"
+    );
+    assert!(
+        rm.contains(&format!("Removing network {}_default", stack.name)),
+        "{rm}"
+    );
 }

@@ -157,15 +157,7 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
         endpoint_mode: args.endpoint_mode.clone(),
         scale: scale_of(&args.scale)?,
     };
-    let config = docker_config(env);
-    let auth_for = |image: &str| -> Result<Option<hoist_docker::RegistryAuth>, SwarmError> {
-        match &config {
-            Some(c) => c
-                .credentials_for_image(image)
-                .map_err(|e| SwarmError(e.to_string())),
-            None => Ok(None),
-        }
-    };
+    let auth_for = registry_auth(env);
     let auth: swarm_run::Auth<'_> = &auth_for;
     super::runtime()?.block_on(async {
         let engine = manager(global, env).await?;
@@ -229,6 +221,19 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// Registry credentials for an image from the user's Docker config.
+pub(super) fn registry_auth(
+    env: &EnvVars,
+) -> impl Fn(&str) -> Result<Option<hoist_docker::RegistryAuth>, SwarmError> + Sync + use<> {
+    let config = docker_config(env);
+    move |image: &str| match &config {
+        Some(c) => c
+            .credentials_for_image(image)
+            .map_err(|e| SwarmError(e.to_string())),
+        None => Ok(None),
+    }
+}
+
 /// `--scale SERVICE=N` flags.
 fn scale_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
     flags
@@ -265,16 +270,25 @@ fn image_shown(image: &str) -> &str {
     }
 }
 
-fn ps(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
-    let name = checked_name(&args.name)?;
-    let (services, tasks, nodes) = super::runtime()?.block_on(async {
+/// A stack's services, their tasks and the cluster's nodes, as `ps` and `services` show them.
+fn listing(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    name: &str,
+) -> anyhow::Result<(Vec<ServiceRow>, Vec<TaskRow>, Vec<NodeRow>)> {
+    super::runtime()?.block_on(async {
         let engine = manager(global, env).await?;
         let services = engine.stack_services(name).await?;
         let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
         let tasks = engine.service_tasks(&ids).await?;
         let nodes = engine.swarm_nodes().await?;
         anyhow::Ok((services, tasks, nodes))
-    })?;
+    })
+}
+
+fn ps(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
+    let name = checked_name(&args.name)?;
+    let (services, tasks, nodes) = listing(global, env, name)?;
     if services.is_empty() {
         anyhow::bail!("nothing found in stack: {name}");
     }
@@ -447,14 +461,7 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<String
 
 fn services(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<ExitCode> {
     let name = checked_name(&args.name)?;
-    let (services, tasks, nodes) = super::runtime()?.block_on(async {
-        let engine = manager(global, env).await?;
-        let services = engine.stack_services(name).await?;
-        let ids: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
-        let tasks = engine.service_tasks(&ids).await?;
-        let nodes = engine.swarm_nodes().await?;
-        anyhow::Ok((services, tasks, nodes))
-    })?;
+    let (services, tasks, nodes) = listing(global, env, name)?;
     if services.is_empty() {
         eprintln!("Nothing found in stack: {name}");
         return Ok(ExitCode::SUCCESS);
@@ -516,6 +523,12 @@ fn rm(global: &GlobalArgs, env: &EnvVars, args: &NameArgs) -> anyhow::Result<Exi
             }
         }
         for n in &networks {
+            // A Swarm target's proxy joined this network to reach the services; they are gone.
+            let label = hoist_pipeline::proxy::PROXY_LABEL;
+            for proxy in engine.labelled_containers_on(n, label).await? {
+                println!("Disconnecting proxy {proxy} from network {n}");
+                engine.disconnect_network(n, &proxy).await?;
+            }
             println!("Removing network {n}");
             remove_network_when_free(&engine, n).await?;
         }

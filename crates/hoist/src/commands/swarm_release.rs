@@ -14,8 +14,8 @@ use hoist_docker::target_lock::{Holder, LockKind, TargetLock};
 use hoist_pipeline::swarm::{SwarmError, SwarmTarget};
 
 use super::release::{Located, exec_options, options, resolve_image};
-use crate::cli::{DeployArgs, ReleasesArgs, RollbackArgs};
-use crate::context::{docker_config, load_options};
+use crate::cli::{DeployArgs, ReleaseArgs, ReleasesArgs, RollbackArgs};
+use crate::context::load_options;
 use crate::settings::EnvVars;
 
 struct Setup {
@@ -50,7 +50,7 @@ async fn lock(
     setup: &Setup,
     located: &Located,
     env: &EnvVars,
-    release: &crate::cli::ReleaseArgs,
+    release: &ReleaseArgs,
     what: &str,
 ) -> anyhow::Result<TargetLock> {
     let image = located.place.lock_image(&options(release));
@@ -67,6 +67,54 @@ async fn lock(
     .await?)
 }
 
+/// One release on a Swarm target, as the journal names it.
+struct Job<'a> {
+    service: &'a str,
+    release: &'a ReleaseArgs,
+    /// `deploy` or `rollback`.
+    kind: &'static str,
+    /// The lock holder's message.
+    what: String,
+}
+
+/// Runs `work` on the target's manager under the service's target lock, writes its outcome to
+/// the target's journal, gives the lock back, and prints what it says.
+fn under_lock(
+    located: &Located,
+    env: &EnvVars,
+    setup: &Setup,
+    job: Job<'_>,
+    work: impl AsyncFnOnce(&Engine) -> Result<String, SwarmError>,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut entry = JournalEntry::begin(job.kind, &located.place.target);
+    super::runtime()?.block_on(async {
+        let engine = super::stack::manager_at(&located.place.engine).await?;
+        let held = lock(&engine, setup, located, env, job.release, &job.what).await?;
+        let result = work(&engine).await;
+        let text = result.clone().map_err(|e| e.to_string());
+        entry.finish(started.elapsed().as_secs_f64(), &text);
+        let lock_image = located.place.lock_image(&options(job.release));
+        hoist_pipeline::release::journal(
+            &[&engine],
+            &setup.namespace,
+            job.service,
+            &entry,
+            &lock_image,
+        )
+        .await;
+        if let Err(e) = held.release().await {
+            tracing::warn!(
+                "the deploy lock of {} stays until its heartbeat ends: {e}",
+                job.service
+            );
+        }
+        println!("{}", result?);
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(super) fn deploy(
     located: Located,
     env: &EnvVars,
@@ -80,31 +128,17 @@ pub(super) fn deploy(
         .map(|s| s.image.clone())
         .unwrap_or_default();
     let image = resolve_image(&service_image, args.image.as_deref());
-    let config = docker_config(env);
-    let auth_for = |image: &str| -> Result<Option<hoist_docker::RegistryAuth>, SwarmError> {
-        match &config {
-            Some(c) => c
-                .credentials_for_image(image)
-                .map_err(|e| SwarmError(e.to_string())),
-            None => Ok(None),
-        }
+    let auth_for = super::stack::registry_auth(env);
+    let job = Job {
+        service: &args.service,
+        release: &args.release,
+        kind: "deploy",
+        what: format!("deploy of {image}"),
     };
-    let started = Instant::now();
-    let mut entry = JournalEntry::begin("deploy", &located.place.target);
-    super::runtime()?.block_on(async {
-        let engine = super::stack::manager_at(&located.place.engine).await?;
-        let held = lock(
-            &engine,
-            &setup,
-            &located,
-            env,
-            &args.release,
-            &format!("deploy of {image}"),
-        )
-        .await?;
+    under_lock(&located, env, &setup, job, async |engine: &Engine| {
         let say = |line: String| eprintln!(" {line}");
         let target = SwarmTarget {
-            engine: &engine,
+            engine,
             compose: &setup.compose,
             spec: &setup.spec,
             settings: &settings,
@@ -114,28 +148,8 @@ pub(super) fn deploy(
             auth: &auth_for,
             say: &say,
         };
-        let result = hoist_pipeline::swarm::release(&target, &args.service, &image).await;
-        let text = result.clone().map_err(|e| e.to_string());
-        entry.finish(started.elapsed().as_secs_f64(), &text);
-        let lock_image = located.place.lock_image(&options(&args.release));
-        hoist_pipeline::release::journal(
-            &[&engine],
-            &setup.namespace,
-            &args.service,
-            &entry,
-            &lock_image,
-        )
-        .await;
-        if let Err(e) = held.release().await {
-            tracing::warn!(
-                "the deploy lock of {} stays until its heartbeat ends: {e}",
-                args.service
-            );
-        }
-        println!("{}", result?);
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        hoist_pipeline::swarm::release(&target, &args.service, &image).await
+    })
 }
 
 pub(super) fn rollback(
@@ -144,35 +158,16 @@ pub(super) fn rollback(
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
     let setup = setup(&located, env, &args.service)?;
-    let started = Instant::now();
-    let mut entry = JournalEntry::begin("rollback", &located.place.target);
-    super::runtime()?.block_on(async {
-        let engine = super::stack::manager_at(&located.place.engine).await?;
-        let held = lock(&engine, &setup, &located, env, &args.release, "rollback").await?;
+    let job = Job {
+        service: &args.service,
+        release: &args.release,
+        kind: "rollback",
+        what: "rollback".into(),
+    };
+    under_lock(&located, env, &setup, job, async |engine: &Engine| {
         let say = |line: String| eprintln!(" {line}");
-        let result =
-            hoist_pipeline::swarm::roll_back(&engine, &setup.namespace, &args.service, &say).await;
-        let text = result.clone().map_err(|e| e.to_string());
-        entry.finish(started.elapsed().as_secs_f64(), &text);
-        let lock_image = located.place.lock_image(&options(&args.release));
-        hoist_pipeline::release::journal(
-            &[&engine],
-            &setup.namespace,
-            &args.service,
-            &entry,
-            &lock_image,
-        )
-        .await;
-        if let Err(e) = held.release().await {
-            tracing::warn!(
-                "the deploy lock of {} stays until its heartbeat ends: {e}",
-                args.service
-            );
-        }
-        println!("{}", result?);
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        hoist_pipeline::swarm::roll_back(engine, &setup.namespace, &args.service, &say).await
+    })
 }
 
 /// `hoist releases SERVICE --target NAME` on a Swarm: the spec that runs and the one a rollback
