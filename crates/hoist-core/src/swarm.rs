@@ -427,6 +427,18 @@ fn notes_of(s: &ServiceSpec, compose: &Service) -> Vec<Note> {
             say(format!("`{key}` is ignored: Swarm services do not take it"));
         }
     }
+    if !s.post_start.is_empty() || !s.pre_stop.is_empty() {
+        say("`post_start` and `pre_stop` hooks are not run on a Swarm: run them in the image's entrypoint".into());
+    }
+    if let Some(limits) = compose
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.get("limits"))
+        .filter(|l| l.get("pids").is_some())
+    {
+        let _ = limits;
+        say("`deploy.resources.limits.pids` is ignored: Swarm services do not take it".into());
+    }
     for m in &s.container.mounts {
         if m.kind == "bind" {
             say(format!(
@@ -438,19 +450,36 @@ fn notes_of(s: &ServiceSpec, compose: &Service) -> Vec<Note> {
     out
 }
 
-/// Compose keys a Swarm `ServiceSpec` has no place for.
+/// Compose keys a Swarm `ServiceSpec` has no place for (limits go under `deploy.resources`).
 const UNSUPPORTED_KEYS: &[&str] = &[
+    "blkio_config",
+    "cgroup",
     "cgroup_parent",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "device_cgroup_rules",
     "devices",
+    "dns_opt",
+    "domainname",
+    "gpus",
+    "group_add",
     "ipc",
     "mac_address",
-    "pid",
-    "security_opt",
-    "userns_mode",
-    "cpu_shares",
-    "cpuset",
+    "mem_limit",
+    "mem_reservation",
     "mem_swappiness",
+    "memswap_limit",
+    "oom_kill_disable",
     "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "runtime",
+    "security_opt",
+    "shm_size",
+    "storage_opt",
+    "userns_mode",
+    "uts",
 ];
 
 /// The `ServiceSpec` body of one service.
@@ -538,7 +567,12 @@ fn container_json(
         "TTY": c.tty,
         "OpenStdin": c.stdin_open,
         "ReadOnly": c.read_only,
-        "Mounts": c.mounts.iter().map(|m| mount_json(namespace, m)).collect::<Vec<_>>(),
+        "Mounts": c
+            .mounts
+            .iter()
+            .map(|m| mount_json(namespace, m))
+            .chain(c.tmpfs.iter().map(|(target, options)| tmpfs_json(target, options)))
+            .collect::<Vec<_>>(),
     });
     let set = |out: &mut Value, key: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -581,6 +615,14 @@ fn container_json(
     }
     if !c.sysctls.is_empty() {
         out["Sysctls"] = json!(c.sysctls);
+    }
+    if !c.ulimits.is_empty() {
+        let ulimits: Vec<Value> = c
+            .ulimits
+            .iter()
+            .map(|(name, (soft, hard))| json!({"Name": name, "Soft": soft, "Hard": hard}))
+            .collect();
+        out["Ulimits"] = json!(ulimits);
     }
     if !c.cap_add.is_empty() {
         out["CapabilityAdd"] = json!(c.cap_add);
@@ -706,6 +748,27 @@ fn mount_json(namespace: &str, m: &MountSpec) -> Value {
         out["Source"] = json!(m.source);
     }
     out
+}
+
+/// A `tmpfs:` entry (`/run: size=64m,mode=1777`) as a tmpfs mount.
+fn tmpfs_json(target: &str, options: &str) -> Value {
+    let mut tmpfs = Map::new();
+    for option in options.split(',').map(str::trim) {
+        match option.split_once('=') {
+            Some(("size", size)) => {
+                if let Some(bytes) = hoist_compose::units::parse_ram(size) {
+                    tmpfs.insert("SizeBytes".into(), json!(bytes));
+                }
+            }
+            Some(("mode", mode)) => {
+                if let Ok(mode) = u32::from_str_radix(mode, 8) {
+                    tmpfs.insert("Mode".into(), json!(mode));
+                }
+            }
+            _ => {}
+        }
+    }
+    json!({"Type": "tmpfs", "Target": target, "TmpfsOptions": tmpfs})
 }
 
 fn health_json(h: Option<&HealthSpec>, disabled: bool) -> Option<Value> {
@@ -973,7 +1036,10 @@ mod tests {
     use hoist_compose::LoadOptions;
 
     fn load(yaml: &str, name: &str) -> (Project, ProjectSpec) {
-        let dir = std::env::temp_dir().join(format!("hoist-swarm-{}-{}", std::process::id(), name));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("hoist-swarm-{}-{name}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("docker-compose.yml");
         std::fs::write(&file, yaml).unwrap();
@@ -1103,6 +1169,25 @@ mod tests {
                 .any(|t| t.contains("`depends_on` sets no order"))
         );
         assert!(text.iter().any(|t| t.contains("`privileged` is ignored")));
+        let yaml = "services:\n  web:\n    image: reg/web\n    cpus: 0.5\n    mem_limit: 64m\n    group_add: [audio]\n    ulimits: {nofile: {soft: 1024, hard: 2048}}\n    tmpfs: ['/run:size=1m']\n";
+        let (project, spec) = load(yaml, "u");
+        let limited = super::stack(&project, &spec, &cluster(1), &StackOptions::default()).unwrap();
+        let text: Vec<String> = limited.notes.iter().map(ToString::to_string).collect();
+        for key in ["cpus", "mem_limit", "group_add"] {
+            assert!(
+                text.iter()
+                    .any(|t| t.contains(&format!("`{key}` is ignored"))),
+                "{key}: {text:?}"
+            );
+        }
+        let c = &limited.services[0].spec["TaskTemplate"]["ContainerSpec"];
+        assert_eq!(
+            c["Ulimits"],
+            json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}])
+        );
+        assert_eq!(c["Mounts"][0]["Type"], "tmpfs");
+        assert_eq!(c["Mounts"][0]["Target"], "/run");
+        assert_eq!(c["Mounts"][0]["TmpfsOptions"]["SizeBytes"], 1024 * 1024);
     }
 
     #[test]

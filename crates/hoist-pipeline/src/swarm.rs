@@ -99,6 +99,44 @@ pub async fn observe_cluster(
     Ok(Cluster { nodes, exposed })
 }
 
+/// What must exist before anything is created: every external network, secret and config, and
+/// every file a secret or config is read from. A stack that would fail half-way fails here,
+/// with nothing changed on the cluster.
+pub async fn preflight(engine: &Engine, stack: &Stack) -> Result<(), SwarmError> {
+    for network in stack.networks.iter().filter(|n| n.external) {
+        if !engine.network_exists(&network.name).await? {
+            bail!(
+                "network {} is declared as external, but could not be found: create it with \
+                 `docker network create -d overlay --attachable {}`",
+                network.name,
+                network.name
+            );
+        }
+    }
+    for (secret, wanted) in [(true, &stack.secrets), (false, &stack.configs)] {
+        let kind = if secret { "secret" } else { "config" };
+        let existing = engine.swarm_objects(secret, &stack.namespace).await?;
+        for object in wanted {
+            match &object.source {
+                ObjectSource::External if !existing.iter().any(|o| o.name == object.name) => {
+                    bail!(
+                        "{kind} {} is declared as external, but could not be found: create it \
+                         with `docker {kind} create {} FILE`",
+                        object.name,
+                        object.name
+                    )
+                }
+                ObjectSource::File(path) => {
+                    std::fs::metadata(path)
+                        .map_err(|e| swarm_err!("{kind} {}: reading {path}: {e}", object.name))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn create_networks(
     engine: &Engine,
     stack: &Stack,
@@ -107,14 +145,6 @@ pub async fn create_networks(
     let existing = engine.stack_networks(&stack.namespace).await?;
     for network in &stack.networks {
         if network.external {
-            if !engine.network_exists(&network.name).await? {
-                bail!(
-                    "network {} is declared as external, but could not be found: create it \
-                     with `docker network create -d overlay --attachable {}`",
-                    network.name,
-                    network.name
-                );
-            }
             continue;
         }
         if existing.contains(&network.name) || engine.network_exists(&network.name).await? {
@@ -328,6 +358,7 @@ pub async fn release(
              once its container starts; give it a `healthcheck:` so traffic waits for it"
         ));
     }
+    preflight(engine, &stack).await?;
     create_networks(engine, &stack, &say).await?;
     let secrets = converge_objects(engine, true, &stack.namespace, &stack.secrets, &say).await?;
     let configs = converge_objects(engine, false, &stack.namespace, &stack.configs, &say).await?;

@@ -430,6 +430,35 @@ fn secrets_and_configs_from_every_source_reach_the_tasks_and_bad_input_names_its
     );
     let ls = ok(docker(&["stack", "ls"]));
     assert!(!ls.contains("refused-stack"), "{ls}");
+    // What must exist is checked before anything is created: a missing secret file and a
+    // missing external network leave no network behind.
+    for (what, yaml) in [
+        (
+            "secret late_pw",
+            "services:\n  web:\n    image: 10.200.0.1:5000/books-ms-db\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./nowhere.txt\n",
+        ),
+        (
+            "network nowhere-net",
+            "services:\n  web:\n    image: 10.200.0.1:5000/books-ms-db\n    networks: [front, back]\nnetworks:\n  front: {}\n  back:\n    name: nowhere-net\n    external: true\n",
+        ),
+    ] {
+        std::fs::write(&file, yaml).unwrap();
+        let late = hoist(
+            &["stack", "deploy", "-c", file.to_str().unwrap(), "late"],
+            &[],
+        );
+        assert!(!late.status.success(), "{}", text(&late));
+        assert!(
+            String::from_utf8_lossy(&late.stderr).contains(what),
+            "{}",
+            text(&late)
+        );
+        let networks = ok(docker(&["network", "ls", "--format", "{{.Name}}"]));
+        assert!(
+            !networks.lines().any(|n| n.starts_with("late_")),
+            "{what}: {networks}"
+        );
+    }
 }
 
 /// Containers hoist keeps on the manager for a stack's releases (lock, journal) and its proxy.

@@ -173,6 +173,7 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
                 println!("{line}");
             }
         };
+        swarm_run::preflight(&engine, &stack).await?;
         swarm_run::create_networks(&engine, &stack, &say).await?;
         let secrets =
             swarm_run::converge_objects(&engine, true, &name, &stack.secrets, &say).await?;
