@@ -207,8 +207,17 @@ fn the_books_legacy_file_runs_as_a_stack_of_three_replicas_spread_over_three_nod
     let book = r#"{"_id": 1, "title": "My First Book", "author": "John Doe", "description": "Not a very good book"}"#;
     let put = request("PUT", &base(app[0]), Some(book)).unwrap();
     assert_eq!(put.status, 200, "{}", put.body);
+    // Every replica lists it (a replica that cached the list drops it on the database's
+    // change notification, a moment later).
     for t in &app {
-        let got = request("GET", &base(t), None).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            let got = request("GET", &base(t), None).unwrap();
+            if got.body.contains("My First Book") || Instant::now() > deadline {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
         assert_eq!(got.status, 200, "{}", got.body);
         assert!(
             got.body.contains("My First Book"),
@@ -226,10 +235,20 @@ fn the_books_legacy_file_runs_as_a_stack_of_three_replicas_spread_over_three_nod
     );
     let gone = request("DELETE", &format!("{}/_id/1", base(app[2])), None).unwrap();
     assert_eq!(gone.status, 200);
-    assert_eq!(
-        request("GET", &base(app[0]), None).unwrap().body.trim(),
-        "[]"
-    );
+    // Each replica caches the list and drops it when the database notifies a change: the
+    // other replicas see the deletion a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = request("GET", &base(app[0]), None).unwrap().body;
+        if list.trim() == "[]" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deleted book is still listed: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // hoist's own listings, in the docker CLI's shapes.
     let services = ok(hoist(&["stack", "services", &stack.name], &[]));
     let header: Vec<&str> = services
@@ -294,7 +313,7 @@ fn the_books_legacy_file_runs_as_a_stack_of_three_replicas_spread_over_three_nod
 }
 
 #[test]
-fn a_stack_docker_deployed_is_listed_and_removed_by_hoist() {
+fn a_stack_docker_deployed_is_listed_pruned_and_removed_by_hoist() {
     let _serial = serial();
     let Some(stack) = TestStack::new("dock") else {
         return;
@@ -325,9 +344,47 @@ fn a_stack_docker_deployed_is_listed_and_removed_by_hoist() {
         services.contains(&format!("{}_web ", stack.name)),
         "{services}"
     );
+    // hoist takes over docker's stack: a file without `web` and `--prune` removes it.
+    std::fs::write(
+        &file,
+        "services:\n  api:\n    image: 10.200.0.1:5000/books-ms-db\n    deploy:\n      endpoint_mode: dnsrr\n",
+    )
+    .unwrap();
+    let kept = ok(hoist(
+        &["stack", "deploy", "-c", file.to_str().unwrap(), &stack.name],
+        &[],
+    ));
+    assert!(
+        kept.contains(&format!("Creating service {}_api", stack.name)),
+        "{kept}"
+    );
+    assert!(!kept.contains("Removing"), "{kept}");
+    let pruned = ok(hoist(
+        &[
+            "stack",
+            "deploy",
+            "-c",
+            file.to_str().unwrap(),
+            "--prune",
+            &stack.name,
+        ],
+        &[],
+    ));
+    assert!(
+        pruned.contains(&format!("Removing service {}_web", stack.name)),
+        "{pruned}"
+    );
+    let listed = ok(docker(&[
+        "stack",
+        "services",
+        &stack.name,
+        "--format",
+        "{{.Name}}",
+    ]));
+    assert_eq!(listed.trim(), format!("{}_api", stack.name));
     let rm = ok(hoist(&["stack", "rm", &stack.name], &[]));
     assert!(
-        rm.contains(&format!("Removing service {}_web", stack.name)),
+        rm.contains(&format!("Removing service {}_api", stack.name)),
         "{rm}"
     );
     let left = ok(docker(&["stack", "ls"]));
