@@ -561,21 +561,21 @@ impl Engine {
     }
 }
 
-/// `2026-11-27T14:00:00.123456789Z` → Unix seconds (UTC), without a date library: the civil-date
-/// arithmetic is small and the engine always answers in UTC.
+/// `2026-11-27T14:00:00.123456789Z` → Unix seconds (UTC), 0 when it is not a timestamp.
 fn created_seconds(text: &str) -> i64 {
-    let date = text.get(0..10).unwrap_or("");
-    let time = text.get(11..19).unwrap_or("");
-    let mut d = date.split('-').filter_map(|p| p.parse::<i64>().ok());
-    let (Some(y), Some(m), Some(day)) = (d.next(), d.next(), d.next()) else {
-        return 0;
-    };
-    let mut t = time.split(':').filter_map(|p| p.parse::<i64>().ok());
-    let (h, min, s) = (
-        t.next().unwrap_or(0),
-        t.next().unwrap_or(0),
-        t.next().unwrap_or(0),
-    );
+    rfc3339_seconds(text).unwrap_or(0)
+}
+
+/// An engine timestamp (`2026-11-27T14:00:00.123456789Z`) → Unix seconds (UTC), without a date
+/// library: the civil-date arithmetic is small and the engine always answers in UTC. `None`
+/// when the text is not one.
+pub fn rfc3339_seconds(text: &str) -> Option<i64> {
+    let date = text.get(0..10)?;
+    let time = text.get(11..19)?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
     // Days from civil (Howard Hinnant's algorithm).
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
@@ -584,7 +584,7 @@ fn created_seconds(text: &str) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + h * 3600 + min * 60 + s
+    Some(days * 86_400 + h * 3600 + min * 60 + s)
 }
 
 #[cfg(test)]

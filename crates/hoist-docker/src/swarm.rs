@@ -659,7 +659,8 @@ fn typed_spec(spec: &Value) -> Result<(String, ServiceSpec), EngineError> {
     Ok((name, typed))
 }
 
-fn capitalised(s: &str) -> String {
+/// `running` → `Running`, as docker's listings print states and roles.
+pub fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()

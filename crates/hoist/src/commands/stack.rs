@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hoist_core::swarm::{self, PublishMode, ServiceAction, StackOptions};
 use hoist_docker::Engine;
-use hoist_docker::swarm::{NodeRow, ServiceRow, TaskRow};
+use hoist_docker::inventory::rfc3339_seconds;
+use hoist_docker::swarm::{NodeRow, ServiceRow, TaskRow, capitalised};
 use hoist_pipeline::swarm::{self as swarm_run, SwarmError};
 
 use crate::cli::GlobalArgs;
@@ -386,17 +387,9 @@ fn ps_lines(
     )
 }
 
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// `5 seconds ago`, as docker prints a task's state time.
 fn ago(rfc3339: &str, now: i64) -> String {
-    let Some(then) = parse_rfc3339(rfc3339) else {
+    let Some(then) = rfc3339_seconds(rfc3339) else {
         return String::new();
     };
     let secs = (now - then).max(0);
@@ -411,25 +404,6 @@ fn ago(rfc3339: &str, now: i64) -> String {
         s => format!("{} days", s / 86_400),
     };
     format!("{text} ago")
-}
-
-/// Seconds since the epoch of `2026-12-07T03:00:00.123Z` (the engine's task timestamps).
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let hms = time.get(..8)?;
-    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + sec)
 }
 
 /// Columns padded as docker's tabwriter pads them (three spaces between columns).
@@ -617,7 +591,7 @@ mod tests {
             addr: "10.200.0.11".into(),
             engine_version: "20.10".into(),
         }];
-        let now = parse_rfc3339("2026-12-07T03:00:10Z").unwrap();
+        let now = rfc3339_seconds("2026-12-07T03:00:10Z").unwrap();
         let tasks = vec![
             task("old111111111111", 1, "shutdown", "2026-12-07T02:58:00.5Z"),
             task("new222222222222", 1, "running", "2026-12-07T03:00:05.1Z"),
@@ -645,7 +619,7 @@ mod tests {
 
     #[test]
     fn task_times_read_as_docker_prints_them() {
-        let t = parse_rfc3339("1970-01-02T00:00:01.999999Z").unwrap();
+        let t = rfc3339_seconds("1970-01-02T00:00:01.999999Z").unwrap();
         assert_eq!(t, 86_401);
         assert_eq!(
             ago("1970-01-02T00:00:01Z", 86_401 + 75),
