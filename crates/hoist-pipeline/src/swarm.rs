@@ -137,6 +137,26 @@ pub async fn preflight(engine: &Engine, stack: &Stack) -> Result<(), SwarmError>
     Ok(())
 }
 
+/// What every service of `stack` needs before it is created or updated: the checks of
+/// [`preflight`], the networks, the secrets and configs (their ids by name, for
+/// [`swarm::fill_object_ids`]), and, with `pin` (registry credentials), each image pinned to
+/// its registry digest.
+pub async fn prepare(
+    engine: &Engine,
+    stack: &mut Stack,
+    pin: Option<Auth<'_>>,
+    say: &dyn Fn(String),
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), SwarmError> {
+    preflight(engine, stack).await?;
+    create_networks(engine, stack, say).await?;
+    let secrets = converge_objects(engine, true, &stack.namespace, &stack.secrets, say).await?;
+    let configs = converge_objects(engine, false, &stack.namespace, &stack.configs, say).await?;
+    if let Some(auth_for) = pin {
+        pin_images(engine, stack, auth_for, say).await;
+    }
+    Ok((secrets, configs))
+}
+
 pub async fn create_networks(
     engine: &Engine,
     stack: &Stack,
@@ -358,11 +378,7 @@ pub async fn release(
              once its container starts; give it a `healthcheck:` so traffic waits for it"
         ));
     }
-    preflight(engine, &stack).await?;
-    create_networks(engine, &stack, &say).await?;
-    let secrets = converge_objects(engine, true, &stack.namespace, &stack.secrets, &say).await?;
-    let configs = converge_objects(engine, false, &stack.namespace, &stack.configs, &say).await?;
-    pin_images(engine, &mut stack, auth_for, &say).await;
+    let (secrets, configs) = prepare(engine, &mut stack, Some(auth_for), &say).await?;
     let running = engine.running_stack(&stack.namespace).await?;
     let (actions, _) = swarm::service_actions(&stack, &running, false);
     let mut first_release = false;

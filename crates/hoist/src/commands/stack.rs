@@ -174,15 +174,8 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
                 println!("{line}");
             }
         };
-        swarm_run::preflight(&engine, &stack).await?;
-        swarm_run::create_networks(&engine, &stack, &say).await?;
-        let secrets =
-            swarm_run::converge_objects(&engine, true, &name, &stack.secrets, &say).await?;
-        let configs =
-            swarm_run::converge_objects(&engine, false, &name, &stack.configs, &say).await?;
-        if args.resolve_image != "never" {
-            swarm_run::pin_images(&engine, &mut stack, auth, &say).await;
-        }
+        let pin = (args.resolve_image != "never").then_some(auth);
+        let (secrets, configs) = swarm_run::prepare(&engine, &mut stack, pin, &say).await?;
         let running = engine.running_stack(&name).await?;
         let (actions, gone) = swarm::service_actions(&stack, &running, args.prune);
         for (service, action) in actions {
