@@ -241,7 +241,9 @@ impl Stage {
         let fault = rt.block_on(hoist_testkit::engine("fault"))?;
         let project = TestProject::new(prefix, &[&cd, &fault]);
         let proxy = TestProject::new(&format!("{prefix}-proxy"), &[&fault]);
-        let dir = std::env::temp_dir().join(format!("hoist-fault-{}", project.name));
+        // The directory is named after the project: it is the compose project name, which the
+        // cleanup removes by.
+        let dir = std::env::temp_dir().join("hoist-fault").join(&project.name);
         let state = dir.join(".state");
         std::fs::create_dir_all(&state).unwrap();
         let port = hoist_testkit::proxy_port(&project.name);
@@ -815,7 +817,9 @@ fn registry_down_during_push_and_pull_fails_clearly_and_a_rerun_converges() {
         return;
     };
     let project = TestProject::new("fault-registry", &[&cd]);
-    let dir = std::env::temp_dir().join(format!("hoist-fault-{}", project.name));
+    // The directory is named after the project: it is the compose project name, which the
+    // cleanup removes by.
+    let dir = std::env::temp_dir().join("hoist-fault").join(&project.name);
     std::fs::create_dir_all(dir.join("app")).unwrap();
     let mut registry = Registry::start(&dir.join("registry"));
     let image = format!("{}/{}/app:1", registry.name(), project.name);
