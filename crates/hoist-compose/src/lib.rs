@@ -88,5 +88,52 @@ pub fn load_canonical(opts: &LoadOptions) -> Result<Canonical, ComposeError> {
 /// Loads, resolves, validates and normalises a compose project into the typed model. Callers
 /// that also need the printed tree use [`load_canonical`] and [`Canonical::into_project`].
 pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
-    load_canonical(opts)?.into_project()
+    let mut project = load_canonical(opts)?.into_project()?;
+    if !opts.swarm_objects {
+        read_object_files(&mut project, opts.env_file_services.as_deref());
+    }
+    Ok(project)
+}
+
+/// Reads the `file:` sources of the secrets and configs the services use, so they can be copied
+/// into containers on any engine, local or remote; an `external` one has nothing to copy. Verbs that only act on what runs (`ps`,
+/// `down`: `services` is `Some(&[])`) read none. A file that cannot be read is kept as its
+/// reason, for the command that creates a container with it to name.
+fn read_object_files(project: &mut Project, services: Option<&[String]>) {
+    if services.is_some_and(|s| s.is_empty()) {
+        return;
+    }
+    let used = |refs: fn(&Service) -> &Vec<ServiceFileRef>| -> std::collections::BTreeSet<String> {
+        project
+            .services
+            .values()
+            .flat_map(|service| refs(service).iter().map(|r| r.source.to_string()))
+            .collect()
+    };
+    let used_secrets = used(|s| &s.secrets);
+    let used_configs = used(|s| &s.configs);
+    for (objects, used) in [
+        (&mut project.secrets, used_secrets),
+        (&mut project.configs, used_configs),
+    ] {
+        for (key, object) in objects.iter_mut() {
+            if !used.contains(key.as_str()) {
+                continue;
+            }
+            if object.external {
+                object.data = Some(Err(
+                    "it is external, and only a Swarm keeps secrets and configs as objects of \
+                     its own (Docker Compose: \"unsupported external secret\"): give it a `file`, \
+                     `environment` or `content` source, or deploy to a Swarm"
+                        .into(),
+                ));
+            } else if let Some(file) = object.file.as_deref() {
+                object.data = Some(
+                    read::read_bytes(std::path::Path::new(file))
+                        .map(std::sync::Arc::from)
+                        .map_err(|e| format!("reading {file}: {e}")),
+                );
+            }
+        }
+    }
 }

@@ -45,6 +45,11 @@ pub struct LoadOptions {
     /// Keep `${...}` expressions as written (`config --no-interpolate`, `--variables`); the
     /// tree is then not validated against the schema, whose types the expressions stand for.
     pub no_interpolate: bool,
+    /// The project goes to a Swarm, whose secrets and configs are the engine's own objects:
+    /// `file:` sources are not read into the project and `external` ones are the cluster's. On
+    /// any other engine [`crate::load`] reads the files the services use, to copy them into the
+    /// containers.
+    pub swarm_objects: bool,
 }
 
 /// The default file names, in the order compose looks for them.

@@ -237,7 +237,15 @@ pub struct FileObject {
     pub external: bool,
     #[serde(flatten)]
     pub extra: VecMap<J>,
+    /// The bytes of a `file:` source, read by [`crate::load`] for the services the command
+    /// uses (`None`: not read), or why they could not be read. Never printed.
+    #[serde(skip)]
+    pub data: Option<FileData>,
 }
+
+/// The content of a `file:` secret or config, or why it could not be read (the reason names the
+/// file, never its bytes).
+pub type FileData = Result<std::sync::Arc<[u8]>, String>;
 
 /// Moves the entries of `obj` that the typed struct does not model out of it, for its `extra`
 /// map. Done by hand because serde's `flatten` is slow on projects with hundreds of services;

@@ -37,20 +37,25 @@ impl ReadError {
     }
 }
 
-/// Reads `path` as UTF-8 text: a regular file of at most [`MAX_FILE_BYTES`].
-pub fn read_text(path: &Path) -> Result<String, ReadError> {
+/// Reads `path` as bytes: a regular file of at most [`MAX_FILE_BYTES`] (secrets and configs
+/// with a `file:` source, which may be binary).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
     regular(&file)?;
     let mut bytes = Vec::new();
-    // One byte past the cap tells "exactly at the cap" from "over it".
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge);
     }
-    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+    Ok(bytes)
+}
+
+/// Reads `path` as UTF-8 text: a regular file of at most [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    String::from_utf8(read_bytes(path)?).map_err(|_| ReadError::NotUtf8)
 }
 
 /// Checks the opened handle's type.

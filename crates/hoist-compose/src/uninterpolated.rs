@@ -15,6 +15,7 @@ use crate::loader::{LoadOptions, Loaded, load_tree};
 pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let opts = LoadOptions {
         no_interpolate: true,
+        swarm_objects: false,
         ..opts.clone()
     };
     load_tree(&opts)

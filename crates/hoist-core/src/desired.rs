@@ -358,8 +358,9 @@ fn service_spec(
             bind_options: false,
         });
     }
-    // File-based secrets and configs are bind mounts, as Compose does it without Swarm; those
-    // from `content` or `environment` are written into the container before it starts.
+    // Secrets and configs are written into the container before it starts, whatever their
+    // source: a bind mount of a `file:` would name a path on the engine's host, which is not the
+    // client's file on a remote engine.
     let mut files = Vec::new();
     for (refs, objects, default_dir) in [
         (&s.secrets, &project.secrets, "/run/secrets/"),
@@ -377,25 +378,21 @@ fn service_spec(
                 Some(t) => format!("{default_dir}{t}"),
                 None => format!("{default_dir}{}", r.source),
             };
-            if let Some(content) = injected_content(object, &project.env) {
-                let mode = file_mode(name, r.mode.as_deref())?;
-                let owner = file_owner(name, r.uid.as_deref(), r.gid.as_deref())?;
-                files.push(InjectedFile {
-                    path: target,
-                    content,
-                    mode,
-                    owner,
-                });
+            let kind = if default_dir == "/" {
+                "config"
+            } else {
+                "secret"
+            };
+            let Some(content) = injected_content(object, &project.env)
+                .map_err(|e| err(name, format!("{kind} {}: {e}", r.source)))?
+            else {
                 continue;
-            }
-            let Some(file) = &object.file else { continue };
-            mounts.push(MountSpec {
-                kind: "bind".into(),
-                source: file.to_string(),
-                target,
-                read_only: true,
-                create_host_path: false,
-                bind_options: default_dir == "/run/secrets/",
+            };
+            files.push(InjectedFile {
+                path: target,
+                content,
+                mode: file_mode(name, r.mode.as_deref())?,
+                owner: file_owner(name, r.uid.as_deref(), r.gid.as_deref())?,
             });
         }
     }
@@ -652,18 +649,25 @@ fn hooks(service: &str, key: &str, v: Option<&J>) -> Result<Vec<Hook>, DesiredEr
         .collect()
 }
 
-/// What a secret or config from `content` or `environment` holds (`environment` names a
-/// variable of the project's environment; unset reads as empty, as Compose does); `None` for
-/// the other kinds.
+/// What a secret or config holds: its `content`, the project variable its `environment` names
+/// (unset reads as empty, as Compose does), or its `file:` as the loader read it; `None` for an
+/// object the loader did not read (a Swarm's own, or for a command that creates nothing).
 fn injected_content(
     object: &hoist_compose::FileObject,
     env: &BTreeMap<String, String>,
-) -> Option<String> {
-    match (&object.content, &object.environment) {
-        (Some(content), _) => Some(content.to_string()),
-        (None, Some(var)) => Some(env.get(var.as_str()).cloned().unwrap_or_default()),
-        (None, None) => None,
-    }
+) -> Result<Option<std::sync::Arc<[u8]>>, String> {
+    Ok(match (&object.content, &object.environment, &object.data) {
+        (_, _, Some(Err(why))) if object.external => return Err(why.clone()),
+        (Some(content), _, _) => Some(content.as_bytes().into()),
+        (None, Some(var), _) => Some(
+            env.get(var.as_str())
+                .map(String::as_bytes)
+                .unwrap_or_default()
+                .into(),
+        ),
+        (None, None, Some(data)) => Some(data.clone()?),
+        (None, None, None) => None,
+    })
 }
 
 /// A secret's or config's `uid` and `gid` (numbers; root's for the one not given), or `None`
@@ -793,6 +797,130 @@ mod tests {
             .to_string();
         assert!(
             e.contains("web") && e.contains("uid") && e.contains("nobody"),
+            "{e}"
+        );
+    }
+
+    /// Loads `yaml` from a fresh directory holding `files` (name, bytes).
+    fn load(yaml: &str, files: &[(&str, &[u8])], env: &[(&str, &str)]) -> hoist_compose::Project {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("hoist-desired-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let project = hoist_compose::load(&hoist_compose::LoadOptions {
+            working_dir: dir.clone(),
+            project_name: Some("p".into()),
+            environment: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        project
+    }
+
+    const EVERY_SOURCE: &str = "services:
+  app:
+    image: alpine
+    secrets:
+      - from_file
+      - source: from_env
+        target: env.txt
+        uid: '1005'
+        gid: '1006'
+        mode: 0400
+    configs:
+      - source: conf
+        target: /etc/app.conf
+secrets:
+  from_file:
+    file: ./token.bin
+  from_env:
+    environment: TOKEN
+configs:
+  conf:
+    content: listen 80
+";
+
+    #[test]
+    fn every_source_of_a_secret_or_config_is_copied_in_with_its_owner_and_mode() {
+        let binary: &[u8] = &[0, 159, 146, 150, b'\n'];
+        let project = load(
+            EVERY_SOURCE,
+            &[("token.bin", binary)],
+            &[("TOKEN", "t0ken")],
+        );
+        let spec = super::project_spec(&project).unwrap();
+        let files = &spec.service("app").unwrap().container.files;
+        let got: Vec<_> = files
+            .iter()
+            .map(|f| (f.path.as_str(), &*f.content, f.mode, f.owner))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/run/secrets/from_file", binary, 0o444, None),
+                (
+                    "/run/secrets/env.txt",
+                    &b"t0ken"[..],
+                    0o400,
+                    Some((1005, 1006))
+                ),
+                ("/etc/app.conf", &b"listen 80"[..], 0o444, None),
+            ]
+        );
+        // No bind mount of a path on the engine's host.
+        assert!(spec.service("app").unwrap().container.mounts.is_empty());
+    }
+
+    #[test]
+    fn a_secrets_value_is_in_no_serialised_or_printed_spec_but_changes_the_hash() {
+        let spec = |token: &str| {
+            let project = load(EVERY_SOURCE, &[("token.bin", b"f1le")], &[("TOKEN", token)]);
+            super::project_spec(&project).unwrap()
+        };
+        let (one, two) = (spec("value-one"), spec("value-two"));
+        let app = one.service("app").unwrap();
+        for text in [
+            serde_json::to_string(&one).unwrap(),
+            format!("{one:?}"),
+            format!("{app:#?}"),
+        ] {
+            assert!(
+                !text.contains("value-one") && !text.contains("f1le"),
+                "{text}"
+            );
+        }
+        assert_ne!(
+            crate::hash::config_hash(app),
+            crate::hash::config_hash(two.service("app").unwrap())
+        );
+        assert_eq!(
+            crate::hash::config_hash(app),
+            crate::hash::config_hash(spec("value-one").service("app").unwrap())
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_or_an_external_secret_names_the_service_secret_and_file() {
+        let project = load(EVERY_SOURCE, &[], &[("TOKEN", "t")]);
+        let e = super::project_spec(&project).unwrap_err().to_string();
+        assert!(
+            e.contains("app") && e.contains("secret from_file") && e.contains("token.bin"),
+            "{e}"
+        );
+        let external = EVERY_SOURCE.replace("file: ./token.bin", "external: true");
+        let e = super::project_spec(&load(&external, &[], &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("app") && e.contains("secret from_file") && e.contains("external"),
             "{e}"
         );
     }

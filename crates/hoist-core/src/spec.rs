@@ -241,17 +241,37 @@ pub struct PortBinding {
     pub host_port: Option<String>,
 }
 
-/// A file written into a container before it starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A file written into a container before it starts: a secret's or config's content.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InjectedFile {
     /// Absolute path inside the container.
     pub path: String,
-    pub content: String,
+    /// The bytes written. Serialised (for the configuration hash) as their SHA-256 only, so a
+    /// changed secret recreates its containers while its value is in no serialised spec; a spec
+    /// read back has none.
+    #[serde(serialize_with = "content_digest", skip_deserializing)]
+    pub content: std::sync::Arc<[u8]>,
     /// Permission bits.
     pub mode: u32,
     /// Owner user and group ids (`uid`, `gid`); root's when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<(u64, u64)>,
+}
+
+/// The content's place in a debug print: its length, never its bytes.
+impl fmt::Debug for InjectedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InjectedFile")
+            .field("path", &self.path)
+            .field("content", &format_args!("<{} bytes>", self.content.len()))
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+fn content_digest<S: serde::Serializer>(content: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::hash::sha256_hex(content))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,8 +320,8 @@ pub struct ContainerSpec {
     pub exposed_ports: Vec<String>,
     pub ports: Vec<PortBinding>,
     pub mounts: Vec<MountSpec>,
-    /// Secrets and configs from `environment` or `content`: written into the container after it
-    /// is created, before it starts, as Compose does without Swarm.
+    /// Secrets and configs (from `file`, `environment` or `content`): written into the container
+    /// after it is created, before it starts, on local and remote engines alike.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<InjectedFile>,
     pub working_dir: Option<String>,

@@ -1047,6 +1047,7 @@ mod tests {
             files: vec![file],
             project_name: Some(name.into()),
             working_dir: dir.clone(),
+            swarm_objects: true,
             ..LoadOptions::default()
         };
         let project = hoist_compose::load(&opts).unwrap();
@@ -1232,6 +1233,7 @@ mod tests {
             environment: BTreeMap::from([("PW".to_string(), "s3cret".to_string())])
                 .into_iter()
                 .collect(),
+            swarm_objects: true,
             ..LoadOptions::default()
         };
         let project = hoist_compose::load(&opts).unwrap();

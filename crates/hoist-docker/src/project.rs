@@ -420,8 +420,7 @@ impl Engine {
         Ok(created.id)
     }
 
-    /// Writes the service's secrets and configs from `content`/`environment` into a created
-    /// container.
+    /// Writes the service's secrets and configs into a created container.
     async fn inject_files(
         &self,
         container: &str,
@@ -431,7 +430,7 @@ impl Engine {
             .iter()
             .map(|f| {
                 let (uid, gid) = f.owner.unwrap_or((0, 0));
-                crate::archive::FileUpload::new(&f.path, f.content.as_bytes(), f.mode)
+                crate::archive::FileUpload::new(&f.path, f.content.to_vec(), f.mode)
                     .owned_by(uid, gid)
             })
             .collect();

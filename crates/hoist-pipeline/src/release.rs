@@ -281,6 +281,7 @@ pub fn deploy_project(
         env_file_services: None,
         all_resources: false,
         no_interpolate: false,
+        swarm_objects: false,
     })
     .map_err(|e| load(e.to_string()))?;
     project_spec(&project).map_err(|e| load(e.to_string()))

@@ -737,15 +737,17 @@ impl<'a> StepCtx<'a> {
     }
 
     fn load(&self, files: &[PathBuf], extra: &[(String, String)]) -> Result<ProjectSpec, String> {
-        let project = self.load_compose(files, extra)?;
+        let project = self.load_compose(files, extra, false)?;
         project_spec(&project).map_err(|e| e.to_string())
     }
 
-    /// The compose project of `files`, with the run's environment and `extra` variables.
+    /// The compose project of `files`, with the run's environment and `extra` variables; for a
+    /// Swarm (`swarm`), its secrets and configs become the cluster's objects.
     fn load_compose(
         &self,
         files: &[PathBuf],
         extra: &[(String, String)],
+        swarm: bool,
     ) -> Result<hoist_compose::Project, String> {
         let mut environment = self.ctx.environment.clone();
         environment.extend(extra.iter().cloned());
@@ -761,6 +763,7 @@ impl<'a> StepCtx<'a> {
             env_file_services: None,
             all_resources: false,
             no_interpolate: false,
+            swarm_objects: swarm,
         })
         .map_err(|e| e.to_string())
     }
@@ -1090,7 +1093,7 @@ impl<'a> StepCtx<'a> {
         };
         let engine = self.connect(target).await?;
         let (_, reference) = self.deploy_spec(service)?;
-        let compose = self.load_compose(&self.file().deploy_files, &self.variables())?;
+        let compose = self.load_compose(&self.file().deploy_files, &self.variables(), true)?;
         let spec = project_spec(&compose).map_err(|e| e.to_string())?;
         self.output(&format!(
             "releasing {reference} as {}/{service} on the Swarm of {}, a rolling update",

@@ -42,6 +42,7 @@ pub fn load_options_for(
         env_file_services: (!services.is_empty()).then(|| services.to_vec()),
         all_resources: global.all_resources,
         no_interpolate: false,
+        swarm_objects: false,
     })
 }
 

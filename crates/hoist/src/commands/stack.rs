@@ -145,6 +145,7 @@ fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Resu
         opts.files = args.compose_file.clone();
     }
     opts.project_name = Some(name.clone());
+    opts.swarm_objects = true;
     let compose = hoist_compose::load(&opts)?;
     for warning in &compose.warnings {
         eprintln!("warning: {warning}");

@@ -5,6 +5,7 @@
 //! joins the stack's overlay network and balances over the service's tasks by DNS (dnsrr), so
 //! it follows the tasks as Swarm replaces them.
 
+use hoist_compose::LoadOptions;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,7 +27,10 @@ struct Setup {
 }
 
 fn setup(located: &Located, env: &EnvVars, service: &str) -> anyhow::Result<Setup> {
-    let opts = load_options(&located.global, env)?;
+    let opts = LoadOptions {
+        swarm_objects: true,
+        ..load_options(&located.global, env)?
+    };
     let compose = hoist_compose::load(&opts)?;
     for warning in &compose.warnings {
         eprintln!("warning: {warning}");
