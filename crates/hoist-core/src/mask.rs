@@ -109,6 +109,17 @@ impl Masker {
         Masker { secrets }
     }
 
+    /// Also scrubs `values`, whatever their names (secrets the user declared as such), of at
+    /// least the length any secret is scrubbed from.
+    pub fn with_values(mut self, values: &[String]) -> Masker {
+        self.secrets
+            .extend(values.iter().filter(|v| v.len() >= MIN_SCRUBBED).cloned());
+        self.secrets
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.secrets.dedup();
+        self
+    }
+
     /// The mask when `name` is secret-looking, otherwise `value` scrubbed like any text.
     pub fn value<'a>(&self, name: &str, value: &'a str) -> Cow<'a, str> {
         if is_secret_name(name) && !value.is_empty() {

@@ -14,6 +14,7 @@ use hoist_docker::{EngineSpec, TlsFiles};
 
 use crate::proxy::{Match, ProxySpec};
 use crate::steps::StepId;
+use crate::target_env::{self, TargetEnv};
 
 /// A `hoist.yml` that cannot be used, with where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,6 +152,9 @@ pub struct Target {
     /// A Docker Swarm (`swarm:`): `host` is a manager, and a release is a rolling update of
     /// the service's tasks across the cluster.
     pub swarm: Option<SwarmSettings>,
+    /// What the target adds to its runs' environment (`env:`, `secrets:`); empty on the hosts
+    /// of a target of several, whose target holds it.
+    pub environment: TargetEnv,
 }
 
 /// How a release rolls over a Swarm service's tasks; what is not given comes from the compose
@@ -285,11 +289,20 @@ pub fn load(path: &Path) -> Result<PipelineFile, ConfigError> {
 /// Resolves the text of a `hoist.yml` found at `path`.
 pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
     let file = path.display().to_string();
-    let docs = yaml::parse(text, &file).map_err(|e| ConfigError {
-        file: file.clone(),
-        line: 0,
-        col: 0,
-        message: e.to_string(),
+    let docs = yaml::parse(text, &file).map_err(|e| match e {
+        // The YAML error's own place, said once.
+        hoist_compose::ComposeError::Yaml { loc, message } => ConfigError {
+            file: file.clone(),
+            line: loc.line,
+            col: loc.col,
+            message: format!("yaml: {message}"),
+        },
+        other => ConfigError {
+            file: file.clone(),
+            line: 0,
+            col: 0,
+            message: other.to_string(),
+        },
     })?;
     let root = docs.into_iter().next().ok_or_else(|| ConfigError {
         file: file.clone(),
@@ -415,6 +428,8 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
         node,
         "a target",
         &[
+            "env",
+            "secrets",
             "host",
             "tls",
             "trust_insecure",
@@ -428,8 +443,82 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             "swarm",
         ],
     )?;
+    let environment = target_env(name, &f)?;
+    let mut target = target_engines(name, &f, registry)?;
+    target.environment = environment;
+    Ok(target)
+}
+
+/// A target's `env:` (plain values) and `secrets:` (each from one `file`, `env` or `command`).
+fn target_env(name: &str, f: &Fields) -> Result<TargetEnv, ConfigError> {
+    let mut env = TargetEnv::default();
+    let named = |text: &str, value: &Node| -> Result<String, ConfigError> {
+        if target_env::is_variable_name(text) {
+            Ok(text.to_string())
+        } else {
+            Err(err_key(
+                value,
+                format!(
+                    "target {name}: {text:?} is not a variable name (letters, digits and _, \
+                     not starting with a digit)"
+                ),
+            ))
+        }
+    };
+    if let Some(node) = f.get("env") {
+        let map = node
+            .as_map()
+            .ok_or_else(|| err_at(node, format!("target {name}: env is a mapping NAME: value")))?;
+        for (key, value) in map.iter() {
+            let var = named(key.as_ref(), value)?;
+            let text = value.scalar_string().ok_or_else(|| {
+                err_at(value, format!("target {name}: env {var} must be a string"))
+            })?;
+            env.plain.insert(var, text);
+        }
+    }
+    if let Some(node) = f.get("secrets") {
+        let map = node.as_map().ok_or_else(|| {
+            err_at(
+                node,
+                format!("target {name}: secrets is a mapping NAME: {{file|env|command: ...}}"),
+            )
+        })?;
+        for (key, value) in map.iter() {
+            let var = named(key.as_ref(), value)?;
+            if env.plain.contains_key(&var) {
+                return Err(err_key(
+                    value,
+                    format!("target {name}: {var} is both in env and in secrets"),
+                ));
+            }
+            let what = format!("secret {var} of target {name}");
+            let s = Fields::new(value, &what, &["file", "env", "command"])?;
+            let sources = [
+                s.string("file")?
+                    .map(|p| target_env::Source::File(PathBuf::from(p))),
+                s.string("env")?.map(target_env::Source::Env),
+                s.string("command")?.map(target_env::Source::Command),
+            ];
+            let mut given = sources.into_iter().flatten();
+            let (Some(source), None) = (given.next(), given.next()) else {
+                return Err(s.error("give exactly one of file, env or command"));
+            };
+            if let target_env::Source::Env(v) = &source
+                && !target_env::is_variable_name(v)
+            {
+                return Err(s.error(format!("env {v:?} is not a variable name")));
+            }
+            env.secrets.push(target_env::Secret { name: var, source });
+        }
+    }
+    Ok(env)
+}
+
+/// The engines of a target: a Swarm's manager, several hosts, or one.
+fn target_engines(name: &str, f: &Fields, registry: &str) -> Result<Target, ConfigError> {
     if let Some(node) = f.get("swarm") {
-        return swarm_target(name, node, &f, registry);
+        return swarm_target(name, node, f, registry);
     }
     let defaults = HostDefaults {
         tls: f.string("tls")?.map(PathBuf::from),
@@ -437,8 +526,8 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
         registry: f
             .string("registry")?
             .unwrap_or_else(|| registry.to_string()),
-        proxy: proxy_of(&f, ProxySpec::new(ProxySpec::DEFAULT_IMAGE))?,
-        strategy: strategy_of(&f)?,
+        proxy: proxy_of(f, ProxySpec::new(ProxySpec::DEFAULT_IMAGE))?,
+        strategy: strategy_of(f)?,
     };
     let Some(hosts) = f.get("hosts") else {
         if let Some(batch) = f.get("batch") {
@@ -447,7 +536,7 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
                 format!("target {name}: batch needs hosts: (a target of several hosts)"),
             ));
         }
-        return host_of(name, &f, &defaults);
+        return host_of(name, f, &defaults);
     };
     for key in ["host", "public_address", "upstream_host"] {
         if let Some(node) = f.get(key) {
@@ -574,6 +663,7 @@ fn host_with(
         hosts: Vec::new(),
         batch: 1,
         swarm: None,
+        environment: TargetEnv::default(),
     })
 }
 
@@ -1116,6 +1206,90 @@ mod tests {
             file.dev_files,
             [PathBuf::from("/repo/docker-compose-dev.yml")]
         );
+    }
+
+    #[test]
+    fn a_yaml_error_names_its_place_once() {
+        let e = parse_text(&format!("{MINIMAL}targets: {{a: 'x' y}}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/repo/hoist.yml:3:"), "{e}");
+        assert_eq!(e.matches("hoist.yml").count(), 1, "{e}");
+    }
+
+    #[test]
+    fn a_targets_env_and_secrets_are_read_with_one_source_each() {
+        let file = parse_text(&format!(
+            "{MINIMAL}targets:\n  prod:\n    host: tcp://10.200.0.2:2375\n    public_address: http://x\n\
+             \x20   env:\n      LOG_LEVEL: info\n      WORKERS: 4\n\
+             \x20   secrets:\n      DB_PASSWORD: {{command: pass show books/db}}\n\
+             \x20     API_TOKEN:\n        env: BOOKS_API_TOKEN\n      TLS_KEY: {{file: keys/tls.pem}}\n"
+        ))
+        .unwrap();
+        let env = &file.target("prod").unwrap().environment;
+        assert_eq!(env.plain["LOG_LEVEL"], "info");
+        assert_eq!(env.plain["WORKERS"], "4");
+        let secrets: Vec<(&str, &target_env::Source)> = env
+            .secrets
+            .iter()
+            .map(|s| (s.name.as_str(), &s.source))
+            .collect();
+        assert_eq!(
+            secrets,
+            [
+                (
+                    "DB_PASSWORD",
+                    &target_env::Source::Command("pass show books/db".into())
+                ),
+                (
+                    "API_TOKEN",
+                    &target_env::Source::Env("BOOKS_API_TOKEN".into())
+                ),
+                ("TLS_KEY", &target_env::Source::File("keys/tls.pem".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_secret_names_its_line_and_what_is_wrong() {
+        let target = |extra: &str| {
+            format!(
+                "{MINIMAL}targets:\n  prod:\n    host: tcp://10.200.0.2:2375\n    public_address: http://x\n{extra}"
+            )
+        };
+        for (extra, line, says) in [
+            (
+                "    secrets:\n      DB-PASSWORD: {env: X}\n",
+                8,
+                "not a variable name",
+            ),
+            (
+                "    secrets:\n      A: {env: X, command: y}\n",
+                8,
+                "exactly one of file, env or command",
+            ),
+            ("    secrets:\n      A: {}\n", 8, "exactly one of"),
+            (
+                "    secrets:\n      A: {vault: x}\n",
+                8,
+                "unknown key \"vault\"",
+            ),
+            (
+                "    secrets:\n      A: {env: 'B C'}\n",
+                8,
+                "not a variable name",
+            ),
+            (
+                "    env:\n      A: x\n    secrets:\n      A: {env: B}\n",
+                10,
+                "both in env and in secrets",
+            ),
+            ("    env:\n      A: [1]\n", 8, "must be a string"),
+        ] {
+            let e = parse_text(&target(extra)).unwrap_err();
+            assert_eq!(e.line, line, "{extra}: {e}");
+            assert!(e.message.contains(says), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -24,3 +24,4 @@ pub mod run;
 pub mod state;
 pub mod steps;
 pub mod swarm;
+pub mod target_env;

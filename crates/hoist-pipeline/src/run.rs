@@ -172,6 +172,8 @@ pub enum RunError {
     NoTarget,
     #[error("waiting for the deploy lock: {0}")]
     Join(String),
+    #[error(transparent)]
+    Secret(#[from] crate::target_env::ResolveError),
 }
 
 /// How to run.
@@ -201,6 +203,13 @@ pub struct Run {
     pub id: i64,
     pub commit: String,
     pub target: Target,
+    /// The target's `env:` and resolved `secrets:`.
+    target_vars: BTreeMap<String, String>,
+    /// The target's secret values, masked in everything the run shows or records.
+    secret_values: Vec<String>,
+    /// The environment the deploy files are interpolated with: the context's, then the
+    /// target's variables.
+    environment: BTreeMap<String, String>,
     history: Arc<History>,
     plan: Vec<(StepId, StepStatus)>,
     /// Whether step 6 waits for the target's deploy lock when another machine holds it.
@@ -229,6 +238,16 @@ impl Run {
             })?,
             None => file.targets.first().cloned().ok_or(RunError::NoTarget)?,
         };
+        // Before anything else: a secret that cannot be resolved changes nothing anywhere.
+        let resolved = crate::target_env::resolve(
+            &target.name,
+            &target.environment,
+            &file.dir,
+            &ctx.environment,
+        )
+        .await?;
+        let mut environment = ctx.environment.clone();
+        environment.extend(resolved.vars.clone());
         let state = ctx.state_dir.clone();
         let (t, s, wait) = (target.name.clone(), file.service.clone(), opts.wait_lock);
         let mut lock = tokio::task::spawn_blocking(move || lock::acquire(&state, &t, &s, wait))
@@ -249,6 +268,9 @@ impl Run {
             id,
             commit,
             target,
+            target_vars: resolved.vars,
+            secret_values: resolved.secret_values,
+            environment,
             history,
             plan,
             wait_lock: opts.wait_lock,
@@ -264,7 +286,7 @@ impl Run {
     pub async fn execute(&self, ctx: &Context, sinks: &[&dyn PipelineSink]) -> bool {
         // Every sink (terminal, `--json`, history, and through it the dashboard) gets the
         // events masked here, once.
-        let masker = run_masker(ctx);
+        let masker = run_masker(ctx, &self.secret_values);
         let emit = |event: PipelineEvent| {
             let event = masked(event, &masker);
             for sink in sinks {
@@ -425,7 +447,7 @@ impl Run {
             }
         }
         let refs: Vec<&Engine> = engines.iter().collect();
-        let project = match crate::release::deploy_project(&ctx.file, ctx.environment.clone()) {
+        let project = match crate::release::deploy_project(&ctx.file, self.environment.clone()) {
             Ok(spec) => spec.name,
             Err(e) => {
                 tracing::warn!("the journal did not record run {}: {e}", self.id);
@@ -466,10 +488,10 @@ async fn reap_left_behind(history: &Arc<History>, service: &str, target: &str) {
     }
 }
 
-/// The run's secrets: the secret-named variables of the environment the compose files are
-/// interpolated with (host commands inherit it too) and of the `env` a step gives a one-off,
-/// and the passwords of URLs in any of them.
-fn run_masker(ctx: &Context) -> Masker {
+/// The run's secrets: the target's `secrets:`, the secret-named variables of the environment
+/// the compose files are interpolated with (host commands inherit it too) and of the `env` a
+/// step gives a one-off, and the passwords of URLs in any of them.
+fn run_masker(ctx: &Context, target_secrets: &[String]) -> Masker {
     let step_env: Vec<(&str, &str)> = ctx
         .file
         .steps
@@ -487,6 +509,7 @@ fn run_masker(ctx: &Context) -> Masker {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(step_env),
     )
+    .with_values(target_secrets)
 }
 
 /// An event as the sinks see it: step output and step details with the run's secrets masked.
@@ -659,6 +682,7 @@ impl<'a> StepCtx<'a> {
             .arg("-c")
             .arg(command)
             .current_dir(&self.file().dir)
+            .envs(&self.run.target_vars)
             .envs(self.variables())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -749,7 +773,7 @@ impl<'a> StepCtx<'a> {
         extra: &[(String, String)],
         swarm: bool,
     ) -> Result<hoist_compose::Project, String> {
-        let mut environment = self.ctx.environment.clone();
+        let mut environment = self.run.environment.clone();
         environment.extend(extra.iter().cloned());
         hoist_compose::load(&LoadOptions {
             files: files.to_vec(),

@@ -195,7 +195,34 @@ pub(super) fn release<'e>(
     )?)
 }
 
+/// With `--target`, the environment with the target's `env:` and resolved `secrets:` added, as
+/// a pipeline run has it: the deploy files are read with it. A secret that cannot be resolved
+/// fails here, before anything is connected to.
+fn with_target_env(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    args: &ReleaseArgs,
+) -> anyhow::Result<EnvVars> {
+    let Some(name) = &args.target else {
+        return Ok(env.clone());
+    };
+    let file = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
+    let Some(target) = file.target(name) else {
+        return Ok(env.clone());
+    };
+    let resolved = super::runtime()?.block_on(hoist_pipeline::target_env::resolve(
+        &target.name,
+        &target.environment,
+        &file.dir,
+        &env.all,
+    ))?;
+    let mut env = env.clone();
+    env.all.extend(resolved.vars);
+    Ok(env)
+}
+
 pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
+    let env = &with_target_env(global, env, &args.release)?;
     let located = place(global, env, &args.release)?;
     if located.swarm.is_some() {
         return super::swarm_release::deploy(located, env, args);
