@@ -71,6 +71,25 @@ impl Engine {
 }
 
 impl Attachment {
+    /// The streams of `container` (or of an exec in it) the engine handed over.
+    pub(crate) fn new(
+        container: &str,
+        output: Output,
+        input: Pin<Box<dyn AsyncWrite + Send>>,
+    ) -> Attachment {
+        Attachment {
+            container: container.to_string(),
+            output,
+            input,
+        }
+    }
+
+    /// The output alone (the input is dropped, closing nothing the engine waits on: a command
+    /// started without stdin).
+    pub(crate) fn into_output(self) -> Output {
+        self.output
+    }
+
     /// Feeds `stdin` (when given) to the container until it ends, then closes the container's
     /// stdin, as the docker CLI does; hands the container's output to `output` as it comes,
     /// until the container closes it (it exited).

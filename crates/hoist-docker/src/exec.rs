@@ -37,6 +37,23 @@ impl ExecCommand {
     }
 }
 
+/// A command as `hoist exec` runs it: the user's flags over an [`ExecCommand`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecRequest {
+    pub command: ExecCommand,
+    pub privileged: bool,
+    /// A pseudo-terminal: output comes back as one raw stream, and the size can be set.
+    pub tty: bool,
+    /// The command's stdin is open and fed from hoist's.
+    pub stdin: bool,
+}
+
+/// An exec started attached: its id (to resize it and read its exit code) and its streams.
+pub struct StartedExec {
+    pub id: String,
+    pub streams: crate::attach::Attachment,
+}
+
 /// What a finished command wrote and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExecOutput {
@@ -120,29 +137,62 @@ fn describe(argv: &[String]) -> String {
 }
 
 impl Engine {
-    /// Runs `command` in the running container and waits for it to finish.
+    /// Runs `command` in the running container and waits for it to finish, its output captured.
     pub async fn exec(
         &self,
         container: &str,
         command: &ExecCommand,
     ) -> Result<ExecOutput, ExecError> {
         use bollard::container::LogOutput;
-        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+        let request = ExecRequest {
+            command: command.clone(),
+            ..Default::default()
+        };
+        let started = self.exec_attached(container, &request).await?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut output = started.streams.into_output();
+        while let Some(chunk) = output.next().await {
+            let what = format!("running {:?}", describe(&command.argv));
+            match chunk.map_err(|e| self.container_error(container, &what, e))? {
+                LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    stdout.extend_from_slice(&message)
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        let exit_code = self.exec_exit_code(container, &started.id).await?;
+        Ok(ExecOutput {
+            exit_code,
+            stdout,
+            stderr,
+        })
+    }
 
+    /// Creates the exec of `request` in `container`, its streams attached unless `detach`.
+    async fn create_exec_of(
+        &self,
+        container: &str,
+        request: &ExecRequest,
+        detach: bool,
+    ) -> Result<(String, String), ExecError> {
+        use bollard::exec::CreateExecOptions;
         let container = crate::ids::container(container).map_err(EngineError::from)?;
+        let command = &request.command;
         if command.argv.is_empty() {
             return Err(ExecError::EmptyCommand);
         }
         let what = format!("running {:?}", describe(&command.argv));
         let options = CreateExecOptions {
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            attach_stdin: Some(false),
-            tty: Some(false),
+            attach_stdout: Some(!detach),
+            attach_stderr: Some(!detach),
+            attach_stdin: Some(request.stdin && !detach),
+            tty: Some(request.tty),
             cmd: Some(command.argv.clone()),
             env: (!command.env.is_empty()).then(|| command.env.clone()),
             user: command.user.clone(),
             working_dir: command.working_dir.clone(),
+            privileged: Some(request.privileged),
             ..Default::default()
         };
         let created = self
@@ -150,56 +200,108 @@ impl Engine {
             .create_exec(container, options)
             .await
             .map_err(|e| self.container_error(container, &what, e))?;
-        // The exec id comes from the engine: checked like any other path parameter.
-        let exec_id =
-            crate::ids::object(crate::ids::Kind::Exec, &created.id).map_err(EngineError::from)?;
+        let id = crate::ids::object(crate::ids::Kind::Exec, &created.id)
+            .map_err(EngineError::from)?
+            .to_string();
+        Ok((id, what))
+    }
+
+    /// Starts `request` in `container` in the background, as `exec -d` does.
+    pub async fn exec_detached(
+        &self,
+        container: &str,
+        request: &ExecRequest,
+    ) -> Result<(), ExecError> {
+        use bollard::exec::StartExecOptions;
+        let (id, what) = self.create_exec_of(container, request, true).await?;
+        self.client()
+            .start_exec(
+                &id,
+                Some(StartExecOptions {
+                    detach: true,
+                    tty: request.tty,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.container_error(container, &what, e))
+    }
+
+    /// Starts `request` in `container` with its streams attached: the engine takes the
+    /// connection over, as for `attach`; [`crate::attach::Attachment::pump`] then moves the
+    /// bytes and [`Engine::exec_exit_code`] reads how it ended.
+    pub async fn exec_attached(
+        &self,
+        container: &str,
+        request: &ExecRequest,
+    ) -> Result<StartedExec, ExecError> {
+        use bollard::exec::{StartExecOptions, StartExecResults};
+        let (id, what) = self.create_exec_of(container, request, false).await?;
         let started = self
             .client()
             .start_exec(
-                exec_id,
+                &id,
                 Some(StartExecOptions {
                     detach: false,
-                    tty: false,
+                    tty: request.tty,
                     output_capacity: None,
                 }),
             )
             .await
             .map_err(|e| self.container_error(container, &what, e))?;
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        if let StartExecResults::Attached { mut output, .. } = started {
-            while let Some(chunk) = output.next().await {
-                match chunk.map_err(|e| self.container_error(container, &what, e))? {
-                    LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
-                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        stdout.extend_from_slice(&message)
-                    }
-                    LogOutput::StdIn { .. } => {}
-                }
-            }
+        match started {
+            StartExecResults::Attached { output, input } => Ok(StartedExec {
+                id,
+                streams: crate::attach::Attachment::new(container, output, input),
+            }),
+            StartExecResults::Detached => Err(ExecError::Failed {
+                operation: what,
+                container: container.to_string(),
+                message: "the engine did not attach the command's streams".into(),
+            }),
         }
-        // The output can end a moment before the engine records the exit code.
+    }
+
+    /// Sets the pseudo-terminal size of exec `exec_id` (rows, columns).
+    pub async fn resize_exec(&self, exec_id: &str, rows: u16, cols: u16) -> Result<(), ExecError> {
+        let exec_id =
+            crate::ids::object(crate::ids::Kind::Exec, exec_id).map_err(EngineError::from)?;
+        self.client()
+            .resize_exec(
+                exec_id,
+                bollard::exec::ResizeExecOptions {
+                    height: rows,
+                    width: cols,
+                },
+            )
+            .await
+            .map_err(|e| EngineError::new(format!("resizing exec {exec_id}"), e).into())
+    }
+
+    /// The exit code of exec `exec_id` in `container`, once the engine has it (the output can
+    /// end a moment before the engine records it).
+    pub async fn exec_exit_code(&self, container: &str, exec_id: &str) -> Result<i64, ExecError> {
+        let exec_id =
+            crate::ids::object(crate::ids::Kind::Exec, exec_id).map_err(EngineError::from)?;
+        let what = "reading the command's exit code";
         let mut delay = Duration::from_millis(5);
         for _ in 0..40 {
             let inspect = self
                 .client()
                 .inspect_exec(exec_id)
                 .await
-                .map_err(|e| self.container_error(container, &what, e))?;
+                .map_err(|e| self.container_error(container, what, e))?;
             if inspect.running != Some(true)
                 && let Some(exit_code) = inspect.exit_code
             {
-                return Ok(ExecOutput {
-                    exit_code,
-                    stdout,
-                    stderr,
-                });
+                return Ok(exit_code);
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(250));
         }
         Err(ExecError::Failed {
-            operation: what,
+            operation: what.into(),
             container: container.to_string(),
             message: "the engine did not report an exit code".into(),
         })

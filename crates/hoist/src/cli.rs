@@ -63,6 +63,7 @@ impl Cli {
             Command::Restart(_) => Some("restart"),
             Command::Rm(_) => Some("rm"),
             Command::Run(_) => Some("run"),
+            Command::Exec(_) => Some("exec"),
             Command::Pull(_) => Some("pull"),
             Command::Push(_) => Some("push"),
             Command::Build(_) => Some("build"),
@@ -179,6 +180,8 @@ pub enum Command {
     Port(PortArgs),
     /// Low-level information on a service's container or any container, as JSON or a template.
     Inspect(InspectArgs),
+    /// Execute a command in a running container of a service.
+    Exec(ExecArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -487,6 +490,40 @@ pub struct RunArgs {
     pub name: Option<String>,
     pub service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Set environment variables (`KEY=VAL`, or `KEY` for the value in hoist's environment).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Index of the container if the service has several.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Give extended privileges to the process.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Run the command as this user.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Disable pseudo-TTY allocation (the default when hoist's output is not a terminal).
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Path to the working directory for this command.
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Keep STDIN open even if not attached (the default, as Compose's hidden flag).
+    #[arg(short = 'i', long, hide = true, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (the default, as Compose's hidden flag; `-T` turns it off).
+    #[arg(short = 't', long, hide = true, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tty: bool,
+    pub service: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 

@@ -7,6 +7,7 @@ pub mod context;
 pub mod docker_context;
 pub mod output;
 pub mod settings;
+pub mod terminal;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

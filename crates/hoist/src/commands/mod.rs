@@ -4,6 +4,7 @@ mod attach;
 pub mod config;
 mod contexts;
 mod down;
+mod exec;
 mod fleet;
 mod images;
 mod inspect;
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Port(args) => port::run(g, &env, args),
         Command::Inspect(args) => inspect::run(g, &env, args),
         Command::Run(args) => run::run(g, &env, args),
+        Command::Exec(args) => exec::run(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),
