@@ -183,7 +183,8 @@ pub fn tabwrite(text: &str) -> String {
     tabwrite_with(text, 10, 3)
 }
 
-fn tabwrite_with(text: &str, min_width: usize, padding: usize) -> String {
+/// [`tabwrite`] with other settings: `docker compose top` pads with 2 to a width of 4 at least.
+pub fn tabwrite_with(text: &str, min_width: usize, padding: usize) -> String {
     // Cells are tab-terminated; the text after the last tab on a line is its final cell. A
     // trailing newline leaves an empty last line with no cells, as in Go.
     let mut lines: Vec<Vec<&str>> = text

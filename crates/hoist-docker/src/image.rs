@@ -48,6 +48,10 @@ pub struct ImageInfo {
     pub size: u64,
     /// RFC 3339 creation time, as the engine reports it.
     pub created: String,
+    /// When the image was last tagged on this engine (RFC 3339); empty when it never was.
+    pub last_tag_time: String,
+    /// `os/architecture[/variant]`, as docker formats a platform.
+    pub platform: String,
 }
 
 /// The result of a pull or push.
@@ -341,6 +345,17 @@ impl Engine {
                 repo_digests: i.repo_digests.unwrap_or_default(),
                 size: to_u64(i.size).unwrap_or(0),
                 created: i.created.map(|c| c.to_string()).unwrap_or_default(),
+                last_tag_time: i
+                    .metadata
+                    .and_then(|m| m.last_tag_time)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                platform: [i.os, i.architecture, i.variant]
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("/"),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(EngineError::new(format!("inspecting image {reference}"), e).into()),

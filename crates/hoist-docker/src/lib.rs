@@ -19,6 +19,7 @@ mod lines;
 pub mod logs;
 pub mod orchestrate;
 pub mod policy;
+pub mod processes;
 pub mod project;
 pub mod reference;
 pub mod ssh;

@@ -64,6 +64,10 @@ impl Cli {
             Command::Rm(_) => Some("rm"),
             Command::Run(_) => Some("run"),
             Command::Exec(_) => Some("exec"),
+            Command::Kill(_) => Some("kill"),
+            Command::Pause(_) => Some("pause"),
+            Command::Unpause(_) => Some("unpause"),
+            Command::Wait(_) => Some("wait"),
             Command::Pull(_) => Some("pull"),
             Command::Push(_) => Some("push"),
             Command::Build(_) => Some("build"),
@@ -182,6 +186,18 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Execute a command in a running container of a service.
     Exec(ExecArgs),
+    /// Force stop service containers with a signal.
+    Kill(KillArgs),
+    /// Pause services.
+    Pause(ServicesArgs),
+    /// Unpause services.
+    Unpause(ServicesArgs),
+    /// Display the running processes.
+    Top(ServicesArgs),
+    /// List images used by the created containers.
+    Images(ImagesArgs),
+    /// Block until the containers of the given services stop.
+    Wait(WaitArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -525,6 +541,37 @@ pub struct ExecArgs {
     pub service: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct KillArgs {
+    /// SIGNAL to send to the container.
+    #[arg(short = 's', long, default_value = "SIGKILL")]
+    pub signal: String,
+    /// Remove containers for services not defined in the Compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// Drop the project once the containers stopped (`down --remove-orphans`).
+    #[arg(long)]
+    pub down_project: bool,
+    #[arg(required = true)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImagesArgs {
+    /// Format the output: table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Only display IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

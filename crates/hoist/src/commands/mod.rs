@@ -6,6 +6,7 @@ mod contexts;
 mod down;
 mod exec;
 mod fleet;
+mod image_list;
 mod images;
 mod inspect;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod logs;
 mod ls;
 pub mod pipeline;
 mod port;
+mod processes;
 mod ps;
 mod release;
 mod run;
@@ -58,6 +60,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(g, &env, args),
         Command::Run(args) => run::run(g, &env, args),
         Command::Exec(args) => exec::run(g, &env, args),
+        Command::Kill(args) => processes::kill(g, &env, args),
+        Command::Pause(args) => processes::pause(g, &env, args, false),
+        Command::Unpause(args) => processes::pause(g, &env, args, true),
+        Command::Top(args) => processes::top(g, &env, args),
+        Command::Images(args) => image_list::run(g, &env, args),
+        Command::Wait(args) => processes::wait(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),

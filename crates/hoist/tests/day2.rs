@@ -1,0 +1,244 @@
+//! Day-2 verbs beside Docker Compose v2's on the same project and engine: `top`, `images`
+//! (table, `--format json`, `-q`), `pause`/`unpause`, `kill -s`, `wait` (and
+//! `--down-project`). Where the verb changes something, each tool acts on a twin service of its
+//! own and the engine is asked what happened (`docker inspect`); outputs are compared with the
+//! twin's name put back.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use hoist_testkit::TestProject;
+
+const SLEEPER: &str = r#"image: debian:bookworm-slim
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]"#;
+
+fn compose_file() -> String {
+    format!(
+        "services:\n  web:\n    {SLEEPER}\n  ours:\n    {SLEEPER}\n  theirs:\n    {SLEEPER}\n\
+         \x20 ends_ours:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 2; exit 3\"]\n\
+         \x20 ends_theirs:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 2; exit 3\"]\n"
+    )
+}
+
+struct Tools<'a> {
+    dir: &'a Path,
+    project: &'a str,
+}
+
+impl Tools<'_> {
+    fn hoist(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .current_dir(self.dir)
+            .env_remove("DOCKER_HOST")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .args(["-p", self.project])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        Command::new(hoist_testkit::compose_v2())
+            .current_dir(self.dir)
+            .env_remove("DOCKER_HOST")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .args(["-p", self.project])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `docker inspect -f FORMAT` of the project's container of `service`.
+    fn inspect(&self, service: &str, format: &str) -> String {
+        let out = Command::new("docker")
+            .env_remove("DOCKER_HOST")
+            .args([
+                "inspect",
+                "-f",
+                format,
+                &format!("{}-{service}-1", self.project),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr with the twin's name made the same and hoist's `error: ` prefix dropped.
+fn stderr_as(out: &Output, twin: &str, service: &str) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .replace(twin, service)
+        .lines()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn day_two_verbs_agree_with_compose_v2() {
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let project = TestProject::new("day2", &[&cd]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose_file()).unwrap();
+    let t = Tools {
+        dir: dir.path(),
+        project: &project.name,
+    };
+    let out = t.hoist(&["up", "-d", "web", "ours", "theirs"]);
+    assert!(out.status.success(), "up: {}", text(&out));
+
+    // `top`: the same table, but for the processes' CPU share (column C), which moves.
+    let cells = |out: &Output| -> Vec<Vec<String>> {
+        stdout(out)
+            .lines()
+            .map(|l| {
+                let mut cells: Vec<String> = l
+                    .split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect();
+                if cells.len() > 5 && cells[5].chars().all(|c| c.is_ascii_digit()) {
+                    cells[5] = "C".into();
+                }
+                cells
+            })
+            .collect()
+    };
+    for args in [vec!["top"], vec!["top", "web"]] {
+        let (ours, theirs) = (t.hoist(&args), t.compose(&args));
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(stdout(&ours).lines().next(), stdout(&theirs).lines().next());
+        assert_eq!(cells(&ours), cells(&theirs), "{args:?}");
+    }
+    // Read-only verbs: the same bytes.
+    for args in [vec!["images"], vec!["images", "-q"], vec!["images", "web"]] {
+        let (ours, theirs) = (t.hoist(&args), t.compose(&args));
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+    }
+    let json = |out: &Output| {
+        let mut list: Vec<serde_json::Value> =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)));
+        list.sort_by_key(|v| v["ContainerName"].as_str().unwrap_or_default().to_string());
+        list
+    };
+    assert_eq!(
+        json(&t.hoist(&["images", "--format", "json"])),
+        json(&t.compose(&["images", "--format", "json"]))
+    );
+
+    // pause, pause again (an error), unpause, unpause again.
+    for (verb, state) in [
+        ("pause", "paused"),
+        ("pause", "paused"),
+        ("unpause", "running"),
+        ("unpause", "running"),
+    ] {
+        let ours = t.hoist(&[verb, "ours"]);
+        let theirs = t.compose(&[verb, "theirs"]);
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{verb}: {}",
+            text(&ours)
+        );
+        if ours.status.success() {
+            assert_eq!(
+                stderr_as(&ours, "ours", "svc"),
+                stderr_as(&theirs, "theirs", "svc"),
+                "{verb}"
+            );
+        }
+        assert_eq!(t.inspect("ours", "{{.State.Status}}"), state, "{verb}");
+        assert_eq!(t.inspect("theirs", "{{.State.Status}}"), state, "{verb}");
+    }
+
+    // kill -s TERM: the trap exits 0; then nothing is left to kill.
+    for _ in 0..2 {
+        let ours = t.hoist(&["kill", "-s", "TERM", "ours"]);
+        let theirs = t.compose(&["kill", "-s", "TERM", "theirs"]);
+        assert_eq!(ours.status.code(), theirs.status.code(), "{}", text(&ours));
+        assert_eq!(
+            stderr_as(&ours, "ours", "svc"),
+            stderr_as(&theirs, "theirs", "svc")
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while t.inspect("ours", "{{.State.Status}}") != "exited"
+            || t.inspect("theirs", "{{.State.Status}}") != "exited"
+        {
+            assert!(Instant::now() < deadline, "kill -s TERM did not stop them");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(t.inspect("ours", "{{.State.ExitCode}}"), "0");
+        assert_eq!(t.inspect("theirs", "{{.State.ExitCode}}"), "0");
+    }
+
+    // wait: each tool waits for its twin, which exits 3 after two seconds.
+    let out = t.hoist(&["up", "-d", "ends_ours", "ends_theirs"]);
+    assert!(out.status.success(), "up: {}", text(&out));
+    let (id_ours, id_theirs) = (
+        t.inspect("ends_ours", "{{.Id}}"),
+        t.inspect("ends_theirs", "{{.Id}}"),
+    );
+    let (ours, theirs) = std::thread::scope(|s| {
+        let ours = s.spawn(|| t.hoist(&["wait", "ends_ours"]));
+        let theirs = s.spawn(|| t.compose(&["wait", "ends_theirs"]));
+        (ours.join().unwrap(), theirs.join().unwrap())
+    });
+    assert_eq!(ours.status.code(), Some(3), "{}", text(&ours));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(
+        stdout(&ours).replace(&id_ours, "ID"),
+        stdout(&theirs).replace(&id_theirs, "ID")
+    );
+    assert_eq!(
+        stdout(&ours).replace(&id_ours, "ID"),
+        "container \"ID\" exited with status code 3\n"
+    );
+    // Nothing runs any more for them: both refuse the same way.
+    let (ours, theirs) = (
+        t.hoist(&["wait", "ends_ours"]),
+        t.compose(&["wait", "ends_theirs"]),
+    );
+    assert_eq!(ours.status.code(), theirs.status.code(), "{}", text(&ours));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_down_project_removes_the_project_once_its_containers_stopped() {
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let project = TestProject::new("day2-down", &[&cd]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose_file()).unwrap();
+    let t = Tools {
+        dir: dir.path(),
+        project: &project.name,
+    };
+    let out = t.hoist(&["up", "-d", "ends_ours"]);
+    assert!(out.status.success(), "up: {}", text(&out));
+    let out = t.hoist(&["wait", "--down-project", "ends_ours"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let ps = t.hoist(&["ps", "-a", "-q"]);
+    assert_eq!(stdout(&ps), "", "the project is gone: {}", text(&ps));
+    assert!(
+        !hoist_testkit::network_exists(&cd, &format!("{}_default", project.name)).await,
+        "its network too"
+    );
+}
