@@ -7,6 +7,7 @@ pub mod attach;
 pub mod auth;
 pub mod build;
 pub mod connect;
+pub mod copy;
 pub mod dockerignore;
 pub mod error;
 pub mod events;

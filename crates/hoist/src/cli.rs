@@ -68,6 +68,7 @@ impl Cli {
             Command::Pause(_) => Some("pause"),
             Command::Unpause(_) => Some("unpause"),
             Command::Wait(_) => Some("wait"),
+            Command::Cp(_) => Some("cp"),
             Command::Pull(_) => Some("pull"),
             Command::Push(_) => Some("push"),
             Command::Build(_) => Some("build"),
@@ -198,6 +199,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Block until the containers of the given services stop.
     Wait(WaitArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(CpArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -552,6 +555,26 @@ pub struct KillArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CpArgs {
+    /// Include containers created by the run command (with no `--index`).
+    #[arg(long, hide = true)]
+    pub all: bool,
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Index of the container if the service has several (0: every one; the first to copy from).
+    #[arg(long, default_value_t = 0)]
+    pub index: u32,
+    /// `SERVICE:SRC_PATH`, a local path, or `-` (a tar on stdin).
+    pub source: String,
+    /// A local path, `-` (a tar on stdout), or `SERVICE:DEST_PATH`.
+    pub dest: String,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -3,6 +3,7 @@
 mod attach;
 pub mod config;
 mod contexts;
+mod cp;
 mod down;
 mod exec;
 mod fleet;
@@ -66,6 +67,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Top(args) => processes::top(g, &env, args),
         Command::Images(args) => image_list::run(g, &env, args),
         Command::Wait(args) => processes::wait(g, &env, args),
+        Command::Cp(args) => cp::run(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),
