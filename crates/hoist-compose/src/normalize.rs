@@ -1607,6 +1607,11 @@ impl Cx<'_> {
             return Ok(out);
         };
         for (k, v) in m {
+            // An `x-` key in these sections is an extension, not a resource (services are the
+            // exception: `x-foo` there is a service).
+            if k.starts_with("x-") {
+                continue;
+            }
             let mut o = JMap::new();
             let empty = Map::default();
             let rm = v.as_map().unwrap_or(&empty);
