@@ -30,6 +30,56 @@ pub fn is_legacy(doc: &Node) -> bool {
         && m.keys().any(|k| !k.starts_with("x-"))
 }
 
+/// Makes the relative paths of a service read from another file (`extends.file`) absolute
+/// against that file's directory, as Compose 1.29 resolves them: `env_file`, `build` (its
+/// context) and the host side of `volumes` that are paths (not named volumes).
+fn rebase_paths(service: &mut Node, dir: &Path) {
+    let Some(map) = service.as_map_mut() else {
+        return;
+    };
+    let rebase = |node: &mut Node| {
+        if let Some(text) = node.as_str()
+            && !text.starts_with('/')
+            && !text.starts_with('~')
+        {
+            let absolute = crate::loader::absolute(dir, Path::new(text));
+            *node = Node::str(absolute.display().to_string(), node.pos);
+        }
+    };
+    if let Some(env_file) = map.get_mut("env_file") {
+        match &mut env_file.value {
+            Value::Seq(items) => items.iter_mut().for_each(rebase),
+            _ => rebase(env_file),
+        }
+    }
+    if let Some(build) = map.get_mut("build") {
+        match build.as_map_mut().and_then(|b| b.get_mut("context")) {
+            Some(context) => rebase(context),
+            None => rebase(build),
+        }
+    }
+    if let Some(Value::Seq(volumes)) = map.get_mut("volumes").map(|v| &mut v.value) {
+        for volume in volumes.iter_mut() {
+            let Some(text) = volume.as_str() else {
+                continue;
+            };
+            let (host, rest) = text.split_once(':').unwrap_or((text, ""));
+            // A named volume has no `/` and does not start with `.`; a bare container path has
+            // no host side at all.
+            let is_path = !rest.is_empty() && (host.starts_with('.') || host.contains('/'));
+            if !is_path || host.starts_with('/') || host.starts_with('~') {
+                continue;
+            }
+            let absolute = crate::loader::absolute(dir, Path::new(host));
+            let rebased = match rest {
+                "" => absolute.display().to_string(),
+                rest => format!("{}:{rest}", absolute.display()),
+            };
+            *volume = Node::str(rebased, volume.pos);
+        }
+    }
+}
+
 /// Converts a v1 document into the v2 shape with v1 `extends` semantics applied.
 pub fn convert(doc: Node, path: &Path) -> Result<Node, ComposeError> {
     let pos = doc.pos;
@@ -138,7 +188,9 @@ fn resolve(
                     other.display()
                 )));
             };
-            (resolve(&other_top, &other, &base_name, chain)?, other)
+            let mut base = resolve(&other_top, &other, &base_name, chain)?;
+            rebase_paths(&mut base, other.parent().unwrap_or(Path::new(".")));
+            (base, other)
         }
     };
     chain.pop();

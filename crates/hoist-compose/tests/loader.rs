@@ -400,3 +400,40 @@ fn the_model_keeps_unmodelled_keys_and_literal_dollars() {
         Some("tmpfs")
     );
 }
+
+/// A legacy v1 service extended from a file in another directory keeps that file's relative
+/// paths: its `env_file`, `build` and bind mounts resolve against the other file's directory,
+/// as Compose 1.29 resolves them.
+#[test]
+fn legacy_extends_file_paths_resolve_against_the_file_that_declares_them() {
+    let dir = project(
+        "legacyext",
+        &[
+            (
+                "docker-compose.yml",
+                "app:\n  extends:\n    file: shared/common.yml\n    service: base\n  image: app\n",
+            ),
+            (
+                "shared/common.yml",
+                "base:\n  build: .\n  env_file: base.env\n  volumes:\n    - ./data:/data\n    - /anon\n",
+            ),
+            ("shared/base.env", "FROM_SHARED=yes\n"),
+        ],
+    );
+    let canonical = hoist_compose::load_canonical(&opts(&dir, &[])).unwrap();
+    let app = &canonical.json["services"]["app"];
+    let shared = dir.join("shared");
+    assert_eq!(app["environment"]["FROM_SHARED"], "yes", "{app}");
+    assert_eq!(
+        app["build"]["context"],
+        shared.display().to_string().as_str(),
+        "{app}"
+    );
+    let volumes = app["volumes"].as_array().expect("volumes");
+    assert_eq!(
+        volumes[0]["source"],
+        shared.join("data").display().to_string().as_str(),
+        "{app}"
+    );
+    assert_eq!(volumes[1]["target"], "/anon", "{app}");
+}
