@@ -89,6 +89,81 @@ impl Engine {
     }
 }
 
+/// A container event of one compose project, as `docker compose events` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectEvent {
+    /// Unix time in nanoseconds.
+    pub time_nano: i64,
+    pub service: String,
+    /// The container's id.
+    pub container: String,
+    pub action: String,
+    /// The event's attributes but Compose's own labels (`com.docker.compose.*`): the image,
+    /// the container's name, its other labels, an exit code.
+    pub attributes: BTreeMap<String, String>,
+    pub oneoff: bool,
+}
+
+fn project_event(m: bollard::models::EventMessage) -> Option<ProjectEvent> {
+    if m.typ.map(|t| t.to_string()).as_deref() != Some("container") {
+        return None;
+    }
+    let actor = m.actor.unwrap_or_default();
+    let mut attributes: BTreeMap<String, String> =
+        actor.attributes.unwrap_or_default().into_iter().collect();
+    let service = attributes
+        .get(hoist_core::spec::labels::SERVICE)
+        .cloned()
+        .unwrap_or_default();
+    let oneoff = attributes
+        .get("com.docker.compose.oneoff")
+        .map(String::as_str)
+        == Some("True");
+    attributes.retain(|k, _| !k.starts_with("com.docker.compose."));
+    Some(ProjectEvent {
+        time_nano: m
+            .time_nano
+            .or(m.time.map(|t| t * 1_000_000_000))
+            .unwrap_or_default(),
+        service,
+        container: actor.id.unwrap_or_default(),
+        action: m.action.unwrap_or_default(),
+        attributes,
+        oneoff,
+    })
+}
+
+impl Engine {
+    /// The container events of compose project `project`, from `since` until `until` (the
+    /// engine's timestamp forms: Unix seconds, RFC 3339, durations), or from now on.
+    pub fn project_events(
+        &self,
+        project: &str,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> BoxStream<'static, Result<ProjectEvent, EngineError>> {
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={project}", hoist_core::spec::labels::PROJECT)],
+        )]);
+        let options = EventsOptions {
+            since: since.map(String::from),
+            until: until.map(String::from),
+            filters: Some(filters),
+        };
+        self.client()
+            .clone()
+            .events(Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(m) => project_event(m).map(Ok),
+                    Err(e) => Some(Err(EngineError::new("reading the engine's events", e))),
+                }
+            })
+            .boxed()
+    }
+}
+
 impl Engine {
     /// The engine's own clock (`SystemTime` of `/info`), in Unix nanoseconds: event times and
     /// `since` are on this clock, which may differ from this machine's.

@@ -201,6 +201,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Copy files/folders between a service container and the local filesystem.
     Cp(CpArgs),
+    /// Receive real time events from containers.
+    Events(EventsArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -554,6 +556,20 @@ pub struct KillArgs {
     /// Remove containers for services not defined in the Compose file.
     #[arg(long)]
     pub remove_orphans: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct EventsArgs {
+    /// Output events as a stream of json objects.
+    #[arg(long)]
+    pub json: bool,
+    /// Show all events created since timestamp.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp.
+    #[arg(long)]
+    pub until: Option<String>,
     pub services: Vec<String>,
 }
 

@@ -1,6 +1,6 @@
 //! Day-2 verbs beside Docker Compose v2's on the same project and engine: `top`, `images`
-//! (table, `--format json`, `-q`), `pause`/`unpause`, `kill -s`, `wait` (and
-//! `--down-project`). Where the verb changes something, each tool acts on a twin service of its
+//! (table, `--format json`, `-q`), `pause`/`unpause`, `kill -s`, `events` (`--json`, a window
+//! of the engine's history), `wait` (and `--down-project`). Where the verb changes something, each tool acts on a twin service of its
 //! own and the engine is asked what happened (`docker inspect`); outputs are compared with the
 //! twin's name put back.
 
@@ -187,6 +187,62 @@ async fn day_two_verbs_agree_with_compose_v2() {
         }
         assert_eq!(t.inspect("ours", "{{.State.ExitCode}}"), "0");
         assert_eq!(t.inspect("theirs", "{{.State.ExitCode}}"), "0");
+    }
+
+    // events: the same window of the engine's history (`--since`/`--until`), as JSON and as text.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for verb in ["pause", "unpause"] {
+        let out = t.hoist(&[verb, "web"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // The window closes before the tools ask, so both replay it and stop.
+    std::thread::sleep(Duration::from_secs(3));
+    let (since, until) = (start.to_string(), (start + 2).to_string());
+    for json in [true, false] {
+        let mut args = vec!["events", "--since", &since, "--until", &until];
+        if json {
+            args.push("--json");
+        }
+        let (ours, theirs) = std::thread::scope(|s| {
+            let ours = s.spawn(|| t.hoist(&args));
+            let theirs = s.spawn(|| t.compose(&args));
+            (ours.join().unwrap(), theirs.join().unwrap())
+        });
+        // Where the window ends, Compose v2.40 reports the end of the stream as an error
+        // (`EOF`, exit 1); hoist ends as a finished listing does.
+        assert_eq!(ours.status.code(), Some(0), "{}", text(&ours));
+        assert_eq!(theirs.status.code(), Some(1), "{}", text(&theirs));
+        assert_eq!(String::from_utf8_lossy(&theirs.stderr).trim(), "EOF");
+        let lines = |out: &Output| -> Vec<String> {
+            let mut lines: Vec<String> = stdout(out)
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| match json {
+                    true => serde_json::from_str::<serde_json::Value>(l)
+                        .unwrap()
+                        .to_string(),
+                    // Compose prints the attributes in Go's map order, which varies: sorted here.
+                    false => {
+                        let (head, attributes) = l.split_once(" (").unwrap_or((l, ""));
+                        let mut attributes: Vec<&str> =
+                            attributes.trim_end_matches(')').split(", ").collect();
+                        attributes.sort();
+                        format!("{head} ({})", attributes.join(", "))
+                    }
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        let ours_lines = lines(&ours);
+        assert!(
+            ours_lines.iter().any(|l| l.contains("pause")),
+            "{ours_lines:#?}"
+        );
+        assert_eq!(ours_lines, lines(&theirs), "events json={json}");
     }
 
     // wait: each tool waits for its twin, which exits 3 after two seconds.

@@ -5,6 +5,7 @@ pub mod config;
 mod contexts;
 mod cp;
 mod down;
+mod events;
 mod exec;
 mod fleet;
 mod image_list;
@@ -68,6 +69,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images(args) => image_list::run(g, &env, args),
         Command::Wait(args) => processes::wait(g, &env, args),
         Command::Cp(args) => cp::run(g, &env, args),
+        Command::Events(args) => events::run(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),
