@@ -24,6 +24,7 @@ pub mod processes;
 pub mod project;
 pub mod reference;
 pub mod ssh;
+pub mod stats;
 pub mod swarm;
 pub mod system;
 pub mod target_journal;

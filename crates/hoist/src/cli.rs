@@ -203,6 +203,8 @@ pub enum Command {
     Cp(CpArgs),
     /// Receive real time events from containers.
     Events(EventsArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(StatsArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -557,6 +559,23 @@ pub struct KillArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Format the output: table or json.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -158,8 +158,74 @@ pub fn utc(seconds: f64) -> String {
     )
 }
 
+/// docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
+pub fn decimal_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    format!("{}{}", significant(size, 3), UNITS[unit])
+}
+
+/// `%.{digits}g` as Go prints it for values from 0 to 1000: no trailing zeros.
+fn significant(value: f64, digits: usize) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// docker's `units.BytesSize`: binary units, four significant digits (`504KiB`, `23.54GiB`).
+pub fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", significant(size, 4), UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_read_as_dockers() {
+        for (bytes, want) in [
+            (0, "0B"),
+            (999, "999B"),
+            (1_985_447, "1.99MB"),
+            (74_600_000, "74.6MB"),
+            (123_456_789, "123MB"),
+            (1_000_000, "1MB"),
+            (5_300_000_000, "5.3GB"),
+        ] {
+            assert_eq!(decimal_size(bytes), want, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn binary_sizes_read_as_dockers() {
+        for (bytes, want) in [
+            (0, "0B"),
+            (516_096, "504KiB"),
+            (25_275_000_000, "23.54GiB"),
+            (1_572_864, "1.5MiB"),
+        ] {
+            assert_eq!(binary_size(bytes), want, "{bytes}");
+        }
+    }
+
     use super::*;
     use std::time::Duration;
 

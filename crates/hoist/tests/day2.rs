@@ -189,6 +189,51 @@ async fn day_two_verbs_agree_with_compose_v2() {
         assert_eq!(t.inspect("theirs", "{{.State.ExitCode}}"), "0");
     }
 
+    // stats --no-stream: the same containers, columns and JSON fields (the numbers move).
+    for args in [
+        vec!["stats", "--no-stream"],
+        vec!["stats", "--no-stream", "-a", "web"],
+        vec!["stats", "--no-stream", "--format", "json"],
+    ] {
+        let (ours, theirs) = (t.hoist(&args), t.compose(&args));
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?}: {}",
+            text(&ours)
+        );
+        let shape = |out: &Output| -> Vec<String> {
+            stdout(out)
+                .lines()
+                .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                    Ok(v) => {
+                        let o = v.as_object().unwrap();
+                        format!(
+                            "{:?} {} {}",
+                            o.keys().collect::<Vec<_>>(),
+                            o["Name"],
+                            o["ID"]
+                        )
+                    }
+                    // The header, and each row's id and name.
+                    // (Column widths follow the numbers, which move: cells compared.)
+                    Err(_) if l.starts_with("CONTAINER ID") => l
+                        .split("  ")
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                    Err(_) => l.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+                })
+                .collect()
+        };
+        assert_eq!(shape(&ours), shape(&theirs), "{args:?}");
+        assert!(
+            shape(&ours).len() >= 2 || args.contains(&"json"),
+            "{args:?}"
+        );
+    }
+
     // events: the same window of the engine's history (`--since`/`--until`), as JSON and as text.
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

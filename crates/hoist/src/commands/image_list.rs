@@ -152,37 +152,10 @@ fn table(rows: &[Row], now: i64) -> String {
             or_none(&r.tag),
             r.image.platform,
             hex.chars().take(12).collect::<String>(),
-            human_size(r.image.size),
+            crate::output::decimal_size(r.image.size),
         ));
     }
     hoist_core::template::tabwrite_with(&text, 20, 3)
-}
-
-/// docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1000.0 && unit < UNITS.len() - 1 {
-        size /= 1000.0;
-        unit += 1;
-    }
-    format!("{}{}", significant(size, 3), UNITS[unit])
-}
-
-/// `%.{digits}g` as Go prints it for values from 0 to 1000: no trailing zeros.
-fn significant(value: f64, digits: usize) -> String {
-    if value == 0.0 {
-        return "0".into();
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]
@@ -203,21 +176,6 @@ mod tests {
                 last_tag_time: last_tag.into(),
                 platform: "linux/amd64".into(),
             },
-        }
-    }
-
-    #[test]
-    fn sizes_read_as_dockers() {
-        for (bytes, want) in [
-            (0, "0B"),
-            (999, "999B"),
-            (1_985_447, "1.99MB"),
-            (74_600_000, "74.6MB"),
-            (123_456_789, "123MB"),
-            (1_000_000, "1MB"),
-            (5_300_000_000, "5.3GB"),
-        ] {
-            assert_eq!(human_size(bytes), want, "{bytes}");
         }
     }
 

@@ -22,6 +22,7 @@ mod release;
 mod run;
 mod scale;
 pub mod stack;
+mod stats;
 mod swarm_release;
 pub mod tls;
 pub mod ui;
@@ -70,6 +71,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(args) => processes::wait(g, &env, args),
         Command::Cp(args) => cp::run(g, &env, args),
         Command::Events(args) => events::run(g, &env, args),
+        Command::Stats(args) => stats::run(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),

@@ -15,6 +15,13 @@ fn test_local_compose_volume() {
         projects: &[P, "myVolume"],
         // Ports 8090 and 9090 of the host.
         exclusive: true,
+        deliberate: Some(
+            "the scenario checks that the `file:` config and secret are read-only bind mounts \
+             (`\"Destination\":\"/myconfig\"`); Compose mounts that path from the engine's host, \
+             which on a remote engine is not the client's file, so hoist copies configs and \
+             secrets into the container through the Engine API and mounts nothing for them. \
+             Every volume the scenario checks is the same",
+        ),
         ..Opts::default()
     };
     scenario("volumes_test.go:TestLocalComposeVolume", opts, |c| {
