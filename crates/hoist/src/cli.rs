@@ -244,8 +244,8 @@ pub enum Command {
     /// remove it.
     #[command(subcommand)]
     Stack(crate::commands::stack::StackCommand),
-    /// Show the engine hoist talks to: address, version and API version.
-    Version,
+    /// Show hoist's version and the engine's (address, version, API version).
+    Version(VersionArgs),
     /// Parse, resolve and render the compose files, as `docker compose config` does.
     Config(crate::commands::config::ConfigArgs),
     /// The book's nine-step deployment pipeline, from hoist.yml.
@@ -559,6 +559,16 @@ pub struct KillArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VersionArgs {
+    /// Shows only hoist's version number.
+    #[arg(long)]
+    pub short: bool,
+    /// Format the output: pretty (the default) or json.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,6 +1,7 @@
 //! The binary's surface without an engine: version, help, and the remote-API policy that refuses
 //! plain TCP to remote hosts before any connection is made. (The policy against real engines and
-//! resolvers, `/etc/hosts` included, is in `lifecycle.rs`.)
+//! resolvers, `/etc/hosts` included, is in `lifecycle.rs`.) `version --format json` also reads the
+//! local engine, when there is one.
 
 use assert_cmd::Command;
 
@@ -137,4 +138,43 @@ fn the_state_folder_and_its_history_are_private_and_wider_ones_are_tightened() {
         .success();
     assert_eq!(mode(&old), 0o700);
     assert_eq!(mode(&old.join("history.sqlite3")), 0o600);
+}
+
+#[test]
+fn version_short_is_the_bare_number_as_composes() {
+    let out = stdout(hoist().args(["version", "--short"]).assert().success());
+    assert_eq!(out, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    let compose = std::process::Command::new(hoist_testkit::compose_v2())
+        .args(["version", "--short"])
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&compose.stdout);
+    assert!(
+        theirs.trim().split('.').all(|p| p.parse::<u32>().is_ok()),
+        "Compose's --short is a bare number too: {theirs:?}"
+    );
+}
+
+#[tokio::test]
+async fn version_json_names_hoist_and_the_engine() {
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let id = cd.identity().await.unwrap();
+    let out = stdout(
+        hoist()
+            .env_remove("DOCKER_HOST")
+            .args(["version", "--format", "json"])
+            .assert()
+            .success(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["engine"]["version"], id.version.as_str());
+    assert_eq!(v["engine"]["api_version"], id.api_version.as_str());
+    let err = hoist()
+        .args(["version", "--format", "yaml"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&err.get_output().stderr).contains("pretty or json"));
 }

@@ -50,7 +50,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // connects to exactly the addresses that check allowed.)
     if !matches!(
         cli.command,
-        Command::Version | Command::Config(_) | Command::Context(_) | Command::Tls(_)
+        Command::Version(_) | Command::Config(_) | Command::Context(_) | Command::Tls(_)
     ) {
         let spec = crate::settings::engine_spec(g, &env)?;
         hoist_docker::connect::check_policy(&spec)?;
@@ -89,7 +89,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Releases(args) => release::releases(g, &env, args),
         Command::Lock(args) => release::lock(g, &env, args),
         Command::Stack(cmd) => stack::run(g, &env, cmd),
-        Command::Version => version::run(g, &env),
+        Command::Version(args) => version::run(g, &env, args),
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),
         Command::Ui(args) => ui::run(g, &env, args),
