@@ -49,14 +49,28 @@ pub fn stdin_chunks() -> mpsc::Receiver<Vec<u8>> {
 impl Engine {
     /// Attaches to `container`'s stdout and stderr, and its stdin when `stdin`.
     pub async fn attach(&self, container: &str, stdin: bool) -> Result<Attachment, EngineError> {
+        self.attach_with(container, stdin, None).await
+    }
+
+    /// [`Engine::attach`], the engine ending the attachment (not the container) when the input
+    /// carries `detach_keys` (docker's `ctrl-p,ctrl-q` form).
+    pub async fn attach_with(
+        &self,
+        container: &str,
+        stdin: bool,
+        detach_keys: Option<&str>,
+    ) -> Result<Attachment, EngineError> {
         let name = crate::ids::container(container)?;
-        let options = AttachContainerOptionsBuilder::default()
+        let mut options = AttachContainerOptionsBuilder::default()
             .stdin(stdin)
             .stdout(true)
             .stderr(true)
             .stream(true)
-            .logs(false)
-            .build();
+            .logs(false);
+        if let Some(keys) = detach_keys {
+            options = options.detach_keys(keys);
+        }
+        let options = options.build();
         let attached = self
             .client()
             .attach_container(name, Some(options))

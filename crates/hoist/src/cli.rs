@@ -69,6 +69,7 @@ impl Cli {
             Command::Unpause(_) => Some("unpause"),
             Command::Wait(_) => Some("wait"),
             Command::Cp(_) => Some("cp"),
+            Command::Attach(_) => Some("attach"),
             Command::Pull(_) => Some("pull"),
             Command::Push(_) => Some("push"),
             Command::Build(_) => Some("build"),
@@ -205,6 +206,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Display a live stream of container(s) resource usage statistics.
     Stats(StatsArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(AttachArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// View output from containers.
@@ -559,6 +562,23 @@ pub struct KillArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching from a container.
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    pub detach_keys: String,
+    /// Index of the container if the service has several.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub service: String,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -13,11 +13,21 @@ use hoist_testkit::TestProject;
 const SLEEPER: &str = r#"image: debian:bookworm-slim
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]"#;
 
+/// Reads two lines, answers on both streams, exits 4.
+const READER: &str = r#"image: debian:bookworm-slim
+    stdin_open: true
+    command: ["sh", "-c", "read a; read b; echo \"got $$a $$b\"; echo to-err >&2; exit 4"]"#;
+/// Talks after a pause (time for both tools to attach), exits 2.
+const TALKER: &str = r#"image: debian:bookworm-slim
+    command: ["sh", "-c", "sleep 4; echo one; sleep 0.3; echo two; exit 2"]"#;
+
 fn compose_file() -> String {
     format!(
         "services:\n  web:\n    {SLEEPER}\n  ours:\n    {SLEEPER}\n  theirs:\n    {SLEEPER}\n\
          \x20 ends_ours:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 2; exit 3\"]\n\
-         \x20 ends_theirs:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 2; exit 3\"]\n"
+         \x20 ends_theirs:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 2; exit 3\"]\n\
+         \x20 reader_ours:\n    {READER}\n  reader_theirs:\n    {READER}\n\
+         \x20 talker_ours:\n    {TALKER}\n  talker_theirs:\n    {TALKER}\n"
     )
 }
 
@@ -289,6 +299,83 @@ async fn day_two_verbs_agree_with_compose_v2() {
         );
         assert_eq!(ours_lines, lines(&theirs), "events json={json}");
     }
+
+    // attach: stdin fed to a reader, then a talker with --no-stdin; a stopped service refused.
+    let out = t.hoist(&[
+        "up",
+        "-d",
+        "reader_ours",
+        "reader_theirs",
+        "talker_ours",
+        "talker_theirs",
+    ]);
+    assert!(out.status.success(), "up: {}", text(&out));
+    let feed = |program: &str, service: &str, extra: &[&str]| -> Output {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(t.dir)
+            .env_remove("DOCKER_HOST")
+            .args(["-p", t.project, "attach"])
+            .args(extra)
+            .arg(service)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::{Read, Write};
+        let mut input = child.stdin.take().unwrap();
+        if extra.is_empty() {
+            input.write_all(b"x\ny\n").unwrap();
+        }
+        // Stdin stays open until the container exits: the engine closes an attachment's
+        // output once its input ends (moby's attach), for either tool.
+        let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let reading = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            err.read_to_end(&mut buf).unwrap();
+            buf
+        });
+        let mut stdout = Vec::new();
+        out.read_to_end(&mut stdout).unwrap();
+        let status = child.wait().unwrap();
+        drop(input);
+        Output {
+            status,
+            stdout,
+            stderr: reading.join().unwrap(),
+        }
+    };
+    let compose_program = hoist_testkit::compose_v2();
+    let compose_program = compose_program.to_str().unwrap();
+    for (service, extra) in [("reader", vec![]), ("talker", vec!["--no-stdin"])] {
+        let (ours, theirs) = std::thread::scope(|s| {
+            let ours = s.spawn(|| {
+                feed(
+                    env!("CARGO_BIN_EXE_hoist"),
+                    &format!("{service}_ours"),
+                    &extra,
+                )
+            });
+            let theirs = s.spawn(|| feed(compose_program, &format!("{service}_theirs"), &extra));
+            (ours.join().unwrap(), theirs.join().unwrap())
+        });
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{service}: {}",
+            text(&ours)
+        );
+        assert_eq!(stdout(&ours), stdout(&theirs), "{service}");
+        assert!(!stdout(&ours).is_empty(), "{service}: {}", text(&ours));
+    }
+    let (ours, theirs) = (
+        t.hoist(&["attach", "reader_ours"]),
+        t.compose(&["attach", "reader_theirs"]),
+    );
+    assert_eq!(ours.status.code(), theirs.status.code(), "{}", text(&ours));
+    assert_eq!(
+        stderr_as(&ours, "reader_ours", "svc"),
+        stderr_as(&theirs, "reader_theirs", "svc")
+    );
 
     // wait: each tool waits for its twin, which exits 3 after two seconds.
     let out = t.hoist(&["up", "-d", "ends_ours", "ends_theirs"]);

@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ExecArgs) -> anyhow::Resul
 }
 
 /// Compose's words for a service without a running container at `index`.
-fn not_running(service: &str, index: u32) -> anyhow::Error {
+pub(super) fn not_running(service: &str, index: u32) -> anyhow::Error {
     match index {
         1 => anyhow::anyhow!("service {service:?} is not running"),
         n => anyhow::anyhow!("service {service:?} is not running container #{n}"),

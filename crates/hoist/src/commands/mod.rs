@@ -1,6 +1,7 @@
 //! One module per verb; `dispatch` routes a parsed command line to it.
 
 mod attach;
+mod attach_to;
 pub mod config;
 mod contexts;
 mod cp;
@@ -72,6 +73,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cp(args) => cp::run(g, &env, args),
         Command::Events(args) => events::run(g, &env, args),
         Command::Stats(args) => stats::run(g, &env, args),
+        Command::Attach(args) => attach_to::run(g, &env, args),
         Command::Logs(args) => logs::run(g, &env, args),
         Command::Start(args) => lifecycle::start(g, &env, args),
         Command::Stop(args) => lifecycle::stop(g, &env, args),
