@@ -147,6 +147,33 @@ impl Masker {
     }
 }
 
+/// Values this process was handed as secrets (a target's resolved `secrets:`), whatever text
+/// they end up in. Set once they are resolved; read wherever text leaves the process: the error
+/// a command ends with, the local history, the target's journal.
+static DECLARED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds `values` to the secrets [`scrub_declared`] removes from text for the rest of the process.
+pub fn declare_secret_values(values: &[String]) {
+    let mut declared = DECLARED.write().unwrap_or_else(|p| p.into_inner());
+    let masker = Masker {
+        secrets: std::mem::take(&mut *declared),
+    }
+    .with_values(values);
+    *declared = masker.secrets;
+}
+
+/// `text` without any value given to [`declare_secret_values`] (nor URL passwords).
+pub fn scrub_declared(text: &str) -> Cow<'_, str> {
+    let declared = DECLARED.read().unwrap_or_else(|p| p.into_inner());
+    if declared.is_empty() {
+        return mask_url_passwords(text);
+    }
+    let masker = Masker {
+        secrets: declared.clone(),
+    };
+    Cow::Owned(masker.text(text).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +300,21 @@ mod tests {
             m.text("auth failed for s3cr3t"),
             format!("auth failed for {MASK}")
         );
+    }
+
+    #[test]
+    fn declared_values_are_scrubbed_from_any_text_of_the_process() {
+        let value = "declared-7f3a9c".to_string();
+        assert_eq!(
+            scrub_declared("before declared-7f3a9c"),
+            "before declared-7f3a9c"
+        );
+        declare_secret_values(std::slice::from_ref(&value));
+        declare_secret_values(&["x".into()]);
+        assert_eq!(
+            scrub_declared("pull of repo:declared-7f3a9c failed"),
+            format!("pull of repo:{MASK} failed")
+        );
+        assert_eq!(scrub_declared("x marks"), "x marks", "too short to scrub");
     }
 }

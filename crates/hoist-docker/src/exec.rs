@@ -151,8 +151,8 @@ impl Engine {
         let started = self.exec_attached(container, &request).await?;
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let mut output = started.streams.into_output();
+        let what = format!("running {:?}", describe(&command.argv));
         while let Some(chunk) = output.next().await {
-            let what = format!("running {:?}", describe(&command.argv));
             match chunk.map_err(|e| self.container_error(container, &what, e))? {
                 LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {

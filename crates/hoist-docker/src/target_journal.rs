@@ -75,7 +75,10 @@ impl JournalEntry {
             Err(e) => ("failed", e),
         };
         self.status = status.to_string();
-        self.detail = text.lines().collect::<Vec<_>>().join("; ");
+        self.detail = hoist_core::mask::scrub_declared(text)
+            .lines()
+            .collect::<Vec<_>>()
+            .join("; ");
     }
 }
 

@@ -328,7 +328,12 @@ impl History {
             .execute(
                 "UPDATE steps SET output = output || ?3
                  WHERE run_id = ?1 AND number = ?2 AND length(output) < ?4",
-                params![run, step.number(), text, MAX_OUTPUT as i64],
+                params![
+                    run,
+                    step.number(),
+                    hoist_core::mask::scrub_declared(text),
+                    MAX_OUTPUT as i64
+                ],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -345,7 +350,13 @@ impl History {
         self.conn()
             .execute(
                 "UPDATE steps SET status = ?3, seconds = ?4, detail = ?5 WHERE run_id = ?1 AND number = ?2",
-                params![run, step.number(), status.as_str(), seconds, detail],
+                params![
+                    run,
+                    step.number(),
+                    status.as_str(),
+                    seconds,
+                    hoist_core::mask::scrub_declared(detail)
+                ],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))

@@ -264,6 +264,8 @@ impl Run {
         let commit = git_commit(&file.dir).await.unwrap_or_default();
         let id = history.start_run(&file.service, &target.name, &commit, &plan)?;
         lock.record_holder(id)?;
+        // Whatever else this process writes (errors, the target journal) is scrubbed of them too.
+        hoist_core::mask::declare_secret_values(&resolved.secret_values);
         Ok(Run {
             id,
             commit,

@@ -41,7 +41,8 @@ where
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let text = format!("{err:#}");
+            eprintln!("error: {}", hoist_core::mask::scrub_declared(&text));
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -86,7 +86,10 @@ fn render_block(lines: &[Line], now: Instant) -> String {
 }
 
 impl EventSink for Printer {
-    fn emit(&self, event: Event) {
+    fn emit(&self, mut event: Event) {
+        // A name or message can carry a value interpolated from a target's secret.
+        event.name = hoist_core::mask::scrub_declared(&event.name).into_owned();
+        event.text = hoist_core::mask::scrub_declared(&event.text).into_owned();
         match self.mode {
             Progress::Quiet => {}
             Progress::Json => {

@@ -54,6 +54,7 @@ fn hoist_yml(project: &str, port: u16, secret: &str) -> String {
         "service: vault-demo\nregistry: {REGISTRY_FROM_CD}/hoist-test/{project}\nproject: {project}\n\
          targets:\n  prod:\n    host: tcp://{PROD}:2375\n    trust_insecure: true\n\
          \x20   public_address: http://{PROD}:{port}\n    registry: {REGISTRY_FROM_PROD}/hoist-test/{project}\n\
+         \x20   proxy: {{image: {REGISTRY_FROM_PROD}/hoist-proxy:latest}}\n\
          \x20   env:\n      GREETING: hello\n    secrets:\n      DB_PASSWORD: {secret}\n\
          steps:\n  checkout: {{}}\n  deploy:\n    service: app\n"
     )
@@ -343,6 +344,53 @@ async fn a_command_sourced_secret_reaches_the_service_and_nothing_hoist_writes_o
         if args == ps {
             assert!(text(&out).contains(&container), "{}", text(&out));
         }
+    }
+
+    // `hoist deploy --target` of a file that puts the secret where an error echoes it (an image
+    // tag that does not exist): the error, the history and the target's journal show the mask.
+    std::fs::write(
+        dir.join("leaky.yml"),
+        format!(
+            "services:\n  app:\n    image: {REGISTRY_FROM_PROD}/hoist-test/{name}/app:${{DB_PASSWORD}}\n"
+        ),
+    )
+    .unwrap();
+    let out = setup
+        .hoist(&[
+            "-f",
+            "leaky.yml",
+            "deploy",
+            "app",
+            "--target",
+            "prod",
+            "--strategy",
+            "recreate",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(VALUE), "hoist deploy: {}", text(&out));
+    assert!(
+        text(&out).contains(&format!("app:{}", hoist_core::mask::MASK)),
+        "the error names the image, masked: {}",
+        text(&out)
+    );
+    let out = setup
+        .hoist(&["pipeline", "history", "--target", "prod"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(hoist_core::mask::MASK) && !text(&out).contains(VALUE),
+        "the target's journal: {}",
+        text(&out)
+    );
+    for (path, bytes) in &files_under(&dir.join(".state")) {
+        assert!(
+            !contains(bytes, VALUE),
+            "{} holds the secret after the failed deploy",
+            path.display()
+        );
     }
 
     // The dashboard: every page it links to, and its JSON.

@@ -216,6 +216,9 @@ fn with_target_env(
         &file.dir,
         &env.all,
     ))?;
+    // From here on, whatever text leaves this process (its error, the history, the journal)
+    // is scrubbed of them.
+    hoist_core::mask::declare_secret_values(&resolved.secret_values);
     let mut env = env.clone();
     env.all.extend(resolved.vars);
     Ok(env)
