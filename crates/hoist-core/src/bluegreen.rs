@@ -335,21 +335,10 @@ mod tests {
     fn container(color: Color, state: RunState) -> ObservedContainer {
         ObservedContainer {
             id: format!("id-{color}"),
-            name: format!("books-ms-app-{color}-1"),
-            service: "app".into(),
-            number: 1,
-            oneoff: false,
-            config_hash: None,
             image: "books-ms".into(),
-            image_id: String::new(),
-            command: String::new(),
             state,
-            status: String::new(),
-            exit_code: None,
-            health: None,
-            created: 0,
-            ports: vec![],
             labels: BTreeMap::from([(labels::COLOR.to_string(), color.to_string())]),
+            ..ObservedContainer::running("app", 1, &format!("books-ms-app-{color}-1"))
         }
     }
 

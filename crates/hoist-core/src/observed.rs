@@ -74,6 +74,31 @@ pub struct ObservedContainer {
     pub labels: BTreeMap<String, String>,
 }
 
+impl ObservedContainer {
+    /// Replica `number` of `service`, named `name`, running, with nothing else known (no id,
+    /// image, ports or labels): what a listing or a test starts from and fills in.
+    pub fn running(service: &str, number: u32, name: &str) -> ObservedContainer {
+        ObservedContainer {
+            id: String::new(),
+            name: name.to_string(),
+            service: service.to_string(),
+            number,
+            oneoff: false,
+            config_hash: None,
+            image: String::new(),
+            image_id: String::new(),
+            command: String::new(),
+            state: RunState::Running,
+            status: String::new(),
+            exit_code: None,
+            health: None,
+            created: 0,
+            ports: Vec::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedNetwork {
     pub id: String,

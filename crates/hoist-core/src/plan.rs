@@ -1496,26 +1496,11 @@ pub fn reconcile_down(project: &ProjectSpec, observed: &Observed, opts: &DownOpt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observed::RunState;
 
     fn replica(number: u32) -> ObservedContainer {
         ObservedContainer {
             id: format!("id-{number}"),
-            name: format!("p-web-{number}"),
-            service: "web".into(),
-            number,
-            oneoff: false,
-            config_hash: None,
-            image: String::new(),
-            image_id: String::new(),
-            command: String::new(),
-            state: RunState::Running,
-            status: String::new(),
-            exit_code: None,
-            health: None,
-            created: 0,
-            ports: vec![],
-            labels: BTreeMap::new(),
+            ..ObservedContainer::running("web", number, &format!("p-web-{number}"))
         }
     }
 

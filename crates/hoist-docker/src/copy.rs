@@ -44,6 +44,17 @@ pub enum CopyError {
     Engine(#[from] EngineError),
 }
 
+impl CopyError {
+    /// A local file at `path` that `operation` (reading, creating, ...) could not do.
+    pub fn local(operation: &'static str, path: &Path, cause: std::io::Error) -> CopyError {
+        CopyError::Local {
+            operation,
+            path: path.display().to_string(),
+            cause,
+        }
+    }
+}
+
 /// Where a copy's top entry lands: in `dir`, under `name` (the source's own name when it is the
 /// same), or, for a source ending in `/.`, its contents right in `dir`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,11 +291,7 @@ pub fn unpack(
     staging: &Path,
     keep_owners: bool,
 ) -> Result<(), CopyError> {
-    let local = |operation: &'static str, path: &Path, cause: std::io::Error| CopyError::Local {
-        operation,
-        path: path.display().to_string(),
-        cause,
-    };
+    let local = CopyError::local;
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(keep_owners);

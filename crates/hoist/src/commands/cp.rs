@@ -168,7 +168,7 @@ fn land(
     let staging = tempfile::Builder::new()
         .prefix(".hoist-cp-")
         .tempdir_in(dir)
-        .map_err(|e| local("preparing the copy in", dir, e))?;
+        .map_err(|e| CopyError::local("preparing the copy in", dir, e))?;
     unpack(reader, staging.path(), keep_owners)?;
     // The engine names a directory's contents (`SRC/.`) `.`: the staging directory itself.
     let landed = match top {
@@ -176,8 +176,10 @@ fn land(
         name => staging.path().join(name),
     };
     if place.contents {
-        for entry in std::fs::read_dir(&landed).map_err(|e| local("reading", &landed, e))? {
-            let entry = entry.map_err(|e| local("reading", &landed, e))?;
+        for entry in
+            std::fs::read_dir(&landed).map_err(|e| CopyError::local("reading", &landed, e))?
+        {
+            let entry = entry.map_err(|e| CopyError::local("reading", &landed, e))?;
             let to = dir.join(entry.file_name());
             replace(&entry.path(), &to)?;
         }
@@ -191,21 +193,13 @@ fn land(
 /// unpacking over it would.
 fn replace(from: &Path, to: &Path) -> Result<(), CopyError> {
     if from.is_dir() && to.is_dir() {
-        for entry in std::fs::read_dir(from).map_err(|e| local("reading", from, e))? {
-            let entry = entry.map_err(|e| local("reading", from, e))?;
+        for entry in std::fs::read_dir(from).map_err(|e| CopyError::local("reading", from, e))? {
+            let entry = entry.map_err(|e| CopyError::local("reading", from, e))?;
             replace(&entry.path(), &to.join(entry.file_name()))?;
         }
         return Ok(());
     }
-    std::fs::rename(from, to).map_err(|e| local("writing", to, e))
-}
-
-fn local(operation: &'static str, path: &Path, cause: std::io::Error) -> CopyError {
-    CopyError::Local {
-        operation,
-        path: path.display().to_string(),
-        cause,
-    }
+    std::fs::rename(from, to).map_err(|e| CopyError::local("writing", to, e))
 }
 
 /// Here → container: a tar of `source` (or stdin's, for `-`) built as the upload reads it, to
@@ -247,7 +241,7 @@ async fn copy_to(
         true => std::fs::metadata(source),
         false => std::fs::symlink_metadata(source),
     }
-    .map_err(|e| local("reading", Path::new(source), e))?;
+    .map_err(|e| CopyError::local("reading", Path::new(source), e))?;
     let (dest_path, dest_is_dir) = match &dest_stat {
         Some((path, stat)) => (path.clone(), Some(stat.is_dir)),
         None => (dest.to_string(), None),
@@ -302,7 +296,7 @@ fn build(
     tar.follow_symlinks(follow);
     // Modes and owners as they are here; the engine gives the owners to its root unless `-a`.
     tar.mode(tar::HeaderMode::Complete);
-    let failed = |e: std::io::Error| local("reading", source, e);
+    let failed = |e: std::io::Error| CopyError::local("reading", source, e);
     let is_dir = match follow {
         true => std::fs::metadata(source),
         false => std::fs::symlink_metadata(source),
@@ -317,7 +311,7 @@ fn build(
     let buffered = tar.into_inner().map_err(failed)?;
     buffered
         .into_inner()
-        .map_err(|e| local("uploading", source, e.into_error()))?;
+        .map_err(|e| CopyError::local("uploading", source, e.into_error()))?;
     Ok(())
 }
 

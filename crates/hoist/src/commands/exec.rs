@@ -140,21 +140,9 @@ mod tests {
     fn container(name: &str, number: u32, state: RunState, created: i64) -> ObservedContainer {
         ObservedContainer {
             id: name.into(),
-            name: name.into(),
-            service: "app".into(),
-            number,
-            oneoff: false,
-            config_hash: None,
-            image: String::new(),
-            image_id: String::new(),
-            command: String::new(),
             state,
-            status: String::new(),
-            exit_code: None,
-            health: None,
             created,
-            ports: Vec::new(),
-            labels: Default::default(),
+            ..ObservedContainer::running("app", number, name)
         }
     }
 

@@ -196,24 +196,7 @@ mod tests {
     use hoist_docker::processes::Processes;
 
     fn container(service: &str, number: u32) -> ObservedContainer {
-        ObservedContainer {
-            id: String::new(),
-            name: format!("p-{service}-{number}"),
-            service: service.into(),
-            number,
-            oneoff: false,
-            config_hash: None,
-            image: String::new(),
-            image_id: String::new(),
-            command: String::new(),
-            state: RunState::Running,
-            status: String::new(),
-            exit_code: None,
-            health: None,
-            created: 0,
-            ports: Vec::new(),
-            labels: Default::default(),
-        }
+        ObservedContainer::running(service, number, &format!("p-{service}-{number}"))
     }
 
     #[test]

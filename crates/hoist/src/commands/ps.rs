@@ -331,18 +331,11 @@ pub fn legacy_table(containers: &[&ObservedContainer]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn container(name: &str, state: RunState, ports: Vec<ObservedPort>) -> ObservedContainer {
         ObservedContainer {
             id: "abc".into(),
-            name: name.into(),
-            service: "app".into(),
-            number: 1,
-            oneoff: false,
-            config_hash: None,
             image: "books-ms".into(),
-            image_id: String::new(),
             command: "/run.sh".into(),
             state,
             status: "Up 2 minutes".into(),
@@ -351,10 +344,8 @@ mod tests {
             } else {
                 None
             },
-            health: None,
-            created: 0,
             ports,
-            labels: BTreeMap::new(),
+            ..ObservedContainer::running("app", 1, name)
         }
     }
 

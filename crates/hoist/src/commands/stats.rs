@@ -124,27 +124,12 @@ fn json_lines(samples: &[(&ObservedContainer, Usage)], no_trunc: bool) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hoist_core::observed::RunState;
 
     #[test]
     fn table_and_json_read_as_dockers() {
         let c = ObservedContainer {
             id: "8d7f2c5f6b70179255573499c334eae11027de79c8bd0ce913e4f52c42c0d75a".into(),
-            name: "ex-web-1".into(),
-            service: "web".into(),
-            number: 1,
-            oneoff: false,
-            config_hash: None,
-            image: String::new(),
-            image_id: String::new(),
-            command: String::new(),
-            state: RunState::Running,
-            status: String::new(),
-            exit_code: None,
-            health: None,
-            created: 0,
-            ports: Vec::new(),
-            labels: Default::default(),
+            ..ObservedContainer::running("web", 1, "ex-web-1")
         };
         let u = Usage {
             memory: 516_096,
