@@ -147,6 +147,58 @@ impl Masker {
     }
 }
 
+/// A [`Masker`] over text that arrives in pieces cut anywhere (a terminal's output): the end of
+/// a piece that could be the start of a secret is held back until the next piece shows whether
+/// it is one, so a secret split across two pieces is still replaced whole.
+#[derive(Debug, Clone, Default)]
+pub struct StreamMasker {
+    masker: Masker,
+    held: String,
+}
+
+impl StreamMasker {
+    pub fn new(masker: Masker) -> StreamMasker {
+        StreamMasker {
+            masker,
+            held: String::new(),
+        }
+    }
+
+    /// What can be shown of everything pushed so far, scrubbed.
+    pub fn push(&mut self, text: &str) -> String {
+        self.held.push_str(text);
+        let keep = self.undecided_tail();
+        let ready: String = self.held.drain(..self.held.len() - keep).collect();
+        self.masker.text(&ready).into_owned()
+    }
+
+    /// Whether text is held back, waiting for what follows.
+    pub fn holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Everything still held, scrubbed (nothing more is coming, or it waited long enough).
+    pub fn flush(&mut self) -> String {
+        let rest = std::mem::take(&mut self.held);
+        self.masker.text(&rest).into_owned()
+    }
+
+    /// The length of the longest end of the held text that is the start, but not the whole, of
+    /// a secret.
+    fn undecided_tail(&self) -> usize {
+        let held = self.held.as_str();
+        held.char_indices()
+            .map(|(i, _)| &held[i..])
+            .find(|tail| {
+                self.masker
+                    .secrets
+                    .iter()
+                    .any(|s| s.len() > tail.len() && s.starts_with(tail))
+            })
+            .map_or(0, str::len)
+    }
+}
+
 /// Values this process was handed as secrets (a target's resolved `secrets:`), whatever text
 /// they end up in. Set once they are resolved; read wherever text leaves the process: the error
 /// a command ends with, the local history, the target's journal.
@@ -316,5 +368,23 @@ mod tests {
             format!("pull of repo:{MASK} failed")
         );
         assert_eq!(scrub_declared("x marks"), "x marks", "too short to scrub");
+    }
+
+    #[test]
+    fn a_secret_cut_across_pieces_of_a_stream_is_still_replaced() {
+        let masker = Masker::default().with_values(&["hunter22".into()]);
+        let mut stream = StreamMasker::new(masker);
+        let mut shown = String::new();
+        for piece in ["$ echo $PW\r\nhun", "ter", "22\r\n$ h", "ello\r\n"] {
+            shown.push_str(&stream.push(piece));
+        }
+        assert_eq!(shown, format!("$ echo $PW\r\n{MASK}\r\n$ hello\r\n"));
+        assert!(!stream.holds());
+        // A start of the secret that never completes is shown once flushed.
+        assert_eq!(stream.push("ok hunt"), "ok ");
+        assert!(stream.holds());
+        assert_eq!(stream.flush(), "hunt");
+        // Characters of several bytes are never cut.
+        assert_eq!(stream.push("é€"), "é€");
     }
 }

@@ -17,6 +17,12 @@ use crate::logs::LogStream;
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
+/// A container's output as bytes, stdout and stderr merged (what a terminal shows).
+pub type Bytes = Pin<Box<dyn Stream<Item = Result<Vec<u8>, EngineError>> + Send>>;
+
+/// The writer that is a container's (or an exec's) stdin.
+pub type Input = Pin<Box<dyn AsyncWrite + Send>>;
+
 /// A container's standard streams, taken over by [`Engine::attach`].
 pub struct Attachment {
     container: String,
@@ -102,6 +108,31 @@ impl Attachment {
     /// started without stdin).
     pub(crate) fn into_output(self) -> Output {
         self.output
+    }
+
+    /// The two halves, for a caller that moves the bytes itself (the dashboard's console): the
+    /// output as it comes (stdout and stderr merged, as a terminal shows them) and the writer
+    /// that is the command's stdin.
+    pub fn split(self) -> (Bytes, Input) {
+        let Attachment {
+            container,
+            output,
+            input,
+        } = self;
+        let output = output.filter_map(move |chunk| {
+            let item = match chunk {
+                Ok(LogOutput::StdOut { message })
+                | Ok(LogOutput::StdErr { message })
+                | Ok(LogOutput::Console { message }) => Some(Ok(message.to_vec())),
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(EngineError::new(
+                    format!("reading the output of container {container}"),
+                    e,
+                ))),
+            };
+            std::future::ready(item)
+        });
+        (Box::pin(output), input)
     }
 
     /// Feeds `stdin` (when given) to the container until it ends, then closes the container's

@@ -116,6 +116,27 @@ impl Engine {
             ))),
         }
     }
+
+    /// `name`'s usage as the engine samples it (about once a second), for as long as the
+    /// caller reads and the container exists.
+    pub fn usage_stream(
+        &self,
+        name: &str,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Usage, EngineError>>, EngineError>
+    {
+        let name = crate::ids::container(name)?.to_string();
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(true)
+            .build();
+        let samples = self.client().stats(&name, Some(options));
+        Ok(samples
+            .map(move |sample| {
+                sample
+                    .map(|s| usage_of(&s))
+                    .map_err(|e| EngineError::new(format!("reading the usage of {name}"), e))
+            })
+            .boxed())
+    }
 }
 
 #[cfg(test)]

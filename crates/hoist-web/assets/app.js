@@ -67,4 +67,96 @@
     };
     follow();
   }
+  // A running container's usage: each sample's values (formatted by the server) set as text.
+  var usage = document.querySelector("[data-stats]");
+  if (usage && window.EventSource) {
+    var watch = function () {
+      var samples = new EventSource(usage.getAttribute("data-stats"));
+      samples.addEventListener("usage", function (ev) {
+        var u = JSON.parse(ev.data);
+        usage.querySelectorAll("[data-usage]").forEach(function (dd) {
+          var v = u[dd.getAttribute("data-usage")];
+          if (typeof v === "string") { dd.textContent = v; }
+        });
+      });
+      // The container is gone or stopped: nothing more will come.
+      samples.addEventListener("gone", function () { samples.close(); });
+      samples.addEventListener("error", function () {
+        if (samples.readyState === EventSource.CLOSED) { setTimeout(watch, 3000); }
+      });
+    };
+    watch();
+  }
+  // The console: a shell in the container over a WebSocket. Its output is shown as plain text
+  // (terminal escape sequences dropped); a line typed in the input goes to the shell on Enter,
+  // Ctrl+C and Ctrl+D go as the keys they are.
+  var box = document.getElementById("console");
+  if (box && window.WebSocket) {
+    var out = document.getElementById("console-out");
+    var input = document.getElementById("console-in");
+    var openButton = document.getElementById("console-open");
+    var closeButton = document.getElementById("console-close");
+    var status = document.getElementById("console-state");
+    var socket = null;
+    var show = function (text) {
+      text = text
+        .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, "")
+        .replace(/\x1b\[[0-?]*[ -\/]*[@-~]/g, "")
+        .replace(/\x1b[@-_]/g, "")
+        .replace(/\r\n/g, "\n");
+      var shown = out.textContent;
+      for (var i = 0; i < text.length; i++) {
+        var ch = text[i];
+        if (ch === "\b") { shown = shown.slice(0, -1); }
+        else if (ch === "\r") { shown = shown.slice(0, shown.lastIndexOf("\n") + 1); }
+        else if (ch !== "\x07") { shown += ch; }
+      }
+      out.textContent = shown.length > 200000 ? shown.slice(-200000) : shown;
+      out.scrollTop = out.scrollHeight;
+    };
+    var send = function (message) {
+      if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
+    };
+    var connected = function (yes) {
+      input.disabled = !yes;
+      closeButton.disabled = !yes;
+      openButton.disabled = yes;
+    };
+    openButton.addEventListener("click", function () {
+      if (socket) { return; }
+      out.textContent = "";
+      var url = new URL(box.getAttribute("data-console"), location.href);
+      url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+      url.searchParams.set("csrf", box.getAttribute("data-csrf"));
+      url.searchParams.set("rows", "24");
+      url.searchParams.set("cols", String(Math.max(40, Math.floor(out.clientWidth / 8))));
+      socket = new WebSocket(url.toString());
+      status.textContent = "connecting";
+      socket.addEventListener("open", function () {
+        status.textContent = "connected";
+        connected(true);
+        input.focus();
+      });
+      socket.addEventListener("message", function (ev) {
+        if (typeof ev.data === "string") { show(ev.data); }
+      });
+      socket.addEventListener("close", function (ev) {
+        status.textContent = ev.reason || (ev.code === 1000 ? "closed" : "refused or lost (" + ev.code + ")");
+        socket = null;
+        connected(false);
+      });
+    });
+    closeButton.addEventListener("click", function () { if (socket) { socket.close(1000); } });
+    input.addEventListener("keydown", function (ev) {
+      var key = null;
+      if (ev.key === "Enter") { key = "\r"; }
+      else if (ev.key === "Tab") { key = "\t"; }
+      else if (ev.ctrlKey && ev.key === "c") { key = "\u0003"; }
+      else if (ev.ctrlKey && ev.key === "d") { key = "\u0004"; }
+      if (key === null) { return; }
+      ev.preventDefault();
+      send({ input: input.value + key });
+      input.value = "";
+    });
+  }
 })();

@@ -318,8 +318,10 @@ pub struct EndpointRow {
 pub struct ContainerPage {
     pub title: String,
     pub user: Option<User>,
-    /// The CSRF token of the action forms; none when read-only.
+    /// The CSRF token of the action forms and the console; none when read-only.
     pub actions_csrf: Option<String>,
+    /// Running: its usage is shown live, and a console can be opened.
+    pub running: bool,
     pub href: String,
     pub engine: String,
     pub id: String,

@@ -9,6 +9,7 @@
 
 mod audit;
 pub mod auth;
+mod console;
 pub mod guard;
 mod headers;
 pub mod history;
@@ -247,6 +248,8 @@ pub fn app(state: AppState) -> Router {
             "/e/{engine}/containers/{id}/logs/stream",
             get(live::logs_stream),
         )
+        .route("/e/{engine}/containers/{id}/console", get(console::open))
+        .route("/e/{engine}/containers/{id}/stats", get(live::stats_stream))
         .route("/e/{engine}/containers/{id}/{action}", post(pages::action))
         .route("/images", get(pages::images))
         .route("/networks", get(pages::networks))

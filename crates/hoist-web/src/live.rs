@@ -142,3 +142,59 @@ pub(crate) async fn logs_stream(
         .keep_alive(KeepAlive::default())
         .into_response()
 }
+
+/// One sample of a container's usage as the page shows it, formatted here so that the page's
+/// script only sets text.
+#[derive(Debug, serde::Serialize, PartialEq)]
+pub(crate) struct UsageView {
+    cpu: String,
+    memory: String,
+    memory_percent: String,
+    net: String,
+    block: String,
+    pids: String,
+}
+
+impl From<&hoist_docker::stats::Usage> for UsageView {
+    fn from(u: &hoist_docker::stats::Usage) -> UsageView {
+        let size = |n: u64| crate::html::size(i64::try_from(n).unwrap_or(i64::MAX));
+        UsageView {
+            cpu: format!("{:.2}%", u.cpu_percent),
+            memory: format!("{} / {}", size(u.memory), size(u.memory_limit)),
+            memory_percent: format!("{:.2}%", u.memory_percent),
+            net: format!("{} / {}", size(u.net_rx), size(u.net_tx)),
+            block: format!("{} / {}", size(u.block_read), size(u.block_write)),
+            pids: u.pids.to_string(),
+        }
+    }
+}
+
+/// `GET /e/{engine}/containers/{id}/stats`: the container's usage as SSE `usage` events with a
+/// JSON body, one per engine sample (about a second apart), until the page goes or the
+/// container does.
+pub(crate) async fn stats_stream(
+    State(state): State<AppState>,
+    Path((engine, id)): Path<(String, String)>,
+) -> Response {
+    let Some(e) = state.engine(&engine) else {
+        return (StatusCode::NOT_FOUND, "no such engine\n").into_response();
+    };
+    let samples = match e.engine.usage_stream(&id) {
+        Ok(samples) => samples,
+        Err(err) => return (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response(),
+    };
+    let events = samples.map(|sample| {
+        let event = match sample {
+            Ok(usage) => Event::default()
+                .event("usage")
+                .data(serde_json::to_string(&UsageView::from(&usage)).unwrap_or_default()),
+            Err(err) => Event::default()
+                .event("gone")
+                .data(err.to_string().replace(['\r', '\n'], " ")),
+        };
+        Ok::<_, Infallible>(event)
+    });
+    Sse::new(events.take_until(closed(state.clone())))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

@@ -355,7 +355,7 @@ async fn recent_logs(e: &NamedEngine, d: &ContainerDetail, masker: &Masker) -> S
         .unwrap_or_else(|_| "[hoist: the engine did not answer in time]\n".into())
 }
 
-async fn find_container(
+pub(crate) async fn find_container(
     state: &AppState,
     engine: &str,
     id: &str,
@@ -390,6 +390,7 @@ pub(crate) async fn container(
         title: c.name.clone(),
         user: user(&state, &who),
         actions_csrf: (!state.read_only).then(|| who.csrf.clone()),
+        running: c.state == hoist_core::observed::RunState::Running,
         href: container_href(&e.name, &c.name),
         engine: e.name.clone(),
         id: c.id.clone(),

@@ -8,41 +8,11 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::visit;
 use common::{HOSTILE, World};
-use fantoccini::{Client, ClientBuilder};
-
-/// A child process killed (by its own PID) when the test ends, also on panic.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
+use fantoccini::Client;
 
 /// Everything on the page a payload could have made: event-handler attributes, script other
 /// than the dashboard's, elements no page has (img, svg, iframe, textarea, object), and
@@ -69,27 +39,6 @@ return {
   shown: document.body.textContent.indexOf("<script>window.__pwned=1") >= 0
 };
 "#;
-
-/// Opens `url` until the page and its script loaded: Chromium aborts loads (the page's or the
-/// script's) when the host's interfaces change, and other tests create Docker networks.
-async fn visit(browser: &Client, url: &str) {
-    for _ in 0..60 {
-        browser.goto(url).await.unwrap();
-        // A page whose script load was aborted is not kept live.
-        let live = browser
-            .execute(
-                "return document.documentElement.classList.contains('live');",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if live == serde_json::json!(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("{url}: the page or its script failed to load for 30 s");
-}
 
 /// Checks the current page; returns whether the payload is shown on it as text.
 async fn check(browser: &Client, what: &str) -> bool {
@@ -124,37 +73,7 @@ async fn hostile_markup_stays_inert_on_every_page_and_in_live_updates() {
         let _ = stopped.await;
     }));
 
-    let driver_port = free_port();
-    let _driver = Killed(
-        Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (apt-get install chromium-driver)"),
-    );
-    wait_listening(driver_port);
-    let profile = world.dir.join("chromium-profile");
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000", "--disable-features=BackForwardCache",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!("an object literal")
-    };
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("a WebDriver session");
+    let (_driver, browser) = common::browser::start(&world.dir.join("chromium-profile")).await;
 
     // An action on a container named by hostile markup, from the browser's own session: the
     // refusal page must be inert too.

@@ -10,6 +10,8 @@
 
 #![allow(dead_code)] // each test binary uses part of it
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -180,6 +182,11 @@ impl World {
 
     /// The dashboard over the world: the engine as `cd`, runs from the pipeline's history.
     pub fn state(&self) -> AppState {
+        self.state_with(false)
+    }
+
+    /// [`World::state`], read-only when `read_only`.
+    pub fn state_with(&self, read_only: bool) -> AppState {
         let runs = hoist_pipeline::history::History::open(&self.dir).unwrap();
         let audit = SqliteHistory::in_memory().unwrap();
         // An audit record whose target and outcome are hostile markup: what an engine's error
@@ -204,7 +211,7 @@ impl World {
                 engine: self.engine.clone(),
             }],
             None,
-            false,
+            read_only,
             Arc::new(history),
         )
     }
