@@ -190,6 +190,45 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// The plan with nothing started (`create`, `up --no-start`): every start, and every wait
+    /// for a started container, is dropped; a step that came after a dropped one comes after
+    /// what that one came after.
+    pub fn without_starting(self) -> Plan {
+        let starts = |a: &Action| {
+            matches!(
+                a,
+                Action::StartContainer { .. }
+                    | Action::WaitHealthy { .. }
+                    | Action::WaitCompleted { .. }
+                    | Action::WaitReady { .. }
+            )
+        };
+        // For each step, by old id: the kept steps (new ids) that stand for it.
+        let mut stands_for: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        let mut plan = Plan {
+            unchanged: self.unchanged,
+            warnings: self.warnings,
+            ..Plan::default()
+        };
+        for step in self.steps {
+            let before: BTreeSet<usize> = step
+                .after
+                .iter()
+                .flat_map(|a| stands_for.get(a).cloned().unwrap_or_default())
+                .collect();
+            if starts(&step.action) {
+                stands_for.insert(step.id, before);
+                continue;
+            }
+            let id = plan.push(step.action, step.reason, before.into_iter().collect());
+            if self.optional.contains(&step.id) {
+                plan.optional.insert(id);
+            }
+            stands_for.insert(step.id, BTreeSet::from([id]));
+        }
+        plan
+    }
 }
 
 /// The same text every time for the same inputs: `--dry-run` prints it, tests assert it.
@@ -263,6 +302,8 @@ pub struct UpOptions {
     /// `-y`: a project volume whose definition changed is made again (its data is lost);
     /// without it, `up` warns and keeps the volume.
     pub assume_yes: bool,
+    /// `create`, `up --no-start`: containers are made (and remade) but not started.
+    pub no_start: bool,
 }
 
 /// `up --no-deps SERVICE...`: the project as Compose sees it then, the named services keeping
@@ -1007,6 +1048,21 @@ fn container_names_unique(services: &[&ServiceSpec]) -> Result<(), PlanError> {
 
 /// Decides what `up` does.
 pub fn reconcile_up(
+    project: &ProjectSpec,
+    observed: &Observed,
+    opts: &UpOptions,
+) -> Result<Plan, PlanError> {
+    let plan = converge(project, observed, opts)?;
+    Ok(if opts.no_start {
+        plan.without_starting()
+    } else {
+        plan
+    })
+}
+
+/// Everything `up` does to bring the engine to the project: resources, images' containers made
+/// or remade, started in dependency order, waited for.
+fn converge(
     project: &ProjectSpec,
     observed: &Observed,
     opts: &UpOptions,

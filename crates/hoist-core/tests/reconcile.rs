@@ -171,6 +171,57 @@ fn the_books_up_d_app_starts_db_first_then_app() {
 }
 
 #[test]
+fn no_start_makes_the_containers_in_order_and_starts_nothing() {
+    let project = v2(
+        "p",
+        vec![
+            svc("db"),
+            depends(svc("app"), "db", Condition::ServiceHealthy),
+        ],
+    );
+    check_up(
+        &project,
+        &Observed::default(),
+        &UpOptions {
+            no_start: true,
+            ..only(&["app"])
+        },
+        r"
+  1. create network p_default (not on the engine)
+  2. create container p-db-1 (no container yet) after 1
+  3. create container p-app-1 (no container yet) after 1",
+    );
+    // A changed running container is made again, and not started.
+    let mut changed = project.clone();
+    let observed = Observed {
+        containers: vec![
+            running(&project, "db", RunState::Running),
+            running(&project, "app", RunState::Running),
+        ],
+        networks: vec![ObservedNetwork {
+            id: "n1".into(),
+            name: "p_default".into(),
+            labels: BTreeMap::new(),
+        }],
+        ..Default::default()
+    };
+    changed.services[1].container.env = vec!["V=2".into()];
+    check_up(
+        &changed,
+        &observed,
+        &UpOptions {
+            no_start: true,
+            ..only(&["app"])
+        },
+        r"
+  1. stop container p-app-1 (recreate: configuration changed)
+  2. remove container p-app-1 (recreate: configuration changed) after 1
+  3. create container p-app-1 (recreate: configuration changed) after 2
+  -  p-db-1 is up to date",
+    );
+}
+
+#[test]
 fn an_unchanged_running_project_is_left_alone() {
     let project = book();
     let observed = Observed {

@@ -45,6 +45,7 @@ impl Cli {
         };
         match &mut self.command {
             Command::Up(args) => fold(&mut args.progress, &mut args.dry_run),
+            Command::Create(args) => fold(&mut args.progress, &mut false),
             Command::Down(args) => fold(&mut args.progress, &mut args.dry_run),
             _ => {}
         }
@@ -178,6 +179,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Create and start containers (dependencies first; unchanged services are left running).
     Up(UpArgs),
+    /// Create containers for a service, without starting them (`up --no-start`).
+    Create(CreateArgs),
     /// Stop and remove containers and networks (and volumes with -v).
     Down(DownArgs),
     /// List containers.
@@ -285,6 +288,62 @@ pub struct ProgressArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+pub struct CreateArgs {
+    /// Build images before starting containers.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Recreate containers even if their configuration and image haven't changed.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them.
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Pull image before running ("always"|"missing"|"never"|"build").
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Pull without printing progress information.
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    /// Assume "yes" as answer to all prompts and run non-interactively.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    pub services: Vec<String>,
+}
+
+impl CreateArgs {
+    /// `create` is `up --no-start`.
+    pub fn as_up(&self, dry_run: bool) -> UpArgs {
+        UpArgs {
+            detach: true,
+            no_start: true,
+            build: self.build,
+            no_build: self.no_build,
+            force_recreate: self.force_recreate,
+            no_recreate: self.no_recreate,
+            pull: self.pull.clone(),
+            remove_orphans: self.remove_orphans,
+            scale: self.scale.clone(),
+            yes: self.yes,
+            dry_run,
+            progress: self.progress.clone(),
+            services: self.services.clone(),
+            ..UpArgs::default()
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
 pub struct UpArgs {
     /// Detached mode: run containers in the background.
     #[arg(short = 'd', long)]
@@ -346,6 +405,15 @@ pub struct UpArgs {
     /// Show the output of the services the named ones depend on too.
     #[arg(long)]
     pub attach_dependencies: bool,
+    /// Restrict attaching to the specified services. Incompatible with --attach-dependencies.
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services.
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Don't start the services after creating them.
+    #[arg(long)]
+    pub no_start: bool,
     /// Enable the interactive shortcuts of attached mode (hoist has none: accepted for
     /// compatibility with Compose's scripts, `--menu=false`).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]

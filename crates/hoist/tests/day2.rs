@@ -430,3 +430,187 @@ async fn wait_down_project_removes_the_project_once_its_containers_stopped() {
         "its network too"
     );
 }
+
+/// Services that each say who they are once both tools had time to attach, then end.
+const SAYERS: &str = "services:\n  db:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 1; echo from-db\"]\n\
+\x20 app:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 1; echo from-app\"]\n    depends_on: [db]\n\
+\x20 quiet:\n    image: debian:bookworm-slim\n    command: [\"sh\", \"-c\", \"sleep 1; echo from-quiet\"]\n    attach: false\n";
+
+/// Each service's container and its state (`created`, `exited`, ...), as the engine has them.
+fn states(project: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.State}}",
+        ])
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    lines
+}
+
+/// Which services' output an attached `up` showed (`from-X` lines), and its `Attaching to` list
+/// without the project's name.
+fn attached(out: &Output, project: &str) -> (Vec<String>, String) {
+    let all = text(out);
+    let mut said: Vec<String> = all
+        .lines()
+        .filter_map(|l| l.split("from-").nth(1))
+        .map(|s| s.trim().to_string())
+        .collect();
+    said.sort();
+    said.dedup();
+    let attaching = all
+        .lines()
+        .find(|l| l.starts_with("Attaching to"))
+        .unwrap_or_default()
+        .replace(&format!("{project}-"), "");
+    (said, attaching)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_no_start_and_the_attach_choices_agree_with_compose_v2() {
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let (p_ours, p_theirs) = (
+        TestProject::new("day2-create", &[&cd]),
+        TestProject::new("day2-create", &[&cd]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), SAYERS).unwrap();
+    let ours = Tools {
+        dir: dir.path(),
+        project: &p_ours.name,
+    };
+    let theirs = Tools {
+        dir: dir.path(),
+        project: &p_theirs.name,
+    };
+
+    // `up --no-start SERVICE`: the service and what it depends on, made, not started.
+    let (a, b) = (
+        ours.hoist(&["up", "--no-start", "app"]),
+        theirs.compose(&["up", "--no-start", "app"]),
+    );
+    assert_eq!(
+        a.status.code(),
+        b.status.code(),
+        "{}\n{}",
+        text(&a),
+        text(&b)
+    );
+    assert_eq!(
+        states(&p_ours.name),
+        ["app created", "db created"],
+        "{}",
+        text(&a)
+    );
+    assert_eq!(states(&p_ours.name), states(&p_theirs.name));
+    // `create`: every service; the ones made already are left as they are.
+    let (a, b) = (ours.hoist(&["create"]), theirs.compose(&["create"]));
+    assert_eq!(
+        a.status.code(),
+        b.status.code(),
+        "{}\n{}",
+        text(&a),
+        text(&b)
+    );
+    assert_eq!(
+        states(&p_ours.name),
+        ["app created", "db created", "quiet created"]
+    );
+    assert_eq!(states(&p_ours.name), states(&p_theirs.name));
+    // `create --force-recreate` makes them again, still not started.
+    let id = |p: &str| {
+        stdout(
+            &Command::new("docker")
+                .env_remove("DOCKER_HOST")
+                .args(["inspect", "-f", "{{.Id}}", &format!("{p}-app-1")])
+                .output()
+                .unwrap(),
+        )
+    };
+    let before = id(&p_ours.name);
+    let a = ours.hoist(&["create", "--force-recreate", "app"]);
+    assert!(a.status.success(), "{}", text(&a));
+    assert_ne!(id(&p_ours.name), before, "app was made again");
+    assert_eq!(
+        states(&p_ours.name),
+        ["app created", "db created", "quiet created"]
+    );
+
+    // Attached `up`: by default every started service but those marked `attach: false`;
+    // `--attach` chooses; `--no-attach` leaves out. Run one after the other for each tool.
+    for (args, shown) in [
+        (vec!["up"], vec!["app", "db"]),
+        (vec!["up", "--attach", "quiet"], vec!["quiet"]),
+        (vec!["up", "--no-attach", "db"], vec!["app"]),
+        (
+            vec![
+                "up",
+                "--attach",
+                "app",
+                "--attach",
+                "db",
+                "--no-attach",
+                "db",
+            ],
+            vec!["app"],
+        ),
+    ] {
+        let (a, b) = (ours.hoist(&args), theirs.compose(&args));
+        assert_eq!(
+            attached(&a, &p_ours.name).0,
+            shown,
+            "{args:?}: {}",
+            text(&a)
+        );
+        assert_eq!(
+            a.status.code(),
+            b.status.code(),
+            "{args:?}: {}\n{}",
+            text(&a),
+            text(&b)
+        );
+        assert_eq!(
+            attached(&a, &p_ours.name),
+            attached(&b, &p_theirs.name),
+            "{args:?}:\nhoist: {}\ncompose: {}",
+            text(&a),
+            text(&b)
+        );
+    }
+    // What cannot be attached to, or combined: refused the same way.
+    for args in [
+        vec!["up", "--attach", "nowhere"],
+        vec!["up", "--attach", "app", "--attach-dependencies"],
+        vec!["up", "-d", "--attach", "app"],
+        vec!["up", "--wait", "--attach", "app"],
+    ] {
+        let (a, b) = (ours.hoist(&args), theirs.compose(&args));
+        assert_eq!(
+            a.status.code(),
+            b.status.code(),
+            "{args:?}: {}\n{}",
+            text(&a),
+            text(&b)
+        );
+        let why = |out: &Output| {
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .trim_start_matches("Error response from daemon: ")
+                .to_string()
+        };
+        assert_eq!(why(&a), why(&b), "{args:?}");
+    }
+}

@@ -58,6 +58,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match &cli.command {
         Command::Up(args) => up::run(g, &env, args),
+        Command::Create(args) => up::run(g, &env, &args.as_up(g.dry_run)),
         Command::Down(args) => down::run(g, &env, args),
         Command::Ps(args) => ps::run(g, &env, args),
         Command::Port(args) => port::run(g, &env, args),

@@ -45,6 +45,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
             (_, true) => Some(false),
             _ => None,
         },
+        no_start: args.no_start,
     };
     let exec = ExecOptions {
         stop_timeout: args.timeout,
@@ -55,14 +56,14 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &UpArgs) -> anyhow::Result<
     };
     let printer = Printer::new(args.progress.progress);
     let exits = exits(&spec, args)?;
-    let attach = !args.detach && !args.wait && !args.dry_run;
+    let attach = !args.detach && !args.wait && !args.dry_run && !args.no_start;
     let code = super::runtime()?.block_on(async {
         let engine = connect(global, env).await?;
         up(&engine, &spec, &opts, pull, &exec, args.dry_run, &printer).await?;
         if !attach {
             return anyhow::Ok(0);
         }
-        let services = attached_services(&spec, &opts, args.attach_dependencies)?;
+        let services = attached_services(&loaded.compose, &spec, &opts, args)?;
         let watched = &opts.services;
         attach_until_interrupted(&engine, &spec, &services, watched, exits, &exec).await
     })?;
@@ -96,7 +97,11 @@ fn cascade(args: &UpArgs) -> anyhow::Result<attach::Cascade> {
         (true, false) => attach::Cascade::Stop,
         (false, false) => attach::Cascade::Ignore,
     };
-    let attaching = cascade != attach::Cascade::Ignore || args.attach_dependencies;
+    if !args.attach.is_empty() && args.attach_dependencies {
+        anyhow::bail!("cannot combine --attach and --attach-dependencies");
+    }
+    let attaching =
+        cascade != attach::Cascade::Ignore || args.attach_dependencies || !args.attach.is_empty();
     if args.wait && attaching {
         anyhow::bail!(
             "--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies"
@@ -110,18 +115,51 @@ fn cascade(args: &UpArgs) -> anyhow::Result<attach::Cascade> {
     Ok(cascade)
 }
 
-/// The services an attached `up` follows: those named (their dependencies too with
-/// `--attach-dependencies`), else every service `up` started.
+/// The services an attached `up` follows, as Compose picks them: those `--attach` names, else
+/// every service `up` started (only the named ones and, with `--attach-dependencies`, what they
+/// depend on) that its file does not mark `attach: false`; less those `--no-attach` names.
 fn attached_services(
+    compose: &hoist_compose::model::Project,
     spec: &ProjectSpec,
     opts: &UpOptions,
-    dependencies: bool,
+    args: &UpArgs,
 ) -> anyhow::Result<Vec<String>> {
-    let selected = select_services(spec, &opts.services, opts.no_deps)?;
-    Ok(selected
-        .iter()
-        .map(|s| s.name.clone())
-        .filter(|name| dependencies || opts.services.is_empty() || opts.services.contains(name))
+    let chosen: Vec<String> = if args.attach.is_empty() {
+        let selected = select_services(spec, &opts.services, opts.no_deps)?;
+        let opted_out = |name: &str| {
+            compose
+                .services
+                .get(name)
+                .and_then(|s| s.extra.get("attach"))
+                .and_then(|v| v.as_bool())
+                == Some(false)
+        };
+        selected
+            .iter()
+            .map(|s| s.name.clone())
+            .filter(|name| {
+                args.attach_dependencies || opts.services.is_empty() || opts.services.contains(name)
+            })
+            .filter(|name| !opted_out(name))
+            .collect()
+    } else {
+        let unknown: Vec<&str> = args
+            .attach
+            .iter()
+            .filter(|name| spec.service(name).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "cannot attach to services not included in up: {}",
+                unknown.join(", ")
+            );
+        }
+        args.attach.clone()
+    };
+    Ok(chosen
+        .into_iter()
+        .filter(|name| !args.no_attach.contains(name))
         .collect())
 }
 
