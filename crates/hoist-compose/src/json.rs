@@ -188,6 +188,14 @@ impl Map {
     }
 
     /// Sorts the entries by the rank `f` gives their keys (stable; `f` runs once per entry).
+    /// Sorts the entries with `compare` (stable).
+    pub fn sort_by(
+        &mut self,
+        compare: impl FnMut(&(Key, Value), &(Key, Value)) -> std::cmp::Ordering,
+    ) {
+        self.0.sort_by(compare);
+    }
+
     pub fn sort_by_key(&mut self, mut f: impl FnMut(&str) -> usize) {
         const SMALL: usize = 32;
         let n = self.0.len();
@@ -793,5 +801,98 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid type"), "{err}");
+    }
+}
+
+/// serde_json's pretty printer, escaping as Go's `encoding/json` does (Compose is a Go program):
+/// `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`, and the line and paragraph separators
+/// U+2028 and U+2029, so that `config --format json` prints Compose's bytes.
+pub struct GoFormatter(serde_json::ser::PrettyFormatter<'static>);
+
+impl Default for GoFormatter {
+    fn default() -> Self {
+        GoFormatter(serde_json::ser::PrettyFormatter::new())
+    }
+}
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escaped = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escaped.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Writes `value` as Compose's `config --format json` does: pretty, Go's escaping.
+pub fn write_go_json<W: std::io::Write>(writer: W, value: &Value) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(writer, GoFormatter::default());
+    Printed(value).serialize(&mut ser)
+}
+
+#[cfg(test)]
+mod go_json_tests {
+    use super::*;
+
+    #[test]
+    fn markup_characters_are_escaped_as_go_does() {
+        let v = Value::from_serde(serde_json::json!({"cmd": "a < b && c > d\u{2028}é", "n": [1]}));
+        let mut out = Vec::new();
+        write_go_json(&mut out, &v).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n  \"cmd\": \"a \\u003c b \\u0026\\u0026 c \\u003e d\\u2028é\",\n  \"n\": [\n    1\n  ]\n}"
+        );
     }
 }

@@ -25,6 +25,8 @@ pub mod loader;
 pub mod merge;
 pub mod model;
 pub mod normalize;
+mod omitempty;
+mod print_order;
 pub mod read;
 pub mod render;
 pub mod schema;
@@ -83,6 +85,15 @@ pub fn load_canonical(opts: &LoadOptions) -> Result<Canonical, ComposeError> {
         files: loaded.files,
         env: loaded.env,
     })
+}
+
+/// The canonical tree as `docker compose config --format json` (`json`) or its YAML prints it:
+/// without the zero values Compose's types leave out, fields in the order of those types and map
+/// keys sorted. The typed model is built from the tree as loaded, so that printing changes
+/// nothing that is deployed.
+pub fn print_form(tree: &mut json::Value, json: bool) {
+    omitempty::omit_zero_values(tree, json);
+    print_order::order_as_printed(tree);
 }
 
 /// Loads, resolves, validates and normalises a compose project into the typed model. Callers

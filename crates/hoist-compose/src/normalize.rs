@@ -1237,6 +1237,13 @@ impl Cx<'_> {
                         m.get("mode").map(string_of).unwrap_or(J::from("ingress")),
                     );
                     if let Some(h) = m.get("host_ip") {
+                        let ip = h.scalar_string().unwrap_or_default();
+                        if ip.parse::<std::net::IpAddr>().is_err() {
+                            return Err(ComposeError::invalid_at(
+                                h.pos.location(),
+                                format!("{what}.[]: invalid ip address: {ip}"),
+                            ));
+                        }
                         o.insert("host_ip", string_of(h));
                     }
                     if let Some(t) = m.get("target") {

@@ -124,16 +124,46 @@ fn value_after_key(v: &J, level: usize, d: Dollars, out: &mut String) {
             out.push('\n');
             block_seq(a, level + 2, d, out);
         }
-        J::String(s) if s.contains('\n') => {
-            out.push(' ');
-            out.push_str(&double_quoted(&d.text(s)));
-            out.push('\n');
-        }
+        J::String(s) if s.contains('\n') => multiline(&d.text(s), level + 2, out),
         other => {
             out.push(' ');
             out.push_str(&scalar(other, d));
             out.push('\n');
         }
+    }
+}
+
+/// A text of several lines after `key:` or `-`, as Go's yaml.v3 writes it: a literal block
+/// (`|`, `|-` without a final line break, `|+` with more than one) indented to `indent`, or
+/// double-quoted where a literal block cannot say it (a tab or other control character, a
+/// space before a line break or at the very end).
+fn multiline(s: &str, indent: usize, out: &mut String) {
+    let special = s
+        .chars()
+        .any(|c| c != '\n' && (c.is_control() || c == '\u{feff}'));
+    if special || s.contains(" \n") || s.ends_with(' ') {
+        out.push(' ');
+        out.push_str(&double_quoted(s));
+        out.push('\n');
+        return;
+    }
+    out.push_str(" |");
+    if s.starts_with(' ') || s.starts_with('\n') {
+        out.push('2');
+    }
+    if !s.ends_with('\n') {
+        out.push('-');
+    } else if s == "\n" || s.ends_with("\n\n") {
+        out.push('+');
+    }
+    out.push('\n');
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            self::indent(indent, out);
+            out.push_str(line);
+        }
+        out.push('\n');
     }
 }
 
@@ -161,6 +191,7 @@ fn block_seq(a: &[J], level: usize, d: Dollars, out: &mut String) {
                 out.push('\n');
                 block_seq(inner, level + 2, d, out);
             }
+            J::String(s) if s.contains('\n') => multiline(&d.text(s), level + 2, out),
             other => {
                 out.push(' ');
                 out.push_str(&scalar(other, d));
@@ -198,8 +229,15 @@ fn needs_quotes(s: &str) -> bool {
     ) {
         return true;
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+    // As libyaml's emitter decides for a block scalar: these characters start an indicator
+    // anywhere, `-`, `?` and `:` only when what follows is a blank or the end.
+    let mut chars = s.chars();
+    let first = chars.next().unwrap_or(' ');
+    let then_blank = chars.next().is_none_or(|c| c == ' ' || c == '\t');
+    if ",[]{}#&*!|>'\"%@`".contains(first) || ("-?:".contains(first) && then_blank) {
+        return true;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
         return true;
     }
     s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control())

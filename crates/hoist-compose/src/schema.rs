@@ -28,6 +28,8 @@ struct Rule {
     minimum: Option<f64>,
     maximum: Option<f64>,
     duration: bool,
+    /// A string's `pattern` (unanchored, as JSON Schema has it).
+    pattern: Option<&'static str>,
     required: Vec<&'static str>,
     properties: Option<FastMap<&'static str, usize>>,
     patterns: Vec<(&'static str, usize)>,
@@ -131,6 +133,7 @@ fn compile(
     r.minimum = obj.get("minimum").and_then(J::as_f64);
     r.maximum = obj.get("maximum").and_then(J::as_f64);
     r.duration = obj.get("format").and_then(J::as_str) == Some("duration");
+    r.pattern = obj.get("pattern").and_then(J::as_str);
     if let Some(J::Array(req)) = obj.get("required") {
         r.required = req.iter().filter_map(J::as_str).collect();
     }
@@ -260,6 +263,42 @@ fn pattern_matches(pattern: &str, key: &str) -> bool {
     }
 }
 
+/// Whether `text` matches a value `pattern` of the schema: JSON Schema's patterns are searched
+/// for anywhere in the text. The schema has two, written out here (a test checks there are no
+/// others).
+fn value_matches(pattern: &str, text: &str) -> bool {
+    match pattern {
+        // A container name: a letter or digit followed by at least one name character.
+        "[a-zA-Z0-9][a-zA-Z0-9_.-]+" => {
+            let name = |b: u8| b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+            text.as_bytes()
+                .windows(2)
+                .any(|w| w[0].is_ascii_alphanumeric() && name(w[1]))
+        }
+        // A pull policy: one of the words, or `every_` and at least one number with a unit.
+        "always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+" => {
+            [
+                "always",
+                "never",
+                "build",
+                "if_not_present",
+                "missing",
+                "refresh",
+                "daily",
+                "weekly",
+            ]
+            .iter()
+            .any(|w| text.contains(w))
+                || text.match_indices("every_").any(|(i, _)| {
+                    let rest = &text.as_bytes()[i + "every_".len()..];
+                    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                    digits > 0 && rest.get(digits).is_some_and(|u| b"wdhms".contains(u))
+                })
+        }
+        _ => true,
+    }
+}
+
 fn fail(node: &Node, message: String) -> Failure {
     Failure {
         path: Vec::new(),
@@ -311,6 +350,15 @@ fn check(node: &Node, at: usize, rules: &[Rule]) -> Result<(), Failure> {
         && crate::units::parse_duration(text).is_none()
     {
         return Err(fail(node, format!("{text:?} is not a valid duration")));
+    }
+    if let Some(pattern) = r.pattern
+        && let Value::Str(text) = &node.value
+        && !value_matches(pattern, text)
+    {
+        return Err(fail(
+            node,
+            format!("'{text}' does not match pattern '{pattern}'"),
+        ));
     }
     match &node.value {
         Value::Map(map) => {
@@ -454,6 +502,58 @@ mod tests {
     fn v(text: &str) -> Result<(), String> {
         let doc = parse(text, "c.yml").unwrap().remove(0);
         validate(&doc, "c.yml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn container_names_and_pull_policies_match_the_schema_s_patterns() {
+        for ok in ["web", "a1", "x/ab", "every_1h", "missing"] {
+            let name = format!("services:\n  web:\n    image: n\n    container_name: '{ok}0'\n");
+            assert!(v(&name).is_ok(), "{ok}");
+        }
+        for (policy, ok) in [
+            ("always", true),
+            ("every_12h", true),
+            ("every_2d", true),
+            ("weekly", true),
+            ("", false),
+            ("sometimes", false),
+            ("every_", false),
+            ("every_h", false),
+        ] {
+            let file = format!("services:\n  web:\n    image: n\n    pull_policy: '{policy}'\n");
+            assert_eq!(v(&file).is_ok(), ok, "{policy}");
+        }
+        let e = v("services:\n  web:\n    image: n\n    container_name: ''\n").unwrap_err();
+        assert!(
+            e.contains(
+                "services.web.container_name '' does not match pattern '[a-zA-Z0-9][a-zA-Z0-9_.-]+'"
+            ),
+            "{e}"
+        );
+        assert!(v("services:\n  web:\n    image: n\n    container_name: a\n").is_err());
+    }
+
+    #[test]
+    fn every_value_pattern_of_the_schema_is_known() {
+        fn patterns(v: &J, out: &mut Vec<String>) {
+            match v {
+                J::Object(m) => {
+                    if let Some(J::String(p)) = m.get("pattern") {
+                        out.push(p.clone());
+                    }
+                    m.values().for_each(|x| patterns(x, out));
+                }
+                J::Array(a) => a.iter().for_each(|x| patterns(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        patterns(&SCHEMA, &mut found);
+        assert_eq!(found.len(), 2, "{found:?}");
+        for p in found {
+            // A pattern without a matcher here would accept everything.
+            assert!(!value_matches(&p, "\u{1}"), "{p} has no matcher");
+        }
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
     }
     if !args.images {
         // Everything but `--images` prints the canonical tree only: the typed model is not built.
-        let project = hoist_compose::load_canonical(&opts)?;
+        let mut project = hoist_compose::load_canonical(&opts)?;
+        hoist_compose::print_form(&mut project.json, matches!(args.format, ConfigFormat::Json));
         for w in &project.warnings {
             eprintln!("warning: {w}");
         }
@@ -80,7 +81,7 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ConfigArgs) -> anyhow::Res
             ConfigFormat::Json => {
                 // Straight to the (buffered) terminal: no copy of a large project's text.
                 let mut w = std::io::BufWriter::new(&mut out);
-                serde_json::to_writer_pretty(&mut w, &hoist_compose::json::Printed(&project.json))?;
+                hoist_compose::json::write_go_json(&mut w, &project.json)?;
                 w.flush()?;
             }
             ConfigFormat::Yaml => {
