@@ -188,6 +188,53 @@ fn significant(value: f64, digits: usize) -> String {
     }
 }
 
+/// Compose 1.x's `human_readable_file_size`: decimal units with a space, four significant
+/// digits (`73.09 MB`, `0 B`).
+pub fn legacy_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let order = if bytes == 0 {
+        0
+    } else {
+        ((bytes as f64).log(1000.0).floor() as usize).min(UNITS.len() - 1)
+    };
+    let value = bytes as f64 / 1000f64.powi(order as i32);
+    format!("{} {}", significant(value, 4), UNITS[order])
+}
+
+/// Compose 1.x's tables (Python's `texttable` with only the header rule): every cell padded to
+/// its column's width, headers centred, cells to the left, columns three spaces apart, a rule
+/// of dashes under the header. Ends with a line break.
+pub fn legacy_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| cells.join("   ") + "\n";
+    let mut out = line(
+        headers
+            .iter()
+            .zip(&widths)
+            .map(|(h, w)| {
+                let fill = w - h.chars().count();
+                format!("{}{h}{}", " ".repeat(fill / 2), " ".repeat(fill - fill / 2))
+            })
+            .collect(),
+    );
+    out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 3 * widths.len().saturating_sub(1)));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(
+            row.iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+                .collect(),
+        ));
+    }
+    out
+}
+
 /// docker's `units.BytesSize`: binary units, four significant digits (`504KiB`, `23.54GiB`).
 pub fn binary_size(bytes: u64) -> String {
     const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
@@ -202,6 +249,26 @@ pub fn binary_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn legacy_tables_and_sizes_read_as_compose_1_29_prints_them() {
+        let rows = vec![
+            vec!["v1a_db_1".to_string(), "debian".into(), "73.09 MB".into()],
+            vec!["v1a_web_1".to_string(), "debian".into(), "73.09 MB".into()],
+        ];
+        assert_eq!(
+            legacy_table(&["Container", "Repository", "Size"], &rows),
+            "Container   Repository     Size  \n\
+             ---------------------------------\n\
+             v1a_db_1    debian       73.09 MB\n\
+             v1a_web_1   debian       73.09 MB\n"
+        );
+        assert_eq!(legacy_size(73_087_521), "73.09 MB");
+        assert_eq!(legacy_size(5_000_000), "5 MB");
+        assert_eq!(legacy_size(999), "999 B");
+        assert_eq!(legacy_size(0), "0 B");
+        assert_eq!(legacy_size(1_985_447), "1.985 MB");
+    }
     #[test]
     fn sizes_read_as_dockers() {
         for (bytes, want) in [

@@ -57,6 +57,8 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, args: &ImagesArgs) -> anyhow::Res
         quiet(&rows)
     } else if args.format == "json" {
         format!("{}\n", as_json(&rows))
+    } else if args.format == "table" && spec.legacy {
+        legacy_table(&rows)
     } else if args.format == "table" {
         table(&rows, now)
     } else {
@@ -128,6 +130,35 @@ fn as_json(rows: &[Row]) -> serde_json::Value {
             })
         })
         .collect()
+}
+
+/// Compose 1.x's table, kept for legacy v1 projects: the image's own tag that the service names
+/// (else its first; `<none>` when it has none), the id's first 12 digits, 1.x's sizes.
+fn legacy_table(rows: &[Row]) -> String {
+    let sorted: BTreeMap<&str, &Row> = rows.iter().map(|r| (r.container.as_str(), r)).collect();
+    let cells: Vec<Vec<String>> = sorted
+        .into_iter()
+        .map(|(container, r)| {
+            let named = format!("{}:{}", r.repository, r.tag);
+            let tags = &r.image.repo_tags;
+            let chosen = tags.iter().find(|t| **t == named).or(tags.first());
+            let (repository, tag) = chosen
+                .and_then(|t| t.rsplit_once(':'))
+                .map_or(("<none>", "<none>"), |(r, t)| (r, t));
+            let hex = r.image.id.split_once(':').map_or(&*r.image.id, |(_, h)| h);
+            vec![
+                container.to_string(),
+                repository.to_string(),
+                tag.to_string(),
+                hex.chars().take(12).collect(),
+                crate::output::legacy_size(r.image.size),
+            ]
+        })
+        .collect();
+    crate::output::legacy_table(
+        &["Container", "Repository", "Tag", "Image Id", "Size"],
+        &cells,
+    )
 }
 
 /// Compose v2's table, sorted by container: CREATED counts from the image's last tag.

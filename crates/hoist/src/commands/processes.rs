@@ -36,8 +36,38 @@ async fn live_containers(
     Ok(list)
 }
 
-fn say(name: &str, text: &str) {
-    eprintln!(" Container {name}  {text}");
+/// What a verb says about each container as it acts on it: Compose v2's lines, or for a legacy
+/// v1 project Compose 1.x's (`Pausing NAME ... ` first for every container, names padded to the
+/// longest, then `... done` as each is done).
+struct Say {
+    legacy: bool,
+    width: usize,
+}
+
+impl Say {
+    fn new(legacy: bool, containers: &[ObservedContainer]) -> Say {
+        Say {
+            legacy,
+            width: containers.iter().map(|c| c.name.len()).max().unwrap_or(0),
+        }
+    }
+
+    /// `doing` (`Killing`) before, in Compose 1.x's words; v2 says it as `v2`.
+    fn start(&self, name: &str, doing: &str, v2: Option<&str>) {
+        if self.legacy {
+            eprint!("{doing} {name:<width$} ... \r\n", width = self.width);
+        } else if let Some(v2) = v2 {
+            eprintln!(" Container {name}  {v2}");
+        }
+    }
+
+    fn done(&self, name: &str, doing: &str, v2: &str) {
+        if self.legacy {
+            eprint!("{doing} {name:<width$} ... done\r\n", width = self.width);
+        } else {
+            eprintln!(" Container {name}  {v2}");
+        }
+    }
 }
 
 pub fn kill(global: &GlobalArgs, env: &EnvVars, args: &KillArgs) -> anyhow::Result<ExitCode> {
@@ -55,10 +85,13 @@ pub fn kill(global: &GlobalArgs, env: &EnvVars, args: &KillArgs) -> anyhow::Resu
             return anyhow::Ok(());
         }
         let (engine, signal) = (&engine, signal.as_str());
+        let say = &Say::new(spec.legacy, &containers);
+        for c in &containers {
+            say.start(&c.name, "Killing", Some("Killing"));
+        }
         try_join_all(containers.iter().map(|c| async move {
-            say(&c.name, "Killing");
             engine.signal(&c.name, signal).await?;
-            say(&c.name, "Killed");
+            say.done(&c.name, "Killing", "Killed");
             anyhow::Ok(())
         }))
         .await?;
@@ -79,14 +112,22 @@ pub fn pause(
         let engine = connect(global, env).await?;
         let containers = live_containers(&engine, &spec.name, &args.services, false).await?;
         let engine = &engine;
+        let say = &Say::new(spec.legacy, &containers);
+        let (doing, done) = if resume {
+            ("Unpausing", "Unpaused")
+        } else {
+            ("Pausing", "Paused")
+        };
+        for c in &containers {
+            say.start(&c.name, doing, None);
+        }
         try_join_all(containers.iter().map(|c| async move {
             if resume {
                 engine.unpause_container(&c.name).await?;
-                say(&c.name, "Unpaused");
             } else {
                 engine.pause_container(&c.name).await?;
-                say(&c.name, "Paused");
             }
+            say.done(&c.name, doing, done);
             anyhow::Ok(())
         }))
         .await
@@ -137,10 +178,30 @@ pub fn top(global: &GlobalArgs, env: &EnvVars, args: &ServicesArgs) -> anyhow::R
             anyhow::Ok((c, processes))
         }))
         .await?;
-        anyhow::Ok(top_table(&tops))
+        anyhow::Ok(if spec.legacy {
+            legacy_top(&tops)
+        } else {
+            top_table(&tops)
+        })
     })?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Compose 1.x's `top`, kept for legacy v1 projects: each container's name, then its processes
+/// as the engine titles them, containers by name with a blank line between.
+fn legacy_top(tops: &[(&ObservedContainer, hoist_docker::processes::Processes)]) -> String {
+    tops.iter()
+        .map(|(c, p)| {
+            let titles: Vec<&str> = p.titles.iter().map(String::as_str).collect();
+            format!(
+                "{}\n{}",
+                c.name,
+                crate::output::legacy_table(&titles, &p.rows)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Compose's `top` table: SERVICE and `#` (the container number), then the engine's columns in
