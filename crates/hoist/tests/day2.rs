@@ -614,3 +614,73 @@ async fn create_no_start_and_the_attach_choices_agree_with_compose_v2() {
         assert_eq!(why(&a), why(&b), "{args:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_streams_samples_until_stopped_and_shows_a_container_started_meanwhile() {
+    let Some(cd) = hoist_testkit::engine("cd").await else {
+        return;
+    };
+    let project = TestProject::new("day2-stats", &[&cd]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose_file()).unwrap();
+    let t = Tools {
+        dir: dir.path(),
+        project: &project.name,
+    };
+    let out = t.hoist(&["up", "-d", "web"]);
+    assert!(out.status.success(), "up: {}", text(&out));
+    let mut stats = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .current_dir(dir.path())
+        .env_remove("DOCKER_HOST")
+        .args(["-p", &project.name, "stats", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines arrive as they are written, read on a thread of their own.
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = stats.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let web = format!("{}-web-1", project.name);
+    let ours = format!("{}-ours-1", project.name);
+    let mut seen_web = 0;
+    let mut seen_ours = false;
+    let mut started_ours = false;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline && !(seen_web >= 3 && seen_ours) {
+        let Ok(sample) = rx.recv_timeout(Duration::from_secs(5)) else {
+            continue;
+        };
+        for key in [
+            "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs",
+        ] {
+            assert!(sample.get(key).is_some(), "{key} in {sample}");
+        }
+        match sample["Name"].as_str() {
+            Some(n) if n == web => seen_web += 1,
+            Some(n) if n == ours => seen_ours = true,
+            _ => {}
+        }
+        // After the first samples, a second service starts: the stream picks it up.
+        if seen_web == 2 && !started_ours {
+            started_ours = true;
+            let out = t.hoist(&["up", "-d", "ours"]);
+            assert!(out.status.success(), "up: {}", text(&out));
+        }
+    }
+    let _ = stats.kill();
+    let _ = stats.wait();
+    assert!(seen_web >= 3, "samples keep coming: {seen_web}");
+    assert!(seen_ours, "the container started meanwhile is shown");
+}
