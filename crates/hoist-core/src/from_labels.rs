@@ -240,6 +240,7 @@ mod tests {
                 labels: labelled(&[(labels::PROJECT, "p"), (labels::VOLUME, "data")]),
             }],
             images: BTreeMap::new(),
+            image_ages: BTreeMap::new(),
         };
         let spec = project_from_labels("p", &observed);
         assert_eq!(spec.name, "p");
@@ -288,6 +289,7 @@ mod tests {
                 labels: labelled(&[(labels::PROJECT, "p")]),
             }],
             images: BTreeMap::new(),
+            image_ages: BTreeMap::new(),
         };
         let spec = project_from_labels("p", &observed);
         assert_eq!(

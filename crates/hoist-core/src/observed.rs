@@ -123,6 +123,10 @@ pub struct Observed {
     /// Image reference → local image id, for the images the project uses; absent when the engine
     /// does not have it.
     pub images: BTreeMap<String, String>,
+    /// Image reference → seconds since the local image was last tagged (pulled, built or
+    /// tagged), for the images the project uses that the engine has.
+    #[serde(default)]
+    pub image_ages: BTreeMap<String, u64>,
 }
 
 impl Observed {

@@ -485,6 +485,23 @@ pub fn plan_images(
                     vec![],
                 );
             }
+            PullPolicy::Refresh(interval)
+                if !build
+                    && (!present
+                        || observed
+                            .image_ages
+                            .get(&service.image)
+                            .is_none_or(|age| *age >= interval)) =>
+            {
+                plan.push(
+                    Action::PullImage {
+                        service: service.name.clone(),
+                        image: service.image.clone(),
+                    },
+                    "pull_policy: the local image is older than its refresh interval",
+                    vec![],
+                );
+            }
             PullPolicy::Build => {
                 plan.push(
                     Action::BuildImage {

@@ -102,6 +102,9 @@ pub enum PullPolicy {
     #[default]
     Missing,
     Build,
+    /// `daily`, `weekly`, `every_<duration>`: pulled when missing, or when the local image was
+    /// last tagged at least this many seconds ago.
+    Refresh(u64),
 }
 
 impl std::str::FromStr for PullPolicy {
@@ -112,11 +115,45 @@ impl std::str::FromStr for PullPolicy {
             "never" => Ok(PullPolicy::Never),
             "missing" | "if_not_present" => Ok(PullPolicy::Missing),
             "build" => Ok(PullPolicy::Build),
-            other => Err(format!(
-                "invalid pull policy {other:?}: expected always, missing, never or build"
-            )),
+            "daily" => Ok(PullPolicy::Refresh(24 * 3600)),
+            "weekly" => Ok(PullPolicy::Refresh(7 * 24 * 3600)),
+            other => other
+                .strip_prefix("every_")
+                .and_then(refresh_interval)
+                .map(PullPolicy::Refresh)
+                .ok_or_else(|| {
+                    format!(
+                        "invalid pull policy {other:?}: expected always, missing, never, build, \
+                         daily, weekly or every_<duration> (every_12h, every_1d6h)"
+                    )
+                }),
         }
     }
+}
+
+/// Seconds of an interval written as numbers with units, Compose's way (`1w`, `2d`, `12h`,
+/// `1h30m`, `90s`); `None` when it is not one or is zero.
+fn refresh_interval(text: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'w' => 7 * 24 * 3600,
+            'd' => 24 * 3600,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    (number.is_empty() && total > 0).then_some(total)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -391,11 +428,12 @@ pub struct VolumeSpec {
 
 impl fmt::Display for PullPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PullPolicy::Always => "always",
-            PullPolicy::Never => "never",
-            PullPolicy::Missing => "missing",
-            PullPolicy::Build => "build",
-        })
+        match self {
+            PullPolicy::Always => f.write_str("always"),
+            PullPolicy::Never => f.write_str("never"),
+            PullPolicy::Missing => f.write_str("missing"),
+            PullPolicy::Build => f.write_str("build"),
+            PullPolicy::Refresh(seconds) => write!(f, "every_{seconds}s"),
+        }
     }
 }

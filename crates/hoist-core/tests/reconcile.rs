@@ -1063,3 +1063,41 @@ fn a_changed_volume_is_made_again_only_with_yes_and_its_users_with_it() {
   -  v-other-1 is up to date",
     );
 }
+
+#[test]
+fn a_refresh_pull_policy_pulls_a_missing_image_or_one_older_than_its_interval() {
+    for (text, seconds) in [
+        ("daily", 86_400),
+        ("weekly", 604_800),
+        ("every_12h", 43_200),
+        ("every_1h30m", 5_400),
+        ("every_2w1d", 1_296_000),
+    ] {
+        assert_eq!(text.parse(), Ok(PullPolicy::Refresh(seconds)), "{text}");
+    }
+    for bad in ["every_", "every_h", "every_5", "every_0s", "hourly"] {
+        assert!(bad.parse::<PullPolicy>().is_err(), "{bad}");
+    }
+    let mut web = svc("web");
+    web.pull_policy = PullPolicy::Refresh(86_400);
+    let project = v2("r", vec![web]);
+    let services: Vec<&ServiceSpec> = project.services.iter().collect();
+    let mut observed = Observed::default();
+    let plan = |observed: &Observed| {
+        plan_images(&project, observed, &services, None, None)
+            .unwrap()
+            .to_string()
+    };
+    assert!(plan(&observed).contains("pull img/web"), "missing");
+    observed
+        .images
+        .insert("img/web".into(), "sha256:web".into());
+    observed.image_ages.insert("img/web".into(), 3_600);
+    assert_eq!(plan(&observed).trim(), "nothing to do", "an hour old");
+    observed.image_ages.insert("img/web".into(), 90_000);
+    assert!(
+        plan(&observed).contains("pull img/web"),
+        "older than a day: {}",
+        plan(&observed)
+    );
+}

@@ -76,14 +76,25 @@ impl Engine {
                 .await
                 .map(|v| v.volumes)
         };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         let imgs = futures_util::future::join_all(images.iter().map(|reference| async move {
             // A reference the grammar rejects cannot be local: it reads as absent.
-            docker
+            let image = docker
                 .inspect_image(ids::image(reference).ok()?)
                 .await
-                .ok()
-                .and_then(|i| i.id)
-                .map(|id| (reference.clone(), id))
+                .ok()?;
+            // Never tagged here (the engine's zero time): as old as can be.
+            let tagged = image
+                .metadata
+                .and_then(|m| m.last_tag_time)
+                .and_then(|t| crate::inventory::rfc3339_seconds(&t))
+                .unwrap_or(0);
+            let age = u64::try_from(now - tagged).unwrap_or(0);
+            image
+                .id
+                .map(|id| ((reference.clone(), id), (reference.clone(), age)))
         }));
         let (list, nets, vols, imgs) = tokio::join!(list, nets, vols, imgs);
         let list = list.map_err(|e| EngineError::new("listing the project's containers", e))?;
@@ -150,7 +161,8 @@ impl Engine {
                     labels: v.labels.into_iter().collect(),
                 })
                 .collect(),
-            images: imgs.into_iter().flatten().collect(),
+            images: imgs.iter().flatten().map(|(id, _)| id.clone()).collect(),
+            image_ages: imgs.into_iter().flatten().map(|(_, age)| age).collect(),
         })
     }
 
