@@ -1159,12 +1159,12 @@ mod tests {
 
     #[test]
     fn what_is_ignored_is_named() {
-        let yaml = "services:\n  web:\n    image: reg/web\n    container_name: w\n    depends_on: [db]\n    privileged: true\n  db:\n    image: reg/db\n";
+        let yaml = "services:\n  web:\n    image: reg/web\n    container_name: w1\n    depends_on: [db]\n    privileged: true\n  db:\n    image: reg/db\n";
         let (project, spec) = load(yaml, "s");
         let stack = stack(&project, &spec, &cluster(1), &StackOptions::default()).unwrap();
         let text: Vec<String> = stack.notes.iter().map(ToString::to_string).collect();
         assert_eq!(text.len(), 3, "{text:?}");
-        assert!(text[0].starts_with("service web: `container_name: w` is ignored"));
+        assert!(text[0].starts_with("service web: `container_name: w1` is ignored"));
         assert!(
             text.iter()
                 .any(|t| t.contains("`depends_on` sets no order"))
