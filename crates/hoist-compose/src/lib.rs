@@ -106,19 +106,39 @@ pub fn load(opts: &LoadOptions) -> Result<Project, ComposeError> {
     Ok(project)
 }
 
+/// The services a command that names `named` acts on: those and, transitively, what they depend
+/// on (links, `network_mode: service:` and `volumes_from` are dependencies in the model too).
+fn with_dependencies(project: &Project, named: &[String]) -> std::collections::BTreeSet<String> {
+    let mut selected = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = named.to_vec();
+    while let Some(name) = todo.pop() {
+        if !selected.insert(name.clone()) {
+            continue;
+        }
+        if let Some(service) = project.services.get(name.as_str()) {
+            todo.extend(service.depends_on.keys().map(|k| k.to_string()));
+        }
+    }
+    selected
+}
+
 /// Reads the `file:` sources of the secrets and configs the services use, so they can be copied
-/// into containers on any engine, local or remote; an `external` one has nothing to copy. Verbs that only act on what runs (`ps`,
-/// `down`: `services` is `Some(&[])`) read none. A file that cannot be read is kept as its
-/// reason, for the command that creates a container with it to name.
+/// into containers on any engine, local or remote; an `external` one has nothing to copy. Verbs
+/// that only act on what runs (`ps`, `down`: `services` is `Some(&[])`) read none; a verb that
+/// names services (`up web`) reads those of the named ones and what they depend on, so that
+/// another service's missing file does not stop it, as with Compose. A file that cannot be read
+/// is kept as its reason, for the command that creates a container with it to name.
 fn read_object_files(project: &mut Project, services: Option<&[String]>) {
     if services.is_some_and(|s| s.is_empty()) {
         return;
     }
+    let selected = services.map(|named| with_dependencies(project, named));
     let used = |refs: fn(&Service) -> &Vec<ServiceFileRef>| -> std::collections::BTreeSet<String> {
         project
             .services
-            .values()
-            .flat_map(|service| refs(service).iter().map(|r| r.source.to_string()))
+            .iter()
+            .filter(|(name, _)| selected.as_ref().is_none_or(|s| s.contains(name.as_str())))
+            .flat_map(|(_, service)| refs(service).iter().map(|r| r.source.to_string()))
             .collect()
     };
     let used_secrets = used(|s| &s.secrets);

@@ -437,3 +437,36 @@ fn legacy_extends_file_paths_resolve_against_the_file_that_declares_them() {
     );
     assert_eq!(volumes[1]["target"], "/anon", "{app}");
 }
+
+#[test]
+fn secret_files_are_read_for_the_named_services_and_their_dependencies_only() {
+    let dir = project(
+        "p",
+        &[
+            (
+                "compose.yaml",
+                "services:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: y\n    secrets: [db_pw]\n  tool:\n    image: z\n    secrets: [tool_key]\nsecrets:\n  db_pw:\n    file: ./db_pw.txt\n  tool_key:\n    file: ./missing.txt\n",
+            ),
+            ("db_pw.txt", "s3cret"),
+        ],
+    );
+    let data = |o: &LoadOptions, name: &str| ok(o).secrets.get(name).and_then(|s| s.data.clone());
+    let mut o = opts(&dir, &[]);
+    o.env_file_services = Some(vec!["web".into()]);
+    let db_pw = data(&o, "db_pw").expect("db's secret is read for web, which depends on db");
+    assert_eq!(&*db_pw.unwrap(), b"s3cret");
+    assert!(
+        data(&o, "tool_key").is_none(),
+        "tool's file is not read for `up web`"
+    );
+
+    o.env_file_services = None;
+    let missing = data(&o, "tool_key").expect("every service's file is read when none is named");
+    assert!(
+        missing.unwrap_err().contains("missing.txt"),
+        "the reason names the file"
+    );
+
+    o.env_file_services = Some(vec![]);
+    assert!(data(&o, "db_pw").is_none(), "ps and down read none");
+}
