@@ -112,6 +112,9 @@ pub async fn stream_selected(
         .iter()
         .filter(|c| !c.oneoff)
         .filter(|c| selection.shows(&c.service, c.number))
+        // A container created but not started yet has no log to follow: its stream would end
+        // at once. With -f it is picked up once it started.
+        .filter(|c| !(selection.watch && c.state == hoist_core::observed::RunState::Created))
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     let width = containers
@@ -148,7 +151,8 @@ pub async fn stream_selected(
                 let selected = observed
                     .containers
                     .iter()
-                    .filter(|c| !c.oneoff && selection.shows(&c.service, c.number));
+                    .filter(|c| !c.oneoff && selection.shows(&c.service, c.number))
+                    .filter(|c| c.state != hoist_core::observed::RunState::Created);
                 for c in selected {
                     if !seen.insert(c.name.clone()) {
                         continue;
