@@ -172,6 +172,7 @@ async fn main() {
                 matcher: Match::PathPrefix("/api/v1/books".into()),
                 upstream: "books-ms".into(),
                 directives: vec![],
+                hosts: Vec::new(),
             });
             Ok(())
         })

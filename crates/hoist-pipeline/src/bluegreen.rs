@@ -416,6 +416,7 @@ impl<'e> Release<'e> {
             matcher: self.matcher.clone(),
             upstream: upstream.clone(),
             directives: self.directives.clone(),
+            hosts: Vec::new(),
         };
         let applied = self
             .proxy
@@ -670,6 +671,7 @@ impl<'e> Release<'e> {
                     matcher: self.matcher.clone(),
                     upstream: upstream.clone(),
                     directives: self.directives.clone(),
+                    hosts: Vec::new(),
                 };
                 // On the table read when the release began (the exec checks it is still the
                 // one in place), so the switch reads nothing through the archive API. It

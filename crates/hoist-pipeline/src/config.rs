@@ -12,6 +12,7 @@ use hoist_compose::yaml::{self, Node, Value};
 
 use hoist_docker::{EngineSpec, TlsFiles};
 
+use crate::proxy::tls::{AcmeSettings, RouteTls, TlsWant};
 use crate::proxy::{Match, ProxySpec};
 use crate::steps::StepId;
 use crate::target_env::{self, TargetEnv};
@@ -63,6 +64,33 @@ impl PipelineFile {
 
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The integrate step's route on `target`: the step's, with the target's `route:` over it.
+    pub fn integrate_for(&self, target: &Target) -> Option<Integrate> {
+        let Some(Work::Integrate(step)) = self.work(StepId::Integrate) else {
+            return None;
+        };
+        let mut integrate = step.clone();
+        let Some(own) = &target.route else {
+            return Some(integrate);
+        };
+        match (&own.path, &own.host) {
+            (Some(path), _) => {
+                integrate.path = Some(path.clone());
+                integrate.host = None;
+            }
+            // A path route keeps its path on the default server and answers the host too.
+            (None, Some(host)) if integrate.path.is_some() => {
+                integrate.also_host = Some(host.clone())
+            }
+            (None, Some(host)) => integrate.host = Some(host.clone()),
+            (None, None) => {}
+        }
+        if own.tls.is_some() {
+            integrate.tls = own.tls.clone();
+        }
+        Some(integrate)
     }
 
     pub fn work(&self, step: StepId) -> Option<&Work> {
@@ -155,6 +183,19 @@ pub struct Target {
     /// What the target adds to its runs' environment (`env:`, `secrets:`); empty on the hosts
     /// of a target of several, whose target holds it.
     pub environment: TargetEnv,
+    /// The integrate step's route as this target has it (`route:`): another path or host,
+    /// and HTTPS.
+    pub route: Option<RouteOverride>,
+    /// The ACME server certificates come from (`acme:`).
+    pub acme: AcmeSettings,
+}
+
+/// A target's own route (`route: {host: books.test, tls: acme}`), over the integrate step's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteOverride {
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub tls: Option<TlsWant>,
 }
 
 /// How a release rolls over a Swarm service's tasks; what is not given comes from the compose
@@ -250,6 +291,11 @@ pub struct Integrate {
     pub port: u16,
     /// Extra nginx directives for the route.
     pub directives: Vec<String>,
+    /// HTTPS for the route's host (`tls: acme` or the user's files).
+    pub tls: Option<TlsWant>,
+    /// A host name the path route is also served for (a target's `route: {host: ...}`), in a
+    /// server of its own, over HTTPS with `tls`.
+    pub also_host: Option<String>,
 }
 
 impl Integrate {
@@ -262,13 +308,37 @@ impl Integrate {
         }
     }
 
-    /// Where the route answers: `public_address` + path, or `http://host/`.
+    /// Where the route answers: `public_address` + path, or `http://host/` (`https://` and
+    /// the host name once it has `tls`).
     pub fn url(&self, public_address: &str) -> String {
-        match (&self.path, &self.host) {
-            (Some(path), _) => format!("{public_address}{path}"),
-            (_, Some(host)) => format!("http://{host}/"),
+        match (&self.path, self.tls_host(), &self.tls) {
+            (Some(path), Some(host), Some(_)) => format!("https://{host}{path}"),
+            (Some(path), _, _) => format!("{public_address}{path}"),
+            (None, Some(host), Some(_)) => format!("https://{host}/"),
+            (None, Some(host), None) => format!("http://{host}/"),
             _ => String::new(),
         }
+    }
+
+    /// The host name the route's HTTPS is for: the target's added host, or the route's own.
+    pub fn tls_host(&self) -> Option<&str> {
+        self.also_host.as_deref().or(self.host.as_deref())
+    }
+
+    /// The route's HTTPS on a target whose ACME server is `acme`.
+    pub fn route_tls(&self, acme: &AcmeSettings) -> Result<RouteTls, String> {
+        let tls = match (&self.tls, self.tls_host()) {
+            (None, _) => None,
+            (Some(want), Some(host)) => Some((host.to_string(), want.clone())),
+            (Some(_), None) => {
+                return Err("tls needs a host name: the integrate step's `host`, or the target's `route: {host: ...}`".into());
+            }
+        };
+        Ok(RouteTls {
+            also_host: self.also_host.clone(),
+            tls,
+            acme: acme.clone(),
+        })
     }
 }
 
@@ -348,7 +418,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
             .as_map()
             .ok_or_else(|| err_at(node, "targets must be a mapping of names"))?;
         for (name, node) in map.iter() {
-            targets.push(target(name, node, &registry)?);
+            targets.push(target(name, node, &registry, &dir)?);
         }
     }
 
@@ -423,7 +493,7 @@ fn or_default(files: Vec<String>, default: &str, dir: &Path) -> Vec<PathBuf> {
     files.into_iter().map(|f| dir.join(f)).collect()
 }
 
-fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError> {
+fn target(name: &str, node: &Node, registry: &str, dir: &Path) -> Result<Target, ConfigError> {
     let f = Fields::new(
         node,
         "a target",
@@ -441,12 +511,77 @@ fn target(name: &str, node: &Node, registry: &str) -> Result<Target, ConfigError
             "hosts",
             "batch",
             "swarm",
+            "route",
+            "acme",
         ],
     )?;
     let environment = target_env(name, &f)?;
     let mut target = target_engines(name, &f, registry)?;
     target.environment = environment;
+    if let Some(node) = f.get("route") {
+        if target.swarm.is_some() {
+            return Err(err_key(
+                node,
+                format!("target {name} is a Swarm: its route comes from steps.integrate"),
+            ));
+        }
+        target.route = Some(route_override(node, dir)?);
+    }
+    if let Some(node) = f.get("acme") {
+        target.acme = acme_of(node, dir)?;
+    }
     Ok(target)
+}
+
+/// A target's `route:`: the integrate step's `path` or `host` and `tls` for this target.
+fn route_override(node: &Node, dir: &Path) -> Result<RouteOverride, ConfigError> {
+    let f = Fields::new(node, "route", &["path", "host", "tls"])?;
+    route_values(&f)?;
+    let path = f.string("path")?;
+    let host = f.string("host")?;
+    if path.is_some() && host.is_some() {
+        return Err(f.error("route names either a `path` prefix or a `host` name"));
+    }
+    let tls = tls_of(&f, dir)?;
+    Ok(RouteOverride { path, host, tls })
+}
+
+/// `tls: acme` or `tls: {cert: FILE, key: FILE}` (relative to the file's directory).
+fn tls_of(f: &Fields, dir: &Path) -> Result<Option<TlsWant>, ConfigError> {
+    let Some(node) = f.get("tls") else {
+        return Ok(None);
+    };
+    if let Some(text) = node.scalar_string() {
+        return match text.as_str() {
+            "acme" => Ok(Some(TlsWant::Acme)),
+            _ => Err(err_at(
+                node,
+                format!("{}.tls is `acme` or {{cert: FILE, key: FILE}}", f.what),
+            )),
+        };
+    }
+    let t = Fields::new(node, "tls", &["cert", "key"])?;
+    let cert = t.string("cert")?.ok_or_else(|| t.missing("cert"))?;
+    let key = t.string("key")?.ok_or_else(|| t.missing("key"))?;
+    Ok(Some(TlsWant::Own {
+        cert: dir.join(cert),
+        key: dir.join(key),
+    }))
+}
+
+/// A target's `acme:`: the ACME server's `directory`, a `ca` file to trust for it, an `email`.
+fn acme_of(node: &Node, dir: &Path) -> Result<AcmeSettings, ConfigError> {
+    let f = Fields::new(node, "acme", &["directory", "ca", "email"])?;
+    let mut acme = AcmeSettings::default();
+    if let Some(directory) = f.string("directory")? {
+        if !directory.starts_with("https://") {
+            return Err(f.error("acme.directory is an https:// URL"));
+        }
+        acme.directory = directory;
+    }
+    acme.ca = f.string("ca")?.map(|ca| dir.join(ca));
+    acme.email = f.string("email")?;
+    Ok(acme)
 }
 
 /// A target's `env:` (plain values) and `secrets:` (each from one `file`, `env` or `command`).
@@ -664,6 +799,8 @@ fn host_with(
         batch: 1,
         swarm: None,
         environment: TargetEnv::default(),
+        route: None,
+        acme: AcmeSettings::default(),
     })
 }
 
@@ -755,7 +892,7 @@ fn host_name_of(address: &str) -> String {
 /// `proxy:` of `f` over `proxy`.
 fn proxy_of(f: &Fields, mut proxy: ProxySpec) -> Result<ProxySpec, ConfigError> {
     if let Some(node) = f.get("proxy") {
-        let p = Fields::new(node, "proxy", &["image", "port", "name"])?;
+        let p = Fields::new(node, "proxy", &["image", "port", "https_port", "name"])?;
         if let Some(image) = p.string("image")? {
             proxy.image = image;
         }
@@ -764,6 +901,9 @@ fn proxy_of(f: &Fields, mut proxy: ProxySpec) -> Result<ProxySpec, ConfigError> 
         }
         if let Some(port) = p.get("port") {
             proxy.port = port_of(port)?;
+        }
+        if let Some(port) = p.get("https_port") {
+            proxy.https_port = port_of(port)?;
         }
     }
     Ok(proxy)
@@ -809,7 +949,7 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
             "health_timeout",
             "drain",
         ],
-        Integrate => &["path", "host", "port", "directives"],
+        Integrate => &["path", "host", "port", "directives", "tls"],
     };
     if empty {
         return match id {
@@ -904,11 +1044,19 @@ fn work(id: StepId, node: &Node, dir: &Path) -> Result<Work, ConfigError> {
             }
             let port = f.get("port").ok_or_else(|| f.missing("port"))?;
             route_values(&f)?;
+            let tls = tls_of(&f, dir)?;
+            if tls.is_some() && path.is_some() {
+                return Err(
+                    f.error("integrate.tls needs a `host` route: HTTPS is served per host name")
+                );
+            }
             Ok(Work::Integrate(self::Integrate {
                 path,
                 host,
                 port: port_of(port)?,
                 directives: f.strings("directives")?.unwrap_or_default(),
+                tls,
+                also_host: None,
             }))
         }
     }
@@ -1065,6 +1213,75 @@ mod tests {
     }
 
     const MINIMAL: &str = "service: books-ms\nregistry: localhost:5000\n";
+
+    #[test]
+    fn a_targets_route_adds_a_host_name_with_https_over_the_integrate_step() {
+        let text = format!(
+            "{MINIMAL}targets:\n  prod:\n    host: tcp://h:2375\n    public_address: http://h\n  https:\n    host: tcp://h:2375\n    public_address: http://h\n    route:\n      host: books.test\n      tls: acme\n    acme:\n      directory: https://acme.test/dir\n      ca: certs/ca.pem\n  own:\n    host: tcp://h:2375\n    public_address: http://h\n    route:\n      path: /books\n      host: books.test\n      tls: {{cert: certs/books.crt, key: certs/books.key}}\nsteps:\n  deploy:\n    service: app\n  integrate:\n    path: /api/v1/books\n    port: 8080\n"
+        );
+        let err = parse_text(&text).unwrap_err();
+        assert!(
+            err.message.contains("either a `path` prefix or a `host`"),
+            "{err}"
+        );
+        let file = parse_text(&text.replace("      path: /books\n", "")).unwrap();
+        let plain = file.integrate_for(file.target("prod").unwrap()).unwrap();
+        assert_eq!((&plain.also_host, &plain.tls), (&None, &None));
+        assert_eq!(plain.url("http://h"), "http://h/api/v1/books");
+
+        let https = file.target("https").unwrap();
+        assert_eq!(https.acme.directory, "https://acme.test/dir");
+        assert_eq!(
+            https.acme.ca.as_deref(),
+            Some(Path::new("/repo/certs/ca.pem"))
+        );
+        let routed = file.integrate_for(https).unwrap();
+        assert_eq!(
+            routed.path.as_deref(),
+            Some("/api/v1/books"),
+            "the path stays"
+        );
+        assert_eq!(routed.also_host.as_deref(), Some("books.test"));
+        assert_eq!(routed.url("http://h"), "https://books.test/api/v1/books");
+        let tls = routed.route_tls(&https.acme).unwrap();
+        assert_eq!(tls.tls, Some(("books.test".to_string(), TlsWant::Acme)));
+
+        let own = file.integrate_for(file.target("own").unwrap()).unwrap();
+        assert_eq!(
+            own.tls,
+            Some(TlsWant::Own {
+                cert: PathBuf::from("/repo/certs/books.crt"),
+                key: PathBuf::from("/repo/certs/books.key"),
+            })
+        );
+
+        for (bad, why) in [
+            (
+                "tls: letsencrypt",
+                "tls is `acme` or {cert: FILE, key: FILE}",
+            ),
+            ("tls: {cert: a.crt}", "key"),
+            ("host: \"books.test;\"", "route.host"),
+        ] {
+            let one = format!(
+                "{MINIMAL}targets:\n  t:\n    host: tcp://h:2375\n    public_address: http://h\n    route:\n      {bad}\n"
+            );
+            let err = parse_text(&one).unwrap_err();
+            assert!(err.message.contains(why), "{bad}: {err}");
+            assert_eq!(err.line, 8, "{bad}: the line that wrote it");
+        }
+        let err =
+            parse_text(&text.replace("https://acme.test/dir", "http://acme.test/dir")).unwrap_err();
+        assert!(
+            err.message.contains("acme.directory is an https:// URL"),
+            "{err}"
+        );
+        let err = parse_text(&format!(
+            "{MINIMAL}steps:\n  integrate:\n    path: /a\n    port: 80\n    tls: acme\n"
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("needs a `host` route"), "{err}");
+    }
 
     #[test]
     fn a_targets_engine_trusts_only_the_hosts_the_user_names() {

@@ -18,7 +18,7 @@ use hoist_docker::{Engine, EngineSpec};
 use crate::bluegreen::{
     HealthGate, HttpCheck, Outcome, Release, ReleaseError, ReleaseTest, with_failures,
 };
-use crate::config::{PipelineFile, Target, Work};
+use crate::config::{PipelineFile, Target};
 use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
 use crate::proxy::{Match, Proxy, ProxySpec};
@@ -40,6 +40,8 @@ pub struct Place {
     pub upstream_host: Option<String>,
     /// What the integrate step routes: the match, the container port and extra directives.
     pub route: Option<(Match, u16, Vec<String>)>,
+    /// The route's added host name and HTTPS (a target's `route:`, `--tls`).
+    pub https: Option<crate::proxy::tls::RouteTls>,
 }
 
 impl Place {
@@ -52,6 +54,7 @@ impl Place {
             proxy: None,
             upstream_host: None,
             route: None,
+            https: None,
         }
     }
 
@@ -59,10 +62,14 @@ impl Place {
     /// route, so that releases and the pipeline share one route per service.
     pub fn of_target(file: &PipelineFile, target: &Target) -> Place {
         let engine = target.engine_spec();
-        let route = match file.work(StepId::Integrate) {
-            Some(Work::Integrate(i)) => Some((i.matcher(), i.port, i.directives.clone())),
-            _ => None,
-        };
+        let route = file
+            .integrate_for(target)
+            .map(|i| (i.matcher(), i.port, i.directives.clone()));
+        // A route whose `tls` has no host name is refused by the pipeline's step 7, which
+        // says why; a deploy then serves plain HTTP.
+        let https = file
+            .integrate_for(target)
+            .and_then(|i| i.route_tls(&target.acme).ok());
         Place {
             engine,
             target: target.name.clone(),
@@ -70,6 +77,7 @@ impl Place {
             proxy: Some(target.proxy.clone()),
             upstream_host: Some(target.upstream_host.clone()),
             route,
+            https,
         }
     }
 
@@ -79,6 +87,10 @@ impl Place {
         let mut place = Place::of_target(file, member);
         if target.is_fleet() {
             place.target = format!("{}/{}", target.name, member.name);
+            // The route is the target's (its `route:`), the same on every host.
+            place.route = file
+                .integrate_for(target)
+                .map(|i| (i.matcher(), i.port, i.directives.clone()));
         }
         place
     }

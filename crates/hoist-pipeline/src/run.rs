@@ -651,13 +651,24 @@ impl<'a> StepCtx<'a> {
                 }
                 Strategy::BlueGreen => self.deploy_blue_green(work).await,
             },
-            Work::Integrate(integrate) => match self.file().strategy(&self.run.target) {
-                Strategy::Recreate => self.on_each_host(|m| self.integrate(m, integrate)).await,
-                Strategy::BlueGreen => {
-                    self.on_each_host(|m| self.confirm_route(m, integrate))
-                        .await
+            Work::Integrate(step) => {
+                let integrate = self
+                    .file()
+                    .integrate_for(&self.run.target)
+                    .unwrap_or_else(|| step.clone());
+                let integrate = &integrate;
+                let routed = match self.file().strategy(&self.run.target) {
+                    Strategy::Recreate => self.on_each_host(|m| self.integrate(m, integrate)).await,
+                    Strategy::BlueGreen => {
+                        self.on_each_host(|m| self.confirm_route(m, integrate))
+                            .await
+                    }
+                }?;
+                match self.https(integrate).await? {
+                    Some(line) => Ok(format!("{routed}; {line}")),
+                    None => Ok(routed),
                 }
-            },
+            }
         }
     }
 
@@ -1071,7 +1082,7 @@ impl<'a> StepCtx<'a> {
         let Work::Deploy { service, .. } = work else {
             unreachable!("called for the deploy step")
         };
-        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+        let Some(integrate) = self.file().integrate_for(&self.run.target) else {
             return Err("blue-green needs the integrate step's route (steps.integrate)".into());
         };
         let engine = self.connect(&self.run.target).await?;
@@ -1098,7 +1109,7 @@ impl<'a> StepCtx<'a> {
         .await
         .map_err(|e| e.to_string())?;
         let result = self
-            .deploy_blue_green_locked(&engine, spec, service, integrate, work, &reference)
+            .deploy_blue_green_locked(&engine, spec, service, &integrate, work, &reference)
             .await;
         if let Err(e) = held.release().await {
             tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
@@ -1112,7 +1123,7 @@ impl<'a> StepCtx<'a> {
     async fn deploy_swarm(&self, service: &str) -> Result<String, String> {
         let target = &self.run.target;
         let settings = target.swarm.clone().unwrap_or_default();
-        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+        let Some(integrate) = self.file().integrate_for(&self.run.target) else {
             return Err(
                 "a release on a Swarm needs the integrate step's route (steps.integrate)".into(),
             );
@@ -1183,7 +1194,7 @@ impl<'a> StepCtx<'a> {
         let Work::Deploy { service, .. } = work else {
             unreachable!("called for the deploy step")
         };
-        let Some(Work::Integrate(integrate)) = self.file().work(StepId::Integrate) else {
+        let Some(integrate) = self.file().integrate_for(&self.run.target) else {
             return Err("blue-green needs the integrate step's route (steps.integrate)".into());
         };
         let target = &self.run.target;
@@ -1211,7 +1222,7 @@ impl<'a> StepCtx<'a> {
             .zip(&engines)
             .map(|(member, engine)| crate::fleet::HostRelease {
                 host: member.name.clone(),
-                release: self.release(engine, member, spec.clone(), service, integrate, work),
+                release: self.release(engine, member, spec.clone(), service, &integrate, work),
             })
             .collect();
         // The commit's image already serving everywhere (a run again, or resumed after step
@@ -1380,6 +1391,34 @@ impl<'a> StepCtx<'a> {
         Ok(format!("{at} on {live}"))
     }
 
+    /// Step 7's HTTPS: the route's added host name on every proxy of the target, and its
+    /// certificate (the user's files, or from the ACME server when missing or expiring within
+    /// 30 days), installed with the proxy's checked reload.
+    async fn https(&self, integrate: &Integrate) -> Result<Option<String>, String> {
+        let target = &self.run.target;
+        let members = target.members();
+        let mut engines = Vec::with_capacity(members.len());
+        for member in &members {
+            engines.push(self.connect(member).await?);
+        }
+        let mut locks = Vec::with_capacity(members.len());
+        for member in &members {
+            locks.push(self.proxy_lock(member).await?);
+        }
+        let proxies: Vec<Proxy<'_>> = members
+            .iter()
+            .zip(&engines)
+            .map(|(member, engine)| Proxy::new(engine, member.proxy.clone()))
+            .collect();
+        let events = OutputEvents(self);
+        let want = integrate.route_tls(&target.acme)?;
+        let done =
+            crate::proxy::tls::apply_route_tls(&proxies, &self.file().service, &want, &events)
+                .await
+                .map_err(|e| e.to_string())?;
+        Ok(done.map(|(host, ensured)| format!("https://{host}: {ensured}")))
+    }
+
     async fn integrate(&self, member: &Target, integrate: &Integrate) -> Result<String, String> {
         let Some(Work::Deploy { service, .. }) = self.file().work(StepId::Deploy) else {
             return Err("integrate needs the deploy step's service (steps.deploy.service)".into());
@@ -1414,6 +1453,7 @@ impl<'a> StepCtx<'a> {
             matcher,
             upstream: name.clone(),
             directives: integrate.directives.clone(),
+            hosts: integrate.also_host.iter().cloned().collect(),
         };
         proxy
             .update(&events, |table| {

@@ -571,6 +571,7 @@ async fn integrate(t: &SwarmTarget<'_>, stack: &Stack, service: &str) -> Result<
         },
         upstream: key,
         directives,
+        hosts: Vec::new(),
     };
     proxy
         .update(&sink, |table| {

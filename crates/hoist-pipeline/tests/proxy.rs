@@ -86,6 +86,7 @@ fn books_route(upstream: &str) -> Route {
         matcher: Match::PathPrefix("/api/v1/books".into()),
         upstream: upstream.into(),
         directives: vec![],
+        hosts: Vec::new(),
     }
 }
 
@@ -180,6 +181,7 @@ async fn a_route_turns_404_into_200_and_switches_between_upstream_sets() {
                     matcher: Match::PathPrefix("/other".into()),
                     upstream: "other".into(),
                     directives: vec![],
+                    hosts: Vec::new(),
                 });
             Ok(())
         })

@@ -80,6 +80,7 @@ impl Cli {
             Command::Lock(_) => Some("lock"),
             Command::Stack(_) => Some("stack"),
             Command::Pipeline(_) => Some("pipeline"),
+            Command::Proxy(_) => Some("proxy"),
             Command::Ui(_) => Some("ui"),
             _ => None,
         }
@@ -257,6 +258,9 @@ pub enum Command {
     /// The book's nine-step deployment pipeline, from hoist.yml.
     #[command(subcommand)]
     Pipeline(crate::commands::pipeline::PipelineCommand),
+    /// HTTPS at a target's proxy: list, renew (ACME) or install certificates.
+    #[command(subcommand)]
+    Proxy(crate::commands::proxy::ProxyCommand),
     /// Serve the dashboard for one or more engines (default http://127.0.0.1:9000).
     Ui(crate::commands::ui::UiArgs),
 }
@@ -885,6 +889,15 @@ pub struct ReleaseArgs {
     /// HTTP path the pre- and post-integration tests GET (must answer 200).
     #[arg(long = "test-path", value_name = "PATH")]
     pub test_path: Option<String>,
+    /// Serve the --route-host over HTTPS with a certificate from the ACME server (`acme`).
+    #[arg(long, value_name = "acme", requires = "route_host", value_parser = ["acme"])]
+    pub tls: Option<String>,
+    /// The ACME server's directory URL (default Let's Encrypt).
+    #[arg(long = "acme-directory", value_name = "URL", requires = "tls")]
+    pub acme_directory: Option<String>,
+    /// A CA certificate (PEM) to trust for the ACME server's own HTTPS.
+    #[arg(long = "acme-ca", value_name = "FILE", requires = "tls")]
+    pub acme_ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

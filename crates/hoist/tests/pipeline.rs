@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoist_testkit::http::request;
@@ -35,6 +36,8 @@ struct Steps<'a> {
     package: &'a str,
     deploy_extra: &'a str,
     integrate_extra: &'a str,
+    /// More of the target's keys (`route:`, `acme:`), indented as the target's.
+    target_extra: &'a str,
 }
 
 impl Default for Steps<'_> {
@@ -44,6 +47,7 @@ impl Default for Steps<'_> {
             package: "command: echo packaged",
             deploy_extra: "",
             integrate_extra: "",
+            target_extra: "",
         }
     }
 }
@@ -160,7 +164,7 @@ impl Scenario {
         )
         .unwrap();
         let yml = format!(
-            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n{target}    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\nsteps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n{target}    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\n{target_extra}steps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
             project = self.project.name,
             proxy = self.proxy.name,
             port = self.port,
@@ -168,6 +172,7 @@ impl Scenario {
             package = steps.package,
             extra = steps.integrate_extra,
             deploy_extra = steps.deploy_extra,
+            target_extra = steps.target_extra,
             target = self.target_lines(),
         );
         std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
@@ -1314,4 +1319,315 @@ async fn rollback_goes_on_with_a_warning_when_the_history_is_corrupt_or_locked()
     let url = format!("http://{PROD}:{}/", f.port);
     let answer = hoist_testkit::http::wait_for_status(&url, 200, Duration::from_secs(30)).unwrap();
     assert_eq!(answer.body.trim(), "hello");
+}
+
+/// pebble's settings from the dev environment (`scripts/dev-env env`).
+fn acme_env(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+/// `GET https://books.test/api/v1/books` on prod's port 443, trusting only pebble's root: the
+/// status and the serial of the certificate the proxy served, or why it failed.
+fn https_get(roots: &Arc<rustls::RootCertStore>, path: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("books.test").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let tcp = std::net::TcpStream::connect_timeout(
+        &format!("{PROD}:443").parse().unwrap(),
+        Duration::from_secs(3),
+    )
+    .map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: books.test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    match tls.read_to_end(&mut response) {
+        Ok(_) => {}
+        // nginx may close without close_notify once the body is sent.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let serial = tls
+        .conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| serial_of(leaf.as_ref()))
+        .unwrap_or_default();
+    let head = String::from_utf8_lossy(&response);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line: {head:?}"))?;
+    Ok((status, serial))
+}
+
+/// The serial of a DER certificate as `hoist proxy certs` prints it (hex, no leading zeros).
+fn serial_of(der: &[u8]) -> String {
+    hoist_pipeline::proxy::tls::parse_der(der)
+        .map(|info| info.serial)
+        .unwrap_or_default()
+}
+
+/// HTTPS requests at `rate` per second from four threads until stopped: (failures, total).
+struct HttpsLoad {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<(Vec<String>, usize)>>,
+}
+
+impl HttpsLoad {
+    fn start(roots: &Arc<rustls::RootCertStore>, rate: u32) -> HttpsLoad {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                let roots = roots.clone();
+                let every = Duration::from_secs_f64(4.0 / f64::from(rate));
+                std::thread::spawn(move || {
+                    let (mut failures, mut total) = (Vec::new(), 0);
+                    let mut next = Instant::now();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        match https_get(&roots, "/api/v1/books") {
+                            Ok((200, _)) => {}
+                            Ok((status, _)) => failures.push(format!("status {status}")),
+                            Err(e) => failures.push(e),
+                        }
+                        total += 1;
+                        next += every;
+                        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    (failures, total)
+                })
+            })
+            .collect();
+        HttpsLoad { stop, workers }
+    }
+
+    fn stop(self) -> (Vec<String>, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (mut failures, mut total) = (Vec::new(), 0);
+        for worker in self.workers {
+            let (f, t) = worker.join().unwrap();
+            failures.extend(f);
+            total += t;
+        }
+        (failures, total)
+    }
+}
+
+/// The proxy serves the pipeline's route over HTTPS with a certificate from the ACME server
+/// (pebble), redirects plain HTTP, renews under load without a failed request, refuses a key
+/// that is not the certificate's before touching nginx, serves the user's own certificate, and
+/// keeps the old one serving when the ACME server cannot validate the name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps_its_certificate_on_failure()
+ {
+    let Some(mut s) = Scenario::new("pipe-https").await else {
+        return;
+    };
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let directory = acme_env("HOIST_DEV_ACME_DIRECTORY", "https://127.0.0.1:14000/dir");
+    let directory_ca = acme_env(
+        "HOIST_DEV_ACME_DIRECTORY_CA",
+        "/var/lib/hoist-dev/acme/ca.pem",
+    );
+    let root = acme_env("HOIST_DEV_ACME_ROOT", "/var/lib/hoist-dev/acme/root.pem");
+    let dns = acme_env("HOIST_DEV_ACME_DNS", "http://127.0.0.1:8055");
+    // The ACME server validates on port 80 of prod: the proxy listens there.
+    s.port = 80;
+    let target_extra = format!(
+        "    route:\n      host: books.test\n      tls: acme\n    acme:\n      directory: {directory}\n      ca: {directory_ca}\n"
+    );
+    s.write(&Steps {
+        target_extra: &target_extra,
+        ..Steps::default()
+    });
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("installed (no certificate yet)"),
+        "{stdout}"
+    );
+
+    // curl, as a user checks it: 200 over HTTPS trusting pebble's root; plain HTTP redirects.
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-m", "10"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let resolve = format!("books.test:443:{PROD}");
+    let got = curl(&[
+        "--cacert",
+        &root,
+        "--resolve",
+        &resolve,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "https://books.test/api/v1/books",
+    ]);
+    assert_eq!(got, "200", "https through the proxy");
+    let resolve80 = format!("books.test:80:{PROD}");
+    let got = curl(&[
+        "--resolve",
+        &resolve80,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "http://books.test/api/v1/books",
+    ]);
+    assert_eq!(
+        got, "308 https://books.test/api/v1/books",
+        "plain HTTP redirects"
+    );
+    // The path keeps answering on the target's address (the post-deployment tests use it).
+    assert_eq!(request("GET", &s.url(), None).unwrap().status, 200);
+
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&root).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let roots = Arc::new(roots);
+    let (_, first_serial) = https_get(&roots, "/api/v1/books").unwrap();
+    let certs = s.cli(&["proxy", "certs", "--target", "prod", "--json"]);
+    let listed: serde_json::Value =
+        serde_json::from_slice(&certs.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&certs)));
+    assert_eq!(listed[0]["Host"], "books.test", "{listed:#}");
+    assert_eq!(listed[0]["Serial"], first_serial.as_str(), "{listed:#}");
+    assert!(listed[0]["DaysLeft"].as_i64().unwrap() > 30, "{listed:#}");
+    assert!(
+        listed[0]["Issuer"].as_str().unwrap().contains("Pebble"),
+        "{listed:#}"
+    );
+
+    // A run again keeps the certificate: it does not expire within 30 days.
+    let out = s.run(&["--only", "integrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("certificate {first_serial} kept")),
+        "{}",
+        text(&out)
+    );
+
+    // A forced renewal under 200 requests/s over HTTPS: none fails, the new serial is served.
+    let load = HttpsLoad::start(&roots, 200);
+    std::thread::sleep(Duration::from_secs(1));
+    let renew = s.cli(&["proxy", "renew", "--target", "prod", "--force"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (failures, total) = load.stop();
+    assert!(renew.status.success(), "{}", text(&renew));
+    assert!(total > 300, "{total} requests");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let (_, renewed) = https_get(&roots, "/api/v1/books").unwrap();
+    assert_ne!(renewed, first_serial, "the new certificate is served");
+    assert!(
+        text(&renew).contains(&format!("certificate {renewed} installed (renewal forced)")),
+        "{}",
+        text(&renew)
+    );
+
+    // The name resolves elsewhere: the ACME server cannot fetch the challenge. The error says
+    // so, with the domain, and the certificate served stays.
+    let set_a = |addresses: &str| {
+        curl(&[
+            "-X",
+            "POST",
+            "-d",
+            &format!(r#"{{"host":"books.test.","addresses":[{addresses}]}}"#),
+            &format!("{dns}/add-a"),
+        ])
+    };
+    set_a(r#""127.0.0.1""#);
+    let failed = s.cli(&["proxy", "renew", "--target", "prod", "--force"]);
+    curl(&[
+        "-X",
+        "POST",
+        "-d",
+        r#"{"host":"books.test."}"#,
+        &format!("{dns}/clear-a"),
+    ]);
+    assert!(!failed.status.success(), "{}", text(&failed));
+    let said = text(&failed);
+    assert!(
+        said.contains("books.test") && said.contains("127.0.0.1"),
+        "{said}"
+    );
+    assert_eq!(
+        https_get(&roots, "/api/v1/books").unwrap(),
+        (200, renewed.clone())
+    );
+
+    // The user's own certificate: a key that is not the certificate's is refused before nginx
+    // is touched; the matching one is served.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["books.test".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(s.dir.join("own.crt"), cert.pem()).unwrap();
+    std::fs::write(s.dir.join("own.key"), key.serialize_pem()).unwrap();
+    std::fs::write(s.dir.join("other.key"), other.serialize_pem()).unwrap();
+    let refused = s.cli(&[
+        "proxy",
+        "install",
+        "books.test",
+        "--target",
+        "prod",
+        "--cert",
+        "own.crt",
+        "--key",
+        "other.key",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("does not match"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        https_get(&roots, "/api/v1/books").unwrap(),
+        (200, renewed.clone())
+    );
+    let installed = s.cli(&[
+        "proxy",
+        "install",
+        "books.test",
+        "--target",
+        "prod",
+        "--cert",
+        "own.crt",
+        "--key",
+        "own.key",
+    ]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let mut own_roots = rustls::RootCertStore::empty();
+    own_roots.add(cert.der().clone()).unwrap();
+    let (status, served) = https_get(&Arc::new(own_roots), "/api/v1/books").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        serial_of(cert.der()),
+        "the user's certificate is served"
+    );
 }

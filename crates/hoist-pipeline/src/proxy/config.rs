@@ -37,6 +37,11 @@ pub struct Route {
     /// nginx syntax in its words); nginx checks the rest, so a wrong one is rejected by `nginx -t`.
     #[serde(default)]
     pub directives: Vec<String>,
+    /// Host names a path route is also served for, in servers of their own (over HTTPS when
+    /// the table has their certificate), besides the default server. Set by the integrate
+    /// step; kept when a release switches the route ([`ProxyConfig::set_route`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// A named set of servers (`host:port`) that nginx balances over.
@@ -79,6 +84,52 @@ impl Upstream {
 pub struct ProxyConfig {
     pub routes: Vec<Route>,
     pub upstreams: Vec<Upstream>,
+    /// The certificates installed for host routes: a host route with one is served over HTTPS,
+    /// and its plain HTTP requests are redirected there (all but ACME's challenge path).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+}
+
+/// Where the proxy keeps certificates, keys and the ACME account: the proxy's volume, so they
+/// outlive the container and every machine that reaches the target finds them.
+pub const TLS_DIR: &str = "/etc/nginx/hoist/tls";
+/// The folder nginx serves `/.well-known/acme-challenge/` from (HTTP-01 answers).
+pub const CHALLENGE_ROOT: &str = "/etc/nginx/hoist/tls/challenge";
+
+/// How a certificate came to the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertSource {
+    /// Issued by an ACME server, and renewed by hoist.
+    Acme,
+    /// The user's own files (`tls: {cert, key}`).
+    Own,
+}
+
+/// A certificate the proxy serves for a host name. Its files are
+/// `TLS_DIR/<host>/<serial>.crt` and `.key`: a new certificate gets new files, so the files of
+/// the configuration in force never change under nginx, and a rejected reload leaves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    pub host: String,
+    /// The certificate's serial number, lower-case hex.
+    pub serial: String,
+    pub source: CertSource,
+}
+
+impl Certificate {
+    /// The folder of the host's files: the host name, a wildcard's `*` spelled `_`.
+    pub fn folder(host: &str) -> String {
+        format!("{TLS_DIR}/{}", host.replace('*', "_"))
+    }
+
+    pub fn cert_path(&self) -> String {
+        format!("{}/{}.crt", Self::folder(&self.host), self.serial)
+    }
+
+    pub fn key_path(&self) -> String {
+        format!("{}/{}.key", Self::folder(&self.host), self.serial)
+    }
 }
 
 /// A table that cannot be rendered: named in terms of the table, before nginx sees it.
@@ -131,13 +182,35 @@ impl ProxyConfig {
         self
     }
 
-    /// Adds the route, or replaces the one with its name.
-    pub fn set_route(&mut self, route: Route) -> &mut Self {
+    /// Adds the route, or replaces the one with its name. A route given without `hosts`
+    /// keeps the host names the one it replaces had: a release switches colours, the
+    /// integrate step says which names a route answers ([`ProxyConfig::set_route_hosts`]).
+    pub fn set_route(&mut self, mut route: Route) -> &mut Self {
         match self.routes.iter_mut().find(|r| r.name == route.name) {
-            Some(existing) => *existing = route,
+            Some(existing) => {
+                if route.hosts.is_empty() {
+                    route.hosts = std::mem::take(&mut existing.hosts);
+                }
+                *existing = route
+            }
             None => self.routes.push(route),
         }
         self
+    }
+
+    /// Sets the host names a route is also served for (none: the default server only).
+    pub fn set_route_hosts(
+        &mut self,
+        route: &str,
+        hosts: Vec<String>,
+    ) -> Result<&mut Self, ConfigError> {
+        let found = self
+            .routes
+            .iter_mut()
+            .find(|r| r.name == route)
+            .ok_or_else(|| ConfigError::NoSuchRoute(route.to_string()))?;
+        found.hosts = hosts;
+        Ok(self)
     }
 
     /// Points an existing route at another upstream (blue-green's switch).
@@ -156,6 +229,21 @@ impl ProxyConfig {
         let before = self.routes.len();
         self.routes.retain(|r| r.name != name);
         before != self.routes.len()
+    }
+
+    /// The certificate served for `host`, if any.
+    pub fn certificate(&self, host: &str) -> Option<&Certificate> {
+        self.certificates
+            .iter()
+            .find(|c| c.host.eq_ignore_ascii_case(host))
+    }
+
+    /// Installs a certificate for its host, replacing the one it had.
+    pub fn set_certificate(&mut self, certificate: Certificate) -> &mut Self {
+        self.certificates
+            .retain(|c| !c.host.eq_ignore_ascii_case(&certificate.host));
+        self.certificates.push(certificate);
+        self
     }
 
     pub fn remove_upstream(&mut self, name: &str) -> bool {
@@ -198,6 +286,22 @@ impl ProxyConfig {
                 }
             }
         }
+        for certificate in &self.certificates {
+            check_host(&certificate.host)
+                .map_err(|why| invalid("certificate host", &certificate.host, why))?;
+            if certificate.serial.is_empty()
+                || !certificate
+                    .serial
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            {
+                return Err(invalid(
+                    "certificate serial",
+                    &certificate.serial,
+                    "lower-case hex digits",
+                ));
+            }
+        }
         for (i, route) in self.routes.iter().enumerate() {
             check_name("route name", &route.name)?;
             let in_route =
@@ -215,6 +319,20 @@ impl ProxyConfig {
             }
             for directive in &route.directives {
                 check_directive(directive).map_err(|why| in_route("directives", directive, why))?;
+            }
+            for host in &route.hosts {
+                check_host(host).map_err(|why| in_route("hosts", host, why))?;
+                let claimed = self
+                    .routes
+                    .iter()
+                    .find(|r| matches!(&r.matcher, Match::Host(h) if h.eq_ignore_ascii_case(host)));
+                if let Some(other) = claimed {
+                    return Err(ConfigError::Duplicate {
+                        first: other.name.clone(),
+                        second: route.name.clone(),
+                        what: format!("host {host}"),
+                    });
+                }
             }
             let upstream =
                 self.upstream(&route.upstream)
@@ -255,6 +373,11 @@ impl ProxyConfig {
     /// nginx's text for this table, its servers listening on `port` (the proxy shares the host's
     /// network, so this is the port clients reach).
     pub fn render(&self, port: u16) -> Result<String, ConfigError> {
+        self.render_tls(port, 443)
+    }
+
+    /// [`ProxyConfig::render`], with host routes that have a certificate served on `https_port`.
+    pub fn render_tls(&self, port: u16, https_port: u16) -> Result<String, ConfigError> {
         self.validate()?;
         let mut out = String::new();
         out.push_str(
@@ -286,6 +409,7 @@ impl ProxyConfig {
             // The container network's DNS (Docker's embedded server); answers kept a second.
             out.push_str("    resolver 127.0.0.11 valid=1s ipv6=off;\n    resolver_timeout 2s;\n");
         }
+        render_challenge(&mut out);
         for route in &self.routes {
             if let Match::PathPrefix(path) = &route.matcher {
                 render_location(&mut out, path, route, self.upstream(&route.upstream));
@@ -299,31 +423,118 @@ impl ProxyConfig {
         out.push_str("}\n");
         for route in &self.routes {
             if let Match::Host(host) = &route.matcher {
+                let certificate = self.certificate(host);
                 let _ = write!(
                     out,
                     "\nserver {{\n    listen {port};\n    server_name {host};\n"
                 );
+                if certificate.is_some() {
+                    // Plain HTTP only answers ACME's challenges and sends the rest to HTTPS.
+                    render_challenge(&mut out);
+                    out.push_str("    location / {\n        return 308 https://$host$request_uri;\n    }\n}\n");
+                    let _ = write!(
+                        out,
+                        "\nserver {{\n    listen {https_port} ssl;\n    server_name {host};\n"
+                    );
+                }
+                if let Some(c) = certificate {
+                    let _ = writeln!(out, "    ssl_certificate {};", c.cert_path());
+                    let _ = writeln!(out, "    ssl_certificate_key {};", c.key_path());
+                    out.push_str("    ssl_protocols TLSv1.2 TLSv1.3;\n");
+                }
                 let upstream = self.upstream(&route.upstream);
                 if upstream.is_some_and(|u| u.resolve) {
                     out.push_str(
                         "    resolver 127.0.0.11 valid=1s ipv6=off;\n    resolver_timeout 2s;\n",
                     );
                 }
+                if certificate.is_none() {
+                    render_challenge(&mut out);
+                }
                 render_location(&mut out, "/", route, upstream);
                 out.push_str("}\n");
             }
         }
+        self.render_added_hosts(&mut out, port, https_port);
         Ok(out)
     }
 }
 
 impl ProxyConfig {
+    /// The servers of host names path routes are also served for (`Route::hosts`): each name
+    /// answers the paths of the routes that name it, and 404 for the rest.
+    fn render_added_hosts(&self, out: &mut String, port: u16, https_port: u16) {
+        let mut hosts: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            for host in &route.hosts {
+                if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                    hosts.push(host);
+                }
+            }
+        }
+        for host in hosts {
+            let routes: Vec<&Route> = self
+                .routes
+                .iter()
+                .filter(|r| r.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+                .collect();
+            let certificate = self.certificate(host);
+            let _ = write!(
+                out,
+                "\nserver {{\n    listen {port};\n    server_name {host};\n"
+            );
+            render_challenge(out);
+            if certificate.is_some() {
+                out.push_str(
+                    "    location / {\n        return 308 https://$host$request_uri;\n    }\n}\n",
+                );
+            }
+            if let Some(c) = certificate {
+                let _ = write!(
+                    out,
+                    "\nserver {{\n    listen {https_port} ssl;\n    server_name {host};\n"
+                );
+                let _ = writeln!(out, "    ssl_certificate {};", c.cert_path());
+                let _ = writeln!(out, "    ssl_certificate_key {};", c.key_path());
+                out.push_str("    ssl_protocols TLSv1.2 TLSv1.3;\n");
+            }
+            if routes
+                .iter()
+                .any(|r| self.upstream(&r.upstream).is_some_and(|u| u.resolve))
+            {
+                out.push_str(
+                    "    resolver 127.0.0.11 valid=1s ipv6=off;\n    resolver_timeout 2s;\n",
+                );
+            }
+            let mut root = false;
+            for route in &routes {
+                if let Match::PathPrefix(path) = &route.matcher {
+                    root |= path == "/";
+                    render_location(out, path, route, self.upstream(&route.upstream));
+                }
+            }
+            if !root {
+                out.push_str("\n    location / {\n        return 404;\n    }\n");
+            }
+            out.push_str("}\n");
+        }
+    }
+
     /// Whether a path route on `/` takes the default server's catch-all.
     fn claims_root(&self) -> bool {
         self.routes
             .iter()
             .any(|r| r.matcher == Match::PathPrefix("/".into()))
     }
+}
+
+/// ACME's HTTP-01 answers, served from the proxy's volume on every plain HTTP server, so a
+/// certificate can be issued for any name that reaches the proxy, before its route has one.
+fn render_challenge(out: &mut String) {
+    let _ = write!(
+        out,
+        "\n    location ^~ /.well-known/acme-challenge/ {{\n        root {CHALLENGE_ROOT};\n        default_type text/plain;\n    }}\n"
+    );
 }
 
 fn render_location(out: &mut String, path: &str, route: &Route, upstream: Option<&Upstream>) {
@@ -464,6 +675,7 @@ mod tests {
                 matcher: Match::PathPrefix("/api/v1/books".into()),
                 upstream: "books-ms".into(),
                 directives: vec![],
+                hosts: Vec::new(),
             });
         config
     }
@@ -505,6 +717,7 @@ mod tests {
                 matcher: Match::Host("shop.example.com".into()),
                 upstream: "shop".into(),
                 directives: vec!["proxy_read_timeout 5s".into()],
+                hosts: Vec::new(),
             });
         let text = config.render(80).unwrap();
         assert!(
@@ -640,6 +853,7 @@ mod tests {
             matcher: Match::PathPrefix("/".into()),
             upstream: "site".into(),
             directives: vec![],
+            hosts: Vec::new(),
         });
         let text = config.render(80).unwrap();
         assert!(
@@ -657,6 +871,7 @@ mod tests {
             matcher: Match::PathPrefix("/".into()),
             upstream: "site".into(),
             directives: vec![],
+            hosts: Vec::new(),
         });
         assert!(matches!(
             config.validate(),
@@ -672,6 +887,7 @@ mod tests {
             matcher: Match::PathPrefix("/api/v1/books".into()),
             upstream: "books-ms".into(),
             directives: vec![],
+            hosts: Vec::new(),
         });
         assert!(matches!(
             config.validate(),
@@ -695,6 +911,7 @@ mod tests {
             matcher: Match::PathPrefix("/api/v1/books".into()),
             upstream: "books-ms".into(),
             directives: vec![],
+            hosts: Vec::new(),
         });
         let text = table.render(8080).unwrap();
         assert!(!text.contains("upstream books-ms"), "{text}");
@@ -710,5 +927,77 @@ mod tests {
         two.servers.push("b:2".into());
         table.set_upstream(two);
         assert!(table.render(8080).is_err());
+    }
+
+    #[test]
+    fn a_certificate_serves_its_host_over_https_and_plain_http_redirects_but_for_challenges() {
+        let mut config = books(&["10.200.0.2:32768"]);
+        config
+            .set_route_hosts("books-ms", vec!["books.test".into()])
+            .unwrap();
+        let text = config.render_tls(80, 443).unwrap();
+        assert!(text.contains("server_name books.test;"), "{text}");
+        assert!(
+            !text.contains("ssl"),
+            "no certificate yet: plain HTTP: {text}"
+        );
+        assert_eq!(
+            text.matches("location ^~ /.well-known/acme-challenge/")
+                .count(),
+            2,
+            "the default server and the host's answer challenges: {text}"
+        );
+
+        config.set_certificate(Certificate {
+            host: "books.test".into(),
+            serial: "1fa0".into(),
+            source: CertSource::Acme,
+        });
+        let text = config.render_tls(8080, 8443).unwrap();
+        assert!(text.contains("listen 8443 ssl;"), "{text}");
+        assert!(
+            text.contains("ssl_certificate /etc/nginx/hoist/tls/books.test/1fa0.crt;"),
+            "{text}"
+        );
+        assert!(text.contains("ssl_certificate_key /etc/nginx/hoist/tls/books.test/1fa0.key;"));
+        assert!(
+            text.contains("return 308 https://$host$request_uri;"),
+            "{text}"
+        );
+        // The HTTPS server routes the path and 404s the rest.
+        let https = &text[text.find("listen 8443 ssl;").unwrap()..];
+        assert!(https.contains("location /api/v1/books {"), "{https}");
+        assert!(https.contains("return 404;"), "{https}");
+        // The default server keeps the path for plain HTTP on the address.
+        let default = &text
+            [text.find("default_server").unwrap()..text.find("server_name books.test").unwrap()];
+        assert!(default.contains("location /api/v1/books {"), "{default}");
+
+        // A switch keeps the route's host names; the integrate step sets them.
+        config.set_route(Route {
+            name: "books-ms".into(),
+            matcher: Match::PathPrefix("/api/v1/books".into()),
+            upstream: "books-ms".into(),
+            directives: vec![],
+            hosts: Vec::new(),
+        });
+        assert_eq!(config.route("books-ms").unwrap().hosts, ["books.test"]);
+
+        let mut bad = config.clone();
+        bad.certificates[0].serial = "../../x".into();
+        assert!(matches!(
+            bad.render(80),
+            Err(ConfigError::Invalid {
+                what: "certificate serial",
+                ..
+            })
+        ));
+        let mut bad = config.clone();
+        bad.set_route_hosts("books-ms", vec!["books.test;".into()])
+            .unwrap();
+        assert!(matches!(
+            bad.render(80),
+            Err(ConfigError::RouteValue { key: "hosts", .. })
+        ));
     }
 }

@@ -52,6 +52,7 @@
 //! ```
 
 pub mod config;
+pub mod tls;
 
 use std::collections::BTreeMap;
 
@@ -189,6 +190,8 @@ pub struct ProxySpec {
     pub image: String,
     /// The host port nginx listens on (the proxy shares the host's network).
     pub port: u16,
+    /// The host port nginx serves HTTPS on, for host routes with a certificate (443).
+    pub https_port: u16,
     /// Pull the image before creating the container: `missing` (default) or `always`.
     pub pull: PullPolicy,
     /// A network to join instead of the host's (a Swarm stack's attachable overlay, whose DNS
@@ -207,6 +210,7 @@ impl ProxySpec {
             name: Self::DEFAULT_NAME.into(),
             image: image.into(),
             port: 80,
+            https_port: 443,
             pull: PullPolicy::Missing,
             network: None,
         }
@@ -235,6 +239,15 @@ impl ProxySpec {
             restart: Some("unless-stopped".into()),
             // nginx finishes in-flight requests on SIGQUIT.
             stop_signal: Some("SIGQUIT".into()),
+            // Certificates, keys and the ACME account outlive the container (config::TLS_DIR).
+            mounts: vec![hoist_core::spec::MountSpec {
+                kind: "volume".into(),
+                source: self.tls_volume(),
+                target: config::TLS_DIR.into(),
+                read_only: false,
+                create_host_path: false,
+                bind_options: false,
+            }],
             ..Default::default()
         };
         let mut container = container;
@@ -242,6 +255,7 @@ impl ProxySpec {
         let mut networks = Vec::new();
         if let Some(network) = &self.network {
             container.network_mode = None;
+            // Plain HTTP only: HTTPS on a Swarm's proxy is not served yet.
             container.exposed_ports = vec![format!("{}/tcp", self.port)];
             container.ports = vec![hoist_core::spec::PortBinding {
                 container_port: format!("{}/tcp", self.port),
@@ -292,8 +306,20 @@ impl ProxySpec {
                 shares: vec![],
             }],
             networks,
-            volumes: Vec::new(),
+            volumes: vec![hoist_core::spec::VolumeSpec {
+                key: "tls".into(),
+                name: self.tls_volume(),
+                driver: None,
+                external: false,
+                labels: BTreeMap::new(),
+                driver_opts: BTreeMap::new(),
+            }],
         }
+    }
+
+    /// The volume that holds the proxy's certificates (`hoist-proxy_tls`).
+    pub fn tls_volume(&self) -> String {
+        format!("{}_tls", self.name)
     }
 }
 
@@ -502,7 +528,7 @@ impl<'e> Proxy<'e> {
         sink: &dyn EventSink,
     ) -> Result<Applied, ProxyError> {
         let name = &self.spec.name;
-        let text = table.render(self.spec.port)?;
+        let text = table.render_tls(self.spec.port, self.spec.https_port)?;
         let table_json = table_bytes(table);
         // A folder of its own per apply, so that two applies never read each other's files.
         let stage = format!("{STAGE_DIR}/{}", stage_name());
@@ -596,7 +622,11 @@ impl<'e> Proxy<'e> {
             _ => {
                 let empty = ProxyConfig::default();
                 vec![
-                    FileUpload::new(CONF_PATH, empty.render(self.spec.port)?, 0o644),
+                    FileUpload::new(
+                        CONF_PATH,
+                        empty.render_tls(self.spec.port, self.spec.https_port)?,
+                        0o644,
+                    ),
                     FileUpload::new(
                         TABLE_PATH,
                         serde_json::to_vec_pretty(&empty).expect("a table serialises"),

@@ -18,6 +18,7 @@ mod ls;
 pub mod pipeline;
 mod port;
 mod processes;
+pub mod proxy;
 mod ps;
 mod release;
 mod run;
@@ -95,6 +96,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Version(args) => version::run(g, &env, args),
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),
+        Command::Proxy(cmd) => proxy::run(g, &env, cmd),
         Command::Ui(args) => ui::run(g, &env, args),
     }
 }

@@ -49,7 +49,19 @@ pub(super) fn place(
     args: &ReleaseArgs,
 ) -> anyhow::Result<Located> {
     let Some(name) = &args.target else {
-        let place = Place::of_engine(engine_spec(global, env)?);
+        let mut place = Place::of_engine(engine_spec(global, env)?);
+        if let (Some(_), Some(host)) = (&args.tls, &args.route_host) {
+            let mut acme = hoist_pipeline::proxy::tls::AcmeSettings::default();
+            if let Some(directory) = &args.acme_directory {
+                acme.directory = directory.clone();
+            }
+            acme.ca = args.acme_ca.clone();
+            place.https = Some(hoist_pipeline::proxy::tls::RouteTls {
+                also_host: None,
+                tls: Some((host.clone(), hoist_pipeline::proxy::tls::TlsWant::Acme)),
+                acme,
+            });
+        }
         return Ok(Located {
             global: global.clone(),
             hosts: vec![(place.target.clone(), place.clone())],
@@ -367,8 +379,36 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                 .history()
                 .record_release(recorded.run, color.as_str(), &image, status);
         }
+        // HTTPS once the release serves: the route's added host name and its certificate.
+        let result = match (result, &place.https) {
+            (Ok(outcome), Some(want)) => {
+                let proxy =
+                    hoist_pipeline::proxy::Proxy::new(&engine, release.proxy.spec().clone());
+                match hoist_pipeline::proxy::tls::apply_route_tls(
+                    &[proxy],
+                    &release.route,
+                    want,
+                    &printer,
+                )
+                .await
+                {
+                    Ok(done) => {
+                        if let Some((host, ensured)) = done {
+                            eprintln!("https://{host}: {ensured}");
+                        }
+                        Ok(outcome)
+                    }
+                    Err(e) => Err(anyhow::anyhow!(
+                        "{} is live on {}, but its HTTPS failed: {e}",
+                        args.service,
+                        outcome.live
+                    )),
+                }
+            }
+            (result, _) => result.map_err(anyhow::Error::from),
+        };
         unlock(held, &args.service).await;
-        anyhow::Ok(result?)
+        result
     });
     let text = match &result {
         Ok(o) => Ok(format!("{} live on {} with {image}", args.service, o.live)),
