@@ -1321,6 +1321,90 @@ async fn rollback_goes_on_with_a_warning_when_the_history_is_corrupt_or_locked()
     assert_eq!(answer.body.trim(), "hello");
 }
 
+/// The HTTPS tests' proxies listen on prod's ports 80 (where the ACME server validates) and
+/// 443: one test at a time.
+static HTTPS_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The pebble root in a store, for the HTTPS client.
+fn pebble_roots(root: &str) -> Arc<rustls::RootCertStore> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(root).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    Arc::new(roots)
+}
+
+/// The lines of `hoist.yml`'s target for books.test over HTTPS from the dev environment's
+/// ACME server.
+fn https_target_lines() -> String {
+    let directory = acme_env("HOIST_DEV_ACME_DIRECTORY", "https://127.0.0.1:14000/dir");
+    let directory_ca = acme_env(
+        "HOIST_DEV_ACME_DIRECTORY_CA",
+        "/var/lib/hoist-dev/acme/ca.pem",
+    );
+    format!(
+        "    route:\n      host: books.test\n      tls: acme\n    acme:\n      directory: {directory}\n      ca: {directory_ca}\n"
+    )
+}
+
+/// Sets (or with `None` clears) the address the ACME server's DNS gives books.test.
+fn books_test_resolves_to(address: Option<&str>) {
+    let dns = acme_env("HOIST_DEV_ACME_DNS", "http://127.0.0.1:8055");
+    let (path, body) = match address {
+        Some(a) => (
+            "add-a",
+            format!(r#"{{"host":"books.test.","addresses":["{a}"]}}"#),
+        ),
+        None => ("clear-a", r#"{"host":"books.test."}"#.to_string()),
+    };
+    let out = Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "10",
+            "-X",
+            "POST",
+            "-d",
+            &body,
+            &format!("{dns}/{path}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// On a target of two hosts, the challenge is answered by whichever host the name resolves to
+/// (here the second), and the same certificate is served by both.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_host_of_a_target_answers_the_challenge_and_serves_the_same_certificate() {
+    let Some(mut s) = Scenario::fleet("pipe-https-fleet", 2).await else {
+        return;
+    };
+    let _ports = HTTPS_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let root = acme_env("HOIST_DEV_ACME_ROOT", "/var/lib/hoist-dev/acme/root.pem");
+    s.port = 80;
+    let target_extra = https_target_lines();
+    s.write(&Steps {
+        target_extra: &target_extra,
+        ..Steps::default()
+    });
+    books_test_resolves_to(Some(PROD3));
+    let out = s.run(&[]);
+    books_test_resolves_to(None);
+    assert!(out.status.success(), "{}", text(&out));
+    let roots = pebble_roots(&root);
+    let (status, on_prod) = https_get_at(PROD, &roots, "/api/v1/books").unwrap();
+    assert_eq!(status, 200);
+    let (status, on_prod3) = https_get_at(PROD3, &roots, "/api/v1/books").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(on_prod, on_prod3, "one certificate on every host");
+    let certs = s.cli(&["proxy", "certs", "--target", "prod"]);
+    let listed = String::from_utf8_lossy(&certs.stdout);
+    assert_eq!(listed.matches(&on_prod).count(), 2, "{listed}");
+}
+
 /// pebble's settings from the dev environment (`scripts/dev-env env`).
 fn acme_env(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())
@@ -1329,6 +1413,15 @@ fn acme_env(key: &str, default: &str) -> String {
 /// `GET https://books.test/api/v1/books` on prod's port 443, trusting only pebble's root: the
 /// status and the serial of the certificate the proxy served, or why it failed.
 fn https_get(roots: &Arc<rustls::RootCertStore>, path: &str) -> Result<(u16, String), String> {
+    https_get_at(PROD, roots, path)
+}
+
+/// [`https_get`] from the proxy at `address`.
+fn https_get_at(
+    address: &str,
+    roots: &Arc<rustls::RootCertStore>,
+    path: &str,
+) -> Result<(u16, String), String> {
     use std::io::{Read, Write};
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots.clone())
@@ -1336,7 +1429,7 @@ fn https_get(roots: &Arc<rustls::RootCertStore>, path: &str) -> Result<(u16, Str
     let name = rustls::pki_types::ServerName::try_from("books.test").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
     let tcp = std::net::TcpStream::connect_timeout(
-        &format!("{PROD}:443").parse().unwrap(),
+        &format!("{address}:443").parse().unwrap(),
         Duration::from_secs(3),
     )
     .map_err(|e| e.to_string())?;
@@ -1433,6 +1526,7 @@ async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps
     let Some(mut s) = Scenario::new("pipe-https").await else {
         return;
     };
+    let _ports = HTTPS_PORTS.lock().unwrap_or_else(|e| e.into_inner());
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let directory = acme_env("HOIST_DEV_ACME_DIRECTORY", "https://127.0.0.1:14000/dir");
     let directory_ca = acme_env(
