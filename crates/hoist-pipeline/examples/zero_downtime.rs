@@ -96,6 +96,7 @@ async fn main() {
     proxy_spec.port = 28081;
     let check = Arc::new(HttpCheck {
         path: "/api/v1/books".into(),
+        host: None,
     });
     let release = Release {
         engine: &prod,

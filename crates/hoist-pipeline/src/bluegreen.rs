@@ -47,6 +47,9 @@ pub trait ReleaseTest: Send + Sync {
 /// `GET DOMAIN+path` must answer 200 (the book's `ServiceInteg`, `curl -I prod/api/v1/books`).
 pub struct HttpCheck {
     pub path: String,
+    /// The `Host` header to send instead of the address's: the name of a host route, so
+    /// that the request through the proxy takes the route and not the default server.
+    pub host: Option<String>,
 }
 
 impl ReleaseTest for HttpCheck {
@@ -56,7 +59,14 @@ impl ReleaseTest for HttpCheck {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let url = format!("{domain}{}", self.path);
-            match http_status(&url, Duration::from_secs(10)).await {
+            match crate::probe::get_following_https(
+                &url,
+                self.host.as_deref(),
+                Duration::from_secs(10),
+            )
+            .await
+            .map(|answer| answer.status)
+            {
                 Ok(200) => Ok(()),
                 Ok(status) => Err(format!("GET {url} answered {status}, expected 200")),
                 Err(e) => Err(format!("GET {url}: {e}")),
@@ -922,40 +932,9 @@ fn new_color(done: &[Step], failed: &Step) -> Option<Color> {
 
 /// `GET url` → status, with a timeout; a minimal HTTP/1.1 client for probes and checks.
 pub async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("only http:// URLs are probed: {url}"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let address = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(address.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut head = vec![0u8; 64];
-        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
-        let line = String::from_utf8_lossy(&head[..n]).to_string();
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| format!("not an HTTP response: {line:?}"))
-    };
-    tokio::time::timeout(timeout, attempt)
+    crate::probe::get(url, None, timeout)
         .await
-        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+        .map(|r| r.status)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod group;
 pub mod history;
 pub mod lock;
+pub mod probe;
 pub mod proxy;
 pub mod release;
 pub mod run;

@@ -183,9 +183,10 @@ pub struct ReleaseOptions {
     pub target_host: Option<String>,
     pub route_path: Option<String>,
     pub route_host: Option<String>,
-    /// Proxy image and port when the place has no proxy of its own.
+    /// Proxy image, port and container name when the place has no proxy of its own.
     pub proxy_image: String,
     pub proxy_port: u16,
+    pub proxy_name: Option<String>,
     pub container_port: Option<u16>,
     pub health_path: Option<String>,
     pub health_timeout: Duration,
@@ -204,6 +205,7 @@ impl Default for ReleaseOptions {
             route_host: None,
             proxy_image: ProxySpec::DEFAULT_IMAGE.into(),
             proxy_port: 80,
+            proxy_name: None,
             container_port: None,
             health_path: None,
             health_timeout: Duration::from_secs(60),
@@ -347,6 +349,9 @@ pub fn release<'e>(
         None => {
             let mut p = ProxySpec::new(opts.proxy_image.clone());
             p.port = opts.proxy_port;
+            if let Some(name) = &opts.proxy_name {
+                p.name = name.clone();
+            }
             p
         }
     };
@@ -354,7 +359,16 @@ pub fn release<'e>(
         .test_path
         .clone()
         .or_else(|| opts.health_path.clone())
-        .map(|path| Arc::new(HttpCheck { path }) as Arc<dyn ReleaseTest>);
+        .map(|path| {
+            Arc::new(HttpCheck {
+                path,
+                // A host route answers its name only (a wildcard has no one name to ask for).
+                host: match &matcher {
+                    Match::Host(name) if !name.starts_with('*') => Some(name.clone()),
+                    _ => None,
+                },
+            }) as Arc<dyn ReleaseTest>
+        });
     Ok(Release {
         engine,
         project: project.clone(),

@@ -1046,7 +1046,7 @@ impl<'a> StepCtx<'a> {
         let health_path = health_path.or_else(|| integrate.path.clone());
         let check: Option<Arc<dyn ReleaseTest>> = health_path
             .clone()
-            .map(|path| Arc::new(HttpCheck { path }) as Arc<dyn ReleaseTest>);
+            .map(|path| Arc::new(HttpCheck { path, host: None }) as Arc<dyn ReleaseTest>);
         let routed = match (&matcher, &health_path) {
             (Match::PathPrefix(prefix), Some(path)) => path.starts_with(prefix.as_str()),
             _ => false,

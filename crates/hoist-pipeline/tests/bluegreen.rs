@@ -66,10 +66,12 @@ fn release<'e>(
         },
         pre_test: Some(Arc::new(HttpCheck {
             path: "/api/v1/books".into(),
+            host: None,
         })),
         post_test: post_test.or_else(|| {
             Some(Arc::new(HttpCheck {
                 path: "/api/v1/books".into(),
+                host: None,
             }))
         }),
         drain: Duration::from_secs(2),

@@ -873,6 +873,9 @@ pub struct ReleaseArgs {
     /// Host port the proxy publishes.
     #[arg(long = "proxy-port", default_value_t = 80)]
     pub proxy_port: u16,
+    /// The proxy container's name (`hoist-proxy`), also its compose project.
+    #[arg(long = "proxy-name", value_name = "NAME")]
+    pub proxy_name: Option<String>,
     /// The service's container port the proxy forwards to (default: its first port).
     #[arg(long = "container-port")]
     pub container_port: Option<u16>,

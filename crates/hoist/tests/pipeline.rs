@@ -1405,6 +1405,70 @@ async fn every_host_of_a_target_answers_the_challenge_and_serves_the_same_certif
     assert_eq!(listed.matches(&on_prod).count(), 2, "{listed}");
 }
 
+/// `hoist deploy --route-host NAME --tls acme` without hoist.yml: the first release gets the
+/// certificate, the next keeps it, and its post-integration test follows the proxy's redirect
+/// to HTTPS.
+#[tokio::test(flavor = "multi_thread")]
+async fn hoist_deploy_with_tls_acme_serves_its_route_host_over_https() {
+    let Some(s) = Scenario::new("deploy-https").await else {
+        return;
+    };
+    let _ports = HTTPS_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    s.write(&Steps::default());
+    let directory = acme_env("HOIST_DEV_ACME_DIRECTORY", "https://127.0.0.1:14000/dir");
+    let directory_ca = acme_env(
+        "HOIST_DEV_ACME_DIRECTORY_CA",
+        "/var/lib/hoist-dev/acme/ca.pem",
+    );
+    let image = format!("{REGISTRY_FROM_PROD}/books-ms:latest");
+    let proxy_image = format!("{REGISTRY_FROM_PROD}/hoist-proxy:latest");
+    let deploy = || {
+        s.cli(&[
+            "-H",
+            &format!("tcp://{PROD}:2375"),
+            "-p",
+            &s.project.name,
+            "deploy",
+            "app",
+            "--image",
+            &image,
+            "--route-host",
+            "books.test",
+            "--tls",
+            "acme",
+            "--acme-directory",
+            &directory,
+            "--acme-ca",
+            &directory_ca,
+            "--proxy-image",
+            &proxy_image,
+            "--proxy-name",
+            &s.proxy.name,
+            "--proxy-port",
+            "80",
+            "--container-port",
+            "8080",
+            "--health-path",
+            "/api/v1/books",
+        ])
+    };
+    let first = deploy();
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("installed (no certificate yet)"),
+        "{}",
+        text(&first)
+    );
+    let second = deploy();
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("live on green"), "{}", text(&second));
+    assert!(text(&second).contains("kept"), "{}", text(&second));
+    let root = acme_env("HOIST_DEV_ACME_ROOT", "/var/lib/hoist-dev/acme/root.pem");
+    let (status, _) = https_get(&pebble_roots(&root), "/api/v1/books").unwrap();
+    assert_eq!(status, 200);
+}
+
 /// pebble's settings from the dev environment (`scripts/dev-env env`).
 fn acme_env(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())

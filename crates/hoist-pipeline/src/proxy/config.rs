@@ -431,7 +431,7 @@ impl ProxyConfig {
                 if certificate.is_some() {
                     // Plain HTTP only answers ACME's challenges and sends the rest to HTTPS.
                     render_challenge(&mut out);
-                    out.push_str("    location / {\n        return 308 https://$host$request_uri;\n    }\n}\n");
+                    render_redirect(&mut out, https_port);
                     let _ = write!(
                         out,
                         "\nserver {{\n    listen {https_port} ssl;\n    server_name {host};\n"
@@ -485,9 +485,7 @@ impl ProxyConfig {
             );
             render_challenge(out);
             if certificate.is_some() {
-                out.push_str(
-                    "    location / {\n        return 308 https://$host$request_uri;\n    }\n}\n",
-                );
+                render_redirect(out, https_port);
             }
             if let Some(c) = certificate {
                 let _ = write!(
@@ -526,6 +524,20 @@ impl ProxyConfig {
             .iter()
             .any(|r| r.matcher == Match::PathPrefix("/".into()))
     }
+}
+
+/// Plain HTTP's catch-all for a name served over HTTPS: a permanent redirect that keeps the
+/// method, to the HTTPS port (named when it is not 443). Ends the server block.
+fn render_redirect(out: &mut String, https_port: u16) {
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let _ = write!(
+        out,
+        "    location / {{\n        return 308 https://$host{port}$request_uri;\n    }}\n}}\n"
+    );
 }
 
 /// ACME's HTTP-01 answers, served from the proxy's volume on every plain HTTP server, so a
@@ -961,7 +973,7 @@ mod tests {
         );
         assert!(text.contains("ssl_certificate_key /etc/nginx/hoist/tls/books.test/1fa0.key;"));
         assert!(
-            text.contains("return 308 https://$host$request_uri;"),
+            text.contains("return 308 https://$host:8443$request_uri;"),
             "{text}"
         );
         // The HTTPS server routes the path and 404s the rest.

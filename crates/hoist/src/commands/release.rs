@@ -133,6 +133,7 @@ pub(super) fn options(args: &ReleaseArgs) -> ReleaseOptions {
         route_path: args.route_path.clone(),
         route_host: args.route_host.clone(),
         proxy_image: args.proxy_image.clone(),
+        proxy_name: args.proxy_name.clone(),
         proxy_port: args.proxy_port,
         container_port: args.container_port,
         health_path: args.health_path.clone(),
