@@ -697,7 +697,18 @@ impl<'e> Release<'e> {
                     .map_err(|e| e.to_string())?;
             }
             Step::TestThroughProxy => {
-                if let Some(test) = &self.post_test {
+                // A route in maintenance answers its page, not the service: the new colour
+                // was tested directly, and is what the route serves once maintenance ends.
+                let in_maintenance = state.table.table.in_maintenance(&self.route);
+                if in_maintenance {
+                    sink.emit(Event::new(
+                        "Release",
+                        self.service.clone(),
+                        Phase::Working,
+                        "the route is in maintenance: no test through the proxy",
+                    ));
+                }
+                if let Some(test) = self.post_test.as_ref().filter(|_| !in_maintenance) {
                     let port = self.proxy.spec().port;
                     let domain = if port == 80 {
                         format!("http://{}", self.host)

@@ -81,6 +81,7 @@ impl Cli {
             Command::Stack(_) => Some("stack"),
             Command::Pipeline(_) => Some("pipeline"),
             Command::Proxy(_) => Some("proxy"),
+            Command::Maintenance(_) => Some("maintenance"),
             Command::Ui(_) => Some("ui"),
             _ => None,
         }
@@ -261,6 +262,9 @@ pub enum Command {
     /// HTTPS at a target's proxy: list, renew (ACME) or install certificates.
     #[command(subcommand)]
     Proxy(crate::commands::proxy::ProxyCommand),
+    /// Put a target's route in maintenance (503 with a page) or back: `on`, `off`, `status`.
+    #[command(subcommand)]
+    Maintenance(crate::commands::maintenance::MaintenanceCommand),
     /// Serve the dashboard for one or more engines (default http://127.0.0.1:9000).
     Ui(crate::commands::ui::UiArgs),
 }

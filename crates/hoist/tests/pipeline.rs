@@ -1469,6 +1469,77 @@ async fn hoist_deploy_with_tls_acme_serves_its_route_host_over_https() {
     assert_eq!(status, 200);
 }
 
+/// Maintenance on and off under load: 503 with the page while on, 200 after, and no request
+/// fails outright in between (every reload is nginx's graceful one).
+#[tokio::test(flavor = "multi_thread")]
+async fn maintenance_on_and_off_under_load_answers_503_with_the_page_then_200_and_drops_nothing() {
+    let Some(s) = Scenario::new("pipe-maint").await else {
+        return;
+    };
+    s.write(&Steps::default());
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let load = hoist_testkit::load::start(
+        &s.url(),
+        200,
+        4,
+        "x-books-ms-version",
+        Duration::from_secs(120),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let on = s.cli(&[
+        "maintenance",
+        "on",
+        "--target",
+        "prod",
+        "--message",
+        "Back at 3 <b>am</b>",
+    ]);
+    assert!(on.status.success(), "{}", text(&on));
+    let page = request("GET", &s.url(), None).unwrap();
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(
+        page.body.contains("Back at 3 &#60;b&#62;am&#60;/b&#62;"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.header("retry-after"), Some("60"));
+    let status = s.cli(&["maintenance", "status", "--target", "prod"]);
+    assert!(
+        text(&status).contains("books-ms\tmaintenance"),
+        "{}",
+        text(&status)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let off = s.cli(&["maintenance", "off", "--target", "prod"]);
+    assert!(off.status.success(), "{}", text(&off));
+    let after = request("GET", &s.url(), None).unwrap();
+    assert_eq!(after.status, 200, "{after:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    let report = load.stop();
+    let outright: Vec<_> = report
+        .samples
+        .iter()
+        .filter(|s| s.status.is_none())
+        .collect();
+    assert!(
+        outright.is_empty(),
+        "requests failed outright: {}",
+        report.summary()
+    );
+    let statuses: std::collections::BTreeSet<u16> =
+        report.samples.iter().filter_map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [200, 503].into_iter().collect(),
+        "{}",
+        report.summary()
+    );
+    let last = report.samples.iter().max_by_key(|s| s.at).unwrap();
+    assert_eq!(last.status, Some(200), "serving again at the end");
+    eprintln!("maintenance on/off under load: {}", report.summary());
+}
+
 /// pebble's settings from the dev environment (`scripts/dev-env env`).
 fn acme_env(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())

@@ -88,11 +88,17 @@ pub struct ProxyConfig {
     /// and its plain HTTP requests are redirected there (all but ACME's challenge path).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<Certificate>,
+    /// Routes in maintenance: each answers 503 with its page (`MAINTENANCE_DIR/<route>.html`)
+    /// instead of reaching its service. Releases switching the route leave it so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<String>,
 }
 
 /// Where the proxy keeps certificates, keys and the ACME account: the proxy's volume, so they
 /// outlive the container and every machine that reaches the target finds them.
 pub const TLS_DIR: &str = "/etc/nginx/hoist/tls";
+/// Where the pages of routes in maintenance are (`<route>.html`).
+pub const MAINTENANCE_DIR: &str = "/etc/nginx/hoist/maintenance";
 /// The folder nginx serves `/.well-known/acme-challenge/` from (HTTP-01 answers).
 pub const CHALLENGE_ROOT: &str = "/etc/nginx/hoist/tls/challenge";
 
@@ -236,6 +242,23 @@ impl ProxyConfig {
         self.certificates
             .iter()
             .find(|c| c.host.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether the route answers with its maintenance page.
+    pub fn in_maintenance(&self, route: &str) -> bool {
+        self.maintenance.iter().any(|r| r == route)
+    }
+
+    /// Puts a route in maintenance (`on`) or back to its service.
+    pub fn set_maintenance(&mut self, route: &str, on: bool) -> Result<&mut Self, ConfigError> {
+        if self.route(route).is_none() {
+            return Err(ConfigError::NoSuchRoute(route.to_string()));
+        }
+        self.maintenance.retain(|r| r != route);
+        if on {
+            self.maintenance.push(route.to_string());
+        }
+        Ok(self)
     }
 
     /// Installs a certificate for its host, replacing the one it had.
@@ -412,7 +435,13 @@ impl ProxyConfig {
         render_challenge(&mut out);
         for route in &self.routes {
             if let Match::PathPrefix(path) = &route.matcher {
-                render_location(&mut out, path, route, self.upstream(&route.upstream));
+                render_location(
+                    &mut out,
+                    path,
+                    route,
+                    self.upstream(&route.upstream),
+                    self.in_maintenance(&route.name),
+                );
             }
         }
         // A route on `/` takes every path no longer route claims (nginx picks the longest
@@ -451,7 +480,13 @@ impl ProxyConfig {
                 if certificate.is_none() {
                     render_challenge(&mut out);
                 }
-                render_location(&mut out, "/", route, upstream);
+                render_location(
+                    &mut out,
+                    "/",
+                    route,
+                    upstream,
+                    self.in_maintenance(&route.name),
+                );
                 out.push_str("}\n");
             }
         }
@@ -508,7 +543,13 @@ impl ProxyConfig {
             for route in &routes {
                 if let Match::PathPrefix(path) = &route.matcher {
                     root |= path == "/";
-                    render_location(out, path, route, self.upstream(&route.upstream));
+                    render_location(
+                        out,
+                        path,
+                        route,
+                        self.upstream(&route.upstream),
+                        self.in_maintenance(&route.name),
+                    );
                 }
             }
             if !root {
@@ -549,8 +590,25 @@ fn render_challenge(out: &mut String) {
     );
 }
 
-fn render_location(out: &mut String, path: &str, route: &Route, upstream: Option<&Upstream>) {
+fn render_location(
+    out: &mut String,
+    path: &str,
+    route: &Route,
+    upstream: Option<&Upstream>,
+    maintenance: bool,
+) {
     let _ = writeln!(out, "\n    # route {}", route.name);
+    if maintenance {
+        // Every request of the route answers 503 with the route's page (an internal
+        // redirect keeps the status); nothing reaches the service.
+        let page = format!("/.hoist-maintenance/{}.html", route.name);
+        let _ = write!(
+            out,
+            "    location {path} {{\n        error_page 503 {page};\n        return 503;\n    }}\n    location = {page} {{\n        internal;\n        alias {MAINTENANCE_DIR}/{}.html;\n        default_type text/html;\n        add_header Retry-After 60 always;\n        add_header Cache-Control no-store always;\n    }}\n",
+            route.name
+        );
+        return;
+    }
     let _ = writeln!(out, "    location {path} {{");
     // No URI after the upstream: the request's own URI is passed on unchanged, which is what
     // the book's `proxy_pass http://books-ms/api/v1/books;` amounts to for its location.

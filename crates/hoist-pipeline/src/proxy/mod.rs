@@ -52,6 +52,7 @@
 //! ```
 
 pub mod config;
+pub mod maintenance;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -15,6 +15,7 @@ mod inspect;
 mod lifecycle;
 mod logs;
 mod ls;
+pub mod maintenance;
 pub mod pipeline;
 mod port;
 mod processes;
@@ -97,6 +98,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(g, &env, args),
         Command::Pipeline(cmd) => pipeline::run(g, &env, cmd),
         Command::Proxy(cmd) => proxy::run(g, &env, cmd),
+        Command::Maintenance(cmd) => maintenance::run(g, &env, cmd),
         Command::Ui(args) => ui::run(g, &env, args),
     }
 }

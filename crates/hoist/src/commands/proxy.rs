@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use hoist_core::events::EventSink;
 use hoist_docker::Engine;
-use hoist_pipeline::config::Target;
+use hoist_pipeline::config::{PipelineFile, Target};
 use hoist_pipeline::proxy::Proxy;
 use hoist_pipeline::proxy::config::CertSource;
 use hoist_pipeline::proxy::tls::{self, Ensured, TlsWant};
@@ -81,30 +81,10 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, cmd: &ProxyCommand) -> anyhow::Re
         ProxyCommand::Renew(a) => &a.on,
         ProxyCommand::Install(a) => &a.on,
     };
-    let file = crate::context::pipeline_file(&on.pipeline_file, global, env)?;
-    let target = file.target(&on.target).cloned().ok_or_else(|| {
-        anyhow::anyhow!("{}: no target {}", on.pipeline_file.display(), on.target)
-    })?;
-    if target.swarm.is_some() {
-        anyhow::bail!(
-            "target {}: HTTPS at a Swarm target's proxy is not supported",
-            target.name
-        );
-    }
+    let (_, target) = target_of(global, env, on)?;
     super::runtime()?.block_on(async {
-        let mut engines = Vec::new();
-        for member in target.members() {
-            let engine = Engine::connect(&member.engine_spec())
-                .await
-                .map_err(|e| anyhow::anyhow!("target {}: {e}", member.name))?;
-            engines.push(engine);
-        }
-        let proxies: Vec<Proxy<'_>> = target
-            .members()
-            .iter()
-            .zip(&engines)
-            .map(|(member, engine)| Proxy::new(engine, member.proxy.clone()))
-            .collect();
+        let engines = connect(&target).await?;
+        let proxies = proxies_of(&target, &engines);
         match cmd {
             ProxyCommand::Certs(args) => certs(&target, &proxies, args.json).await,
             ProxyCommand::Renew(args) => renew(&target, &proxies, args).await,
@@ -113,8 +93,56 @@ pub fn run(global: &GlobalArgs, env: &EnvVars, cmd: &ProxyCommand) -> anyhow::Re
     })
 }
 
+/// The target `--target` names in the pipeline file; a Swarm's proxy is refused.
+pub(super) fn target_of(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    on: &TargetArgs,
+) -> anyhow::Result<(PipelineFile, Target)> {
+    let file = crate::context::pipeline_file(&on.pipeline_file, global, env)?;
+    let target = file.target(&on.target).cloned().ok_or_else(|| {
+        let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
+        anyhow::anyhow!(
+            "{}: no target {} (targets: {})",
+            on.pipeline_file.display(),
+            on.target,
+            names.join(", ")
+        )
+    })?;
+    if target.swarm.is_some() {
+        anyhow::bail!(
+            "target {}: its proxy runs on the Swarm's manager and is changed by releases; \
+             certificates and maintenance are for targets of hosts",
+            target.name
+        );
+    }
+    Ok((file, target))
+}
+
+/// Every host's engine, in the target's order.
+pub(super) async fn connect(target: &Target) -> anyhow::Result<Vec<Engine>> {
+    let mut engines = Vec::new();
+    for member in target.members() {
+        let engine = Engine::connect(&member.engine_spec())
+            .await
+            .map_err(|e| anyhow::anyhow!("target {}: {e}", member.name))?;
+        engines.push(engine);
+    }
+    Ok(engines)
+}
+
+/// Every host's proxy.
+pub(super) fn proxies_of<'e>(target: &Target, engines: &'e [Engine]) -> Vec<Proxy<'e>> {
+    target
+        .members()
+        .iter()
+        .zip(engines)
+        .map(|(member, engine)| Proxy::new(engine, member.proxy.clone()))
+        .collect()
+}
+
 /// Prints what each proxy's step says, on stderr.
-struct Say;
+pub(super) struct Say;
 
 impl EventSink for Say {
     fn emit(&self, event: hoist_core::events::Event) {
