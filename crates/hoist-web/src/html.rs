@@ -505,6 +505,15 @@ pub struct ServiceRow {
 }
 
 /// A service that can be rolled back: the colour running and the one to go back to.
+/// Whether a target's route is in maintenance, and where to toggle it.
+pub struct MaintenanceRow {
+    pub route: String,
+    pub on: bool,
+    pub action: String,
+    /// False when the dashboard is read-only: the state is shown, without the form.
+    pub can_toggle: bool,
+}
+
 pub struct RollbackRow {
     pub service: String,
     pub live: Colour,
@@ -530,6 +539,8 @@ pub struct ProjectPage {
     pub user: Option<User>,
     pub rows: Vec<ServiceRow>,
     pub rollbacks: Vec<RollbackRow>,
+    /// The service's route on this target's proxy, when the engine is a `hoist.yml` target.
+    pub maintenance: Option<MaintenanceRow>,
     pub csrf: String,
     pub deployments: Result<Vec<DeploymentRow>, String>,
 }

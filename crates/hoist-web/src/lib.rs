@@ -15,6 +15,7 @@ mod headers;
 pub mod history;
 mod html;
 mod live;
+mod maintenance;
 pub mod mask;
 mod pages;
 pub mod pipeline;
@@ -260,6 +261,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/e/{engine}/projects/{name}/services/{service}/rollback",
             post(release::rollback),
+        )
+        .route(
+            "/e/{engine}/projects/{name}/maintenance",
+            post(maintenance::toggle),
         )
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))

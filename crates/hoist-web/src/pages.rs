@@ -877,6 +877,7 @@ pub(crate) async fn project(
         title: format!("Project {name}"),
         user: user(&state, &who),
         rollbacks: crate::release::rollback_rows(&state, e, &name, &services),
+        maintenance: crate::maintenance::row(&state, e, &name).await,
         csrf: who.csrf.clone(),
         rows,
         deployments,

@@ -208,6 +208,61 @@ async fn roll_back_from_the_project_page_moves_the_route_to_the_previous_colour(
     )
     .await;
     assert!(page.contains("roll back to green"), "{page}");
+
+    // Maintenance from the same page: the route answers 503 with the page while on, the
+    // service again once off, each toggle in the audit log; none without the CSRF token.
+    let toggle = format!("{page_path}/maintenance");
+    assert!(page.contains(&toggle), "no maintenance form: {page}");
+    assert!(page.contains("<span class=\"ok\">serving</span>"), "{page}");
+    let post = |body: String| {
+        Request::post(&toggle)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, _) = call(&state, post("turn=on&message=x".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+    let (status, outcome) = call(
+        &state,
+        post(format!(
+            "csrf={csrf}&turn=on&message=Back+at+3+%3Cb%3Eam%3C%2Fb%3E"
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    let answer = hoist_testkit::http::request("GET", &url, None).unwrap();
+    assert_eq!(answer.status, 503);
+    assert!(
+        answer.body.contains("Back at 3 &#60;b&#62;am"),
+        "{}",
+        answer.body
+    );
+    let (_, page) = call(
+        &state,
+        Request::get(&page_path).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(
+        page.contains("in maintenance (503 with the page)"),
+        "{page}"
+    );
+    assert!(page.contains("end maintenance"), "{page}");
+    let (status, outcome) = call(&state, post(format!("csrf={csrf}&turn=off"))).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    let answer = hoist_testkit::http::request("GET", &url, None).unwrap();
+    assert_eq!(answer.status, 200);
+    let actions = history.actions(10).unwrap();
+    let toggles: Vec<(&str, &str)> = actions
+        .iter()
+        .filter(|a| a.action == "maintenance")
+        .map(|a| (a.target.as_str(), a.outcome.as_str()))
+        .collect();
+    let route = format!("books-{}", project.name);
+    assert_eq!(toggles.len(), 2, "{actions:?}");
+    for (target, outcome) in toggles {
+        assert!(target.starts_with(&route), "{target}");
+        assert!(outcome.starts_with("ok"), "{outcome}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
