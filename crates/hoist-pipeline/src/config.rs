@@ -46,6 +46,45 @@ pub struct PipelineFile {
     pub targets: Vec<Target>,
     /// The nine steps in order; `None` where the file leaves a step out (`skipped`).
     pub steps: Vec<(StepId, Option<Work>)>,
+    /// What runs around a release (`hooks:`).
+    pub hooks: Hooks,
+}
+
+/// Commands run around the deploy step's release, inside its deploy lock, their output in the
+/// run's history (masked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// Before anything is started or switched (database migrations); a failure stops the
+    /// release there.
+    pub pre_deploy: Option<Hook>,
+    /// Once the new release serves.
+    pub post_switch: Option<Hook>,
+    /// After a release that succeeded (a notification).
+    pub post_deploy: Option<Hook>,
+    /// After a release, or a hook, that failed.
+    pub on_failure: Option<Hook>,
+}
+
+/// One hook: a host command, or a one-off container of the new release's image on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    /// `command: ...`, run with `sh -c` in the file's directory.
+    Host(String),
+    /// `container: ...`: the deploy step's service as a one-off (`run --rm`, its dependencies
+    /// up) with the new image and this command (a string goes to the image's `sh -c`).
+    Container(Vec<String>),
+}
+
+impl Hooks {
+    /// The hooks by their names in the file, in the order a release meets them.
+    pub fn named(&self) -> [(&'static str, Option<&Hook>); 4] {
+        [
+            ("pre_deploy", self.pre_deploy.as_ref()),
+            ("post_switch", self.post_switch.as_ref()),
+            ("post_deploy", self.post_deploy.as_ref()),
+            ("on_failure", self.on_failure.as_ref()),
+        ]
+    }
 }
 
 impl PipelineFile {
@@ -342,6 +381,47 @@ impl Integrate {
     }
 }
 
+/// `hooks:`: each of `pre_deploy`, `post_switch`, `post_deploy`, `on_failure` is
+/// `{command: STRING}` or `{container: STRING | [ARG, ...]}`.
+fn hooks_of(node: &Node) -> Result<Hooks, ConfigError> {
+    let f = Fields::new(
+        node,
+        "hooks",
+        &["pre_deploy", "post_switch", "post_deploy", "on_failure"],
+    )?;
+    let one = |key: &str| -> Result<Option<Hook>, ConfigError> {
+        let Some(node) = f.get(key) else {
+            return Ok(None);
+        };
+        let h = Fields::new(node, "a hook", &["command", "container"])?;
+        match (h.string("command")?, h.get("container")) {
+            (Some(command), None) => Ok(Some(Hook::Host(command))),
+            (None, Some(container)) => {
+                let args = match container.scalar_string() {
+                    Some(text) => vec!["sh".to_string(), "-c".to_string(), text],
+                    None => h.strings("container")?.unwrap_or_default(),
+                };
+                if args.is_empty() {
+                    return Err(err_at(container, format!("hooks.{key}.container is empty")));
+                }
+                Ok(Some(Hook::Container(args)))
+            }
+            _ => Err(err_at(
+                node,
+                format!(
+                    "hooks.{key} is either `command: ...` (on this machine) or `container: ...` (a one-off of the new image on the target)"
+                ),
+            )),
+        }
+    };
+    Ok(Hooks {
+        pre_deploy: one("pre_deploy")?,
+        post_switch: one("post_switch")?,
+        post_deploy: one("post_deploy")?,
+        on_failure: one("on_failure")?,
+    })
+}
+
 /// Reads and resolves `path`.
 pub fn load(path: &Path) -> Result<PipelineFile, ConfigError> {
     // Absolute, so that the compose project's default name (the directory's) is never empty.
@@ -389,9 +469,13 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
         &root,
         "the file",
         &[
-            "service", "registry", "compose", "project", "targets", "steps",
+            "service", "registry", "compose", "project", "targets", "steps", "hooks",
         ],
     )?;
+    let hooks = match top.get("hooks") {
+        Some(node) => hooks_of(node)?,
+        None => Hooks::default(),
+    };
     let service = top
         .string("service")?
         .ok_or_else(|| top.missing("service"))?;
@@ -481,6 +565,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
         project,
         targets,
         steps,
+        hooks,
     })
 }
 
@@ -1213,6 +1298,33 @@ mod tests {
     }
 
     const MINIMAL: &str = "service: books-ms\nregistry: localhost:5000\n";
+
+    #[test]
+    fn hooks_are_a_host_command_or_a_one_off_container() {
+        let file = parse_text(&format!(
+            "{MINIMAL}hooks:\n  pre_deploy:\n    container: ./migrate --up\n  post_switch:\n    container: [echo, hi]\n  on_failure:\n    command: echo failed\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            file.hooks.pre_deploy,
+            Some(Hook::Container(vec!["sh".into(), "-c".into(), "./migrate --up".into()]))
+        );
+        assert_eq!(
+            file.hooks.post_switch,
+            Some(Hook::Container(vec!["echo".into(), "hi".into()]))
+        );
+        assert_eq!(file.hooks.post_deploy, None);
+        assert_eq!(file.hooks.on_failure, Some(Hook::Host("echo failed".into())));
+        for (bad, why) in [
+            ("  pre_deploy:\n    command: a\n    container: b\n", "either `command: ...`"),
+            ("  pre_deploy: {}\n", "either `command: ...`"),
+            ("  post_deploy:\n    run: x\n", "run"),
+            ("  during_deploy:\n    command: x\n", "during_deploy"),
+        ] {
+            let err = parse_text(&format!("{MINIMAL}hooks:\n{bad}")).unwrap_err();
+            assert!(err.message.contains(why), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn a_targets_route_adds_a_host_name_with_https_over_the_integrate_step() {

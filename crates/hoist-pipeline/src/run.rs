@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::bluegreen::{HealthGate, HttpCheck, Release, ReleaseTest};
-use crate::config::{ImageBuild, Integrate, PipelineFile, Strategy, Target, Work};
+use crate::config::{Hook, ImageBuild, Integrate, PipelineFile, Strategy, Target, Work};
 use crate::group::{Group, KillOnDrop, reap};
 use crate::history::{History, HistoryError};
 use crate::lock::{self, DeployLock, LockError};
@@ -617,7 +617,7 @@ impl<'a> StepCtx<'a> {
                 self.output(&format!("commit {commit}"));
                 Ok(commit)
             }
-            Work::Command(command) => self.command(command).await,
+            Work::Command(command) => self.command(command, &[]).await,
             Work::Run {
                 service,
                 env,
@@ -645,10 +645,15 @@ impl<'a> StepCtx<'a> {
                 self.run.target.name
             )),
             Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
-                Strategy::Recreate => self.on_each_host(|m| self.deploy(m, service)).await,
-                Strategy::BlueGreen if self.run.target.is_fleet() => {
-                    self.deploy_blue_green_fleet(work).await
+                Strategy::Recreate => {
+                    self.with_hooks(service, || self.on_each_host(|m| self.deploy(m, service)))
+                        .await
                 }
+                Strategy::BlueGreen if self.run.target.is_fleet() => {
+                    self.with_hooks(service, || self.deploy_blue_green_fleet(work))
+                        .await
+                }
+                // The hooks run inside the target's lock, which this release takes.
                 Strategy::BlueGreen => self.deploy_blue_green(work).await,
             },
             Work::Integrate(step) => {
@@ -672,6 +677,118 @@ impl<'a> StepCtx<'a> {
         }
     }
 
+    /// `release` with the file's hooks around it: `pre_deploy` first (its failure stops
+    /// everything before anything started), then the release, then `post_switch` and
+    /// `post_deploy` when it succeeded, or `on_failure` when it or a hook failed.
+    async fn with_hooks<F, Fut>(&self, service: &str, release: F) -> Result<String, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, String>>,
+    {
+        let hooks = self.file().hooks.clone();
+        let failed = |why: String| async move {
+            if let Some(hook) = &hooks.on_failure
+                && let Err(e) = self.hook("on_failure", hook, service, "failed").await
+            {
+                self.output(&e);
+            }
+            Err(why)
+        };
+        if let Some(hook) = &hooks.pre_deploy
+            && let Err(e) = self.hook("pre_deploy", hook, service, "pending").await
+        {
+            return failed(format!("{e}; nothing was released")).await;
+        }
+        let released = match release().await {
+            Ok(released) => released,
+            Err(e) => return failed(e).await,
+        };
+        for (name, hook) in [
+            ("post_switch", &hooks.post_switch),
+            ("post_deploy", &hooks.post_deploy),
+        ] {
+            if let Some(hook) = hook
+                && let Err(e) = self.hook(name, hook, service, "done").await
+            {
+                return failed(format!("{released}, but {e}")).await;
+            }
+        }
+        Ok(released)
+    }
+
+    /// Runs one hook; its output goes to the step's, with `HOIST_*` variables: the release
+    /// (the run's id), commit, target, its hosts, the image and `HOIST_STATUS` (`pending`
+    /// before the release, `done` or `failed` after).
+    async fn hook(
+        &self,
+        name: &str,
+        hook: &Hook,
+        service: &str,
+        status: &str,
+    ) -> Result<(), String> {
+        let (spec, reference) = self.deploy_spec(service)?;
+        let target = &self.run.target;
+        let vars: Vec<(String, String)> = [
+            ("HOIST_RELEASE", self.run.id.to_string()),
+            ("HOIST_COMMIT", self.run.commit.clone()),
+            ("HOIST_TARGET", target.name.clone()),
+            (
+                "HOIST_HOSTS",
+                target
+                    .members()
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("HOIST_SERVICE", self.file().service.clone()),
+            ("HOIST_IMAGE", reference.clone()),
+            ("HOIST_STATUS", status.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        match hook {
+            Hook::Host(command) => {
+                self.output(&format!("hook {name}: {command}"));
+                self.command(command, &vars)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("hook {name}: {e}"))
+            }
+            Hook::Container(args) => {
+                self.output(&format!(
+                    "hook {name}: {} on {} ({reference})",
+                    args.join(" "),
+                    target.name
+                ));
+                let engine = self.connect(target.members()[0]).await?;
+                let request = RunRequest {
+                    service: service.to_string(),
+                    command: args.clone(),
+                    env: vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                    with_deps: true,
+                    remove: true,
+                    ..RunRequest::default()
+                };
+                let outcome = orchestrate::run_oneoff(
+                    &engine,
+                    &spec,
+                    &request,
+                    &self.exec_options(),
+                    &OutputEvents(self),
+                    |_, line| self.output(line.trim_end_matches('\n')),
+                )
+                .await
+                .map_err(|e| format!("hook {name}: {e}"))?;
+                match outcome.exit_code {
+                    0 => Ok(()),
+                    code => Err(format!("hook {name} exited with {code}")),
+                }
+            }
+        }
+    }
+
     /// Variables every host command and one-off gets.
     fn variables(&self) -> Vec<(String, String)> {
         let mut vars = vec![
@@ -690,12 +807,13 @@ impl<'a> StepCtx<'a> {
         vars
     }
 
-    async fn command(&self, command: &str) -> Result<String, String> {
+    async fn command(&self, command: &str, extra: &[(String, String)]) -> Result<String, String> {
         let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(command)
             .current_dir(&self.file().dir)
             .envs(&self.run.target_vars)
+            .envs(extra.iter().cloned())
             .envs(self.variables())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -1109,7 +1227,9 @@ impl<'a> StepCtx<'a> {
         .await
         .map_err(|e| e.to_string())?;
         let result = self
-            .deploy_blue_green_locked(&engine, spec, service, &integrate, work, &reference)
+            .with_hooks(service, || {
+                self.deploy_blue_green_locked(&engine, spec, service, &integrate, work, &reference)
+            })
             .await;
         if let Err(e) = held.release().await {
             tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");

@@ -38,6 +38,8 @@ struct Steps<'a> {
     integrate_extra: &'a str,
     /// More of the target's keys (`route:`, `acme:`), indented as the target's.
     target_extra: &'a str,
+    /// A top-level `hooks:` section, whole.
+    hooks: &'a str,
 }
 
 impl Default for Steps<'_> {
@@ -48,6 +50,7 @@ impl Default for Steps<'_> {
             deploy_extra: "",
             integrate_extra: "",
             target_extra: "",
+            hooks: "",
         }
     }
 }
@@ -164,7 +167,7 @@ impl Scenario {
         )
         .unwrap();
         let yml = format!(
-            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n{target}    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\n{target_extra}steps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n",
+            "service: books-ms\nregistry: {REGISTRY_FROM_CD}/{repo}\nproject: {project}\ntargets:\n  prod:\n{target}    registry: {REGISTRY_FROM_PROD}/{repo}\n    proxy:\n      image: {REGISTRY_FROM_PROD}/hoist-proxy:latest\n      name: {proxy}\n      port: {port}\n{target_extra}steps:\n  checkout: {{}}\n  pre_deployment_tests:\n    {pre}\n  package:\n    {package}\n  build:\n    images:\n      - name: books-ms\n        context: image/books-ms\n        args:\n          VERSION: $HOIST_COMMIT\n      - name: books-ms-tests\n        context: image/books-ms-tests\n  push:\n    images: [books-ms]\n  deploy:\n    service: app\n{deploy_extra}  integrate:\n    path: /api/v1/books\n    port: 8080\n{extra}  post_deployment_tests:\n    run: integ\n    retry_for: 60\n  push_tests:\n    images: [books-ms-tests]\n{hooks}",
             project = self.project.name,
             proxy = self.proxy.name,
             port = self.port,
@@ -173,6 +176,7 @@ impl Scenario {
             extra = steps.integrate_extra,
             deploy_extra = steps.deploy_extra,
             target_extra = steps.target_extra,
+            hooks = steps.hooks,
             target = self.target_lines(),
         );
         std::fs::write(self.dir.join("hoist.yml"), yml).unwrap();
@@ -1538,6 +1542,70 @@ async fn maintenance_on_and_off_under_load_answers_503_with_the_page_then_200_an
     let last = report.samples.iter().max_by_key(|s| s.at).unwrap();
     assert_eq!(last.status, Some(200), "serving again at the end");
     eprintln!("maintenance on/off under load: {}", report.summary());
+}
+
+/// Hooks around step 6: a passing run runs pre_deploy, post_switch and post_deploy with the
+/// release's variables; a pre_deploy that fails (a migration exiting 1) stops the release before
+/// anything started or switched, runs on_failure, fails the run, and its output is in the
+/// run's history.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_pre_deploy_hook_stops_the_release_before_anything_switched() {
+    let Some(s) = Scenario::new("pipe-hooks").await else {
+        return;
+    };
+    let passing = "hooks:\n  pre_deploy:\n    container: echo migrating to $HOIST_IMAGE\n  post_switch:\n    command: echo switched $HOIST_STATUS on $HOIST_HOSTS\n  post_deploy:\n    command: echo release $HOIST_RELEASE of $HOIST_COMMIT $HOIST_STATUS\n  on_failure:\n    command: echo failed $HOIST_STATUS\n";
+    s.write(&Steps {
+        hooks: passing,
+        ..Steps::default()
+    });
+    let out = s.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = s.hoist(&["logs", "1", "6"]).output().unwrap();
+    let said = String::from_utf8_lossy(&log.stdout).into_owned();
+    let commit = s.status(None)["commit"].as_str().unwrap().to_string();
+    for line in [
+        format!(
+            "migrating to {REGISTRY_FROM_PROD}/{}/books-ms:{commit}",
+            s.repo()
+        ),
+        "switched done on prod".to_string(),
+        format!("release 1 of {commit} done"),
+    ] {
+        assert!(said.contains(&line), "{line:?} in {said}");
+    }
+    assert!(!said.contains("failed done"), "{said}");
+    let before = s.releases();
+    let upstream = s.routed_upstream().await;
+
+    // A new commit whose migration fails.
+    s.write(&Steps {
+        hooks: &passing.replace(
+            "container: echo migrating to $HOIST_IMAGE",
+            "container: echo migration 42 failed >&2; exit 1",
+        ),
+        ..Steps::default()
+    });
+    let out = s.run(&["--from", "build"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let status = s.status(None);
+    let step6 = &status["steps"][5];
+    assert_eq!(step6["status"], "failed", "{status:#}");
+    let detail = step6["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("hook pre_deploy exited with 1; nothing was released"),
+        "{detail}"
+    );
+    let run = status["id"].to_string();
+    let log = s.hoist(&["logs", &run, "6"]).output().unwrap();
+    let said = String::from_utf8_lossy(&log.stdout).into_owned();
+    assert!(
+        said.contains("migration 42 failed"),
+        "the hook's output: {said}"
+    );
+    assert!(said.contains("failed failed"), "on_failure ran: {said}");
+    assert!(!said.contains("switched"), "{said}");
+    assert_eq!(s.releases(), before, "nothing started, stopped or switched");
+    assert_eq!(s.routed_upstream().await, upstream);
 }
 
 /// pebble's settings from the dev environment (`scripts/dev-env env`).
