@@ -47,7 +47,8 @@
 //!     .update(&Discard, |table| table.switch("books-ms", "books-ms-blue").map(|_| ()))
 //!     .await?;
 //! # let _ = (Match::PathPrefix(String::new()), Route { name: String::new(),
-//! #     matcher: Match::Host(String::new()), upstream: String::new(), directives: vec![] });
+//! #     matcher: Match::Host(String::new()), upstream: String::new(), directives: vec![],
+//! #     hosts: vec![] });
 //! # Ok(()) }
 //! ```
 
