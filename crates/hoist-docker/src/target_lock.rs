@@ -437,14 +437,14 @@ impl Engine {
 }
 
 /// This machine's host name, as holders and records name it.
-pub(crate) fn machine_name() -> String {
+pub fn machine_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "?".into())
 }
 
 /// `USER` or `LOGNAME`, else this process's uid looked up in `/etc/passwd`, else `uid N`.
-pub(crate) fn user_name() -> String {
+pub fn user_name() -> String {
     use std::os::unix::fs::MetadataExt;
     if let Some(name) = ["USER", "LOGNAME"]
         .iter()
@@ -467,7 +467,7 @@ pub(crate) fn user_name() -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -142,6 +142,85 @@ impl Engine {
     }
 }
 
+/// Label of a whole-project release record (`hoist-project-release.PROJECT.ID`): the record
+/// itself is the JSON in `io.hoist.project-release.record`.
+const PROJECT_LABEL: &str = "io.hoist.project-release";
+
+/// A project release record's container name.
+pub fn project_record_name(project: &str, id: u64) -> String {
+    format!("hoist-project-release.{project}.{id:06}")
+}
+
+impl Engine {
+    /// Writes release `id` of `project` (its JSON `record`) on this engine. The caller holds the
+    /// target's deploy lock. `image_for_record` is any image present there (never started).
+    pub async fn write_project_release(
+        &self,
+        project: &str,
+        id: u64,
+        record: &str,
+        image_for_record: &str,
+    ) -> Result<(), EngineError> {
+        let name = project_record_name(project, id);
+        crate::ids::image(image_for_record)?;
+        let labels: HashMap<String, String> = [
+            (PROJECT_LABEL.to_string(), "1".to_string()),
+            (format!("{PROJECT_LABEL}.project"), project.to_string()),
+            (format!("{PROJECT_LABEL}.id"), id.to_string()),
+            (format!("{PROJECT_LABEL}.record"), record.to_string()),
+        ]
+        .into();
+        self.remove_container_for_down(&name, false).await?;
+        let body = json!({
+            "Image": image_for_record,
+            "Cmd": ["true"],
+            "Entrypoint": [],
+            "Labels": labels,
+            "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
+        });
+        self.create_container_raw(&name, &body, &format!("writing the release record {name}"))
+            .await
+            .map(|_| ())
+    }
+
+    /// Every release record of `project` on this engine: (id, the record's JSON), by id.
+    pub async fn project_releases(&self, project: &str) -> Result<Vec<(u64, String)>, EngineError> {
+        let filters: HashMap<String, Vec<String>> = [(
+            "label".to_string(),
+            vec![format!("{PROJECT_LABEL}.project={project}")],
+        )]
+        .into();
+        let list = self
+            .client()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| EngineError::new("listing the project's releases", e))?;
+        let mut out: Vec<(u64, String)> = list
+            .iter()
+            .filter_map(|c| {
+                let labels = c.labels.as_ref()?;
+                labels.get(PROJECT_LABEL)?;
+                let id = labels.get(&format!("{PROJECT_LABEL}.id"))?.parse().ok()?;
+                Some((id, labels.get(&format!("{PROJECT_LABEL}.record"))?.clone()))
+            })
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
+    /// Removes release `id`'s record.
+    pub async fn remove_project_release(&self, project: &str, id: u64) -> Result<(), EngineError> {
+        self.remove_container_for_down(&project_record_name(project, id), false)
+            .await
+            .map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

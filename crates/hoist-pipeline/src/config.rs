@@ -48,6 +48,9 @@ pub struct PipelineFile {
     pub steps: Vec<(StepId, Option<Work>)>,
     /// What runs around a release (`hooks:`).
     pub hooks: Hooks,
+    /// Services a rollback leaves alone unless asked (`stateful: [db]`): their data outlives
+    /// releases.
+    pub stateful: Vec<String>,
 }
 
 /// Commands run around the deploy step's release, inside its deploy lock, their output in the
@@ -227,6 +230,8 @@ pub struct Target {
     pub route: Option<RouteOverride>,
     /// The ACME server certificates come from (`acme:`).
     pub acme: AcmeSettings,
+    /// How many releases of the project stay restorable (`keep:`, 5).
+    pub keep: usize,
 }
 
 /// A target's own route (`route: {host: books.test, tls: acme}`), over the integrate step's.
@@ -469,9 +474,10 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
         &root,
         "the file",
         &[
-            "service", "registry", "compose", "project", "targets", "steps", "hooks",
+            "service", "registry", "compose", "project", "targets", "steps", "hooks", "stateful",
         ],
     )?;
+    let stateful = top.strings("stateful")?.unwrap_or_default();
     let hooks = match top.get("hooks") {
         Some(node) => hooks_of(node)?,
         None => Hooks::default(),
@@ -566,6 +572,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineFile, ConfigError> {
         targets,
         steps,
         hooks,
+        stateful,
     })
 }
 
@@ -598,6 +605,7 @@ fn target(name: &str, node: &Node, registry: &str, dir: &Path) -> Result<Target,
             "swarm",
             "route",
             "acme",
+            "keep",
         ],
     )?;
     let environment = target_env(name, &f)?;
@@ -614,6 +622,18 @@ fn target(name: &str, node: &Node, registry: &str, dir: &Path) -> Result<Target,
     }
     if let Some(node) = f.get("acme") {
         target.acme = acme_of(node, dir)?;
+    }
+    if let Some(node) = f.get("keep") {
+        target.keep = node
+            .scalar_string()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|k| *k >= 1)
+            .ok_or_else(|| {
+                err_at(
+                    node,
+                    format!("target {name}: keep is a number of releases, 1 or more"),
+                )
+            })?;
     }
     Ok(target)
 }
@@ -886,6 +906,7 @@ fn host_with(
         environment: TargetEnv::default(),
         route: None,
         acme: AcmeSettings::default(),
+        keep: crate::project_release::DEFAULT_KEEP,
     })
 }
 
@@ -1307,16 +1328,26 @@ mod tests {
         .unwrap();
         assert_eq!(
             file.hooks.pre_deploy,
-            Some(Hook::Container(vec!["sh".into(), "-c".into(), "./migrate --up".into()]))
+            Some(Hook::Container(vec![
+                "sh".into(),
+                "-c".into(),
+                "./migrate --up".into()
+            ]))
         );
         assert_eq!(
             file.hooks.post_switch,
             Some(Hook::Container(vec!["echo".into(), "hi".into()]))
         );
         assert_eq!(file.hooks.post_deploy, None);
-        assert_eq!(file.hooks.on_failure, Some(Hook::Host("echo failed".into())));
+        assert_eq!(
+            file.hooks.on_failure,
+            Some(Hook::Host("echo failed".into()))
+        );
         for (bad, why) in [
-            ("  pre_deploy:\n    command: a\n    container: b\n", "either `command: ...`"),
+            (
+                "  pre_deploy:\n    command: a\n    container: b\n",
+                "either `command: ...`",
+            ),
             ("  pre_deploy: {}\n", "either `command: ...`"),
             ("  post_deploy:\n    run: x\n", "run"),
             ("  during_deploy:\n    command: x\n", "during_deploy"),

@@ -19,6 +19,7 @@ pub mod group;
 pub mod history;
 pub mod lock;
 pub mod probe;
+pub mod project_release;
 pub mod proxy;
 pub mod release;
 pub mod run;

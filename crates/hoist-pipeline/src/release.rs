@@ -736,3 +736,342 @@ pub async fn journal(
         }
     }
 }
+
+/// What a rollback of the whole project did.
+#[derive(Debug, Clone)]
+pub struct ProjectRollback {
+    /// The release brought back, and the release the rollback is recorded as.
+    pub from: u64,
+    pub recorded: u64,
+    /// The proxied service's outcome (zero downtime), when it has one.
+    pub outcome: Option<Outcome>,
+    /// Stateful services left as they are.
+    pub kept_stateful: Vec<String>,
+    /// Secrets whose value changed since the release, and the like.
+    pub warnings: Vec<String>,
+}
+
+/// Brings the project on `target` (one host) back to release `wanted` (default: the one before
+/// the live one), under the target's deploy lock: every service as that release had it (its
+/// image, by digest when the tag has moved since; its configuration), the target's secrets as
+/// they are now. The other services first, `up` recreating what differs in dependency order;
+/// then the service behind the proxy, released blue-green to the old image and configuration
+/// with zero downtime. Services the file marks `stateful` keep what runs unless
+/// `include_stateful`. Recorded as a new release (`rollback_of`).
+#[allow(clippy::too_many_arguments)]
+pub async fn rollback_project(
+    engine: &Engine,
+    file: &PipelineFile,
+    target: &Target,
+    wanted: Option<u64>,
+    include_stateful: bool,
+    secrets: &[(String, String)],
+    current: &ProjectSpec,
+    opts: &ReleaseOptions,
+    exec: ExecOptions,
+    sink: &dyn EventSink,
+) -> Result<ProjectRollback, String> {
+    let service = match file.work(StepId::Deploy) {
+        Some(crate::config::Work::Deploy { service, .. }) => service.clone(),
+        _ => return Err("the pipeline file has no deploy step: no service to release".into()),
+    };
+    let place = Place::of_target(file, target);
+    let held = lock_target(
+        engine,
+        &current.name,
+        &service,
+        &place.lock_image(opts),
+        &Holder::me(LockKind::Run, "rollback of the project"),
+        false,
+        &exec,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let result = rollback_project_locked(
+        engine,
+        file,
+        target,
+        &service,
+        wanted,
+        include_stateful,
+        secrets,
+        current,
+        opts,
+        exec,
+        sink,
+    )
+    .await;
+    if let Err(e) = held.release().await {
+        tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn rollback_project_locked(
+    engine: &Engine,
+    file: &PipelineFile,
+    target: &Target,
+    service: &str,
+    wanted: Option<u64>,
+    include_stateful: bool,
+    secrets: &[(String, String)],
+    current: &ProjectSpec,
+    opts: &ReleaseOptions,
+    exec: ExecOptions,
+    sink: &dyn EventSink,
+) -> Result<ProjectRollback, String> {
+    use crate::project_release as pr;
+    let releases = pr::list(engine, &current.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let chosen = pr::pick_rollback(&releases, target.keep, wanted)?.clone();
+    let live = pr::live(&releases)
+        .cloned()
+        .expect("a rollback target implies a live release");
+    let (mut spec, mut warnings) = pr::unseal(&chosen, secrets)?;
+    let (live_spec, _) = pr::unseal(&live, secrets)?;
+    let mut kept_stateful = Vec::new();
+    if !include_stateful {
+        for name in &file.stateful {
+            let now = live_spec.services.iter().find(|s| &s.name == name);
+            if let (Some(slot), Some(now)) =
+                (spec.services.iter_mut().find(|s| &s.name == name), now)
+            {
+                *slot = now.clone();
+                kept_stateful.push(name.clone());
+            }
+        }
+    }
+    restore_files(&mut spec, current, chosen.id)?;
+    pin_moved_tags(engine, &mut spec, &chosen).await;
+    let others: Vec<String> = spec
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|s| s != service)
+        .collect();
+    let up = async {
+        if others.is_empty() {
+            return Ok(());
+        }
+        let opts = hoist_core::plan::UpOptions {
+            services: others.clone(),
+            ..hoist_core::plan::UpOptions::default()
+        };
+        hoist_docker::orchestrate::up(engine, &spec, &opts, None, &exec, sink)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let mut result = up.await;
+    let mut outcome = None;
+    if result.is_ok() && spec.service(service).is_some() {
+        let image = spec
+            .service(service)
+            .map(|s| s.image.clone())
+            .unwrap_or_default();
+        let release = release(
+            engine,
+            &spec,
+            service,
+            &Place::of_target(file, target),
+            opts,
+            exec.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        match release.deploy(&image, sink).await {
+            Ok(o) => outcome = Some(o),
+            Err(e) => result = Err(e.to_string()),
+        }
+    }
+    let recorded = releases.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+    let (sealed, fingerprints) = pr::seal(&spec, secrets);
+    let record = pr::ProjectRelease {
+        id: recorded,
+        commit: chosen.commit.clone(),
+        at: hoist_docker::target_lock::now_rfc3339(),
+        by: opts.actor.clone().unwrap_or_else(|| {
+            format!(
+                "{}@{}",
+                hoist_docker::target_lock::user_name(),
+                hoist_docker::target_lock::machine_name()
+            )
+        }),
+        status: if result.is_ok() { "done" } else { "failed" }.into(),
+        images: pr::images_of(engine, &spec).await,
+        rollback_of: Some(chosen.id),
+        secrets: fingerprints,
+        spec: sealed,
+    };
+    if let Err(e) = pr::record(engine, &record, &target.proxy.image).await {
+        warnings.push(format!("the rollback was not recorded as a release: {e}"));
+    }
+    result?;
+    Ok(ProjectRollback {
+        from: chosen.id,
+        recorded,
+        outcome,
+        kept_stateful,
+        warnings,
+    })
+}
+
+/// Secret and config files are recorded as fingerprints only: their content comes from the
+/// compose files as they are now.
+fn restore_files(
+    spec: &mut ProjectSpec,
+    current: &ProjectSpec,
+    release: u64,
+) -> Result<(), String> {
+    for service in &mut spec.services {
+        for file in &mut service.container.files {
+            let now = current
+                .service(&service.name)
+                .and_then(|s| s.container.files.iter().find(|f| f.path == file.path))
+                .ok_or_else(|| {
+                    format!(
+                        "release {release}: service {} had {} (a secret or config) that the compose files no longer give",
+                        service.name, file.path
+                    )
+                })?;
+            file.content = now.content.clone();
+        }
+    }
+    Ok(())
+}
+
+/// A service whose recorded tag now names another image on the target is run by the digest it
+/// had, when it came from a registry.
+async fn pin_moved_tags(
+    engine: &Engine,
+    spec: &mut ProjectSpec,
+    release: &crate::project_release::ProjectRelease,
+) {
+    for service in &mut spec.services {
+        let Some(recorded) = release.images.get(&service.name) else {
+            continue;
+        };
+        let now = engine
+            .inspect_image(&recorded.reference)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.id);
+        if now.as_deref() != Some(recorded.id.as_str())
+            && let Some(digest) = &recorded.digest
+        {
+            service.image = digest.clone();
+            service.container.image = digest.clone();
+        }
+    }
+}
+
+/// Removes what the releases of `project` older than the newest `keep` used and nothing kept
+/// or running uses: the images (every tag the releases named), the stopped colour containers
+/// that hold them, and the releases' records. Says what it freed, one line each, and the total.
+pub async fn prune_project(
+    engine: &Engine,
+    project: &str,
+    keep: usize,
+) -> Result<Vec<String>, String> {
+    use crate::project_release as pr;
+    let releases = pr::list(engine, project).await.map_err(|e| e.to_string())?;
+    let old: Vec<&pr::ProjectRelease> = pr::outside_keep(&releases, keep);
+    let old_ids: Vec<u64> = old.iter().map(|r| r.id).collect();
+    let kept_images: std::collections::BTreeSet<&str> = releases
+        .iter()
+        .filter(|r| !old_ids.contains(&r.id))
+        .flat_map(|r| r.images.values().map(|i| i.id.as_str()))
+        .collect();
+    let observed = engine
+        .observe_project(project, &[], &[], &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    let running: std::collections::BTreeSet<&str> = observed
+        .containers
+        .iter()
+        .filter(|c| c.state.is_running())
+        .map(|c| c.image_id.as_str())
+        .collect();
+    // image id → the references the old releases named it by
+    let mut candidates: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for release in &old {
+        for image in release.images.values() {
+            if image.id.is_empty()
+                || kept_images.contains(image.id.as_str())
+                || running.contains(image.id.as_str())
+            {
+                continue;
+            }
+            let refs = candidates.entry(image.id.clone()).or_default();
+            if !refs.contains(&image.reference) {
+                refs.push(image.reference.clone());
+            }
+        }
+    }
+    let mut said = Vec::new();
+    for c in observed.containers.iter().filter(|c| {
+        !c.state.is_running()
+            && hoist_core::bluegreen::color_of(c).is_some()
+            && candidates.contains_key(&c.image_id)
+    }) {
+        engine
+            .remove_container_for_down(&c.name, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        said.push(format!(
+            "removed the stopped colour {} ({})",
+            c.name, c.image
+        ));
+    }
+    let mut freed = 0u64;
+    for (id, references) in &candidates {
+        let size = engine
+            .inspect_image(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.size)
+            .unwrap_or(0);
+        for reference in references {
+            engine
+                .remove_image(reference)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        match engine.inspect_image(id).await.ok().flatten() {
+            None if size > 0 => {
+                freed += size;
+                said.push(format!(
+                    "removed image {} ({:.1} MB)",
+                    references.join(", "),
+                    size as f64 / 1e6
+                ));
+            }
+            None => {}
+            Some(_) => said.push(format!(
+                "kept image {}: something else still uses it",
+                references.join(", ")
+            )),
+        }
+    }
+    for release in &old {
+        engine
+            .remove_project_release(project, release.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        said.push(format!("removed the record of release {}", release.id));
+    }
+    said.push(format!(
+        "freed {:.1} MB; releases kept: {}",
+        freed as f64 / 1e6,
+        releases
+            .iter()
+            .filter(|r| !old_ids.contains(&r.id))
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(said)
+}

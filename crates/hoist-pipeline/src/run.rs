@@ -644,18 +644,25 @@ impl<'a> StepCtx<'a> {
                 "the proxy on {} routes to the service's tasks on the Swarm",
                 self.run.target.name
             )),
-            Work::Deploy { service, .. } => match self.file().strategy(&self.run.target) {
-                Strategy::Recreate => {
-                    self.with_hooks(service, || self.on_each_host(|m| self.deploy(m, service)))
-                        .await
+            Work::Deploy { service, .. } => {
+                let result = match self.file().strategy(&self.run.target) {
+                    Strategy::Recreate => {
+                        self.with_hooks(service, || self.on_each_host(|m| self.deploy(m, service)))
+                            .await
+                    }
+                    Strategy::BlueGreen if self.run.target.is_fleet() => {
+                        self.with_hooks(service, || self.deploy_blue_green_fleet(work))
+                            .await
+                    }
+                    // The hooks run inside the target's lock, which this release takes.
+                    Strategy::BlueGreen => self.deploy_blue_green(work).await,
+                };
+                let status = if result.is_ok() { "done" } else { "failed" };
+                if let Err(e) = self.record_project_release(service, status).await {
+                    self.output(&format!("the project's release was not recorded: {e}"));
                 }
-                Strategy::BlueGreen if self.run.target.is_fleet() => {
-                    self.with_hooks(service, || self.deploy_blue_green_fleet(work))
-                        .await
-                }
-                // The hooks run inside the target's lock, which this release takes.
-                Strategy::BlueGreen => self.deploy_blue_green(work).await,
-            },
+                result
+            }
             Work::Integrate(step) => {
                 let integrate = self
                     .file()
@@ -675,6 +682,66 @@ impl<'a> StepCtx<'a> {
                 }
             }
         }
+    }
+
+    /// Records the project as this step released it on every host of the target: each
+    /// service's image (id and digest), the resolved project with the target's secrets sealed
+    /// ([`crate::project_release::seal`]), the commit, who and when, and the outcome.
+    async fn record_project_release(&self, service: &str, status: &str) -> Result<(), String> {
+        use crate::project_release::{self as pr, ProjectRelease};
+        let (spec, _) = self.deploy_spec(service)?;
+        let target = &self.run.target;
+        let secrets: Vec<(String, String)> = target
+            .environment
+            .secrets
+            .iter()
+            .filter_map(|s| {
+                self.run
+                    .target_vars
+                    .get(&s.name)
+                    .map(|v| (s.name.clone(), v.clone()))
+            })
+            .collect();
+        let (sealed, fingerprints) = pr::seal(&spec, &secrets);
+        let mut id = None;
+        for member in target.members() {
+            let engine = self.connect(member).await?;
+            let next = match id {
+                Some(id) => id,
+                None => {
+                    let releases = pr::list(&engine, &spec.name)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    releases.iter().map(|r| r.id).max().unwrap_or(0) + 1
+                }
+            };
+            id = Some(next);
+            let release = ProjectRelease {
+                id: next,
+                commit: self.run.commit.clone(),
+                at: hoist_docker::target_lock::now_rfc3339(),
+                by: format!(
+                    "{}@{}",
+                    hoist_docker::target_lock::user_name(),
+                    hoist_docker::target_lock::machine_name()
+                ),
+                status: status.to_string(),
+                images: pr::images_of(&engine, &spec).await,
+                rollback_of: None,
+                secrets: fingerprints.clone(),
+                spec: sealed.clone(),
+            };
+            pr::record(&engine, &release, &member.proxy.image)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(id) = id {
+            self.output(&format!(
+                "recorded as release {id} of {} on {}",
+                spec.name, target.name
+            ));
+        }
+        Ok(())
     }
 
     /// `release` with the file's hooks around it: `pre_deploy` first (its failure stops

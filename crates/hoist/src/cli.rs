@@ -242,10 +242,15 @@ pub enum Command {
     /// Release a service with zero downtime: start the next colour beside the live one, check
     /// it, switch the proxy, stop the old colour.
     Deploy(DeployArgs),
-    /// Switch back to the previous (stopped) colour of a service.
+    /// Switch back to the previous (stopped) colour of a service; with --target and no
+    /// service, bring the whole project back to a kept release.
     Rollback(RollbackArgs),
-    /// A service's colours: image, commit, when deployed, state.
+    /// A service's colours: image, commit, when deployed, state; with --target and no
+    /// service, the project's releases.
     Releases(ReleasesArgs),
+    /// Remove what the releases a target no longer keeps used: their images, stopped colours
+    /// and records.
+    Prune(PruneArgs),
     /// The deploy lock on the target: who holds it, a maintenance window, releasing it.
     Lock(LockArgs),
     /// Docker Swarm stacks: deploy a compose project to a cluster, list its tasks and services,
@@ -925,6 +930,12 @@ pub struct DeployArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub release: ReleaseArgs,
+    /// With --target, roll stateful services (hoist.yml's `stateful:`) back too.
+    #[arg(long = "include-stateful")]
+    pub include_stateful: bool,
+    /// A service (its previous colour); with --target, a release id, or nothing for the
+    /// release before the live one: the whole project.
+    #[arg(default_value = "", hide_default_value = true)]
     pub service: String,
 }
 
@@ -935,7 +946,26 @@ pub struct ReleasesArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// `table` or `json` (as --json).
+    #[arg(long, value_parser = ["table", "json"])]
+    pub format: Option<String>,
+    /// A service's colours; with --target and no service, the project's releases.
+    #[arg(default_value = "", hide_default_value = true)]
     pub service: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PruneArgs {
+    /// A target of `hoist.yml`.
+    #[arg(long)]
+    pub target: String,
+    /// The pipeline file that names the targets.
+    #[arg(
+        long = "pipeline-file",
+        value_name = "PATH",
+        default_value = "hoist.yml"
+    )]
+    pub pipeline_file: std::path::PathBuf,
 }
 
 #[cfg(test)]

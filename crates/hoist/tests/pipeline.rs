@@ -40,6 +40,10 @@ struct Steps<'a> {
     target_extra: &'a str,
     /// A top-level `hooks:` section, whole.
     hooks: &'a str,
+    /// Lines under the deployed `app` service of docker-compose.yml (`environment:`, ...).
+    app_extra: &'a str,
+    /// The database's image tag (`latest` when empty).
+    db_tag: &'a str,
 }
 
 impl Default for Steps<'_> {
@@ -51,6 +55,8 @@ impl Default for Steps<'_> {
             integrate_extra: "",
             target_extra: "",
             hooks: "",
+            app_extra: "",
+            db_tag: "",
         }
     }
 }
@@ -140,6 +146,11 @@ impl Scenario {
 
     /// Writes the compose files, the image contexts and hoist.yml, and commits them.
     fn write(&self, steps: &Steps) {
+        let db_tag = if steps.db_tag.is_empty() {
+            "latest"
+        } else {
+            steps.db_tag
+        };
         let repo = self.repo();
         // The images are thin layers over the ones build-images pushed: builds take a second.
         for name in ["books-ms", "books-ms-tests"] {
@@ -155,7 +166,8 @@ impl Scenario {
         std::fs::write(
             self.dir.join("docker-compose.yml"),
             format!(
-                "app:\n  image: {REGISTRY_FROM_PROD}/{repo}/books-ms\n  ports:\n    - 8080\n  links:\n    - db:db\ndb:\n  image: {REGISTRY_FROM_PROD}/books-ms-db\n"
+                "app:\n  image: {REGISTRY_FROM_PROD}/{repo}/books-ms\n  ports:\n    - 8080\n  links:\n    - db:db\n{app_extra}db:\n  image: {REGISTRY_FROM_PROD}/books-ms-db:{db_tag}\n",
+                app_extra = steps.app_extra,
             ),
         )
         .unwrap();
@@ -288,6 +300,25 @@ impl Scenario {
         );
         std::thread::sleep(Duration::from_secs(1));
         let out = self.run(args);
+        std::thread::sleep(Duration::from_secs(1));
+        (out, load.stop())
+    }
+
+    /// `hoist ARGS` (not under `pipeline`) while `rate` requests/s go through the proxy.
+    fn run_under_load_cli(
+        &self,
+        args: &[&str],
+        rate: u32,
+    ) -> (Output, hoist_testkit::load::Report) {
+        let load = hoist_testkit::load::start(
+            &self.url(),
+            rate,
+            4,
+            "x-books-ms-version",
+            Duration::from_secs(300),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let out = self.cli(args);
         std::thread::sleep(Duration::from_secs(1));
         (out, load.stop())
     }
@@ -1606,6 +1637,191 @@ async fn a_failing_pre_deploy_hook_stops_the_release_before_anything_switched() 
     assert!(!said.contains("switched"), "{said}");
     assert_eq!(s.releases(), before, "nothing started, stopped or switched");
     assert_eq!(s.routed_upstream().await, upstream);
+}
+
+/// Whole-project releases: three releases, the second changing the app's environment and the
+/// database's image; a rollback to release 1 under 200 requests/s fails none, brings back the
+/// app's image and environment and leaves the stateful database alone (unless
+/// --include-stateful); with `keep: 2` older releases are refused, pruned, and kept ones roll
+/// back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_project_rolls_back_to_a_kept_release_and_prune_frees_the_older_ones() {
+    let Some(s) = Scenario::new("pipe-releases").await else {
+        return;
+    };
+    // The database's second tag: the same image under another name in the registry.
+    let db_r2 = format!("books-ms-db:{}", s.project.name);
+    for args in [
+        vec![
+            "tag".to_string(),
+            format!("{REGISTRY_FROM_CD}/books-ms-db:latest"),
+            format!("{REGISTRY_FROM_CD}/{db_r2}"),
+        ],
+        vec![
+            "push".to_string(),
+            "-q".to_string(),
+            format!("{REGISTRY_FROM_CD}/{db_r2}"),
+        ],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
+    }
+    s.project
+        .track_image(0, &format!("{REGISTRY_FROM_CD}/{db_r2}"));
+    s.project
+        .track_image(1, &format!("{REGISTRY_FROM_PROD}/{db_r2}"));
+    let stateful = "stateful: [db]\n";
+    let r2_tag = s.project.name.clone();
+    let changed = Steps {
+        hooks: stateful,
+        app_extra: "  environment:\n    - LOG_LEVEL=debug\n",
+        db_tag: &r2_tag,
+        ..Steps::default()
+    };
+    let mut commits = Vec::new();
+    for (i, steps) in [
+        Steps {
+            hooks: stateful,
+            ..Steps::default()
+        },
+        Steps { ..changed },
+        Steps { ..changed },
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.write(steps);
+        let out = s.run(if i == 0 { &[] } else { &["--from", "build"] });
+        assert!(out.status.success(), "release {}: {}", i + 1, text(&out));
+        commits.push(s.status(None)["commit"].as_str().unwrap().to_string());
+    }
+    let listed = s.cli(&["releases", "--target", "prod", "--format", "json"]);
+    let list: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&listed)));
+    let ids: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 2, 1], "{list:#}");
+    assert_eq!(list[0]["status"], "live");
+    assert_eq!(list[2]["status"], "done");
+    assert_eq!(list[2]["commit"], commits[0].as_str());
+    assert!(
+        list[0]["images"]["db"].as_str().unwrap().ends_with(&db_r2),
+        "{list:#}"
+    );
+
+    let app = |prod: hoist_docker::Engine, project: String| async move {
+        let observed = prod.observe_project(&project, &[], &[], &[]).await.unwrap();
+        let live = observed
+            .containers
+            .iter()
+            .find(|c| c.service == "app" && c.state.is_running() && !c.oneoff)
+            .expect("a live app")
+            .clone();
+        let db = observed
+            .containers
+            .iter()
+            .find(|c| c.service == "db" && c.state.is_running())
+            .expect("a running db")
+            .clone();
+        let inspected = Command::new("docker")
+            .args([
+                "-H",
+                &format!("tcp://{PROD}:2375"),
+                "inspect",
+                "-f",
+                "{{json .Config.Env}}",
+                &live.name,
+            ])
+            .output()
+            .unwrap();
+        let env: Vec<String> = serde_json::from_slice(&inspected.stdout).unwrap_or_default();
+        (live.image, env, db.image)
+    };
+    let (image, env, db) = app(s.prod.clone(), s.project.name.clone()).await;
+    assert!(image.ends_with(&commits[2]), "{image}");
+    assert!(env.iter().any(|e| e == "LOG_LEVEL=debug"), "{env:?}");
+    assert!(db.ends_with(&db_r2), "{db}");
+
+    let (out, report) = s.run_under_load_cli(&["rollback", "--target", "prod", "1"], 200);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(report.failures().is_empty(), "{}", report.summary());
+    eprintln!("project rollback under load: {}", report.summary());
+    assert!(
+        text(&out).contains("back to release 1 (recorded as release 4)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("kept as they are (stateful"),
+        "{}",
+        text(&out)
+    );
+    let (image, env, db) = app(s.prod.clone(), s.project.name.clone()).await;
+    assert!(image.ends_with(&commits[0]), "release 1's image: {image}");
+    assert!(
+        !env.iter().any(|e| e.starts_with("LOG_LEVEL=")),
+        "release 1's environment: {env:?}"
+    );
+    assert!(db.ends_with(&db_r2), "the database is untouched: {db}");
+
+    let out = s.cli(&["rollback", "--target", "prod", "1", "--include-stateful"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, _, db) = app(s.prod.clone(), s.project.name.clone()).await;
+    assert!(db.ends_with("books-ms-db:latest"), "the database too: {db}");
+
+    // keep: 2 keeps releases 4 and 5: 1 to 3 are refused, then pruned.
+    s.write(&Steps {
+        target_extra: "    keep: 2\n",
+        hooks: stateful,
+        ..Steps::default()
+    });
+    let refused = s.cli(&["rollback", "--target", "prod", "3"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("release 3 is no longer kept (keep: 2)"),
+        "{}",
+        text(&refused)
+    );
+    let pruned = s.cli(&["prune", "--target", "prod"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    let said = text(&pruned);
+    for commit in &commits[1..] {
+        assert!(
+            said.contains(&format!("books-ms:{commit}")),
+            "{commit} freed: {said}"
+        );
+    }
+    assert!(
+        !said.contains(&format!("books-ms:{}", commits[0])),
+        "still kept: {said}"
+    );
+    assert!(said.contains("releases kept: 4, 5"), "{said}");
+    let gone = s
+        .prod
+        .inspect_image(&format!(
+            "{REGISTRY_FROM_PROD}/{}/books-ms:{}",
+            s.repo(),
+            commits[1]
+        ))
+        .await
+        .unwrap();
+    assert!(gone.is_none(), "release 2's image is gone from prod");
+    let refused = s.cli(&["rollback", "--target", "prod", "2"]);
+    assert!(
+        text(&refused).contains("no release 2"),
+        "{}",
+        text(&refused)
+    );
+    let out = s.cli(&["rollback", "--target", "prod", "4"]);
+    assert!(
+        out.status.success(),
+        "a kept release rolls back: {}",
+        text(&out)
+    );
 }
 
 /// pebble's settings from the dev environment (`scripts/dev-env env`).

@@ -19,6 +19,7 @@ pub mod maintenance;
 pub mod pipeline;
 mod port;
 mod processes;
+mod project;
 pub mod proxy;
 mod ps;
 mod release;
@@ -92,6 +93,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => release::deploy(g, &env, args),
         Command::Rollback(args) => release::rollback(g, &env, args),
         Command::Releases(args) => release::releases(g, &env, args),
+        Command::Prune(args) => project::prune(g, &env, args),
         Command::Lock(args) => release::lock(g, &env, args),
         Command::Stack(cmd) => stack::run(g, &env, cmd),
         Command::Version(args) => version::run(g, &env, args),

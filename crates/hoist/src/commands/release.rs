@@ -437,6 +437,16 @@ pub fn rollback(
     env: &EnvVars,
     args: &RollbackArgs,
 ) -> anyhow::Result<ExitCode> {
+    if args.release.target.is_some()
+        && (args.service.is_empty() || args.service.parse::<u64>().is_ok())
+    {
+        return super::project::rollback(global, env, args);
+    }
+    if args.service.is_empty() {
+        anyhow::bail!(
+            "name the service to roll back (or a target with --target: the whole project)"
+        );
+    }
     let located = place(global, env, &args.release)?;
     if located.swarm.is_some() {
         return super::swarm_release::rollback(located, env, args);
@@ -479,6 +489,9 @@ pub fn releases(
     env: &EnvVars,
     args: &ReleasesArgs,
 ) -> anyhow::Result<ExitCode> {
+    if args.service.is_empty() {
+        return super::project::releases(global, env, args);
+    }
     let located = place(global, env, &args.release)?;
     if located.swarm.is_some() {
         return super::swarm_release::releases(located, env, args);
