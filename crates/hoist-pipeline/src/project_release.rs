@@ -200,6 +200,54 @@ pub async fn images_of(engine: &Engine, spec: &ProjectSpec) -> BTreeMap<String, 
     images
 }
 
+/// Records `spec`, as it was just deployed with `status`, as release `id` of its project on
+/// `engine` (the next one there when `None`): its images as the engine has them, the target's
+/// `secrets` sealed. Returns the id.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_next(
+    engine: &Engine,
+    spec: &ProjectSpec,
+    id: Option<u64>,
+    commit: &str,
+    status: &str,
+    secrets: &[(String, String)],
+    by: Option<&str>,
+    image_for_record: &str,
+) -> Result<u64, hoist_docker::EngineError> {
+    let id = match id {
+        Some(id) => id,
+        None => {
+            list(engine, &spec.name)
+                .await?
+                .iter()
+                .map(|r| r.id)
+                .max()
+                .unwrap_or(0)
+                + 1
+        }
+    };
+    let (sealed, fingerprints) = seal(spec, secrets);
+    let release = ProjectRelease {
+        id,
+        commit: commit.to_string(),
+        at: hoist_docker::target_lock::now_rfc3339(),
+        by: by.map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "{}@{}",
+                hoist_docker::target_lock::user_name(),
+                hoist_docker::target_lock::machine_name()
+            )
+        }),
+        status: status.to_string(),
+        images: images_of(engine, spec).await,
+        rollback_of: None,
+        secrets: fingerprints,
+        spec: sealed,
+    };
+    record(engine, &release, image_for_record).await?;
+    Ok(id)
+}
+
 /// Writes `release` on the target.
 pub async fn record(
     engine: &Engine,

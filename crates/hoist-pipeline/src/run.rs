@@ -654,13 +654,11 @@ impl<'a> StepCtx<'a> {
                         self.with_hooks(service, || self.deploy_blue_green_fleet(work))
                             .await
                     }
-                    // The hooks run inside the target's lock, which this release takes.
-                    Strategy::BlueGreen => self.deploy_blue_green(work).await,
+                    // The hooks run and the release is recorded inside the target's lock,
+                    // which this release takes.
+                    Strategy::BlueGreen => return self.deploy_blue_green(work).await,
                 };
-                let status = if result.is_ok() { "done" } else { "failed" };
-                if let Err(e) = self.record_project_release(service, status).await {
-                    self.output(&format!("the project's release was not recorded: {e}"));
-                }
+                self.record_outcome(service, &result).await;
                 result
             }
             Work::Integrate(step) => {
@@ -687,8 +685,16 @@ impl<'a> StepCtx<'a> {
     /// Records the project as this step released it on every host of the target: each
     /// service's image (id and digest), the resolved project with the target's secrets sealed
     /// ([`crate::project_release::seal`]), the commit, who and when, and the outcome.
+    /// Records the step's outcome as a release of the project; a failure to record is said in
+    /// the step's output, the release stands.
+    async fn record_outcome(&self, service: &str, result: &Result<String, String>) {
+        let status = if result.is_ok() { "done" } else { "failed" };
+        if let Err(e) = self.record_project_release(service, status).await {
+            self.output(&format!("the project's release was not recorded: {e}"));
+        }
+    }
+
     async fn record_project_release(&self, service: &str, status: &str) -> Result<(), String> {
-        use crate::project_release::{self as pr, ProjectRelease};
         let (spec, _) = self.deploy_spec(service)?;
         let target = &self.run.target;
         let secrets: Vec<(String, String)> = target
@@ -702,38 +708,22 @@ impl<'a> StepCtx<'a> {
                     .map(|v| (s.name.clone(), v.clone()))
             })
             .collect();
-        let (sealed, fingerprints) = pr::seal(&spec, &secrets);
         let mut id = None;
         for member in target.members() {
             let engine = self.connect(member).await?;
-            let next = match id {
-                Some(id) => id,
-                None => {
-                    let releases = pr::list(&engine, &spec.name)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    releases.iter().map(|r| r.id).max().unwrap_or(0) + 1
-                }
-            };
-            id = Some(next);
-            let release = ProjectRelease {
-                id: next,
-                commit: self.run.commit.clone(),
-                at: hoist_docker::target_lock::now_rfc3339(),
-                by: format!(
-                    "{}@{}",
-                    hoist_docker::target_lock::user_name(),
-                    hoist_docker::target_lock::machine_name()
-                ),
-                status: status.to_string(),
-                images: pr::images_of(&engine, &spec).await,
-                rollback_of: None,
-                secrets: fingerprints.clone(),
-                spec: sealed.clone(),
-            };
-            pr::record(&engine, &release, &member.proxy.image)
-                .await
-                .map_err(|e| e.to_string())?;
+            let recorded = crate::project_release::record_next(
+                &engine,
+                &spec,
+                id,
+                &self.run.commit,
+                status,
+                &secrets,
+                None,
+                &member.proxy.image,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            id = Some(recorded);
         }
         if let Some(id) = id {
             self.output(&format!(
@@ -1298,6 +1288,7 @@ impl<'a> StepCtx<'a> {
                 self.deploy_blue_green_locked(&engine, spec, service, &integrate, work, &reference)
             })
             .await;
+        self.record_outcome(service, &result).await;
         if let Err(e) = held.release().await {
             tracing::warn!("the deploy lock of {service} stays until its heartbeat ends: {e}");
         }

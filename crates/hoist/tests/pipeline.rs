@@ -1136,6 +1136,12 @@ async fn a_first_blue_green_deploy_on_a_fresh_target_creates_the_network_and_vol
         text(&out)
     );
     assert_eq!(f.resources().await, (true, true));
+    // The release is recorded on the target as a release of the whole project.
+    let listed = f.hoist(&["releases", "--target", "prod", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&listed)));
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list:#}");
+    assert_eq!(list[0]["status"], "live", "{list:#}");
     // No route flag and no integrate step: the route is `/`, so every path reaches the service.
     let url = |path: &str| format!("http://{PROD}:{}{path}", f.port);
     for path in ["/", "/api/v1/books", "/anything/else"] {

@@ -237,6 +237,60 @@ fn with_target_env(
     Ok(env)
 }
 
+/// The target's secrets by name, as `with_target_env` resolved them into `env`.
+fn target_secrets(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    args: &ReleaseArgs,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(name) = &args.target else {
+        return Ok(Vec::new());
+    };
+    let file = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
+    Ok(file
+        .target(name)
+        .map(|t| {
+            t.environment
+                .secrets
+                .iter()
+                .filter_map(|s| env.all.get(&s.name).map(|v| (s.name.clone(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Records the project as just deployed (`image` for the released service) as the next release
+/// on the target; a failure to record is a warning, the release stands.
+async fn record_project(
+    engine: &Engine,
+    spec: &hoist_core::spec::ProjectSpec,
+    image: &str,
+    status: &str,
+    secrets: &[(String, String)],
+    image_for_record: &str,
+) {
+    // The image's tag stands for the commit (`hoist deploy --image TAG`).
+    let commit = image
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or("", |(_, tag)| tag);
+    match hoist_pipeline::project_release::record_next(
+        engine,
+        spec,
+        None,
+        commit,
+        status,
+        secrets,
+        None,
+        image_for_record,
+    )
+    .await
+    {
+        Ok(id) => eprintln!("recorded as release {id} of {}", spec.name),
+        Err(e) => eprintln!("warning: the project's release was not recorded: {e}"),
+    }
+}
+
 pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::Result<ExitCode> {
     let env = &with_target_env(global, env, &args.release)?;
     let located = place(global, env, &args.release)?;
@@ -256,6 +310,11 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         .clone();
     let image = resolve_image(&service_image, args.image.as_deref());
     let printer = Printer::new(Progress::Plain);
+    // A release on a hoist.yml target is recorded there as a release of the whole project.
+    let recording = match &args.release.target {
+        Some(_) => Some(target_secrets(&global, env, &args.release)?),
+        None => None,
+    };
     let key = place.key(&loaded.spec.name, &args.service);
     match args.strategy.as_str() {
         "blue-green" => {}
@@ -314,6 +373,11 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                     &lock_image,
                 )
                 .await;
+                if let Some(secrets) = &recording {
+                    let status = if result.is_ok() { "done" } else { "failed" };
+                    record_project(&engine, &loaded.spec, &image, status, secrets, &lock_image)
+                        .await;
+                }
                 unlock(held, &args.service).await;
                 result
             });
@@ -408,6 +472,15 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
             }
             (result, _) => result.map_err(anyhow::Error::from),
         };
+        if let Some(secrets) = &recording {
+            let mut spec = loaded.spec.clone();
+            for s in spec.services.iter_mut().filter(|s| s.name == args.service) {
+                s.image = image.clone();
+                s.container.image = image.clone();
+            }
+            let status = if result.is_ok() { "done" } else { "failed" };
+            record_project(&engine, &spec, &image, status, secrets, &lock_image).await;
+        }
         unlock(held, &args.service).await;
         result
     });
