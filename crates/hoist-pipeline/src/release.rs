@@ -751,8 +751,8 @@ pub struct ProjectRollback {
     pub warnings: Vec<String>,
 }
 
-/// Brings the project on `target` (one host) back to release `wanted` (default: the one before
-/// the live one), under the target's deploy lock: every service as that release had it (its
+/// Brings the project on `member` (a host of `target`, or the target itself) back to release
+/// `wanted` (default: the one before the live one), under the host's deploy lock: every service as that release had it (its
 /// image, by digest when the tag has moved since; its configuration), the target's secrets as
 /// they are now. The other services first, `up` recreating what differs in dependency order;
 /// then the service behind the proxy, released blue-green to the old image and configuration
@@ -763,6 +763,7 @@ pub async fn rollback_project(
     engine: &Engine,
     file: &PipelineFile,
     target: &Target,
+    member: &Target,
     wanted: Option<u64>,
     include_stateful: bool,
     secrets: &[(String, String)],
@@ -775,7 +776,7 @@ pub async fn rollback_project(
         Some(crate::config::Work::Deploy { service, .. }) => service.clone(),
         _ => return Err("the pipeline file has no deploy step: no service to release".into()),
     };
-    let place = Place::of_target(file, target);
+    let place = Place::of_host(file, target, member);
     let held = lock_target(
         engine,
         &current.name,
@@ -791,6 +792,7 @@ pub async fn rollback_project(
         engine,
         file,
         target,
+        member,
         &service,
         wanted,
         include_stateful,
@@ -812,6 +814,7 @@ async fn rollback_project_locked(
     engine: &Engine,
     file: &PipelineFile,
     target: &Target,
+    member: &Target,
     service: &str,
     wanted: Option<u64>,
     include_stateful: bool,
@@ -875,7 +878,7 @@ async fn rollback_project_locked(
             engine,
             &spec,
             service,
-            &Place::of_target(file, target),
+            &Place::of_host(file, target, member),
             opts,
             exec.clone(),
         )
@@ -904,7 +907,7 @@ async fn rollback_project_locked(
         secrets: fingerprints,
         spec: sealed,
     };
-    if let Err(e) = pr::record(engine, &record, &target.proxy.image).await {
+    if let Err(e) = pr::record(engine, &record, &member.proxy.image).await {
         warnings.push(format!("the rollback was not recorded as a release: {e}"));
     }
     result?;

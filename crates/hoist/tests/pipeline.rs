@@ -1138,8 +1138,8 @@ async fn a_first_blue_green_deploy_on_a_fresh_target_creates_the_network_and_vol
     assert_eq!(f.resources().await, (true, true));
     // The release is recorded on the target as a release of the whole project.
     let listed = f.hoist(&["releases", "--target", "prod", "--format", "json"]);
-    let list: serde_json::Value = serde_json::from_slice(&listed.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&listed)));
+    let list: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&listed)));
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list:#}");
     assert_eq!(list[0]["status"], "live", "{list:#}");
     // No route flag and no integrate step: the route is `/`, so every path reaches the service.
@@ -1828,6 +1828,51 @@ async fn the_whole_project_rolls_back_to_a_kept_release_and_prune_frees_the_olde
         "a kept release rolls back: {}",
         text(&out)
     );
+}
+
+/// On a target of two hosts each host records the project's releases, and a rollback of the
+/// whole project brings every host back, host after host.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_project_rolls_back_on_every_host_of_a_target() {
+    let Some(s) = Scenario::fleet("pipe-rel-fleet", 2).await else {
+        return;
+    };
+    let mut commits = Vec::new();
+    for i in 0..2 {
+        s.write(&Steps::default());
+        let out = s.run(if i == 0 { &[] } else { &["--from", "build"] });
+        assert!(out.status.success(), "release {}: {}", i + 1, text(&out));
+        commits.push(s.status(None)["commit"].as_str().unwrap().to_string());
+    }
+    let out = s.cli(&["rollback", "--target", "prod"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    for host in ["prod", "prod3"] {
+        assert!(
+            said.contains(&format!(
+                "on prod (host {host}) is back to release 1 (recorded as release 3)"
+            )),
+            "{said}"
+        );
+    }
+    let prod3 = &s.fleet.as_ref().unwrap().0;
+    for engine in [&s.prod, prod3] {
+        let observed = engine
+            .observe_project(&s.project.name, &[], &[], &[])
+            .await
+            .unwrap();
+        let live: Vec<&str> = observed
+            .containers
+            .iter()
+            .filter(|c| c.service == "app" && c.state.is_running() && !c.oneoff)
+            .map(|c| c.image.as_str())
+            .collect();
+        assert_eq!(live.len(), 1, "{live:?}");
+        assert!(
+            live[0].ends_with(&commits[0]),
+            "release 1's image: {live:?}"
+        );
+    }
 }
 
 /// pebble's settings from the dev environment (`scripts/dev-env env`).

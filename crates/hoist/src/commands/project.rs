@@ -1,6 +1,7 @@
 //! Releases of a whole project on a `hoist.yml` target: `hoist releases --target T` lists them,
 //! `hoist rollback --target T [RELEASE]` brings the project back to one, `hoist prune --target
-//! T` removes what the releases it no longer keeps used.
+//! T` removes what the releases it no longer keeps used. On a target of several hosts each host
+//! holds the same records; a rollback goes host after host.
 
 use std::process::ExitCode;
 
@@ -35,10 +36,10 @@ fn on_target(
             names.join(", ")
         )
     })?;
-    if target.swarm.is_some() || target.is_fleet() {
+    if target.swarm.is_some() {
         anyhow::bail!(
-            "target {name}: releases of the whole project are kept for targets of one host \
-             (a Swarm keeps its services' previous specs: `hoist rollback SERVICE --target {name}`)"
+            "target {name}: a Swarm keeps its services' previous specs, not releases of the \
+             whole project: `hoist rollback SERVICE --target {name}`"
         );
     }
     let resolved = super::runtime()?.block_on(hoist_pipeline::target_env::resolve(
@@ -87,8 +88,9 @@ pub fn releases(
     };
     let on = on_target(global, env, name, &args.release.pipeline_file)?;
     let project = on.project()?;
+    // Every host of a target holds the same records: the first one's are listed.
     let list = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&on.target.engine_spec()).await?;
+        let engine = Engine::connect(&on.target.members()[0].engine_spec()).await?;
         anyhow::Ok(pr::list(&engine, &project.name).await?)
     })?;
     let live = pr::live(&list).map(|r| r.id);
@@ -171,23 +173,62 @@ pub fn rollback(
     let printer = Printer::new(Progress::Plain);
     let opts = super::release::options(&args.release);
     let exec = super::release::exec_options(&on.env);
+    // Host after host, in the target's order; the first failure stops there, naming the hosts
+    // already back.
     let done = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&on.target.engine_spec()).await?;
-        hoist_pipeline::release::rollback_project(
-            &engine,
-            &on.file,
-            &on.target,
-            wanted,
-            args.include_stateful,
-            &on.secrets(),
-            &current,
-            &opts,
-            exec,
-            &printer,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("rollback of {} on {name}: {e}", current.name))
+        let mut done = Vec::new();
+        for member in on.target.members() {
+            let engine = Engine::connect(&member.engine_spec()).await?;
+            let one = hoist_pipeline::release::rollback_project(
+                &engine,
+                &on.file,
+                &on.target,
+                member,
+                wanted,
+                args.include_stateful,
+                &on.secrets(),
+                &current,
+                &opts,
+                exec.clone(),
+                &printer,
+            )
+            .await
+            .map_err(|e| {
+                let back: Vec<&str> = done.iter().map(|(h, _)| *h).collect();
+                anyhow::anyhow!(
+                    "rollback of {} on {}: {e}{}",
+                    current.name,
+                    member.name,
+                    if back.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (already back: {})", back.join(", "))
+                    }
+                )
+            })?;
+            done.push((member.name.as_str(), one));
+        }
+        anyhow::Ok(done)
     })?;
+    for (host, done) in &done {
+        report(&current.name, name, host, done, on.target.is_fleet());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a rollback did on one host.
+fn report(
+    project: &str,
+    target: &str,
+    host: &str,
+    done: &hoist_pipeline::release::ProjectRollback,
+    fleet: bool,
+) {
+    let on = if fleet {
+        format!("{target} (host {host})")
+    } else {
+        target.to_string()
+    };
     for warning in &done.warnings {
         eprintln!("warning: {warning}");
     }
@@ -198,29 +239,39 @@ pub fn rollback(
         );
     }
     println!(
-        "{} on {name} is back to release {} (recorded as release {}){}",
-        current.name,
+        "{project} on {on} is back to release {} (recorded as release {}){}",
         done.from,
         done.recorded,
         done.outcome
+            .as_ref()
             .map(|o| format!("; the proxied service is live on {}", o.live))
             .unwrap_or_default()
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn prune(global: &GlobalArgs, env: &EnvVars, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     let on = on_target(global, env, &args.target, &args.pipeline_file)?;
     let project = on.project()?;
+    let fleet = on.target.is_fleet();
     let said = super::runtime()?.block_on(async {
-        let engine = Engine::connect(&on.target.engine_spec()).await?;
-        anyhow::Ok(
-            hoist_pipeline::release::prune_project(&engine, &project.name, on.target.keep)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("prune of {} on {}: {e}", project.name, on.target.name)
-                })?,
-        )
+        let mut said = Vec::new();
+        for member in on.target.members() {
+            let engine = Engine::connect(&member.engine_spec()).await?;
+            let lines =
+                hoist_pipeline::release::prune_project(&engine, &project.name, on.target.keep)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("prune of {} on {}: {e}", project.name, member.name)
+                    })?;
+            said.extend(lines.into_iter().map(|l| {
+                if fleet {
+                    format!("{}: {l}", member.name)
+                } else {
+                    l
+                }
+            }));
+        }
+        anyhow::Ok(said)
     })?;
     for line in said {
         println!("{line}");
