@@ -17,6 +17,7 @@ pub mod config;
 pub mod fleet;
 pub mod group;
 pub mod history;
+pub mod hooks;
 pub mod lock;
 pub mod probe;
 pub mod project_release;

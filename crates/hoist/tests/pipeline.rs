@@ -1643,6 +1643,33 @@ async fn a_failing_pre_deploy_hook_stops_the_release_before_anything_switched() 
     assert!(!said.contains("switched"), "{said}");
     assert_eq!(s.releases(), before, "nothing started, stopped or switched");
     assert_eq!(s.routed_upstream().await, upstream);
+
+    // `hoist deploy --target` runs the same hooks around its release.
+    let out = s.cli(&["deploy", "app", "--target", "prod", "--image", &commit]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("hook pre_deploy exited with 1; nothing was released"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("migration 42 failed"), "{}", text(&out));
+    assert_eq!(s.releases(), before, "nothing started, stopped or switched");
+    s.write(&Steps {
+        hooks: passing,
+        ..Steps::default()
+    });
+    let out = s.cli(&["deploy", "app", "--target", "prod", "--image", &commit]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains(&format!(
+            "migrating to {REGISTRY_FROM_PROD}/{}/books-ms:{commit}",
+            s.repo()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("switched done on prod"), "{said}");
+    assert!(said.contains(&format!(" of {commit} done")), "{said}");
 }
 
 /// Whole-project releases: three releases, the second changing the app's environment and the

@@ -237,26 +237,72 @@ fn with_target_env(
     Ok(env)
 }
 
-/// The target's secrets by name, as `with_target_env` resolved them into `env`.
-fn target_secrets(
+/// What a release on a `hoist.yml` target takes from the file: the target's secrets by name
+/// (as `with_target_env` resolved them into `env`), its hooks and where they run.
+struct TargetFile {
+    secrets: Vec<(String, String)>,
+    hooks: hoist_pipeline::config::Hooks,
+    dir: std::path::PathBuf,
+    target: String,
+    hosts: String,
+    service_key: String,
+}
+
+fn target_file(
     global: &GlobalArgs,
     env: &EnvVars,
     args: &ReleaseArgs,
-) -> anyhow::Result<Vec<(String, String)>> {
+) -> anyhow::Result<Option<TargetFile>> {
     let Some(name) = &args.target else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let file = crate::context::pipeline_file(&args.pipeline_file, global, env)?;
-    Ok(file
-        .target(name)
-        .map(|t| {
-            t.environment
-                .secrets
-                .iter()
-                .filter_map(|s| env.all.get(&s.name).map(|v| (s.name.clone(), v.clone())))
-                .collect()
-        })
-        .unwrap_or_default())
+    let Some(target) = file.target(name) else {
+        return Ok(None);
+    };
+    Ok(Some(TargetFile {
+        secrets: target
+            .environment
+            .secrets
+            .iter()
+            .filter_map(|s| env.all.get(&s.name).map(|v| (s.name.clone(), v.clone())))
+            .collect(),
+        hooks: file.hooks.clone(),
+        dir: file.dir.clone(),
+        target: target.name.clone(),
+        hosts: target
+            .members()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        service_key: file.service.clone(),
+    }))
+}
+
+impl TargetFile {
+    /// The `HOIST_*` variables of hooks for a release of `image` recorded as history run `run`.
+    fn hook_vars(&self, run: i64, image: &str) -> Vec<(String, String)> {
+        [
+            ("HOIST_RELEASE", run.to_string()),
+            ("HOIST_COMMIT", commit_of(image).to_string()),
+            ("HOIST_TARGET", self.target.clone()),
+            ("HOIST_HOSTS", self.hosts.clone()),
+            ("HOIST_SERVICE", self.service_key.clone()),
+            ("HOIST_IMAGE", image.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// The image's tag, which stands for the commit (`hoist deploy --image TAG`).
+fn commit_of(image: &str) -> &str {
+    image
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or("", |(_, tag)| tag)
 }
 
 /// Records the project as just deployed (`image` for the released service) as the next release
@@ -269,11 +315,7 @@ async fn record_project(
     secrets: &[(String, String)],
     image_for_record: &str,
 ) {
-    // The image's tag stands for the commit (`hoist deploy --image TAG`).
-    let commit = image
-        .rsplit_once(':')
-        .filter(|(_, tag)| !tag.contains('/'))
-        .map_or("", |(_, tag)| tag);
+    let commit = commit_of(image);
     match hoist_pipeline::project_release::record_next(
         engine,
         spec,
@@ -311,10 +353,8 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
     let image = resolve_image(&service_image, args.image.as_deref());
     let printer = Printer::new(Progress::Plain);
     // A release on a hoist.yml target is recorded there as a release of the whole project.
-    let recording = match &args.release.target {
-        Some(_) => Some(target_secrets(&global, env, &args.release)?),
-        None => None,
-    };
+    let on_file = target_file(&global, env, &args.release)?;
+    let recording = on_file.as_ref().map(|f| f.secrets.clone());
     let key = place.key(&loaded.spec.name, &args.service);
     match args.strategy.as_str() {
         "blue-green" => {}
@@ -409,7 +449,52 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
         .await?;
         let started = std::time::Instant::now();
         let mut entry = JournalEntry::begin("deploy", &place.target);
-        let (color, result) = release.deploy_color(&image, &printer).await;
+        let (color, result) = match on_file.as_ref() {
+            Some(f) if f.hooks.named().iter().any(|(_, h)| h.is_some()) => {
+                // Hooks around the release, inside the lock; their lines printed (masked) and
+                // kept for the run's history.
+                let mut spec = loaded.spec.clone();
+                for s in spec.services.iter_mut().filter(|s| s.name == args.service) {
+                    s.image = image.clone();
+                    s.container.image = image.clone();
+                }
+                let place = hoist_pipeline::hooks::HookPlace {
+                    engine: &engine,
+                    spec: &spec,
+                    service: &args.service,
+                    dir: &f.dir,
+                    target_vars: &env.all,
+                    vars: f.hook_vars(recorded.run, &image),
+                    exec: exec_options(env),
+                };
+                let lines = std::sync::Mutex::new(Vec::new());
+                let out = |line: &str| {
+                    let line = hoist_core::mask::scrub_declared(line).into_owned();
+                    println!("{line}");
+                    lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                };
+                let mut color = None;
+                let result = hoist_pipeline::hooks::around(&f.hooks, &place, &out, || async {
+                    let (c, r) = release.deploy_color(&image, &printer).await;
+                    color = c;
+                    r.map_err(|e| e.to_string())
+                })
+                .await;
+                let lines = lines.into_inner().unwrap_or_else(|e| e.into_inner());
+                if !lines.is_empty() {
+                    let _ = recorded.history().append_output(
+                        recorded.run,
+                        hoist_pipeline::steps::StepId::Deploy,
+                        &lines.join("\n"),
+                    );
+                }
+                (color, result)
+            }
+            _ => {
+                let (c, r) = release.deploy_color(&image, &printer).await;
+                (c, r.map_err(|e| e.to_string()))
+            }
+        };
         let text = match &result {
             Ok(o) => Ok(format!("{} live on {} with {image}", args.service, o.live)),
             Err(e) => Err(e.to_string()),
@@ -470,7 +555,7 @@ pub fn deploy(global: &GlobalArgs, env: &EnvVars, args: &DeployArgs) -> anyhow::
                     )),
                 }
             }
-            (result, _) => result.map_err(anyhow::Error::from),
+            (result, _) => result.map_err(anyhow::Error::msg),
         };
         if let Some(secrets) = &recording {
             let mut spec = loaded.spec.clone();
