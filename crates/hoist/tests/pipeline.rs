@@ -1545,6 +1545,20 @@ async fn maintenance_on_and_off_under_load_answers_503_with_the_page_then_200_an
         page.body
     );
     assert_eq!(page.header("retry-after"), Some("60"));
+    let bad = s.cli(&[
+        "maintenance",
+        "on",
+        "--target",
+        "prod",
+        "--route",
+        "../../etc/x",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("no route named ../../etc/x"),
+        "{}",
+        text(&bad)
+    );
     let status = s.cli(&["maintenance", "status", "--target", "prod"]);
     assert!(
         text(&status).contains("books-ms\tmaintenance"),
@@ -2207,6 +2221,11 @@ async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps
         https_get(&roots, "/api/v1/books").unwrap(),
         (200, renewed.clone())
     );
+    let bad = s.cli(&[
+        "proxy", "install", "../x", "--target", "prod", "--cert", "own.crt", "--key", "own.key",
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("use a DNS name"), "{}", text(&bad));
     let installed = s.cli(&[
         "proxy",
         "install",

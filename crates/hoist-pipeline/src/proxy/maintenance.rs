@@ -34,6 +34,13 @@ pub async fn on(
     page: &[u8],
     sink: &dyn EventSink,
 ) -> Result<(), ProxyError> {
+    // The route's name becomes the page's file name: only a route the table has (its names
+    // are checked there) is put in maintenance, before anything is written.
+    for proxy in proxies {
+        if proxy.config().await?.route(route).is_none() {
+            return Err(super::ConfigError::NoSuchRoute(route.to_string()).into());
+        }
+    }
     if page.len() > PAGE_MAX {
         return Err(ProxyError::Failed {
             proxy: route.to_string(),

@@ -325,6 +325,11 @@ pub async fn install(
     source: CertSource,
     sink: &dyn EventSink,
 ) -> Result<CertInfo, TlsError> {
+    // The host names the certificate's folder on the proxy: a DNS name only.
+    check_host(host).map_err(|why| TlsError::Refused {
+        host: host.to_string(),
+        why: why.to_string(),
+    })?;
     let info = check_pair(host, cert_pem, key_pem, now()).map_err(|why| TlsError::Refused {
         host: host.to_string(),
         why,
