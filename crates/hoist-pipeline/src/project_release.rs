@@ -65,34 +65,38 @@ fn json_inner(value: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
-/// `spec` with every secret value replaced by its marker, and the secrets' fingerprints.
-/// Longer values go first, so a secret that contains another is replaced whole.
-pub fn seal(
-    spec: &ProjectSpec,
+/// `value` (a release, a project) with every secret value replaced by its marker, wherever it
+/// appears: an environment variable, an image tag, a commit taken from a tag. Longer values go
+/// first, so a secret that contains another is replaced whole.
+pub fn seal<T: Serialize + serde::de::DeserializeOwned>(
+    value: &T,
     secrets: &[(String, String)],
-) -> (ProjectSpec, BTreeMap<String, String>) {
-    let mut text = serde_json::to_string(spec).expect("a spec serialises");
+) -> T {
+    let mut text = serde_json::to_string(value).expect("a release serialises");
     let mut ordered: Vec<&(String, String)> =
         secrets.iter().filter(|(_, v)| !v.is_empty()).collect();
     ordered.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
     for (name, value) in &ordered {
         text = text.replace(&json_inner(value), &marker(name));
     }
-    let sealed = serde_json::from_str(&text).expect("markers keep the JSON valid");
-    let fingerprints = secrets
-        .iter()
-        .map(|(name, value)| (name.clone(), fingerprint(value)))
-        .collect();
-    (sealed, fingerprints)
+    serde_json::from_str(&text).expect("markers keep the JSON valid")
 }
 
-/// `spec` with the current values of the secrets put back. A secret recorded but no longer
+/// The secrets' fingerprints, by name.
+pub fn fingerprints(secrets: &[(String, String)]) -> BTreeMap<String, String> {
+    secrets
+        .iter()
+        .map(|(name, value)| (name.clone(), fingerprint(value)))
+        .collect()
+}
+
+/// `release` with the current values of the secrets put back. A secret recorded but no longer
 /// given is an error naming it; one whose value changed since is a warning.
 pub fn unseal(
     release: &ProjectRelease,
     secrets: &[(String, String)],
-) -> Result<(ProjectSpec, Vec<String>), String> {
-    let mut text = serde_json::to_string(&release.spec).expect("a spec serialises");
+) -> Result<(ProjectRelease, Vec<String>), String> {
+    let mut text = serde_json::to_string(release).expect("a release serialises");
     let mut warnings = Vec::new();
     for (name, recorded) in &release.secrets {
         let mark = marker(name);
@@ -113,8 +117,8 @@ pub fn unseal(
         }
         text = text.replace(&mark, &json_inner(value));
     }
-    let spec = serde_json::from_str(&text).map_err(|e| format!("release {}: {e}", release.id))?;
-    Ok((spec, warnings))
+    let open = serde_json::from_str(&text).map_err(|e| format!("release {}: {e}", release.id))?;
+    Ok((open, warnings))
 }
 
 /// The release that serves: the newest that succeeded.
@@ -226,7 +230,6 @@ pub async fn record_next(
                 + 1
         }
     };
-    let (sealed, fingerprints) = seal(spec, secrets);
     let release = ProjectRelease {
         id,
         commit: commit.to_string(),
@@ -241,10 +244,10 @@ pub async fn record_next(
         status: status.to_string(),
         images: images_of(engine, spec).await,
         rollback_of: None,
-        secrets: fingerprints,
-        spec: sealed,
+        secrets: fingerprints(secrets),
+        spec: spec.clone(),
     };
-    record(engine, &release, image_for_record).await?;
+    record(engine, &seal(&release, secrets), image_for_record).await?;
     Ok(id)
 }
 
@@ -354,24 +357,37 @@ mod tests {
             ("DB_PASSWORD".to_string(), "s3cr\"et".to_string()),
             ("TOKEN".to_string(), "s3cr\"et-long".to_string()),
         ];
-        let (sealed, fingerprints) = seal(&r.spec, &secrets);
+        r.images.insert(
+            "app".into(),
+            ReleasedImage {
+                reference: "books:s3cr\"et".into(),
+                id: "sha256:1".into(),
+                digest: None,
+            },
+        );
+        r.secrets = fingerprints(&secrets);
+        let sealed = seal(&r, &secrets);
         let text = serde_json::to_string(&sealed).unwrap();
         assert!(!text.contains("s3cr"), "{text}");
         assert_eq!(
-            sealed.working_dir,
+            sealed.spec.working_dir,
             "pw=@@hoist-secret:DB_PASSWORD@@ and @@hoist-secret:TOKEN@@"
         );
-        r.spec = sealed;
-        r.secrets = fingerprints;
-        let (spec, warnings) = unseal(&r, &secrets).unwrap();
-        assert_eq!(spec.working_dir, "pw=s3cr\"et and s3cr\"et-long");
+        assert_eq!(
+            sealed.images["app"].reference,
+            "books:@@hoist-secret:DB_PASSWORD@@"
+        );
+        let r = sealed;
+        let (open, warnings) = unseal(&r, &secrets).unwrap();
+        assert_eq!(open.spec.working_dir, "pw=s3cr\"et and s3cr\"et-long");
+        assert_eq!(open.images["app"].reference, "books:s3cr\"et");
         assert!(warnings.is_empty());
         let changed = vec![
             ("DB_PASSWORD".to_string(), "new".to_string()),
             ("TOKEN".to_string(), "s3cr\"et-long".to_string()),
         ];
-        let (spec, warnings) = unseal(&r, &changed).unwrap();
-        assert_eq!(spec.working_dir, "pw=new and s3cr\"et-long");
+        let (open, warnings) = unseal(&r, &changed).unwrap();
+        assert_eq!(open.spec.working_dir, "pw=new and s3cr\"et-long");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         let err = unseal(&r, &changed[1..]).unwrap_err();
         assert!(err.contains("DB_PASSWORD"), "{err}");

@@ -832,8 +832,9 @@ async fn rollback_project_locked(
     let live = pr::live(&releases)
         .cloned()
         .expect("a rollback target implies a live release");
-    let (mut spec, mut warnings) = pr::unseal(&chosen, secrets)?;
-    let (live_spec, _) = pr::unseal(&live, secrets)?;
+    let (chosen_open, mut warnings) = pr::unseal(&chosen, secrets)?;
+    let mut spec = chosen_open.spec.clone();
+    let live_spec = pr::unseal(&live, secrets)?.0.spec;
     let mut kept_stateful = Vec::new();
     if !include_stateful {
         for name in &file.stateful {
@@ -847,7 +848,7 @@ async fn rollback_project_locked(
         }
     }
     restore_files(&mut spec, current, chosen.id)?;
-    pin_moved_tags(engine, &mut spec, &chosen).await;
+    pin_moved_tags(engine, &mut spec, &chosen_open).await;
     let others: Vec<String> = spec
         .services
         .iter()
@@ -889,10 +890,9 @@ async fn rollback_project_locked(
         }
     }
     let recorded = releases.iter().map(|r| r.id).max().unwrap_or(0) + 1;
-    let (sealed, fingerprints) = pr::seal(&spec, secrets);
     let record = pr::ProjectRelease {
         id: recorded,
-        commit: chosen.commit.clone(),
+        commit: chosen_open.commit.clone(),
         at: hoist_docker::target_lock::now_rfc3339(),
         by: opts.actor.clone().unwrap_or_else(|| {
             format!(
@@ -904,10 +904,10 @@ async fn rollback_project_locked(
         status: if result.is_ok() { "done" } else { "failed" }.into(),
         images: pr::images_of(engine, &spec).await,
         rollback_of: Some(chosen.id),
-        secrets: fingerprints,
-        spec: sealed,
+        secrets: pr::fingerprints(secrets),
+        spec: spec.clone(),
     };
-    if let Err(e) = pr::record(engine, &record, &member.proxy.image).await {
+    if let Err(e) = pr::record(engine, &pr::seal(&record, secrets), &member.proxy.image).await {
         warnings.push(format!("the rollback was not recorded as a release: {e}"));
     }
     result?;

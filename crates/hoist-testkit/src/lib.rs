@@ -358,6 +358,7 @@ pub async fn remove_project(docker: &Docker, project: &str) {
         "io.hoist.lock.project",
         "io.hoist.release.project",
         "io.hoist.journal.project",
+        "io.hoist.project-release.project",
     ] {
         let filter: std::collections::HashMap<String, Vec<String>> =
             [("label".to_string(), vec![format!("{key}={project}")])].into();
