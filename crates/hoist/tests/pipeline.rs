@@ -2169,16 +2169,28 @@ async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps
             &format!("{dns}/add-a"),
         ])
     };
-    set_a(r#""127.0.0.1""#);
-    let failed = s.cli(&["proxy", "renew", "--target", "prod", "--force"]);
-    curl(&[
-        "-X",
-        "POST",
-        "-d",
-        r#"{"host":"books.test."}"#,
-        &format!("{dns}/clear-a"),
-    ]);
-    assert!(!failed.status.success(), "{}", text(&failed));
+    // An ACME server may reuse an authorization it validated before (pebble now and then, even
+    // told not to; Let's Encrypt for 30 days), and then the order needs no new validation: such
+    // a renewal succeeds, and the attempt is made again.
+    let mut serving = renewed.clone();
+    let mut failed = None;
+    for _ in 0..5 {
+        set_a(r#""127.0.0.1""#);
+        let out = s.cli(&["proxy", "renew", "--target", "prod", "--force"]);
+        curl(&[
+            "-X",
+            "POST",
+            "-d",
+            r#"{"host":"books.test."}"#,
+            &format!("{dns}/clear-a"),
+        ]);
+        if !out.status.success() {
+            failed = Some(out);
+            break;
+        }
+        serving = https_get(&roots, "/api/v1/books").unwrap().1;
+    }
+    let failed = failed.expect("a renewal that must validate the name fails");
     let said = text(&failed);
     assert!(
         said.contains("books.test") && said.contains("127.0.0.1"),
@@ -2186,7 +2198,8 @@ async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps
     );
     assert_eq!(
         https_get(&roots, "/api/v1/books").unwrap(),
-        (200, renewed.clone())
+        (200, serving.clone()),
+        "the certificate served before the failed renewal still is"
     );
 
     // The user's own certificate: a key that is not the certificate's is refused before nginx
@@ -2219,7 +2232,7 @@ async fn a_route_with_tls_acme_is_served_over_https_renewed_under_load_and_keeps
     );
     assert_eq!(
         https_get(&roots, "/api/v1/books").unwrap(),
-        (200, renewed.clone())
+        (200, serving.clone())
     );
     let bad = s.cli(&[
         "proxy", "install", "../x", "--target", "prod", "--cert", "own.crt", "--key", "own.key",
