@@ -86,6 +86,27 @@ impl Engine {
             .map_err(|e| EngineError::new(operation, e))
     }
 
+    /// Writes a record container `name` (never started, no network, no log) whose labels are
+    /// the record, replacing the one of that name.
+    async fn write_record_container(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+        image_for_record: &str,
+    ) -> Result<(), EngineError> {
+        self.remove_container_for_down(name, false).await?;
+        let body = json!({
+            "Image": image_for_record,
+            "Cmd": ["true"],
+            "Entrypoint": [],
+            "Labels": labels,
+            "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
+        });
+        self.create_container_raw(name, &body, &format!("writing the release record {name}"))
+            .await
+            .map(|_| ())
+    }
+
     /// Records on the target that `color` of `service` last released `image` with `status`
     /// (replacing that colour's previous record). The caller holds the target's deploy lock.
     /// `image_for_record` is any image present there (the record is never started).
@@ -113,17 +134,8 @@ impl Engine {
         ] {
             labels.insert(format!("{PREFIX}{k}"), v);
         }
-        self.remove_container_for_down(&name, false).await?;
-        let body = json!({
-            "Image": image_for_record,
-            "Cmd": ["true"],
-            "Entrypoint": [],
-            "Labels": labels,
-            "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
-        });
-        self.create_container_raw(&name, &body, &format!("writing the release record {name}"))
+        self.write_record_container(&name, labels, image_for_record)
             .await
-            .map(|_| ())
     }
 
     /// The records of `service` of `project` on this engine, one per colour at most.
@@ -170,17 +182,8 @@ impl Engine {
             (format!("{PROJECT_LABEL}.record"), record.to_string()),
         ]
         .into();
-        self.remove_container_for_down(&name, false).await?;
-        let body = json!({
-            "Image": image_for_record,
-            "Cmd": ["true"],
-            "Entrypoint": [],
-            "Labels": labels,
-            "HostConfig": {"NetworkMode": "none", "LogConfig": {"Type": "none"}},
-        });
-        self.create_container_raw(&name, &body, &format!("writing the release record {name}"))
+        self.write_record_container(&name, labels, image_for_record)
             .await
-            .map(|_| ())
     }
 
     /// Every release record of `project` on this engine: (id, the record's JSON), by id.
