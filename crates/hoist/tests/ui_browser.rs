@@ -150,13 +150,20 @@ async fn a_browser_sees_the_books_stack_its_logs_and_live_changes() {
         "//table[@id='containers']//a[contains(., '{}') and contains(., 'app')]",
         books.name
     );
-    browser
-        .find(Locator::XPath(&app_link))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // The list refreshes itself: a link found just before a refresh is gone when clicked, and
+    // is looked up again.
+    let mut clicked = Err(String::new());
+    for _ in 0..5 {
+        clicked = match browser.find(Locator::XPath(&app_link)).await {
+            Ok(link) => link.click().await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if clicked.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    clicked.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut logs = String::new();
     while Instant::now() < deadline {
